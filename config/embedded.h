@@ -1,0 +1,13 @@
+// matrix.json and the templates of this folder, compiled into the binary (see CMakeLists.txt) so
+// that tvd runs with no file installed.
+#pragma once
+
+#include <string_view>
+
+namespace tvd::embedded {
+
+std::string_view matrix_json();
+// "gpu-pattern-a.nix.in", "gpu-pattern-b.nix.in" or "cpu.nix.in"; empty for any other name.
+std::string_view template_text(std::string_view file_name);
+
+}  // namespace tvd::embedded

@@ -1,0 +1,25 @@
+// Every file tvd writes goes through write_file_atomic: the content lands in a temporary file in
+// the same directory, is flushed, and is renamed over the target, so a reader (or flox, or git)
+// never sees half a recipe and a crash leaves either the old file or the new one.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "daemon/base/result.h"
+
+namespace tvd {
+
+enum class Overwrite {
+  kNo,   // fail with kConflict if the target exists, even if it appears during the write
+  kYes,  // replace the target
+};
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         Overwrite overwrite);
+
+// The whole file; kNotFound if it does not exist, kIo for any other failure.
+Result<std::string> read_file(const std::filesystem::path& path);
+
+}  // namespace tvd

@@ -1,0 +1,261 @@
+#include "daemon/cli/tvd_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "daemon/base/table.h"
+#include "daemon/config/setup.h"
+#include "daemon/matrix/spec.h"
+#include "daemon/recipe/generate.h"
+
+namespace tvd {
+namespace {
+
+using nlohmann::json;
+
+int report(const Error& e, std::ostream& err) {
+  err << "tvd: error: " << e.message << '\n';
+  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+  return exit_code(e);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items)
+    out += (out.empty() ? "" : std::string(sep)) + i;
+  return out;
+}
+
+std::string pattern_text(const RecipeReport& r) {
+  return r.pattern ? std::string(pattern_name(r.pattern->pattern)) : "-";
+}
+
+json report_json(const RecipeReport& r) {
+  json j = {
+      {"variant", r.variant.package()},
+      {"file", r.file.string()},
+      {"kind", r.variant.is_gpu() ? "gpu" : "cpu"},
+      {"python", r.variant.python->name},
+      {"cuda", r.variant.is_gpu() ? json(r.variant.cuda->version) : json(nullptr)},
+      {"gpu_arch", r.variant.is_gpu() ? json(r.variant.gpu->name) : json(nullptr)},
+      {"cpu_isa", r.variant.isa->token},
+      {"platform", r.variant.isa->platform},
+      {"state", to_string(r.state)},
+      {"excluded", r.exclusions},
+      {"buildable", r.exclusions.empty()},
+  };
+  if (r.outcome != Outcome::kNone) j["outcome"] = to_string(r.outcome);
+  if (r.pattern) {
+    j["pattern"] = pattern_name(r.pattern->pattern);
+    j["pattern_source"] = r.pattern->source;
+  } else {
+    j["pattern"] = nullptr;
+    j["pattern_source"] = nullptr;
+  }
+  j["file_pattern"] = r.file_pattern ? json(pattern_name(*r.file_pattern)) : json(nullptr);
+  if (!r.warning.empty()) j["warning"] = r.warning;
+  return j;
+}
+
+struct Options {
+  std::optional<std::filesystem::path> config;
+  bool json = false;
+};
+
+int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool all, bool force,
+                 bool overwrite, bool dry_run, std::ostream& out, std::ostream& err) {
+  if (all == !specs.empty()) {
+    return report({ErrorKind::kBadInput, "name the variants to generate, or --all (not both)",
+                   "tvd generate sm89-avx512vnni cpu-avx2   or   tvd generate --all"},
+                  err);
+  }
+  auto setup = load_setup(o.config);
+  if (!setup) return report(setup.error(), err);
+  auto selections =
+      resolve_specs(setup->matrix, all ? std::vector<std::string>{"all"} : specs, force);
+  if (!selections) return report(selections.error(), err);
+  RecipeEnv env{setup->config.flox_env, setup->config.pytorch_env};
+  auto reports = generate_recipes(setup->templates, env, *selections, {dry_run, overwrite});
+  if (!reports) return report(reports.error(), err);
+
+  std::map<std::string, int> counts;
+  for (const auto& r : *reports)
+    counts[std::string(to_string(r.outcome))]++;
+  if (o.json) {
+    json j = {{"recipes", json::array()}, {"summary", counts}, {"dry_run", dry_run}};
+    for (const auto& r : *reports)
+      j["recipes"].push_back(report_json(r));
+    out << j.dump(2) << '\n';
+    return 0;
+  }
+  Table t({"OUTCOME", "VARIANT", "PATTERN", "NOTE"});
+  for (const auto& r : *reports) {
+    std::string note;
+    if (r.outcome == Outcome::kExcluded)
+      note = join(r.exclusions, "; ");
+    else if (r.outcome == Outcome::kKept)
+      note =
+          "exists and differs (edited by hand or from an older template); --overwrite replaces it";
+    else if (r.pattern)
+      note = r.pattern->source;
+    if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
+    t.add({std::string(to_string(r.outcome)), r.variant.package(), pattern_text(r), note});
+  }
+  t.print(out);
+  std::string summary;
+  for (const auto& [name, n] : counts)
+    summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+  out << '\n' << reports->size() << " variants: " << summary;
+  if (counts.count("excluded")) out << " (--force generates excluded variants)";
+  out << "\nrecipes: " << env.pkgs_dir().string() << '\n';
+  return 0;
+}
+
+int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
+  auto setup = load_setup(o.config);
+  if (!setup) return report(setup.error(), err);
+  std::vector<Selection> cells;
+  for (const auto& v : setup->matrix.cells()) {
+    auto ex = setup->matrix.exclusions(v);
+    cells.push_back({v, ex, ex.empty()});
+  }
+  RecipeEnv env{setup->config.flox_env, setup->config.pytorch_env};
+  auto reports = inspect_recipes(setup->templates, env, cells);
+  if (!reports) return report(reports.error(), err);
+
+  size_t buildable = 0, warnings = 0;
+  std::map<std::string, int> states;
+  for (const auto& r : *reports) {
+    buildable += r.exclusions.empty();
+    warnings += !r.warning.empty();
+    states[std::string(to_string(r.state))]++;
+  }
+  const auto& axes = setup->matrix.axes();
+  if (o.json) {
+    json j = {
+        {"matrix", setup->matrix_origin},
+        {"axes",
+         {{"python", axes.python},
+          {"cuda", axes.cuda},
+          {"gpu_archs", axes.gpu_archs},
+          {"cpu_isas", axes.cpu_isas},
+          {"cpu_only", axes.cpu_only}}},
+        {"flox_env", env.flox_env.string()},
+        {"pytorch_env", env.pytorch_env.string()},
+        {"cells", json::array()},
+        {"summary",
+         {{"cells", reports->size()},
+          {"buildable", buildable},
+          {"excluded", reports->size() - buildable},
+          {"recipes", states},
+          {"pattern_warnings", warnings}}},
+    };
+    for (const auto& r : *reports)
+      j["cells"].push_back(report_json(r));
+    out << j.dump(2) << '\n';
+    return 0;
+  }
+  Table t({"VARIANT", "RECIPE", "PATTERN", "SOURCE", "NOTE"});
+  for (const auto& r : *reports) {
+    std::string source = r.pattern ? (r.pattern->from_pytorch ? "pytorch" : "matrix.json") : "-";
+    std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
+    if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
+    t.add({r.variant.package(), std::string(to_string(r.state)), pattern_text(r), source, note});
+  }
+  t.print(out);
+  out << '\n'
+      << reports->size() << " cells: " << buildable << " buildable, " << reports->size() - buildable
+      << " excluded; recipes:";
+  for (const auto& [name, n] : states)
+    out << ' ' << n << ' ' << name;
+  if (warnings) out << "; " << warnings << " recipe(s) disagree with their PyTorch pattern";
+  out << "\nmatrix: " << setup->matrix_origin << "; recipes in " << env.pkgs_dir().string()
+      << "; PyTorch recipes in " << (env.pytorch_env / ".flox" / "pkgs").string() << '\n';
+  return 0;
+}
+
+int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
+  auto setup = load_setup(o.config);
+  if (!setup) return report(setup.error(), err);
+  const Config& c = setup->config;
+  size_t cells = 0, buildable = 0;
+  for (const auto& v : setup->matrix.cells()) {
+    ++cells;
+    buildable += setup->matrix.exclusions(v).empty();
+  }
+  out << "config:    " << c.source << '\n'
+      << "flox_env:  " << c.flox_env.string() << '\n'
+      << "matrix:    " << setup->matrix_origin << ": " << cells << " cells, " << buildable
+      << " buildable, " << cells - buildable << " excluded\n"
+      << "templates: " << setup->templates.origin << '\n';
+  std::error_code ec;
+  if (!std::filesystem::is_directory(c.flox_env / ".flox", ec)) {
+    out << "warning:   " << c.flox_env.string()
+        << " has no .flox directory; set flox_env to the environment's git checkout\n";
+  }
+  out << "ok\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  CLI::App app{"tvd: builds a matrix of TorchVision variants with flox", "tvd"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  Options o;
+  std::string config_path;
+  app.add_option("--config", config_path,
+                 "config file (default: /etc/tvd/tvd.json if it exists, else built-in defaults "
+                 "with flox_env the current directory)");
+
+  std::vector<std::string> specs;
+  bool all = false, force = false, overwrite = false, dry_run = false;
+  auto* gen = app.add_subcommand("generate", "write missing recipes into <flox_env>/.flox/pkgs");
+  gen->add_option(
+      "spec", specs,
+      "variants: sm89-avx512vnni, cpu-avx2, python312-cuda12_9-sm90-avx2, 'sm90-*', all");
+  gen->add_flag("--all", all, "every variant of the configured matrix");
+  gen->add_flag("--dry-run", dry_run, "report what would be written; write nothing");
+  gen->add_flag("--force", force, "accept excluded variants (they may not build)");
+  gen->add_flag("--overwrite", overwrite, "replace recipes that differ from the templates");
+  gen->add_flag("--json", o.json, "print one JSON document");
+  gen->footer(
+      "Examples:\n"
+      "  tvd generate sm89-avx512vnni          one variant, default Python and CUDA\n"
+      "  tvd generate 'sm90-*' cpu-avx2         a glob and a CPU-only variant\n"
+      "  tvd generate --all --dry-run           what the whole matrix would write\n"
+      "A recipe that exists is never replaced unless --overwrite is given.");
+
+  auto* mat = app.add_subcommand(
+      "matrix", "every cell: recipe state, GPU pattern and its source, exclusions");
+  mat->add_flag("--json", o.json, "print one JSON document");
+
+  auto* check = app.add_subcommand("check-config",
+                                   "load the config, matrix and templates and report problems");
+
+  std::vector<std::string> argv_rev(args.rbegin(), args.rend());
+  try {
+    app.parse(argv_rev);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();  // CLI11 delegates to the subcommand that was named
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "tvd: " << e.what() << "\n  hint: run 'tvd --help' or 'tvd COMMAND --help'\n";
+    return 2;
+  }
+  if (!config_path.empty()) o.config = config_path;
+
+  if (gen->parsed()) return cmd_generate(o, specs, all, force, overwrite, dry_run, out, err);
+  if (mat->parsed()) return cmd_matrix(o, out, err);
+  if (check->parsed()) return cmd_check_config(o, out, err);
+  return 2;
+}
+
+}  // namespace tvd

@@ -1,0 +1,137 @@
+#include "daemon/cli/tvd_cli.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/support/scratch.h"
+
+namespace tvd {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::list_files;
+using testing::ScratchDir;
+using testing::write_text;
+
+class TvdCli : public ::testing::Test {
+ protected:
+  ScratchDir root;
+  std::filesystem::path env = root / "build-torchvision";
+  std::filesystem::path config = root / "tvd.json";
+  std::string out, err;
+
+  void SetUp() override {
+    testing::make_flox_env(env);
+    write_text(config, R"({ "flox_env": "build-torchvision" })");
+  }
+  int run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", config.string()});
+    std::ostringstream o, e;
+    int code = run_tvd(args, o, e);
+    out = o.str();
+    err = e.str();
+    return code;
+  }
+  std::vector<std::string> recipes() { return list_files(env / ".flox" / "pkgs"); }
+};
+
+TEST_F(TvdCli, GeneratesOneVariant) {
+  ASSERT_EQ(run({"generate", "sm89-avx512vnni"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("written  torchvision-python313-cuda12_8-sm89-avx512vnni  A"));
+  EXPECT_EQ(recipes(),
+            std::vector<std::string>{"torchvision-python313-cuda12_8-sm89-avx512vnni.nix"});
+  ASSERT_EQ(run({"generate", "sm89-avx512vnni"}), 0);
+  EXPECT_THAT(out, HasSubstr("unchanged"));
+}
+
+TEST_F(TvdCli, ConfigAfterTheSubcommandWorksToo) {
+  std::ostringstream o, e;
+  EXPECT_EQ(run_tvd({"generate", "--config", config.string(), "cpu-avx2"}, o, e), 0) << e.str();
+  EXPECT_EQ(recipes(), std::vector<std::string>{"torchvision-python313-cpu-avx2.nix"});
+}
+
+TEST_F(TvdCli, AllWrites42AndReportsTheExcludedAsJson) {
+  ASSERT_EQ(run({"generate", "--all", "--json"}), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["summary"]["written"], 42);
+  EXPECT_EQ(j["summary"]["excluded"], 18);
+  EXPECT_EQ(j["recipes"].size(), 60u);
+  EXPECT_EQ(recipes().size(), 42u);
+}
+
+TEST_F(TvdCli, BadInputExitsTwoAndWritesNothing) {
+  EXPECT_EQ(run({"generate", "sm89-avx512vnn"}), 2);
+  EXPECT_THAT(err, HasSubstr("did you mean sm89-avx512vnni?"));
+  EXPECT_EQ(run({"generate", "sm121-avx512"}), 2);
+  EXPECT_THAT(err, HasSubstr("sm121 needs CUDA >= 12.9; this variant has 12.8"));
+  EXPECT_THAT(err, HasSubstr("hint: pass --force"));
+  EXPECT_EQ(run({"generate", "python313-cuda11_8-sm89-avx2"}), 2);
+  EXPECT_THAT(err, HasSubstr("unknown CUDA version"));
+  EXPECT_EQ(run({"generate", "python313-cuda13_0-sm110-armv9"}), 2);
+  EXPECT_THAT(err, HasSubstr("CUDA 13.0 is not available"));
+  EXPECT_EQ(run({"generate", "sm89-avx2", "--all"}), 2);
+  EXPECT_EQ(run({"generate"}), 2);
+  EXPECT_EQ(run({"generate", "--bogus"}), 2);
+  EXPECT_EQ(run({"frobnicate"}), 2);
+  EXPECT_TRUE(recipes().empty());
+}
+
+TEST_F(TvdCli, ForceGeneratesAnExcludedVariant) {
+  ASSERT_EQ(run({"generate", "--force", "sm121-armv9"}), 0) << err;
+  EXPECT_EQ(recipes(), std::vector<std::string>{"torchvision-python313-cuda12_8-sm121-armv9.nix"});
+}
+
+TEST_F(TvdCli, AStrayPlaceholderInATemplateWritesNothing) {
+  for (const char* f : {"gpu-pattern-a.nix.in", "gpu-pattern-b.nix.in", "cpu.nix.in"}) {
+    write_text(root / "templates" / f, testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) /
+                                                          "config" / "templates" / f));
+  }
+  write_text(root / "templates" / "cpu.nix.in", "# {CPU_ISA} {CPU_ARCH}\n");
+  write_text(config, R"({ "flox_env": "build-torchvision", "templates": "templates" })");
+  EXPECT_EQ(run({"generate", "cpu-avx2", "sm89-avx2"}), 2);
+  EXPECT_THAT(err, HasSubstr("unknown placeholder {CPU_ARCH}"));
+  EXPECT_TRUE(recipes().empty());
+  EXPECT_EQ(run({"check-config"}), 2);
+}
+
+TEST_F(TvdCli, AnUnwritableDirectoryExitsOne) {
+  write_text(env / ".flox" / "pkgs", "not a directory\n");
+  EXPECT_EQ(run({"generate", "cpu-avx2"}), 1);
+  EXPECT_THAT(err, HasSubstr("nothing was written"));
+}
+
+TEST_F(TvdCli, MatrixListsEveryCell) {
+  ASSERT_EQ(run({"generate", "sm89-avx2"}), 0);
+  write_text(env / ".flox/pkgs/torchvision-python313-cpu-avx2.nix", "# by hand\n");
+  ASSERT_EQ(run({"matrix", "--json"}), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["cells"].size(), 60u);
+  EXPECT_EQ(j["summary"]["buildable"], 42);
+  EXPECT_EQ(j["summary"]["excluded"], 18);
+  EXPECT_EQ(j["summary"]["recipes"]["current"], 1);
+  EXPECT_EQ(j["summary"]["recipes"]["differs"], 1);
+  EXPECT_EQ(j["summary"]["recipes"]["missing"], 58);
+  ASSERT_EQ(run({"matrix"}), 0);
+  EXPECT_THAT(out, HasSubstr("torchvision-python313-cuda12_8-sm121-avx2"));
+  EXPECT_THAT(out, HasSubstr("excluded: sm121 needs CUDA >= 12.9"));
+  EXPECT_THAT(out, HasSubstr("60 cells: 42 buildable, 18 excluded"));
+}
+
+TEST_F(TvdCli, CheckConfigReportsTheKeyPath) {
+  ASSERT_EQ(run({"check-config"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("60 cells, 42 buildable, 18 excluded"));
+  write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));
+}
+
+TEST_F(TvdCli, HelpHasExamples) {
+  EXPECT_EQ(run({"generate", "--help"}), 0);
+  EXPECT_THAT(out, HasSubstr("tvd generate 'sm90-*' cpu-avx2"));
+}
+
+}  // namespace
+}  // namespace tvd

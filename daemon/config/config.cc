@@ -1,0 +1,277 @@
+#include "daemon/config/config.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "daemon/base/file.h"
+#include "daemon/base/json_object.h"
+
+namespace tvd {
+
+using Need = JsonObject::Need;
+using nlohmann::json;
+
+Result<uint64_t> parse_size(std::string_view text) {
+  auto bad = [&] {
+    return fail(ErrorKind::kBadInput, "\"" + std::string(text) + "\" is not a size",
+                "write sizes like \"48GiB\", \"512MiB\" or \"2TiB\"");
+  };
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
+  if (i == 0) return bad();
+  double number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, number);
+  if (ec != std::errc() || ptr != text.data() + i) return bad();
+  std::string unit;
+  for (size_t j = i; j < text.size(); ++j) {
+    if (text[j] == ' ') continue;
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[j])));
+  }
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},
+      {"b", 1},
+      {"k", 1024.0},
+      {"kib", 1024.0},
+      {"kb", 1e3},
+      {"m", 1048576.0},
+      {"mib", 1048576.0},
+      {"mb", 1e6},
+      {"g", 1073741824.0},
+      {"gib", 1073741824.0},
+      {"gb", 1e9},
+      {"t", 1099511627776.0},
+      {"tib", 1099511627776.0},
+      {"tb", 1e12},
+  };
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      double bytes = std::round(number * factor);
+      if (bytes > 1.8e19) return bad();
+      return static_cast<uint64_t>(bytes);
+    }
+  }
+  return bad();
+}
+
+std::string format_size(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (std::fabs(v - std::round(v)) < 0.05)
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, kUnits[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
+  return buf;
+}
+
+namespace {
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path =
+      std::filesystem::path(p).is_absolute() ? std::filesystem::path(p) : base / p;
+  path = path.lexically_normal();
+  if (path.filename().empty() && path.has_relative_path()) path = path.parent_path();
+  return path;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view json_text, std::string_view origin,
+                            const std::filesystem::path& base_dir) {
+  json doc;
+  try {
+    doc = json::parse(json_text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    return fail(ErrorKind::kBadInput, std::string(origin) + ": not valid JSON: " + e.what(),
+                "comments (// and /* */) are allowed, trailing commas are not");
+  }
+  Config c;
+  c.source = std::string(origin);
+  std::vector<std::string> errors;
+  JsonObject root(doc, "", errors);
+
+  auto path_key = [&](JsonObject& obj, std::string_view key, std::filesystem::path& out) {
+    if (auto s = obj.string(key, Need::kOptional)) {
+      if (s->empty())
+        obj.error(key, "must not be empty");
+      else
+        out = resolve(base_dir, *s);
+    }
+  };
+  auto size_key = [&](JsonObject& obj, std::string_view key, auto&& store, bool allow_auto) {
+    const json* v = obj.get(key, Need::kOptional);
+    if (!v) return;
+    if (!v->is_string()) {
+      obj.error(key, "expected a size as a string, such as \"48GiB\"" +
+                         std::string(allow_auto ? " or \"auto\"" : ""));
+      return;
+    }
+    auto s = v->get<std::string>();
+    if (allow_auto && s == "auto") {
+      store(std::nullopt);
+      return;
+    }
+    auto size = parse_size(s);
+    if (!size)
+      obj.error(key, size.error().message + "; " + size.error().hint);
+    else if (*size == 0)
+      obj.error(key, "must be more than 0");
+    else
+      store(std::optional<uint64_t>(*size));
+  };
+
+  std::filesystem::path flox_env = resolve(base_dir, ".");
+  path_key(root, "flox_env", flox_env);
+  c.flox_env = flox_env;
+  std::filesystem::path pytorch_env;
+  path_key(root, "pytorch_env", pytorch_env);
+  c.pytorch_env = pytorch_env.empty() ? c.flox_env.parent_path() / "build-pytorch" : pytorch_env;
+  path_key(root, "state_dir", c.state_dir);
+  path_key(root, "socket", c.socket);
+  if (auto s = root.string("socket_group", Need::kOptional)) c.socket_group = *s;
+  if (auto s = root.string("flox", Need::kOptional)) {
+    if (s->empty())
+      root.error("flox", "must not be empty");
+    else
+      c.flox = s->find('/') == std::string::npos ? *s : resolve(base_dir, *s).string();
+  }
+
+  if (const json* p = root.get("publish", Need::kOptional)) {
+    JsonObject o(*p, "publish", errors);
+    c.publish.enabled = o.boolean("enabled", Need::kOptional).value_or(false);
+    c.publish.org = o.string("org", Need::kOptional).value_or("");
+    c.publish.push = o.boolean("push", Need::kOptional).value_or(false);
+    if (c.publish.enabled && c.publish.org.empty()) {
+      o.error("org", "is needed when publish.enabled is true (the FloxHub organisation)");
+    }
+    o.refuse_unknown_keys();
+  }
+
+  if (const json* s = root.get("scheduler", Need::kOptional)) {
+    JsonObject o(*s, "scheduler", errors);
+    if (const json* mp = o.get("max_parallel", Need::kOptional)) {
+      if (mp->is_string() && *mp == "auto") {
+        c.scheduler.max_parallel.reset();
+      } else if (mp->is_number_unsigned() && *mp >= 1 && *mp <= 1024) {
+        c.scheduler.max_parallel = mp->get<unsigned>();
+      } else {
+        o.error("max_parallel", "expected a whole number from 1 to 1024, or \"auto\"");
+      }
+    }
+    size_key(
+        o, "memory_budget", [&](std::optional<uint64_t> v) { c.scheduler.memory_budget = v; },
+        true);
+    if (const json* per = o.get("memory_per_build", Need::kOptional)) {
+      JsonObject po(*per, "scheduler.memory_per_build", errors);
+      size_key(
+          po, "gpu", [&](std::optional<uint64_t> v) { c.scheduler.memory_per_build_gpu = *v; },
+          false);
+      size_key(
+          po, "cpu", [&](std::optional<uint64_t> v) { c.scheduler.memory_per_build_cpu = *v; },
+          false);
+      po.refuse_unknown_keys();
+    }
+    size_key(
+        o, "min_free_disk", [&](std::optional<uint64_t> v) { c.scheduler.min_free_disk = *v; },
+        false);
+    o.refuse_unknown_keys();
+  }
+
+  if (const json* h = root.get("http", Need::kOptional)) {
+    JsonObject o(*h, "http", errors);
+    if (auto l = o.string("listen", Need::kOptional)) {
+      auto colon = l->rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == l->size()) {
+        o.error("listen", "expected HOST:PORT, such as \"127.0.0.1:8347\"");
+      } else {
+        c.http.listen = *l;
+      }
+    }
+    o.refuse_unknown_keys();
+  }
+
+  std::filesystem::path matrix_path, templates_path;
+  path_key(root, "matrix", matrix_path);
+  if (!matrix_path.empty()) c.matrix = matrix_path;
+  path_key(root, "templates", templates_path);
+  if (!templates_path.empty()) c.templates = templates_path;
+
+  if (const json* a = root.get("axes", Need::kOptional)) {
+    JsonObject o(*a, "axes", errors);
+    Axes axes;
+    auto list = [&](std::string_view key, std::vector<std::string>& out, bool& set) {
+      if (auto v = o.strings(key, Need::kOptional)) {
+        out = std::move(*v);
+        set = true;
+      }
+    };
+    list("python", axes.python, c.axes_python);
+    list("cuda", axes.cuda, c.axes_cuda);
+    list("gpu_archs", axes.gpu_archs, c.axes_gpu_archs);
+    list("cpu_isas", axes.cpu_isas, c.axes_cpu_isas);
+    if (auto b = o.boolean("cpu_only", Need::kOptional)) {
+      axes.cpu_only = *b;
+      c.axes_cpu_only = true;
+    }
+    o.refuse_unknown_keys();
+    c.axes = std::move(axes);
+  }
+
+  root.refuse_unknown_keys();
+  if (!errors.empty()) {
+    std::string msg = std::string(origin) + " has " + std::to_string(errors.size()) +
+                      (errors.size() == 1 ? " problem:" : " problems:");
+    for (const auto& e : errors)
+      msg += "\n  " + e;
+    return fail(ErrorKind::kBadInput, msg,
+                "config/tvd.json in the source tree shows every key with its default");
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::optional<std::filesystem::path>& path) {
+  std::filesystem::path file = path.value_or(kDefaultConfigPath);
+  auto text = read_file(file);
+  if (!text) {
+    if (!path && text.error().kind == ErrorKind::kNotFound) {
+      std::error_code ec;
+      auto cwd = std::filesystem::current_path(ec);
+      auto c = parse_config("{}", "(built-in defaults)", ec ? "." : cwd);
+      return c;
+    }
+    Error e = text.error();
+    e.kind = ErrorKind::kBadInput;
+    e.message = "config: " + e.message;
+    e.hint = "pass --config with an existing file, or omit it to use " +
+             std::string(kDefaultConfigPath) + " or the built-in defaults";
+    return tl::unexpected(std::move(e));
+  }
+  auto abs = std::filesystem::absolute(file);
+  return parse_config(*text, file.string(), abs.parent_path());
+}
+
+Status apply_axes(const Config& config, Matrix& matrix) {
+  if (!config.axes) return {};
+  Axes axes = matrix.axes();
+  if (config.axes_python) axes.python = config.axes->python;
+  if (config.axes_cuda) axes.cuda = config.axes->cuda;
+  if (config.axes_gpu_archs) axes.gpu_archs = config.axes->gpu_archs;
+  if (config.axes_cpu_isas) axes.cpu_isas = config.axes->cpu_isas;
+  if (config.axes_cpu_only) axes.cpu_only = config.axes->cpu_only;
+  auto st = matrix.set_axes(std::move(axes));
+  if (!st) {
+    return fail(ErrorKind::kBadInput, config.source + ": axes: " + st.error().message,
+                "axes name rows of matrix.json's tables; 'tvd matrix --json' shows them");
+  }
+  return {};
+}
+
+}  // namespace tvd

@@ -1,0 +1,69 @@
+// tvd.json: one parser that knows every key of the contract in DESIGN.md, refuses unknown keys,
+// and reports every problem at once with the key's path. Comments are allowed.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "daemon/base/result.h"
+#include "daemon/matrix/matrix.h"
+
+namespace tvd {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/tvd/tvd.json";
+
+struct Config {
+  std::string source;  // the file it came from, or "(built-in defaults)"
+
+  std::filesystem::path flox_env = ".";  // the environment's git checkout
+  std::filesystem::path pytorch_env;     // default: build-pytorch beside flox_env
+  std::filesystem::path state_dir = "/var/lib/tvd";
+  std::filesystem::path socket = "/run/tvd/tvd.sock";
+  std::string socket_group = "tvd";
+  std::string flox = "flox";  // executable: a path, or a name looked up in PATH
+
+  struct Publish {
+    bool enabled = false;
+    std::string org;
+    bool push = false;  // push recipe commits to the upstream
+  } publish;
+
+  struct Scheduler {
+    std::optional<unsigned> max_parallel;   // nullopt: "auto", max(1, nproc / 32)
+    std::optional<uint64_t> memory_budget;  // nullopt: "auto", from MemTotal and cgroup
+    uint64_t memory_per_build_gpu = 48ull << 30;
+    uint64_t memory_per_build_cpu = 16ull << 30;
+    uint64_t min_free_disk = 50ull << 30;
+  } scheduler;
+
+  struct Http {
+    std::string listen = "127.0.0.1:8347";
+  } http;
+
+  std::optional<std::filesystem::path> matrix;     // another matrix.json
+  std::optional<std::filesystem::path> templates;  // another template directory
+  std::optional<Axes> axes;                        // overrides matrix.json's axes, key by key
+  // Which axes keys the config set (the others keep matrix.json's values).
+  bool axes_python = false, axes_cuda = false, axes_gpu_archs = false, axes_cpu_isas = false,
+       axes_cpu_only = false;
+};
+
+// Relative paths are resolved against `base_dir` (the config file's directory).
+Result<Config> parse_config(std::string_view json_text, std::string_view origin,
+                            const std::filesystem::path& base_dir);
+
+// `path` given: that file, which must exist. Not given: /etc/tvd/tvd.json if it exists, else
+// the built-in defaults with flox_env the current directory.
+Result<Config> load_config(const std::optional<std::filesystem::path>& path);
+
+// "48GiB", "512MiB", "1.5TiB", "100GB", "4096" (bytes). Binary units are powers of 1024, SI
+// units powers of 1000; case does not matter.
+Result<uint64_t> parse_size(std::string_view text);
+std::string format_size(uint64_t bytes);  // "48 GiB", "1.5 TiB"
+
+// Applies the config's axes keys over the matrix's own.
+Status apply_axes(const Config& config, Matrix& matrix);
+
+}  // namespace tvd

@@ -1,0 +1,154 @@
+#include "daemon/config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/config/setup.h"
+#include "tests/support/scratch.h"
+
+namespace tvd {
+namespace {
+
+using ::testing::HasSubstr;
+
+Result<Config> parse(std::string_view text) {
+  return parse_config(text, "tvd.json", "/etc/tvd");
+}
+
+std::string problems(std::string_view text) {
+  auto c = parse(text);
+  EXPECT_FALSE(c);
+  if (c) return "";
+  EXPECT_EQ(c.error().kind, ErrorKind::kBadInput);
+  return c.error().message;
+}
+
+TEST(Config, EmptyMeansDefaults) {
+  auto c = parse("{}").value();
+  EXPECT_EQ(c.flox_env, "/etc/tvd");
+  EXPECT_EQ(c.pytorch_env, "/etc/build-pytorch");
+  EXPECT_EQ(c.flox, "flox");
+  EXPECT_FALSE(c.publish.enabled);
+  EXPECT_FALSE(c.scheduler.max_parallel);
+  EXPECT_FALSE(c.scheduler.memory_budget);
+  EXPECT_EQ(c.scheduler.memory_per_build_gpu, 48ull << 30);
+  EXPECT_EQ(c.http.listen, "127.0.0.1:8347");
+}
+
+TEST(Config, EveryKeyOfTheContract) {
+  auto c = parse(R"({
+    // the environment
+    "flox_env": "/srv/build-torchvision/",
+    "state_dir": "state", "socket": "/run/tvd/tvd.sock", "socket_group": "builders",
+    "flox": "bin/flox",
+    "publish": { "enabled": true, "org": "acme", "push": true },
+    "scheduler": { "max_parallel": 3, "memory_budget": "200GiB",
+                   "memory_per_build": { "gpu": "64GiB", "cpu": "24GiB" }, "min_free_disk": "100GB" },
+    "http": { "listen": "0.0.0.0:9000" },
+    "matrix": "matrix.json", "templates": "templates",
+    "axes": { "python": ["python313", "python312"] }
+  })");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->flox_env, "/srv/build-torchvision");
+  EXPECT_EQ(c->pytorch_env, "/srv/build-pytorch");
+  EXPECT_EQ(c->state_dir, "/etc/tvd/state");
+  EXPECT_EQ(c->flox, "/etc/tvd/bin/flox");
+  EXPECT_EQ(c->socket_group, "builders");
+  EXPECT_TRUE(c->publish.enabled && c->publish.push);
+  EXPECT_EQ(c->publish.org, "acme");
+  EXPECT_EQ(c->scheduler.max_parallel, 3u);
+  EXPECT_EQ(c->scheduler.memory_budget, 200ull << 30);
+  EXPECT_EQ(c->scheduler.memory_per_build_cpu, 24ull << 30);
+  EXPECT_EQ(c->scheduler.min_free_disk, 100'000'000'000ull);
+  EXPECT_EQ(c->http.listen, "0.0.0.0:9000");
+  EXPECT_EQ(*c->matrix, "/etc/tvd/matrix.json");
+  EXPECT_TRUE(c->axes_python);
+  EXPECT_FALSE(c->axes_cuda);
+}
+
+TEST(Config, UnknownKeysAreRefusedWithTheirPath) {
+  auto msg = problems(R"({"scheduler": {"memroy_budget": "1GiB"}, "flox_evn": "/x"})");
+  EXPECT_THAT(msg, HasSubstr("2 problems"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr("scheduler.memroy_budget: unknown key (did you mean scheduler.memory_budget?)"));
+  EXPECT_THAT(msg, HasSubstr("flox_evn: unknown key (did you mean flox_env?)"));
+}
+
+TEST(Config, WrongTypesAndValuesAreReportedTogether) {
+  auto msg = problems(R"({
+    "publish": {"enabled": "yes"},
+    "scheduler": {"max_parallel": 0, "memory_budget": "48 gigs",
+                  "memory_per_build": {"gpu": 48}},
+    "http": {"listen": "8347"}
+  })");
+  EXPECT_THAT(msg, HasSubstr("publish.enabled: expected true or false, found a string"));
+  EXPECT_THAT(
+      msg,
+      HasSubstr("scheduler.max_parallel: expected a whole number from 1 to 1024, or \"auto\""));
+  EXPECT_THAT(msg, HasSubstr("scheduler.memory_budget: \"48 gigs\" is not a size"));
+  EXPECT_THAT(msg, HasSubstr("scheduler.memory_per_build.gpu: expected a size as a string"));
+  EXPECT_THAT(msg, HasSubstr("http.listen: expected HOST:PORT"));
+}
+
+TEST(Config, PublishingNeedsAnOrg) {
+  EXPECT_THAT(problems(R"({"publish": {"enabled": true}})"), HasSubstr("publish.org: is needed"));
+}
+
+TEST(Config, BrokenJsonSaysWhere) {
+  EXPECT_THAT(problems("{\"flox_env\": \"/x\",}"), HasSubstr("tvd.json: not valid JSON"));
+}
+
+TEST(Config, AutoIsAccepted) {
+  auto c = parse(R"({"scheduler": {"max_parallel": "auto", "memory_budget": "auto"}})").value();
+  EXPECT_FALSE(c.scheduler.max_parallel);
+  EXPECT_FALSE(c.scheduler.memory_budget);
+}
+
+TEST(Size, ParsesBinaryAndSiUnits) {
+  EXPECT_EQ(parse_size("48GiB").value(), 48ull << 30);
+  EXPECT_EQ(parse_size("48gib").value(), 48ull << 30);
+  EXPECT_EQ(parse_size("512MiB").value(), 512ull << 20);
+  EXPECT_EQ(parse_size("1.5TiB").value(), 3ull << 39);
+  EXPECT_EQ(parse_size("100GB").value(), 100'000'000'000ull);
+  EXPECT_EQ(parse_size("4096").value(), 4096u);
+  EXPECT_EQ(parse_size("8 GiB").value(), 8ull << 30);
+  EXPECT_FALSE(parse_size("GiB"));
+  EXPECT_FALSE(parse_size("12 parsecs"));
+  EXPECT_FALSE(parse_size("-1GiB"));
+  EXPECT_EQ(format_size(48ull << 30), "48 GiB");
+  EXPECT_EQ(format_size(3ull << 39), "1.5 TiB");
+}
+
+TEST(LoadConfig, AnExplicitFileMustExist) {
+  testing::ScratchDir dir;
+  auto c = load_config(dir / "none.json");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, ErrorKind::kBadInput);
+  EXPECT_THAT(c.error().message, HasSubstr("none.json does not exist"));
+}
+
+TEST(LoadSetup, AxesFromTheConfigChangeTheMatrix) {
+  testing::ScratchDir dir;
+  testing::write_text(dir / "tvd.json", R"({"axes": {"cuda": ["12.9"], "gpu_archs": ["sm121"]}})");
+  auto s = load_setup(dir / "tvd.json");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->matrix.cells().size(), 6u + 6u);
+  testing::write_text(dir / "tvd.json", R"({"axes": {"gpu_archs": ["sm999"]}})");
+  auto bad = load_setup(dir / "tvd.json");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("axes: gpu_archs: \"sm999\" is not in the table"));
+}
+
+TEST(LoadSetup, AMatrixFileReplacesTheBuiltInOne) {
+  testing::ScratchDir dir;
+  testing::write_text(dir / "tvd.json", R"({"matrix": "m.json"})");
+  testing::write_text(dir / "m.json", R"({"schema": 2})");
+  auto s = load_setup(dir / "tvd.json");
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message, HasSubstr("m.json has"));
+  EXPECT_THAT(s.error().message, HasSubstr("schema: this tvd reads schema 1"));
+}
+
+}  // namespace
+}  // namespace tvd

@@ -1,0 +1,22 @@
+// The configured world every command starts from: the config, the matrix it names (built-in or
+// a file) with its axes applied, and the templates.
+#pragma once
+
+#include <optional>
+
+#include "daemon/config/config.h"
+#include "daemon/matrix/matrix.h"
+#include "daemon/recipe/recipe.h"
+
+namespace tvd {
+
+struct Setup {
+  Config config;
+  Matrix matrix;
+  TemplateSet templates;
+  std::string matrix_origin;  // "built-in" or the file
+};
+
+Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path);
+
+}  // namespace tvd

@@ -1,0 +1,146 @@
+// The variant matrix: the lookup tables of matrix.json, the cells of the configured matrix and
+// the constraints that exclude some of them. Pure data and pure functions; every module uses it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/base/result.h"
+
+namespace tvd {
+
+struct PythonVersion {
+  std::string name;      // {PYTHON}: python313
+  std::string packages;  // {PYTHON_PACKAGES}: python3Packages
+  std::string version;   // {PYTHON_VERSION}: 3.13
+};
+
+struct CudaVersion {
+  std::string version;  // {CUDA_VERSION}: 12.8
+  int major = 0;
+  int minor = 0;
+  std::string packages;  // the nixpkgs attribute: cudaPackages_12_8
+  bool available = true;
+  std::string unavailable_reason;
+  bool nixpkgs_default = false;  // nixpkgs' cudaPackages is this version: no override needed
+
+  std::string token() const;  // {CUDA_MAJOR}_{CUDA_MINOR}: 12_8
+};
+
+bool operator<(const CudaVersion& a, const CudaVersion& b);
+
+enum class Pattern { kA, kB };  // A: gpuArchSM = "sm_89"; B: decimal gpuArchNum = "8.9"
+std::string_view pattern_name(Pattern p);
+
+struct GpuArch {
+  std::string name;     // {GPU_ARCH}: sm89
+  std::string upper;    // {GPU_ARCH_UPPER}: SM89
+  std::string decimal;  // {GPU_ARCH_DECIMAL}: 8.9
+  std::string num;      // {GPU_ARCH_NUM}: 89
+  std::string description;
+  std::string hardware;
+  std::map<std::string, std::string> cpu_hardware;    // by platform; reference only
+  std::map<std::string, std::string> choose_this_if;  // by platform
+  Pattern pattern = Pattern::kB;
+  std::string pattern_reason;
+};
+
+struct CpuIsa {
+  std::string name;   // as the seed writes it: armv8.2
+  std::string token;  // {CPU_ISA}, as names write it: armv8_2
+  std::string description;
+  std::vector<std::string> flags;
+  std::string platform;  // x86_64-linux | aarch64-linux
+  std::string hardware;
+};
+
+struct Constraint {
+  std::string gpu_arch;
+  std::optional<std::string> min_cuda;  // version text, e.g. 12.9
+  std::vector<std::string> platforms;   // empty: any
+  std::string reason;
+};
+
+// The lists that span the matrix; names as in the tables (ISAs by name or token).
+struct Axes {
+  std::vector<std::string> python;
+  std::vector<std::string> cuda;
+  std::vector<std::string> gpu_archs;
+  std::vector<std::string> cpu_isas;
+  bool cpu_only = true;
+};
+
+// One cell: a Python, an ISA, and for GPU builds a CUDA version and an architecture. The
+// pointers refer into the Matrix that made it, which outlives it.
+struct Variant {
+  const PythonVersion* python = nullptr;
+  const CudaVersion* cuda = nullptr;  // null for CPU-only
+  const GpuArch* gpu = nullptr;       // null for CPU-only
+  const CpuIsa* isa = nullptr;
+
+  bool is_gpu() const { return gpu != nullptr; }
+  // The package name, also the file name without .nix: torchvision-python313-cuda12_8-sm89-avx2.
+  std::string package() const;
+  // Without "torchvision-": python313-cuda12_8-sm89-avx2, python313-cpu-avx2.
+  std::string qualified() const;
+  // Without Python and CUDA: sm89-avx2, cpu-avx2.
+  std::string core() const;
+  friend bool operator==(const Variant&, const Variant&) = default;
+};
+
+class Matrix {
+ public:
+  // Parses matrix.json (comments allowed). Every problem is reported with its JSON path.
+  static Result<Matrix> parse(std::string_view json_text, std::string_view origin);
+  // The copy embedded in the binary.
+  static Result<Matrix> embedded();
+
+  Matrix(Matrix&&) = default;
+  Matrix& operator=(Matrix&&) = default;
+  Matrix(const Matrix&) = delete;  // variants point into the tables
+  Matrix& operator=(const Matrix&) = delete;
+
+  const std::vector<PythonVersion>& pythons() const { return pythons_; }
+  const std::vector<CudaVersion>& cudas() const { return cudas_; }
+  const std::vector<GpuArch>& gpu_archs() const { return gpu_archs_; }
+  const std::vector<CpuIsa>& cpu_isas() const { return cpu_isas_; }
+  const std::vector<Constraint>& constraints() const { return constraints_; }
+  const Axes& axes() const { return axes_; }
+  const PythonVersion& default_python() const { return *default_python_; }
+  const CudaVersion& default_cuda() const { return *default_cuda_; }
+
+  const PythonVersion* find_python(std::string_view name) const;
+  const CudaVersion* find_cuda(std::string_view version) const;  // "12.9" or "12_9"
+  const GpuArch* find_gpu_arch(std::string_view name) const;
+  const CpuIsa* find_isa(std::string_view name_or_token) const;
+
+  // Replaces the axes (a config's override); every name must be in the tables.
+  Status set_axes(Axes axes);
+
+  // Every cell of the configured matrix, GPU cells first (Python, CUDA, arch, ISA in table
+  // order), then CPU-only cells.
+  std::vector<Variant> cells() const;
+
+  // Why a variant cannot be built; empty when it can. One sentence per broken constraint.
+  std::vector<std::string> exclusions(const Variant& v) const;
+
+ private:
+  Matrix() = default;
+
+  std::vector<PythonVersion> pythons_;
+  std::vector<CudaVersion> cudas_;
+  std::vector<GpuArch> gpu_archs_;
+  std::vector<CpuIsa> cpu_isas_;
+  std::vector<Constraint> constraints_;
+  Axes axes_;
+  const PythonVersion* default_python_ = nullptr;
+  const CudaVersion* default_cuda_ = nullptr;
+};
+
+// "12.9" -> {12, 9}; also accepts "12_9".
+std::optional<std::pair<int, int>> parse_cuda_version(std::string_view text);
+
+}  // namespace tvd

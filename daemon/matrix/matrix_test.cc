@@ -1,0 +1,129 @@
+#include "daemon/matrix/matrix.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace tvd {
+namespace {
+
+using ::testing::HasSubstr;
+
+Matrix builtin() {
+  auto m = Matrix::embedded();
+  if (!m) ADD_FAILURE() << m.error().message;
+  return std::move(*m);
+}
+
+TEST(Matrix, TheSeedsMatrixHas60CellsOf42Buildable) {
+  Matrix m = builtin();
+  auto cells = m.cells();
+  ASSERT_EQ(cells.size(), 60u);
+  size_t gpu = 0, buildable = 0;
+  std::set<std::string> excluded_archs;
+  for (const auto& v : cells) {
+    gpu += v.is_gpu();
+    if (m.exclusions(v).empty())
+      ++buildable;
+    else
+      excluded_archs.insert(v.gpu->name);
+  }
+  EXPECT_EQ(gpu, 54u);
+  EXPECT_EQ(buildable, 42u);
+  EXPECT_EQ(excluded_archs, (std::set<std::string>{"sm103", "sm110", "sm121"}));
+}
+
+TEST(Matrix, NamesNeverContainADot) {
+  Matrix m = builtin();
+  for (const auto& v : m.cells()) {
+    EXPECT_EQ(v.package().find('.'), std::string::npos) << v.package();
+  }
+  const auto* isa = m.find_isa("armv8.2");
+  ASSERT_NE(isa, nullptr);
+  EXPECT_EQ(isa, m.find_isa("armv8_2"));
+  Variant v{&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm89"), isa};
+  EXPECT_EQ(v.package(), "torchvision-python313-cuda12_8-sm89-armv8_2");
+  EXPECT_EQ(v.core(), "sm89-armv8_2");
+  Variant cpu{&m.default_python(), nullptr, nullptr, m.find_isa("avx2")};
+  EXPECT_EQ(cpu.package(), "torchvision-python313-cpu-avx2");
+}
+
+TEST(Matrix, ExclusionsSayWhy) {
+  Matrix m = builtin();
+  Variant v{&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm121"), m.find_isa("avx2")};
+  auto why = m.exclusions(v);
+  ASSERT_EQ(why.size(), 2u);
+  EXPECT_THAT(why[0], HasSubstr("sm121 needs CUDA >= 12.9; this variant has 12.8"));
+  EXPECT_THAT(why[1], HasSubstr("sm121 builds only for aarch64-linux; avx2 is a x86_64-linux ISA"));
+
+  Variant arm = v;
+  arm.isa = m.find_isa("armv9");
+  arm.cuda = m.find_cuda("12.9");
+  EXPECT_TRUE(m.exclusions(arm).empty());
+
+  Variant thor{&m.default_python(), m.find_cuda("13.0"), m.find_gpu_arch("sm110"),
+               m.find_isa("armv9")};
+  auto thor_why = m.exclusions(thor);
+  ASSERT_EQ(thor_why.size(), 1u);
+  EXPECT_THAT(thor_why[0],
+              HasSubstr("CUDA 13.0 is not available: CUDA 13.0 is not in nixpkgs yet"));
+
+  Variant cpu{&m.default_python(), nullptr, nullptr, m.find_isa("armv9")};
+  EXPECT_TRUE(m.exclusions(cpu).empty());
+}
+
+TEST(Matrix, AxesCanBeChanged) {
+  Matrix m = builtin();
+  Axes axes = m.axes();
+  axes.python = {"python313", "python312"};
+  axes.cuda = {"12.8", "12.9"};
+  ASSERT_TRUE(m.set_axes(axes));
+  EXPECT_EQ(m.cells().size(), 2u * 2 * 9 * 6 + 2 * 6);
+
+  axes.gpu_archs = {"sm89", "sm88"};
+  auto st = m.set_axes(axes);
+  ASSERT_FALSE(st);
+  EXPECT_THAT(st.error().message, HasSubstr("\"sm88\" is not in the table (did you mean"));
+}
+
+TEST(Matrix, ParseReportsEveryProblemWithItsPath) {
+  auto m = Matrix::parse(R"({
+    // comments are fine
+    "schema": 1,
+    "python": [{"name": "python313", "packages": "python3Packages", "version": "3.13", "colour": "x"}],
+    "cuda": [{"version": "12.8", "packages": "cudaPackages", "available": true, "nixpkgs_default": true}],
+    "defaults": {"python": "python313", "cuda": "12.8"},
+    "gpu_archs": [{"name": "sm89", "upper": "SM89", "decimal": "8.9", "num": "89",
+      "description": "d", "hardware": "h", "cpu_hardware": {"x86_64-linux": "a", "aarch64-linux": "b"},
+      "choose_this_if": {"x86_64-linux": "a", "aarch64-linux": "b"}, "pattern": "C", "pattern_reason": "r"}],
+    "cpu_isas": [{"name": "armv8.2", "token": "armv8.2", "description": "d", "flags": ["-x"],
+      "platform": "aarch64-linux"}],
+    "constraints": [],
+    "axes": {"python": ["python313"], "cuda": ["12.8"], "gpu_archs": ["sm89"], "cpu_isas": ["armv8.2"], "cpu_only": true}
+  })",
+                         "test.json");
+  ASSERT_FALSE(m);
+  const auto& msg = m.error().message;
+  EXPECT_THAT(msg, HasSubstr("python[0].colour: unknown key"));
+  EXPECT_THAT(msg, HasSubstr("gpu_archs[0].pattern: expected \"A\""));
+  EXPECT_THAT(msg, HasSubstr("cpu_isas[0].token: \"armv8.2\" may hold only a-z, 0-9 and _"));
+  EXPECT_THAT(msg, HasSubstr("cpu_isas[0].hardware: missing"));
+  EXPECT_EQ(m.error().kind, ErrorKind::kBadInput);
+}
+
+TEST(Matrix, ParseRefusesBrokenJson) {
+  auto m = Matrix::parse("{ \"python\": [", "broken.json");
+  ASSERT_FALSE(m);
+  EXPECT_THAT(m.error().message, HasSubstr("broken.json: not valid JSON"));
+}
+
+TEST(CudaVersion, ParsesBothSpellings) {
+  EXPECT_EQ(parse_cuda_version("12.9"), (std::pair{12, 9}));
+  EXPECT_EQ(parse_cuda_version("12_9"), (std::pair{12, 9}));
+  EXPECT_FALSE(parse_cuda_version("12"));
+  EXPECT_FALSE(parse_cuda_version("12.x"));
+}
+
+}  // namespace
+}  // namespace tvd

@@ -1,0 +1,152 @@
+#include "daemon/recipe/generate.h"
+
+#include <unistd.h>
+
+#include <system_error>
+
+#include "daemon/base/file.h"
+
+namespace tvd {
+
+std::string_view to_string(FileState s) {
+  switch (s) {
+    case FileState::kMissing:
+      return "missing";
+    case FileState::kCurrent:
+      return "current";
+    case FileState::kDiffers:
+      return "differs";
+  }
+  return "?";
+}
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::kNone:
+      return "";
+    case Outcome::kWritten:
+      return "written";
+    case Outcome::kOverwritten:
+      return "overwritten";
+    case Outcome::kWouldWrite:
+      return "would write";
+    case Outcome::kWouldOverwrite:
+      return "would overwrite";
+    case Outcome::kUnchanged:
+      return "unchanged";
+    case Outcome::kKept:
+      return "kept";
+    case Outcome::kExcluded:
+      return "excluded";
+  }
+  return "?";
+}
+
+Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
+                                                  const RecipeEnv& env,
+                                                  const std::vector<Selection>& selections) {
+  const auto pytorch = PytorchRecipes::scan(env.pytorch_env);
+  const auto dir = env.pkgs_dir();
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
+    return fail(ErrorKind::kIo, dir.string() + " is not a directory",
+                "move it out of the way: flox reads recipes from that directory");
+  }
+  std::vector<RecipeReport> out;
+  out.reserve(selections.size());
+  for (const auto& sel : selections) {
+    RecipeReport r;
+    r.variant = sel.variant;
+    r.file = dir / (sel.variant.package() + ".nix");
+    r.exclusions = sel.exclusions;
+    r.chosen = sel.chosen;
+    if (sel.variant.is_gpu()) r.pattern = pytorch.choose(sel.variant);
+    auto text = render_recipe(templates, sel.variant, r.pattern ? r.pattern->pattern : Pattern::kB);
+    if (!text) return tl::unexpected(text.error());
+    r.text = std::move(*text);
+
+    auto existing = read_file(r.file);
+    if (existing) {
+      r.state = *existing == r.text ? FileState::kCurrent : FileState::kDiffers;
+      if (r.state == FileState::kDiffers) r.previous = *existing;
+      if (sel.variant.is_gpu()) {
+        r.file_pattern = pattern_of_text(*existing);
+        if (r.pattern->from_pytorch && *r.file_pattern != r.pattern->pattern) {
+          r.warning = "the recipe uses pattern " + std::string(pattern_name(*r.file_pattern)) +
+                      " but its PyTorch recipe uses " +
+                      std::string(pattern_name(r.pattern->pattern)) + " (" +
+                      r.pattern->source.substr(r.pattern->source.find(' ') + 1) + ")";
+        }
+      }
+    } else if (existing.error().kind != ErrorKind::kNotFound) {
+      return tl::unexpected(existing.error());
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
+                                                   const RecipeEnv& env,
+                                                   const std::vector<Selection>& selections,
+                                                   GenerateOptions options) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(env.flox_env / ".flox", ec)) {
+    return fail(ErrorKind::kBadInput,
+                env.flox_env.string() + " is not a flox environment (it has no .flox directory)",
+                "set flox_env in the config to the environment's git checkout, or run "
+                "'flox init' there first");
+  }
+  auto reports = inspect_recipes(templates, env, selections);
+  if (!reports) {
+    reports.error().message += "; nothing was written";
+    return reports;
+  }
+
+  for (auto& r : *reports) {
+    if (!r.chosen) {
+      r.outcome = Outcome::kExcluded;
+    } else if (r.state == FileState::kMissing) {
+      r.outcome = options.dry_run ? Outcome::kWouldWrite : Outcome::kWritten;
+    } else if (r.state == FileState::kCurrent) {
+      r.outcome = Outcome::kUnchanged;
+    } else if (options.overwrite) {
+      r.outcome = options.dry_run ? Outcome::kWouldOverwrite : Outcome::kOverwritten;
+    } else {
+      r.outcome = Outcome::kKept;
+    }
+  }
+  if (options.dry_run) return reports;
+
+  const auto dir = env.pkgs_dir();
+  bool created_dir = false;
+  if (!std::filesystem::exists(dir, ec)) {
+    created_dir = std::filesystem::create_directory(dir, ec);
+    if (ec) {
+      return fail(ErrorKind::kIo, "cannot create " + dir.string() + ": " + ec.message(),
+                  "check the permissions of " + (env.flox_env / ".flox").string());
+    }
+  }
+  std::vector<const RecipeReport*> done;
+  for (const auto& r : *reports) {
+    if (r.outcome != Outcome::kWritten && r.outcome != Outcome::kOverwritten) continue;
+    bool replace = r.outcome == Outcome::kOverwritten;
+    auto st = write_file_atomic(r.file, r.text, replace ? Overwrite::kYes : Overwrite::kNo);
+    if (!st) {
+      for (const auto* w : done) {
+        if (w->outcome == Outcome::kWritten)
+          ::unlink(w->file.c_str());
+        else
+          (void)write_file_atomic(w->file, w->previous, Overwrite::kYes);
+      }
+      if (created_dir) std::filesystem::remove(dir, ec);
+      Error e = st.error();
+      e.message += "; nothing was written";
+      return tl::unexpected(std::move(e));
+    }
+    done.push_back(&r);
+  }
+  return reports;
+}
+
+}  // namespace tvd

@@ -1,0 +1,18 @@
+# Re-derives the goldens from the seed and fails if any committed one differs.
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+execute_process(COMMAND ${PYTHON} ${GOLDEN}/from_seed.py ${SEED} ${WORK} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "from_seed.py failed (${rc})")
+endif()
+foreach(n 1 2 3 4)
+  foreach(ext nix json)
+    file(READ "${WORK}/example${n}.${ext}" fresh)
+    file(READ "${GOLDEN}/example${n}.${ext}" committed)
+    if(NOT fresh STREQUAL committed)
+      message(FATAL_ERROR "tests/golden/example${n}.${ext} differs from what the seed gives; "
+                          "run tests/golden/from_seed.py SEED tests/golden and review the diff")
+    endif()
+  endforeach()
+endforeach()
+message(STATUS "4 goldens match the seed")
