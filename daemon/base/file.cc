@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace tvd {
 namespace {
@@ -57,8 +58,16 @@ int rename_noreplace(const char* from, const char* to) {
 
 }  // namespace
 
+Status sync_directory(const std::filesystem::path& dir) {
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) {
+    return fail(ErrorKind::kIo, "cannot sync " + dir.string() + ": " + errno_text(errno));
+  }
+  return {};
+}
+
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                         Overwrite overwrite) {
+                         Overwrite overwrite, SyncDir sync_dir) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tvd-XXXXXX")).string();
   Fd fd(::mkstemp(tmpl.data()));
@@ -91,8 +100,7 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
     return fail(ErrorKind::kIo, "cannot write " + path.string() + ": " + errno_text(err));
   }
   // The rename is durable only once the directory entry is.
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0) ::fsync(dfd.get());
+  if (sync_dir == SyncDir::kYes) return sync_directory(dir);
   return {};
 }
 

@@ -16,8 +16,16 @@ enum class Overwrite {
   kYes,  // replace the target
 };
 
+enum class SyncDir {
+  kYes,  // fsync the directory too, so the rename itself survives a crash
+  kNo,   // the caller writes several files and calls sync_directory once
+};
+
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                         Overwrite overwrite);
+                         Overwrite overwrite, SyncDir sync_dir = SyncDir::kYes);
+
+// Makes the directory's entries (renames, unlinks) durable.
+Status sync_directory(const std::filesystem::path& dir);
 
 // The whole file; kNotFound if it does not exist, kIo for any other failure.
 Result<std::string> read_file(const std::filesystem::path& path);

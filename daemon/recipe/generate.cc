@@ -131,7 +131,8 @@ Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
   for (const auto& r : *reports) {
     if (r.outcome != Outcome::kWritten && r.outcome != Outcome::kOverwritten) continue;
     bool replace = r.outcome == Outcome::kOverwritten;
-    auto st = write_file_atomic(r.file, r.text, replace ? Overwrite::kYes : Overwrite::kNo);
+    auto st =
+        write_file_atomic(r.file, r.text, replace ? Overwrite::kYes : Overwrite::kNo, SyncDir::kNo);
     if (!st) {
       for (const auto* w : done) {
         if (w->outcome == Outcome::kWritten)
@@ -145,6 +146,9 @@ Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
       return tl::unexpected(std::move(e));
     }
     done.push_back(&r);
+  }
+  if (!done.empty()) {
+    if (auto st = sync_directory(dir); !st) return tl::unexpected(st.error());
   }
   return reports;
 }

@@ -33,15 +33,16 @@ BENCHMARK(BM_Render60)->Unit(benchmark::kMillisecond);
 // and 60 atomic writes (temp file, fsync, rename, directory fsync).
 void BM_Generate60(benchmark::State& state) {
   World w;
+  testing::ScratchDir root;  // one fresh environment per iteration, removed at the end
+  int n = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    testing::ScratchDir dir;
-    testing::make_flox_env(dir.path());
-    RecipeEnv env{dir.path(), dir / "no-pytorch"};
+    auto dir = root / std::to_string(n++);
+    testing::make_flox_env(dir);
+    RecipeEnv env{dir, root / "no-pytorch"};
     state.ResumeTiming();
     auto r = generate_recipes(w.templates, env, w.all, {});
     if (!r || r->size() != 60) state.SkipWithError("generation failed");
-    state.PauseTiming();
   }
   state.SetItemsProcessed(state.iterations() * 60);
 }
