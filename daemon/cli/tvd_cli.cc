@@ -81,9 +81,12 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
   auto reports = generate_recipes(setup->templates, env, *selections, {dry_run, overwrite});
   if (!reports) return report(reports.error(), err);
 
-  std::map<std::string, int> counts;
+  std::map<Outcome, int> by_outcome;  // in the enum's order: written first, excluded last
   for (const auto& r : *reports)
-    counts[std::string(to_string(r.outcome))]++;
+    by_outcome[r.outcome]++;
+  std::map<std::string, int> counts;
+  for (const auto& [outcome, n] : by_outcome)
+    counts[std::string(to_string(outcome))] = n;
   if (o.json) {
     json j = {{"recipes", json::array()}, {"summary", counts}, {"dry_run", dry_run}};
     for (const auto& r : *reports)
@@ -106,9 +109,12 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
   }
   t.print(out);
   std::string summary;
-  for (const auto& [name, n] : counts)
-    summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + name;
-  out << '\n' << reports->size() << " variants: " << summary;
+  for (const auto& [outcome, n] : by_outcome) {
+    summary +=
+        (summary.empty() ? "" : ", ") + std::to_string(n) + " " + std::string(to_string(outcome));
+  }
+  out << '\n'
+      << reports->size() << (reports->size() == 1 ? " variant: " : " variants: ") << summary;
   if (counts.count("excluded")) out << " (--force generates excluded variants)";
   out << "\nrecipes: " << env.pkgs_dir().string() << '\n';
   return 0;

@@ -66,6 +66,14 @@ TEST(Config, EveryKeyOfTheContract) {
   EXPECT_FALSE(c->axes_cuda);
 }
 
+TEST(Config, TheShippedExampleParses) {
+  auto text = testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) / "config" / "tvd.json");
+  auto c = parse_config(text, "config/tvd.json", "/etc/tvd");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->flox_env, "/srv/build-torchvision");
+  EXPECT_EQ(c->scheduler.memory_per_build_gpu, 48ull << 30);
+}
+
 TEST(Config, UnknownKeysAreRefusedWithTheirPath) {
   auto msg = problems(R"({"scheduler": {"memroy_budget": "1GiB"}, "flox_evn": "/x"})");
   EXPECT_THAT(msg, HasSubstr("2 problems"));
