@@ -68,6 +68,6 @@ echo "# tuned by hand" >> build-torchvision/.flox/pkgs/torchvision-python313-cpu
 step "Commit the recipes, as the daemon will before each build" "git add .flox/pkgs/*.nix && git commit"
 git -C build-torchvision add .flox/pkgs
 git -C build-torchvision -c user.name=demo -c user.email=demo@example.invalid commit -q -m "Add TorchVision recipes"
-git -C build-torchvision log --oneline --stat | head -8
+git -C build-torchvision log --oneline --stat | sed -n '1,8p'
 echo
 echo "Done. The scratch environment is in $scratch"
