@@ -95,6 +95,15 @@ std::optional<std::vector<std::string>> JsonObject::strings(std::string_view key
   return out;
 }
 
+Error problems_error(std::string_view origin, const std::vector<std::string>& problems,
+                     std::string hint) {
+  std::string msg = std::string(origin) + " has " + std::to_string(problems.size()) +
+                    (problems.size() == 1 ? " problem:" : " problems:");
+  for (const auto& p : problems)
+    msg += "\n  " + p;
+  return Error{ErrorKind::kBadInput, std::move(msg), std::move(hint)};
+}
+
 void JsonObject::refuse_unknown_keys() {
   if (!value_) return;
   std::vector<std::string> known(known_.begin(), known_.end());

@@ -39,6 +39,10 @@ class JsonObject {
   std::set<std::string, std::less<>> known_;
 };
 
+// "<origin> has 2 problems:" and one indented line per problem, as a kBadInput error.
+Error problems_error(std::string_view origin, const std::vector<std::string>& problems,
+                     std::string hint);
+
 // "object", "string", ... for messages.
 std::string_view json_type_name(const nlohmann::json& value);
 

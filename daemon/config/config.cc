@@ -227,12 +227,8 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
 
   root.refuse_unknown_keys();
   if (!errors.empty()) {
-    std::string msg = std::string(origin) + " has " + std::to_string(errors.size()) +
-                      (errors.size() == 1 ? " problem:" : " problems:");
-    for (const auto& e : errors)
-      msg += "\n  " + e;
-    return fail(ErrorKind::kBadInput, msg,
-                "config/tvd.json in the source tree shows every key with its default");
+    return tl::unexpected(problems_error(
+        origin, errors, "config/tvd.json in the source tree shows every key with its default"));
   }
   return c;
 }

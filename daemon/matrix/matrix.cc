@@ -263,12 +263,9 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
     if (auto st = m.set_axes(std::move(axes)); !st) errors.push_back("axes: " + st.error().message);
   }
   if (!errors.empty()) {
-    std::string msg = std::string(origin) + " has " + std::to_string(errors.size()) +
-                      (errors.size() == 1 ? " problem:" : " problems:");
-    for (const auto& e : errors)
-      msg += "\n  " + e;
-    return fail(ErrorKind::kBadInput, msg,
-                "fix the file, or remove \"matrix\" from the config to use the built-in matrix");
+    return tl::unexpected(problems_error(
+        origin, errors,
+        "fix the file, or remove \"matrix\" from the config to use the built-in one"));
   }
   return m;
 }
