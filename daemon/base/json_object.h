@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/base/result.h"
+
 namespace tvd {
 
 class JsonObject {
