@@ -7,70 +7,12 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/json_object.h"
+#include "daemon/base/units.h"
 
 namespace tvd {
 
 using Need = JsonObject::Need;
 using nlohmann::json;
-
-Result<uint64_t> parse_size(std::string_view text) {
-  auto bad = [&] {
-    return fail(ErrorKind::kBadInput, "\"" + std::string(text) + "\" is not a size",
-                "write sizes like \"48GiB\", \"512MiB\" or \"2TiB\"");
-  };
-  size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
-    ++i;
-  if (i == 0) return bad();
-  double number = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, number);
-  if (ec != std::errc() || ptr != text.data() + i) return bad();
-  std::string unit;
-  for (size_t j = i; j < text.size(); ++j) {
-    if (text[j] == ' ') continue;
-    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[j])));
-  }
-  static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},
-      {"b", 1},
-      {"k", 1024.0},
-      {"kib", 1024.0},
-      {"kb", 1e3},
-      {"m", 1048576.0},
-      {"mib", 1048576.0},
-      {"mb", 1e6},
-      {"g", 1073741824.0},
-      {"gib", 1073741824.0},
-      {"gb", 1e9},
-      {"t", 1099511627776.0},
-      {"tib", 1099511627776.0},
-      {"tb", 1e12},
-  };
-  for (const auto& [name, factor] : kUnits) {
-    if (unit == name) {
-      double bytes = std::round(number * factor);
-      if (bytes > 1.8e19) return bad();
-      return static_cast<uint64_t>(bytes);
-    }
-  }
-  return bad();
-}
-
-std::string format_size(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(kUnits)) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (std::fabs(v - std::round(v)) < 0.05)
-    std::snprintf(buf, sizeof buf, "%.0f %s", v, kUnits[u]);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
-  return buf;
-}
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/base/result.h"
+#include "daemon/base/units.h"
 #include "daemon/matrix/matrix.h"
 
 namespace tvd {
@@ -57,11 +58,6 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
 // `path` given: that file, which must exist. Not given: /etc/tvd/tvd.json if it exists, else
 // the built-in defaults with flox_env the current directory.
 Result<Config> load_config(const std::optional<std::filesystem::path>& path);
-
-// "48GiB", "512MiB", "1.5TiB", "100GB", "4096" (bytes). Binary units are powers of 1024, SI
-// units powers of 1000; case does not matter.
-Result<uint64_t> parse_size(std::string_view text);
-std::string format_size(uint64_t bytes);  // "48 GiB", "1.5 TiB"
 
 // Applies the config's axes keys over the matrix's own.
 Status apply_axes(const Config& config, Matrix& matrix);

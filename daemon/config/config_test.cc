@@ -113,21 +113,6 @@ TEST(Config, AutoIsAccepted) {
   EXPECT_FALSE(c.scheduler.memory_budget);
 }
 
-TEST(Size, ParsesBinaryAndSiUnits) {
-  EXPECT_EQ(parse_size("48GiB").value(), 48ull << 30);
-  EXPECT_EQ(parse_size("48gib").value(), 48ull << 30);
-  EXPECT_EQ(parse_size("512MiB").value(), 512ull << 20);
-  EXPECT_EQ(parse_size("1.5TiB").value(), 3ull << 39);
-  EXPECT_EQ(parse_size("100GB").value(), 100'000'000'000ull);
-  EXPECT_EQ(parse_size("4096").value(), 4096u);
-  EXPECT_EQ(parse_size("8 GiB").value(), 8ull << 30);
-  EXPECT_FALSE(parse_size("GiB"));
-  EXPECT_FALSE(parse_size("12 parsecs"));
-  EXPECT_FALSE(parse_size("-1GiB"));
-  EXPECT_EQ(format_size(48ull << 30), "48 GiB");
-  EXPECT_EQ(format_size(3ull << 39), "1.5 TiB");
-}
-
 TEST(LoadConfig, AnExplicitFileMustExist) {
   testing::ScratchDir dir;
   auto c = load_config(dir / "none.json");
