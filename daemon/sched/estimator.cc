@@ -1,0 +1,66 @@
+#include "daemon/sched/estimator.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tvd::sched {
+
+void Estimator::record(const std::string& variant, BuildKind kind, std::optional<uint64_t> peak,
+                       std::optional<Duration> duration) {
+  Learned& l = variants_[variant];
+  l.kind = kind;
+  if (peak && *peak > 0) {
+    double p = static_cast<double>(*peak);
+    l.peak = l.peak ? std::max(p, *l.peak * defaults_.decay) : p;
+  }
+  if (duration && duration->count() > 0) {
+    double d = static_cast<double>(duration->count());
+    l.duration = l.duration ? defaults_.weight * d + (1 - defaults_.weight) * *l.duration : d;
+  }
+}
+
+Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
+  Estimate e;
+  auto with_margin = [&](double bytes) {
+    // Round up to a MiB so that figures read cleanly.
+    double b = bytes * (1 + defaults_.margin);
+    return static_cast<uint64_t>(std::ceil(b / (1 << 20))) << 20;
+  };
+  auto it = variants_.find(variant);
+  if (it != variants_.end() && it->second.peak) {
+    e.memory = with_margin(*it->second.peak);
+    e.memory_source = "measured";
+  }
+  if (it != variants_.end() && it->second.duration) {
+    e.duration = Duration(static_cast<long long>(*it->second.duration));
+    e.duration_source = "measured";
+  }
+  if (e.memory_source.empty() || e.duration_source.empty()) {
+    double peak_sum = 0, dur_sum = 0;
+    int peaks = 0, durs = 0;
+    for (const auto& [name, l] : variants_) {
+      if (l.kind != kind) continue;
+      if (l.peak) peak_sum += *l.peak, ++peaks;
+      if (l.duration) dur_sum += *l.duration, ++durs;
+    }
+    if (e.memory_source.empty() && peaks > 0) {
+      e.memory = with_margin(peak_sum / peaks);
+      e.memory_source = "kind average";
+    }
+    if (e.duration_source.empty() && durs > 0) {
+      e.duration = Duration(static_cast<long long>(dur_sum / durs));
+      e.duration_source = "kind average";
+    }
+  }
+  if (e.memory_source.empty()) {
+    e.memory = kind == BuildKind::kGpu ? defaults_.gpu_bytes : defaults_.cpu_bytes;
+    e.memory_source = "default";
+  }
+  if (e.duration_source.empty()) {
+    e.duration = kind == BuildKind::kGpu ? defaults_.gpu_duration : defaults_.cpu_duration;
+    e.duration_source = "default";
+  }
+  return e;
+}
+
+}  // namespace tvd::sched

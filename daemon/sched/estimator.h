@@ -1,0 +1,63 @@
+// What a build is expected to need: memory to reserve and time to take, learned from measured
+// builds. Pure: measurements come in as values.
+//
+// Memory: a decaying maximum of the variant's measured peaks (each new build lowers the old
+// maximum by `decay` before comparing), plus `margin`. With no history for the variant, the
+// average of its kind's variants; with none for the kind, the configured per-build default.
+// Duration: an exponentially weighted mean of the variant's builds, then the kind's average,
+// then a per-kind default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace tvd::sched {
+
+using Duration = std::chrono::seconds;
+
+enum class BuildKind { kGpu, kCpu };
+
+struct EstimatorDefaults {
+  uint64_t gpu_bytes = 48ull << 30;
+  uint64_t cpu_bytes = 16ull << 30;
+  Duration gpu_duration = std::chrono::hours(3);
+  Duration cpu_duration = std::chrono::hours(2);
+  double margin = 0.10;  // added to a learned peak
+  double decay = 0.90;   // applied to the old maximum at each new measurement
+  double weight = 0.5;   // of the newest duration in the mean
+};
+
+struct Estimate {
+  uint64_t memory = 0;
+  Duration duration{};
+  std::string memory_source;    // "measured", "kind average", "default"
+  std::string duration_source;  // likewise
+};
+
+class Estimator {
+ public:
+  explicit Estimator(EstimatorDefaults defaults = {}) : defaults_(defaults) {}
+
+  // One finished build. A peak that could not be attributed is nullopt and teaches nothing.
+  void record(const std::string& variant, BuildKind kind, std::optional<uint64_t> peak,
+              std::optional<Duration> duration);
+
+  Estimate estimate(const std::string& variant, BuildKind kind) const;
+
+  void set_defaults(EstimatorDefaults d) { defaults_ = d; }
+  const EstimatorDefaults& defaults() const { return defaults_; }
+
+ private:
+  struct Learned {
+    BuildKind kind = BuildKind::kGpu;
+    std::optional<double> peak;      // decaying maximum, bytes
+    std::optional<double> duration;  // weighted mean, seconds
+  };
+  EstimatorDefaults defaults_;
+  std::map<std::string, Learned, std::less<>> variants_;
+};
+
+}  // namespace tvd::sched

@@ -1,0 +1,49 @@
+#include "daemon/sched/estimator.h"
+
+#include <gtest/gtest.h>
+
+namespace tvd::sched {
+namespace {
+
+using std::chrono::hours;
+constexpr uint64_t GiB = 1ull << 30;
+
+TEST(Estimator, FallsBackFromVariantToKindToDefault) {
+  Estimator e({.gpu_bytes = 48 * GiB, .cpu_bytes = 16 * GiB});
+  auto d = e.estimate("a", BuildKind::kGpu);
+  EXPECT_EQ(d.memory, 48 * GiB);
+  EXPECT_EQ(d.memory_source, "default");
+  EXPECT_EQ(d.duration, hours(3));
+
+  e.record("a", BuildKind::kGpu, 60 * GiB, hours(4));
+  e.record("b", BuildKind::kGpu, 80 * GiB, hours(2));
+  auto a = e.estimate("a", BuildKind::kGpu);
+  EXPECT_EQ(a.memory, 66 * GiB);  // 60 GiB + 10 %
+  EXPECT_EQ(a.memory_source, "measured");
+  EXPECT_EQ(a.duration, hours(4));
+  auto c = e.estimate("c", BuildKind::kGpu);
+  EXPECT_EQ(c.memory, 77 * GiB);  // the kind's average, 70 GiB, + 10 %
+  EXPECT_EQ(c.memory_source, "kind average");
+  EXPECT_EQ(c.duration, hours(3));
+  EXPECT_EQ(e.estimate("x", BuildKind::kCpu).memory, 16 * GiB);
+}
+
+TEST(Estimator, PeaksDecaySlowlyAndRiseAtOnce) {
+  Estimator e;
+  e.record("a", BuildKind::kGpu, 100 * GiB, std::nullopt);
+  e.record("a", BuildKind::kGpu, 50 * GiB, std::nullopt);
+  // max(50, 90) + 10 %, rounded up to a MiB
+  EXPECT_NEAR(static_cast<double>(e.estimate("a", BuildKind::kGpu).memory), 99.0 * GiB, 1 << 20);
+  e.record("a", BuildKind::kGpu, 120 * GiB, std::nullopt);
+  EXPECT_NEAR(static_cast<double>(e.estimate("a", BuildKind::kGpu).memory), 132.0 * GiB, 1 << 20);
+}
+
+TEST(Estimator, UnattributedPeaksTeachNothing) {
+  Estimator e;
+  e.record("a", BuildKind::kGpu, std::nullopt, hours(1));
+  EXPECT_EQ(e.estimate("a", BuildKind::kGpu).memory_source, "default");
+  EXPECT_EQ(e.estimate("a", BuildKind::kGpu).duration_source, "measured");
+}
+
+}  // namespace
+}  // namespace tvd::sched

@@ -1,0 +1,156 @@
+// The scheduler decides which builds start and why the others wait. It never acts: no clock, no
+// processes, no database. Time, host measurements and estimates come in as values; the driver
+// (daemon/service) starts what next() returns and reports back with finished() or requeue().
+//
+// Order: priority (higher first), then interactive before batch, then, among batch jobs, the
+// longest expected build first (so a night's makespan approaches its lower bound), then the
+// order of arrival.
+//
+// Admission: a build starts when a slot is free (max_parallel), its reservation fits beside the
+// running ones in the memory budget, and the live gates pass (memory pressure, MemAvailable,
+// free disk). A build that needs more than the whole budget reserves all of it and runs alone.
+//
+// The head of the queue is not starved (EASY backfilling): the first job that cannot start
+// becomes the head, and its shadow time is when, by the running builds' expected ends, enough
+// memory and a slot will be free for it. A job behind it may start first only if it is expected
+// to end by the shadow time, or if it fits in what is left beside the head at that time. A build
+// that overruns its estimate counts as ending now, so backfilling dries up instead of pushing the
+// head back for ever.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/sched/estimator.h"
+
+namespace tvd::sched {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using JobId = uint64_t;
+
+enum class Origin { kInteractive, kBatch };
+
+struct JobSpec {
+  std::string variant;  // the package name; a variant is never queued or running twice
+  BuildKind kind = BuildKind::kGpu;
+  Origin origin = Origin::kInteractive;
+  int priority = 0;
+};
+
+// Live readings of the host; nullopt where the source is missing (then that gate is off).
+struct Measurements {
+  std::optional<double> memory_pressure;  // /proc/pressure/memory "full avg10", percent
+  std::optional<uint64_t> mem_available;  // /proc/meminfo MemAvailable
+  struct Disk {
+    std::string path;
+    std::optional<uint64_t> free_bytes;
+  };
+  std::vector<Disk> disks;  // the Nix store and the state directory
+};
+
+enum class Order {
+  kLongestFirst,  // tvd's policy
+  kArrival,       // first in, first out: for comparison in simulations
+};
+
+struct Limits {
+  uint64_t memory_budget = 0;
+  unsigned max_parallel = 1;
+  uint64_t min_free_disk = 0;
+  double max_memory_pressure = 10.0;  // percent, "full avg10"
+  Order order = Order::kLongestFirst;
+  bool memory_aware = true;  // false: only slots limit starts (for comparison)
+};
+
+struct Start {
+  JobId id = 0;
+  std::string variant;
+  uint64_t reservation = 0;  // never more than the budget
+  Duration expected{};
+  std::string warning;  // e.g. the build needs more than the whole budget
+};
+
+struct Waiting {
+  JobId id = 0;
+  std::string variant;
+  std::string
+      reason;  // for people: "waiting for memory: 180 GiB of 200 GiB reserved, needs 48 GiB"
+};
+
+struct Running {
+  JobId id = 0;
+  std::string variant;
+  uint64_t reservation = 0;
+  TimePoint started;
+  Duration expected{};
+};
+
+class Scheduler {
+ public:
+  Scheduler(Limits limits, const Estimator* estimator) : limits_(limits), estimator_(estimator) {}
+
+  struct Enqueued {
+    JobId id = 0;
+    bool created = false;  // false: the variant was already queued or running
+  };
+  // `id` 0 lets the scheduler number the job; the service passes its store's ids.
+  Enqueued enqueue(const JobSpec& spec, JobId id = 0);
+
+  // The builds to start now; they hold their reservations until finished() or requeue().
+  std::vector<Start> next(TimePoint now, const Measurements& m);
+
+  // A running build ended: its reservation is released and its variant may be queued again.
+  void finished(JobId id);
+  // A running build failed transiently: it waits again, keeping its place in the order, and
+  // does not start before `not_before`.
+  void requeue(JobId id, TimePoint not_before, std::string why);
+  // Removes a queued job; false if it is not queued (running jobs are cancelled by the driver,
+  // which then calls finished()).
+  bool cancel(JobId id);
+
+  // Every queued job, in order, with the reason it is not starting.
+  std::vector<Waiting> waiting(TimePoint now, const Measurements& m) const;
+  std::vector<Running> running() const;
+  uint64_t reserved() const;
+  // The gates that are off because their source is missing, for `status`.
+  std::vector<std::string> gate_notes(const Measurements& m) const;
+  std::optional<JobId> find(const std::string& variant) const;
+
+  const Limits& limits() const { return limits_; }
+  void set_limits(const Limits& l) { limits_ = l; }
+  size_t queued_count() const { return queued_.size(); }
+
+ private:
+  struct Queued {
+    JobId id;
+    JobSpec spec;
+    uint64_t seq;
+    TimePoint not_before;
+    std::string backoff_reason;
+  };
+  struct Plan {
+    std::vector<Start> starts;
+    std::vector<Waiting> waiting;
+  };
+  struct Active {
+    Running run;
+    JobSpec spec;
+    uint64_t seq;
+  };
+  // want_reasons: next() only needs the starts, status needs every reason.
+  Plan plan(TimePoint now, const Measurements& m, bool want_reasons) const;
+
+  Limits limits_;
+  const Estimator* estimator_;
+  std::map<JobId, Queued> queued_;
+  std::map<JobId, Active> running_;
+  std::map<std::string, JobId, std::less<>> by_variant_;
+  JobId next_id_ = 1;
+  uint64_t next_seq_ = 0;
+};
+
+}  // namespace tvd::sched

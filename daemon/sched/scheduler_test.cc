@@ -1,0 +1,263 @@
+#include "daemon/sched/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+namespace tvd::sched {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using ::testing::HasSubstr;
+constexpr uint64_t GiB = 1ull << 30;
+
+// A fake clock: time is whatever the test says it is.
+struct FakeClock {
+  TimePoint now{};
+  void advance(Duration d) { now += d; }
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  Estimator est{{.gpu_bytes = 48 * GiB, .cpu_bytes = 16 * GiB}};
+  FakeClock clock;
+  Measurements quiet{.memory_pressure = 0.0, .mem_available = 1000 * GiB, .disks = {}};
+
+  Scheduler make(uint64_t budget, unsigned slots) {
+    return Scheduler({.memory_budget = budget, .max_parallel = slots, .min_free_disk = 10 * GiB},
+                     &est);
+  }
+  JobSpec gpu(std::string name, Origin o = Origin::kInteractive, int prio = 0) {
+    return {std::move(name), BuildKind::kGpu, o, prio};
+  }
+  static std::vector<std::string> names(const std::vector<Start>& s) {
+    std::vector<std::string> out;
+    for (const auto& x : s)
+      out.push_back(x.variant);
+    return out;
+  }
+};
+
+TEST_F(SchedulerTest, TheSameVariantIsNeverQueuedTwice) {
+  auto s = make(200 * GiB, 4);
+  auto a = s.enqueue(gpu("a"));
+  auto again = s.enqueue(gpu("a"));
+  EXPECT_TRUE(a.created);
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.id, a.id);
+  ASSERT_EQ(s.next(clock.now, quiet).size(), 1u);
+  EXPECT_EQ(s.enqueue(gpu("a")).id, a.id);  // running: still the same job
+  s.finished(a.id);
+  EXPECT_TRUE(s.enqueue(gpu("a")).created);
+}
+
+TEST_F(SchedulerTest, StartsWhatFitsTheBudgetAndSaysWhyTheRestWaits) {
+  auto s = make(100 * GiB, 8);
+  s.enqueue(gpu("a"));
+  s.enqueue(gpu("b"));
+  s.enqueue(gpu("c"));
+  EXPECT_EQ(names(s.next(clock.now, quiet)), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(s.reserved(), 96 * GiB);
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].reason, "waiting for memory: 96 GiB of 100 GiB reserved, needs 48 GiB");
+}
+
+TEST_F(SchedulerTest, SlotsLimitStarts) {
+  auto s = make(1000 * GiB, 2);
+  for (auto n : {"a", "b", "c"})
+    s.enqueue(gpu(n));
+  EXPECT_EQ(s.next(clock.now, quiet).size(), 2u);
+  EXPECT_EQ(s.waiting(clock.now, quiet)[0].reason, "waiting: 2 of 2 slots busy");
+}
+
+TEST_F(SchedulerTest, OrderIsPriorityThenInteractiveThenLongestBatchFirst) {
+  est.record("short", BuildKind::kGpu, std::nullopt, hours(1));
+  est.record("long", BuildKind::kGpu, std::nullopt, hours(5));
+  est.record("mid", BuildKind::kGpu, std::nullopt, hours(3));
+  auto s = make(1000 * GiB, 1);
+  s.enqueue(gpu("short", Origin::kBatch));
+  s.enqueue(gpu("long", Origin::kBatch));
+  s.enqueue(gpu("mid", Origin::kBatch));
+  s.enqueue(gpu("asked", Origin::kInteractive));
+  s.enqueue(gpu("urgent", Origin::kBatch, 5));
+  std::vector<std::string> order;
+  for (int i = 0; i < 5; ++i) {
+    auto st = s.next(clock.now, quiet);
+    ASSERT_EQ(st.size(), 1u);
+    order.push_back(st[0].variant);
+    s.finished(st[0].id);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent", "asked", "long", "mid", "short"}));
+}
+
+TEST_F(SchedulerTest, GatesHoldEveryStartAndSayWhich) {
+  auto s = make(1000 * GiB, 4);
+  s.enqueue(gpu("a"));
+  Measurements pressured = quiet;
+  pressured.memory_pressure = 23.5;
+  EXPECT_TRUE(s.next(clock.now, pressured).empty());
+  EXPECT_EQ(s.waiting(clock.now, pressured)[0].reason,
+            "waiting: memory pressure 23.5% (full avg10) is above 10.0%");
+
+  Measurements full = quiet;
+  full.disks = {{"/nix", 12 * GiB / 2}, {"/var/lib/tvd", 500 * GiB}};
+  EXPECT_TRUE(s.next(clock.now, full).empty());
+  EXPECT_EQ(s.waiting(clock.now, full)[0].reason,
+            "waiting: disk /nix has 6 GiB free, needs 10 GiB");
+
+  Measurements tight = quiet;
+  tight.mem_available = 30 * GiB;
+  EXPECT_TRUE(s.next(clock.now, tight).empty());
+  EXPECT_EQ(s.waiting(clock.now, tight)[0].reason,
+            "waiting: MemAvailable is 30 GiB, below the 48 GiB this build reserves");
+  EXPECT_EQ(s.next(clock.now, quiet).size(), 1u);
+}
+
+TEST_F(SchedulerTest, MissingSourcesTurnTheirGateOffAndSaySo) {
+  auto s = make(1000 * GiB, 4);
+  Measurements none{.memory_pressure = std::nullopt,
+                    .mem_available = std::nullopt,
+                    .disks = {{"/nix", std::nullopt}}};
+  s.enqueue(gpu("a"));
+  EXPECT_EQ(s.next(clock.now, none).size(), 1u);
+  auto notes = s.gate_notes(none);
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_THAT(notes[0], HasSubstr("memory pressure gate off"));
+  EXPECT_THAT(notes[2], HasSubstr("/nix"));
+}
+
+TEST_F(SchedulerTest, ABuildBiggerThanTheBudgetRunsAlone) {
+  est.record("huge", BuildKind::kGpu, 300 * GiB, std::nullopt);
+  auto s = make(200 * GiB, 4);
+  s.enqueue(gpu("small"));
+  auto first = s.next(clock.now, quiet);
+  ASSERT_EQ(first.size(), 1u);
+  s.enqueue(gpu("huge"));
+  s.enqueue(gpu("small2"));
+  EXPECT_TRUE(s.next(clock.now, quiet).empty()) << "small2 must not pass the huge head";
+  auto w = s.waiting(clock.now, quiet);
+  EXPECT_THAT(w[0].reason,
+              HasSubstr("waiting to run alone: needs 330 GiB, more than the 200 GiB budget"));
+  s.finished(first[0].id);
+  auto alone = s.next(clock.now, quiet);
+  ASSERT_EQ(alone.size(), 1u);
+  EXPECT_EQ(alone[0].variant, "huge");
+  EXPECT_EQ(alone[0].reservation, 200 * GiB);
+  EXPECT_THAT(alone[0].warning, HasSubstr("more than the whole 200 GiB budget: it runs alone"));
+  EXPECT_TRUE(s.next(clock.now, quiet).empty());
+}
+
+TEST_F(SchedulerTest, ShortJobsBackfillOnlyWhenTheyDoNotDelayTheHead) {
+  est.record("big", BuildKind::kGpu, 90 * GiB / 110 * 100, hours(4));  // reserves ~90 GiB
+  est.record("running", BuildKind::kGpu, 50 * GiB / 110 * 100, hours(2));
+  est.record("quick", BuildKind::kCpu, 20 * GiB / 110 * 100, hours(1));
+  est.record("slow", BuildKind::kCpu, 20 * GiB / 110 * 100, hours(5));
+  auto s = make(100 * GiB, 4);
+  s.enqueue(gpu("running"));
+  ASSERT_EQ(s.next(clock.now, quiet).size(), 1u);  // holds 50 GiB for 2 h
+  s.enqueue(gpu("big"));                           // head: needs 90 GiB, in 2 h
+  s.enqueue({"slow", BuildKind::kCpu, Origin::kInteractive, 0});
+  s.enqueue({"quick", BuildKind::kCpu, Origin::kInteractive, 0});
+  // quick ends within 1 h, before the head's shadow time; slow would still hold 20 GiB then,
+  // and 90 + 20 > 100.
+  EXPECT_EQ(names(s.next(clock.now, quiet)), std::vector<std::string>{"quick"});
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].variant, "big");
+  EXPECT_THAT(w[1].reason, HasSubstr("waiting behind big, first in line (it should start in 2 h)"));
+}
+
+TEST_F(SchedulerTest, AnOverdueBuildStopsBackfilling) {
+  est.record("big", BuildKind::kGpu, 90 * GiB / 110 * 100, hours(4));
+  est.record("running", BuildKind::kGpu, 50 * GiB / 110 * 100, hours(1));
+  est.record("quick", BuildKind::kCpu, 20 * GiB / 110 * 100, minutes(30));
+  auto s = make(100 * GiB, 4);
+  s.enqueue(gpu("running"));
+  ASSERT_EQ(s.next(clock.now, quiet).size(), 1u);
+  s.enqueue(gpu("big"));
+  clock.advance(hours(3));  // "running" should have ended 2 h ago
+  s.enqueue({"quick", BuildKind::kCpu, Origin::kInteractive, 0});
+  EXPECT_TRUE(s.next(clock.now, quiet).empty());
+}
+
+TEST_F(SchedulerTest, RequeueWaitsForItsBackoffAndKeepsItsPlace) {
+  auto s = make(1000 * GiB, 1);
+  auto a = s.enqueue(gpu("a"));
+  s.enqueue(gpu("b"));
+  ASSERT_EQ(s.next(clock.now, quiet)[0].id, a.id);
+  s.requeue(a.id, clock.now + minutes(4), "OOM kill, attempt 2 of 3");
+  auto b = s.next(clock.now, quiet);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].variant, "b");
+  EXPECT_EQ(s.waiting(clock.now, quiet)[0].reason,
+            "waiting to retry in 4 min (OOM kill, attempt 2 of 3)");
+  s.finished(b[0].id);
+  clock.advance(minutes(5));
+  EXPECT_EQ(s.next(clock.now, quiet)[0].id, a.id);
+  EXPECT_EQ(s.enqueue(gpu("a")).id, a.id);
+}
+
+TEST_F(SchedulerTest, CancelRemovesOnlyQueuedJobs) {
+  auto s = make(100 * GiB, 1);
+  auto a = s.enqueue(gpu("a"));
+  auto b = s.enqueue(gpu("b"));
+  s.next(clock.now, quiet);
+  EXPECT_FALSE(s.cancel(a.id));
+  EXPECT_TRUE(s.cancel(b.id));
+  EXPECT_TRUE(s.waiting(clock.now, quiet).empty());
+  EXPECT_TRUE(s.enqueue(gpu("b")).created);
+}
+
+// Thousands of random job mixes on random hosts, run to completion on a fake clock with builds
+// that overrun or undercut their estimates: the reserved memory never exceeds the budget, no
+// variant runs twice at once, and every job runs.
+TEST(SchedulerProperty, NeverOverTheBudgetAndEveryJobRuns) {
+  std::mt19937_64 rng(20261125);
+  for (int mix = 0; mix < 2000; ++mix) {
+    SCOPED_TRACE("mix " + std::to_string(mix));
+    std::uniform_int_distribution<int> budget_gib(32, 512), jobs_n(1, 40), slots_n(1, 8);
+    const uint64_t budget = static_cast<uint64_t>(budget_gib(rng)) * GiB;
+    Estimator est({.gpu_bytes = 48 * GiB, .cpu_bytes = 16 * GiB});
+    Scheduler s({.memory_budget = budget, .max_parallel = static_cast<unsigned>(slots_n(rng))},
+                &est);
+    const int n = jobs_n(rng);
+    std::map<std::string, Duration> actual;
+    std::uniform_int_distribution<int> mem_gib(4, 600), minutes_n(5, 300), prio(0, 2), coin(0, 1);
+    for (int j = 0; j < n; ++j) {
+      std::string name = "v" + std::to_string(j);
+      if (coin(rng)) {
+        est.record(name, BuildKind::kGpu, static_cast<uint64_t>(mem_gib(rng)) * GiB,
+                   minutes(minutes_n(rng)));
+      }
+      actual[name] = minutes(minutes_n(rng));  // what the build really takes
+      s.enqueue({name, coin(rng) ? BuildKind::kGpu : BuildKind::kCpu,
+                 coin(rng) ? Origin::kBatch : Origin::kInteractive, prio(rng)});
+    }
+    TimePoint now{};
+    Measurements quiet{.memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
+    std::multimap<TimePoint, std::pair<JobId, std::string>> ends;
+    std::set<std::string> done, running;
+    for (int step = 0; step < 10 * n + 10 && done.size() < static_cast<size_t>(n); ++step) {
+      for (const auto& st : s.next(now, quiet)) {
+        ASSERT_TRUE(running.insert(st.variant).second) << st.variant << " started twice";
+        ends.emplace(now + actual[st.variant], std::pair{st.id, st.variant});
+      }
+      ASSERT_LE(s.reserved(), budget);
+      ASSERT_FALSE(ends.empty()) << "nothing runs, " << s.queued_count() << " jobs wait for ever";
+      auto first = ends.begin();
+      now = first->first;
+      s.finished(first->second.first);
+      running.erase(first->second.second);
+      done.insert(first->second.second);
+      ends.erase(first);
+    }
+    EXPECT_EQ(done.size(), static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+}  // namespace tvd::sched
