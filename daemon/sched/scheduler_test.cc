@@ -212,40 +212,39 @@ TEST_F(SchedulerTest, CancelRemovesOnlyQueuedJobs) {
   EXPECT_TRUE(s.enqueue(gpu("b")).created);
 }
 
-// Small builds arrive every 20 minutes for ever, each needing 1 h and 40 of 100 GiB; a big one
-// (90 GiB) is first in line behind two running small ones. A greedy scheduler would keep filling
-// the freed memory with small builds and never start the big one.
+// Small builds (1 h, 40 of 100 GiB) arrive every 30 minutes for ever, so that two always run,
+// staggered: whenever one ends, 60 GiB are free. A big build (90 GiB) waits first in line. A
+// greedy scheduler would fill every freed 60 GiB with the next small build and never start it.
 TEST_F(SchedulerTest, AStreamOfSmallJobsCannotStarveTheHead) {
   est.record("big", BuildKind::kGpu, 90 * GiB / 110 * 100, hours(4));
   auto s = make(100 * GiB, 8);
   std::multimap<TimePoint, JobId> ends;
-  int n = 0;
-  auto small = [&] {
-    std::string name = "small" + std::to_string(n++);
-    est.record(name, BuildKind::kCpu, 40 * GiB / 110 * 100, hours(1));
-    s.enqueue({name, BuildKind::kCpu, Origin::kInteractive, 0});
-  };
-  small();
-  small();
-  for (const auto& st : s.next(clock.now, quiet))
-    ends.emplace(clock.now + st.expected, st.id);
-  ASSERT_EQ(ends.size(), 2u);
-  s.enqueue(gpu("big"));
   TimePoint big_started{};
-  for (int tick = 0; tick < 100 && big_started == TimePoint{}; ++tick) {
-    clock.advance(minutes(20));
-    small();
+  int n = 0;
+  auto tick = [&] {
     while (!ends.empty() && ends.begin()->first <= clock.now) {
       s.finished(ends.begin()->second);
       ends.erase(ends.begin());
     }
+    std::string name = "small" + std::to_string(n++);
+    est.record(name, BuildKind::kCpu, 40 * GiB / 110 * 100, hours(1));
+    s.enqueue({name, BuildKind::kCpu, Origin::kInteractive, 0});
     for (const auto& st : s.next(clock.now, quiet)) {
       if (st.variant == "big") big_started = clock.now;
       ends.emplace(clock.now + st.expected, st.id);
     }
+  };
+  tick();
+  clock.advance(minutes(30));
+  tick();
+  ASSERT_EQ(ends.size(), 2u);
+  s.enqueue(gpu("big"));
+  for (int i = 0; i < 100 && big_started == TimePoint{}; ++i) {
+    clock.advance(minutes(30));
+    tick();
   }
   ASSERT_NE(big_started, TimePoint{}) << "the big build never started";
-  EXPECT_LE(big_started - TimePoint{}, hours(1)) << "it should start as the first two end";
+  EXPECT_EQ(big_started - TimePoint{}, minutes(90)) << "it starts when the two running end";
 }
 
 // Thousands of random job mixes on random hosts, run to completion on a fake clock with builds
