@@ -8,6 +8,13 @@ namespace tvd::sched {
 void Estimator::record(const std::string& variant, BuildKind kind, std::optional<uint64_t> peak,
                        std::optional<Duration> duration) {
   Learned& l = variants_[variant];
+  // Take the variant out of its kind's sums, update it, put it back.
+  auto sums = [&](int sign) {
+    KindSums& k = kinds_[static_cast<int>(l.kind)];
+    if (l.peak) k.peak += sign * *l.peak, k.peaks += sign;
+    if (l.duration) k.duration += sign * *l.duration, k.durations += sign;
+  };
+  sums(-1);
   l.kind = kind;
   if (peak && *peak > 0) {
     double p = static_cast<double>(*peak);
@@ -17,6 +24,8 @@ void Estimator::record(const std::string& variant, BuildKind kind, std::optional
     double d = static_cast<double>(duration->count());
     l.duration = l.duration ? defaults_.weight * d + (1 - defaults_.weight) * *l.duration : d;
   }
+  sums(+1);
+  ++generation_;
 }
 
 Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
@@ -36,19 +45,13 @@ Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
     e.duration_source = "measured";
   }
   if (e.memory_source.empty() || e.duration_source.empty()) {
-    double peak_sum = 0, dur_sum = 0;
-    int peaks = 0, durs = 0;
-    for (const auto& [name, l] : variants_) {
-      if (l.kind != kind) continue;
-      if (l.peak) peak_sum += *l.peak, ++peaks;
-      if (l.duration) dur_sum += *l.duration, ++durs;
-    }
-    if (e.memory_source.empty() && peaks > 0) {
-      e.memory = with_margin(peak_sum / peaks);
+    const KindSums& k = kinds_[static_cast<int>(kind)];
+    if (e.memory_source.empty() && k.peaks > 0) {
+      e.memory = with_margin(k.peak / k.peaks);
       e.memory_source = "kind average";
     }
-    if (e.duration_source.empty() && durs > 0) {
-      e.duration = Duration(static_cast<long long>(dur_sum / durs));
+    if (e.duration_source.empty() && k.durations > 0) {
+      e.duration = Duration(static_cast<long long>(k.duration / k.durations));
       e.duration_source = "kind average";
     }
   }

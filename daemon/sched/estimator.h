@@ -47,7 +47,12 @@ class Estimator {
 
   Estimate estimate(const std::string& variant, BuildKind kind) const;
 
-  void set_defaults(EstimatorDefaults d) { defaults_ = d; }
+  void set_defaults(EstimatorDefaults d) {
+    defaults_ = d;
+    ++generation_;
+  }
+  // Changes whenever an estimate may have changed, so callers can cache estimates.
+  uint64_t generation() const { return generation_; }
   const EstimatorDefaults& defaults() const { return defaults_; }
 
  private:
@@ -56,8 +61,14 @@ class Estimator {
     std::optional<double> peak;      // decaying maximum, bytes
     std::optional<double> duration;  // weighted mean, seconds
   };
+  struct KindSums {
+    double peak = 0, duration = 0;
+    int peaks = 0, durations = 0;
+  };
   EstimatorDefaults defaults_;
   std::map<std::string, Learned, std::less<>> variants_;
+  KindSums kinds_[2];  // by BuildKind: the kind averages without a scan
+  uint64_t generation_ = 0;
 };
 
 }  // namespace tvd::sched

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <tuple>
 
 #include "daemon/base/units.h"
 
@@ -23,13 +22,65 @@ Duration until(TimePoint now, TimePoint then) {
 
 }  // namespace
 
+Scheduler::Key Scheduler::key_of(const Queued& q) const {
+  const bool longest = limits_.order == Order::kLongestFirst;
+  long long duration = longest && q.spec.origin == Origin::kBatch
+                           ? -static_cast<long long>(q.est.duration.count())
+                           : 0;
+  int origin = longest ? static_cast<int>(q.spec.origin) : 0;
+  return {-q.spec.priority, origin, duration, q.seq};
+}
+
+void Scheduler::insert(Queued q) {
+  refresh();
+  q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
+  order_.push_back({key_of(q), q.id, q.est.memory, q.est.duration, q.not_before, true});
+  queued_.emplace(q.id, std::move(q));
+}
+
+void Scheduler::erase_queued(std::map<JobId, Queued>::iterator it) {
+  for (auto& e : order_) {
+    if (e.alive && e.id == it->first) {
+      e.alive = false;
+      ++dead_;
+      break;
+    }
+  }
+  queued_.erase(it);
+}
+
+void Scheduler::refresh() const {
+  if (seen_generation_ != estimator_->generation()) {
+    order_.clear();
+    dead_ = 0;
+    for (auto& [id, q] : queued_) {
+      q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
+      order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before, true});
+    }
+    sorted_ = 0;
+    seen_generation_ = estimator_->generation();
+  }
+  auto by_key = [](const Entry& a, const Entry& b) { return a.key < b.key; };
+  if (sorted_ < order_.size()) {
+    // New entries: sort them and merge them in, O(n) rather than a full sort.
+    auto middle = order_.begin() + static_cast<std::ptrdiff_t>(sorted_);
+    std::sort(middle, order_.end(), by_key);
+    std::inplace_merge(order_.begin(), middle, order_.end(), by_key);
+  }
+  if (dead_ > 0 && dead_ * 2 >= order_.size()) {
+    std::erase_if(order_, [](const Entry& e) { return !e.alive; });
+    dead_ = 0;
+  }
+  sorted_ = order_.size();
+}
+
 Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
   if (auto it = by_variant_.find(spec.variant); it != by_variant_.end()) {
     return {it->second, false};
   }
   if (id == 0) id = next_id_;
   next_id_ = std::max(next_id_, id + 1);
-  queued_.emplace(id, Queued{id, spec, next_seq_++, TimePoint{}, ""});
+  insert(Queued{id, spec, next_seq_++, TimePoint{}, "", {}});
   by_variant_.emplace(spec.variant, id);
   return {id, true};
 }
@@ -44,7 +95,7 @@ void Scheduler::finished(JobId id) {
 void Scheduler::requeue(JobId id, TimePoint not_before, std::string why) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
-  queued_.emplace(id, Queued{id, it->second.spec, it->second.seq, not_before, std::move(why)});
+  insert(Queued{id, it->second.spec, it->second.seq, not_before, std::move(why), {}});
   running_.erase(it);
 }
 
@@ -52,7 +103,7 @@ bool Scheduler::cancel(JobId id) {
   auto it = queued_.find(id);
   if (it == queued_.end()) return false;
   by_variant_.erase(it->second.spec.variant);
-  queued_.erase(it);
+  erase_queued(it);
   return true;
 }
 
@@ -94,7 +145,7 @@ std::vector<Start> Scheduler::next(TimePoint now, const Measurements& m) {
     auto q = queued_.find(s.id);
     running_.emplace(s.id, Active{Running{s.id, s.variant, s.reservation, now, s.expected},
                                   q->second.spec, q->second.seq});
-    queued_.erase(q);
+    erase_queued(q);
   }
   return p.starts;
 }
@@ -104,6 +155,7 @@ std::vector<Waiting> Scheduler::waiting(TimePoint now, const Measurements& m) co
 }
 
 Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_reasons) const {
+  refresh();
   Plan out;
   const uint64_t budget = limits_.memory_budget;
 
@@ -122,25 +174,6 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     }
   }
 
-  struct Candidate {
-    const Queued* q;
-    Estimate est;
-    std::tuple<int, int, long long, uint64_t> key;
-  };
-  std::vector<Candidate> order;
-  order.reserve(queued_.size());
-  for (const auto& [id, q] : queued_) {
-    Candidate c{&q, estimator_->estimate(q.spec.variant, q.spec.kind), {}};
-    long long longest = limits_.order == Order::kLongestFirst && q.spec.origin == Origin::kBatch
-                            ? -static_cast<long long>(c.est.duration.count())
-                            : 0;
-    int origin = limits_.order == Order::kLongestFirst ? static_cast<int>(q.spec.origin) : 0;
-    c.key = {-q.spec.priority, origin, longest, q.seq};
-    order.push_back(std::move(c));
-  }
-  std::sort(order.begin(), order.end(),
-            [](const Candidate& a, const Candidate& b) { return a.key < b.key; });
-
   uint64_t reserved = this->reserved();
   size_t busy = running_.size();
   // Expected ends of what runs (overdue builds count as ending now), for the head's shadow time.
@@ -149,74 +182,97 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     ends.emplace_back(std::max(now, a.run.started + a.run.expected), a.run.reservation);
   }
 
-  const Candidate* head = nullptr;
+  const Queued* head = nullptr;
   TimePoint shadow{};
   uint64_t spare_at_shadow = 0;
   size_t spare_slots_at_shadow = 0;
 
   auto wait = [&](const Queued& q, std::string reason) {
-    if (want_reasons) out.waiting.push_back({q.id, q.spec.variant, std::move(reason)});
+    out.waiting.push_back({q.id, q.spec.variant, std::move(reason)});
+  };
+  // Why a job cannot start now; the text is only made when someone will read it.
+  enum class Block { kNone, kSlots, kAlone, kMemory, kMemAvailable };
+  auto describe = [&](Block b, uint64_t memory, uint64_t need) -> std::string {
+    switch (b) {
+      case Block::kSlots:
+        return "waiting: " + std::to_string(busy) + " of " + std::to_string(limits_.max_parallel) +
+               " slots busy";
+      case Block::kAlone:
+        return "waiting to run alone: needs " + gib(memory) + ", more than the " + gib(budget) +
+               " budget; " + std::to_string(busy) + " build(s) still running";
+      case Block::kMemory:
+        return "waiting for memory: " + gib(reserved) + " of " + gib(budget) + " reserved, needs " +
+               gib(need);
+      case Block::kMemAvailable:
+        return "waiting: MemAvailable is " + gib(*m.mem_available) + ", below the " + gib(need) +
+               " this build reserves";
+      case Block::kNone:
+        break;
+    }
+    return {};
   };
 
-  for (const Candidate& c : order) {
-    const Queued& q = *c.q;
+  for (const Entry& e : order_) {
+    // Nothing more can start: the rest only matter for their reasons.
+    if (!want_reasons && (!gate.empty() || busy >= limits_.max_parallel)) break;
+    if (!e.alive) continue;
+    // The job's record is only read when it starts or a reason is wanted.
+    auto q = [&]() -> const Queued& { return queued_.at(e.id); };
     if (!gate.empty()) {
-      wait(q, gate);
+      wait(q(), gate);
       continue;
     }
-    if (q.not_before > now) {
-      wait(q, "waiting to retry in " + in(until(now, q.not_before)) +
-                  (q.backoff_reason.empty() ? "" : " (" + q.backoff_reason + ")"));
-      continue;
-    }
-    const bool oversized = limits_.memory_aware && c.est.memory > budget;
-    const uint64_t need = !limits_.memory_aware ? 0 : oversized ? budget : c.est.memory;
-
-    // Why it cannot start now, if it cannot.
-    std::string why;
-    if (busy >= limits_.max_parallel) {
-      why = "waiting: " + std::to_string(busy) + " of " + std::to_string(limits_.max_parallel) +
-            " slots busy";
-    } else if (oversized && reserved > 0) {
-      why = "waiting to run alone: needs " + gib(c.est.memory) + ", more than the " + gib(budget) +
-            " budget; " + std::to_string(busy) + " build(s) still running";
-    } else if (limits_.memory_aware && reserved + need > budget) {
-      why = "waiting for memory: " + gib(reserved) + " of " + gib(budget) + " reserved, needs " +
-            gib(need);
-    } else if (limits_.memory_aware && m.mem_available && *m.mem_available < need) {
-      why = "waiting: MemAvailable is " + gib(*m.mem_available) + ", below the " + gib(need) +
-            " this build reserves";
-    }
-
-    if (!why.empty() && head == nullptr) {
-      // The head: find when it could start by the running builds' expected ends.
-      head = &c;
-      std::sort(ends.begin(), ends.end());
-      uint64_t free_mem = budget >= reserved ? budget - reserved : 0;
-      size_t free_slots = limits_.max_parallel > busy ? limits_.max_parallel - busy : 0;
-      shadow = now;
-      for (const auto& [t, bytes] : ends) {
-        if (free_mem >= need && free_slots >= 1) break;
-        free_mem += bytes;
-        ++free_slots;
-        shadow = t;
+    if (e.not_before > now) {
+      if (want_reasons) {
+        const std::string& why = q().backoff_reason;
+        wait(q(), "waiting to retry in " + in(until(now, e.not_before)) +
+                      (why.empty() ? "" : " (" + why + ")"));
       }
-      spare_at_shadow = free_mem >= need ? free_mem - need : 0;
-      spare_slots_at_shadow = free_slots >= 1 ? free_slots - 1 : 0;
-      wait(q, why);
       continue;
     }
-    if (!why.empty()) {
-      wait(q, why);
+    const bool oversized = limits_.memory_aware && e.memory > budget;
+    const uint64_t need = !limits_.memory_aware ? 0 : oversized ? budget : e.memory;
+
+    Block block = Block::kNone;
+    if (busy >= limits_.max_parallel) {
+      block = Block::kSlots;
+    } else if (oversized && reserved > 0) {
+      block = Block::kAlone;
+    } else if (limits_.memory_aware && reserved + need > budget) {
+      block = Block::kMemory;
+    } else if (limits_.memory_aware && m.mem_available && *m.mem_available < need) {
+      block = Block::kMemAvailable;
+    }
+
+    if (block != Block::kNone) {
+      if (head == nullptr) {
+        // The head: when could it start, by the running builds' expected ends?
+        head = &q();
+        std::sort(ends.begin(), ends.end());
+        uint64_t free_mem = budget >= reserved ? budget - reserved : 0;
+        size_t free_slots = limits_.max_parallel > busy ? limits_.max_parallel - busy : 0;
+        shadow = now;
+        for (const auto& [t, bytes] : ends) {
+          if (free_mem >= need && free_slots >= 1) break;
+          free_mem += bytes;
+          ++free_slots;
+          shadow = t;
+        }
+        spare_at_shadow = free_mem >= need ? free_mem - need : 0;
+        spare_slots_at_shadow = free_slots >= 1 ? free_slots - 1 : 0;
+      }
+      if (want_reasons) wait(q(), describe(block, e.memory, need));
       continue;
     }
     if (head != nullptr) {
       // Backfill: it must not delay the head.
-      bool ends_in_time = now + c.est.duration <= shadow;
+      bool ends_in_time = now + e.duration <= shadow;
       bool fits_beside = need <= spare_at_shadow && spare_slots_at_shadow >= 1;
       if (!ends_in_time && !fits_beside) {
-        wait(q, "waiting behind " + head->q->spec.variant + ", first in line (it should start in " +
-                    in(until(now, shadow)) + ")");
+        if (want_reasons) {
+          wait(q(), "waiting behind " + head->spec.variant +
+                        ", first in line (it should start in " + in(until(now, shadow)) + ")");
+        }
         continue;
       }
       if (!ends_in_time) {
@@ -224,14 +280,14 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
         --spare_slots_at_shadow;
       }
     }
-    Start s{q.id, q.spec.variant, need, c.est.duration, ""};
+    Start s{e.id, q().spec.variant, need, e.duration, ""};
     if (oversized) {
-      s.warning = q.spec.variant + " needs " + gib(c.est.memory) + ", more than the whole " +
-                  gib(budget) + " budget: it runs alone";
+      s.warning = s.variant + " needs " + gib(e.memory) + ", more than the whole " + gib(budget) +
+                  " budget: it runs alone";
     }
     reserved += need;
     ++busy;
-    ends.emplace_back(now + c.est.duration, need);
+    ends.emplace_back(now + e.duration, need);
     out.starts.push_back(std::move(s));
   }
   return out;

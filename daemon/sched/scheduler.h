@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "daemon/sched/estimator.h"
@@ -121,7 +122,10 @@ class Scheduler {
   std::optional<JobId> find(const std::string& variant) const;
 
   const Limits& limits() const { return limits_; }
-  void set_limits(const Limits& l) { limits_ = l; }
+  void set_limits(const Limits& l) {
+    limits_ = l;
+    seen_generation_ = kStale;
+  }
   size_t queued_count() const { return queued_.size(); }
 
  private:
@@ -131,22 +135,46 @@ class Scheduler {
     uint64_t seq;
     TimePoint not_before;
     std::string backoff_reason;
+    Estimate est;  // cached until the estimator's generation changes
   };
-  struct Plan {
-    std::vector<Start> starts;
-    std::vector<Waiting> waiting;
+  // Position in the queue: (-priority, origin, -expected duration for batch jobs, arrival).
+  using Key = std::tuple<int, int, long long, uint64_t>;
+  // The queue in order, compact and contiguous so that a decision over 10,000 jobs stays in the
+  // cache: what admission needs is copied here, the rest stays in queued_. Removed jobs are
+  // marked dead and swept once they are half the vector; new ones are sorted in lazily.
+  struct Entry {
+    Key key;
+    JobId id = 0;
+    uint64_t memory = 0;
+    Duration duration{};
+    TimePoint not_before{};
+    bool alive = true;
   };
   struct Active {
     Running run;
     JobSpec spec;
     uint64_t seq;
   };
+  struct Plan {
+    std::vector<Start> starts;
+    std::vector<Waiting> waiting;
+  };
   // want_reasons: next() only needs the starts, status needs every reason.
   Plan plan(TimePoint now, const Measurements& m, bool want_reasons) const;
+  Key key_of(const Queued& q) const;
+  void insert(Queued q);
+  void erase_queued(std::map<JobId, Queued>::iterator it);
+  // Re-estimates the queue if the estimator learned something, sweeps and sorts it.
+  void refresh() const;
+  static constexpr uint64_t kStale = ~0ull;
 
   Limits limits_;
   const Estimator* estimator_;
-  std::map<JobId, Queued> queued_;
+  mutable std::map<JobId, Queued> queued_;
+  mutable std::vector<Entry> order_;
+  mutable size_t dead_ = 0;
+  mutable size_t sorted_ = 0;  // order_[0, sorted_) is in order; the rest is new
+  mutable uint64_t seen_generation_ = kStale;
   std::map<JobId, Active> running_;
   std::map<std::string, JobId, std::less<>> by_variant_;
   JobId next_id_ = 1;
