@@ -19,8 +19,8 @@ enum class ErrorKind {
 
 struct Error {
   ErrorKind kind = ErrorKind::kInternal;
-  std::string message;
-  std::string hint;
+  std::string message = {};
+  std::string hint = {};
 };
 
 template <class T>

@@ -1,15 +1,19 @@
 #include "daemon/cli/tvd_cli.h"
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "daemon/base/file.h"
 #include "daemon/base/table.h"
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
+#include "daemon/sched/simulate.h"
 
 namespace tvd {
 namespace {
@@ -206,6 +210,110 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+struct SimulateArgs {
+  std::string memory = "256GiB";
+  unsigned cores = 64;
+  std::string max_parallel = "auto";
+  std::string budget = "auto";
+  std::string profile;
+};
+
+std::string hours(sched::Duration d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f h", static_cast<double>(d.count()) / 3600);
+  return buf;
+}
+
+int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std::ostream& err) {
+  sched::SimulationOptions so;
+  auto memory = parse_size(a.memory);
+  if (!memory)
+    return report(
+        {ErrorKind::kBadInput, "--memory: " + memory.error().message, memory.error().hint}, err);
+  so.host = {*memory, a.cores};
+  if (a.cores == 0) return report({ErrorKind::kBadInput, "--cores must be at least 1"}, err);
+  if (a.max_parallel != "auto") {
+    unsigned n = 0;
+    auto [p, ec] =
+        std::from_chars(a.max_parallel.data(), a.max_parallel.data() + a.max_parallel.size(), n);
+    if (ec != std::errc() || p != a.max_parallel.data() + a.max_parallel.size() || n == 0) {
+      return report({ErrorKind::kBadInput, "--max-parallel: expected a whole number or auto"}, err);
+    }
+    so.max_parallel = n;
+  }
+  if (a.budget != "auto") {
+    auto b = parse_size(a.budget);
+    if (!b)
+      return report({ErrorKind::kBadInput, "--budget: " + b.error().message, b.error().hint}, err);
+    so.budget = *b;
+  }
+
+  std::vector<sched::WorkItem> work;
+  std::string workload;
+  if (!a.profile.empty()) {
+    auto text = read_file(a.profile);
+    if (!text) return report({ErrorKind::kBadInput, "--profile: " + text.error().message}, err);
+    auto parsed = sched::parse_profile(*text, a.profile);
+    if (!parsed) return report(parsed.error(), err);
+    work = std::move(*parsed);
+    workload = a.profile;
+  } else {
+    auto setup = load_setup(o.config);
+    if (!setup) return report(setup.error(), err);
+    std::vector<std::pair<std::string, sched::BuildKind>> variants;
+    for (const auto& v : setup->matrix.cells()) {
+      variants.emplace_back(v.package(),
+                            v.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu);
+    }
+    work = sched::default_night(variants);
+    workload = "the matrix's " + std::to_string(work.size()) +
+               " variants with figures drawn in realistic ranges (GPU 2.5-4.5 h, 40-90 GiB; CPU "
+               "1.5-2.5 h, 16-32 GiB)";
+  }
+  auto results = sched::simulate(work, so);
+
+  if (o.json) {
+    json j = {{"host", {{"memory_bytes", so.host.memory}, {"cores", so.host.cores}}},
+              {"builds", work.size()},
+              {"policies", json::array()}};
+    for (const auto& r : results) {
+      j["policies"].push_back({{"name", r.name},
+                               {"makespan_s", r.makespan.count()},
+                               {"lower_bound_s", r.lower_bound.count()},
+                               {"longest_job_s", r.longest_job.count()},
+                               {"memory_bound_s", r.memory_bound.count()},
+                               {"cpu_bound_s", r.cpu_bound.count()},
+                               {"peak_reserved_bytes", r.peak_reserved},
+                               {"budget_bytes", r.budget},
+                               {"max_parallel", r.max_parallel},
+                               {"idle_s", r.idle.count()},
+                               {"over_budget", r.over_budget}});
+    }
+    out << j.dump(2) << '\n';
+    return 0;
+  }
+  out << "workload: " << workload << "\n"
+      << "host: " << format_size(so.host.memory) << ", " << so.host.cores << " cores; budget "
+      << format_size(results.front().budget) << "\n"
+      << "lower bound " << hours(results.front().lower_bound) << " = max(longest build "
+      << hours(results.front().longest_job) << ", memory x time / budget "
+      << hours(results.front().memory_bound) << ", cores x time / cores "
+      << hours(results.front().cpu_bound) << ")\n\n";
+  Table t({"POLICY", "SLOTS", "MAKESPAN", "OVER BOUND", "PEAK RESERVED", "BUDGET", "IDLE"});
+  for (const auto& r : results) {
+    char over[32];
+    std::snprintf(over, sizeof over, "%+.1f %%",
+                  100.0 * (static_cast<double>(r.makespan.count()) /
+                               static_cast<double>(r.lower_bound.count()) -
+                           1));
+    t.add({r.name, std::to_string(r.max_parallel), hours(r.makespan), over,
+           format_size(r.peak_reserved) + (r.over_budget ? " (over budget!)" : ""),
+           format_size(r.budget), hours(r.idle)});
+  }
+  t.print(out);
+  return 0;
+}
+
 }  // namespace
 
 int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -243,6 +351,25 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* check = app.add_subcommand("check-config",
                                    "load the config, matrix and templates and report problems");
 
+  SimulateArgs sim;
+  auto* simulate = app.add_subcommand(
+      "simulate", "a night of builds on a virtual clock: tvd's policy against fifo-2 and serial");
+  simulate->add_option("--memory", sim.memory, "host memory (default 256GiB)");
+  simulate->add_option("--cores", sim.cores, "host cores (default 64)");
+  simulate->add_option("--max-parallel", sim.max_parallel,
+                       "tvd's slots: a number, or auto = max(1, cores / 32)");
+  simulate->add_option("--budget", sim.budget,
+                       "memory budget: a size, or auto = memory less max(4 GiB, 5 %)");
+  simulate->add_option("--profile", sim.profile,
+                       "JSON list of {variant, kind, peak, duration}; default: the matrix with "
+                       "realistic figures");
+  simulate->add_flag("--json", o.json, "print one JSON document");
+  simulate->footer(
+      "Examples:\n"
+      "  tvd simulate                              the default night on a 256 GiB, 64-core host\n"
+      "  tvd simulate --memory 512GiB --cores 128  a bigger host\n"
+      "  tvd simulate --profile night.json --json");
+
   std::vector<std::string> argv_rev(args.rbegin(), args.rend());
   try {
     app.parse(argv_rev);
@@ -261,6 +388,7 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (gen->parsed()) return cmd_generate(o, specs, all, force, overwrite, dry_run, out, err);
   if (mat->parsed()) return cmd_matrix(o, out, err);
   if (check->parsed()) return cmd_check_config(o, out, err);
+  if (simulate->parsed()) return cmd_simulate(o, sim, out, err);
   return 2;
 }
 

@@ -128,6 +128,41 @@ TEST_F(TvdCli, CheckConfigReportsTheKeyPath) {
   EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));
 }
 
+TEST_F(TvdCli, SimulateComparesThePolicies) {
+  ASSERT_EQ(run({"simulate", "--json"}), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["policies"].size(), 3u);
+  EXPECT_EQ(j["builds"], 60);
+  std::vector<std::string> names;
+  for (const auto& p : j["policies"]) {
+    names.push_back(p["name"]);
+    for (const char* key : {"makespan_s", "lower_bound_s", "peak_reserved_bytes", "budget_bytes"}) {
+      EXPECT_TRUE(p.contains(key)) << key;
+    }
+    EXPECT_GE(p["makespan_s"].get<long long>(), p["lower_bound_s"].get<long long>());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"tvd", "fifo-2", "serial"}));
+  EXPECT_LE(j["policies"][0]["peak_reserved_bytes"], j["policies"][0]["budget_bytes"]);
+
+  ASSERT_EQ(run({"simulate", "--memory", "512GiB", "--cores", "128"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("POLICY  SLOTS  MAKESPAN"));
+}
+
+TEST_F(TvdCli, SimulateRefusesBadWorkloads) {
+  EXPECT_EQ(run({"simulate", "--memory", "lots"}), 2);
+  EXPECT_THAT(err, HasSubstr("--memory: \"lots\" is not a size"));
+  EXPECT_EQ(run({"simulate", "--max-parallel", "zero"}), 2);
+  write_text(root / "night.json",
+             R"([{"variant": "a", "kind": "gpu", "peak": "64GiB", "duration": "forever"}])");
+  EXPECT_EQ(run({"simulate", "--profile", (root / "night.json").string()}), 2);
+  EXPECT_THAT(err, HasSubstr("[0].duration: expected a duration"));
+  write_text(root / "night.json",
+             R"([{"variant": "a", "kind": "gpu", "peak": "64GiB", "duration": "3h"},
+                                      {"variant": "b", "kind": "cpu", "peak": "16GiB", "duration": "1h"}])");
+  ASSERT_EQ(run({"simulate", "--json", "--profile", (root / "night.json").string()}), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["policies"][2]["makespan_s"], 4 * 3600);
+}
+
 TEST_F(TvdCli, HelpHasExamples) {
   EXPECT_EQ(run({"generate", "--help"}), 0);
   EXPECT_THAT(out, HasSubstr("tvd generate 'sm90-*' cpu-avx2"));

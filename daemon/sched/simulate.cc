@@ -1,0 +1,170 @@
+#include "daemon/sched/simulate.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "daemon/base/json_object.h"
+#include "daemon/base/units.h"
+
+namespace tvd::sched {
+
+uint64_t auto_memory_budget(uint64_t mem_total) {
+  uint64_t reserve = std::max<uint64_t>(4ull << 30, mem_total / 20);
+  return mem_total > reserve ? mem_total - reserve : mem_total / 2;
+}
+
+unsigned auto_max_parallel(unsigned cores) {
+  return std::max(1u, cores / kCoresPerBuild);
+}
+
+namespace {
+
+PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Limits limits) {
+  Estimator est;
+  std::map<std::string, const WorkItem*> items;
+  for (const auto& w : work) {
+    est.record(w.variant, w.kind, w.peak, w.duration);
+    items[w.variant] = &w;
+  }
+  Scheduler s(limits, &est);
+  for (const auto& w : work)
+    s.enqueue({w.variant, w.kind, Origin::kBatch, 0});
+
+  PolicyResult r;
+  r.name = name;
+  r.budget = limits.memory_budget;
+  r.max_parallel = limits.max_parallel;
+  const Measurements quiet{.memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
+  TimePoint now{};
+  std::multimap<TimePoint, std::pair<JobId, uint64_t>> ends;  // end -> (job, its reservation)
+  uint64_t reserved = 0;
+  double reserved_time = 0;  // byte-seconds
+  size_t done = 0;
+  while (done < work.size()) {
+    for (const auto& st : s.next(now, quiet)) {
+      const WorkItem& w = *items.at(st.variant);
+      // What it holds: its reservation, or for a policy blind to memory, its estimate.
+      uint64_t holds =
+          limits.memory_aware ? st.reservation : est.estimate(w.variant, w.kind).memory;
+      reserved += holds;
+      ends.emplace(now + w.duration, std::pair{st.id, holds});
+    }
+    r.peak_reserved = std::max(r.peak_reserved, reserved);
+    if (ends.empty()) break;  // nothing runs and nothing can start: cannot happen, see tests
+    auto first = ends.begin();
+    reserved_time +=
+        static_cast<double>(reserved) * std::chrono::duration<double>(first->first - now).count();
+    now = first->first;
+    s.finished(first->second.first);
+    reserved -= first->second.second;
+    ends.erase(first);
+    ++done;
+  }
+  r.makespan = std::chrono::duration_cast<Duration>(now - TimePoint{});
+  r.over_budget = r.peak_reserved > r.budget;
+  double budget_time = static_cast<double>(r.budget) * static_cast<double>(r.makespan.count());
+  r.idle = Duration(static_cast<long long>(std::max(0.0, budget_time - reserved_time) /
+                                           static_cast<double>(std::max<uint64_t>(1, r.budget))));
+  return r;
+}
+
+}  // namespace
+
+std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const SimulationOptions& o) {
+  const uint64_t budget = o.budget.value_or(auto_memory_budget(o.host.memory));
+  const unsigned slots = o.max_parallel.value_or(auto_max_parallel(o.host.cores));
+
+  double memory_time = 0, core_time = 0;
+  Duration longest{};
+  const double cores_per_build = std::min(kCoresPerBuild, o.host.cores);
+  for (const auto& w : work) {
+    memory_time += static_cast<double>(w.peak) * static_cast<double>(w.duration.count());
+    core_time += cores_per_build * static_cast<double>(w.duration.count());
+    longest = std::max(longest, w.duration);
+  }
+  Duration memory_bound(static_cast<long long>(memory_time / static_cast<double>(budget)));
+  Duration cpu_bound(static_cast<long long>(core_time / o.host.cores));
+
+  std::vector<PolicyResult> out = {
+      run("tvd", work, {.memory_budget = budget, .max_parallel = slots}),
+      run("fifo-2", work,
+          {.memory_budget = budget,
+           .max_parallel = 2,
+           .order = Order::kArrival,
+           .memory_aware = false}),
+      run("serial", work,
+          {.memory_budget = budget,
+           .max_parallel = 1,
+           .order = Order::kArrival,
+           .memory_aware = false}),
+  };
+  for (auto& r : out) {
+    r.longest_job = longest;
+    r.memory_bound = memory_bound;
+    r.cpu_bound = cpu_bound;
+    r.lower_bound = std::max({longest, memory_bound, cpu_bound});
+  }
+  return out;
+}
+
+std::vector<WorkItem> default_night(
+    const std::vector<std::pair<std::string, BuildKind>>& variants) {
+  std::mt19937_64 rng(60);  // fixed: the same night every time
+  std::uniform_real_distribution<double> gpu_h(2.5, 4.5), cpu_h(1.5, 2.5), gpu_gib(40, 90),
+      cpu_gib(16, 32);
+  std::vector<WorkItem> out;
+  for (const auto& [name, kind] : variants) {
+    bool gpu = kind == BuildKind::kGpu;
+    double hours = gpu ? gpu_h(rng) : cpu_h(rng);
+    double gib = gpu ? gpu_gib(rng) : cpu_gib(rng);
+    out.push_back({name, kind, static_cast<uint64_t>(gib * (1ull << 30)),
+                   Duration(static_cast<long long>(hours * 3600))});
+  }
+  return out;
+}
+
+Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::string_view origin) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(json_text, nullptr, true, true);
+  } catch (const nlohmann::json::parse_error& e) {
+    return fail(ErrorKind::kBadInput, std::string(origin) + ": not valid JSON: " + e.what());
+  }
+  std::vector<std::string> errors;
+  std::vector<WorkItem> out;
+  if (!doc.is_array() || doc.empty()) {
+    return fail(
+        ErrorKind::kBadInput, std::string(origin) + ": expected a non-empty list of builds",
+        R"(each: {"variant": "sm89-avx2", "kind": "gpu", "peak": "64GiB", "duration": "3h"})");
+  }
+  for (size_t i = 0; i < doc.size(); ++i) {
+    JsonObject o(doc[i], "[" + std::to_string(i) + "]", errors);
+    WorkItem w;
+    w.variant = o.string("variant").value_or("");
+    auto kind = o.string("kind").value_or("gpu");
+    if (kind != "gpu" && kind != "cpu") o.error("kind", "expected \"gpu\" or \"cpu\"");
+    w.kind = kind == "cpu" ? BuildKind::kCpu : BuildKind::kGpu;
+    if (auto p = o.string("peak")) {
+      auto size = parse_size(*p);
+      if (size && *size > 0)
+        w.peak = *size;
+      else
+        o.error("peak", "expected a size such as \"64GiB\"");
+    }
+    if (auto d = o.string("duration")) {
+      auto dur = parse_duration(*d);
+      if (dur && dur->count() > 0)
+        w.duration = *dur;
+      else
+        o.error("duration", "expected a duration such as \"3h\" or \"2h30m\"");
+    }
+    o.refuse_unknown_keys();
+    out.push_back(std::move(w));
+  }
+  if (!errors.empty()) return tl::unexpected(problems_error(origin, errors, ""));
+  return out;
+}
+
+}  // namespace tvd::sched

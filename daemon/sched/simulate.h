@@ -1,0 +1,66 @@
+// A night on a virtual clock: the real Scheduler against a workload, for comparing policies.
+// Pure: no processes, no real time.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/base/result.h"
+#include "daemon/sched/scheduler.h"
+
+namespace tvd::sched {
+
+struct WorkItem {
+  std::string variant;
+  BuildKind kind = BuildKind::kGpu;
+  uint64_t peak = 0;    // bytes the build really uses at its peak
+  Duration duration{};  // how long it really takes
+};
+
+struct Host {
+  uint64_t memory = 256ull << 30;
+  unsigned cores = 64;
+};
+
+// The recipes' MAX_JOBS: cores one build keeps busy.
+inline constexpr unsigned kCoresPerBuild = 32;
+
+// "auto" settings, as the daemon derives them from the host.
+uint64_t auto_memory_budget(uint64_t mem_total);  // less max(4 GiB, 5 %)
+unsigned auto_max_parallel(unsigned cores);       // max(1, cores / 32)
+
+struct PolicyResult {
+  std::string name;
+  Duration makespan{};
+  Duration lower_bound{};  // max of the three bounds below
+  Duration longest_job{};
+  Duration memory_bound{};  // sum of peak x duration / budget
+  Duration cpu_bound{};     // sum of min(32, cores) x duration / cores
+  uint64_t peak_reserved = 0;
+  uint64_t budget = 0;
+  unsigned max_parallel = 0;
+  Duration
+      idle{};  // budget left unreserved, as time: (budget x makespan - reserved x time) / budget
+  bool over_budget = false;
+};
+
+struct SimulationOptions {
+  Host host;
+  std::optional<unsigned> max_parallel =
+      std::nullopt;                               // tvd's; default auto_max_parallel(host.cores)
+  std::optional<uint64_t> budget = std::nullopt;  // default auto_memory_budget(host.memory)
+};
+
+// tvd's policy, first-in-first-out with two slots and no memory awareness ("fifo-2"), and one
+// build at a time ("serial"). The scheduler knows each build's figures as history.
+std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const SimulationOptions& o);
+
+// The default night: the seed's 60 variant names (54 GPU, 6 CPU) with figures drawn from fixed
+// seeds in realistic ranges: GPU builds 2.5-4.5 h and 40-90 GiB, CPU builds 1.5-2.5 h and
+// 16-32 GiB.
+std::vector<WorkItem> default_night(const std::vector<std::pair<std::string, BuildKind>>& variants);
+
+// A profile: [{"variant": "...", "kind": "gpu"|"cpu", "peak": "64GiB", "duration": "3h"}, ...]
+Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::string_view origin);
+
+}  // namespace tvd::sched
