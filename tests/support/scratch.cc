@@ -65,6 +65,44 @@ void make_flox_env(const std::filesystem::path& dir) {
   write_text(dir / ".flox" / "env" / "manifest.toml", "version = 1\n");
 }
 
+std::string git(const std::filesystem::path& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"git",
+                                   "-C",
+                                   dir.string(),
+                                   "-c",
+                                   "user.name=tvd-test",
+                                   "-c",
+                                   "user.email=tvd-test@example.invalid"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_command(argv);
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : args)
+      cmd += " " + a;
+    throw std::runtime_error("git" + cmd + " failed: " + r.err);
+  }
+  return r.out;
+}
+
+void make_git_flox_env(const std::filesystem::path& dir, const std::filesystem::path& upstream) {
+  make_flox_env(dir);
+  write_text(dir / ".flox" / "env" / "manifest.lock", "{\"lockfile-version\": 1}\n");
+  // What flox itself ignores inside .flox.
+  write_text(dir / ".flox" / ".gitignore", "run/\ncache/\nlib/\nlog/\n!env/\n");
+  git(dir.parent_path(), {"init", "-q", "-b", "main", dir.string()});
+  git(dir, {"add", ".flox"});
+  git(dir, {"commit", "-q", "-m", "Initial environment"});
+  if (!upstream.empty()) {
+    git(upstream.parent_path(), {"init", "-q", "--bare", "-b", "main", upstream.string()});
+    git(dir, {"remote", "add", "origin", upstream.string()});
+    git(dir, {"push", "-q", "-u", "origin", "main"});
+  }
+}
+
+std::filesystem::path fake_flox() {
+  return std::filesystem::path(TVD_SUPPORT_DIR) / "fake-flox";
+}
+
 namespace {
 
 std::string drain(int fd) {

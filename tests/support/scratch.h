@@ -30,6 +30,18 @@ std::vector<std::string> list_files(const std::filesystem::path& dir);
 // A minimal flox environment: <dir>/.flox/env/manifest.toml.
 void make_flox_env(const std::filesystem::path& dir);
 
+// A flox environment as people have them: a git checkout on branch main with .flox/env's
+// manifest.toml and manifest.lock and flox's own .flox/.gitignore committed, and, if `upstream`
+// is given, a bare repository there as origin with main pushed and tracked.
+void make_git_flox_env(const std::filesystem::path& dir,
+                       const std::filesystem::path& upstream = {});
+
+// Runs git in `dir`; throws with git's stderr if it fails.
+std::string git(const std::filesystem::path& dir, const std::vector<std::string>& args);
+
+// The fake flox of tests/support, and a plan directory for it (see the script's header).
+std::filesystem::path fake_flox();
+
 struct CommandResult {
   int exit_code = -1;  // -1 if it did not exit normally
   std::string out;

@@ -1,0 +1,160 @@
+#include "daemon/exec/host.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace tvd::exec {
+namespace {
+
+std::optional<std::string> slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<uint64_t> number(std::string_view s) {
+  while (!s.empty() && s.front() == ' ')
+    s.remove_prefix(1);
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p == s.data()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<MemInfo> parse_meminfo(std::string_view text) {
+  std::optional<uint64_t> total, available;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    std::string_view line = text.substr(pos, end == std::string_view::npos ? end : end - pos);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos) {
+      auto key = line.substr(0, colon);
+      auto kb = number(line.substr(colon + 1));
+      if (key == "MemTotal" && kb) total = *kb * 1024;
+      if (key == "MemAvailable" && kb) available = *kb * 1024;
+    }
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  if (!total || !available) return std::nullopt;
+  return MemInfo{*total, *available};
+}
+
+std::optional<double> parse_memory_pressure(std::string_view text) {
+  auto full = text.find("full ");
+  if (full == std::string_view::npos) return std::nullopt;
+  auto avg = text.find("avg10=", full);
+  if (avg == std::string_view::npos) return std::nullopt;
+  auto s = text.substr(avg + 6);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc()) return std::nullopt;
+  return v;
+}
+
+std::optional<uint64_t> parse_cgroup_limit(std::string_view text) {
+  if (text.rfind("max", 0) == 0) return std::nullopt;
+  return number(text);
+}
+
+std::optional<ProcStat> parse_proc_stat(std::string_view text) {
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  auto close = text.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  std::string_view rest = text.substr(close + 1);
+  // rest: " state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime
+  // stime cutime cstime priority nice num_threads itrealvalue starttime vsize rss ..."
+  ProcStat st;
+  size_t field = 2;  // the next token is field 3 (state)
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    while (pos < rest.size() && rest[pos] == ' ')
+      ++pos;
+    size_t end = rest.find(' ', pos);
+    std::string_view tok = rest.substr(pos, end == std::string_view::npos ? end : end - pos);
+    ++field;
+    if (field == 5) {
+      auto v = number(tok);
+      if (!v) return std::nullopt;
+      st.pgrp = static_cast<pid_t>(*v);
+    } else if (field == 24) {
+      auto v = number(tok);
+      if (!v) return std::nullopt;
+      st.rss_pages = *v;
+      return st;
+    }
+    if (end == std::string_view::npos) break;
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<MemInfo> read_meminfo() {
+  auto t = slurp("/proc/meminfo");
+  return t ? parse_meminfo(*t) : std::nullopt;
+}
+
+std::optional<double> read_memory_pressure() {
+  auto t = slurp("/proc/pressure/memory");
+  return t ? parse_memory_pressure(*t) : std::nullopt;
+}
+
+std::optional<uint64_t> read_cgroup_memory_limit() {
+  auto cg = slurp("/proc/self/cgroup");
+  if (!cg) return std::nullopt;
+  auto pos = cg->find("0::");
+  if (pos == std::string::npos) return std::nullopt;
+  auto end = cg->find('\n', pos);
+  std::string path = cg->substr(pos + 3, end == std::string::npos ? end : end - pos - 3);
+  // Walk up: the tightest limit on the way to the root applies.
+  std::optional<uint64_t> tightest;
+  std::filesystem::path dir =
+      std::filesystem::path("/sys/fs/cgroup") / std::filesystem::path(path).relative_path();
+  for (int depth = 0; depth < 64; ++depth) {
+    if (auto t = slurp(dir / "memory.max")) {
+      if (auto v = parse_cgroup_limit(*t)) tightest = tightest ? std::min(*tightest, *v) : *v;
+    }
+    if (dir == "/sys/fs/cgroup" || !dir.has_parent_path()) break;
+    dir = dir.parent_path();
+  }
+  return tightest;
+}
+
+std::optional<uint64_t> free_disk(const std::filesystem::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+uint64_t group_rss(pid_t pgid) {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t sum = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    auto t = slurp(it->path() / "stat");
+    if (!t) continue;  // the process ended meanwhile
+    if (auto st = parse_proc_stat(*t); st && st->pgrp == pgid) sum += st->rss_pages * page;
+  }
+  return sum;
+}
+
+unsigned online_cores() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace tvd::exec

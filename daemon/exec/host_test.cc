@@ -1,0 +1,52 @@
+#include "daemon/exec/host.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+namespace tvd::exec {
+namespace {
+
+TEST(Host, ParsesMeminfo) {
+  auto m = parse_meminfo(
+      "MemTotal:       263856028 kB\nMemFree:  1000 kB\nMemAvailable:   200000000 kB\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->total, 263856028ull * 1024);
+  EXPECT_EQ(m->available, 200000000ull * 1024);
+  EXPECT_FALSE(parse_meminfo("MemTotal: 5 kB\n"));  // no MemAvailable: the gate is off
+}
+
+TEST(Host, ParsesMemoryPressure) {
+  auto p = parse_memory_pressure(
+      "some avg10=1.50 avg60=0.80 avg300=0.10 total=12345\n"
+      "full avg10=23.47 avg60=5.00 avg300=1.00 total=6789\n");
+  ASSERT_TRUE(p);
+  EXPECT_DOUBLE_EQ(*p, 23.47);
+  EXPECT_FALSE(parse_memory_pressure("some avg10=1.50\n"));
+}
+
+TEST(Host, ParsesCgroupLimits) {
+  EXPECT_EQ(parse_cgroup_limit("68719476736\n"), 68719476736ull);
+  EXPECT_FALSE(parse_cgroup_limit("max\n"));
+}
+
+TEST(Host, ParsesProcStatWithAnAwkwardName) {
+  // The name is "(cc1plus) x)": only the last ')' ends it.
+  auto st = parse_proc_stat(
+      "4242 ((cc1plus) x)) R 4200 4100 4100 0 -1 4194560 100 0 0 0 50 3 0 0 20 0 1 0 99 "
+      "123456789 30000 18446744073709551615");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->pgrp, 4100);
+  EXPECT_EQ(st->rss_pages, 30000u);
+}
+
+TEST(Host, ReadsThisMachine) {
+  auto m = read_meminfo();
+  ASSERT_TRUE(m);
+  EXPECT_GT(m->total, 0u);
+  EXPECT_GT(group_rss(::getpgrp()), 0u);
+  EXPECT_TRUE(free_disk("/"));
+  EXPECT_GE(online_cores(), 1u);
+}
+
+}  // namespace
+}  // namespace tvd::exec

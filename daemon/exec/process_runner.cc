@@ -1,0 +1,286 @@
+#include "daemon/exec/process_runner.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect_pipe.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/readable_pipe.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/writable_pipe.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+#include <map>
+
+#include "daemon/exec/host.h"
+#include "daemon/exec/log_sink.h"
+
+namespace tvd::exec {
+
+const char* to_string(Ending e) {
+  switch (e) {
+    case Ending::kExited:
+      return "exited";
+    case Ending::kSignaled:
+      return "killed by a signal";
+    case Ending::kTimedOut:
+      return "timed out";
+    case Ending::kSilent:
+      return "silent too long";
+    case Ending::kCancelled:
+      return "cancelled";
+    case Ending::kFailedToStart:
+      return "failed to start";
+  }
+  return "?";
+}
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+using Clock = std::chrono::steady_clock;
+
+// Runs in the child between fork and exec: a process group of its own, every inherited
+// descriptor but 0-2 closed at exec, and default SIGPIPE handling.
+struct ChildSetup {
+  template <class Launcher>
+  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
+    ::setpgid(0, 0);
+    if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 65536; ++fd)
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    ::signal(SIGPIPE, SIG_DFL);
+    return {};
+  }
+};
+
+class ProcessRunner;
+
+struct Run : std::enable_shared_from_this<Run> {
+  Run(asio::io_context& io, RunId run_id, RunSpec run_spec, LogSink log,
+      std::function<void(const RunResult&)> on_done)
+      : id(run_id),
+        spec(std::move(run_spec)),
+        sink(std::move(log)),
+        done(std::move(on_done)),
+        pipe(io),
+        wall(io),
+        silence(io),
+        sampler(io),
+        grace(io) {}
+
+  RunId id;
+  RunSpec spec;
+  LogSink sink;
+  std::function<void(const RunResult&)> done;
+  asio::readable_pipe pipe;
+  std::unique_ptr<bp::process> proc;
+  asio::steady_timer wall, silence, sampler, grace;
+  Clock::time_point started;
+  RunResult result;
+  std::optional<Ending> killed_because;  // set when we kill it
+  bool exited = false, drained = false, reported = false;
+  char buf[65536];
+};
+
+class ProcessRunner final : public Runner {
+ public:
+  ProcessRunner(asio::io_context& io, ProcessRunnerOptions o) : io_(io), options_(o) {}
+
+  ~ProcessRunner() override {
+    // Nothing may outlive the runner: kill what still runs, at once.
+    for (auto& [id, run] : runs_) {
+      if (run->result.pgid > 0) ::kill(-run->result.pgid, SIGKILL);
+    }
+  }
+
+  RunId start(RunSpec spec, std::function<void(const RunResult&)> done) override {
+    RunId id = next_id_++;
+    auto fail_now = [&](std::string why) {
+      RunResult r;
+      r.ending = Ending::kFailedToStart;
+      r.error = std::move(why);
+      asio::post(io_, [done = std::move(done), r] { done(r); });
+      return id;
+    };
+    if (spec.argv.empty()) return fail_now("nothing to run");
+
+    bp::filesystem::path exe = spec.argv[0];
+    if (spec.argv[0].find('/') == std::string::npos) {
+      // Looked up in the PATH the child will have, not the daemon's.
+      std::vector<bp::environment::key_value_pair> child_env;
+      for (const auto& [k, v] : spec.env)
+        child_env.emplace_back(k + "=" + v);
+      exe = bp::environment::find_executable(spec.argv[0], child_env);
+      if (exe.empty()) {
+        auto path = spec.env.count("PATH") ? spec.env.at("PATH") : std::string("(no PATH)");
+        return fail_now("cannot find '" + spec.argv[0] + "' in PATH (" + path + ")");
+      }
+    } else if (::access(exe.c_str(), X_OK) != 0) {
+      return fail_now("'" + spec.argv[0] + "' is not an executable file");
+    }
+
+    auto sink = LogSink::open(spec.log, spec.log_limit);
+    if (!sink) return fail_now(sink.error().message);
+
+    auto run = std::make_shared<Run>(io_, id, std::move(spec), std::move(*sink), std::move(done));
+    asio::writable_pipe write_end(io_);
+    boost::system::error_code ec;
+    asio::connect_pipe(run->pipe, write_end, ec);
+    if (ec) return fail_now("cannot make a pipe: " + ec.message());
+
+    std::vector<std::string> env;
+    for (const auto& [k, v] : run->spec.env)
+      env.push_back(k + "=" + v);
+    std::vector<std::string> args(run->spec.argv.begin() + 1, run->spec.argv.end());
+    if (auto mem = read_meminfo()) run->result.host_used_at_start = mem->used();
+    run->result.host_peak_used = run->result.host_used_at_start;
+    run->started = Clock::now();
+    try {
+      run->proc = std::make_unique<bp::process>(
+          io_.get_executor(), exe, args, bp::process_stdio{nullptr, write_end, write_end},
+          bp::process_environment(env), bp::process_start_dir(run->spec.cwd.string()),
+          ChildSetup{});
+    } catch (const std::exception& e) {
+      return fail_now("cannot start " + run->spec.argv[0] + ": " + e.what());
+    }
+    write_end.close();  // the child holds the only write end now: EOF when it (and its group) ends
+    run->result.pid = run->proc->id();
+    run->result.pgid = run->proc->id();
+    runs_[id] = run;
+
+    read(run);
+    run->proc->async_wait([this, run](boost::system::error_code, int) { on_exit(run); });
+    if (run->spec.wall_timeout.count() > 0) {
+      run->wall.expires_after(run->spec.wall_timeout);
+      run->wall.async_wait([this, run](boost::system::error_code e) {
+        if (!e) kill(run, Ending::kTimedOut);
+      });
+    }
+    arm_silence(run);
+    sample(run);
+    return id;
+  }
+
+  void cancel(RunId id) override {
+    auto it = runs_.find(id);
+    if (it != runs_.end()) kill(it->second, Ending::kCancelled);
+  }
+
+  std::optional<pid_t> process_group(RunId id) const override {
+    auto it = runs_.find(id);
+    if (it == runs_.end()) return std::nullopt;
+    return it->second->result.pgid;
+  }
+
+ private:
+  void read(const std::shared_ptr<Run>& run) {
+    run->pipe.async_read_some(asio::buffer(run->buf),
+                              [this, run](boost::system::error_code ec, size_t n) {
+                                if (n > 0) {
+                                  run->sink.append(std::string_view(run->buf, n));
+                                  arm_silence(run);
+                                }
+                                if (ec) {
+                                  run->drained = true;
+                                  maybe_finish(run);
+                                  return;
+                                }
+                                read(run);
+                              });
+  }
+
+  void arm_silence(const std::shared_ptr<Run>& run) {
+    if (run->spec.silence_timeout.count() <= 0 || run->exited) return;
+    run->silence.expires_after(run->spec.silence_timeout);
+    run->silence.async_wait([this, run](boost::system::error_code e) {
+      if (!e) kill(run, Ending::kSilent);
+    });
+  }
+
+  void sample(const std::shared_ptr<Run>& run) {
+    if (run->exited) return;
+    run->result.peak_group_rss = std::max(run->result.peak_group_rss, group_rss(run->result.pgid));
+    if (auto mem = read_meminfo()) {
+      run->result.host_peak_used = std::max(run->result.host_peak_used, mem->used());
+    }
+    run->sampler.expires_after(run->spec.sample_every);
+    run->sampler.async_wait([this, run](boost::system::error_code e) {
+      if (!e) sample(run);
+    });
+  }
+
+  // SIGTERM to the group now, SIGKILL after the grace period.
+  void kill(const std::shared_ptr<Run>& run, Ending why) {
+    if (run->exited || run->killed_because) return;
+    run->killed_because = why;
+    ::kill(-run->result.pgid, SIGTERM);
+    run->grace.expires_after(options_.grace);
+    run->grace.async_wait([run](boost::system::error_code e) {
+      if (!e) ::kill(-run->result.pgid, SIGKILL);
+    });
+  }
+
+  void on_exit(const std::shared_ptr<Run>& run) {
+    run->exited = true;
+    int status = run->proc->native_exit_code();
+    if (WIFEXITED(status)) {
+      run->result.ending = Ending::kExited;
+      run->result.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      run->result.ending = Ending::kSignaled;
+      run->result.signal = WTERMSIG(status);
+    }
+    if (run->killed_because) run->result.ending = *run->killed_because;
+    // No orphan survives: whatever the leader left behind in its group goes with it, and its
+    // end closes the pipe.
+    ::kill(-run->result.pgid, SIGKILL);
+    run->wall.cancel();
+    run->silence.cancel();
+    run->sampler.cancel();
+    // A descendant that left the group (setsid) could hold the pipe open for ever: give the
+    // output a few seconds to drain, then stop reading.
+    run->grace.expires_after(std::chrono::seconds(5));
+    run->grace.async_wait([run](boost::system::error_code e) {
+      if (!e) run->pipe.close();
+    });
+    maybe_finish(run);
+  }
+
+  void maybe_finish(const std::shared_ptr<Run>& run) {
+    if (!run->exited || !run->drained || run->reported) return;
+    run->reported = true;
+    run->grace.cancel();
+    run->sink.finish();
+    run->result.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run->started);
+    run->result.output_bytes = run->sink.total();
+    run->result.log_truncated = run->sink.truncated();
+    run->result.tail = run->sink.last_output();
+    runs_.erase(run->id);
+    auto done = std::move(run->done);
+    done(run->result);
+  }
+
+  asio::io_context& io_;
+  ProcessRunnerOptions options_;
+  std::map<RunId, std::shared_ptr<Run>> runs_;
+  RunId next_id_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Runner> make_process_runner(asio::io_context& io, ProcessRunnerOptions options) {
+  return std::make_unique<ProcessRunner>(io, options);
+}
+
+}  // namespace tvd::exec
