@@ -1,0 +1,329 @@
+#include "daemon/recipe/git_lane.h"
+
+#include <memory>
+
+#include "daemon/base/file.h"
+
+namespace tvd {
+namespace {
+
+LaneOutcome refused(std::string reason, bool transient = false,
+                    exec::Failure failure = exec::Failure::kPublishPrecondition) {
+  LaneOutcome o;
+  o.transient = transient;
+  o.failure = failure;
+  o.reason = std::move(reason);
+  return o;
+}
+
+std::string first_lines(std::string_view text, size_t n) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t i = 0; i < n && pos < text.size(); ++i) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    out += (out.empty() ? "" : ", ") + std::string(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void GitLane::git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then) {
+  exec::RunSpec spec;
+  spec.argv = {"git", "-C", config_.env_dir.string()};
+  spec.argv.insert(spec.argv.end(), identity_.begin(), identity_.end());
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.cwd = config_.env_dir;
+  spec.env = config_.child_env;
+  spec.env["GIT_TERMINAL_PROMPT"] = "0";  // never wait for a password nobody will type
+  spec.log = config_.log_dir / ("git-" + std::to_string(n_++ % 8) + ".log");
+  spec.log_limit = 1 << 20;
+  spec.wall_timeout = config_.git_timeout;
+  runner_.start(std::move(spec), std::move(then));
+}
+
+void GitLane::enqueue(std::vector<Step> steps, std::function<void(LaneOutcome)> done) {
+  queue_.push_back({std::move(steps), std::move(done)});
+  if (!busy_) run_next();
+}
+
+void GitLane::run_next() {
+  if (queue_.empty()) {
+    busy_ = false;
+    return;
+  }
+  busy_ = true;
+  auto t = std::make_shared<Active>(Active{std::move(queue_.front()), 0});
+  queue_.pop_front();
+  advance(t);
+}
+
+void GitLane::advance(const std::shared_ptr<Active>& t) {
+  if (t->next_step == t->transaction.steps.size()) {
+    LaneOutcome ok;
+    ok.ok = true;
+    finish(t, ok);
+    return;
+  }
+  auto& step = t->transaction.steps[t->next_step++];
+  step([this, t] { advance(t); }, [this, t](LaneOutcome o) { finish(t, std::move(o)); });
+}
+
+void GitLane::finish(const std::shared_ptr<Active>& t, LaneOutcome o) {
+  auto done = std::move(t->transaction.done);
+  done(std::move(o));
+  run_next();
+}
+
+void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
+                            std::function<void(LaneOutcome)> done) {
+  const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
+  auto committed = std::make_shared<bool>(false);
+  auto tracked = std::make_shared<bool>(false);
+  std::vector<Step> steps;
+
+  // Who commits: the checkout's own identity, or tvd's when it has none.
+  steps.push_back([this](auto next, auto) {
+    identity_.clear();
+    git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
+      if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
+      next();
+    });
+  });
+
+  // result-* links never belong in git.
+  steps.push_back([this](auto next, auto fail) {
+    auto path = config_.env_dir / ".gitignore";
+    auto text = read_file(path);
+    std::string current = text ? *text : "";
+    if (current.find("\nresult-*\n") != std::string::npos || current.rfind("result-*\n", 0) == 0) {
+      next();
+      return;
+    }
+    if (!current.empty() && current.back() != '\n') current += '\n';
+    current += "# flox build results\nresult-*\n";
+    if (auto st = write_file_atomic(path, current, Overwrite::kYes); !st) {
+      fail(refused("cannot update " + path.string() + ": " + st.error().message, false,
+                   exec::Failure::kUnknown));
+      return;
+    }
+    git({"add", "--", ".gitignore"}, [this, next, fail](const exec::RunResult& r) {
+      if (!r.succeeded()) {
+        fail(refused("git add .gitignore failed: " + exec::telling_line(r.tail), false,
+                     exec::Failure::kUnknown));
+        return;
+      }
+      git({"commit", "-q", "-m", "Ignore flox build results (result-*)", "--", ".gitignore"},
+          [next, fail](const exec::RunResult& c) {
+            if (!c.succeeded()) {
+              fail(refused("git commit .gitignore failed: " + exec::telling_line(c.tail), false,
+                           exec::Failure::kUnknown));
+              return;
+            }
+            next();
+          });
+    });
+  });
+
+  // Where does the recipe stand?
+  steps.push_back([this, rel, tracked](auto next, auto) {
+    git({"ls-files", "--error-unmatch", "--", rel}, [tracked, next](const exec::RunResult& r) {
+      *tracked = r.succeeded();
+      next();
+    });
+  });
+  steps.push_back([this, rel, tracked, recipe](auto next, auto fail) {
+    if (!*tracked) {
+      if (!std::filesystem::exists(recipe.file)) {
+        std::error_code ec;
+        std::filesystem::create_directories(recipe.file.parent_path(), ec);
+        auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo);
+        if (!st) {
+          fail(refused(st.error().message, false, exec::Failure::kUnknown));
+          return;
+        }
+      }
+      next();
+      return;
+    }
+    git({"status", "--porcelain", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
+      if (!r.succeeded()) {
+        fail(refused("git status failed: " + exec::telling_line(r.tail), true,
+                     exec::Failure::kUnknown));
+      } else if (!r.tail.empty()) {
+        fail(refused(rel + " has uncommitted changes: commit or discard them, then retry", false,
+                     exec::Failure::kPublishPrecondition));
+      } else {
+        next();
+      }
+    });
+  });
+  steps.push_back([this, rel, tracked, committed, message](auto next, auto fail) {
+    if (*tracked) {
+      next();
+      return;
+    }
+    git({"add", "--", rel}, [this, rel, committed, message, next, fail](const exec::RunResult& r) {
+      if (!r.succeeded()) {
+        fail(refused("git add " + rel + " failed: " + exec::telling_line(r.tail), false,
+                     exec::Failure::kUnknown));
+        return;
+      }
+      git({"commit", "-q", "-m", message, "--", rel},
+          [committed, next, fail](const exec::RunResult& c) {
+            if (!c.succeeded()) {
+              fail(refused("git commit failed: " + exec::telling_line(c.tail), false,
+                           exec::Failure::kUnknown));
+              return;
+            }
+            *committed = true;
+            next();
+          });
+    });
+  });
+  if (config_.push) {
+    steps.push_back([this, committed](auto next, auto fail) {
+      if (!*committed) {
+        next();
+        return;
+      }
+      git({"push", "-q"}, [next, fail](const exec::RunResult& r) {
+        if (!r.succeeded()) {
+          fail(refused("git push failed: " + exec::telling_line(r.tail) +
+                           "; the commit is kept and will be pushed on the next try",
+                       true, exec::Failure::kNetwork));
+          return;
+        }
+        next();
+      });
+    });
+  }
+  enqueue(std::move(steps), [committed, done = std::move(done)](LaneOutcome o) {
+    o.committed = *committed;
+    done(std::move(o));
+  });
+}
+
+void GitLane::publish(const std::string& package, std::filesystem::path log,
+                      std::function<void(LaneOutcome)> done,
+                      std::function<void(exec::RunId)> started) {
+  const std::string rel = ".flox/pkgs/" + package + ".nix";
+  std::vector<Step> steps;
+  steps.push_back([this](auto next, auto fail) {
+    auto it = config_.child_env.find("FLOX_FLOXHUB_TOKEN");
+    if (it == config_.child_env.end() || it->second.empty()) {
+      fail(
+          refused("not logged in to FloxHub: FLOX_FLOXHUB_TOKEN is not set for the service "
+                  "(systemd: a credential or an EnvironmentFile readable only by root)",
+                  false, exec::Failure::kNotLoggedIn));
+      return;
+    }
+    if (!std::filesystem::exists(config_.env_dir / ".flox/env/manifest.lock")) {
+      fail(
+          refused(".flox/env/manifest.lock does not exist: lock the environment (flox "
+                  "install/upgrade) and commit the lock"));
+      return;
+    }
+    next();
+  });
+  steps.push_back([this, rel](auto next, auto fail) {
+    git({"ls-files", "--error-unmatch", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
+      if (!r.succeeded()) {
+        fail(refused(rel + " is not tracked by git: it must be committed before publishing"));
+        return;
+      }
+      next();
+    });
+  });
+  steps.push_back([this](auto next, auto fail) {
+    git({"status", "--porcelain", "--untracked-files=all", "--", ".flox"},
+        [next, fail](const exec::RunResult& r) {
+          std::string untracked;
+          size_t pos = 0;
+          while ((pos = r.tail.find("?? ", pos)) != std::string::npos) {
+            size_t end = r.tail.find('\n', pos);
+            untracked += (untracked.empty() ? "" : ", ") + r.tail.substr(pos + 3, end - pos - 3);
+            pos = end;
+          }
+          if (!untracked.empty()) {
+            fail(refused("untracked files under .flox: " + untracked +
+                         "; commit them or remove them"));
+            return;
+          }
+          next();
+        });
+  });
+  steps.push_back([this](auto next, auto fail) {
+    git({"status", "--porcelain", "--untracked-files=no"}, [next, fail](const exec::RunResult& r) {
+      if (!r.tail.empty()) {
+        fail(refused("the checkout has uncommitted changes (" + first_lines(r.tail, 3) +
+                     "); commit or discard them"));
+        return;
+      }
+      next();
+    });
+  });
+  steps.push_back([this](auto next, auto fail) {
+    git({"rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"},
+        [next, fail](const exec::RunResult& r) {
+          if (!r.succeeded()) {
+            fail(
+                refused("the branch has no upstream: push it once with 'git push -u origin "
+                        "BRANCH'"));
+            return;
+          }
+          next();
+        });
+  });
+  steps.push_back([this](auto next, auto fail) {
+    git({"merge-base", "--is-ancestor", "HEAD", "@{u}"},
+        [this, next, fail](const exec::RunResult& r) {
+          if (r.succeeded()) {
+            next();
+            return;
+          }
+          if (!config_.push) {
+            fail(refused("HEAD is not pushed to its upstream: push it, or set publish.push"));
+            return;
+          }
+          git({"push", "-q"}, [next, fail](const exec::RunResult& p) {
+            if (!p.succeeded()) {
+              fail(refused("git push failed: " + exec::telling_line(p.tail), true,
+                           exec::Failure::kNetwork));
+              return;
+            }
+            next();
+          });
+        });
+  });
+  auto outcome = std::make_shared<LaneOutcome>();
+  steps.push_back([this, package, log, outcome, started](auto next, auto fail) {
+    exec::RunSpec spec;
+    spec.argv = {config_.flox, "publish",   "-d",   config_.env_dir.string(),
+                 "-o",         config_.org, package};
+    spec.cwd = config_.env_dir;
+    spec.env = config_.child_env;
+    spec.log = log;
+    spec.wall_timeout = config_.publish_timeout;
+    auto id = runner_.start(std::move(spec), [outcome, next, fail](const exec::RunResult& r) {
+      auto v = exec::classify(r, exec::Phase::kPublish);
+      if (v.failure == exec::Failure::kNone) {
+        outcome->run = r;
+        next();
+        return;
+      }
+      LaneOutcome o = refused("flox publish: " + v.reason, v.transient, v.failure);
+      o.run = r;
+      fail(o);
+    });
+    if (started) started(id);
+  });
+  enqueue(std::move(steps), [outcome, done = std::move(done)](LaneOutcome o) {
+    if (o.ok) o.run = outcome->run;
+    done(std::move(o));
+  });
+}
+
+}  // namespace tvd

@@ -1,0 +1,92 @@
+// Git in the flox environment, one transaction at a time. flox only builds recipes git tracks,
+// and flox publish refuses untracked or uncommitted files, so every change tvd makes to the
+// checkout is a whole transaction (write, `git add` that one file, commit that one path, push
+// where configured), and a publish holds the lane for its precondition checks and its run so
+// that no commit lands in between. Never `git add -A`. Every git and flox command is a child
+// process through the runner.
+#pragma once
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/base/result.h"
+#include "daemon/exec/classify.h"
+#include "daemon/exec/runner.h"
+#include "daemon/recipe/generate.h"
+
+namespace tvd {
+
+struct GitLaneConfig {
+  std::filesystem::path env_dir;  // the flox environment's checkout
+  std::filesystem::path log_dir;  // where the lane's command logs go
+  std::map<std::string, std::string> child_env;
+  std::string flox = "flox";
+  bool push = false;  // push recipe commits to the upstream
+  std::string org;    // for flox publish
+  std::chrono::seconds git_timeout{300};
+  std::chrono::seconds publish_timeout{std::chrono::hours(2)};
+};
+
+// How a transaction ended. `transient` failures are worth retrying later.
+struct LaneOutcome {
+  bool ok = false;
+  bool transient = false;
+  exec::Failure failure = exec::Failure::kNone;
+  std::string reason;                  // for people: what was wrong and what to do
+  bool committed = false;              // the recipe transaction made a commit
+  std::optional<exec::RunResult> run;  // the flox publish run, if it got that far
+};
+
+class GitLane {
+ public:
+  GitLane(exec::Runner& runner, GitLaneConfig config)
+      : runner_(runner), config_(std::move(config)) {}
+
+  // Makes `recipe.file` tracked and committed: writes it from `recipe.text` if it is missing,
+  // commits it if it is untracked, leaves it if it is committed, refuses if it has uncommitted
+  // changes. Adds "result-*" to the environment's .gitignore first if it is missing there.
+  void commit_recipe(const RecipeReport& recipe, std::string message,
+                     std::function<void(LaneOutcome)> done);
+
+  // Checks flox publish's preconditions itself (so the error says what to fix), pushes an
+  // unpushed HEAD when `push` is on, then runs `flox publish -d ENV -o ORG PKG`, whose output
+  // goes to `log`. "Package already published." is success.
+  void publish(const std::string& package, std::filesystem::path log,
+               std::function<void(LaneOutcome)> done,
+               std::function<void(exec::RunId)> started = {});
+
+  bool busy() const { return busy_; }
+  const GitLaneConfig& config() const { return config_; }
+
+ private:
+  using Step =
+      std::function<void(std::function<void()> next, std::function<void(LaneOutcome)> fail)>;
+  struct Transaction {
+    std::vector<Step> steps;
+    std::function<void(LaneOutcome)> done;
+  };
+  struct Active {
+    Transaction transaction;
+    size_t next_step = 0;
+  };
+  void enqueue(std::vector<Step> steps, std::function<void(LaneOutcome)> done);
+  void run_next();
+  void advance(const std::shared_ptr<Active>& t);
+  void finish(const std::shared_ptr<Active>& t, LaneOutcome o);
+  void git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then);
+
+  exec::Runner& runner_;
+  GitLaneConfig config_;
+  std::deque<Transaction> queue_;
+  bool busy_ = false;
+  std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
+  int n_ = 0;
+};
+
+}  // namespace tvd

@@ -1,0 +1,458 @@
+#include "daemon/service/engine.h"
+
+#include <system_error>
+
+#include "daemon/base/file.h"
+
+namespace tvd::service {
+
+const char* to_string(JobState s) {
+  switch (s) {
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kBuilding:
+      return "building";
+    case JobState::kPublishing:
+      return "publishing";
+    case JobState::kSucceeded:
+      return "succeeded";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+const char* to_string(JobPhase p) {
+  switch (p) {
+    case JobPhase::kRecipe:
+      return "recipe";
+    case JobPhase::kBuild:
+      return "build";
+    case JobPhase::kPublish:
+      return "publish";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint64_t kGiB = 1ull << 30;
+
+// FNV-1a: a stable fingerprint, the same in every run of tvd.
+std::string fnv1a(std::string_view data, uint64_t h = 1469598103934665603ull) {
+  for (unsigned char c : data)
+    h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string describe(const Variant& v) {
+  if (!v.is_gpu()) return "TorchVision CPU-only build optimized for " + v.isa->description;
+  return "TorchVision for " + v.gpu->description + " + " + v.isa->description;
+}
+
+}  // namespace
+
+Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner,
+               Clock& clock, Measure measure)
+    : config_(std::move(config)),
+      templates_(templates),
+      runner_(runner),
+      clock_(clock),
+      measure_(std::move(measure)),
+      estimator_(config_.estimates),
+      sched_(config_.limits, &estimator_),
+      lane_(runner, GitLaneConfig{config_.env.flox_env, config_.log_dir / "git", config_.child_env,
+                                  config_.flox, config_.push, config_.org,
+                                  std::chrono::seconds(300), config_.publish_timeout}) {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.log_dir / "git", ec);
+}
+
+void Engine::changed(Job& j) {
+  if (observer_) observer_(j);
+}
+
+std::string Engine::fingerprint(const Job& j) const {
+  auto recipe = read_file(config_.env.pkgs_dir() / (j.package + ".nix"));
+  auto lock = read_file(config_.env.flox_env / ".flox/env/manifest.lock");
+  return fnv1a(lock ? *lock : "", std::stoull(fnv1a(recipe ? *recipe : ""), nullptr, 16));
+}
+
+std::filesystem::path Engine::log_path(const Job& j, JobPhase phase) const {
+  auto dir = config_.log_dir / j.package;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return dir / (std::to_string(j.id) + "-" + std::to_string(j.attempts.size() + 1) + "-" +
+                to_string(phase) + ".log");
+}
+
+std::chrono::milliseconds Engine::backoff(int tries) const {
+  return config_.backoff * (1 << std::min(tries - 1, 10));
+}
+
+std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
+                                      const EnqueueOptions& o) {
+  std::vector<Enqueued> out;
+  for (const auto& sel : selections) {
+    Enqueued e;
+    e.package = sel.variant.package();
+    if (!sel.chosen) {
+      std::string why;
+      for (const auto& x : sel.exclusions)
+        why += (why.empty() ? "" : "; ") + x;
+      e.skipped = "excluded: " + why;
+      out.push_back(std::move(e));
+      continue;
+    }
+    if (auto it = active_.find(e.package); it != active_.end()) {
+      e.job = it->second;
+      out.push_back(std::move(e));
+      continue;
+    }
+    Job j;
+    j.id = next_id_++;
+    j.variant = sel.variant;
+    j.package = e.package;
+    j.origin = o.origin;
+    j.priority = o.priority;
+    j.publish = o.publish && config_.publish;
+    j.batch = o.batch;
+    j.enqueued = clock_.now();
+    if (o.origin == sched::Origin::kBatch && !o.force) {
+      auto f = still_failing_.find(j.package);
+      if (f != still_failing_.end() && f->second.first == fingerprint(j)) {
+        e.skipped = "still failing: " + f->second.second +
+                    " (recipe and lock unchanged; --force rebuilds it)";
+        out.push_back(std::move(e));
+        continue;
+      }
+    }
+    auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+    sched_.enqueue({j.package, kind, o.origin, o.priority}, j.id);
+    active_[j.package] = j.id;
+    e.job = j.id;
+    e.created = true;
+    auto& stored = jobs_[j.id] = std::move(j);
+    changed(stored);
+    out.push_back(std::move(e));
+  }
+  pump();
+  return out;
+}
+
+void Engine::schedule_recheck() {
+  if (recheck_armed_) return;
+  recheck_armed_ = true;
+  clock_.call_at(clock_.now() + config_.recheck, [this] {
+    recheck_armed_ = false;
+    pump();
+  });
+}
+
+void Engine::pump() {
+  auto starts = sched_.next(clock_.now(), measure_());
+  for (const auto& s : starts) {
+    // Builds that share the host cannot tell their memory apart by the host's figures.
+    bool shared = sched_.running().size() > 1;
+    for (const auto& r : sched_.running()) {
+      if (shared) overlapped_[r.id] = true;
+    }
+    overlapped_.emplace(s.id, shared);
+    start_recipe(jobs_.at(s.id), s);
+  }
+  if (sched_.queued_count() > 0) schedule_recheck();
+}
+
+void Engine::start_recipe(Job& j, const sched::Start& s) {
+  j.state = JobState::kBuilding;
+  j.phase = JobPhase::kRecipe;
+  if (j.started == TimePoint{}) j.started = clock_.now();
+  j.warning = s.warning;
+  changed(j);
+  auto report = inspect_recipes(templates_, config_.env, {Selection{j.variant, {}, true}});
+  if (!report) {
+    sched_.finished(j.id);
+    fail(j, JobPhase::kRecipe, exec::Failure::kUnknown, report.error().message);
+    return;
+  }
+  const JobId id = j.id;
+  lane_.commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
+                      [this, id](LaneOutcome o) {
+                        Job& job = jobs_.at(id);
+                        if (job.cancel_requested) {
+                          sched_.finished(id);
+                          fail(job, JobPhase::kRecipe, exec::Failure::kCancelled, "cancelled");
+                          job.state = JobState::kCancelled;
+                          changed(job);
+                          pump();
+                          return;
+                        }
+                        if (o.ok) {
+                          start_build(job);
+                          return;
+                        }
+                        ++job.build_tries;
+                        if (o.transient && job.build_tries < config_.max_tries) {
+                          job.error = o.reason;
+                          job.state = JobState::kQueued;
+                          auto wait = backoff(job.build_tries);
+                          sched_.requeue(id, clock_.now() + wait,
+                                         "recipe: " + o.reason + "; try " +
+                                             std::to_string(job.build_tries + 1) + " of " +
+                                             std::to_string(config_.max_tries));
+                          changed(job);
+                          clock_.call_at(clock_.now() + wait, [this] { pump(); });
+                        } else {
+                          sched_.finished(id);
+                          fail(job, JobPhase::kRecipe, o.failure, o.reason);
+                        }
+                        pump();
+                      });
+}
+
+void Engine::start_build(Job& j) {
+  j.phase = JobPhase::kBuild;
+  ++j.build_tries;
+  Attempt a;
+  a.number = static_cast<int>(j.attempts.size()) + 1;
+  a.phase = JobPhase::kBuild;
+  a.started = clock_.now();
+  a.log = log_path(j, JobPhase::kBuild);
+  exec::RunSpec spec;
+  spec.argv = {config_.flox, "build", "-d", config_.env.flox_env.string(), j.package};
+  spec.cwd = config_.env.flox_env;
+  spec.env = config_.child_env;
+  spec.log = a.log;
+  spec.log_limit = config_.log_limit;
+  spec.wall_timeout = config_.build_timeout;
+  spec.silence_timeout = config_.silence_timeout;
+  spec.sample_every = config_.sample_every;
+  j.attempts.push_back(std::move(a));
+  const JobId id = j.id;
+  j.run =
+      runner_.start(std::move(spec), [this, id](const exec::RunResult& r) { build_done(id, r); });
+  changed(j);
+}
+
+void Engine::build_done(JobId id, const exec::RunResult& r) {
+  Job& j = jobs_.at(id);
+  j.run.reset();
+  Attempt& a = j.attempts.back();
+  a.ended = clock_.now();
+  a.result = r;
+  const auto verdict = exec::classify(r, exec::Phase::kBuild);
+  a.failure = verdict.failure;
+  a.reason = verdict.reason;
+  const bool ran_alone = !overlapped_[id];
+  overlapped_.erase(id);
+  const auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+  uint64_t reserved = 0;
+  for (const auto& run : sched_.running()) {
+    if (run.id == id) reserved = run.reservation;
+  }
+
+  if (verdict.failure == exec::Failure::kNone) {
+    std::optional<uint64_t> peak;
+    if (r.peak_group_rss >= kGiB) {
+      peak = r.peak_group_rss;
+    } else if (ran_alone && r.host_peak_used > r.host_used_at_start) {
+      peak = r.host_peak_used - r.host_used_at_start;
+    }
+    a.learned_peak = peak;
+    estimator_.record(j.package, kind, peak,
+                      std::chrono::duration_cast<std::chrono::seconds>(r.duration));
+    sched_.finished(id);
+    j.built = true;
+    still_failing_.erase(j.package);
+    if (j.publish) {
+      start_publish(j);
+    } else {
+      j.state = JobState::kSucceeded;
+      j.finished = clock_.now();
+      j.error.clear();
+      active_.erase(j.package);
+      changed(j);
+    }
+  } else if (verdict.failure == exec::Failure::kCancelled || j.cancel_requested) {
+    sched_.finished(id);
+    j.state = JobState::kCancelled;
+    j.finished = clock_.now();
+    active_.erase(j.package);
+    changed(j);
+  } else if (verdict.transient && j.build_tries < config_.max_tries) {
+    if (verdict.failure == exec::Failure::kOutOfMemory) {
+      // It needed more than it had: ask for a quarter more next time.
+      uint64_t seen = std::max(r.peak_group_rss, reserved);
+      if (seen > 0) estimator_.record(j.package, kind, seen + seen / 4, std::nullopt);
+    }
+    j.error = verdict.reason;
+    j.failure = verdict.failure;
+    j.state = JobState::kQueued;
+    auto wait = backoff(j.build_tries);
+    sched_.requeue(id, clock_.now() + wait,
+                   std::string(exec::to_string(verdict.failure)) + "; try " +
+                       std::to_string(j.build_tries + 1) + " of " +
+                       std::to_string(config_.max_tries));
+    changed(j);
+    clock_.call_at(clock_.now() + wait, [this] { pump(); });
+  } else {
+    sched_.finished(id);
+    fail(j, JobPhase::kBuild, verdict.failure, verdict.reason);
+    still_failing_[j.package] = {fingerprint(j), verdict.reason};
+  }
+  pump();
+}
+
+void Engine::start_publish(Job& j) {
+  j.state = JobState::kPublishing;
+  j.phase = JobPhase::kPublish;
+  ++j.publish_tries;
+  Attempt a;
+  a.number = static_cast<int>(j.attempts.size()) + 1;
+  a.phase = JobPhase::kPublish;
+  a.started = clock_.now();
+  a.log = log_path(j, JobPhase::kPublish);
+  auto log = a.log;
+  j.attempts.push_back(std::move(a));
+  changed(j);
+  const JobId id = j.id;
+  lane_.publish(
+      j.package, log, [this, id](LaneOutcome o) { publish_done(id, o); },
+      [this, id](exec::RunId run) { jobs_.at(id).run = run; });
+}
+
+void Engine::publish_done(JobId id, const LaneOutcome& o) {
+  Job& j = jobs_.at(id);
+  j.run.reset();
+  Attempt& a = j.attempts.back();
+  a.ended = clock_.now();
+  a.result = o.run;
+  a.failure = o.failure;
+  a.reason = o.reason;
+  if (j.cancel_requested) {
+    j.state = JobState::kCancelled;
+    j.finished = clock_.now();
+    active_.erase(j.package);
+    changed(j);
+    return;
+  }
+  if (o.ok) {
+    j.state = JobState::kSucceeded;
+    j.finished = clock_.now();
+    j.error.clear();
+    active_.erase(j.package);
+    changed(j);
+    return;
+  }
+  if (o.transient && j.publish_tries < config_.max_tries) {
+    j.error = o.reason;
+    j.failure = o.failure;
+    changed(j);
+    // A publish is retried as a publish: the build is done and stays done.
+    clock_.call_at(clock_.now() + backoff(j.publish_tries), [this, id] {
+      Job& again = jobs_.at(id);
+      if (again.state == JobState::kPublishing && !again.cancel_requested && !again.run) {
+        start_publish(again);
+      }
+    });
+    return;
+  }
+  fail(j, JobPhase::kPublish, o.failure, o.reason);
+}
+
+void Engine::fail(Job& j, JobPhase phase, exec::Failure f, std::string reason) {
+  j.state = JobState::kFailed;
+  j.phase = phase;
+  j.failure = f;
+  j.error = std::move(reason);
+  j.finished = clock_.now();
+  active_.erase(j.package);
+  changed(j);
+}
+
+Status Engine::cancel(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return tvd::fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                "'tvctl status' lists the jobs");
+  }
+  Job& j = it->second;
+  if (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
+      j.state == JobState::kCancelled) {
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
+                                               ") already " + to_string(j.state));
+  }
+  j.cancel_requested = true;
+  if (sched_.cancel(id) || (j.state == JobState::kPublishing && !j.run && !lane_.busy())) {
+    j.state = JobState::kCancelled;
+    j.finished = clock_.now();
+    active_.erase(j.package);
+    changed(j);
+  } else if (j.run) {
+    runner_.cancel(*j.run);  // build_done or publish_done finishes it
+  }
+  pump();
+  return {};
+}
+
+Result<JobId> Engine::retry(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return tvd::fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                     "'tvctl status' lists the jobs");
+  }
+  Job& j = it->second;
+  if (j.state != JobState::kFailed && j.state != JobState::kCancelled) {
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
+                                               ") is " + to_string(j.state) +
+                                               ": only failed or cancelled jobs are retried");
+  }
+  if (auto other = active_.find(j.package); other != active_.end()) {
+    return other->second;
+  }
+  j.cancel_requested = false;
+  j.build_tries = 0;
+  j.publish_tries = 0;
+  j.error.clear();
+  j.failure = exec::Failure::kNone;
+  j.finished = {};
+  still_failing_.erase(j.package);
+  active_[j.package] = id;
+  if (j.built && j.publish) {
+    start_publish(j);
+    return id;
+  }
+  j.state = JobState::kQueued;
+  j.phase = JobPhase::kRecipe;
+  auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+  sched_.enqueue({j.package, kind, j.origin, j.priority}, id);
+  changed(j);
+  pump();
+  return id;
+}
+
+const Job* Engine::job(JobId id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+std::vector<const Job*> Engine::jobs() const {
+  std::vector<const Job*> out;
+  for (const auto& [id, j] : jobs_)
+    out.push_back(&j);
+  return out;
+}
+
+std::vector<sched::Waiting> Engine::waiting() const {
+  return sched_.waiting(clock_.now(), measure_());
+}
+
+bool Engine::idle() const {
+  return active_.empty();
+}
+
+}  // namespace tvd::service

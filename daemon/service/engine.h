@@ -1,0 +1,166 @@
+// The engine: the small loop between the scheduler (which decides) and the runner and git lane
+// (which act). It owns the jobs; a job is keyed by its variant, and a variant never has two
+// active jobs.
+//
+// A job's life: queued -> building (its recipe is made tracked and committed in the git lane,
+// then `flox build` runs under its memory reservation) -> publishing (`flox publish`, in the git
+// lane, when publishing is on) -> succeeded. A transient failure (OOM, a kill, a timeout, the
+// network, a collision) waits with exponential backoff and tries again, up to a limit; a failed
+// publish is retried as a publish, never as a rebuild. A permanent failure ends the job; a later
+// batch skips the variant as "still failing" until its recipe or the environment's lock changes.
+//
+// Memory learned for the next reservation: the process group's sampled peak when it saw the
+// compilers (at least 1 GiB); otherwise, when the build ran alone, the rise of the host's memory
+// in use (under a multi-user Nix install the compilers are nix-daemon's children, not ours);
+// otherwise nothing, rather than a wrong figure.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/exec/classify.h"
+#include "daemon/exec/runner.h"
+#include "daemon/matrix/spec.h"
+#include "daemon/recipe/generate.h"
+#include "daemon/recipe/git_lane.h"
+#include "daemon/sched/scheduler.h"
+#include "daemon/service/clock.h"
+
+namespace tvd::service {
+
+using sched::JobId;
+
+enum class JobState { kQueued, kBuilding, kPublishing, kSucceeded, kFailed, kCancelled };
+const char* to_string(JobState s);
+enum class JobPhase { kRecipe, kBuild, kPublish };
+const char* to_string(JobPhase p);
+
+struct Attempt {
+  int number = 0;
+  JobPhase phase = JobPhase::kBuild;
+  TimePoint started, ended;
+  std::filesystem::path log;
+  std::optional<exec::RunResult> result;
+  exec::Failure failure = exec::Failure::kNone;
+  std::string reason;
+  std::optional<uint64_t> learned_peak;  // what the estimator was told
+};
+
+struct Job {
+  JobId id = 0;
+  Variant variant;
+  std::string package;
+  sched::Origin origin = sched::Origin::kInteractive;
+  int priority = 0;
+  bool publish = false;
+  std::string batch;
+  JobState state = JobState::kQueued;
+  JobPhase phase = JobPhase::kRecipe;
+  int build_tries = 0;
+  int publish_tries = 0;
+  bool built = false;  // the build succeeded: a retry resumes at publish
+  std::string error;   // the last failure, for people
+  exec::Failure failure = exec::Failure::kNone;
+  TimePoint enqueued, started, finished;
+  std::vector<Attempt> attempts;
+  std::optional<exec::RunId> run;  // what runs now
+  bool cancel_requested = false;
+  std::string warning;
+};
+
+struct EngineConfig {
+  RecipeEnv env;
+  std::filesystem::path log_dir;  // per-attempt logs: <log_dir>/<package>/<job>-<n>-<phase>.log
+  std::string flox = "flox";
+  std::map<std::string, std::string> child_env;
+  bool publish = false;
+  std::string org;
+  bool push = false;
+  sched::Limits limits;
+  sched::EstimatorDefaults estimates;
+  std::chrono::seconds build_timeout{std::chrono::hours(12)};
+  std::chrono::seconds silence_timeout{std::chrono::hours(1)};
+  std::chrono::seconds publish_timeout{std::chrono::hours(2)};
+  uint64_t log_limit = 256ull << 20;
+  int max_tries = 3;                                            // per phase, the first try included
+  std::chrono::milliseconds backoff{std::chrono::minutes(2)};   // doubles each try
+  std::chrono::milliseconds recheck{std::chrono::seconds(30)};  // live gates, while jobs wait
+  std::chrono::milliseconds sample_every{std::chrono::seconds(5)};
+};
+
+struct EnqueueOptions {
+  sched::Origin origin = sched::Origin::kInteractive;
+  int priority = 0;
+  bool publish = true;  // and publishing is enabled in the config
+  bool force = false;   // rebuild a variant that still fails unchanged
+  std::string batch;
+};
+
+struct Enqueued {
+  std::string package;
+  std::optional<JobId> job;  // nullopt: skipped
+  bool created = false;      // false with a job: it was already queued or running
+  std::string skipped;       // why it was skipped ("excluded: ...", "still failing: ...")
+};
+
+class Engine {
+ public:
+  using Measure = std::function<sched::Measurements()>;
+  using Observer = std::function<void(const Job&)>;  // every state change
+
+  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Clock& clock,
+         Measure measure);
+
+  std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
+  Status cancel(JobId id);
+  // A failed or cancelled job again: from its publish if it was built, else from the start.
+  Result<JobId> retry(JobId id);
+
+  const Job* job(JobId id) const;
+  std::vector<const Job*> jobs() const;
+  std::vector<sched::Waiting> waiting() const;
+  const sched::Scheduler& scheduler() const { return sched_; }
+  const sched::Estimator& estimator() const { return estimator_; }
+  sched::Estimator& estimator() { return estimator_; }
+  void on_change(Observer o) { observer_ = std::move(o); }
+  // No job queued, running or waiting for a retry.
+  bool idle() const;
+
+ private:
+  void pump();
+  void changed(Job& j);
+  void start_recipe(Job& j, const sched::Start& s);
+  void start_build(Job& j);
+  void build_done(JobId id, const exec::RunResult& r);
+  void start_publish(Job& j);
+  void publish_done(JobId id, const LaneOutcome& o);
+  void fail(Job& j, JobPhase phase, exec::Failure f, std::string reason);
+  std::chrono::milliseconds backoff(int tries) const;
+  std::filesystem::path log_path(const Job& j, JobPhase phase) const;
+  std::string fingerprint(const Job& j) const;  // recipe text and environment lock
+  void schedule_recheck();
+
+  EngineConfig config_;
+  const TemplateSet& templates_;
+  exec::Runner& runner_;
+  Clock& clock_;
+  Measure measure_;
+  sched::Estimator estimator_;
+  sched::Scheduler sched_;
+  GitLane lane_;
+  std::map<JobId, Job> jobs_;
+  std::map<std::string, JobId, std::less<>> active_;  // package -> active job
+  // package -> (fingerprint, reason) of its last permanent failure
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> still_failing_;
+  std::map<JobId, bool> overlapped_;  // running builds that shared the host with another
+  Observer observer_;
+  bool recheck_armed_ = false;
+  JobId next_id_ = 1;
+};
+
+}  // namespace tvd::service

@@ -1,0 +1,337 @@
+// The engine with everything real but flox: the process runner, git with a bare upstream, the
+// fake flox of tests/support, an Asio clock.
+#include "daemon/service/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <set>
+
+#include "daemon/exec/process_runner.h"
+#include "tests/support/scratch.h"
+
+namespace tvd::service {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+constexpr uint64_t GiB = 1ull << 30;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  boost::asio::io_context io;
+  std::unique_ptr<exec::Runner> runner = exec::make_process_runner(io, {.grace = 300ms});
+  std::unique_ptr<Clock> clock = make_asio_clock(io);
+  testing::ScratchDir dir;
+  fs::path env_dir = dir / "build-torchvision";
+  fs::path upstream = dir / "upstream.git";
+  fs::path plan = dir / "plan";
+  Matrix matrix = std::move(Matrix::embedded().value());
+  TemplateSet templates = std::move(TemplateSet::embedded().value());
+  std::unique_ptr<Engine> engine;
+  std::vector<std::pair<JobId, JobState>> history;
+
+  EngineConfig config() {
+    EngineConfig c;
+    c.env = {env_dir, dir / "build-pytorch"};
+    c.log_dir = dir / "state" / "logs";
+    c.flox = testing::fake_flox().string();
+    c.child_env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+                   {"HOME", dir.path().string()},
+                   {"FAKE_FLOX_PLAN", plan.string()},
+                   {"FLOX_FLOXHUB_TOKEN", "t0ken"}};
+    c.publish = true;
+    c.org = "acme";
+    c.push = true;
+    c.limits = {.memory_budget = 1000 * GiB, .max_parallel = 4};
+    c.estimates = {.gpu_bytes = 40 * GiB, .cpu_bytes = 16 * GiB};
+    c.max_tries = 3;
+    c.backoff = 100ms;
+    c.recheck = 200ms;
+    c.sample_every = 100ms;
+    return c;
+  }
+  void make(EngineConfig c) {
+    engine = std::make_unique<Engine>(std::move(c), templates, *runner, *clock, [] {
+      return sched::Measurements{
+          .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
+    });
+    engine->on_change([this](const Job& j) { history.emplace_back(j.id, j.state); });
+  }
+  void SetUp() override {
+    fs::create_directories(plan);
+    testing::make_git_flox_env(env_dir, upstream);
+  }
+  std::vector<Selection> select(std::vector<std::string> specs) {
+    return resolve_specs(matrix, specs, false).value();
+  }
+  std::vector<Enqueued> enqueue(std::vector<std::string> specs, EnqueueOptions o = {}) {
+    return engine->enqueue(select(std::move(specs)), o);
+  }
+  // Runs the io_context until the engine has nothing to do, or `limit` passes.
+  void run_until_idle(std::chrono::seconds limit = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    boost::asio::steady_timer poll(io);
+    std::function<void()> check = [&] {
+      if (engine->idle() || std::chrono::steady_clock::now() > deadline) {
+        io.stop();
+        return;
+      }
+      poll.expires_after(20ms);
+      poll.async_wait([&](auto) { check(); });
+    };
+    check();
+    io.restart();
+    io.run();
+    ASSERT_TRUE(engine->idle()) << "the engine did not finish in time";
+  }
+  void behave(const std::string& pkg, const std::string& text, const char* what = "build") {
+    testing::write_text(plan / (pkg + "." + what), text);
+  }
+  std::vector<std::string> calls() {
+    std::vector<std::string> out;
+    std::ifstream in(plan / "calls");
+    for (std::string line; std::getline(in, line);)
+      out.push_back(line);
+    return out;
+  }
+  size_t count_calls(const std::string& prefix) {
+    size_t n = 0;
+    for (const auto& c : calls())
+      n += c.rfind(prefix, 0) == 0;
+    return n;
+  }
+  const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
+  const std::string cpu = "torchvision-python313-cpu-avx2";
+};
+
+TEST_F(EngineTest, EnqueueCommitsBuildsAndPublishes) {
+  make(config());
+  auto e = enqueue({"sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_TRUE(e[0].created && e[1].created);
+  run_until_idle();
+  for (const auto* j : engine->jobs()) {
+    ASSERT_EQ(j->state, JobState::kSucceeded) << j->package << ": " << j->error;
+    EXPECT_EQ(j->build_tries, 1);
+    EXPECT_EQ(j->publish_tries, 1);
+  }
+  // Each recipe was committed on its own, with the seed's message form, and pushed.
+  std::string log = testing::git(env_dir, {"log", "--format=%s"});
+  EXPECT_THAT(log, HasSubstr("Add TorchVision for NVIDIA Ada Lovelace (RTX 4090, L40) + AVX2 (" +
+                             sm89 + ")"));
+  EXPECT_THAT(log, HasSubstr("Add TorchVision CPU-only build optimized for AVX2 (" + cpu + ")"));
+  EXPECT_THAT(log, HasSubstr("Ignore flox build results (result-*)"));
+  EXPECT_EQ(testing::git(env_dir, {"show", "--stat", "--format=", "HEAD"}).find(".gitignore"),
+            std::string::npos);
+  EXPECT_EQ(testing::git(env_dir, {"rev-parse", "HEAD"}),
+            testing::git(upstream, {"rev-parse", "main"}));
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain"}), "");  // result-* links are ignored
+  EXPECT_TRUE(fs::is_symlink(env_dir / ("result-" + sm89)));
+  EXPECT_EQ(count_calls("publish acme " + sm89), 1u);
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+  // The states went queued -> building -> publishing -> succeeded.
+  std::vector<JobState> first;
+  for (const auto& [id, s] : history) {
+    if (id == e[0].job && (first.empty() || first.back() != s)) first.push_back(s);
+  }
+  EXPECT_EQ(first, (std::vector<JobState>{JobState::kQueued, JobState::kBuilding,
+                                          JobState::kPublishing, JobState::kSucceeded}));
+}
+
+TEST_F(EngineTest, AVariantIsNeverQueuedTwice) {
+  make(config());
+  behave(sm89, "seconds=0.5\n");
+  auto a = enqueue({"sm89-avx2"});
+  auto b = enqueue({"sm89-avx2", "sm89-avx2"});
+  EXPECT_EQ(a[0].job, b[0].job);
+  EXPECT_FALSE(b[0].created);
+  run_until_idle();
+  EXPECT_EQ(count_calls("build " + sm89), 1u);
+}
+
+TEST_F(EngineTest, TheMemoryCapHoldsWithSeveralJobs) {
+  auto c = config();
+  c.limits = {.memory_budget = 100 * GiB, .max_parallel = 8};  // room for two 40 GiB builds
+  c.publish = false;
+  make(c);
+  std::set<JobId> building;
+  size_t most = 0;
+  engine->on_change([&](const Job& j) {
+    if (j.state == JobState::kBuilding)
+      building.insert(j.id);
+    else
+      building.erase(j.id);
+    most = std::max(most, building.size());
+  });
+  for (const char* isa : {"avx2", "avx512", "avx512vnni", "avx512bf16", "armv9"}) {
+    behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.4\n");
+  }
+  enqueue({"sm90-avx2", "sm90-avx512", "sm90-avx512vnni", "sm90-avx512bf16", "sm90-armv9"});
+  auto waiting = engine->waiting();
+  ASSERT_EQ(waiting.size(), 3u);
+  EXPECT_THAT(waiting[0].reason,
+              HasSubstr("waiting for memory: 80 GiB of 100 GiB reserved, needs 40 GiB"));
+  run_until_idle();
+  EXPECT_EQ(most, 2u);
+  for (const auto* j : engine->jobs())
+    EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+}
+
+TEST_F(EngineTest, ATransientFailureIsRetriedAndLearnsToReserveMore) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  behave(sm89, "fail_first=1\n");
+  auto e = enqueue({"sm89-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  ASSERT_EQ(j->state, JobState::kSucceeded) << j->error;
+  ASSERT_EQ(j->attempts.size(), 2u);
+  EXPECT_EQ(j->attempts[0].failure, exec::Failure::kOutOfMemory);
+  EXPECT_TRUE(j->attempts[1].result->succeeded());
+  EXPECT_GT(engine->estimator().estimate(sm89, sched::BuildKind::kGpu).memory, 40 * GiB);
+  EXPECT_THAT(testing::read_text(j->attempts[0].log), HasSubstr("out of memory"));
+}
+
+TEST_F(EngineTest, APermanentFailureIsNotRetriedAndStillFailsUntilItsRecipeChanges) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  behave(sm89, "result=fail\n");
+  auto e = enqueue({"sm89-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kBuild);
+  EXPECT_EQ(j->build_tries, 1);
+  EXPECT_THAT(j->error, HasSubstr("the build failed: > torch/csrc/Module.cpp:42: error:"));
+
+  EnqueueOptions nightly{.origin = sched::Origin::kBatch, .batch = "nightly"};
+  auto skipped = enqueue({"sm89-avx2"}, nightly);
+  EXPECT_FALSE(skipped[0].job);
+  EXPECT_THAT(skipped[0].skipped, HasSubstr("still failing: the build failed"));
+
+  nightly.force = true;
+  auto forced = enqueue({"sm89-avx2"}, nightly);
+  EXPECT_TRUE(forced[0].created);
+  run_until_idle();
+
+  // A changed recipe is worth another try.
+  nightly.force = false;
+  testing::write_text(env_dir / ".flox/pkgs" / (sm89 + ".nix"),
+                      testing::read_text(env_dir / ".flox/pkgs" / (sm89 + ".nix")) + "# fixed\n");
+  testing::git(env_dir, {"commit", "-q", "-am", "Fix sm89"});
+  fs::remove(plan / (sm89 + ".build"));
+  auto changed = enqueue({"sm89-avx2"}, nightly);
+  ASSERT_TRUE(changed[0].created) << changed[0].skipped;
+  run_until_idle();
+  EXPECT_EQ(engine->job(*changed[0].job)->state, JobState::kSucceeded);
+}
+
+TEST_F(EngineTest, AFailedPublishIsRetriedAsAPublishNeverARebuild) {
+  make(config());
+  behave(cpu, "fail_first=1\n", "publish");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+  EXPECT_EQ(j->publish_tries, 2);
+  EXPECT_EQ(count_calls("build " + cpu), 1u);
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+}
+
+TEST_F(EngineTest, APublishPreconditionSaysWhatToFixAndRetryPublishesWithoutRebuilding) {
+  auto c = config();
+  c.push = false;
+  make(c);
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kPublish);
+  EXPECT_THAT(j->error,
+              HasSubstr("HEAD is not pushed to its upstream: push it, or set publish.push"));
+  EXPECT_EQ(count_calls("publish"), 0u);  // tvd refused before flox was asked
+
+  testing::git(env_dir, {"push", "-q"});
+  ASSERT_EQ(engine->retry(j->id).value(), j->id);
+  run_until_idle();
+  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+  EXPECT_EQ(count_calls("build " + cpu), 1u);
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+}
+
+TEST_F(EngineTest, NotLoggedInIsAPermanentPublishFailure) {
+  auto c = config();
+  c.child_env.erase("FLOX_FLOXHUB_TOKEN");
+  make(c);
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_THAT(engine->job(*e[0].job)->error,
+              HasSubstr("FLOX_FLOXHUB_TOKEN is not set for the service"));
+}
+
+TEST_F(EngineTest, CancelStopsABuildAndItsGrandchildren) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  behave(sm89, "result=hang\ngrandchild=1\n");
+  auto e = enqueue({"sm89-avx2", "cpu-avx2"});
+  boost::asio::steady_timer t(io, 1500ms);
+  t.async_wait([&](auto) { ASSERT_TRUE(engine->cancel(*e[0].job)); });
+  run_until_idle();
+  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kCancelled);
+  EXPECT_EQ(engine->job(*e[1].job)->state, JobState::kSucceeded);
+  pid_t grandchild = std::stoi(testing::read_text(plan / (sm89 + ".grandchild")));
+  EXPECT_NE(::kill(grandchild, 0) == 0 &&
+                fs::exists("/proc/" + std::to_string(grandchild) + "/cmdline") &&
+                !testing::read_text("/proc/" + std::to_string(grandchild) + "/cmdline").empty(),
+            true);
+  EXPECT_FALSE(engine->cancel(*e[0].job));  // already cancelled
+  EXPECT_FALSE(engine->cancel(999));
+}
+
+TEST_F(EngineTest, AHungBuildTimesOutAndFailsAfterItsTries) {
+  auto c = config();
+  c.publish = false;
+  c.build_timeout = 1s;
+  c.max_tries = 2;
+  make(c);
+  behave(cpu, "result=hang\n");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->failure, exec::Failure::kTimeout);
+  EXPECT_EQ(j->build_tries, 2);
+}
+
+TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  const auto file = env_dir / ".flox/pkgs" / (cpu + ".nix");
+  testing::write_text(file, "# written by hand\n{ }: { }\n");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kSucceeded);
+  EXPECT_EQ(testing::git(env_dir, {"show", "HEAD:.flox/pkgs/" + cpu + ".nix"}),
+            "# written by hand\n{ }: { }\n");
+
+  testing::write_text(file, "# half-way through an edit\n");
+  auto again = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*again[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kRecipe);
+  EXPECT_THAT(j->error, HasSubstr("has uncommitted changes: commit or discard them"));
+}
+
+}  // namespace
+}  // namespace tvd::service
