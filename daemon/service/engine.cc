@@ -378,7 +378,7 @@ Status Engine::cancel(JobId id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
     return tvd::fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
-                "'tvctl status' lists the jobs");
+                     "'tvctl status' lists the jobs");
   }
   Job& j = it->second;
   if (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||

@@ -1,6 +1,8 @@
 // Scratch directories and small helpers for tests that touch real files and real processes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -51,5 +53,8 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv);
 
 bool running_as_root();
+
+// True while `pid` runs; a zombie, waiting only to be reaped by its new parent, counts as gone.
+bool process_alive(pid_t pid);
 
 }  // namespace tvd::testing
