@@ -22,15 +22,6 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-bool alive(pid_t pid) {
-  // A zombie is dead for our purposes; it only waits for its new parent to reap it.
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(st, line)) return false;
-  auto close = line.rfind(')');
-  return close != std::string::npos && line.substr(close + 2, 1) != "Z";
-}
-
 class ProcessRunnerTest : public ::testing::Test {
  protected:
   boost::asio::io_context io;
@@ -159,7 +150,7 @@ TEST_F(ProcessRunnerTest, CancelKillsGrandchildren) {
   ASSERT_TRUE(out);
   EXPECT_EQ(out->ending, Ending::kCancelled);
   pid_t grandchild = std::stoi(testing::read_text(plan / "stuck.grandchild"));
-  EXPECT_FALSE(alive(grandchild)) << "grandchild " << grandchild << " survived";
+  EXPECT_FALSE(testing::process_alive(grandchild)) << "grandchild " << grandchild << " survived";
   EXPECT_FALSE(runner->process_group(id));
 }
 
@@ -169,7 +160,7 @@ TEST_F(ProcessRunnerTest, NoOrphanOutlivesASuccessfulBuild) {
   auto r = run(flox({"build", "-d", env_dir.string(), "leaves-one"}));
   EXPECT_TRUE(r.succeeded()) << r.tail;
   pid_t grandchild = std::stoi(testing::read_text(plan / "leaves-one.grandchild"));
-  EXPECT_FALSE(alive(grandchild));
+  EXPECT_FALSE(testing::process_alive(grandchild));
   EXPECT_TRUE(fs::is_symlink(env_dir / "result-leaves-one"));
   EXPECT_TRUE(fs::is_symlink(env_dir / "result-leaves-one-log"));
 }

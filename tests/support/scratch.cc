@@ -157,3 +157,15 @@ bool running_as_root() {
 }
 
 }  // namespace tvd::testing
+
+namespace tvd::testing {
+
+bool process_alive(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(st, line)) return false;
+  auto close = line.rfind(')');
+  return close != std::string::npos && line.substr(close + 2, 1) != "Z";
+}
+
+}  // namespace tvd::testing
