@@ -121,9 +121,44 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
           false);
       po.refuse_unknown_keys();
     }
+    if (const json* p = o.get("max_memory_pressure", Need::kOptional)) {
+      if (p->is_number() && *p >= 0 && *p <= 100) {
+        c.scheduler.max_memory_pressure = p->get<double>();
+      } else {
+        o.error("max_memory_pressure", "expected a percentage from 0 to 100");
+      }
+    }
     size_key(
         o, "min_free_disk", [&](std::optional<uint64_t> v) { c.scheduler.min_free_disk = *v; },
         false);
+    o.refuse_unknown_keys();
+  }
+
+  if (const json* b = root.get("builds", Need::kOptional)) {
+    JsonObject o(*b, "builds", errors);
+    auto duration_key = [&](std::string_view key, std::chrono::seconds& out) {
+      if (auto s = o.string(key, Need::kOptional)) {
+        auto d = parse_duration(*s);
+        if (!d || d->count() <= 0) {
+          o.error(key, "expected a duration such as \"12h\" or \"90min\"");
+        } else {
+          out = *d;
+        }
+      }
+    };
+    duration_key("timeout", c.builds.timeout);
+    duration_key("silence_timeout", c.builds.silence_timeout);
+    duration_key("publish_timeout", c.builds.publish_timeout);
+    duration_key("backoff", c.builds.backoff);
+    if (const json* t = o.get("max_tries", Need::kOptional)) {
+      if (t->is_number_unsigned() && *t >= 1 && *t <= 20) {
+        c.builds.max_tries = t->get<int>();
+      } else {
+        o.error("max_tries", "expected a whole number from 1 to 20");
+      }
+    }
+    size_key(
+        o, "log_limit", [&](std::optional<uint64_t> v) { c.builds.log_limit = *v; }, false);
     o.refuse_unknown_keys();
   }
 

@@ -2,6 +2,7 @@
 // and reports every problem at once with the key's path. Comments are allowed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -37,7 +38,17 @@ struct Config {
     uint64_t memory_per_build_gpu = 48ull << 30;
     uint64_t memory_per_build_cpu = 16ull << 30;
     uint64_t min_free_disk = 50ull << 30;
+    double max_memory_pressure = 10.0;  // percent, /proc/pressure/memory "full avg10"
   } scheduler;
+
+  struct Builds {
+    std::chrono::seconds timeout{std::chrono::hours(12)};         // wall clock, one flox build
+    std::chrono::seconds silence_timeout{std::chrono::hours(1)};  // no output for this long
+    std::chrono::seconds publish_timeout{std::chrono::hours(2)};
+    int max_tries = 3;                                      // per phase, the first included
+    std::chrono::seconds backoff{std::chrono::minutes(2)};  // before try 2; doubles after
+    uint64_t log_limit = 256ull << 20;  // per attempt; past it the head and tail are kept
+  } builds;
 
   struct Http {
     std::string listen = "127.0.0.1:8347";

@@ -45,6 +45,8 @@ TEST(Config, EveryKeyOfTheContract) {
     "scheduler": { "max_parallel": 3, "memory_budget": "200GiB",
                    "memory_per_build": { "gpu": "64GiB", "cpu": "24GiB" }, "min_free_disk": "100GB" },
     "http": { "listen": "0.0.0.0:9000" },
+    "builds": { "timeout": "6h", "silence_timeout": "30min", "max_tries": 5, "backoff": "1min",
+                "log_limit": "64MiB", "publish_timeout": "1h" },
     "matrix": "matrix.json", "templates": "templates",
     "axes": { "python": ["python313", "python312"] }
   })");
@@ -61,6 +63,10 @@ TEST(Config, EveryKeyOfTheContract) {
   EXPECT_EQ(c->scheduler.memory_per_build_cpu, 24ull << 30);
   EXPECT_EQ(c->scheduler.min_free_disk, 100'000'000'000ull);
   EXPECT_EQ(c->http.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->builds.timeout, std::chrono::hours(6));
+  EXPECT_EQ(c->builds.silence_timeout, std::chrono::minutes(30));
+  EXPECT_EQ(c->builds.max_tries, 5);
+  EXPECT_EQ(c->builds.log_limit, 64ull << 20);
   EXPECT_EQ(*c->matrix, "/etc/tvd/matrix.json");
   EXPECT_TRUE(c->axes_python);
   EXPECT_FALSE(c->axes_cuda);
@@ -88,7 +94,8 @@ TEST(Config, WrongTypesAndValuesAreReportedTogether) {
     "publish": {"enabled": "yes"},
     "scheduler": {"max_parallel": 0, "memory_budget": "48 gigs",
                   "memory_per_build": {"gpu": 48}},
-    "http": {"listen": "8347"}
+    "http": {"listen": "8347"},
+    "builds": {"timeout": "forever", "max_tries": 0}
   })");
   EXPECT_THAT(msg, HasSubstr("publish.enabled: expected true or false, found a string"));
   EXPECT_THAT(
@@ -97,6 +104,8 @@ TEST(Config, WrongTypesAndValuesAreReportedTogether) {
   EXPECT_THAT(msg, HasSubstr("scheduler.memory_budget: \"48 gigs\" is not a size"));
   EXPECT_THAT(msg, HasSubstr("scheduler.memory_per_build.gpu: expected a size as a string"));
   EXPECT_THAT(msg, HasSubstr("http.listen: expected HOST:PORT"));
+  EXPECT_THAT(msg, HasSubstr("builds.timeout: expected a duration"));
+  EXPECT_THAT(msg, HasSubstr("builds.max_tries: expected a whole number from 1 to 20"));
 }
 
 TEST(Config, PublishingNeedsAnOrg) {

@@ -1,0 +1,56 @@
+#include "daemon/service/host_config.h"
+
+#include "daemon/exec/child_env.h"
+#include "daemon/exec/host.h"
+#include "daemon/sched/simulate.h"
+
+namespace tvd::service {
+
+sched::Limits limits_for(const Config& c) {
+  sched::Limits l;
+  if (c.scheduler.memory_budget) {
+    l.memory_budget = *c.scheduler.memory_budget;
+  } else {
+    uint64_t total = 0;
+    if (auto m = exec::read_meminfo()) total = m->total;
+    if (auto cg = exec::read_cgroup_memory_limit(); cg && (total == 0 || *cg < total)) total = *cg;
+    l.memory_budget = sched::auto_memory_budget(total);
+  }
+  l.max_parallel =
+      c.scheduler.max_parallel.value_or(sched::auto_max_parallel(exec::online_cores()));
+  l.min_free_disk = c.scheduler.min_free_disk;
+  l.max_memory_pressure = c.scheduler.max_memory_pressure;
+  return l;
+}
+
+sched::Measurements measure_host(const Config& c) {
+  sched::Measurements m;
+  m.memory_pressure = exec::read_memory_pressure();
+  if (auto mem = exec::read_meminfo()) m.mem_available = mem->available;
+  m.disks.push_back({kNixStore, exec::free_disk(kNixStore)});
+  m.disks.push_back({c.state_dir.string(), exec::free_disk(c.state_dir)});
+  return m;
+}
+
+EngineConfig engine_config(const Config& c, char** environ_vars) {
+  EngineConfig e;
+  e.env = {c.flox_env, c.pytorch_env};
+  e.log_dir = c.state_dir / "logs";
+  e.flox = c.flox;
+  e.child_env = exec::child_environment(environ_vars);
+  e.publish = c.publish.enabled;
+  e.org = c.publish.org;
+  e.push = c.publish.push;
+  e.limits = limits_for(c);
+  e.estimates.gpu_bytes = c.scheduler.memory_per_build_gpu;
+  e.estimates.cpu_bytes = c.scheduler.memory_per_build_cpu;
+  e.build_timeout = c.builds.timeout;
+  e.silence_timeout = c.builds.silence_timeout;
+  e.publish_timeout = c.builds.publish_timeout;
+  e.max_tries = c.builds.max_tries;
+  e.backoff = c.builds.backoff;
+  e.log_limit = c.builds.log_limit;
+  return e;
+}
+
+}  // namespace tvd::service

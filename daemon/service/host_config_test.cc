@@ -1,0 +1,64 @@
+#include "daemon/service/host_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/exec/host.h"
+
+extern char** environ;
+
+namespace tvd::service {
+namespace {
+
+constexpr uint64_t GiB = 1ull << 30;
+
+TEST(HostConfig, ExplicitSettingsAreKept) {
+  auto c = parse_config(R"({"scheduler": {"max_parallel": 3, "memory_budget": "200GiB",
+                                          "max_memory_pressure": 25}})",
+                        "t", "/")
+               .value();
+  auto l = limits_for(c);
+  EXPECT_EQ(l.max_parallel, 3u);
+  EXPECT_EQ(l.memory_budget, 200 * GiB);
+  EXPECT_DOUBLE_EQ(l.max_memory_pressure, 25.0);
+}
+
+TEST(HostConfig, AutoFollowsThisHost) {
+  auto c = parse_config("{}", "t", "/").value();
+  auto l = limits_for(c);
+  auto mem = exec::read_meminfo().value();
+  EXPECT_LT(l.memory_budget, mem.total);
+  EXPECT_GT(l.memory_budget, mem.total / 2);
+  EXPECT_EQ(l.max_parallel, std::max(1u, exec::online_cores() / 32));
+}
+
+TEST(HostConfig, MeasuresTheStoreAndTheStateDirectory) {
+  auto c = parse_config(R"({"state_dir": "/tmp"})", "t", "/").value();
+  auto m = measure_host(c);
+  ASSERT_EQ(m.disks.size(), 2u);
+  EXPECT_EQ(m.disks[0].path, "/nix/store");
+  EXPECT_EQ(m.disks[1].path, "/tmp");
+  EXPECT_TRUE(m.disks[1].free_bytes);
+  EXPECT_TRUE(m.mem_available);
+}
+
+TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
+  ::setenv("TVD_UNRELATED", "x", 1);
+  ::setenv("NIX_REMOTE", "daemon", 1);
+  auto c = parse_config(R"({"flox_env": "/srv/tv", "builds": {"timeout": "3h", "max_tries": 4},
+                            "publish": {"enabled": true, "org": "acme"}})",
+                        "t", "/")
+               .value();
+  auto e = engine_config(c, environ);
+  EXPECT_EQ(e.env.flox_env, "/srv/tv");
+  EXPECT_EQ(e.log_dir, "/var/lib/tvd/logs");
+  EXPECT_EQ(e.build_timeout, std::chrono::hours(3));
+  EXPECT_EQ(e.max_tries, 4);
+  EXPECT_TRUE(e.publish);
+  EXPECT_EQ(e.child_env.count("TVD_UNRELATED"), 0u);
+  EXPECT_EQ(e.child_env.at("NIX_REMOTE"), "daemon");
+  EXPECT_TRUE(e.child_env.count("PATH"));
+}
+
+}  // namespace
+}  // namespace tvd::service
