@@ -1,0 +1,413 @@
+#include "daemon/store/store.h"
+
+#include <sqlite3.h>
+
+#include <system_error>
+#include <utility>
+#include <variant>
+
+#include "schema/migrations.h"
+
+namespace tvd::store {
+namespace {
+
+Error sql_error(sqlite3* db, const std::string& what) {
+  return Error{ErrorKind::kIo, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
+               "check the state directory's disk and permissions"};
+}
+
+// One prepared statement; binds by position, reads columns by position.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return stmt_ != nullptr; }
+
+  using Value = std::variant<std::monostate, int64_t, std::string>;
+  Stmt& bind(std::initializer_list<Value> values) {
+    int i = 1;
+    for (const auto& v : values) {
+      if (std::holds_alternative<std::monostate>(v))
+        sqlite3_bind_null(stmt_, i);
+      else if (auto* n = std::get_if<int64_t>(&v))
+        sqlite3_bind_int64(stmt_, i, *n);
+      else {
+        const auto& s = std::get<std::string>(v);
+        sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+      }
+      ++i;
+    }
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+  // Ready to bind and run again.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : "";
+  }
+  std::optional<std::string> opt_text(int col) const {
+    return null(col) ? std::nullopt : std::optional(text(col));
+  }
+  std::optional<int64_t> opt_i64(int col) const {
+    return null(col) ? std::nullopt : std::optional(i64(col));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Stmt::Value opt(const std::optional<std::string>& s) {
+  return s ? Stmt::Value(*s) : Stmt::Value{};
+}
+Stmt::Value opt(const std::optional<int64_t>& n) {
+  return n ? Stmt::Value(*n) : Stmt::Value{};
+}
+Stmt::Value opt(const std::optional<int>& n) {
+  return n ? Stmt::Value(static_cast<int64_t>(*n)) : Stmt::Value{};
+}
+
+Status exec(sqlite3* db, const char* sql, const std::string& what) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "?";
+    sqlite3_free(msg);
+    return fail(ErrorKind::kIo, what + ": " + m);
+  }
+  return {};
+}
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {
+    ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  }
+  ~Transaction() {
+    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  bool ok() const { return ok_; }
+  Status commit() {
+    done_ = true;
+    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return tl::unexpected(sql_error(db_, "commit"));
+    }
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+  bool ok_ = false, done_ = false;
+};
+
+JobRow read_job(const Stmt& s) {
+  JobRow j;
+  j.id = s.i64(0);
+  j.variant = s.text(1);
+  j.state = s.text(2);
+  j.phase = s.text(3);
+  j.origin = s.text(4);
+  j.priority = static_cast<int>(s.i64(5));
+  j.publish = s.i64(6) != 0;
+  j.batch_id = s.opt_i64(7);
+  j.built = s.i64(8) != 0;
+  j.build_tries = static_cast<int>(s.i64(9));
+  j.publish_tries = static_cast<int>(s.i64(10));
+  j.failure = s.text(11);
+  j.error = s.text(12);
+  j.enqueued_at = s.i64(13);
+  j.started_at = s.opt_i64(14);
+  j.finished_at = s.opt_i64(15);
+  return j;
+}
+
+constexpr const char* kJobColumns =
+    "id, variant, state, phase, origin, priority, publish, batch_id, built, build_tries, "
+    "publish_tries, failure, error, enqueued_at, started_at, finished_at";
+
+AttemptRow read_attempt(const Stmt& s) {
+  AttemptRow a;
+  a.job_id = s.i64(0);
+  a.number = static_cast<int>(s.i64(1));
+  a.phase = s.text(2);
+  a.started_at = s.i64(3);
+  a.ended_at = s.opt_i64(4);
+  a.outcome = s.opt_text(5);
+  if (!s.null(6)) a.exit_code = static_cast<int>(s.i64(6));
+  if (!s.null(7)) a.signal = static_cast<int>(s.i64(7));
+  a.failure = s.text(8);
+  a.reason = s.text(9);
+  a.log_path = s.text(10);
+  a.peak_memory = s.opt_i64(11);
+  a.pgid = s.opt_i64(12);
+  return a;
+}
+
+constexpr const char* kAttemptColumns =
+    "job_id, number, phase, started_at, ended_at, outcome, exit_code, signal, failure, reason, "
+    "log_path, peak_memory, pgid";
+
+}  // namespace
+
+Store::Store(Store&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+Store& Store::operator=(Store&& o) noexcept {
+  if (this != &o) {
+    if (db_) sqlite3_close(db_);
+    db_ = std::exchange(o.db_, nullptr);
+  }
+  return *this;
+}
+Store::~Store() {
+  if (db_) sqlite3_close(db_);
+}
+
+int Store::latest_version() {
+  return static_cast<int>(schema::migrations().size());
+}
+
+int Store::schema_version() const {
+  Stmt s(db_, "PRAGMA user_version");
+  return s.step() == SQLITE_ROW ? static_cast<int>(s.i64(0)) : -1;
+}
+
+Result<Store> Store::open(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path(), ec);
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Store store(raw);
+  if (rc != SQLITE_OK) {
+    return fail(ErrorKind::kIo,
+                "cannot open the database " + file.string() + ": " +
+                    (raw ? sqlite3_errmsg(raw) : "out of memory"),
+                "check that state_dir exists and is writable by tvd");
+  }
+  sqlite3_busy_timeout(raw, 5000);
+  if (auto st =
+          exec(raw, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
+               file.string());
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  const int have = store.schema_version();
+  const int want = latest_version();
+  if (have > want) {
+    return fail(ErrorKind::kConflict,
+                file.string() + " has schema version " + std::to_string(have) +
+                    ", newer than the " + std::to_string(want) + " this tvd knows",
+                "run the tvd that wrote it, or a newer one; nothing was changed");
+  }
+  const auto& all = schema::migrations();
+  for (int v = have; v < want; ++v) {
+    Transaction t(raw);
+    if (!t.ok()) return tl::unexpected(sql_error(raw, "migration " + std::string(all[v].name)));
+    std::string sql(all[v].sql);
+    sql += "\nPRAGMA user_version = " + std::to_string(v + 1) + ";";
+    if (auto st = exec(raw, sql.c_str(), "migration " + std::string(all[v].name)); !st) {
+      return tl::unexpected(st.error());
+    }
+    if (auto st = t.commit(); !st) return tl::unexpected(st.error());
+  }
+  return store;
+}
+
+Status Store::sync_variants(const std::vector<VariantRow>& current, int64_t now) {
+  Transaction t(db_);
+  if (!t.ok()) return tl::unexpected(sql_error(db_, "sync variants"));
+  if (auto st = exec(db_, "UPDATE variants SET in_matrix = 2 WHERE in_matrix = 1", "sync"); !st) {
+    return st;
+  }
+  Stmt up(
+      db_,
+      "INSERT INTO variants (package, python, cuda, gpu_arch, cpu_isa, kind, excluded, in_matrix,"
+      " recipe_source, template_hash, updated_at) VALUES (?,?,?,?,?,?,?,1,?,?,?)"
+      " ON CONFLICT(package) DO UPDATE SET python=excluded.python, cuda=excluded.cuda,"
+      " gpu_arch=excluded.gpu_arch, cpu_isa=excluded.cpu_isa, kind=excluded.kind,"
+      " excluded=excluded.excluded, in_matrix=1,"
+      " recipe_source=coalesce(excluded.recipe_source, variants.recipe_source),"
+      " template_hash=coalesce(excluded.template_hash, variants.template_hash),"
+      " updated_at=excluded.updated_at");
+  for (const auto& v : current) {
+    up.bind({v.package, v.python, opt(v.cuda), opt(v.gpu_arch), v.cpu_isa, v.kind, opt(v.excluded),
+             opt(v.recipe_source), opt(v.template_hash), now});
+    if (up.step() != SQLITE_DONE)
+      return tl::unexpected(sql_error(db_, "sync variant " + v.package));
+    up.reset();
+  }
+  if (auto st = exec(db_, "UPDATE variants SET in_matrix = 0 WHERE in_matrix = 2", "retire"); !st) {
+    return st;
+  }
+  return t.commit();
+}
+
+Result<std::vector<VariantRow>> Store::variants() const {
+  Stmt s(
+      db_,
+      "SELECT package, python, cuda, gpu_arch, cpu_isa, kind, excluded, in_matrix, recipe_source,"
+      " template_hash FROM variants ORDER BY package");
+  std::vector<VariantRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    VariantRow v;
+    v.package = s.text(0);
+    v.python = s.text(1);
+    v.cuda = s.opt_text(2);
+    v.gpu_arch = s.opt_text(3);
+    v.cpu_isa = s.text(4);
+    v.kind = s.text(5);
+    v.excluded = s.opt_text(6);
+    v.in_matrix = s.i64(7) == 1;
+    v.recipe_source = s.opt_text(8);
+    v.template_hash = s.opt_text(9);
+    out.push_back(std::move(v));
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read variants"));
+  return out;
+}
+
+Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts) {
+  Transaction t(db_);
+  if (!t.ok()) return tl::unexpected(sql_error(db_, "save job"));
+  {
+    Stmt s(
+        db_,
+        "INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, batch_id, built,"
+        " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
+        " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
+        " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
+        " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
+        " finished_at=excluded.finished_at");
+    s.bind({j.id, j.variant, j.state, j.phase, j.origin, static_cast<int64_t>(j.priority),
+            static_cast<int64_t>(j.publish), opt(j.batch_id), static_cast<int64_t>(j.built),
+            static_cast<int64_t>(j.build_tries), static_cast<int64_t>(j.publish_tries), j.failure,
+            j.error, j.enqueued_at, opt(j.started_at), opt(j.finished_at)});
+    if (s.step() != SQLITE_DONE)
+      return tl::unexpected(sql_error(db_, "save job " + std::to_string(j.id)));
+  }
+  for (const auto& a : attempts) {
+    Stmt s(
+        db_,
+        "INSERT INTO attempts (job_id, number, phase, started_at, ended_at, outcome, exit_code,"
+        " signal, failure, reason, log_path, peak_memory, pgid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(job_id, number) DO UPDATE SET ended_at=excluded.ended_at,"
+        " outcome=excluded.outcome, exit_code=excluded.exit_code, signal=excluded.signal,"
+        " failure=excluded.failure, reason=excluded.reason, peak_memory=excluded.peak_memory,"
+        " pgid=excluded.pgid");
+    s.bind({a.job_id, static_cast<int64_t>(a.number), a.phase, a.started_at, opt(a.ended_at),
+            opt(a.outcome), opt(a.exit_code), opt(a.signal), a.failure, a.reason, a.log_path,
+            opt(a.peak_memory), opt(a.pgid)});
+    if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "save attempt"));
+  }
+  return t.commit();
+}
+
+Result<std::vector<JobRow>> Store::active_jobs() const {
+  std::string sql = std::string("SELECT ") + kJobColumns +
+                    " FROM jobs WHERE state IN ('queued','building','publishing') ORDER BY id";
+  Stmt s(db_, sql.c_str());
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_job(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read active jobs"));
+  return out;
+}
+
+Result<std::optional<JobRow>> Store::job(int64_t id) const {
+  std::string sql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?";
+  Stmt s(db_, sql.c_str());
+  s.bind({id});
+  int rc = s.step();
+  if (rc == SQLITE_ROW) return std::optional<JobRow>(read_job(s));
+  if (rc == SQLITE_DONE) return std::optional<JobRow>();
+  return tl::unexpected(sql_error(db_, "read job"));
+}
+
+Result<std::vector<JobRow>> Store::recent_jobs(int finished) const {
+  std::string sql =
+      std::string("SELECT ") + kJobColumns +
+      " FROM jobs WHERE state IN ('queued','building','publishing') UNION ALL"
+      " SELECT * FROM (SELECT " +
+      kJobColumns +
+      " FROM jobs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?)";
+  Stmt s(db_, sql.c_str());
+  s.bind({static_cast<int64_t>(finished)});
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_job(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read recent jobs"));
+  return out;
+}
+
+Result<std::vector<AttemptRow>> Store::attempts(int64_t job_id) const {
+  std::string sql =
+      std::string("SELECT ") + kAttemptColumns + " FROM attempts WHERE job_id = ? ORDER BY number";
+  Stmt s(db_, sql.c_str());
+  s.bind({job_id});
+  std::vector<AttemptRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_attempt(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read attempts"));
+  return out;
+}
+
+Result<int64_t> Store::max_job_id() const {
+  Stmt s(db_, "SELECT coalesce(max(id), 0) FROM jobs");
+  if (s.step() != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read max job id"));
+  return s.i64(0);
+}
+
+Result<std::vector<AttemptRow>> Store::interrupt_running_attempts(int64_t now) {
+  Transaction t(db_);
+  if (!t.ok()) return tl::unexpected(sql_error(db_, "recover attempts"));
+  std::vector<AttemptRow> out;
+  {
+    std::string sql =
+        std::string("SELECT ") + kAttemptColumns + " FROM attempts WHERE ended_at IS NULL";
+    Stmt s(db_, sql.c_str());
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+      out.push_back(read_attempt(s));
+    if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read running attempts"));
+  }
+  Stmt u(db_,
+         "UPDATE attempts SET ended_at = ?, outcome = 'interrupted',"
+         " reason = 'interrupted: tvd stopped while it ran' WHERE ended_at IS NULL");
+  u.bind({now});
+  if (u.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "interrupt attempts"));
+  if (auto st = t.commit(); !st) return tl::unexpected(st.error());
+  return out;
+}
+
+Status Store::event(std::optional<int64_t> job_id, const std::string& kind,
+                    const std::string& message, int64_t at) {
+  Stmt s(db_, "INSERT INTO events (at, job_id, kind, message) VALUES (?,?,?,?)");
+  s.bind({at, opt(job_id), kind, message});
+  if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "record event"));
+  return {};
+}
+
+Result<std::string> Store::integrity_check() const {
+  Stmt s(db_, "PRAGMA integrity_check");
+  if (s.step() != SQLITE_ROW) return tl::unexpected(sql_error(db_, "integrity check"));
+  return s.text(0);
+}
+
+}  // namespace tvd::store

@@ -1,0 +1,109 @@
+// The SQLite store: WAL, foreign keys on, a busy timeout, migrations from schema/ applied at
+// open and tracked by PRAGMA user_version. A database newer than this binary is refused. Every
+// state change is one transaction, so a crash at any point loses nothing and leaves nothing half
+// written.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/base/result.h"
+
+struct sqlite3;
+
+namespace tvd::store {
+
+struct VariantRow {
+  std::string package;
+  std::string python;
+  std::optional<std::string> cuda;
+  std::optional<std::string> gpu_arch;
+  std::string cpu_isa;
+  std::string kind;  // gpu | cpu
+  std::optional<std::string> excluded;
+  bool in_matrix = true;
+  std::optional<std::string> recipe_source;  // generated | hand-written
+  std::optional<std::string> template_hash;
+};
+
+struct JobRow {
+  int64_t id = 0;
+  std::string variant;
+  std::string state;   // queued building publishing succeeded failed cancelled
+  std::string phase;   // recipe build publish
+  std::string origin;  // interactive batch
+  int priority = 0;
+  bool publish = false;
+  std::optional<int64_t> batch_id;
+  bool built = false;
+  int build_tries = 0;
+  int publish_tries = 0;
+  std::string failure;
+  std::string error;
+  int64_t enqueued_at = 0;
+  std::optional<int64_t> started_at;
+  std::optional<int64_t> finished_at;
+};
+
+struct AttemptRow {
+  int64_t job_id = 0;
+  int number = 0;
+  std::string phase;
+  int64_t started_at = 0;
+  std::optional<int64_t> ended_at;
+  std::optional<std::string> outcome;  // succeeded failed interrupted; nullopt while it runs
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string failure;
+  std::string reason;
+  std::string log_path;
+  std::optional<int64_t> peak_memory;
+  std::optional<int64_t> pgid;
+};
+
+class Store {
+ public:
+  // Opens (creating it and its directory if needed) and migrates.
+  static Result<Store> open(const std::filesystem::path& file);
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  int schema_version() const;
+  static int latest_version();
+
+  // The matrix as it is configured now: new cells are added, changed ones updated, cells no
+  // longer in it retired with their history kept.
+  Status sync_variants(const std::vector<VariantRow>& current, int64_t now);
+  Result<std::vector<VariantRow>> variants() const;
+
+  // A job and its attempts as they are now, in one transaction.
+  Status save_job(const JobRow& job, const std::vector<AttemptRow>& attempts);
+  Result<std::vector<JobRow>> active_jobs() const;
+  Result<std::optional<JobRow>> job(int64_t id) const;
+  // The active jobs and the `finished` most recently finished ones.
+  Result<std::vector<JobRow>> recent_jobs(int finished) const;
+  Result<std::vector<AttemptRow>> attempts(int64_t job_id) const;
+  Result<int64_t> max_job_id() const;
+
+  // Attempts left running by a crash: marked interrupted, returned with their process groups.
+  Result<std::vector<AttemptRow>> interrupt_running_attempts(int64_t now);
+
+  Status event(std::optional<int64_t> job_id, const std::string& kind, const std::string& message,
+               int64_t at);
+  Result<std::string> integrity_check() const;
+
+  sqlite3* handle() const { return db_; }
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace tvd::store

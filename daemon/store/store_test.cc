@@ -1,0 +1,166 @@
+#include "daemon/store/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "tests/support/scratch.h"
+
+namespace tvd::store {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string pragma(const Store& s, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(s.handle(), sql, -1, &st, nullptr);
+  std::string out;
+  if (sqlite3_step(st) == SQLITE_ROW)
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
+}
+
+VariantRow variant(std::string package) {
+  return {package, "python313",  "12.8", "sm89",       "avx2",
+          "gpu",   std::nullopt, true,   std::nullopt, std::nullopt};
+}
+
+JobRow job(int64_t id, std::string variant, std::string state) {
+  JobRow j;
+  j.id = id;
+  j.variant = std::move(variant);
+  j.state = std::move(state);
+  j.phase = "build";
+  j.origin = "interactive";
+  j.enqueued_at = 1000 + id;
+  return j;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  testing::ScratchDir dir;
+  std::filesystem::path file = dir / "state" / "tvd.db";
+  Store open() {
+    auto s = Store::open(file);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return std::move(*s);
+  }
+};
+
+TEST_F(StoreTest, OpensInWalModeAndMigrates) {
+  Store s = open();
+  EXPECT_EQ(pragma(s, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(pragma(s, "PRAGMA foreign_keys"), "1");
+  EXPECT_EQ(s.schema_version(), Store::latest_version());
+  EXPECT_GE(Store::latest_version(), 1);
+  EXPECT_EQ(s.integrity_check().value(), "ok");
+}
+
+TEST_F(StoreTest, ReopeningChangesNothingAndANewerDatabaseIsRefused) {
+  { open(); }
+  { EXPECT_EQ(open().schema_version(), Store::latest_version()); }
+  {
+    Store s = open();
+    sqlite3_exec(s.handle(), "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  }
+  auto refused = Store::open(file);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_THAT(refused.error().message, HasSubstr("schema version 99, newer than the"));
+}
+
+TEST_F(StoreTest, VariantsFollowTheMatrixAndRetiredOnesKeepTheirHistory) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("b")}, 1));
+  ASSERT_TRUE(s.save_job(job(1, "b", "succeeded"), {}));
+  auto next = variant("a");
+  next.excluded = "sm89 needs more";
+  ASSERT_TRUE(s.sync_variants({next, variant("c")}, 2));
+  auto rows = s.variants().value();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].excluded, "sm89 needs more");
+  EXPECT_FALSE(rows[1].in_matrix);  // b retired
+  EXPECT_TRUE(rows[2].in_matrix);
+  EXPECT_EQ(s.job(1).value()->variant, "b");
+}
+
+TEST_F(StoreTest, JobsAndAttemptsAreSavedAsTheyChange) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
+  auto j = job(7, "a", "building");
+  AttemptRow a{
+      7,  1,  "build",         2000,         std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+      "", "", "/logs/7-1.log", std::nullopt, 4242};
+  ASSERT_TRUE(s.save_job(j, {a}));
+  j.state = "failed";
+  j.error = "the build failed";
+  j.finished_at = 3000;
+  a.ended_at = 3000;
+  a.outcome = "failed";
+  a.exit_code = 1;
+  ASSERT_TRUE(s.save_job(j, {a}));
+  auto back = s.job(7).value().value();
+  EXPECT_EQ(back.state, "failed");
+  EXPECT_EQ(back.error, "the build failed");
+  auto attempts = s.attempts(7).value();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].exit_code, 1);
+  EXPECT_EQ(attempts[0].pgid, 4242);
+  EXPECT_EQ(s.max_job_id().value(), 7);
+}
+
+TEST_F(StoreTest, AVariantHasAtMostOneActiveJob) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
+  ASSERT_TRUE(s.save_job(job(1, "a", "queued"), {}));
+  auto second = s.save_job(job(2, "a", "building"), {});
+  ASSERT_FALSE(second);
+  EXPECT_THAT(second.error().message, HasSubstr("UNIQUE"));
+  EXPECT_EQ(s.active_jobs().value().size(), 1u);
+  ASSERT_TRUE(s.save_job(job(3, "a", "succeeded"), {}));  // finished jobs may be many
+  auto unknown = s.save_job(job(4, "nope", "queued"), {});
+  EXPECT_FALSE(unknown);  // foreign key
+}
+
+TEST_F(StoreTest, RecoveryInterruptsWhatWasRunning) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
+  AttemptRow running{
+      1,  1,  "build", 2000,         std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+      "", "", "",      std::nullopt, 777};
+  ASSERT_TRUE(s.save_job(job(1, "a", "building"), {running}));
+  auto interrupted = s.interrupt_running_attempts(5000).value();
+  ASSERT_EQ(interrupted.size(), 1u);
+  EXPECT_EQ(interrupted[0].pgid, 777);
+  auto after = s.attempts(1).value();
+  EXPECT_EQ(after[0].outcome, "interrupted");
+  EXPECT_EQ(after[0].ended_at, 5000);
+  EXPECT_TRUE(s.interrupt_running_attempts(6000).value().empty());
+}
+
+TEST_F(StoreTest, RecentJobsAreTheActiveOnesAndTheLastFinished) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("b")}, 1));
+  for (int64_t i = 1; i <= 5; ++i) {
+    auto j = job(i, "b", "succeeded");
+    j.finished_at = 100 + i;
+    ASSERT_TRUE(s.save_job(j, {}));
+  }
+  ASSERT_TRUE(s.save_job(job(6, "a", "queued"), {}));
+  auto r = s.recent_jobs(2).value();
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].id, 6);
+  EXPECT_EQ(r[1].id, 5);
+  EXPECT_EQ(r[2].id, 4);
+}
+
+TEST_F(StoreTest, AnUnwritableDirectoryIsAClearError) {
+  testing::write_text(dir / "file", "x");
+  auto s = Store::open(dir / "file" / "tvd.db");
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message, HasSubstr("cannot open the database"));
+}
+
+}  // namespace
+}  // namespace tvd::store
