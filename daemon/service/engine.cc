@@ -100,6 +100,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
   for (const auto& sel : selections) {
     Enqueued e;
     e.package = sel.variant.package();
+    next_id_ = std::max(next_id_, first_id_);
     if (!sel.chosen) {
       std::string why;
       for (const auto& x : sel.exclusions)
@@ -235,6 +236,7 @@ void Engine::start_build(Job& j) {
   const JobId id = j.id;
   j.run =
       runner_.start(std::move(spec), [this, id](const exec::RunResult& r) { build_done(id, r); });
+  j.attempts.back().pgid = runner_.process_group(*j.run);
   changed(j);
 }
 
@@ -322,7 +324,12 @@ void Engine::start_publish(Job& j) {
   const JobId id = j.id;
   lane_.publish(
       j.package, log, [this, id](LaneOutcome o) { publish_done(id, o); },
-      [this, id](exec::RunId run) { jobs_.at(id).run = run; });
+      [this, id](exec::RunId run) {
+        Job& job = jobs_.at(id);
+        job.run = run;
+        job.attempts.back().pgid = runner_.process_group(run);
+        changed(job);
+      });
 }
 
 void Engine::publish_done(JobId id, const LaneOutcome& o) {
@@ -433,6 +440,25 @@ Result<JobId> Engine::retry(JobId id) {
   changed(j);
   pump();
   return id;
+}
+
+void Engine::restore(std::vector<Job> jobs) {
+  for (auto& j : jobs) {
+    next_id_ = std::max(next_id_, j.id + 1);
+    j.run.reset();
+    j.cancel_requested = false;
+    active_[j.package] = j.id;
+    Job& stored = jobs_[j.id] = std::move(j);
+    if (stored.built && stored.publish) {
+      start_publish(stored);
+      continue;
+    }
+    stored.state = JobState::kQueued;
+    auto kind = stored.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+    sched_.enqueue({stored.package, kind, stored.origin, stored.priority}, stored.id);
+    changed(stored);
+  }
+  pump();
 }
 
 const Job* Engine::job(JobId id) const {

@@ -49,6 +49,8 @@ struct Attempt {
   exec::Failure failure = exec::Failure::kNone;
   std::string reason;
   std::optional<uint64_t> learned_peak;  // what the estimator was told
+  std::optional<pid_t> pgid;             // while it runs, for recovery after a crash
+  bool interrupted = false;              // tvd stopped while it ran
 };
 
 struct Job {
@@ -121,6 +123,12 @@ class Engine {
   // A failed or cancelled job again: from its publish if it was built, else from the start.
   Result<JobId> retry(JobId id);
 
+  // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
+  // that had built resumes at its publish; the others wait again for a build.
+  void restore(std::vector<Job> jobs);
+  // Job ids continue after the store's.
+  void set_first_id(JobId id) { first_id_ = id; }
+
   const Job* job(JobId id) const;
   std::vector<const Job*> jobs() const;
   std::vector<sched::Waiting> waiting() const;
@@ -161,6 +169,7 @@ class Engine {
   Observer observer_;
   bool recheck_armed_ = false;
   JobId next_id_ = 1;
+  JobId first_id_ = 1;
 };
 
 }  // namespace tvd::service

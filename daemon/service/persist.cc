@@ -1,0 +1,136 @@
+#include "daemon/service/persist.h"
+
+#include "daemon/matrix/spec.h"
+
+namespace tvd::service {
+
+int64_t unix_seconds(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_unix(int64_t s) {
+  return TimePoint(std::chrono::seconds(s));
+}
+
+namespace {
+
+std::optional<int64_t> when(TimePoint t) {
+  return t == TimePoint{} ? std::nullopt : std::optional(unix_seconds(t));
+}
+
+JobPhase phase_from(const std::string& s) {
+  return s == "publish" ? JobPhase::kPublish : s == "build" ? JobPhase::kBuild : JobPhase::kRecipe;
+}
+
+}  // namespace
+
+store::JobRow to_row(const Job& j) {
+  store::JobRow r;
+  r.id = static_cast<int64_t>(j.id);
+  r.variant = j.package;
+  r.state = to_string(j.state);
+  r.phase = to_string(j.phase);
+  r.origin = j.origin == sched::Origin::kBatch ? "batch" : "interactive";
+  r.priority = j.priority;
+  r.publish = j.publish;
+  r.built = j.built;
+  r.build_tries = j.build_tries;
+  r.publish_tries = j.publish_tries;
+  r.failure = j.failure == exec::Failure::kNone ? "" : exec::to_string(j.failure);
+  r.error = j.error;
+  r.enqueued_at = unix_seconds(j.enqueued);
+  r.started_at = when(j.started);
+  r.finished_at = when(j.finished);
+  return r;
+}
+
+std::vector<store::AttemptRow> to_rows(const Job& j) {
+  std::vector<store::AttemptRow> out;
+  for (const auto& a : j.attempts) {
+    store::AttemptRow r;
+    r.job_id = static_cast<int64_t>(j.id);
+    r.number = a.number;
+    r.phase = to_string(a.phase);
+    r.started_at = unix_seconds(a.started);
+    r.ended_at = when(a.ended);
+    if (a.interrupted) {
+      r.outcome = "interrupted";
+    } else if (r.ended_at) {
+      r.outcome = a.failure == exec::Failure::kNone ? "succeeded" : "failed";
+    }
+    if (a.result) {
+      if (a.result->ending == exec::Ending::kExited) r.exit_code = a.result->exit_code;
+      if (a.result->signal) r.signal = a.result->signal;
+      if (a.result->peak_group_rss) r.peak_memory = static_cast<int64_t>(a.result->peak_group_rss);
+    }
+    if (a.learned_peak) r.peak_memory = static_cast<int64_t>(*a.learned_peak);
+    r.failure = a.failure == exec::Failure::kNone ? "" : exec::to_string(a.failure);
+    r.reason = a.reason;
+    r.log_path = a.log.string();
+    if (a.pgid) r.pgid = *a.pgid;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<Job> from_rows(const store::JobRow& row, const std::vector<store::AttemptRow>& attempts,
+                      const Matrix& matrix) {
+  auto sel = resolve_specs(matrix, {row.variant}, /*force=*/true);
+  if (!sel) {
+    return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + row.variant +
+                                          " can no longer be named by matrix.json");
+  }
+  Job j;
+  j.id = static_cast<JobId>(row.id);
+  j.variant = sel->front().variant;
+  j.package = row.variant;
+  j.origin = row.origin == "batch" ? sched::Origin::kBatch : sched::Origin::kInteractive;
+  j.priority = row.priority;
+  j.publish = row.publish;
+  j.built = row.built;
+  j.build_tries = row.build_tries;
+  j.publish_tries = row.publish_tries;
+  j.error = row.error;
+  j.phase = phase_from(row.phase);
+  j.enqueued = from_unix(row.enqueued_at);
+  if (row.started_at) j.started = from_unix(*row.started_at);
+  for (const auto& a : attempts) {
+    Attempt at;
+    at.number = a.number;
+    at.phase = phase_from(a.phase);
+    at.started = from_unix(a.started_at);
+    if (a.ended_at) at.ended = from_unix(*a.ended_at);
+    at.interrupted = a.outcome == "interrupted";
+    at.reason = a.reason;
+    at.log = a.log_path;
+    if (a.outcome == "failed") at.failure = exec::Failure::kUnknown;
+    j.attempts.push_back(std::move(at));
+  }
+  return j;
+}
+
+std::vector<store::VariantRow> variant_rows(const Matrix& matrix) {
+  std::vector<store::VariantRow> out;
+  for (const auto& v : matrix.cells()) {
+    store::VariantRow r;
+    r.package = v.package();
+    r.python = v.python->name;
+    if (v.is_gpu()) {
+      r.cuda = v.cuda->version;
+      r.gpu_arch = v.gpu->name;
+    }
+    r.cpu_isa = v.isa->token;
+    r.kind = v.is_gpu() ? "gpu" : "cpu";
+    auto ex = matrix.exclusions(v);
+    if (!ex.empty()) {
+      std::string why;
+      for (const auto& e : ex)
+        why += (why.empty() ? "" : "; ") + e;
+      r.excluded = why;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace tvd::service

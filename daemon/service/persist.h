@@ -1,0 +1,23 @@
+// Between the engine's jobs and the store's rows.
+#pragma once
+
+#include "daemon/matrix/matrix.h"
+#include "daemon/service/engine.h"
+#include "daemon/store/store.h"
+
+namespace tvd::service {
+
+int64_t unix_seconds(TimePoint t);
+TimePoint from_unix(int64_t s);
+
+store::JobRow to_row(const Job& j);
+std::vector<store::AttemptRow> to_rows(const Job& j);
+
+// A job read back at start; fails if its variant cannot be named any more.
+Result<Job> from_rows(const store::JobRow& row, const std::vector<store::AttemptRow>& attempts,
+                      const Matrix& matrix);
+
+// The configured matrix as the store keeps it.
+std::vector<store::VariantRow> variant_rows(const Matrix& matrix);
+
+}  // namespace tvd::service
