@@ -14,6 +14,7 @@
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
 #include "daemon/sched/simulate.h"
+#include "daemon/service/serve.h"
 
 namespace tvd {
 namespace {
@@ -351,6 +352,9 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   auto* check = app.add_subcommand("check-config",
                                    "load the config, matrix and templates and report problems");
 
+  auto* serve =
+      app.add_subcommand("serve", "run the service in the foreground (systemd runs this)");
+
   SimulateArgs sim;
   auto* simulate = app.add_subcommand(
       "simulate", "a night of builds on a virtual clock: tvd's policy against fifo-2 and serial");
@@ -389,6 +393,7 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (mat->parsed()) return cmd_matrix(o, out, err);
   if (check->parsed()) return cmd_check_config(o, out, err);
   if (simulate->parsed()) return cmd_simulate(o, sim, out, err);
+  if (serve->parsed()) return service::serve(o.config, out, err);
   return 2;
 }
 

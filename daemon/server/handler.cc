@@ -1,0 +1,84 @@
+#include "daemon/server/handler.h"
+
+namespace tvd::server {
+
+using nlohmann::json;
+using proto::Code;
+using proto::Reply;
+
+namespace {
+
+Reply from(int64_t id, const Result<json>& r) {
+  if (r) return Reply::success(id, *r);
+  return Reply::failure(id, proto::code_for(r.error()), r.error().message, r.error().hint);
+}
+
+// Typed reads of args; a wrong type is the client's error, said plainly.
+struct Args {
+  const json& args;
+  std::string problem;
+
+  template <class T>
+  T get(const char* key, T fallback) {
+    if (!args.contains(key) || args[key].is_null()) return fallback;
+    try {
+      return args[key].get<T>();
+    } catch (const json::exception&) {
+      problem = std::string("\"") + key + "\" has the wrong type";
+      return fallback;
+    }
+  }
+};
+
+bool changes(const std::string& op) {
+  return op == "enqueue" || op == "cancel" || op == "retry";
+}
+
+}  // namespace
+
+Reply handle(const proto::Request& req, service::Service& service, const Peer& peer) {
+  if (changes(req.op) && !peer.may_change) {
+    return Reply::failure(req.id, Code::kForbidden,
+                          "uid " + std::to_string(peer.uid) + " may read but not " + req.op,
+                          "changes need root or membership of the group '" +
+                              service.setup().config.socket_group + "'");
+  }
+  Args a{req.args, {}};
+  auto bad_args = [&] { return Reply::failure(req.id, Code::kBadRequest, a.problem); };
+
+  if (req.op == "status") return Reply::success(req.id, service.status());
+  if (req.op == "show") {
+    auto id = a.get<int64_t>("job", 0);
+    if (!a.problem.empty()) return bad_args();
+    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
+    return from(req.id, service.show(static_cast<service::JobId>(id)));
+  }
+  if (req.op == "enqueue") {
+    service::EnqueueRequest r;
+    r.specs = a.get<std::vector<std::string>>("specs", {});
+    r.all = a.get<bool>("all", false);
+    r.batch = a.get<std::string>("batch", "");
+    r.priority = a.get<int>("priority", 0);
+    r.force = a.get<bool>("force", false);
+    r.no_publish = a.get<bool>("no_publish", false);
+    if (!a.problem.empty()) return bad_args();
+    return from(req.id, service.enqueue(r));
+  }
+  if (req.op == "cancel") {
+    auto ids = a.get<std::vector<int64_t>>("jobs", {});
+    if (!a.problem.empty()) return bad_args();
+    if (ids.empty()) return Reply::failure(req.id, Code::kBadRequest, "\"jobs\" must list job ids");
+    std::vector<service::JobId> jobs(ids.begin(), ids.end());
+    return from(req.id, service.cancel(jobs));
+  }
+  if (req.op == "retry") {
+    auto id = a.get<int64_t>("job", 0);
+    if (!a.problem.empty()) return bad_args();
+    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
+    return from(req.id, service.retry(static_cast<service::JobId>(id)));
+  }
+  return Reply::failure(req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
+                        "ops: status, show, enqueue, cancel, retry (proto/PROTOCOL.md)");
+}
+
+}  // namespace tvd::server

@@ -1,0 +1,21 @@
+// The request handler: a function from (request, service, peer) to a reply. It never touches a
+// socket; the server only frames.
+#pragma once
+
+#include <sys/types.h>
+
+#include "daemon/service/service.h"
+#include "proto/protocol.h"
+
+namespace tvd::server {
+
+struct Peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+  bool may_change = false;  // root, the daemon's own user, or a member of socket_group
+};
+
+proto::Reply handle(const proto::Request& request, service::Service& service, const Peer& peer);
+
+}  // namespace tvd::server

@@ -1,0 +1,181 @@
+#include "daemon/server/socket_server.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <set>
+#include <vector>
+
+#include "daemon/server/handler.h"
+#include "proto/protocol.h"
+
+namespace tvd::server {
+namespace {
+
+namespace asio = boost::asio;
+using local = asio::local::stream_protocol;
+
+bool in_group(uid_t uid, gid_t primary, gid_t group) {
+  if (primary == group) return true;
+  struct passwd* pw = ::getpwuid(uid);
+  if (!pw) return false;
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) {
+    groups.resize(static_cast<size_t>(n));
+    if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (groups[static_cast<size_t>(i)] == group) return true;
+  }
+  return false;
+}
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(local::socket socket, Peer peer, service::Service& service,
+             std::set<Connection*>& live)
+      : socket_(std::move(socket)), peer_(peer), service_(service), live_(live) {
+    live_.insert(this);
+  }
+  ~Connection() { live_.erase(this); }
+  void start() { read(); }
+  void close() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
+
+ private:
+  void read() {
+    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
+                                                    boost::system::error_code ec, size_t n) {
+      if (ec) return;
+      for (auto& line : self->framer_.feed(std::string_view(self->buf_, n))) {
+        if (line.empty()) continue;
+        auto req = proto::decode_request(line);
+        proto::Reply reply;
+        if (!req) {
+          reply = proto::Reply::failure(0, req.error().code, req.error().message, req.error().hint);
+        } else {
+          reply = handle(*req, self->service_, self->peer_);
+        }
+        self->send(proto::encode(reply));
+      }
+      if (self->framer_.overflowed()) {
+        self->send(proto::encode(proto::Reply::failure(0, proto::Code::kTooLarge,
+                                                       "a request line is longer than 1 MiB", "")));
+        self->closing_ = true;
+        return;
+      }
+      self->read();
+    });
+  }
+
+  void send(std::string text) {
+    out_.push_back(std::move(text));
+    if (out_.size() == 1) write();
+  }
+
+  void write() {
+    asio::async_write(socket_, asio::buffer(out_.front()),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        if (ec) return;
+                        self->out_.pop_front();
+                        if (!self->out_.empty()) {
+                          self->write();
+                        } else if (self->closing_) {
+                          self->close();
+                        }
+                      });
+  }
+
+  local::socket socket_;
+  Peer peer_;
+  service::Service& service_;
+  std::set<Connection*>& live_;
+  proto::LineFramer framer_;
+  std::deque<std::string> out_;
+  bool closing_ = false;
+  char buf_[65536];
+};
+
+class Server final : public SocketServer {
+ public:
+  Server(asio::io_context& io, service::Service& service, std::optional<gid_t> group)
+      : acceptor_(io), service_(service), group_(group) {}
+
+  void accept() {
+    acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
+      if (ec) return;  // stopped
+      Peer peer;
+      struct ucred cred {};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        peer.uid = cred.uid;
+        peer.gid = cred.gid;
+        peer.pid = cred.pid;
+        peer.may_change = cred.uid == 0 || cred.uid == ::geteuid() ||
+                          (group_ && in_group(cred.uid, cred.gid, *group_));
+      }
+      std::make_shared<Connection>(std::move(socket), peer, service_, live_)->start();
+      accept();
+    });
+  }
+
+  void stop() override {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto* c : std::set<Connection*>(live_))
+      c->close();
+  }
+
+  local::acceptor acceptor_;
+  service::Service& service_;
+  std::optional<gid_t> group_;
+  std::set<Connection*> live_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SocketServer>> SocketServer::listen(asio::io_context& io,
+                                                           const std::filesystem::path& path,
+                                                           const std::string& group,
+                                                           service::Service& service) {
+  std::optional<gid_t> gid;
+  if (struct group* gr = ::getgrnam(group.c_str())) gid = gr->gr_gid;
+  auto server = std::make_unique<Server>(io, service, gid);
+  std::error_code fs_ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), fs_ec);
+  if (std::filesystem::is_socket(path, fs_ec)) {
+    // Someone listening there is another tvd; nobody listening is a crash's leftover.
+    local::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(local::endpoint(path.string()), ec);
+    if (!ec) {
+      return fail(ErrorKind::kConflict, "another tvd is already listening on " + path.string(),
+                  "stop it first (systemctl stop tvd), or set another socket");
+    }
+    std::filesystem::remove(path, fs_ec);
+  }
+  boost::system::error_code ec;
+  server->acceptor_.open(local(), ec);
+  if (!ec) server->acceptor_.bind(local::endpoint(path.string()), ec);
+  if (!ec) server->acceptor_.listen(64, ec);
+  if (ec) {
+    return fail(ErrorKind::kIo, "cannot listen on " + path.string() + ": " + ec.message(),
+                "check that its directory exists and is writable by tvd");
+  }
+  ::chmod(path.c_str(), 0660);
+  if (gid) (void)!::chown(path.c_str(), static_cast<uid_t>(-1), *gid);
+  server->accept();
+  return std::unique_ptr<SocketServer>(std::move(server));
+}
+
+}  // namespace tvd::server

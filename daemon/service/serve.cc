@@ -1,0 +1,53 @@
+#include "daemon/service/serve.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+
+#include "daemon/server/socket_server.h"
+#include "daemon/service/service.h"
+
+extern char** environ;
+
+namespace tvd::service {
+
+int serve(const std::optional<std::filesystem::path>& config, std::ostream& out,
+          std::ostream& err) {
+  auto report = [&](const Error& e) {
+    err << "tvd: error: " << e.message << '\n';
+    if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+    return exit_code(e);
+  };
+  auto setup = load_setup(config);
+  if (!setup) return report(setup.error());
+  std::error_code ec;
+  if (!std::filesystem::is_directory(setup->config.flox_env / ".flox", ec)) {
+    return report({ErrorKind::kBadInput,
+                   setup->config.flox_env.string() + " is not a flox environment (no .flox)",
+                   "set flox_env in " + setup->config.source});
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  boost::asio::io_context io;
+  const auto socket = setup->config.socket;
+  const auto group = setup->config.socket_group;
+  auto service = Service::start(io, std::move(*setup), environ);
+  if (!service) return report(service.error());
+  auto server = server::SocketServer::listen(io, socket, group, **service);
+  if (!server) return report(server.error());
+  out << "tvd: listening on " << socket.string() << std::endl;
+
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code e, int sig) {
+    if (e) return;
+    out << "tvd: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
+        << ": stopping; running builds are recorded as interrupted" << std::endl;
+    (*server)->stop();
+    (*service)->shutdown();
+    io.stop();
+  });
+  io.run();
+  std::filesystem::remove(socket, ec);
+  return 0;
+}
+
+}  // namespace tvd::service

@@ -1,0 +1,207 @@
+#include "daemon/service/service.h"
+
+#include <signal.h>
+
+#include <boost/asio/io_context.hpp>
+#include <iostream>
+
+#include "daemon/base/units.h"
+#include "daemon/exec/process_runner.h"
+#include "daemon/matrix/spec.h"
+#include "daemon/service/host_config.h"
+#include "daemon/service/persist.h"
+
+namespace tvd::service {
+
+using nlohmann::json;
+
+json job_json(const store::JobRow& j) {
+  json out = {{"id", j.id},
+              {"variant", j.variant},
+              {"state", j.state},
+              {"phase", j.phase},
+              {"origin", j.origin},
+              {"priority", j.priority},
+              {"publish", j.publish},
+              {"build_tries", j.build_tries},
+              {"publish_tries", j.publish_tries},
+              {"enqueued_at", j.enqueued_at},
+              {"started_at", j.started_at ? json(*j.started_at) : json(nullptr)},
+              {"finished_at", j.finished_at ? json(*j.finished_at) : json(nullptr)}};
+  if (!j.error.empty()) out["error"] = j.error;
+  if (!j.failure.empty()) out["failure"] = j.failure;
+  return out;
+}
+
+Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Setup setup,
+                                                char** environ_vars) {
+  auto store = store::Store::open(setup.config.state_dir / "tvd.db");
+  if (!store) return tl::unexpected(store.error());
+  auto now = std::chrono::system_clock::now();
+  if (auto st = store->sync_variants(variant_rows(setup.matrix), unix_seconds(now)); !st) {
+    return tl::unexpected(st.error());
+  }
+  std::unique_ptr<Service> s(new Service(std::move(setup), std::move(*store)));
+  s->runner_ = exec::make_process_runner(io);
+  s->clock_ = make_asio_clock(io);
+  const Config& c = s->setup_.config;
+  s->engine_ =
+      std::make_unique<Engine>(engine_config(c, environ_vars), s->setup_.templates, *s->runner_,
+                               *s->clock_, [cfg = c] { return measure_host(cfg); });
+  s->engine_->on_change([svc = s.get()](const Job& j) { svc->persist(j); });
+
+  // Recovery.
+  auto interrupted = s->store_.interrupt_running_attempts(unix_seconds(now));
+  if (!interrupted) return tl::unexpected(interrupted.error());
+  for (const auto& a : *interrupted) {
+    if (a.pgid && *a.pgid > 1) ::kill(-static_cast<pid_t>(*a.pgid), SIGKILL);
+  }
+  auto max_id = s->store_.max_job_id();
+  if (!max_id) return tl::unexpected(max_id.error());
+  s->engine_->set_first_id(static_cast<JobId>(*max_id + 1));
+  auto active = s->store_.active_jobs();
+  if (!active) return tl::unexpected(active.error());
+  std::vector<Job> restored;
+  for (const auto& row : *active) {
+    auto attempts = s->store_.attempts(row.id);
+    if (!attempts) return tl::unexpected(attempts.error());
+    auto job = from_rows(row, *attempts, s->setup_.matrix);
+    if (!job) {
+      auto failed = row;
+      failed.state = "failed";
+      failed.error = job.error().message;
+      failed.finished_at = unix_seconds(now);
+      (void)s->store_.save_job(failed, {});
+      continue;
+    }
+    restored.push_back(std::move(*job));
+  }
+  if (!restored.empty()) {
+    std::cerr << "tvd: recovered " << restored.size() << " job(s) left active by the last run\n";
+  }
+  s->engine_->restore(std::move(restored));
+  return s;
+}
+
+Service::~Service() = default;
+
+void Service::persist(const Job& j) {
+  if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
+  if (auto st = store_.save_job(to_row(j), to_rows(j)); !st) {
+    std::cerr << "tvd: error: cannot record job " << j.id << ": " << st.error().message << '\n';
+  }
+}
+
+Result<json> Service::enqueue(const EnqueueRequest& r) {
+  if (r.all == !r.specs.empty()) {
+    return fail(ErrorKind::kBadInput, "name the variants to enqueue, or all (not both)",
+                "tvctl enqueue sm89-avx512vnni   or   tvctl enqueue --all");
+  }
+  auto sel =
+      resolve_specs(setup_.matrix, r.all ? std::vector<std::string>{"all"} : r.specs, r.force);
+  if (!sel) {
+    Error e = sel.error();
+    e.hint += (e.hint.empty() ? "" : " ") + std::string("Nothing was queued.");
+    return tl::unexpected(e);
+  }
+  EnqueueOptions o;
+  o.origin = r.batch.empty() ? sched::Origin::kInteractive : sched::Origin::kBatch;
+  o.priority = r.priority;
+  o.publish = !r.no_publish;
+  o.force = r.force;
+  o.batch = r.batch;
+  auto done = engine_->enqueue(*sel, o);
+  json jobs = json::array(), skipped = json::object();
+  for (const auto& e : done) {
+    if (!e.job) {
+      skipped[e.package] = e.skipped;
+      continue;
+    }
+    auto row = store_.job(static_cast<int64_t>(*e.job));
+    if (row && *row) {
+      json j = job_json(**row);
+      j["created"] = e.created;
+      jobs.push_back(std::move(j));
+    }
+  }
+  return json{{"jobs", jobs}, {"skipped", skipped}};
+}
+
+json Service::status() {
+  json jobs = json::array();
+  if (auto rows = store_.recent_jobs(20)) {
+    for (const auto& r : *rows)
+      jobs.push_back(job_json(r));
+  }
+  json waiting = json::object();
+  for (const auto& w : engine_->waiting())
+    waiting[std::to_string(w.id)] = w.reason;
+  std::map<std::string, int> counts;
+  for (const auto& j : jobs)
+    counts[j["state"].get<std::string>()]++;
+  const auto& limits = engine_->scheduler().limits();
+  return json{{"jobs", jobs},
+              {"waiting", waiting},
+              {"summary", counts},
+              {"memory",
+               {{"reserved", engine_->scheduler().reserved()},
+                {"budget", limits.memory_budget},
+                {"max_parallel", limits.max_parallel}}},
+              {"gates", engine_->scheduler().gate_notes(measure_host(setup_.config))}};
+}
+
+Result<json> Service::show(JobId id) {
+  auto row = store_.job(static_cast<int64_t>(id));
+  if (!row) return tl::unexpected(row.error());
+  if (!*row)
+    return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                "'tvctl status' lists the jobs");
+  json j = job_json(**row);
+  j["attempts"] = json::array();
+  if (auto attempts = store_.attempts(static_cast<int64_t>(id))) {
+    for (const auto& a : *attempts) {
+      json aj = {
+          {"number", a.number},         {"phase", a.phase},
+          {"started_at", a.started_at}, {"outcome", a.outcome ? json(*a.outcome) : json(nullptr)},
+          {"reason", a.reason},         {"log", a.log_path}};
+      if (a.ended_at) aj["ended_at"] = *a.ended_at;
+      if (a.exit_code) aj["exit_code"] = *a.exit_code;
+      if (a.peak_memory) aj["peak_memory"] = *a.peak_memory;
+      j["attempts"].push_back(std::move(aj));
+    }
+  }
+  return j;
+}
+
+Result<json> Service::cancel(const std::vector<JobId>& ids) {
+  json out = json::array();
+  for (JobId id : ids) {
+    if (auto st = engine_->cancel(id); !st) return tl::unexpected(st.error());
+  }
+  for (JobId id : ids) {
+    if (auto row = store_.job(static_cast<int64_t>(id)); row && *row)
+      out.push_back(job_json(**row));
+  }
+  return json{{"jobs", out}};
+}
+
+Result<json> Service::retry(JobId id) {
+  auto again = engine_->retry(id);
+  if (!again) return tl::unexpected(again.error());
+  auto row = store_.job(static_cast<int64_t>(*again));
+  if (!row || !*row)
+    return fail(ErrorKind::kInternal, "job " + std::to_string(*again) + " vanished");
+  return json{{"job", job_json(**row)}};
+}
+
+void Service::shutdown() {
+  stopping_ = true;
+  for (const auto* j : engine_->jobs()) {
+    if (j->run) {
+      if (auto pg = runner_->process_group(*j->run)) ::kill(-*pg, SIGTERM);
+    }
+  }
+  (void)store_.interrupt_running_attempts(unix_seconds(std::chrono::system_clock::now()));
+}
+
+}  // namespace tvd::service

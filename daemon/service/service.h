@@ -1,0 +1,67 @@
+// The running service: configuration, store, runner, engine, wired on one io_context, with
+// recovery at start. The request handler (daemon/server) calls these; each returns JSON ready
+// for a reply, or an error.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "daemon/config/setup.h"
+#include "daemon/exec/runner.h"
+#include "daemon/service/clock.h"
+#include "daemon/service/engine.h"
+#include "daemon/store/store.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tvd::service {
+
+struct EnqueueRequest {
+  std::vector<std::string> specs;
+  bool all = false;
+  std::string batch;
+  int priority = 0;
+  bool force = false;
+  bool no_publish = false;
+};
+
+class Service {
+ public:
+  // Opens the store, syncs the matrix, recovers what a crash left: interrupted attempts are
+  // recorded, their process groups killed if still alive, and their jobs queued again (a job
+  // whose build succeeded resumes at publish).
+  static Result<std::unique_ptr<Service>> start(boost::asio::io_context& io, Setup setup,
+                                                char** environ_vars);
+  ~Service();
+
+  Result<nlohmann::json> enqueue(const EnqueueRequest& r);
+  nlohmann::json status();
+  Result<nlohmann::json> show(JobId id);
+  Result<nlohmann::json> cancel(const std::vector<JobId>& ids);
+  Result<nlohmann::json> retry(JobId id);
+
+  // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
+  void shutdown();
+
+  const Setup& setup() const { return setup_; }
+  Engine& engine() { return *engine_; }
+  store::Store& store() { return store_; }
+
+ private:
+  Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
+  void persist(const Job& j);
+
+  Setup setup_;
+  store::Store store_;
+  std::unique_ptr<exec::Runner> runner_;
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<Engine> engine_;
+  bool stopping_ = false;
+};
+
+nlohmann::json job_json(const store::JobRow& j);
+
+}  // namespace tvd::service
