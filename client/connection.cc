@@ -1,0 +1,61 @@
+#include "client/connection.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace tvd::client {
+
+Result<Connection> Connection::open(const std::filesystem::path& socket) {
+  auto unreachable = [&](const std::string& why) {
+    return fail(ErrorKind::kIo, "cannot reach tvd at " + socket.string() + ": " + why,
+                "start it with 'systemctl start tvd' (or 'tvd serve --config FILE'), or point "
+                "tvctl at its socket with --socket or TVD_SOCKET");
+  };
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket.string().size() >= sizeof addr.sun_path) return unreachable("the path is too long");
+  std::strcpy(addr.sun_path, socket.c_str());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unreachable(std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int e = errno;
+    ::close(fd);
+    return unreachable(std::strerror(e));
+  }
+  return Connection(fd);
+}
+
+Connection::Connection(Connection&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)), next_id_(o.next_id_), framer_(std::move(o.framer_)) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<proto::Reply> Connection::call(const std::string& op, const nlohmann::json& args) {
+  std::string line = proto::encode(proto::Request{next_id_++, op, args});
+  for (size_t done = 0; done < line.size();) {
+    ssize_t n = ::send(fd_, line.data() + done, line.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return fail(ErrorKind::kIo,
+                  std::string("the daemon closed the connection: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorKind::kIo, "the daemon closed the connection without a reply");
+    auto lines = framer_.feed(std::string_view(buf, static_cast<size_t>(n)));
+    if (!lines.empty()) return proto::decode_reply(lines.front());
+    if (framer_.overflowed()) return fail(ErrorKind::kIo, "the daemon's reply is too large");
+  }
+}
+
+}  // namespace tvd::client

@@ -1,0 +1,240 @@
+#include "client/tvctl.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <optional>
+
+#include "client/connection.h"
+#include "daemon/base/table.h"
+#include "daemon/base/units.h"
+#include "daemon/config/config.h"
+
+namespace tvd::client {
+namespace {
+
+using nlohmann::json;
+
+struct Global {
+  std::string socket;
+  std::string config;
+  bool json = false;
+  bool color = false;
+};
+
+std::string ago(int64_t then) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return format_duration(std::chrono::seconds(std::max<int64_t>(0, now - then))) + " ago";
+}
+
+std::string paint(const Global& g, const std::string& state) {
+  if (!g.color) return state;
+  const char* c = state == "succeeded"                           ? "\033[32m"
+                  : state == "failed"                            ? "\033[31m"
+                  : state == "building" || state == "publishing" ? "\033[33m"
+                  : state == "cancelled"                         ? "\033[90m"
+                                                                 : "";
+  return *c ? std::string(c) + state + "\033[0m" : state;
+}
+
+// --socket, then $TVD_SOCKET, then the config's socket.
+Result<std::string> socket_path(const Global& g) {
+  if (!g.socket.empty()) return g.socket;
+  if (const char* env = std::getenv("TVD_SOCKET"); env && *env) return std::string(env);
+  auto c =
+      load_config(g.config.empty() ? std::nullopt : std::optional<std::filesystem::path>(g.config));
+  if (!c) return tl::unexpected(c.error());
+  return c->socket.string();
+}
+
+int fail_with(const Error& e, std::ostream& err, int code) {
+  err << "tvctl: error: " << e.message << '\n';
+  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+  return code;
+}
+
+// One request; prints the error reply, returns nullopt and sets `code` on failure.
+std::optional<json> call(const Global& g, const std::string& op, const json& args,
+                         std::ostream& err, int& code) {
+  auto path = socket_path(g);
+  if (!path) {
+    code = fail_with(path.error(), err, 2);
+    return std::nullopt;
+  }
+  auto conn = Connection::open(*path);
+  if (!conn) {
+    code = fail_with(conn.error(), err, 3);
+    return std::nullopt;
+  }
+  auto reply = conn->call(op, args);
+  if (!reply) {
+    code = fail_with(reply.error(), err, 3);
+    return std::nullopt;
+  }
+  if (!reply->ok) {
+    const auto& e = *reply->error;
+    code = fail_with({ErrorKind::kBadInput, e.message, e.hint}, err, proto::exit_code(e.code));
+    return std::nullopt;
+  }
+  code = 0;
+  return reply->result;
+}
+
+void print_jobs(const Global& g, const json& jobs, const json& waiting, std::ostream& out) {
+  Table t({"JOB", "VARIANT", "STATE", "PHASE", "WHEN", "NOTE"});
+  for (const auto& j : jobs) {
+    std::string when;
+    if (j.contains("finished_at") && !j["finished_at"].is_null()) {
+      when = "finished " + ago(j["finished_at"].get<int64_t>());
+    } else if (j.contains("started_at") && !j["started_at"].is_null()) {
+      when = "started " + ago(j["started_at"].get<int64_t>());
+    } else {
+      when = "queued " + ago(j["enqueued_at"].get<int64_t>());
+    }
+    std::string note = j.value("error", "");
+    std::string id = std::to_string(j["id"].get<int64_t>());
+    if (waiting.contains(id)) note = waiting[id].get<std::string>();
+    t.add({id, j["variant"], paint(g, j["state"]), j["phase"], when, note});
+  }
+  t.print(out);
+}
+
+}  // namespace
+
+int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+              bool terminal) {
+  CLI::App app{"tvctl: talks to tvd, the TorchVision build-matrix daemon", "tvctl"};
+  app.fallthrough();
+  app.require_subcommand(1);
+  Global g;
+  app.add_option("--socket", g.socket,
+                 "the daemon's socket (default: $TVD_SOCKET, then the config's)");
+  app.add_option("--config", g.config,
+                 "the config whose socket to use (default /etc/tvd/tvd.json)");
+  app.add_flag("--json", g.json, "print one JSON document");
+  app.footer(
+      "Examples:\n"
+      "  tvctl enqueue sm89-avx512vnni      build one variant now\n"
+      "  tvctl status                        what runs, what waits and why\n"
+      "  tvctl cancel 12 13\n"
+      "Exit codes: 0 done, 1 refused or failed, 2 bad usage or input, 3 daemon unreachable.");
+
+  std::vector<std::string> specs;
+  bool all = false, force = false, no_publish = false;
+  int priority = 0;
+  std::string batch;
+  auto* enqueue = app.add_subcommand("enqueue", "queue variants for building (and publishing)");
+  enqueue->add_option("spec", specs, "sm89-avx512vnni, cpu-avx2, 'sm90-*', a package name");
+  enqueue->add_flag("--all", all, "every buildable variant of the matrix");
+  enqueue->add_option("--batch", batch, "name the batch (the nightly uses 'nightly')");
+  enqueue->add_option("--priority", priority, "higher starts first (default 0)");
+  enqueue->add_flag("--force", force, "accept excluded variants; rebuild ones still failing");
+  enqueue->add_flag("--no-publish", no_publish, "build only");
+  enqueue->footer(
+      "Examples:\n  tvctl enqueue sm89-avx512vnni cpu-avx2\n  tvctl enqueue --all --batch nightly");
+
+  auto* status = app.add_subcommand("status", "jobs: what runs, what waits and why, what finished");
+  int64_t job = 0;
+  auto* show = app.add_subcommand("show", "one job with its attempts");
+  show->add_option("job", job, "the job id")->required();
+  std::vector<int64_t> jobs;
+  auto* cancel = app.add_subcommand("cancel", "cancel queued or running jobs");
+  cancel->add_option("job", jobs, "job ids")->required();
+  auto* retry = app.add_subcommand("retry", "a failed or cancelled job again");
+  retry->add_option("job", job, "the job id")->required();
+
+  std::vector<std::string> rev(args.rbegin(), args.rend());
+  try {
+    app.parse(rev);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "tvctl: " << e.what() << "\n  hint: run 'tvctl --help' or 'tvctl COMMAND --help'\n";
+    return 2;
+  }
+  g.color = terminal && !g.json && !std::getenv("NO_COLOR");
+
+  int code = 0;
+  if (enqueue->parsed()) {
+    json a = {{"specs", specs},
+              {"all", all},
+              {"force", force},
+              {"no_publish", no_publish},
+              {"priority", priority}};
+    if (!batch.empty()) a["batch"] = batch;
+    auto r = call(g, "enqueue", a, err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    print_jobs(g, (*r)["jobs"], json::object(), out);
+    for (const auto& [pkg, why] : (*r)["skipped"].items())
+      out << "skipped " << pkg << ": " << why.get<std::string>() << '\n';
+    size_t created = 0;
+    for (const auto& j : (*r)["jobs"])
+      created += j.value("created", false);
+    out << '\n'
+        << created << " queued, " << (*r)["jobs"].size() - created << " already queued or running, "
+        << (*r)["skipped"].size() << " skipped\n";
+    return 0;
+  }
+  if (status->parsed()) {
+    auto r = call(g, "status", json::object(), err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    print_jobs(g, (*r)["jobs"], (*r)["waiting"], out);
+    std::string summary;
+    for (const auto& [state, n] : (*r)["summary"].items()) {
+      summary += (summary.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + state;
+    }
+    const auto& m = (*r)["memory"];
+    out << '\n'
+        << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
+        << format_size(m["reserved"].get<uint64_t>()) << " of "
+        << format_size(m["budget"].get<uint64_t>()) << ", " << m["max_parallel"].get<int>()
+        << " slots\n";
+    for (const auto& note : (*r)["gates"])
+      out << "note: " << note.get<std::string>() << '\n';
+    return 0;
+  }
+  if (show->parsed()) {
+    auto r = call(g, "show", {{"job", job}}, err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    print_jobs(g, json::array({*r}), json::object(), out);
+    out << '\n';
+    Table t({"ATTEMPT", "PHASE", "OUTCOME", "STARTED", "LOG", "REASON"});
+    for (const auto& a : (*r)["attempts"]) {
+      t.add({std::to_string(a["number"].get<int>()), a["phase"],
+             a["outcome"].is_null() ? "running" : a["outcome"].get<std::string>(),
+             ago(a["started_at"].get<int64_t>()), a["log"], a.value("reason", "")});
+    }
+    t.print(out);
+    return (*r)["state"] == "failed" ? 1 : 0;
+  }
+  if (cancel->parsed() || retry->parsed()) {
+    auto r = cancel->parsed() ? call(g, "cancel", {{"jobs", jobs}}, err, code)
+                              : call(g, "retry", {{"job", job}}, err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    json list = r->contains("jobs") ? (*r)["jobs"] : json::array({(*r)["job"]});
+    print_jobs(g, list, json::object(), out);
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace tvd::client

@@ -1,0 +1,294 @@
+// The real `tvd serve` and `tvctl` binaries against a scratch flox environment (a git checkout
+// with a bare upstream) and the project's fake flox.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "daemon/store/store.h"
+#include "tests/support/scratch.h"
+
+extern char** environ;
+
+namespace tvd {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  testing::ScratchDir dir;
+  fs::path env_dir = dir / "build-torchvision";
+  fs::path plan = dir / "plan";
+  fs::path socket = dir / "run" / "tvd.sock";
+  fs::path config = dir / "tvd.json";
+  pid_t daemon = 0;
+
+  void SetUp() override {
+    fs::create_directories(plan);
+    testing::make_git_flox_env(env_dir, dir / "upstream.git");
+    // The daemon passes children only the variables flox needs, so the plan goes in a wrapper.
+    testing::write_text(dir / "flox", "#!/bin/sh\nFAKE_FLOX_PLAN='" + plan.string() + "' exec '" +
+                                          testing::fake_flox().string() + "' \"$@\"\n");
+    fs::permissions(dir / "flox", fs::perms::owner_all);
+    testing::write_text(config, R"({
+      "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock",
+      "flox": "flox", "publish": {"enabled": true, "org": "acme", "push": true},
+      "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
+                    "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
+      "builds": {"backoff": "1s", "timeout": "1min"}
+    })");
+    testing::write_text(config, testing::read_text(config));
+    ::setenv("FLOX_FLOXHUB_TOKEN", "t0ken", 1);
+    // The config's "flox" is a bare name: make the wrapper the one on PATH.
+    std::string path = dir.path().string() + ":" + std::getenv("PATH");
+    ::setenv("PATH", path.c_str(), 1);
+  }
+  void TearDown() override {
+    if (daemon > 0) {
+      ::kill(daemon, SIGKILL);
+      ::waitpid(daemon, nullptr, 0);
+    }
+  }
+
+  void start() {
+    std::vector<std::string> argv = {TVD_BIN, "serve", "--config", config.string()};
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    std::string log = (dir / "serve.log").string();
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    ASSERT_EQ(::posix_spawn(&daemon, args[0], &fa, nullptr, args.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    for (int i = 0; i < 200; ++i) {
+      if (tvctl({"status"}).exit_code == 0) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "tvd serve did not come up:\n" << testing::read_text(dir / "serve.log");
+  }
+  int stop(int sig) {
+    ::kill(daemon, sig);
+    int status = 0;
+    ::waitpid(daemon, &status, 0);
+    daemon = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  testing::CommandResult tvctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {TVCTL_BIN, "--socket", socket.string()});
+    return testing::run_command(args);
+  }
+  json status() {
+    auto r = tvctl({"--json", "status"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  // Polls until every job is succeeded, failed or cancelled.
+  json settle(std::chrono::seconds limit = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    json s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      s = status();
+      bool done = !s["jobs"].empty();
+      for (const auto& j : s["jobs"]) {
+        done = done &&
+               (j["state"] == "succeeded" || j["state"] == "failed" || j["state"] == "cancelled");
+      }
+      if (done) return s;
+      std::this_thread::sleep_for(100ms);
+    }
+    ADD_FAILURE() << "jobs did not settle: " << s.dump();
+    return s;
+  }
+  size_t calls(const std::string& prefix) {
+    std::ifstream in(plan / "calls");
+    size_t n = 0;
+    for (std::string l; std::getline(in, l);)
+      n += l.rfind(prefix, 0) == 0;
+    return n;
+  }
+  void behave(const std::string& pkg, const std::string& text) {
+    testing::write_text(plan / (pkg + ".build"), text);
+  }
+  const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
+  const std::string cpu = "torchvision-python313-cpu-avx2";
+};
+
+TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
+  start();
+  auto r = tvctl({"--json", "enqueue", "sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto queued = json::parse(r.out);
+  ASSERT_EQ(queued["jobs"].size(), 2u);
+  EXPECT_EQ(queued["jobs"][0]["variant"], sm89);
+  EXPECT_TRUE(queued["jobs"][0]["created"]);
+
+  auto s = settle();
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_THAT(testing::git(env_dir, {"log", "--format=%s"}), HasSubstr("(" + sm89 + ")"));
+  EXPECT_EQ(testing::git(env_dir, {"rev-parse", "HEAD"}),
+            testing::git(dir / "upstream.git", {"rev-parse", "main"}));
+  EXPECT_EQ(calls("publish acme " + sm89), 1u);
+  EXPECT_EQ(calls("publish acme " + cpu), 1u);
+
+  auto show = tvctl({"show", std::to_string(queued["jobs"][0]["id"].get<int>())});
+  EXPECT_EQ(show.exit_code, 0);
+  EXPECT_THAT(show.out, HasSubstr("publish"));
+  auto human = tvctl({"status"});
+  EXPECT_THAT(human.out, HasSubstr("2 succeeded"));
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_FALSE(fs::exists(socket));
+}
+
+TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
+  start();
+  auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("did you mean sm89-avx512vnni?"));
+  EXPECT_TRUE(status()["jobs"].empty());
+  EXPECT_EQ(tvctl({"enqueue"}).exit_code, 2);
+  EXPECT_EQ(tvctl({"show", "999"}).exit_code, 2);
+  EXPECT_EQ(tvctl({"frobnicate"}).exit_code, 2);
+}
+
+TEST_F(ServiceTest, AnUnreachableDaemonExitsThreeAndSaysWhere) {
+  auto r = testing::run_command({TVCTL_BIN, "--socket", (dir / "nothing.sock").string(), "status"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("cannot reach tvd at " + (dir / "nothing.sock").string()));
+  EXPECT_THAT(r.err, HasSubstr("systemctl start tvd"));
+}
+
+TEST_F(ServiceTest, AFailingBuildShowsItsReasonAndRetryFixesIt) {
+  start();
+  behave(sm89, "result=fail\n");
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "sm89-avx2"}).exit_code, 0);
+  auto s = settle();
+  ASSERT_EQ(s["jobs"][0]["state"], "failed");
+  EXPECT_THAT(s["jobs"][0]["error"].get<std::string>(), HasSubstr("the build failed"));
+  EXPECT_EQ(s["jobs"][0]["phase"], "build");
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("the build failed"));
+  EXPECT_EQ(tvctl({"show", "1"}).exit_code, 1);
+
+  fs::remove(plan / (sm89 + ".build"));
+  ASSERT_EQ(tvctl({"retry", "1"}).exit_code, 0);
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
+}
+
+TEST_F(ServiceTest, CancelStopsARunningBuild) {
+  start();
+  behave(sm89, "result=hang\n");
+  ASSERT_EQ(tvctl({"enqueue", "sm89-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["state"] != "building"; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(tvctl({"cancel", "1"}).exit_code, 0);
+  auto s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "cancelled");
+  EXPECT_EQ(tvctl({"cancel", "1"}).exit_code, 1);  // already cancelled: refused
+}
+
+// Garbage, truncated JSON, a 10 MiB line, unknown ops, wrong types: each gets an error reply or a
+// closed connection, and the daemon keeps serving everyone else.
+TEST_F(ServiceTest, BadInputOnTheSocketHarmsNobodyElse) {
+  start();
+  auto send = [&](const std::string& bytes) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, socket.c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    for (size_t done = 0; done < bytes.size();) {
+      ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      reply.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return reply;
+  };
+  EXPECT_THAT(send("\x01\x02\xff garbage\n"), HasSubstr("\"code\":\"bad_request\""));
+  EXPECT_THAT(send("{\"v\":1,\"id\":1,\"op\":\"sta\n"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(send(std::string(10 << 20, 'x') + "\n"), HasSubstr("\"code\":\"too_large\""));
+  EXPECT_THAT(send("{\"v\":1,\"id\":2,\"op\":\"reboot\"}\n"), HasSubstr("unknown_op"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":3,\"op\":\"enqueue\",\"args\":{\"specs\":\"sm89-avx2\"}}\n"),
+              HasSubstr("specs\\\" has the wrong type"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":4,\"op\":\"show\",\"args\":{\"job\":\"one\"}}\n"),
+              HasSubstr("bad_request"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":5,\"op\":\"status\"}\n{\"v\":1,\"id\":6,\"op\":\"status\"}\n"),
+              HasSubstr("\"id\":6"));
+  EXPECT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
+}
+
+TEST_F(ServiceTest, AnUnauthorizedPeerMayReadButNotChange) {
+  if (!testing::running_as_root()) GTEST_SKIP() << "needs root to become another user";
+  start();
+  fs::permissions(dir.path(), fs::perms::all);
+  fs::permissions(socket.parent_path(), fs::perms::all);
+  fs::permissions(socket, fs::perms::all);  // reads are open to anyone who can connect
+  auto as_nobody = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                     TVCTL_BIN, "--socket",      socket.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::run_command(argv);
+  };
+  auto read = as_nobody({"status"});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  auto change = as_nobody({"enqueue", "cpu-avx2"});
+  EXPECT_EQ(change.exit_code, 1);
+  EXPECT_THAT(change.err, HasSubstr("uid 65534 may read but not enqueue"));
+  EXPECT_TRUE(status()["jobs"].empty());
+}
+
+// kill -9 the daemon at random moments during builds and publishes, restart it, 20 times: every
+// job ends succeeded, each variant is published exactly once, and the database is intact.
+TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
+  for (const char* isa : {"avx2", "avx512", "armv9"}) {
+    behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
+  }
+  behave(cpu, "seconds=0.4\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "sm90-avx2", "sm90-avx512", "sm90-armv9", "cpu-avx2"}).exit_code, 0);
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> ms(50, 700);
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
+    stop(SIGKILL);
+    start();
+  }
+  auto s = settle(120s);
+  ASSERT_EQ(s["jobs"].size(), 4u);
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+    EXPECT_EQ(calls("publish acme " + j["variant"].get<std::string>()), 1u) << j["variant"];
+  }
+  stop(SIGTERM);
+  auto store = store::Store::open(dir / "state" / "tvd.db").value();
+  EXPECT_EQ(store.integrity_check().value(), "ok");
+}
+
+}  // namespace
+}  // namespace tvd
