@@ -101,7 +101,9 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
       resolve_specs(setup_.matrix, r.all ? std::vector<std::string>{"all"} : r.specs, r.force);
   if (!sel) {
     Error e = sel.error();
-    e.hint += (e.hint.empty() ? "" : " ") + std::string("Nothing was queued.");
+    if (auto pos = e.hint.find("Nothing was done."); pos != std::string::npos) {
+      e.hint.replace(pos, 17, "Nothing was queued.");
+    }
     return tl::unexpected(e);
   }
   EnqueueOptions o;
