@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `tvctl status` latency against a daemon whose store holds 100,000 finished jobs and 1,000,000
+# attempts (target: p99 under 20 ms). Prints the figures; asserts nothing.
+# Usage: scripts/bench-status.sh [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+runs=${1:-300}
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTVD_TESTS=OFF -DTVD_BENCHMARKS=OFF >/dev/null
+cmake --build build/release -j2 --target tvd tvctl >/dev/null
+tvd=$(pwd)/build/release/daemon/tvd
+tvctl=$(pwd)/build/release/client/tvctl
+
+work=$(mktemp -d /tmp/tvd-bench-XXXXXX)
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/env/.flox/env"
+printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
+printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock" }\n' > "$work/tvd.json"
+
+start() {
+  "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "tvd did not start" >&2; cat "$work/serve.log" >&2; exit 1
+}
+start; kill -TERM $pid; wait $pid || true  # creates and migrates the store
+
+sqlite3 "$work/state/tvd.db" <<'SQL'
+CREATE TEMP TABLE v AS SELECT row_number() OVER (ORDER BY package) - 1 AS k, package FROM variants;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, built, build_tries,
+                  publish_tries, failure, error, enqueued_at, started_at, finished_at)
+SELECT i, v.package, CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 'publish', 'batch',
+       0, 1, 1, 1, 1, '', '', 1700000000 + i * 60, 1700000000 + i * 60, 1700003600 + i * 60
+FROM n JOIN v ON v.k = i % (SELECT count(*) FROM v);
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+INSERT INTO attempts (job_id, number, phase, started_at, ended_at, outcome, exit_code, reason, log_path)
+SELECT i / 10 + 1, i % 10 + 1, 'build', 1700000000 + i, 1700000100 + i, 'succeeded', 0, '', '/x.log' FROM n;
+SQL
+echo "store: $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM jobs') jobs, $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM attempts') attempts, $(du -h "$work/state/tvd.db" | cut -f1)"
+
+start
+python3 - "$tvctl" "$work/state/tvd.sock" "$runs" <<'PY'
+import subprocess, sys, time
+tvctl, sock, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def once(args):
+    t = time.perf_counter()
+    subprocess.run([tvctl, "--socket", sock] + args, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - t) * 1000
+for args in (["status"], ["--json", "status"]):
+    once(args)
+    ms = sorted(once(args) for _ in range(runs))
+    p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
+    print(f"tvctl {' '.join(args)}: {runs} runs, p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ms[-1]:.1f} ms")
+PY
+echo "daemon RSS: $(ps -o rss= -p $pid | awk '{printf "%.1f MiB", $1/1024}')"
+# Idle: nothing queued, nobody connected. CPU ticks used over 10 s (it must not poll).
+ticks() { awk '{print $14 + $15}' /proc/$pid/stat; }
+before=$(ticks); sleep 10; after=$(ticks)
+echo "daemon CPU while idle: $((after - before)) ticks of $(getconf CLK_TCK) per second over 10 s"
