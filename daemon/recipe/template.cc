@@ -1,5 +1,7 @@
 #include "daemon/recipe/template.h"
 
+#include "daemon/base/hash.h"
+
 namespace tvd {
 namespace {
 
@@ -47,6 +49,7 @@ Result<Template> Template::parse(std::string name, std::string_view text,
                                  const std::set<std::string, std::less<>>& known) {
   Template t;
   t.name_ = std::move(name);
+  t.hash_ = stable_hash(text);
   t.trailing_newline_ = !text.empty() && text.back() == '\n';
   if (t.trailing_newline_) text.remove_suffix(1);
 

@@ -26,6 +26,8 @@ class Template {
   Result<std::string> render(const Substitutions& values) const;
 
   const std::string& name() const { return name_; }
+  // A stable hash of the template's text: which template generated a recipe.
+  const std::string& hash() const { return hash_; }
   const std::set<std::string, std::less<>>& placeholders() const { return placeholders_; }
 
  private:
@@ -37,6 +39,7 @@ class Template {
   using Line = std::vector<Piece>;
 
   std::string name_;
+  std::string hash_;
   std::vector<Line> lines_;
   bool trailing_newline_ = false;
   std::set<std::string, std::less<>> placeholders_;

@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "daemon/base/file.h"
+#include "daemon/base/hash.h"
 
 namespace tvd::service {
 
@@ -40,15 +41,6 @@ namespace {
 
 constexpr uint64_t kGiB = 1ull << 30;
 
-// FNV-1a: a stable fingerprint, the same in every run of tvd.
-std::string fnv1a(std::string_view data, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : data)
-    h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 std::string describe(const Variant& v) {
   if (!v.is_gpu()) return "TorchVision CPU-only build optimized for " + v.isa->description;
   return "TorchVision for " + v.gpu->description + " + " + v.isa->description;
@@ -79,7 +71,7 @@ void Engine::changed(Job& j) {
 std::string Engine::fingerprint(const Job& j) const {
   auto recipe = read_file(config_.env.pkgs_dir() / (j.package + ".nix"));
   auto lock = read_file(config_.env.flox_env / ".flox/env/manifest.lock");
-  return fnv1a(lock ? *lock : "", std::stoull(fnv1a(recipe ? *recipe : ""), nullptr, 16));
+  return stable_hash((recipe ? *recipe : "") + "\n--\n" + (lock ? *lock : ""));
 }
 
 std::filesystem::path Engine::log_path(const Job& j, JobPhase phase) const {

@@ -109,9 +109,15 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   return j;
 }
 
-std::vector<store::VariantRow> variant_rows(const Matrix& matrix) {
+std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const TemplateSet& templates,
+                                            const RecipeEnv& env) {
+  std::vector<Selection> cells;
+  for (const auto& v : matrix.cells())
+    cells.push_back({v, {}, true});
+  auto reports = inspect_recipes(templates, env, cells);
   std::vector<store::VariantRow> out;
-  for (const auto& v : matrix.cells()) {
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const Variant& v = cells[i].variant;
     store::VariantRow r;
     r.package = v.package();
     r.python = v.python->name;
@@ -127,6 +133,18 @@ std::vector<store::VariantRow> variant_rows(const Matrix& matrix) {
       for (const auto& e : ex)
         why += (why.empty() ? "" : "; ") + e;
       r.excluded = why;
+    }
+    if (reports) {
+      const RecipeReport& rep = (*reports)[i];
+      if (rep.state == FileState::kCurrent) {
+        r.recipe_source = "generated";
+        const Template& t = !v.is_gpu()                                          ? templates.cpu
+                            : rep.pattern && rep.pattern->pattern == Pattern::kA ? templates.gpu_a
+                                                                                 : templates.gpu_b;
+        r.template_hash = t.hash();
+      } else if (rep.state == FileState::kDiffers) {
+        r.recipe_source = "hand-written";
+      }
     }
     out.push_back(std::move(r));
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "daemon/matrix/matrix.h"
+#include "daemon/recipe/generate.h"
 #include "daemon/service/engine.h"
 #include "daemon/store/store.h"
 
@@ -17,7 +18,9 @@ std::vector<store::AttemptRow> to_rows(const Job& j);
 Result<Job> from_rows(const store::JobRow& row, const std::vector<store::AttemptRow>& attempts,
                       const Matrix& matrix);
 
-// The configured matrix as the store keeps it.
-std::vector<store::VariantRow> variant_rows(const Matrix& matrix);
+// The configured matrix as the store keeps it, with each recipe's provenance: generated (and by
+// which template) when the file is what the templates give now, hand-written when it differs.
+std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const TemplateSet& templates,
+                                            const RecipeEnv& env);
 
 }  // namespace tvd::service

@@ -38,7 +38,10 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   auto store = store::Store::open(setup.config.state_dir / "tvd.db");
   if (!store) return tl::unexpected(store.error());
   auto now = std::chrono::system_clock::now();
-  if (auto st = store->sync_variants(variant_rows(setup.matrix), unix_seconds(now)); !st) {
+  RecipeEnv env{setup.config.flox_env, setup.config.pytorch_env};
+  if (auto st =
+          store->sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now));
+      !st) {
     return tl::unexpected(st.error());
   }
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(*store)));
@@ -89,7 +92,16 @@ void Service::persist(const Job& j) {
   if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
   if (auto st = store_.save_job(to_row(j), to_rows(j)); !st) {
     std::cerr << "tvd: error: cannot record job " << j.id << ": " << st.error().message << '\n';
+    return;
   }
+  // The event log: one line per change of state or phase.
+  std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
+  auto& last = last_state_[j.id];
+  if (last == now) return;
+  last = now;
+  std::string message = j.package + " " + now + (j.error.empty() ? "" : ": " + j.error);
+  (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
+                     unix_seconds(std::chrono::system_clock::now()));
 }
 
 Result<json> Service::enqueue(const EnqueueRequest& r) {

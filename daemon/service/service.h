@@ -60,6 +60,7 @@ class Service {
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Engine> engine_;
   bool stopping_ = false;
+  std::map<JobId, std::string> last_state_;  // for the event log
 };
 
 nlohmann::json job_json(const store::JobRow& j);

@@ -16,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "daemon/store/store.h"
 #include "tests/support/scratch.h"
 
@@ -156,6 +158,16 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   EXPECT_THAT(human.out, HasSubstr("2 succeeded"));
   EXPECT_EQ(stop(SIGTERM), 0);
   EXPECT_FALSE(fs::exists(socket));
+
+  // The store kept the story: an event per state, and the recipe's provenance.
+  auto store = store::Store::open(dir / "state" / "tvd.db").value();
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(store.handle(), "SELECT group_concat(kind, ' ') FROM events WHERE job_id = 1",
+                     -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))),
+            "queued building building publishing succeeded");
+  sqlite3_finalize(st);
 }
 
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
