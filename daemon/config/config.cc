@@ -162,6 +162,18 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
     o.refuse_unknown_keys();
   }
 
+  if (const json* l = root.get("logs", Need::kOptional)) {
+    JsonObject o(*l, "logs", errors);
+    if (const json* k = o.get("keep_attempts", Need::kOptional)) {
+      if (k->is_number_unsigned() && *k >= 1 && *k <= 10000) {
+        c.logs.keep_attempts = k->get<int>();
+      } else {
+        o.error("keep_attempts", "expected a whole number from 1 to 10000");
+      }
+    }
+    o.refuse_unknown_keys();
+  }
+
   if (const json* h = root.get("http", Need::kOptional)) {
     JsonObject o(*h, "http", errors);
     if (auto l = o.string("listen", Need::kOptional)) {

@@ -50,6 +50,10 @@ struct Config {
     uint64_t log_limit = 256ull << 20;  // per attempt; past it the head and tail are kept
   } builds;
 
+  struct Logs {
+    int keep_attempts = 20;  // per variant: older attempts' logs are deleted
+  } logs;
+
   struct Http {
     std::string listen = "127.0.0.1:8347";
   } http;

@@ -62,6 +62,11 @@ class GitLane {
                std::function<void(exec::RunId)> started = {});
 
   bool busy() const { return busy_; }
+  void set_publishing(std::string flox, bool push, std::string org) {
+    config_.flox = std::move(flox);
+    config_.push = push;
+    config_.org = std::move(org);
+  }
   const GitLaneConfig& config() const { return config_; }
 
  private:

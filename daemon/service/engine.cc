@@ -78,6 +78,16 @@ std::filesystem::path Engine::log_path(const Job& j, JobPhase phase) const {
   auto dir = config_.log_dir / j.package;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  // Retention: keep the newest keep_logs - 1 logs of this variant, and the new one.
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> logs;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".log") logs.emplace_back(it->last_write_time(ec), it->path());
+  }
+  std::sort(logs.begin(), logs.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(1, config_.keep_logs)) <= logs.size(); ++i) {
+    std::filesystem::remove(logs[i].second, ec);
+  }
   return dir / (std::to_string(j.id) + "-" + std::to_string(j.attempts.size() + 1) + "-" +
                 to_string(phase) + ".log");
 }
@@ -450,6 +460,18 @@ void Engine::restore(std::vector<Job> jobs) {
     sched_.enqueue({stored.package, kind, stored.origin, stored.priority}, stored.id);
     changed(stored);
   }
+  pump();
+}
+
+void Engine::reconfigure(const EngineConfig& c) {
+  auto env = config_.env;
+  auto log_dir = config_.log_dir;
+  config_ = c;
+  config_.env = env;
+  config_.log_dir = log_dir;
+  sched_.set_limits(c.limits);
+  estimator_.set_defaults(c.estimates);
+  lane_.set_publishing(c.flox, c.push, c.org);
   pump();
 }
 

@@ -89,6 +89,7 @@ struct EngineConfig {
   std::chrono::seconds silence_timeout{std::chrono::hours(1)};
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
   uint64_t log_limit = 256ull << 20;
+  int keep_logs = 20;                                           // per variant
   int max_tries = 3;                                            // per phase, the first try included
   std::chrono::milliseconds backoff{std::chrono::minutes(2)};   // doubles each try
   std::chrono::milliseconds recheck{std::chrono::seconds(30)};  // live gates, while jobs wait
@@ -126,6 +127,10 @@ class Engine {
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
   // that had built resumes at its publish; the others wait again for a build.
   void restore(std::vector<Job> jobs);
+
+  // A reloaded config: limits, estimates, timeouts, tries and publishing take effect for what
+  // starts from now on. The environment and the log directory stay (they need a restart).
+  void reconfigure(const EngineConfig& c);
   // Job ids continue after the store's.
   void set_first_id(JobId id) { first_id_ = id; }
 

@@ -309,6 +309,19 @@ TEST_F(EngineTest, AHungBuildTimesOutAndFailsAfterItsTries) {
   EXPECT_EQ(j->build_tries, 2);
 }
 
+TEST_F(EngineTest, OnlyTheNewestLogsOfAVariantAreKept) {
+  auto c = config();
+  c.publish = false;
+  c.keep_logs = 2;
+  make(c);
+  for (int i = 0; i < 4; ++i) {
+    enqueue({"cpu-avx2"});
+    run_until_idle();
+  }
+  auto logs = testing::list_files(dir / "state" / "logs" / cpu);
+  EXPECT_EQ(logs, (std::vector<std::string>{"3-1-build.log", "4-1-build.log"}));
+}
+
 TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
   auto c = config();
   c.publish = false;

@@ -50,6 +50,7 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   e.max_tries = c.builds.max_tries;
   e.backoff = c.builds.backoff;
   e.log_limit = c.builds.log_limit;
+  e.keep_logs = c.logs.keep_attempts;
   return e;
 }
 

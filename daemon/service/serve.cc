@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <functional>
 
 #include "daemon/server/socket_server.h"
 #include "daemon/service/service.h"
@@ -45,6 +46,20 @@ int serve(const std::optional<std::filesystem::path>& config, std::ostream& out,
     (*service)->shutdown();
     io.stop();
   });
+  boost::asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> on_hangup = [&] {
+    hangup.async_wait([&](boost::system::error_code e, int) {
+      if (e) return;
+      if (auto st = (*service)->reload(config); !st) {
+        err << "tvd: SIGHUP: the new config is refused, the old one stays: " << st.error().message
+            << std::endl;
+      } else {
+        out << "tvd: SIGHUP: config, matrix and templates reloaded" << std::endl;
+      }
+      on_hangup();
+    });
+  };
+  on_hangup();
   io.run();
   std::filesystem::remove(socket, ec);
   return 0;

@@ -45,6 +45,7 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     return tl::unexpected(st.error());
   }
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(*store)));
+  s->environ_ = environ_vars;
   s->runner_ = exec::make_process_runner(io);
   s->clock_ = make_asio_clock(io);
   const Config& c = s->setup_.config;
@@ -206,6 +207,29 @@ Result<json> Service::retry(JobId id) {
   if (!row || !*row)
     return fail(ErrorKind::kInternal, "job " + std::to_string(*again) + " vanished");
   return json{{"job", job_json(**row)}};
+}
+
+Status Service::reload(const std::optional<std::filesystem::path>& config_path) {
+  auto next = load_setup(config_path);
+  if (!next) return tl::unexpected(next.error());
+  const Config& old = setup_.config;
+  const Config& neu = next->config;
+  if (neu.flox_env != old.flox_env || neu.state_dir != old.state_dir || neu.socket != old.socket) {
+    return fail(ErrorKind::kBadInput,
+                "the new config moves flox_env, state_dir or socket; that needs a restart",
+                "systemctl restart tvd");
+  }
+  RecipeEnv env{neu.flox_env, neu.pytorch_env};
+  if (auto st = store_.sync_variants(variant_rows(next->matrix, next->templates, env),
+                                     unix_seconds(std::chrono::system_clock::now()));
+      !st) {
+    return st;
+  }
+  // Moving a Matrix keeps its tables where they are, so jobs still pointing into it stay valid.
+  retired_.push_back(std::move(setup_));
+  setup_ = std::move(*next);
+  engine_->reconfigure(engine_config(setup_.config, environ_));
+  return {};
 }
 
 void Service::shutdown() {

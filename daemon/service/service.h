@@ -46,6 +46,10 @@ class Service {
   // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
   void shutdown();
 
+  // SIGHUP: config, matrix and templates again. A broken new config is refused, and the old one
+  // stays in force; one that moves flox_env, state_dir or socket needs a restart and is refused.
+  Status reload(const std::optional<std::filesystem::path>& config_path);
+
   const Setup& setup() const { return setup_; }
   Engine& engine() { return *engine_; }
   store::Store& store() { return store_; }
@@ -55,7 +59,9 @@ class Service {
   void persist(const Job& j);
 
   Setup setup_;
+  std::vector<Setup> retired_;  // earlier setups: running jobs still point into their matrices
   store::Store store_;
+  char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<Engine> engine_;

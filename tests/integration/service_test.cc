@@ -275,6 +275,38 @@ TEST_F(ServiceTest, AnUnauthorizedPeerMayReadButNotChange) {
   EXPECT_TRUE(status()["jobs"].empty());
 }
 
+TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
+  start();
+  auto before = tvctl({"enqueue", "--no-publish", "python312-*"});
+  EXPECT_EQ(before.exit_code, 2);
+  EXPECT_THAT(before.err, HasSubstr("matches no variant"));
+  const std::string good = testing::read_text(config);
+  testing::write_text(config, good.substr(0, good.rfind('}')) +
+                                  R"(, "axes": {"python": ["python313", "python312"],
+                                   "gpu_archs": ["sm89"], "cpu_isas": ["avx2"]}})");
+  ::kill(daemon, SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    std::this_thread::sleep_for(50ms);
+    reloaded = testing::read_text(dir / "serve.log").find("reloaded") != std::string::npos;
+  }
+  ASSERT_TRUE(reloaded) << testing::read_text(dir / "serve.log");
+  auto after = tvctl({"--json", "enqueue", "--no-publish", "python312-*"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_EQ(json::parse(after.out)["jobs"].size(), 2u);  // sm89-avx2 and cpu-avx2 on 3.12
+
+  testing::write_text(config, "{ \"flox_env\": \"build-torchvision\", \"schedulr\": {} }");
+  ::kill(daemon, SIGHUP);
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    std::this_thread::sleep_for(50ms);
+    refused = testing::read_text(dir / "serve.log").find("refused") != std::string::npos;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("schedulr: unknown key"));
+  EXPECT_EQ(settle()["jobs"].size(), 2u);  // still serving, on the old config
+}
+
 // kill -9 the daemon at random moments during builds and publishes, restart it, 20 times: every
 // job ends succeeded, each variant is published exactly once, and the database is intact.
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
