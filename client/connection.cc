@@ -31,7 +31,10 @@ Result<Connection> Connection::open(const std::filesystem::path& socket) {
 }
 
 Connection::Connection(Connection&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), next_id_(o.next_id_), framer_(std::move(o.framer_)) {}
+    : fd_(std::exchange(o.fd_, -1)),
+      next_id_(o.next_id_),
+      framer_(std::move(o.framer_)),
+      pending_(std::move(o.pending_)) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
@@ -47,13 +50,25 @@ Result<proto::Reply> Connection::call(const std::string& op, const nlohmann::jso
                   std::string("the daemon closed the connection: ") + std::strerror(errno));
     done += static_cast<size_t>(n);
   }
+  return next_reply();
+}
+
+Result<proto::Reply> Connection::next_reply() {
+  if (!pending_.empty()) {
+    auto line = std::move(pending_.front());
+    pending_.erase(pending_.begin());
+    return proto::decode_reply(line);
+  }
   char buf[65536];
   while (true) {
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return fail(ErrorKind::kIo, "the daemon closed the connection without a reply");
     auto lines = framer_.feed(std::string_view(buf, static_cast<size_t>(n)));
-    if (!lines.empty()) return proto::decode_reply(lines.front());
+    if (!lines.empty()) {
+      pending_.assign(lines.begin() + 1, lines.end());
+      return proto::decode_reply(lines.front());
+    }
     if (framer_.overflowed()) return fail(ErrorKind::kIo, "the daemon's reply is too large");
   }
 }

@@ -18,12 +18,15 @@ class Connection {
   ~Connection();
 
   Result<proto::Reply> call(const std::string& op, const nlohmann::json& args);
+  // The next reply of a streaming request.
+  Result<proto::Reply> next_reply();
 
  private:
   explicit Connection(int fd) : fd_(fd) {}
   int fd_ = -1;
   int64_t next_id_ = 1;
   proto::LineFramer framer_;
+  std::vector<std::string> pending_;  // replies read but not yet returned
 };
 
 }  // namespace tvd::client

@@ -144,6 +144,10 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   cancel->add_option("job", jobs, "job ids")->required();
   auto* retry = app.add_subcommand("retry", "a failed or cancelled job again");
   retry->add_option("job", job, "the job id")->required();
+  bool follow = false;
+  auto* logs = app.add_subcommand("logs", "the log of a job's latest attempt (the last 64 KiB)");
+  logs->add_option("job", job, "the job id")->required();
+  logs->add_flag("-f,--follow", follow, "keep printing as the build writes, until the job ends");
 
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {
@@ -221,6 +225,28 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
     t.print(out);
     return (*r)["state"] == "failed" ? 1 : 0;
+  }
+  if (logs->parsed()) {
+    auto path = socket_path(g);
+    if (!path) return fail_with(path.error(), err, 2);
+    auto conn = Connection::open(*path);
+    if (!conn) return fail_with(conn.error(), err, 3);
+    auto reply = conn->call("logs", {{"job", job}, {"follow", follow}});
+    while (true) {
+      if (!reply) return fail_with(reply.error(), err, 3);
+      if (!reply->ok) {
+        return fail_with({ErrorKind::kBadInput, reply->error->message, reply->error->hint}, err,
+                         proto::exit_code(reply->error->code));
+      }
+      if (g.json) {
+        out << reply->result.dump() << '\n';
+      } else {
+        out << reply->result.value("text", "");
+      }
+      out.flush();
+      if (!reply->more) return 0;
+      reply = conn->next_reply();
+    }
   }
   if (cancel->parsed() || retry->parsed()) {
     auto r = cancel->parsed() ? call(g, "cancel", {{"jobs", jobs}}, err, code)

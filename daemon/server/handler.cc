@@ -77,8 +77,16 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
     if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
     return from(req.id, service.retry(static_cast<service::JobId>(id)));
   }
+  if (req.op == "logs") {
+    auto id = a.get<int64_t>("job", 0);
+    auto offset = a.get<int64_t>("offset", -1);
+    a.get<bool>("follow", false);
+    if (!a.problem.empty()) return bad_args();
+    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
+    return from(req.id, service.logs(static_cast<service::JobId>(id), offset));
+  }
   return Reply::failure(req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
-                        "ops: status, show, enqueue, cancel, retry (proto/PROTOCOL.md)");
+                        "ops: status, show, logs, enqueue, cancel, retry (proto/PROTOCOL.md)");
 }
 
 }  // namespace tvd::server

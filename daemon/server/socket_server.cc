@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <set>
@@ -42,13 +43,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(local::socket socket, Peer peer, service::Service& service,
              std::set<Connection*>& live)
-      : socket_(std::move(socket)), peer_(peer), service_(service), live_(live) {
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        peer_(peer),
+        service_(service),
+        live_(live) {
     live_.insert(this);
   }
   ~Connection() { live_.erase(this); }
   void start() { read(); }
   void close() {
     boost::system::error_code ec;
+    timer_.cancel();
     socket_.close(ec);
   }
 
@@ -63,6 +69,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
         proto::Reply reply;
         if (!req) {
           reply = proto::Reply::failure(0, req.error().code, req.error().message, req.error().hint);
+        } else if (req->op == "logs" && req->args.value("follow", false) == true) {
+          self->follow(*req);
+          continue;
         } else {
           reply = handle(*req, self->service_, self->peer_);
         }
@@ -75,6 +84,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return;
       }
       self->read();
+    });
+  }
+
+  // `logs` with follow: the handler's slice again every half second, as streaming replies,
+  // until the job has finished and its log has been sent to the end.
+  void follow(proto::Request req) {
+    auto reply = handle(req, service_, peer_);
+    bool done = !reply.ok || reply.result.value("done", true);
+    reply.more = !done;
+    if (reply.ok) req.args["offset"] = reply.result.value("offset", int64_t{0});
+    send(proto::encode(reply));
+    if (done || !socket_.is_open()) return;
+    timer_.expires_after(std::chrono::milliseconds(500));
+    timer_.async_wait([self = shared_from_this(), req](boost::system::error_code ec) {
+      if (!ec) self->follow(req);
     });
   }
 
@@ -97,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   local::socket socket_;
+  asio::steady_timer timer_;
   Peer peer_;
   service::Service& service_;
   std::set<Connection*>& live_;

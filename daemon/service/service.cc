@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <boost/asio/io_context.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "daemon/base/units.h"
@@ -230,6 +231,38 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   setup_ = std::move(*next);
   engine_->reconfigure(engine_config(setup_.config, environ_));
   return {};
+}
+
+Result<json> Service::logs(JobId id, int64_t offset) {
+  auto row = store_.job(static_cast<int64_t>(id));
+  if (!row) return tl::unexpected(row.error());
+  if (!*row)
+    return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                "'tvctl status' lists the jobs");
+  auto attempts = store_.attempts(static_cast<int64_t>(id));
+  if (!attempts) return tl::unexpected(attempts.error());
+  const bool finished = (*row)->finished_at.has_value();
+  if (attempts->empty()) {
+    if (finished) return fail(ErrorKind::kNotFound, "job " + std::to_string(id) + " never ran");
+    return json{{"text", ""}, {"offset", 0}, {"done", false}, {"attempt", nullptr}};
+  }
+  const auto& a = attempts->back();
+  std::error_code ec;
+  const int64_t size = static_cast<int64_t>(std::filesystem::file_size(a.log_path, ec));
+  if (ec) return json{{"text", ""}, {"offset", 0}, {"done", finished}, {"attempt", a.number}};
+  constexpr int64_t kTail = 64 * 1024, kChunk = 256 * 1024;
+  if (offset < 0) offset = std::max<int64_t>(0, size - kTail);
+  if (offset > size) offset = 0;  // a new attempt's log: start it from the top
+  std::string text;
+  if (std::ifstream in(a.log_path, std::ios::binary); in) {
+    in.seekg(offset);
+    text.resize(static_cast<size_t>(std::min(kChunk, size - offset)));
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+  }
+  const int64_t next = offset + static_cast<int64_t>(text.size());
+  return json{{"text", text},      {"offset", next},      {"done", finished && next >= size},
+              {"log", a.log_path}, {"attempt", a.number}, {"phase", a.phase}};
 }
 
 void Service::shutdown() {

@@ -42,6 +42,9 @@ class Service {
   Result<nlohmann::json> show(JobId id);
   Result<nlohmann::json> cancel(const std::vector<JobId>& ids);
   Result<nlohmann::json> retry(JobId id);
+  // A slice of the job's latest attempt log from `offset` (negative: the last 64 KiB): `text`,
+  // the next `offset`, and `done` once the job has finished and the slice reached the end.
+  Result<nlohmann::json> logs(JobId id, int64_t offset);
 
   // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
   void shutdown();

@@ -205,6 +205,23 @@ TEST_F(ServiceTest, AFailingBuildShowsItsReasonAndRetryFixesIt) {
   EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
 }
 
+TEST_F(ServiceTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
+  start();
+  behave(cpu, "seconds=2\n");
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  auto followed = tvctl({"logs", "-f", "1"});  // returns when the build is over
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + " in local mode"));
+  EXPECT_THAT(followed.out, HasSubstr("[20/20] Building CXX object"));
+  EXPECT_THAT(followed.out, HasSubstr("Completed build of " + cpu));
+  EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
+  auto tail = tvctl({"logs", "1"});
+  EXPECT_THAT(tail.out, HasSubstr("Completed build of " + cpu));
+  EXPECT_EQ(tvctl({"logs", "99"}).exit_code, 2);
+}
+
 TEST_F(ServiceTest, CancelStopsARunningBuild) {
   start();
   behave(sm89, "result=hang\n");
