@@ -95,6 +95,15 @@ void print_jobs(const Global& g, const json& jobs, const json& waiting, std::ost
     }
     std::string note = j.value("error", "");
     std::string id = std::to_string(j["id"].get<int64_t>());
+    if (j.contains("eta_at")) {
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      int64_t left = j["eta_at"].get<int64_t>() - now;
+      note = left > 0 ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
+                      : "running past its expected " +
+                            format_duration(std::chrono::seconds(j["expected_s"].get<int64_t>()));
+    }
     if (waiting.contains(id)) note = waiting[id].get<std::string>();
     t.add({id, j["variant"], paint(g, j["state"]), j["phase"], when, note});
   }
@@ -144,6 +153,15 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   cancel->add_option("job", jobs, "job ids")->required();
   auto* retry = app.add_subcommand("retry", "a failed or cancelled job again");
   retry->add_option("job", job, "the job id")->required();
+  auto* matrix =
+      app.add_subcommand("matrix", "every cell of the matrix: recipe, pattern, exclusions");
+  bool dry_run = false;
+  auto* generate =
+      app.add_subcommand("generate", "write and commit missing recipes through the daemon");
+  generate->add_option("spec", specs, "variants, as for enqueue");
+  generate->add_flag("--all", all, "every variant of the matrix");
+  generate->add_flag("--dry-run", dry_run, "only say what would be written");
+  generate->add_flag("--force", force, "accept excluded variants");
   bool follow = false;
   auto* logs = app.add_subcommand("logs", "the log of a job's latest attempt (the last 64 KiB)");
   logs->add_option("job", job, "the job id")->required();
@@ -225,6 +243,32 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     }
     t.print(out);
     return (*r)["state"] == "failed" ? 1 : 0;
+  }
+  if (matrix->parsed() || generate->parsed()) {
+    auto r = matrix->parsed()
+                 ? call(g, "matrix", json::object(), err, code)
+                 : call(g, "generate",
+                        {{"specs", specs}, {"all", all}, {"dry_run", dry_run}, {"force", force}},
+                        err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    const json& list = matrix->parsed() ? (*r)["cells"] : (*r)["recipes"];
+    Table t(matrix->parsed() ? std::vector<std::string>{"VARIANT", "RECIPE", "PATTERN", "NOTE"}
+                             : std::vector<std::string>{"OUTCOME", "VARIANT", "PATTERN", "NOTE"});
+    for (const auto& c : list) {
+      std::string note;
+      for (const auto& e : c["excluded"])
+        note += (note.empty() ? "excluded: " : "; ") + e.get<std::string>();
+      std::string pattern = c["pattern"].is_null() ? "-" : c["pattern"].get<std::string>();
+      t.add({matrix->parsed() ? c["variant"].get<std::string>() : c["outcome"].get<std::string>(),
+             matrix->parsed() ? c["state"].get<std::string>() : c["variant"].get<std::string>(),
+             pattern, note});
+    }
+    t.print(out);
+    return 0;
   }
   if (logs->parsed()) {
     auto path = socket_path(g);

@@ -13,6 +13,7 @@
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
+#include "daemon/recipe/report_json.h"
 #include "daemon/sched/simulate.h"
 #include "daemon/service/serve.h"
 
@@ -36,33 +37,6 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 
 std::string pattern_text(const RecipeReport& r) {
   return r.pattern ? std::string(pattern_name(r.pattern->pattern)) : "-";
-}
-
-json report_json(const RecipeReport& r) {
-  json j = {
-      {"variant", r.variant.package()},
-      {"file", r.file.string()},
-      {"kind", r.variant.is_gpu() ? "gpu" : "cpu"},
-      {"python", r.variant.python->name},
-      {"cuda", r.variant.is_gpu() ? json(r.variant.cuda->version) : json(nullptr)},
-      {"gpu_arch", r.variant.is_gpu() ? json(r.variant.gpu->name) : json(nullptr)},
-      {"cpu_isa", r.variant.isa->token},
-      {"platform", r.variant.isa->platform},
-      {"state", to_string(r.state)},
-      {"excluded", r.exclusions},
-      {"buildable", r.exclusions.empty()},
-  };
-  if (r.outcome != Outcome::kNone) j["outcome"] = to_string(r.outcome);
-  if (r.pattern) {
-    j["pattern"] = pattern_name(r.pattern->pattern);
-    j["pattern_source"] = r.pattern->source;
-  } else {
-    j["pattern"] = nullptr;
-    j["pattern_source"] = nullptr;
-  }
-  j["file_pattern"] = r.file_pattern ? json(pattern_name(*r.file_pattern)) : json(nullptr);
-  if (!r.warning.empty()) j["warning"] = r.warning;
-  return j;
 }
 
 struct Options {

@@ -30,14 +30,15 @@ struct Args {
   }
 };
 
-bool changes(const std::string& op) {
-  return op == "enqueue" || op == "cancel" || op == "retry";
+bool changes(const std::string& op, const json& args) {
+  return op == "enqueue" || op == "cancel" || op == "retry" ||
+         (op == "generate" && !args.value("dry_run", false));
 }
 
 }  // namespace
 
 Reply handle(const proto::Request& req, service::Service& service, const Peer& peer) {
-  if (changes(req.op) && !peer.may_change) {
+  if (changes(req.op, req.args) && !peer.may_change) {
     return Reply::failure(req.id, Code::kForbidden,
                           "uid " + std::to_string(peer.uid) + " may read but not " + req.op,
                           "changes need root or membership of the group '" +
@@ -77,6 +78,15 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
     if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
     return from(req.id, service.retry(static_cast<service::JobId>(id)));
   }
+  if (req.op == "matrix") return Reply::success(req.id, service.matrix());
+  if (req.op == "generate") {
+    auto specs = a.get<std::vector<std::string>>("specs", {});
+    auto all = a.get<bool>("all", false);
+    auto dry_run = a.get<bool>("dry_run", false);
+    auto force = a.get<bool>("force", false);
+    if (!a.problem.empty()) return bad_args();
+    return from(req.id, service.generate(specs, all, dry_run, force));
+  }
   if (req.op == "logs") {
     auto id = a.get<int64_t>("job", 0);
     auto offset = a.get<int64_t>("offset", -1);
@@ -85,8 +95,9 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
     if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
     return from(req.id, service.logs(static_cast<service::JobId>(id), offset));
   }
-  return Reply::failure(req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
-                        "ops: status, show, logs, enqueue, cancel, retry (proto/PROTOCOL.md)");
+  return Reply::failure(
+      req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
+      "ops: status, show, logs, matrix, generate, enqueue, cancel, retry (proto/PROTOCOL.md)");
 }
 
 }  // namespace tvd::server

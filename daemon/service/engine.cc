@@ -475,6 +475,16 @@ void Engine::reconfigure(const EngineConfig& c) {
   pump();
 }
 
+void Engine::commit_recipes(const std::vector<RecipeReport>& recipes,
+                            std::function<void(const std::string&)> on_error) {
+  for (const auto& r : recipes) {
+    lane_.commit_recipe(r, "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
+                        [on_error, pkg = r.variant.package()](LaneOutcome o) {
+                          if (!o.ok && on_error) on_error(pkg + ": " + o.reason);
+                        });
+  }
+}
+
 const Job* Engine::job(JobId id) const {
   auto it = jobs_.find(id);
   return it == jobs_.end() ? nullptr : &it->second;

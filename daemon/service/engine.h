@@ -131,6 +131,11 @@ class Engine {
   // A reloaded config: limits, estimates, timeouts, tries and publishing take effect for what
   // starts from now on. The environment and the log directory stay (they need a restart).
   void reconfigure(const EngineConfig& c);
+
+  // `generate` through the daemon: each missing recipe is written and committed in the git lane,
+  // as before a build. Failures go to `on_error`.
+  void commit_recipes(const std::vector<RecipeReport>& recipes,
+                      std::function<void(const std::string&)> on_error);
   // Job ids continue after the store's.
   void set_first_id(JobId id) { first_id_ = id; }
 

@@ -9,6 +9,7 @@
 #include "daemon/base/units.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/matrix/spec.h"
+#include "daemon/recipe/report_json.h"
 #include "daemon/service/host_config.h"
 #include "daemon/service/persist.h"
 
@@ -144,10 +145,22 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
 }
 
 json Service::status() {
+  std::map<int64_t, const sched::Running*> running;
+  auto now_running = engine_->scheduler().running();
+  for (const auto& r : now_running)
+    running[static_cast<int64_t>(r.id)] = &r;
   json jobs = json::array();
   if (auto rows = store_.recent_jobs(20)) {
-    for (const auto& r : *rows)
-      jobs.push_back(job_json(r));
+    for (const auto& r : *rows) {
+      json j = job_json(r);
+      if (auto it = running.find(r.id); it != running.end()) {
+        // The expected end, from this variant's history (or its kind's, or the default).
+        j["expected_s"] = it->second->expected.count();
+        j["eta_at"] = unix_seconds(it->second->started + it->second->expected);
+        j["reserved"] = it->second->reservation;
+      }
+      jobs.push_back(std::move(j));
+    }
   }
   json waiting = json::object();
   for (const auto& w : engine_->waiting())
@@ -263,6 +276,60 @@ Result<json> Service::logs(JobId id, int64_t offset) {
   const int64_t next = offset + static_cast<int64_t>(text.size());
   return json{{"text", text},      {"offset", next},      {"done", finished && next >= size},
               {"log", a.log_path}, {"attempt", a.number}, {"phase", a.phase}};
+}
+
+json Service::matrix() {
+  std::vector<Selection> cells;
+  for (const auto& v : setup_.matrix.cells()) {
+    auto ex = setup_.matrix.exclusions(v);
+    cells.push_back({v, ex, ex.empty()});
+  }
+  RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
+  json out = {{"cells", json::array()}};
+  if (auto reports = inspect_recipes(setup_.templates, env, cells)) {
+    size_t buildable = 0;
+    for (const auto& r : *reports) {
+      out["cells"].push_back(report_json(r));
+      buildable += r.exclusions.empty();
+    }
+    out["summary"] = {{"cells", reports->size()},
+                      {"buildable", buildable},
+                      {"excluded", reports->size() - buildable}};
+  }
+  return out;
+}
+
+Result<json> Service::generate(const std::vector<std::string>& specs, bool all, bool dry_run,
+                               bool force) {
+  if (all == !specs.empty()) {
+    return fail(ErrorKind::kBadInput, "name the variants to generate, or all (not both)");
+  }
+  auto sel = resolve_specs(setup_.matrix, all ? std::vector<std::string>{"all"} : specs, force);
+  if (!sel) return tl::unexpected(sel.error());
+  RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
+  auto reports = inspect_recipes(setup_.templates, env, *sel);
+  if (!reports) return tl::unexpected(reports.error());
+  json out = {{"recipes", json::array()}, {"dry_run", dry_run}};
+  std::vector<RecipeReport> to_commit;
+  for (auto& r : *reports) {
+    json j = report_json(r);
+    if (!r.chosen)
+      j["outcome"] = "excluded";
+    else if (r.state == FileState::kCurrent)
+      j["outcome"] = "unchanged";
+    else if (r.state == FileState::kDiffers)
+      j["outcome"] = "kept";
+    else
+      j["outcome"] = dry_run ? "would write" : "committing";
+    if (!dry_run && r.chosen && r.state == FileState::kMissing) to_commit.push_back(r);
+    out["recipes"].push_back(std::move(j));
+  }
+  engine_->commit_recipes(to_commit, [this](const std::string& what) {
+    (void)store_.event(std::nullopt, "generate-failed", what,
+                       unix_seconds(std::chrono::system_clock::now()));
+    std::cerr << "tvd: error: generate: " << what << '\n';
+  });
+  return out;
 }
 
 void Service::shutdown() {

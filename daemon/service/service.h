@@ -45,6 +45,9 @@ class Service {
   // A slice of the job's latest attempt log from `offset` (negative: the last 64 KiB): `text`,
   // the next `offset`, and `done` once the job has finished and the slice reached the end.
   Result<nlohmann::json> logs(JobId id, int64_t offset);
+  nlohmann::json matrix();
+  Result<nlohmann::json> generate(const std::vector<std::string>& specs, bool all, bool dry_run,
+                                  bool force);
 
   // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
   void shutdown();

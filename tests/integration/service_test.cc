@@ -222,6 +222,45 @@ TEST_F(ServiceTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
   EXPECT_EQ(tvctl({"logs", "99"}).exit_code, 2);
 }
 
+TEST_F(ServiceTest, MatrixAndGenerateGoThroughTheDaemon) {
+  start();
+  auto m = tvctl({"--json", "matrix"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(json::parse(m.out)["summary"]["buildable"], 42);
+  EXPECT_THAT(tvctl({"matrix"}).out, HasSubstr("excluded: sm121 needs CUDA >= 12.9"));
+
+  auto dry = tvctl({"--json", "generate", "--dry-run", "sm90-*"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(json::parse(dry.out)["recipes"][0]["outcome"], "would write");
+  ASSERT_EQ(tvctl({"generate", "cpu-avx2", "cpu-armv9"}).exit_code, 0);
+  // Written and committed, one commit each, so that nothing untracked blocks a publish later.
+  std::string log;
+  for (int i = 0; i < 100 && log.find("cpu-armv9") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(50ms);
+    log = testing::git(env_dir, {"log", "--format=%s"});
+  }
+  EXPECT_THAT(log, HasSubstr("(" + cpu + ")"));
+  EXPECT_THAT(log, HasSubstr("(torchvision-python313-cpu-armv9)"));
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain"}), "");
+  EXPECT_EQ(tvctl({"generate", "sm121-avx2"}).exit_code, 2);
+}
+
+TEST_F(ServiceTest, StatusGivesRunningBuildsAnEta) {
+  start();
+  behave(cpu, "seconds=3\n");
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  json s;
+  for (int i = 0; i < 100; ++i) {
+    s = status();
+    if (s["jobs"][0]["phase"] == "build" && s["jobs"][0].contains("eta_at")) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(s["jobs"][0].contains("eta_at")) << s.dump();
+  EXPECT_EQ(s["jobs"][0]["expected_s"], 7200);  // the CPU default, 2 h: no history yet
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("(from history)"));
+  settle();
+}
+
 TEST_F(ServiceTest, CancelStopsARunningBuild) {
   start();
   behave(sm89, "result=hang\n");
