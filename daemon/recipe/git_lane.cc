@@ -148,10 +148,14 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
       next();
       return;
     }
-    git({"status", "--porcelain", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
+    git({"status", "--porcelain", "--", rel}, [rel, tracked, next, fail](const exec::RunResult& r) {
       if (!r.succeeded()) {
         fail(refused("git status failed: " + exec::telling_line(r.tail), true,
                      exec::Failure::kUnknown));
+      } else if (r.tail.rfind("A  ", 0) == 0) {
+        // Added but never committed: a transaction a crash cut short. Finish it.
+        *tracked = false;
+        next();
       } else if (!r.tail.empty()) {
         fail(refused(rel + " has uncommitted changes: commit or discard them, then retry", false,
                      exec::Failure::kPublishPrecondition));
@@ -204,6 +208,91 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     o.committed = *committed;
     done(std::move(o));
   });
+}
+
+void GitLane::recover(std::vector<RecipeReport> ours,
+                      std::function<void(std::vector<std::string>)> done) {
+  struct State {
+    std::vector<RecipeReport> ours;
+    std::vector<std::string> pending;    // relative paths to commit
+    std::vector<std::string> committed;  // packages
+    std::shared_ptr<std::function<void(size_t)>> walker;
+  };
+  auto st = std::make_shared<State>();
+  st->ours = std::move(ours);
+  std::vector<Step> steps;
+  steps.push_back([this](auto next, auto) {
+    identity_.clear();
+    git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
+      if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
+      next();
+    });
+  });
+  steps.push_back([this, st](auto next, auto) {
+    git({"status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs"},
+        [st, next](const exec::RunResult& r) {
+          size_t pos = 0;
+          while (r.succeeded() && pos < r.tail.size()) {
+            size_t end = r.tail.find('\n', pos);
+            if (end == std::string::npos) end = r.tail.size();
+            std::string line = r.tail.substr(pos, end - pos);
+            pos = end + 1;
+            if (line.size() < 4 || (line.rfind("?? ", 0) != 0 && line.rfind("A  ", 0) != 0))
+              continue;
+            std::string rel = line.substr(3);
+            for (const auto& o : st->ours) {
+              if (".flox/pkgs/" + o.file.filename().string() == rel) st->pending.push_back(rel);
+            }
+          }
+          next();
+        });
+  });
+  // One step per pending file would need the list up front; instead one step walks it.
+  steps.push_back([this, st](auto next, auto fail) {
+    auto walk = std::make_shared<std::function<void(size_t)>>();
+    *walk = [this, st, next, fail,
+             weak = std::weak_ptr<std::function<void(size_t)>>(walk)](size_t i) {
+      if (i == st->pending.size()) {
+        next();
+        return;
+      }
+      const std::string rel = st->pending[i];
+      const std::string pkg = std::filesystem::path(rel).stem().string();
+      git({"add", "--", rel}, [this, st, rel, pkg, i, fail, weak](const exec::RunResult& a) {
+        if (!a.succeeded()) {
+          fail(refused("recovery: git add " + rel + " failed: " + exec::telling_line(a.tail)));
+          return;
+        }
+        git({"commit", "-q", "-m", "Add " + pkg + " (its commit was interrupted)", "--", rel},
+            [st, pkg, i, fail, weak](const exec::RunResult& c) {
+              if (!c.succeeded()) {
+                fail(refused("recovery: git commit failed: " + exec::telling_line(c.tail)));
+                return;
+              }
+              st->committed.push_back(pkg);
+              if (auto w = weak.lock()) (*w)(i + 1);
+            });
+      });
+    };
+    st->walker = walk;  // kept alive by the state until the transaction ends
+    (*walk)(0);
+  });
+  if (config_.push) {
+    steps.push_back([this, st](auto next, auto) {
+      if (st->committed.empty()) {
+        next();
+        return;
+      }
+      git({"push", "-q"}, [next](const exec::RunResult&) { next(); });  // publish pushes again
+    });
+  }
+  // Ahead of everything already queued.
+  queue_.push_front({std::move(steps), [st, done = std::move(done)](LaneOutcome) {
+                       auto committed = std::move(st->committed);
+                       st->walker.reset();
+                       done(std::move(committed));
+                     }});
+  if (!busy_) run_next();
 }
 
 void GitLane::publish(const std::string& package, std::filesystem::path log,

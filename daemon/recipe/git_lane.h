@@ -61,6 +61,11 @@ class GitLane {
                std::function<void(LaneOutcome)> done,
                std::function<void(exec::RunId)> started = {});
 
+  // After a crash: recipes of tvd's own (equal to what the templates give) that are untracked or
+  // staged but not committed are committed, one commit each, and pushed when `push` is on. Other
+  // files are left alone. Queued first, before anything else uses the lane.
+  void recover(std::vector<RecipeReport> ours, std::function<void(std::vector<std::string>)> done);
+
   bool busy() const { return busy_; }
   void set_publishing(std::string flox, bool push, std::string org) {
     config_.flox = std::move(flox);

@@ -136,6 +136,12 @@ class Engine {
   // as before a build. Failures go to `on_error`.
   void commit_recipes(const std::vector<RecipeReport>& recipes,
                       std::function<void(const std::string&)> on_error);
+
+  // Recovery: finishes recipe commits a crash cut short (GitLane::recover).
+  void recover_recipes(std::vector<RecipeReport> ours,
+                       std::function<void(std::vector<std::string>)> done) {
+    lane_.recover(std::move(ours), std::move(done));
+  }
   // Job ids continue after the store's.
   void set_first_id(JobId id) { first_id_ = id; }
 

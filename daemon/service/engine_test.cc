@@ -309,6 +309,38 @@ TEST_F(EngineTest, AHungBuildTimesOutAndFailsAfterItsTries) {
   EXPECT_EQ(j->build_tries, 2);
 }
 
+// A crash between `git add` and `git commit` leaves a staged recipe: its job finishes the commit.
+TEST_F(EngineTest, AStagedRecipeFromAnInterruptedCommitIsCommitted) {
+  make(config());
+  auto sel = select({"cpu-avx2"});
+  ASSERT_TRUE(generate_recipes(templates, {env_dir, dir / "build-pytorch"}, sel, {}));
+  testing::git(env_dir, {"add", ".flox/pkgs/" + cpu + ".nix"});
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kSucceeded) << engine->job(*e[0].job)->error;
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain"}), "");
+}
+
+// Recovery commits tvd's own untracked or staged recipes before anything else uses the lane, so
+// they cannot block another variant's publish; files by hand are left alone.
+TEST_F(EngineTest, RecoveryFinishesInterruptedRecipeCommits) {
+  make(config());
+  RecipeEnv env{env_dir, dir / "build-pytorch"};
+  ASSERT_TRUE(generate_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"}), {}));
+  testing::git(env_dir, {"add", ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix"});
+  testing::write_text(env_dir / ".flox/pkgs/mine.nix", "# by hand\n");
+  auto reports = inspect_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"})).value();
+  std::vector<std::string> recovered;
+  engine->recover_recipes(reports, [&](std::vector<std::string> c) { recovered = c; });
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(recovered.size(), 2u);
+  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kFailed);  // mine.nix is untracked, by hand
+  EXPECT_THAT(engine->job(*e[0].job)->error,
+              HasSubstr("untracked files under .flox: .flox/pkgs/mine.nix"));
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--untracked-files=no"}), "");
+}
+
 TEST_F(EngineTest, OnlyTheNewestLogsOfAVariantAreKept) {
   auto c = config();
   c.publish = false;

@@ -85,6 +85,24 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   if (!restored.empty()) {
     std::cerr << "tvd: recovered " << restored.size() << " job(s) left active by the last run\n";
   }
+  // Finish recipe transactions the crash cut short before anything else uses the git lane: a
+  // staged or untracked recipe of tvd's own would block every publish.
+  {
+    std::vector<Selection> cells;
+    for (const auto& v : s->setup_.matrix.cells())
+      cells.push_back({v, {}, true});
+        std::vector<RecipeReport> ours;
+    if (auto reports = inspect_recipes(s->setup_.templates, env, cells)) {
+      for (auto& r : *reports) {
+        if (r.state == FileState::kCurrent) ours.push_back(std::move(r));
+      }
+    }
+    s->engine_->recover_recipes(std::move(ours), [](std::vector<std::string> committed) {
+      for (const auto& p : committed) {
+        std::cerr << "tvd: recovered the interrupted commit of " << p << '\n';
+      }
+    });
+  }
   s->engine_->restore(std::move(restored));
   return s;
 }
