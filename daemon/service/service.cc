@@ -91,7 +91,7 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     std::vector<Selection> cells;
     for (const auto& v : s->setup_.matrix.cells())
       cells.push_back({v, {}, true});
-        std::vector<RecipeReport> ours;
+    std::vector<RecipeReport> ours;
     if (auto reports = inspect_recipes(s->setup_.templates, env, cells)) {
       for (auto& r : *reports) {
         if (r.state == FileState::kCurrent) ours.push_back(std::move(r));
