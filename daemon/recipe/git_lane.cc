@@ -77,21 +77,28 @@ void GitLane::finish(const std::shared_ptr<Active>& t, LaneOutcome o) {
   run_next();
 }
 
+void GitLane::check_identity(std::function<void()> next) {
+  if (identity_checked_) {
+    next();
+    return;
+  }
+  git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
+    identity_checked_ = true;
+    if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
+    next();
+  });
+}
+
 void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
                             std::function<void(LaneOutcome)> done) {
   const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
   auto committed = std::make_shared<bool>(false);
-  auto tracked = std::make_shared<bool>(false);
+  auto need_add = std::make_shared<bool>(false);
+  auto need_commit = std::make_shared<bool>(false);
   std::vector<Step> steps;
 
-  // Who commits: the checkout's own identity, or tvd's when it has none.
-  steps.push_back([this](auto next, auto) {
-    identity_.clear();
-    git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
-      if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
-      next();
-    });
-  });
+  // Who commits: the checkout's own identity, or tvd's when it has none (asked once).
+  steps.push_back([this](auto next, auto) { check_identity(next); });
 
   // result-* links never belong in git.
   steps.push_back([this](auto next, auto fail) {
@@ -127,65 +134,82 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     });
   });
 
-  // Where does the recipe stand?
-  steps.push_back([this, rel, tracked](auto next, auto) {
-    git({"ls-files", "--error-unmatch", "--", rel}, [tracked, next](const exec::RunResult& r) {
-      *tracked = r.succeeded();
-      next();
-    });
+  // Where the recipe stands, in one git call: nothing said and the file there means tracked
+  // and committed; "??" untracked; "A " added but never committed (a transaction a crash cut
+  // short); anything else has changes nobody committed.
+  steps.push_back([this, rel, recipe, need_add, need_commit](auto next, auto fail) {
+    std::error_code ec;
+    std::filesystem::create_directories(recipe.file.parent_path(), ec);
+    git({"status", "--porcelain", "--untracked-files=all", "--", rel},
+        [rel, recipe, need_add, need_commit, next, fail](const exec::RunResult& r) {
+          if (!r.succeeded()) {
+            fail(refused("git status failed: " + exec::telling_line(r.tail), true,
+                         exec::Failure::kUnknown));
+            return;
+          }
+          // stderr shares the output: keep only the line that names the recipe.
+          std::string out;
+          size_t pos = 0;
+          while (pos < r.tail.size()) {
+            size_t end = r.tail.find('\n', pos);
+            if (end == std::string::npos) end = r.tail.size();
+            std::string line = r.tail.substr(pos, end - pos);
+            if (line.size() > 3 && line.substr(3) == rel) out = line;
+            pos = end + 1;
+          }
+          if (out.empty()) {
+            if (std::filesystem::exists(recipe.file)) {
+              next();
+              return;
+            }
+            auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo);
+            if (!st) {
+              fail(refused(st.error().message, false, exec::Failure::kUnknown));
+              return;
+            }
+            *need_add = *need_commit = true;
+          } else if (out.rfind("?? ", 0) == 0) {
+            *need_add = *need_commit = true;
+          } else if (out.rfind("A  ", 0) == 0) {
+            *need_commit = true;
+          } else {
+            fail(refused(rel + " has uncommitted changes (git status: " + first_lines(out, 1) +
+                             "): commit or discard them, then retry",
+                         false, exec::Failure::kPublishPrecondition));
+            return;
+          }
+          next();
+        });
   });
-  steps.push_back([this, rel, tracked, recipe](auto next, auto fail) {
-    if (!*tracked) {
-      if (!std::filesystem::exists(recipe.file)) {
-        std::error_code ec;
-        std::filesystem::create_directories(recipe.file.parent_path(), ec);
-        auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo);
-        if (!st) {
-          fail(refused(st.error().message, false, exec::Failure::kUnknown));
-          return;
-        }
-      }
+  steps.push_back([this, rel, need_add](auto next, auto fail) {
+    if (!*need_add) {
       next();
       return;
     }
-    git({"status", "--porcelain", "--", rel}, [rel, tracked, next, fail](const exec::RunResult& r) {
-      if (!r.succeeded()) {
-        fail(refused("git status failed: " + exec::telling_line(r.tail), true,
-                     exec::Failure::kUnknown));
-      } else if (r.tail.rfind("A  ", 0) == 0) {
-        // Added but never committed: a transaction a crash cut short. Finish it.
-        *tracked = false;
-        next();
-      } else if (!r.tail.empty()) {
-        fail(refused(rel + " has uncommitted changes: commit or discard them, then retry", false,
-                     exec::Failure::kPublishPrecondition));
-      } else {
-        next();
-      }
-    });
-  });
-  steps.push_back([this, rel, tracked, committed, message](auto next, auto fail) {
-    if (*tracked) {
-      next();
-      return;
-    }
-    git({"add", "--", rel}, [this, rel, committed, message, next, fail](const exec::RunResult& r) {
+    git({"add", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
       if (!r.succeeded()) {
         fail(refused("git add " + rel + " failed: " + exec::telling_line(r.tail), false,
                      exec::Failure::kUnknown));
         return;
       }
-      git({"commit", "-q", "-m", message, "--", rel},
-          [committed, next, fail](const exec::RunResult& c) {
-            if (!c.succeeded()) {
-              fail(refused("git commit failed: " + exec::telling_line(c.tail), false,
-                           exec::Failure::kUnknown));
-              return;
-            }
-            *committed = true;
-            next();
-          });
+      next();
     });
+  });
+  steps.push_back([this, rel, need_commit, committed, message](auto next, auto fail) {
+    if (!*need_commit) {
+      next();
+      return;
+    }
+    git({"commit", "-q", "-m", message, "--", rel},
+        [committed, next, fail](const exec::RunResult& c) {
+          if (!c.succeeded()) {
+            fail(refused("git commit failed: " + exec::telling_line(c.tail), false,
+                         exec::Failure::kUnknown));
+            return;
+          }
+          *committed = true;
+          next();
+        });
   });
   if (config_.push) {
     steps.push_back([this, committed](auto next, auto fail) {
@@ -221,13 +245,7 @@ void GitLane::recover(std::vector<RecipeReport> ours,
   auto st = std::make_shared<State>();
   st->ours = std::move(ours);
   std::vector<Step> steps;
-  steps.push_back([this](auto next, auto) {
-    identity_.clear();
-    git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
-      if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
-      next();
-    });
-  });
+  steps.push_back([this](auto next, auto) { check_identity(next); });
   steps.push_back([this, st](auto next, auto) {
     git({"status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs"},
         [st, next](const exec::RunResult& r) {

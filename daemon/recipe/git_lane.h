@@ -90,12 +90,14 @@ class GitLane {
   void advance(const std::shared_ptr<Active>& t);
   void finish(const std::shared_ptr<Active>& t, LaneOutcome o);
   void git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then);
+  void check_identity(std::function<void()> next);
 
   exec::Runner& runner_;
   GitLaneConfig config_;
   std::deque<Transaction> queue_;
   bool busy_ = false;
   std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
+  bool identity_checked_ = false;
   int n_ = 0;
 };
 

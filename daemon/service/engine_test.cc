@@ -372,7 +372,8 @@ TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) 
   const Job* j = engine->job(*again[0].job);
   EXPECT_EQ(j->state, JobState::kFailed);
   EXPECT_EQ(j->phase, JobPhase::kRecipe);
-  EXPECT_THAT(j->error, HasSubstr("has uncommitted changes: commit or discard them"));
+  EXPECT_THAT(j->error, HasSubstr("has uncommitted changes (git status:  M .flox/pkgs/"));
+  EXPECT_THAT(j->error, HasSubstr("commit or discard them"));
 }
 
 }  // namespace
