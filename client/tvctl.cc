@@ -145,16 +145,27 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "Examples:\n  tvctl enqueue sm89-avx512vnni cpu-avx2\n  tvctl enqueue --all --batch nightly");
 
   auto* status = app.add_subcommand("status", "jobs: what runs, what waits and why, what finished");
+  status->footer(
+      "Examples:\n  tvctl status\n  tvctl --json status | jq '.jobs[] | select(.state == "
+      "\"failed\")'");
   int64_t job = 0;
   auto* show = app.add_subcommand("show", "one job with its attempts");
   show->add_option("job", job, "the job id")->required();
+  show->footer(
+      "Example:\n  tvctl show 12        attempts, logs and reasons of job 12 (exit 1 if it "
+      "failed)");
   std::vector<int64_t> jobs;
   auto* cancel = app.add_subcommand("cancel", "cancel queued or running jobs");
   cancel->add_option("job", jobs, "job ids")->required();
+  cancel->footer(
+      "Example:\n  tvctl cancel 12 13   a running build's whole process group is stopped");
   auto* retry = app.add_subcommand("retry", "a failed or cancelled job again");
   retry->add_option("job", job, "the job id")->required();
+  retry->footer(
+      "Example:\n  tvctl retry 12       a job whose build succeeded retries only its publish");
   auto* matrix =
       app.add_subcommand("matrix", "every cell of the matrix: recipe, pattern, exclusions");
+  matrix->footer("Example:\n  tvctl --json matrix | jq '.summary'");
   bool dry_run = false;
   auto* generate =
       app.add_subcommand("generate", "write and commit missing recipes through the daemon");
@@ -162,10 +173,15 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   generate->add_flag("--all", all, "every variant of the matrix");
   generate->add_flag("--dry-run", dry_run, "only say what would be written");
   generate->add_flag("--force", force, "accept excluded variants");
+  generate->footer(
+      "Examples:\n  tvctl generate --all --dry-run\n  tvctl generate 'sm90-*'     written and "
+      "committed, one commit each");
   bool follow = false;
   auto* logs = app.add_subcommand("logs", "the log of a job's latest attempt (the last 64 KiB)");
   logs->add_option("job", job, "the job id")->required();
   logs->add_flag("-f,--follow", follow, "keep printing as the build writes, until the job ends");
+  logs->footer(
+      "Examples:\n  tvctl logs 12\n  tvctl logs -f 12      follow a running build until it ends");
 
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {

@@ -38,6 +38,12 @@ TEST(Golden, Requests) {
   golden("request-cancel.json", encode(Request{3, "cancel", {{"jobs", {12, 13}}}}));
   golden("request-show.json", encode(Request{4, "show", {{"job", 12}}}));
   golden("request-retry.json", encode(Request{5, "retry", {{"job", 12}}}));
+  golden("request-logs.json",
+         encode(Request{6, "logs", {{"job", 12}, {"follow", true}, {"offset", 4096}}}));
+  golden("request-matrix.json", encode(Request{7, "matrix", json::object()}));
+  golden(
+      "request-generate.json",
+      encode(Request{8, "generate", {{"specs", {"sm90-*"}}, {"dry_run", true}, {"force", false}}}));
 }
 
 TEST(Golden, Replies) {

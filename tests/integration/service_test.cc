@@ -170,6 +170,45 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   sqlite3_finalize(st);
 }
 
+TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
+  // 8 GiB budget and 3 GiB per GPU build: two at a time, the third waits for memory.
+  testing::write_text(config, R"({
+    "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox",
+    "scheduler": {"max_parallel": 8, "memory_budget": "8GiB", "memory_per_build": {"gpu": "3GiB"}}
+  })");
+  for (const char* isa : {"avx2", "avx512", "armv9", "armv8_2"}) {
+    behave(std::string("torchvision-python313-cuda12_8-sm89-") + isa, "seconds=1\n");
+  }
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "sm89-avx2", "sm89-avx512", "sm89-armv9", "sm89-armv8.2"}).exit_code,
+            0);
+  size_t most = 0;
+  bool saw_reason = false;
+  for (int i = 0; i < 200; ++i) {
+    auto s = status();
+    size_t building = 0;
+    bool active = false;
+    for (const auto& j : s["jobs"]) {
+      building += j["state"] == "building";
+      active = active || j["state"] == "queued" || j["state"] == "building";
+    }
+    for (const auto& [id, reason] : s["waiting"].items()) {
+      saw_reason = saw_reason || reason.get<std::string>().find(
+                                     "waiting for memory: 6 GiB of 8 GiB reserved, needs 3 GiB") !=
+                                     std::string::npos;
+    }
+    EXPECT_LE(s["memory"]["reserved"].get<uint64_t>(), 8ull << 30);
+    most = std::max(most, building);
+    if (!active) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(most, 2u);
+  EXPECT_TRUE(saw_reason);
+  const json done = settle();
+  for (const auto& j : done["jobs"])
+    EXPECT_EQ(j["state"], "succeeded");
+}
+
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   start();
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
