@@ -48,12 +48,13 @@ namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 using Clock = std::chrono::steady_clock;
 
-// Runs in the child between fork and exec: a process group of its own, every inherited
-// descriptor but 0-2 closed at exec, and default SIGPIPE handling.
+// Runs in the child between fork and exec: a session and process group of its own (so no
+// controlling terminal, and cancel reaches the whole group), every inherited descriptor but 0-2
+// closed at exec, and default SIGPIPE handling.
 struct ChildSetup {
   template <class Launcher>
   bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-    ::setpgid(0, 0);
+        if (::setsid() < 0) ::setpgid(0, 0);
     if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
       for (int fd = 3; fd < 65536; ++fd)
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);

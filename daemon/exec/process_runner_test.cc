@@ -106,7 +106,9 @@ TEST_F(ProcessRunnerTest, AMissingExecutableSaysWhereItLooked) {
 TEST_F(ProcessRunnerTest, TheChildGetsOnlyItsEnvironmentNoDescriptorsAndNoStdin) {
   ::setenv("TVD_TEST_SECRET", "hunter2", 1);
   int leaked = ::open("/etc/hostname", O_RDONLY);  // not close-on-exec
-  auto s = spec({"sh", "-c", "env; ls /proc/$$/fd | tr '\\n' ' '; echo; cat; echo stdin-done"});
+  auto s = spec({"sh", "-c",
+                 "env; ls /proc/$$/fd | tr '\\n' ' '; echo; cat; echo stdin-done; "
+                 "echo session=$(cut -d' ' -f6 /proc/$$/stat) pid=$$"});
   auto log = s.log;
   auto r = run(s);
   ::close(leaked);
@@ -117,6 +119,12 @@ TEST_F(ProcessRunnerTest, TheChildGetsOnlyItsEnvironmentNoDescriptorsAndNoStdin)
   EXPECT_THAT(out, HasSubstr("FAKE_FLOX_PLAN="));
   EXPECT_THAT(out, HasSubstr("\n0 1 2 \n"));  // the shell holds stdin, stdout, stderr only
   EXPECT_THAT(out, HasSubstr("stdin-done"));  // cat read /dev/null and ended
+                                              // A session of its own, so no controlling terminal
+                                              // can reach it: its session id is its pid.
+  auto at = out.find("session=");
+  ASSERT_NE(at, std::string::npos);
+  std::string session = out.substr(at + 8, out.find(' ', at) - at - 8);
+  EXPECT_EQ(session, std::to_string(r.pid));
 }
 
 TEST_F(ProcessRunnerTest, AWallClockLimitKillsTheGroup) {
