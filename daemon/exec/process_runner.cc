@@ -54,7 +54,7 @@ using Clock = std::chrono::steady_clock;
 struct ChildSetup {
   template <class Launcher>
   bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-        if (::setsid() < 0) ::setpgid(0, 0);
+    if (::setsid() < 0) ::setpgid(0, 0);
     if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
       for (int fd = 3; fd < 65536; ++fd)
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
