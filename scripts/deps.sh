@@ -9,7 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libexpected-dev
   libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  nix-bin clang-format-14 bc
+  nix-bin clang-format-14 bc systemd
 )
 
 missing=()
