@@ -2,17 +2,21 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <functional>
 
+#include "daemon/base/log.h"
 #include "daemon/server/socket_server.h"
+#include "daemon/service/notify.h"
 #include "daemon/service/service.h"
 
 extern char** environ;
 
 namespace tvd::service {
 
-int serve(const std::optional<std::filesystem::path>& config, std::ostream& out,
+// What the service says goes through log:: (stderr, journald-friendly); `out` is for nothing yet.
+int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] std::ostream& out,
           std::ostream& err) {
   auto report = [&](const Error& e) {
     err << "tvd: error: " << e.message << '\n';
@@ -35,13 +39,27 @@ int serve(const std::optional<std::filesystem::path>& config, std::ostream& out,
   if (!service) return report(service.error());
   auto server = server::SocketServer::listen(io, socket, group, **service);
   if (!server) return report(server.error());
-  out << "tvd: listening on " << socket.string() << std::endl;
+  Notifier notifier;
+  log::info("listening on " + socket.string());
+  notifier.send("READY=1\nSTATUS=" + (*service)->summary());
+  (*service)->on_change([&] { notifier.send("STATUS=" + (*service)->summary()); });
+  boost::asio::steady_timer watchdog(io);
+  std::function<void()> pet = [&] {
+    notifier.send("WATCHDOG=1");
+    watchdog.expires_after(*notifier.watchdog_interval());
+    watchdog.async_wait([&](boost::system::error_code e) {
+      if (!e) pet();
+    });
+  };
+  if (notifier.watchdog_interval()) pet();
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code e, int sig) {
     if (e) return;
-    out << "tvd: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
-        << ": stopping; running builds are recorded as interrupted" << std::endl;
+    log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+              ": stopping; running builds are recorded as interrupted");
+    notifier.send("STOPPING=1");
+    watchdog.cancel();
     (*server)->stop();
     (*service)->shutdown();
     io.stop();
@@ -50,12 +68,13 @@ int serve(const std::optional<std::filesystem::path>& config, std::ostream& out,
   std::function<void()> on_hangup = [&] {
     hangup.async_wait([&](boost::system::error_code e, int) {
       if (e) return;
+      notifier.send("RELOADING=1");
       if (auto st = (*service)->reload(config); !st) {
-        err << "tvd: SIGHUP: the new config is refused, the old one stays: " << st.error().message
-            << std::endl;
+        log::error("SIGHUP: the new config is refused, the old one stays: " + st.error().message);
       } else {
-        out << "tvd: SIGHUP: config, matrix and templates reloaded" << std::endl;
+        log::info("SIGHUP: config, matrix and templates reloaded");
       }
+      notifier.send("READY=1\nSTATUS=" + (*service)->summary());
       on_hangup();
     });
   };

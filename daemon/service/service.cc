@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "daemon/base/log.h"
+
 #include "daemon/base/units.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/matrix/spec.h"
@@ -83,7 +85,8 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     restored.push_back(std::move(*job));
   }
   if (!restored.empty()) {
-    std::cerr << "tvd: recovered " << restored.size() << " job(s) left active by the last run\n";
+    log::info("recovered " + std::to_string(restored.size()) +
+              " job(s) left active by the last run");
   }
   // Finish recipe transactions the crash cut short before anything else uses the git lane: a
   // staged or untracked recipe of tvd's own would block every publish.
@@ -99,7 +102,7 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     }
     s->engine_->recover_recipes(std::move(ours), [](std::vector<std::string> committed) {
       for (const auto& p : committed) {
-        std::cerr << "tvd: recovered the interrupted commit of " << p << '\n';
+        log::warning("recovered the interrupted commit of " + p);
       }
     });
   }
@@ -112,9 +115,10 @@ Service::~Service() = default;
 void Service::persist(const Job& j) {
   if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
   if (auto st = store_.save_job(to_row(j), to_rows(j)); !st) {
-    std::cerr << "tvd: error: cannot record job " << j.id << ": " << st.error().message << '\n';
+    log::error("cannot record job " + std::to_string(j.id) + ": " + st.error().message);
     return;
   }
+  if (change_hook_) change_hook_();
   // The event log: one line per change of state or phase.
   std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
   auto& last = last_state_[j.id];
@@ -345,9 +349,20 @@ Result<json> Service::generate(const std::vector<std::string>& specs, bool all, 
   engine_->commit_recipes(to_commit, [this](const std::string& what) {
     (void)store_.event(std::nullopt, "generate-failed", what,
                        unix_seconds(std::chrono::system_clock::now()));
-    std::cerr << "tvd: error: generate: " << what << '\n';
+    log::error("generate: " + what);
   });
   return out;
+}
+
+std::string Service::summary() const {
+  std::map<std::string, int> counts;
+  for (const auto* j : engine_->jobs())
+    counts[to_string(j->state)]++;
+  std::string out;
+  for (const char* s : {"building", "publishing", "queued", "failed", "succeeded", "cancelled"}) {
+    if (counts[s]) out += (out.empty() ? "" : ", ") + std::to_string(counts[s]) + " " + s;
+  }
+  return out.empty() ? "idle, no jobs" : out;
 }
 
 void Service::shutdown() {

@@ -57,6 +57,10 @@ class Service {
   Status reload(const std::optional<std::filesystem::path>& config_path);
 
   const Setup& setup() const { return setup_; }
+  // "2 building, 5 queued, 30 succeeded": for systemd's STATUS=.
+  std::string summary() const;
+  // Called after every change of a job, e.g. to tell systemd the new summary.
+  void on_change(std::function<void()> hook) { change_hook_ = std::move(hook); }
   Engine& engine() { return *engine_; }
   store::Store& store() { return store_; }
 
@@ -73,6 +77,7 @@ class Service {
   std::unique_ptr<Engine> engine_;
   bool stopping_ = false;
   std::map<JobId, std::string> last_state_;  // for the event log
+  std::function<void()> change_hook_;
 };
 
 nlohmann::json job_json(const store::JobRow& j);

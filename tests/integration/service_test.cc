@@ -209,6 +209,42 @@ TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
     EXPECT_EQ(j["state"], "succeeded");
 }
 
+// Under systemd (Type=notify): READY=1 once the socket listens, STATUS= with the queue summary
+// as jobs change, STOPPING=1 on SIGTERM.
+TEST_F(ServiceTest, TellsSystemdWhenReadyAndWhatItIsDoing) {
+  const std::string path = (dir / "notify.sock").string();
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  start();
+  ::unsetenv("NOTIFY_SOCKET");
+  std::string all;
+  auto drain = [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+      all += std::string(buf, static_cast<size_t>(n)) + "\n";
+  };
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // waits for the first one
+  ASSERT_GT(n, 0);
+  all = std::string(buf, static_cast<size_t>(n)) + "\n";
+  EXPECT_THAT(all, HasSubstr("READY=1\nSTATUS=idle, no jobs"));
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  settle();
+  EXPECT_EQ(stop(SIGTERM), 0);
+  drain();
+  ::close(fd);
+  EXPECT_THAT(all, HasSubstr("STATUS=1 building"));
+  EXPECT_THAT(all, HasSubstr("STATUS=1 succeeded"));
+  EXPECT_THAT(all, HasSubstr("STOPPING=1"));
+}
+
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   start();
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
