@@ -10,7 +10,7 @@ namespace tvd::log {
 namespace {
 
 void line(int level, const char* name, std::string_view message) {
-  static const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  const bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
   std::string out;
   if (journal) {
     out = "<" + std::to_string(level) + ">";
