@@ -15,7 +15,8 @@ work=$(mktemp -d /tmp/tvd-bench-XXXXXX)
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/env/.flox/env"
 printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
-printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock" }\n' > "$work/tvd.json"
+git -C "$work/env" init -q -b main
+printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "/bin/true", "socket_group": "%s" }\n' "$(id -gn)" > "$work/tvd.json"
 
 start() {
   "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &

@@ -37,6 +37,7 @@ printf '#!/bin/sh\nFAKE_FLOX_SECONDS=0 exec %s "$@"\n' "$fake" > flox
 chmod +x flox
 cat > tvd.json <<JSON
 { "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "$work/flox",
+  "socket_group": "$(id -gn)",
   "matrix": "matrix.json",
   "scheduler": { "max_parallel": $par, "memory_budget": "1TiB",
                  "memory_per_build": { "gpu": "1GiB", "cpu": "1GiB" } } }

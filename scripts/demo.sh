@@ -57,6 +57,7 @@ cat > tvd.json <<JSON
   "state_dir": "state",
   "socket": "state/tvd.sock",
   "flox": "$flox_cmd",
+  "socket_group": "$(id -gn)",
   "publish": { "enabled": true, "org": "demo-org", "push": true },
   "scheduler": { "memory_budget": "8GiB", "max_parallel": 2,
                  "memory_per_build": { "gpu": "3GiB", "cpu": "1GiB" } }

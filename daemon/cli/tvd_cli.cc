@@ -10,6 +10,7 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/table.h"
+#include "daemon/config/checks.h"
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
@@ -176,10 +177,15 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
       << "matrix:    " << setup->matrix_origin << ": " << cells << " cells, " << buildable
       << " buildable, " << cells - buildable << " excluded\n"
       << "templates: " << setup->templates.origin << '\n';
-  std::error_code ec;
-  if (!std::filesystem::is_directory(c.flox_env / ".flox", ec)) {
-    out << "warning:   " << c.flox_env.string()
-        << " has no .flox directory; set flox_env to the environment's git checkout\n";
+  int errors = 0;
+  for (const auto& p : check_host(c)) {
+    (p.fatal ? err : out) << (p.fatal ? "error:     " : "warning:   ") << p.message << '\n';
+    errors += p.fatal;
+  }
+  if (errors > 0) {
+    err << errors << (errors == 1 ? " problem" : " problems")
+        << "; tvd serve refuses to start until they are fixed\n";
+    return 2;
   }
   out << "ok\n";
   return 0;

@@ -120,7 +120,26 @@ TEST_F(TvdCli, MatrixListsEveryCell) {
   EXPECT_THAT(out, HasSubstr("60 cells: 42 buildable, 18 excluded"));
 }
 
-TEST_F(TvdCli, CheckConfigReportsTheKeyPath) {
+TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
+  // env is not a git checkout, flox is nowhere, the group does not exist.
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": "no-such-flox",
+                          "socket_group": "no-such-group", "state_dir": "state",
+                          "socket": "run/tvd.sock", "publish": {"push": true} })");
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_THAT(err, HasSubstr("is not a git checkout: flox builds only recipes git tracks"));
+  EXPECT_THAT(err, HasSubstr("flox 'no-such-flox' is not an executable"));
+  EXPECT_THAT(err, HasSubstr("socket_group 'no-such-group' does not exist"));
+  EXPECT_THAT(err, HasSubstr("3 problems; tvd serve refuses to start"));
+  EXPECT_THAT(out, HasSubstr("warning:   pytorch_env"));
+
+  testing::git(root.path(), {"init", "-q", "-b", "main", env.string()});
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": "/bin/true",
+                          "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock",
+                          "publish": {"push": true} })");
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_THAT(err, HasSubstr("has no upstream, which publish.push needs: run 'git push -u origin"));
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": "/bin/true",
+                          "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock" })");
   ASSERT_EQ(run({"check-config"}), 0) << err;
   EXPECT_THAT(out, HasSubstr("60 cells, 42 buildable, 18 excluded"));
   write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "daemon/base/log.h"
+#include "daemon/config/checks.h"
 #include "daemon/server/socket_server.h"
 #include "daemon/service/notify.h"
 #include "daemon/service/service.h"
@@ -26,10 +27,20 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   auto setup = load_setup(config);
   if (!setup) return report(setup.error());
   std::error_code ec;
-  if (!std::filesystem::is_directory(setup->config.flox_env / ".flox", ec)) {
-    return report({ErrorKind::kBadInput,
-                   setup->config.flox_env.string() + " is not a flox environment (no .flox)",
-                   "set flox_env in " + setup->config.source});
+  int problems = 0;
+  for (const auto& p : check_host(setup->config)) {
+    if (p.fatal) {
+      log::error(p.message);
+      ++problems;
+    } else {
+      log::warning(p.message);
+    }
+  }
+  if (problems > 0) {
+    return report(
+        {ErrorKind::kBadInput,
+         std::to_string(problems) + " problem(s) with " + setup->config.source + "; not starting",
+         "tvd check-config lists them; fix each and start again"});
   }
   ::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io;

@@ -49,7 +49,8 @@ class ServiceTest : public ::testing::Test {
     fs::permissions(dir / "flox", fs::perms::owner_all);
     testing::write_text(config, R"({
       "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock",
-      "flox": "flox", "publish": {"enabled": true, "org": "acme", "push": true},
+      "flox": "flox", "socket_group": "root",
+      "publish": {"enabled": true, "org": "acme", "push": true},
       "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
                     "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
       "builds": {"backoff": "1s", "timeout": "1min"}
@@ -174,6 +175,7 @@ TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
   // 8 GiB budget and 3 GiB per GPU build: two at a time, the third waits for memory.
   testing::write_text(config, R"({
     "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox",
+    "socket_group": "root",
     "scheduler": {"max_parallel": 8, "memory_budget": "8GiB", "memory_per_build": {"gpu": "3GiB"}}
   })");
   for (const char* isa : {"avx2", "avx512", "armv9", "armv8_2"}) {
