@@ -176,6 +176,15 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   generate->footer(
       "Examples:\n  tvctl generate --all --dry-run\n  tvctl generate 'sm90-*'     written and "
       "committed, one commit each");
+  auto* batches =
+      app.add_subcommand("batches", "the batches (nightly runs): when, how long, how they went");
+  int64_t batch_id = 0;
+  auto* show_batch = app.add_subcommand(
+      "show-batch", "one batch: counts, skipped and why, changes since the previous one");
+  show_batch->add_option("batch", batch_id, "the batch id")->required();
+  show_batch->footer(
+      "Example:\n  tvctl show-batch 12   newly failing and fixed variants against the night "
+      "before");
   bool follow = false;
   auto* logs = app.add_subcommand("logs", "the log of a job's latest attempt (the last 64 KiB)");
   logs->add_option("job", job, "the job id")->required();
@@ -284,6 +293,52 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
              pattern, note});
     }
     t.print(out);
+    return 0;
+  }
+  if (batches->parsed() || show_batch->parsed()) {
+    auto r = batches->parsed() ? call(g, "batches", json::object(), err, code)
+                               : call(g, "show-batch", {{"batch", batch_id}}, err, code);
+    if (!r) return code;
+    if (g.json) {
+      out << r->dump(2) << '\n';
+      return 0;
+    }
+    auto line = [&](const json& b) {
+      std::string states;
+      for (const auto& [s, n] : b["states"].items()) {
+        states += (states.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + s;
+      }
+      std::string took = b.contains("duration_s")
+                             ? format_duration(std::chrono::seconds(b["duration_s"].get<int64_t>()))
+                             : "running";
+      return std::vector<std::string>{std::to_string(b["id"].get<int64_t>()), b["name"],
+                                      "started " + ago(b["started_at"].get<int64_t>()), took,
+                                      states};
+    };
+    Table t({"BATCH", "NAME", "WHEN", "TOOK", "JOBS"});
+    if (batches->parsed()) {
+      for (const auto& b : (*r)["batches"])
+        t.add(line(b));
+      t.print(out);
+      return 0;
+    }
+    t.add(line(*r));
+    t.print(out);
+    for (const auto& [v, why] : (*r)["skipped"].items())
+      out << "skipped " << v << ": " << why.get<std::string>() << '\n';
+    if (r->contains("previous")) {
+      const auto& p = (*r)["previous"];
+      out << "previous: batch " << p["id"].get<int64_t>();
+      if (!p["duration_s"].is_null() && r->contains("duration_s")) {
+        out << ", which took "
+            << format_duration(std::chrono::seconds(p["duration_s"].get<int64_t>()));
+      }
+      out << '\n';
+      for (const auto& v : (*r)["newly_failing"])
+        out << "newly failing: " << v.get<std::string>() << '\n';
+      for (const auto& v : (*r)["fixed"])
+        out << "fixed: " << v.get<std::string>() << '\n';
+    }
     return 0;
   }
   if (logs->parsed()) {

@@ -1,4 +1,6 @@
 # Writes migrations.cc: every NNN_name.sql as a raw string, in order.
+file(GLOB FILES "${DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT FILES)
 set(body "")
 foreach(f ${FILES})
   get_filename_component(name "${f}" NAME)

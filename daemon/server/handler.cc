@@ -79,6 +79,13 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
     return from(req.id, service.retry(static_cast<service::JobId>(id)));
   }
   if (req.op == "matrix") return Reply::success(req.id, service.matrix());
+  if (req.op == "batches") return from(req.id, service.batches());
+  if (req.op == "show-batch") {
+    auto id = a.get<int64_t>("batch", 0);
+    if (!a.problem.empty()) return bad_args();
+    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"batch\" must be a batch id");
+    return from(req.id, service.show_batch(id));
+  }
   if (req.op == "generate") {
     auto specs = a.get<std::vector<std::string>>("specs", {});
     auto all = a.get<bool>("all", false);
@@ -97,7 +104,8 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
   }
   return Reply::failure(
       req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
-      "ops: status, show, logs, matrix, generate, enqueue, cancel, retry (proto/PROTOCOL.md)");
+      "ops: status, show, logs, matrix, generate, batches, show-batch, enqueue, cancel, retry "
+      "(proto/PROTOCOL.md)");
 }
 
 }  // namespace tvd::server

@@ -124,6 +124,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     j.priority = o.priority;
     j.publish = o.publish && config_.publish;
     j.batch = o.batch;
+    j.batch_id = o.batch_id;
     j.enqueued = clock_.now();
     if (o.origin == sched::Origin::kBatch && !o.force) {
       auto f = still_failing_.find(j.package);

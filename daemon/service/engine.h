@@ -61,6 +61,7 @@ struct Job {
   int priority = 0;
   bool publish = false;
   std::string batch;
+  std::optional<int64_t> batch_id;  // the store's batch row
   JobState state = JobState::kQueued;
   JobPhase phase = JobPhase::kRecipe;
   int build_tries = 0;
@@ -102,6 +103,7 @@ struct EnqueueOptions {
   bool publish = true;  // and publishing is enabled in the config
   bool force = false;   // rebuild a variant that still fails unchanged
   std::string batch;
+  std::optional<int64_t> batch_id = std::nullopt;
 };
 
 struct Enqueued {

@@ -33,6 +33,7 @@ store::JobRow to_row(const Job& j) {
   r.origin = j.origin == sched::Origin::kBatch ? "batch" : "interactive";
   r.priority = j.priority;
   r.publish = j.publish;
+  r.batch_id = j.batch_id;
   r.built = j.built;
   r.build_tries = j.build_tries;
   r.publish_tries = j.publish_tries;
@@ -87,6 +88,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.origin = row.origin == "batch" ? sched::Origin::kBatch : sched::Origin::kInteractive;
   j.priority = row.priority;
   j.publish = row.publish;
+  j.batch_id = row.batch_id;
   j.built = row.built;
   j.build_tries = row.build_tries;
   j.publish_tries = row.publish_tries;

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <fstream>
 #include <iostream>
@@ -119,6 +121,10 @@ void Service::persist(const Job& j) {
     return;
   }
   if (change_hook_) change_hook_();
+  if (j.batch_id && (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
+                     j.state == JobState::kCancelled)) {
+    (void)store_.finish_batch_if_done(*j.batch_id, unix_seconds(std::chrono::system_clock::now()));
+  }
   // The event log: one line per change of state or phase.
   std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
   auto& last = last_state_[j.id];
@@ -149,7 +155,23 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
   o.publish = !r.no_publish;
   o.force = r.force;
   o.batch = r.batch;
+  if (!r.batch.empty()) {
+    auto id = store_.create_batch(r.batch, unix_seconds(std::chrono::system_clock::now()));
+    if (!id) return tl::unexpected(id.error());
+    o.batch_id = *id;
+  }
   auto done = engine_->enqueue(*sel, o);
+  if (o.batch_id) {
+    for (const auto& e : done) {
+      if (!e.job) {
+        (void)store_.add_batch_skip(*o.batch_id, e.package, e.skipped);
+      } else if (!e.created) {
+        (void)store_.add_batch_skip(*o.batch_id, e.package,
+                                    "already queued or running as job " + std::to_string(*e.job));
+      }
+    }
+    (void)store_.finish_batch_if_done(*o.batch_id, unix_seconds(std::chrono::system_clock::now()));
+  }
   json jobs = json::array(), skipped = json::object();
   for (const auto& e : done) {
     if (!e.job) {
@@ -363,6 +385,69 @@ std::string Service::summary() const {
     if (counts[s]) out += (out.empty() ? "" : ", ") + std::to_string(counts[s]) + " " + s;
   }
   return out.empty() ? "idle, no jobs" : out;
+}
+
+namespace {
+
+json batch_json(const store::Store::BatchRow& b) {
+  json j = {{"id", b.id},
+            {"name", b.name},
+            {"started_at", b.started_at},
+            {"finished_at", b.finished_at ? json(*b.finished_at) : json(nullptr)},
+            {"states", b.states},
+            {"skipped", b.skipped.size()}};
+  if (b.finished_at) j["duration_s"] = *b.finished_at - b.started_at;
+  return j;
+}
+
+}  // namespace
+
+Result<json> Service::batches() {
+  auto rows = store_.batches(50);
+  if (!rows) return tl::unexpected(rows.error());
+  json out = json::array();
+  for (const auto& b : *rows)
+    out.push_back(batch_json(b));
+  return json{{"batches", out}};
+}
+
+Result<json> Service::show_batch(int64_t id) {
+  auto b = store_.batch(id);
+  if (!b) return tl::unexpected(b.error());
+  if (!*b)
+    return fail(ErrorKind::kNotFound, "no batch " + std::to_string(id),
+                "'tvctl batches' lists them");
+  json j = batch_json(**b);
+  json skipped = json::object();
+  for (const auto& [v, why] : (*b)->skipped)
+    skipped[v] = why;
+  j["skipped"] = skipped;
+  j["variants"] = (*b)->variant_state;
+  // Against the previous batch of the same name: its duration, and what changed state.
+  auto prev_id = store_.previous_batch((*b)->name, id);
+  if (prev_id && *prev_id) {
+    auto prev = store_.batch(**prev_id);
+    if (prev && *prev) {
+      json p = batch_json(**prev);
+      json newly_failing = json::array(), fixed = json::array();
+      for (const auto& [v, state] : (*b)->variant_state) {
+        auto was = (*prev)->variant_state.find(v);
+        std::string before = was != (*prev)->variant_state.end() ? was->second : "";
+        auto skip = std::find_if((*prev)->skipped.begin(), (*prev)->skipped.end(),
+                                 [&](const auto& s) { return s.first == v; });
+        if (before.empty() && skip != (*prev)->skipped.end() &&
+            skip->second.rfind("still failing", 0) == 0) {
+          before = "failed";
+        }
+        if (state == "failed" && before == "succeeded") newly_failing.push_back(v);
+        if (state == "succeeded" && before == "failed") fixed.push_back(v);
+      }
+      j["previous"] = {{"id", p["id"]}, {"duration_s", p.value("duration_s", json(nullptr))}};
+      j["newly_failing"] = newly_failing;
+      j["fixed"] = fixed;
+    }
+  }
+  return j;
 }
 
 void Service::shutdown() {

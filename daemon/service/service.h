@@ -46,6 +46,8 @@ class Service {
   // the next `offset`, and `done` once the job has finished and the slice reached the end.
   Result<nlohmann::json> logs(JobId id, int64_t offset);
   nlohmann::json matrix();
+  Result<nlohmann::json> batches();
+  Result<nlohmann::json> show_batch(int64_t id);
   Result<nlohmann::json> generate(const std::vector<std::string>& specs, bool all, bool dry_run,
                                   bool force);
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,6 +98,24 @@ class Store {
 
   Status event(std::optional<int64_t> job_id, const std::string& kind, const std::string& message,
                int64_t at);
+
+  // Batches: a run over the matrix, such as the nightly.
+  Result<int64_t> create_batch(const std::string& name, int64_t started_at);
+  Status add_batch_skip(int64_t batch_id, const std::string& variant, const std::string& reason);
+  // Sets finished_at once none of the batch's jobs is active; true if it did.
+  Result<bool> finish_batch_if_done(int64_t batch_id, int64_t now);
+  struct BatchRow {
+    int64_t id = 0;
+    std::string name;
+    int64_t started_at = 0;
+    std::optional<int64_t> finished_at;
+    std::map<std::string, int> states;                         // job state -> count
+    std::vector<std::pair<std::string, std::string>> skipped;  // variant, reason
+    std::map<std::string, std::string> variant_state;          // variant -> its job's state
+  };
+  Result<std::vector<BatchRow>> batches(int limit) const;   // newest first, without details
+  Result<std::optional<BatchRow>> batch(int64_t id) const;  // with skipped and variant_state
+  Result<std::optional<int64_t>> previous_batch(const std::string& name, int64_t before) const;
   Result<std::string> integrity_check() const;
 
   sqlite3* handle() const { return db_; }

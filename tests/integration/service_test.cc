@@ -247,6 +247,39 @@ TEST_F(ServiceTest, TellsSystemdWhenReadyAndWhatItIsDoing) {
   EXPECT_THAT(all, HasSubstr("STOPPING=1"));
 }
 
+// Two nights: the second skips what still fails unchanged, says what was already running, and
+// compares itself with the first (fixed, newly failing, durations).
+TEST_F(ServiceTest, BatchesRecordEachNightAndCompareItWithThePrevious) {
+  start();
+  behave(cpu, "result=fail\n");
+  ASSERT_EQ(
+      tvctl({"enqueue", "--no-publish", "--batch", "nightly", "sm89-avx2", "cpu-avx2", "cpu-armv9"})
+          .exit_code,
+      0);
+  settle();
+  auto first = json::parse(tvctl({"--json", "show-batch", "1"}).out);
+  EXPECT_EQ(first["states"]["succeeded"], 2);
+  EXPECT_EQ(first["states"]["failed"], 1);
+  EXPECT_FALSE(first["finished_at"].is_null());
+
+  // Night two: cpu-avx2 still fails unchanged (skipped), sm89-avx2 now fails.
+  behave(sm89, "result=fail\n");
+  ASSERT_EQ(
+      tvctl({"enqueue", "--no-publish", "--batch", "nightly", "sm89-avx2", "cpu-avx2", "cpu-armv9"})
+          .exit_code,
+      0);
+  settle();
+  auto second = json::parse(tvctl({"--json", "show-batch", "2"}).out);
+  EXPECT_THAT(second["skipped"][cpu].get<std::string>(), HasSubstr("still failing"));
+  EXPECT_EQ(second["newly_failing"], json::array({sm89}));
+  EXPECT_EQ(second["previous"]["id"], 1);
+  auto list = json::parse(tvctl({"--json", "batches"}).out);
+  ASSERT_EQ(list["batches"].size(), 2u);
+  EXPECT_EQ(list["batches"][0]["id"], 2);
+  EXPECT_THAT(tvctl({"show-batch", "2"}).out, HasSubstr("newly failing: " + sm89));
+  EXPECT_EQ(tvctl({"show-batch", "9"}).exit_code, 2);
+}
+
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   start();
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
