@@ -1,9 +1,13 @@
 #include "client/tvctl.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <thread>
 
 #include "client/connection.h"
 #include "daemon/base/table.h"
@@ -37,6 +41,18 @@ std::string paint(const Global& g, const std::string& state) {
                   : state == "cancelled"                         ? "\033[90m"
                                                                  : "";
   return *c ? std::string(c) + state + "\033[0m" : state;
+}
+
+// "[#######...........]  35%": how far a build is along its expected duration.
+std::string progress_bar(int64_t done, int64_t total) {
+  constexpr int kWidth = 20;
+  int64_t pct = total > 0 ? std::clamp<int64_t>(done * 100 / total, 0, 99) : 0;
+  int filled = static_cast<int>(pct * kWidth / 100);
+  std::string bar = "[" + std::string(static_cast<size_t>(filled), '#') +
+                    std::string(static_cast<size_t>(kWidth - filled), '.') + "]";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, " %3d%%", static_cast<int>(pct));
+  return bar + buf;
 }
 
 // --socket, then $TVD_SOCKET, then the config's socket.
@@ -100,14 +116,32 @@ void print_jobs(const Global& g, const json& jobs, const json& waiting, std::ost
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
       int64_t left = j["eta_at"].get<int64_t>() - now;
-      note = left > 0 ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
-                      : "running past its expected " +
-                            format_duration(std::chrono::seconds(j["expected_s"].get<int64_t>()));
+      int64_t expected = j["expected_s"].get<int64_t>();
+      note = progress_bar(expected - left, expected) + " " +
+             (left > 0
+                  ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
+                  : "running past its expected " + format_duration(std::chrono::seconds(expected)));
     }
     if (waiting.contains(id)) note = waiting[id].get<std::string>();
     t.add({id, j["variant"], paint(g, j["state"]), j["phase"], when, note});
   }
   t.print(out);
+}
+
+void print_status(const Global& g, const json& r, std::ostream& out) {
+  print_jobs(g, r["jobs"], r["waiting"], out);
+  std::string summary;
+  for (const auto& [state, n] : r["summary"].items()) {
+    summary += (summary.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + state;
+  }
+  const auto& m = r["memory"];
+  out << '\n'
+      << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
+      << format_size(m["reserved"].get<uint64_t>()) << " of "
+      << format_size(m["budget"].get<uint64_t>()) << ", " << m["max_parallel"].get<int>()
+      << " slots\n";
+  for (const auto& note : r["gates"])
+    out << "note: " << note.get<std::string>() << '\n';
 }
 
 }  // namespace
@@ -145,6 +179,12 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "Examples:\n  tvctl enqueue sm89-avx512vnni cpu-avx2\n  tvctl enqueue --all --batch nightly");
 
   auto* status = app.add_subcommand("status", "jobs: what runs, what waits and why, what finished");
+  double watch_interval = 2;
+  int watch_count = 0;
+  auto* watch = app.add_subcommand("watch", "status, redrawn until interrupted");
+  watch->add_option("--interval", watch_interval, "seconds between redraws (default 2)");
+  watch->add_option("--count", watch_count, "stop after this many redraws (default: never)");
+  watch->footer("Example:\n  tvctl watch --interval 5");
   status->footer(
       "Examples:\n  tvctl status\n  tvctl --json status | jq '.jobs[] | select(.state == "
       "\"failed\")'");
@@ -229,6 +269,23 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
         << (*r)["skipped"].size() << " skipped\n";
     return 0;
   }
+  if (watch->parsed()) {
+    // Redraws status until interrupted (or `count` times, for scripts).
+    static volatile std::sig_atomic_t stop = 0;
+    std::signal(SIGINT, [](int) { stop = 1; });
+    for (int n = 0; !stop && (watch_count == 0 || n < watch_count); ++n) {
+      auto r = call(g, "status", json::object(), err, code);
+      if (!r) return code;
+      if (terminal) out << "\033[H\033[2J";
+      print_status(g, *r, out);
+      out.flush();
+      for (int i = 0; i < static_cast<int>(watch_interval * 10) && !stop; ++i) {
+        if (watch_count != 0 && n + 1 == watch_count) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    return 0;
+  }
   if (status->parsed()) {
     auto r = call(g, "status", json::object(), err, code);
     if (!r) return code;
@@ -236,19 +293,7 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    print_jobs(g, (*r)["jobs"], (*r)["waiting"], out);
-    std::string summary;
-    for (const auto& [state, n] : (*r)["summary"].items()) {
-      summary += (summary.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + state;
-    }
-    const auto& m = (*r)["memory"];
-    out << '\n'
-        << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
-        << format_size(m["reserved"].get<uint64_t>()) << " of "
-        << format_size(m["budget"].get<uint64_t>()) << ", " << m["max_parallel"].get<int>()
-        << " slots\n";
-    for (const auto& note : (*r)["gates"])
-      out << "note: " << note.get<std::string>() << '\n';
+    print_status(g, *r, out);
     return 0;
   }
   if (show->parsed()) {

@@ -367,7 +367,15 @@ TEST_F(ServiceTest, StatusGivesRunningBuildsAnEta) {
   }
   ASSERT_TRUE(s["jobs"][0].contains("eta_at")) << s.dump();
   EXPECT_EQ(s["jobs"][0]["expected_s"], 7200);  // the CPU default, 2 h: no history yet
-  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("(from history)"));
+  auto human = tvctl({"status"});
+  EXPECT_THAT(human.out, HasSubstr("(from history)"));
+  EXPECT_THAT(human.out, ::testing::ContainsRegex("\\[[#.]{20}\\] +[0-9]+% ETA"));
+  auto watched = tvctl({"watch", "--count", "2", "--interval", "0.2"});
+  EXPECT_EQ(watched.exit_code, 0) << watched.err;
+  size_t tables = 0;
+  for (size_t at = 0; (at = watched.out.find("JOB  VARIANT", at)) != std::string::npos; ++at)
+    ++tables;
+  EXPECT_EQ(tables, 2u);
   settle();
 }
 
