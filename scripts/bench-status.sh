@@ -4,12 +4,8 @@
 # Usage: scripts/bench-status.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 runs=${1:-300}
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTVD_TESTS=OFF -DTVD_BENCHMARKS=OFF >/dev/null
-cmake --build build/release -j2 --target tvd tvctl >/dev/null
-tvd=$(pwd)/build/release/daemon/tvd
-tvctl=$(pwd)/build/release/client/tvctl
+. scripts/release-build.sh
 
 work=$(mktemp -d /tmp/tvd-bench-XXXXXX)
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT

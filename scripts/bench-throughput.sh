@@ -4,12 +4,8 @@
 # Prints the figures; asserts nothing. Usage: scripts/bench-throughput.sh [parallel]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 par=${1:-8}
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTVD_TESTS=OFF -DTVD_BENCHMARKS=OFF >/dev/null
-cmake --build build/release -j2 --target tvd tvctl >/dev/null
-tvd=$(pwd)/build/release/daemon/tvd
-tvctl=$(pwd)/build/release/client/tvctl
+. scripts/release-build.sh
 fake=$(pwd)/tests/support/fake-flox
 work=$(mktemp -d /tmp/tvd-bench-XXXXXX)
 pid=

@@ -5,12 +5,8 @@
 # Usage: scripts/demo.sh [scratch-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTVD_TESTS=OFF -DTVD_BENCHMARKS=OFF >/dev/null
-cmake --build build/release -j2 --target tvd tvctl >/dev/null
-tvd=$(pwd)/build/release/daemon/tvd
-tvctl=$(pwd)/build/release/client/tvctl
+. scripts/release-build.sh
 fake_flox=$(pwd)/tests/support/fake-flox
 
 scratch=${1:-$(mktemp -d /tmp/tvd-demo-XXXXXX)}

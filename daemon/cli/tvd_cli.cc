@@ -16,6 +16,7 @@
 #include "daemon/recipe/generate.h"
 #include "daemon/recipe/report_json.h"
 #include "daemon/sched/simulate.h"
+#include "daemon/service/engine.h"
 #include "daemon/service/serve.h"
 
 namespace tvd {
@@ -243,8 +244,7 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
     if (!setup) return report(setup.error(), err);
     std::vector<std::pair<std::string, sched::BuildKind>> variants;
     for (const auto& v : setup->matrix.cells()) {
-      variants.emplace_back(v.package(),
-                            v.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu);
+      variants.emplace_back(v.package(), service::kind_of(v));
     }
     work = sched::default_night(variants);
     workload = "the matrix's " + std::to_string(work.size()) +

@@ -135,7 +135,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
         continue;
       }
     }
-    auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+    auto kind = kind_of(j.variant);
     sched_.enqueue({j.package, kind, o.origin, o.priority}, j.id);
     active_[j.package] = j.id;
     e.job = j.id;
@@ -254,7 +254,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   a.reason = verdict.reason;
   const bool ran_alone = !overlapped_[id];
   overlapped_.erase(id);
-  const auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+  const auto kind = kind_of(j.variant);
   uint64_t reserved = 0;
   for (const auto& run : sched_.running()) {
     if (run.id == id) reserved = run.reservation;
@@ -438,7 +438,7 @@ Result<JobId> Engine::retry(JobId id) {
   }
   j.state = JobState::kQueued;
   j.phase = JobPhase::kRecipe;
-  auto kind = j.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+  auto kind = kind_of(j.variant);
   sched_.enqueue({j.package, kind, j.origin, j.priority}, id);
   changed(j);
   pump();
@@ -457,7 +457,7 @@ void Engine::restore(std::vector<Job> jobs) {
       continue;
     }
     stored.state = JobState::kQueued;
-    auto kind = stored.variant.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+    auto kind = kind_of(stored.variant);
     sched_.enqueue({stored.package, kind, stored.origin, stored.priority}, stored.id);
     changed(stored);
   }

@@ -40,6 +40,11 @@ const char* to_string(JobState s);
 enum class JobPhase { kRecipe, kBuild, kPublish };
 const char* to_string(JobPhase p);
 
+// A variant's kind as the scheduler sees it.
+inline sched::BuildKind kind_of(const Variant& v) {
+  return v.is_gpu() ? sched::BuildKind::kGpu : sched::BuildKind::kCpu;
+}
+
 struct Attempt {
   int number = 0;
   JobPhase phase = JobPhase::kBuild;
