@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tvd needs to build, test and demo. Idempotent: it does nothing
-# when everything is already installed. Usage: scripts/deps.sh
+# when everything is already installed. Usage: scripts/deps.sh [--test]
+#   --test  also what only the test suite needs: Chromium and chromedriver for the dashboard's
+#           page tests, and promtool (Debian's prometheus package) for /metrics.
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nix-bin clang-format-14 bc systemd
 )
+if [ "${1:-}" = --test ]; then
+  packages+=(chromium chromium-driver prometheus)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,7 @@
 # Usage: scripts/test.sh [ctest arguments, e.g. -R Spec]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 
 build=build/asan
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTVD_SANITIZE=ON -DTVD_WERROR=ON \

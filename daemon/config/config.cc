@@ -178,10 +178,18 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
     JsonObject o(*h, "http", errors);
     if (auto l = o.string("listen", Need::kOptional)) {
       auto colon = l->rfind(':');
-      if (colon == std::string::npos || colon == 0 || colon + 1 == l->size()) {
-        o.error("listen", "expected HOST:PORT, such as \"127.0.0.1:8347\"");
+      if (*l != "off" && (colon == std::string::npos || colon == 0 || colon + 1 == l->size())) {
+        o.error("listen", "expected HOST:PORT, such as \"127.0.0.1:8347\", or \"off\"");
       } else {
         c.http.listen = *l;
+      }
+    }
+    if (auto t = o.string("request_timeout", Need::kOptional)) {
+      auto d = parse_duration(*t);
+      if (!d || d->count() <= 0) {
+        o.error("request_timeout", "expected a duration such as \"10s\"");
+      } else {
+        c.http.request_timeout = *d;
       }
     }
     o.refuse_unknown_keys();

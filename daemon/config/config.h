@@ -55,7 +55,9 @@ struct Config {
   } logs;
 
   struct Http {
-    std::string listen = "127.0.0.1:8347";
+    std::string listen = "127.0.0.1:8347";  // or "off"
+    // To read one request; a slower client (or an idle kept-alive one) is disconnected.
+    std::chrono::seconds request_timeout{10};
   } http;
 
   std::optional<std::filesystem::path> matrix;     // another matrix.json

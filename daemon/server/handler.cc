@@ -97,10 +97,12 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
   if (req.op == "logs") {
     auto id = a.get<int64_t>("job", 0);
     auto offset = a.get<int64_t>("offset", -1);
+    auto attempt = a.get<int>("attempt", 0);
     a.get<bool>("follow", false);
     if (!a.problem.empty()) return bad_args();
     if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
-    return from(req.id, service.logs(static_cast<service::JobId>(id), offset));
+    return from(req.id, service.logs(static_cast<service::JobId>(id), offset,
+                                     attempt > 0 ? std::optional<int>(attempt) : std::nullopt));
   }
   return Reply::failure(
       req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",

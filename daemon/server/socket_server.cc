@@ -93,10 +93,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto reply = handle(req, service_, peer_);
     bool done = !reply.ok || reply.result.value("done", true);
     reply.more = !done;
-    if (reply.ok) req.args["offset"] = reply.result.value("offset", int64_t{0});
+    // Stay on this attempt to its end, then go on with the next one at once.
+    bool next = false;
+    if (reply.ok) {
+      req.args["offset"] = reply.result.value("offset", int64_t{0});
+      req.args["attempt"] = reply.result.value("attempt", nlohmann::json());
+      if (reply.result.contains("next_attempt")) {
+        req.args["attempt"] = reply.result["next_attempt"];
+        req.args["offset"] = 0;
+        next = true;
+      }
+    }
     send(proto::encode(reply));
     if (done || !socket_.is_open()) return;
-    timer_.expires_after(std::chrono::milliseconds(500));
+    timer_.expires_after(std::chrono::milliseconds(next ? 0 : 500));
     timer_.async_wait([self = shared_from_this(), req](boost::system::error_code ec) {
       if (!ec) self->follow(req);
     });

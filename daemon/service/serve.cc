@@ -1,13 +1,18 @@
 #include "daemon/service/serve.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <cstring>
 #include <functional>
 
 #include "daemon/base/log.h"
 #include "daemon/config/checks.h"
+#include "daemon/server/dashboard.h"
+#include "daemon/server/http_server.h"
 #include "daemon/server/socket_server.h"
 #include "daemon/service/notify.h"
 #include "daemon/service/service.h"
@@ -42,6 +47,19 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
          std::to_string(problems) + " problem(s) with " + setup->config.source + "; not starting",
          "tvd check-config lists them; fix each and start again"});
   }
+  // One daemon per state directory: a second one's recovery would take the first one's running
+  // builds for a crash's leftovers and kill them. The lock dies with the process.
+  std::filesystem::create_directories(setup->config.state_dir, ec);
+  const auto lock_path = setup->config.state_dir / "tvd.lock";
+  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    return report({ErrorKind::kConflict,
+                   lock < 0 ? "cannot open " + lock_path.string() + ": " + std::strerror(errno)
+                            : "another tvd is running on " + setup->config.state_dir.string(),
+                   lock < 0 ? "check that state_dir is writable by tvd"
+                            : "stop it first (systemctl stop tvd), or give this one another "
+                              "state_dir"});
+  }
   ::signal(SIGPIPE, SIG_IGN);
   boost::asio::io_context io;
   const auto socket = setup->config.socket;
@@ -50,8 +68,22 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   if (!service) return report(service.error());
   auto server = server::SocketServer::listen(io, socket, group, **service);
   if (!server) return report(server.error());
-  Notifier notifier;
   log::info("listening on " + socket.string());
+  std::unique_ptr<server::HttpServer> http;
+  if (const auto& h = (*service)->setup().config.http; h.listen != "off") {
+    server::HttpLimits limits;
+    limits.request_timeout = h.request_timeout;
+    auto listening = server::HttpServer::listen(
+        io, h.listen, limits, [svc = service->get()](const server::HttpRequest& r) {
+          return server::dashboard(r, *svc);
+        });
+    if (!listening) return report(listening.error());
+    http = std::move(*listening);
+    auto colon = h.listen.rfind(':');
+    log::info("dashboard and /metrics on http://" + h.listen.substr(0, colon) + ":" +
+              std::to_string(http->port()) + "/");
+  }
+  Notifier notifier;
   notifier.send("READY=1\nSTATUS=" + (*service)->summary());
   (*service)->on_change([&] { notifier.send("STATUS=" + (*service)->summary()); });
   boost::asio::steady_timer watchdog(io);
@@ -72,6 +104,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
     notifier.send("STOPPING=1");
     watchdog.cancel();
     (*server)->stop();
+    if (http) http->stop();
     (*service)->shutdown();
     io.stop();
   });

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <climits>
 
 #include <boost/asio/io_context.hpp>
 #include <fstream>
@@ -86,6 +87,18 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     }
     restored.push_back(std::move(*job));
   }
+  // /metrics counts the whole history; the restored jobs' ended attempts are in it already.
+  if (auto st = s->store_.each_ended_attempt(
+          [&](const std::string& phase, const std::string& outcome, const std::string& failure,
+              int64_t seconds) { s->stats_.observe(phase, outcome, failure, seconds); });
+      !st) {
+    return tl::unexpected(st.error());
+  }
+  for (const auto& j : restored) {
+    for (const auto& a : to_rows(j)) {
+      if (a.ended_at) s->counted_.insert({j.id, a.number});
+    }
+  }
   if (!restored.empty()) {
     log::info("recovered " + std::to_string(restored.size()) +
               " job(s) left active by the last run");
@@ -121,6 +134,7 @@ void Service::persist(const Job& j) {
     return;
   }
   if (change_hook_) change_hook_();
+  count_attempts(j);
   if (j.batch_id && (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
                      j.state == JobState::kCancelled)) {
     (void)store_.finish_batch_if_done(*j.batch_id, unix_seconds(std::chrono::system_clock::now()));
@@ -133,6 +147,18 @@ void Service::persist(const Job& j) {
   std::string message = j.package + " " + now + (j.error.empty() ? "" : ": " + j.error);
   (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
                      unix_seconds(std::chrono::system_clock::now()));
+}
+
+void Service::count_attempts(const Job& j) {
+  for (const auto& a : to_rows(j)) {
+    if (a.ended_at && a.outcome && counted_.insert({j.id, a.number}).second) {
+      stats_.observe(a.phase, *a.outcome, a.failure, *a.ended_at - a.started_at);
+    }
+  }
+  if (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
+      j.state == JobState::kCancelled) {
+    counted_.erase(counted_.lower_bound({j.id, 0}), counted_.upper_bound({j.id, INT_MAX}));
+  }
 }
 
 Result<json> Service::enqueue(const EnqueueRequest& r) {
@@ -213,6 +239,12 @@ json Service::status() {
   for (const auto& j : jobs)
     counts[j["state"].get<std::string>()]++;
   const auto& limits = engine_->scheduler().limits();
+  const auto host = measure_host(setup_.config);
+  json disks = json::array();
+  for (const auto& d : host.disks) {
+    disks.push_back(
+        {{"path", d.path}, {"free", d.free_bytes ? json(*d.free_bytes) : json(nullptr)}});
+  }
   return json{{"jobs", jobs},
               {"waiting", waiting},
               {"summary", counts},
@@ -220,7 +252,8 @@ json Service::status() {
                {{"reserved", engine_->scheduler().reserved()},
                 {"budget", limits.memory_budget},
                 {"max_parallel", limits.max_parallel}}},
-              {"gates", engine_->scheduler().gate_notes(measure_host(setup_.config))}};
+              {"gates", engine_->scheduler().gate_notes(host)},
+              {"disks", disks}};
 }
 
 Result<json> Service::show(JobId id) {
@@ -290,7 +323,7 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   return {};
 }
 
-Result<json> Service::logs(JobId id, int64_t offset) {
+Result<json> Service::logs(JobId id, int64_t offset, std::optional<int> attempt) {
   auto row = store_.job(static_cast<int64_t>(id));
   if (!row) return tl::unexpected(row.error());
   if (!*row)
@@ -303,23 +336,38 @@ Result<json> Service::logs(JobId id, int64_t offset) {
     if (finished) return fail(ErrorKind::kNotFound, "job " + std::to_string(id) + " never ran");
     return json{{"text", ""}, {"offset", 0}, {"done", false}, {"attempt", nullptr}};
   }
-  const auto& a = attempts->back();
+  auto it = std::prev(attempts->end());
+  if (attempt) {
+    it = std::find_if(attempts->begin(), attempts->end(),
+                      [&](const store::AttemptRow& a) { return a.number == *attempt; });
+    if (it == attempts->end()) {
+      return fail(ErrorKind::kNotFound,
+                  "job " + std::to_string(id) + " has no attempt " + std::to_string(*attempt),
+                  "'tvctl show " + std::to_string(id) + "' lists its attempts");
+    }
+  }
+  const auto& a = *it;
+  const bool last = std::next(it) == attempts->end();
   std::error_code ec;
-  const int64_t size = static_cast<int64_t>(std::filesystem::file_size(a.log_path, ec));
-  if (ec) return json{{"text", ""}, {"offset", 0}, {"done", finished}, {"attempt", a.number}};
+  int64_t size = static_cast<int64_t>(std::filesystem::file_size(a.log_path, ec));
+  if (ec) size = 0;
   constexpr int64_t kTail = 64 * 1024, kChunk = 256 * 1024;
   if (offset < 0) offset = std::max<int64_t>(0, size - kTail);
-  if (offset > size) offset = 0;  // a new attempt's log: start it from the top
+  if (offset > size) offset = 0;  // the log was replaced: start it from the top
   std::string text;
-  if (std::ifstream in(a.log_path, std::ios::binary); in) {
+  if (std::ifstream in(a.log_path, std::ios::binary); in && size > offset) {
     in.seekg(offset);
     text.resize(static_cast<size_t>(std::min(kChunk, size - offset)));
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<size_t>(in.gcount()));
   }
   const int64_t next = offset + static_cast<int64_t>(text.size());
-  return json{{"text", text},      {"offset", next},      {"done", finished && next >= size},
+  const bool at_end = next >= size;
+  json out = {{"text", text},      {"offset", next},      {"done", finished && at_end && last},
               {"log", a.log_path}, {"attempt", a.number}, {"phase", a.phase}};
+  // This attempt is over and was sent to its end: a follower goes on with the next one.
+  if (!last && at_end && a.ended_at) out["next_attempt"] = std::next(it)->number;
+  return out;
 }
 
 json Service::matrix() {

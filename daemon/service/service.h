@@ -6,9 +6,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "daemon/config/setup.h"
 #include "daemon/exec/runner.h"
+#include "daemon/service/attempt_stats.h"
 #include "daemon/service/clock.h"
 #include "daemon/service/engine.h"
 #include "daemon/store/store.h"
@@ -42,9 +44,11 @@ class Service {
   Result<nlohmann::json> show(JobId id);
   Result<nlohmann::json> cancel(const std::vector<JobId>& ids);
   Result<nlohmann::json> retry(JobId id);
-  // A slice of the job's latest attempt log from `offset` (negative: the last 64 KiB): `text`,
-  // the next `offset`, and `done` once the job has finished and the slice reached the end.
-  Result<nlohmann::json> logs(JobId id, int64_t offset);
+  // A slice of an attempt's log (the latest unless `attempt` is given) from `offset` (negative:
+  // the last 64 KiB): `text`, the next `offset`, `attempt`; `next_attempt` once that attempt
+  // has ended and was read to its end while a later one exists; `done` once the job has
+  // finished and its last attempt's log was read to the end.
+  Result<nlohmann::json> logs(JobId id, int64_t offset, std::optional<int> attempt = std::nullopt);
   nlohmann::json matrix();
   Result<nlohmann::json> batches();
   Result<nlohmann::json> show_batch(int64_t id);
@@ -65,10 +69,15 @@ class Service {
   void on_change(std::function<void()> hook) { change_hook_ = std::move(hook); }
   Engine& engine() { return *engine_; }
   store::Store& store() { return store_; }
+  const store::Store& store() const { return store_; }
+  // Every ended attempt in the store's history and since: for /metrics.
+  const AttemptStats& attempt_stats() const { return stats_; }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
 
  private:
   Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
   void persist(const Job& j);
+  void count_attempts(const Job& j);
 
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups: running jobs still point into their matrices
@@ -80,6 +89,9 @@ class Service {
   bool stopping_ = false;
   std::map<JobId, std::string> last_state_;  // for the event log
   std::function<void()> change_hook_;
+  AttemptStats stats_;
+  std::set<std::pair<JobId, int>> counted_;  // ended attempts of active jobs already in stats_
+  std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 
 nlohmann::json job_json(const store::JobRow& j);

@@ -506,4 +506,88 @@ Result<std::string> Store::integrity_check() const {
   return s.text(0);
 }
 
+Result<std::map<std::string, JobRow>> Store::last_jobs() const {
+  std::string sql = std::string("SELECT ") + kJobColumns +
+                    " FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY variant)";
+  Stmt s(db_, sql.c_str());
+  std::map<std::string, JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    auto j = read_job(s);
+    out.emplace(j.variant, std::move(j));
+  }
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the newest jobs"));
+  return out;
+}
+
+Result<std::vector<JobRow>> Store::variant_jobs(const std::string& variant, int limit) const {
+  std::string sql = std::string("SELECT ") + kJobColumns +
+                    " FROM jobs WHERE variant = ? ORDER BY id DESC LIMIT ?";
+  Stmt s(db_, sql.c_str());
+  s.bind({variant, static_cast<int64_t>(limit)});
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_job(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read a variant's jobs"));
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> Store::job_counts() const {
+  Stmt s(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::map<std::string, int64_t> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out[s.text(0)] = s.i64(1);
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "count jobs"));
+  return out;
+}
+
+Result<std::optional<Store::BatchRow>> Store::last_batch(const std::string& name) const {
+  Stmt s(db_,
+         "SELECT id, name, started_at, finished_at FROM batches WHERE name = ?"
+         " ORDER BY id DESC LIMIT 1");
+  s.bind({name});
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<BatchRow>();
+  if (rc != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read the last batch"));
+  BatchRow b;
+  b.id = s.i64(0);
+  b.name = s.text(1);
+  b.started_at = s.i64(2);
+  b.finished_at = s.opt_i64(3);
+  if (auto st = fill_states(db_, b); !st) return tl::unexpected(st.error());
+  Stmt k(db_, "SELECT variant, reason FROM batch_skips WHERE batch_id = ?");
+  k.bind({b.id});
+  while (k.step() == SQLITE_ROW)
+    b.skipped.emplace_back(k.text(0), k.text(1));
+  return std::optional<BatchRow>(std::move(b));
+}
+
+Result<Store::BatchBuilds> Store::batch_builds(int64_t batch_id) const {
+  Stmt s(db_,
+         "SELECT MAX(a.peak_memory), COALESCE(SUM(a.ended_at - a.started_at), 0), COUNT(*)"
+         " FROM jobs j JOIN attempts a ON a.job_id = j.id"
+         " WHERE j.batch_id = ? AND a.phase = 'build' AND a.ended_at IS NOT NULL");
+  s.bind({batch_id});
+  if (s.step() != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read a batch's builds"));
+  BatchBuilds b;
+  b.peak_memory = s.opt_i64(0);
+  b.build_seconds = s.i64(1);
+  b.builds = static_cast<int>(s.i64(2));
+  return b;
+}
+
+Status Store::each_ended_attempt(const std::function<void(const std::string&, const std::string&,
+                                                          const std::string&, int64_t)>& f) const {
+  Stmt s(db_,
+         "SELECT phase, outcome, COALESCE(failure, ''), ended_at - started_at FROM attempts"
+         " WHERE ended_at IS NOT NULL AND outcome IS NOT NULL ORDER BY id");
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    f(s.text(0), s.text(1), s.text(2), s.i64(3));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the attempts"));
+  return {};
+}
+
 }  // namespace tvd::store

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -117,6 +118,26 @@ class Store {
   Result<std::optional<BatchRow>> batch(int64_t id) const;  // with skipped and variant_state
   Result<std::optional<int64_t>> previous_batch(const std::string& name, int64_t before) const;
   Result<std::string> integrity_check() const;
+
+  // For the dashboard and /metrics; each reads through an index, whatever the history's size.
+  // Every variant's newest job.
+  Result<std::map<std::string, JobRow>> last_jobs() const;
+  // A variant's newest `limit` jobs, newest first.
+  Result<std::vector<JobRow>> variant_jobs(const std::string& variant, int limit) const;
+  Result<std::map<std::string, int64_t>> job_counts() const;  // state -> jobs
+  // The newest batch named `name`, with its counts.
+  Result<std::optional<BatchRow>> last_batch(const std::string& name) const;
+  // A batch's builds: the largest peak memory and the summed build time.
+  struct BatchBuilds {
+    std::optional<int64_t> peak_memory;
+    int64_t build_seconds = 0;
+    int builds = 0;
+  };
+  Result<BatchBuilds> batch_builds(int64_t batch_id) const;
+  // Every ended attempt, oldest first: phase, outcome, failure class, seconds.
+  Status each_ended_attempt(
+      const std::function<void(const std::string& phase, const std::string& outcome,
+                               const std::string& failure, int64_t seconds)>& f) const;
 
   sqlite3* handle() const { return db_; }
 

@@ -1,29 +1,8 @@
 // The real `tvd serve` and `tvctl` binaries against a scratch flox environment (a git checkout
 // with a bare upstream) and the project's fake flox.
-#include <fcntl.h>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "tests/integration/daemon_fixture.h"
 
-#include <chrono>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <random>
-#include <thread>
-
-#include <sqlite3.h>
-
-#include "daemon/store/store.h"
-#include "tests/support/scratch.h"
-
-extern char** environ;
-
-namespace tvd {
+namespace tvd::integration {
 namespace {
 
 using nlohmann::json;
@@ -31,108 +10,7 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-class ServiceTest : public ::testing::Test {
- protected:
-  testing::ScratchDir dir;
-  fs::path env_dir = dir / "build-torchvision";
-  fs::path plan = dir / "plan";
-  fs::path socket = dir / "run" / "tvd.sock";
-  fs::path config = dir / "tvd.json";
-  pid_t daemon = 0;
-
-  void SetUp() override {
-    fs::create_directories(plan);
-    testing::make_git_flox_env(env_dir, dir / "upstream.git");
-    // The daemon passes children only the variables flox needs, so the plan goes in a wrapper.
-    testing::write_text(dir / "flox", "#!/bin/sh\nFAKE_FLOX_PLAN='" + plan.string() + "' exec '" +
-                                          testing::fake_flox().string() + "' \"$@\"\n");
-    fs::permissions(dir / "flox", fs::perms::owner_all);
-    testing::write_text(config, R"({
-      "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock",
-      "flox": "flox", "socket_group": "root",
-      "publish": {"enabled": true, "org": "acme", "push": true},
-      "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
-                    "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
-      "builds": {"backoff": "1s", "timeout": "1min"}
-    })");
-    testing::write_text(config, testing::read_text(config));
-    ::setenv("FLOX_FLOXHUB_TOKEN", "t0ken", 1);
-    // The config's "flox" is a bare name: make the wrapper the one on PATH.
-    std::string path = dir.path().string() + ":" + std::getenv("PATH");
-    ::setenv("PATH", path.c_str(), 1);
-  }
-  void TearDown() override {
-    if (daemon > 0) {
-      ::kill(daemon, SIGKILL);
-      ::waitpid(daemon, nullptr, 0);
-    }
-  }
-
-  void start() {
-    std::vector<std::string> argv = {TVD_BIN, "serve", "--config", config.string()};
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (dir / "serve.log").string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    ASSERT_EQ(::posix_spawn(&daemon, args[0], &fa, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    for (int i = 0; i < 200; ++i) {
-      if (tvctl({"status"}).exit_code == 0) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL() << "tvd serve did not come up:\n" << testing::read_text(dir / "serve.log");
-  }
-  int stop(int sig) {
-    ::kill(daemon, sig);
-    int status = 0;
-    ::waitpid(daemon, &status, 0);
-    daemon = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  testing::CommandResult tvctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {TVCTL_BIN, "--socket", socket.string()});
-    return testing::run_command(args);
-  }
-  json status() {
-    auto r = tvctl({"--json", "status"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return json::parse(r.out);
-  }
-  // Polls until every job is succeeded, failed or cancelled.
-  json settle(std::chrono::seconds limit = 60s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    json s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      s = status();
-      bool done = !s["jobs"].empty();
-      for (const auto& j : s["jobs"]) {
-        done = done &&
-               (j["state"] == "succeeded" || j["state"] == "failed" || j["state"] == "cancelled");
-      }
-      if (done) return s;
-      std::this_thread::sleep_for(100ms);
-    }
-    ADD_FAILURE() << "jobs did not settle: " << s.dump();
-    return s;
-  }
-  size_t calls(const std::string& prefix) {
-    std::ifstream in(plan / "calls");
-    size_t n = 0;
-    for (std::string l; std::getline(in, l);)
-      n += l.rfind(prefix, 0) == 0;
-    return n;
-  }
-  void behave(const std::string& pkg, const std::string& text) {
-    testing::write_text(plan / (pkg + ".build"), text);
-  }
-  const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
-  const std::string cpu = "torchvision-python313-cpu-avx2";
-};
+class ServiceTest : public DaemonTest {};
 
 TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   start();
@@ -278,6 +156,19 @@ TEST_F(ServiceTest, BatchesRecordEachNightAndCompareItWithThePrevious) {
   EXPECT_EQ(list["batches"][0]["id"], 2);
   EXPECT_THAT(tvctl({"show-batch", "2"}).out, HasSubstr("newly failing: " + sm89));
   EXPECT_EQ(tvctl({"show-batch", "9"}).exit_code, 2);
+}
+
+TEST_F(ServiceTest, ASecondDaemonOnTheSameStateIsRefusedAndHarmsNothing) {
+  start();
+  behave(sm89, "seconds=2\n");
+  ASSERT_EQ(tvctl({"enqueue", "sm89-avx2"}).exit_code, 0);
+  auto r = testing::run_command({TVD_BIN, "serve", "--config", config.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("another tvd is running on " + (dir / "state").string()));
+  // The first one's build was not taken for a crash's leftover.
+  auto s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
+  EXPECT_EQ(tvctl({"status"}).exit_code, 0);
 }
 
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
@@ -509,4 +400,4 @@ TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
 }
 
 }  // namespace
-}  // namespace tvd
+}  // namespace tvd::integration

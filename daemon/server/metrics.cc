@@ -1,0 +1,168 @@
+#include "daemon/server/metrics.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "daemon/service/host_config.h"
+#include "daemon/service/service.h"
+
+#ifndef TVD_VERSION
+#define TVD_VERSION "unknown"
+#endif
+
+namespace tvd::server {
+
+std::string label_value(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+namespace {
+
+std::string number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[40];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+  }
+  return buf;
+}
+
+class Writer {
+ public:
+  void family(const std::string& name, const char* type, const std::string& help) {
+    out_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void sample(const std::string& name, const std::string& labels, double value) {
+    out_ += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(value) + "\n";
+  }
+  void histogram(const std::string& name, const std::string& labels, const service::Histogram& h) {
+    const std::string sep = labels.empty() ? "" : labels + ",";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+      cumulative += h.counts[i];
+      sample(name + "_bucket", sep + "le=\"" + number(h.bounds[i]) + "\"",
+             static_cast<double>(cumulative));
+    }
+    sample(name + "_bucket", sep + "le=\"+Inf\"", static_cast<double>(h.count));
+    sample(name + "_sum", labels, h.sum);
+    sample(name + "_count", labels, static_cast<double>(h.count));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string label(const char* key, const std::string& value) {
+  return std::string(key) + "=\"" + label_value(value) + "\"";
+}
+
+}  // namespace
+
+std::string render_metrics(service::Service& service) {
+  Writer w;
+  const char* const kStates[] = {"queued",    "building", "publishing",
+                                 "succeeded", "failed",   "cancelled"};
+  w.family("tvd_jobs", "gauge", "Jobs in the store by state (finished jobs stay counted).");
+  auto counts = service.store().job_counts();
+  for (const char* s : kStates) {
+    int64_t n = 0;
+    if (counts) {
+      if (auto it = counts->find(s); it != counts->end()) n = it->second;
+    }
+    w.sample("tvd_jobs", label("state", s), static_cast<double>(n));
+  }
+
+  int building = 0, publishing = 0;
+  for (const auto* j : service.engine().jobs()) {
+    building += j->state == service::JobState::kBuilding;
+    publishing += j->state == service::JobState::kPublishing;
+  }
+  w.family("tvd_running_builds", "gauge", "flox build processes running now.");
+  w.sample("tvd_running_builds", "", building);
+  w.family("tvd_running_publishes", "gauge", "flox publish processes running now.");
+  w.sample("tvd_running_publishes", "", publishing);
+
+  const auto& sched = service.engine().scheduler();
+  w.family("tvd_memory_reserved_bytes", "gauge", "Memory reserved by the running builds.");
+  w.sample("tvd_memory_reserved_bytes", "", static_cast<double>(sched.reserved()));
+  w.family("tvd_memory_budget_bytes", "gauge", "The memory budget builds are scheduled under.");
+  w.sample("tvd_memory_budget_bytes", "", static_cast<double>(sched.limits().memory_budget));
+  w.family("tvd_max_parallel_builds", "gauge", "The most builds that may run at once.");
+  w.sample("tvd_max_parallel_builds", "", sched.limits().max_parallel);
+
+  const auto host = service::measure_host(service.setup().config);
+  w.family("tvd_disk_free_bytes", "gauge",
+           "Free space on the Nix store and the state directory (the disk gate).");
+  for (const auto& d : host.disks) {
+    if (d.free_bytes) {
+      w.sample("tvd_disk_free_bytes", label("path", d.path), static_cast<double>(*d.free_bytes));
+    }
+  }
+
+  const auto& stats = service.attempt_stats();
+  w.family("tvd_build_duration_seconds", "histogram",
+           "Durations of ended flox build attempts, by outcome.");
+  for (const auto& [outcome, h] : stats.build_durations())
+    w.histogram("tvd_build_duration_seconds", label("outcome", outcome), h);
+  w.family("tvd_publish_duration_seconds", "histogram",
+           "Durations of ended flox publish attempts, by outcome.");
+  for (const auto& [outcome, h] : stats.publish_durations())
+    w.histogram("tvd_publish_duration_seconds", label("outcome", outcome), h);
+  w.family("tvd_failures_total", "counter", "Failed attempts by phase and failure class.");
+  for (const auto& [key, n] : stats.failures()) {
+    w.sample("tvd_failures_total", label("phase", key.first) + "," + label("reason", key.second),
+             static_cast<double>(n));
+  }
+
+  if (auto b = service.store().last_batch("nightly"); b && *b) {
+    const auto& batch = **b;
+    w.family("tvd_nightly_last_start_timestamp_seconds", "gauge",
+             "When the last nightly batch started (Unix time).");
+    w.sample("tvd_nightly_last_start_timestamp_seconds", "", static_cast<double>(batch.started_at));
+    w.family("tvd_nightly_last_end_timestamp_seconds", "gauge",
+             "When the last nightly batch finished (Unix time); absent while it runs.");
+    if (batch.finished_at) {
+      w.sample("tvd_nightly_last_end_timestamp_seconds", "",
+               static_cast<double>(*batch.finished_at));
+    }
+    w.family("tvd_nightly_last_jobs", "gauge", "The last nightly batch's jobs by state.");
+    for (const char* s : kStates) {
+      auto it = batch.states.find(s);
+      w.sample("tvd_nightly_last_jobs", label("state", s),
+               it == batch.states.end() ? 0 : it->second);
+    }
+    w.family("tvd_nightly_last_skipped", "gauge",
+             "Variants the last nightly batch skipped (still failing, already queued, excluded).");
+    w.sample("tvd_nightly_last_skipped", "", static_cast<double>(batch.skipped.size()));
+  }
+
+  const auto started = service.started_at();
+  const double started_s = std::chrono::duration<double>(started.time_since_epoch()).count();
+  w.family("tvd_start_time_seconds", "gauge", "When the daemon started (Unix time).");
+  w.sample("tvd_start_time_seconds", "", std::floor(started_s));
+  w.family("tvd_uptime_seconds", "gauge", "Seconds since the daemon started.");
+  w.sample("tvd_uptime_seconds", "",
+           std::floor(
+               std::chrono::duration<double>(std::chrono::system_clock::now() - started).count()));
+  w.family("tvd_build_info", "gauge", "The daemon's version; always 1.");
+  w.sample("tvd_build_info", label("version", TVD_VERSION), 1);
+  return w.take();
+}
+
+}  // namespace tvd::server
