@@ -155,6 +155,77 @@ TEST_F(StoreTest, RecentJobsAreTheActiveOnesAndTheLastFinished) {
   EXPECT_EQ(r[2].id, 4);
 }
 
+AttemptRow ended(int64_t job, int number, std::string phase, std::string outcome, int64_t start,
+                 int64_t seconds, std::optional<int64_t> peak, std::string failure = "") {
+  AttemptRow a;
+  a.job_id = job;
+  a.number = number;
+  a.phase = std::move(phase);
+  a.started_at = start;
+  a.ended_at = start + seconds;
+  a.outcome = std::move(outcome);
+  a.failure = std::move(failure);
+  a.peak_memory = peak;
+  return a;
+}
+
+TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("b"), variant("c")}, 1));
+  const int64_t night = s.create_batch("nightly", 1000).value();
+  auto in_batch = [&](JobRow j) {
+    j.batch_id = night;
+    return j;
+  };
+  ASSERT_TRUE(s.save_job(in_batch(job(1, "a", "failed")),
+                         {ended(1, 1, "build", "failed", 1000, 50, 3 << 20, "oom")}));
+  ASSERT_TRUE(s.save_job(in_batch(job(2, "b", "succeeded")),
+                         {ended(2, 1, "build", "succeeded", 1000, 300, 9 << 20),
+                          ended(2, 2, "publish", "succeeded", 1300, 20, std::nullopt)}));
+  ASSERT_TRUE(s.save_job(job(3, "a", "succeeded"),
+                         {ended(3, 1, "build", "succeeded", 2000, 100, 5 << 20)}));
+  ASSERT_TRUE(s.save_job(job(4, "c", "queued"), {}));
+  ASSERT_TRUE(s.add_batch_skip(night, "c", "excluded"));
+  ASSERT_TRUE(s.create_batch("manual", 1500));
+
+  auto last = s.last_jobs().value();
+  ASSERT_EQ(last.size(), 3u);
+  EXPECT_EQ(last["a"].id, 3);  // the newest job, not the first
+  EXPECT_EQ(last["a"].state, "succeeded");
+  EXPECT_EQ(last["c"].state, "queued");
+
+  auto of_a = s.variant_jobs("a", 10).value();
+  ASSERT_EQ(of_a.size(), 2u);
+  EXPECT_EQ(of_a[0].id, 3);
+  EXPECT_EQ(s.variant_jobs("a", 1).value().size(), 1u);
+  EXPECT_TRUE(s.variant_jobs("nope", 10).value().empty());
+
+  auto counts = s.job_counts().value();
+  EXPECT_EQ(counts["succeeded"], 2);
+  EXPECT_EQ(counts["failed"], 1);
+  EXPECT_EQ(counts["queued"], 1);
+
+  auto nightly = s.last_batch("nightly").value();
+  ASSERT_TRUE(nightly);
+  EXPECT_EQ(nightly->id, night);  // not the newer batch of another name
+  EXPECT_EQ(nightly->states["failed"], 1);
+  EXPECT_EQ(nightly->skipped.size(), 1u);
+  EXPECT_FALSE(s.last_batch("weekly").value());
+
+  auto builds = s.batch_builds(night).value();
+  EXPECT_EQ(builds.builds, 2);  // the publish attempt is not a build
+  EXPECT_EQ(builds.build_seconds, 350);
+  EXPECT_EQ(builds.peak_memory, 9 << 20);
+
+  std::vector<std::string> seen;
+  ASSERT_TRUE(s.each_ended_attempt([&](const std::string& phase, const std::string& outcome,
+                                       const std::string& failure, int64_t seconds) {
+    seen.push_back(phase + " " + outcome + " " + failure + " " + std::to_string(seconds));
+  }));
+  EXPECT_THAT(seen, ::testing::ElementsAre("build failed oom 50", "build succeeded  300",
+                                           "publish succeeded  20", "build succeeded  100"));
+}
+
 TEST_F(StoreTest, AnUnwritableDirectoryIsAClearError) {
   testing::write_text(dir / "file", "x");
   auto s = Store::open(dir / "file" / "tvd.db");

@@ -223,6 +223,25 @@ TEST_F(ServiceTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
   EXPECT_EQ(tvctl({"logs", "99"}).exit_code, 2);
 }
 
+TEST_F(ServiceTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines) {
+  start();
+  behave(cpu, "seconds=2\n");
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  auto followed = tvctl({"logs", "-f", "1"});  // returns when the publish is over
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  // The build's log to its last line, then the publish's.
+  const auto& out = followed.out;
+  auto built = out.find("Completed build of " + cpu);
+  auto published = out.find("published to acme");
+  ASSERT_NE(built, std::string::npos) << out;
+  ASSERT_NE(published, std::string::npos) << out;
+  EXPECT_LT(built, published);
+  EXPECT_THAT(out, HasSubstr("[20/20] Building CXX object"));
+  EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
+}
+
 TEST_F(ServiceTest, MatrixAndGenerateGoThroughTheDaemon) {
   start();
   auto m = tvctl({"--json", "matrix"});
