@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `tvctl status` latency against a daemon whose store holds 100,000 finished jobs and 1,000,000
-# attempts (target: p99 under 20 ms). Prints the figures; asserts nothing.
+# `tvctl status` and dashboard latency against a daemon whose store holds 100,000 finished jobs,
+# 1,000,000 attempts and 100 nightly batches (target: p99 under 20 ms for status; the pages must
+# stay fast). Prints the figures; asserts nothing.
 # Usage: scripts/bench-status.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +13,13 @@ trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/env/.flox/env"
 printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
 git -C "$work/env" init -q -b main
-printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "/bin/true", "socket_group": "%s" }\n' "$(id -gn)" > "$work/tvd.json"
+printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "/bin/true", "socket_group": "%s", "http": { "listen": "127.0.0.1:0" } }\n' "$(id -gn)" > "$work/tvd.json"
 
 start() {
+  t0=$(date +%s%N)
   "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && return; sleep 0.05; done
+  for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && { started_ms=$((($(date +%s%N) - t0) / 1000000)); return; }; sleep 0.02; done
   echo "tvd did not start" >&2; cat "$work/serve.log" >&2; exit 1
 }
 start; kill -TERM $pid; wait $pid || true  # creates and migrates the store
@@ -33,6 +35,11 @@ FROM n JOIN v ON v.k = i % (SELECT count(*) FROM v);
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
 INSERT INTO attempts (job_id, number, phase, started_at, ended_at, outcome, exit_code, reason, log_path)
 SELECT i / 10 + 1, i % 10 + 1, 'build', 1700000000 + i, 1700000100 + i, 'succeeded', 0, '', '/x.log' FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+INSERT INTO batches (id, name, started_at, finished_at)
+SELECT i, 'nightly', 1700000000 + (i - 1) * 60000, 1700000000 + i * 60000 - 1 FROM n;
+UPDATE jobs SET batch_id = (id - 1) / 1000 + 1;
+UPDATE attempts SET peak_memory = (20 + id % 7) * 1073741824;
 SQL
 echo "store: $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM jobs') jobs, $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM attempts') attempts, $(du -h "$work/state/tvd.db" | cut -f1)"
 
@@ -49,6 +56,26 @@ for args in (["status"], ["--json", "status"]):
     ms = sorted(once(args) for _ in range(runs))
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
     print(f"tvctl {' '.join(args)}: {runs} runs, p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ms[-1]:.1f} ms")
+PY
+echo "tvd serve start with this store (recovery, matrix, /metrics counts): ${started_ms} ms"
+port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.log" | tail -1)
+variant=$(sqlite3 "$work/state/tvd.db" "SELECT variant FROM jobs WHERE id = 100000")
+python3 - "$port" "$runs" "$variant" <<'PY'
+import sys, time, urllib.request
+port, runs, variant = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for path in ("/", "/queue", "/nights", "/variant/" + variant, "/job/100000", "/metrics"):
+    url = f"http://127.0.0.1:{port}{path}"
+    def once():
+        t = time.perf_counter()
+        with urllib.request.urlopen(url) as r:
+            size = len(r.read())
+        return (time.perf_counter() - t) * 1000, size
+    once()
+    results = [once() for _ in range(max(20, runs // 3))]
+    ms = sorted(r[0] for r in results)
+    p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
+    print(f"GET {path.split('/')[1] and '/' + path.split('/')[1] or '/'}: {len(ms)} runs, p50 {p(0.5):.1f} ms, "
+          f"p99 {p(0.99):.1f} ms, {results[0][1] // 1024} KiB")
 PY
 echo "daemon RSS: $(ps -o rss= -p $pid | awk '{printf "%.1f MiB", $1/1024}')"
 # Idle: nothing queued, nobody connected. CPU ticks used over 10 s (it must not poll).

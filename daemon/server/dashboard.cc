@@ -457,15 +457,23 @@ HttpResponse log_slice(const HttpRequest& req, service::Service& service, int64_
 
 // --- nights -------------------------------------------------------------------------------
 
-HttpResponse nights_page(const HttpRequest& req, service::Service& service) {
+HttpResponse nights_page(const HttpRequest& req, service::Service& service,
+                         std::map<int64_t, store::Store::BatchBuilds>& finished) {
   auto batches = service.store().batches(30);
   if (!batches) return internal(batches.error());
   const int64_t now = now_s();
   std::vector<ChartPoint> points;
   std::string rows;
   for (auto it = batches->rbegin(); it != batches->rend(); ++it) {
-    auto builds = service.store().batch_builds(it->id);
-    if (!builds) return internal(builds.error());
+    // A finished batch's builds do not change: read them once (10,000 attempts a night).
+    std::optional<store::Store::BatchBuilds> builds;
+    if (auto c = finished.find(it->id); c != finished.end()) builds = c->second;
+    if (!builds) {
+      auto read = service.store().batch_builds(it->id);
+      if (!read) return internal(read.error());
+      builds = *read;
+      if (it->finished_at) finished.emplace(it->id, *read);
+    }
     ChartPoint p;
     p.label = day(it->started_at);
     if (it->finished_at) p.seconds = static_cast<double>(*it->finished_at - it->started_at);
@@ -505,11 +513,12 @@ bool valid_package(std::string_view s) {
 
 }  // namespace
 
-HttpResponse dashboard(const HttpRequest& req, service::Service& service) {
+HttpResponse Dashboard::operator()(const HttpRequest& req) {
+  service::Service& service = service_;
   const std::string& p = req.path;
   if (p == "/") return matrix_page(req, service);
   if (p == "/queue") return queue_page(req, service);
-  if (p == "/nights") return nights_page(req, service);
+  if (p == "/nights") return nights_page(req, service, finished_batches_);
   if (p == "/metrics") {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -10,7 +10,10 @@
 // Any page with ?part=main returns only its <main>, which the page's script swaps in.
 #pragma once
 
+#include <map>
+
 #include "daemon/server/http.h"
+#include "daemon/store/store.h"
 
 namespace tvd::service {
 class Service;
@@ -18,6 +21,14 @@ class Service;
 
 namespace tvd::server {
 
-HttpResponse dashboard(const HttpRequest& request, service::Service& service);
+class Dashboard {
+ public:
+  explicit Dashboard(service::Service& service) : service_(service) {}
+  HttpResponse operator()(const HttpRequest& request);
+
+ private:
+  service::Service& service_;
+  std::map<int64_t, store::Store::BatchBuilds> finished_batches_;  // the nights page's reads
+};
 
 }  // namespace tvd::server

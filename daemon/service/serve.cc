@@ -73,10 +73,10 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   if (const auto& h = (*service)->setup().config.http; h.listen != "off") {
     server::HttpLimits limits;
     limits.request_timeout = h.request_timeout;
-    auto listening = server::HttpServer::listen(
-        io, h.listen, limits, [svc = service->get()](const server::HttpRequest& r) {
-          return server::dashboard(r, *svc);
-        });
+    auto listening =
+        server::HttpServer::listen(io, h.listen, limits,
+                                   [dashboard = std::make_shared<server::Dashboard>(**service)](
+                                       const server::HttpRequest& r) { return (*dashboard)(r); });
     if (!listening) return report(listening.error());
     http = std::move(*listening);
     auto colon = h.listen.rfind(':');
