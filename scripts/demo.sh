@@ -56,7 +56,8 @@ cat > tvd.json <<JSON
   "socket_group": "$(id -gn)",
   "publish": { "enabled": true, "org": "demo-org", "push": true },
   "scheduler": { "memory_budget": "8GiB", "max_parallel": 2,
-                 "memory_per_build": { "gpu": "3GiB", "cpu": "1GiB" } }
+                 "memory_per_build": { "gpu": "3GiB", "cpu": "1GiB" } },
+  "http": { "listen": "127.0.0.1:0" }   // the dashboard; 0: any free port (default 8347)
 }
 JSON
 
@@ -118,6 +119,15 @@ for _ in $(seq 150); do
 done
 step "Done: two succeeded and were published, one failed with its reason" "tvctl status"
 "$tvctl" --socket state/tvd.sock status
+port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' serve.log | tail -1)
+fetch() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }
+step "The dashboard: the matrix page's summary (open http://127.0.0.1:$port/ in a browser)" \
+  "GET http://127.0.0.1:$port/"
+fetch "http://127.0.0.1:$port/" | grep -o '<p class="summary">.*</p><p class="legend">' |
+  sed 's/<[^>]*>//g'
+step "Prometheus metrics (a few of them)" "GET http://127.0.0.1:$port/metrics"
+fetch "http://127.0.0.1:$port/metrics" |
+  grep -E '^tvd_(jobs|build_duration_seconds_count|publish_duration_seconds_count|failures_total|memory_budget_bytes|build_info)'
 step "A job's attempts and logs" "tvctl show 1"
 "$tvctl" --socket state/tvd.sock show 1 || true
 log=$(ls state/logs/torchvision-python313-cuda12_8-sm89-avx512vnni/*build.log | head -1)
