@@ -418,13 +418,19 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   out += attempts->empty() ? "<p class=\"muted\">No attempt yet.</p>"
                            : attempts_table(*attempts, now, false);
 
+  // The log of the latest attempt; before the first one (the recipe step), an empty log that
+  // the page's script fills once the build starts.
   std::string log_section;
   auto log = service.logs(static_cast<service::JobId>(id), -1);
-  if (log && !attempts->empty()) {
-    log_section = "<section id=\"log-section\"><h2>Log of attempt " +
-                  std::to_string(attempts->back().number) + " (" + escape(attempts->back().phase) +
-                  ")</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
-                  std::to_string((*log)["attempt"].get<int>()) + "\" data-offset=\"" +
+  if (log) {
+    const bool any = !attempts->empty();
+    const int number = (*log)["attempt"].is_number() ? (*log)["attempt"].get<int>() : 0;
+    log_section = "<section id=\"log-section\"><h2>Log" +
+                  (any ? " of attempt " + std::to_string(attempts->back().number) + " (" +
+                             escape(attempts->back().phase) + ")"
+                       : std::string()) +
+                  "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
+                  std::to_string(number) + "\" data-offset=\"" +
                   std::to_string((*log)["offset"].get<int64_t>()) + "\"" +
                   ((*log)["done"].get<bool>() ? " data-done=\"yes\"" : "") + ">" +
                   escape((*log)["text"].get<std::string>()) + "</pre></section>";

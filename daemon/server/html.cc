@@ -138,7 +138,9 @@ std::string_view script() {
   const log = document.getElementById('log');
   if (!log) return;
   let offset = Number(log.dataset.offset || 0);
-  let attempt = Number(log.dataset.attempt || 0);
+  // Attempt by attempt from the first one shown (attempt 1 if none had started: until it
+  // starts, the daemon answers 404 and the follower asks again).
+  let attempt = Number(log.dataset.attempt || 0) || 1;
   async function follow() {
     let again = 1000;
     try {
