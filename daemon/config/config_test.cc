@@ -89,6 +89,24 @@ TEST(Config, UnknownKeysAreRefusedWithTheirPath) {
   EXPECT_THAT(msg, HasSubstr("flox_evn: unknown key (did you mean flox_env?)"));
 }
 
+TEST(Config, TheDashboardListensOnAnAddressAndAPortOrNowhere) {
+  for (const char* good : {"127.0.0.1:8347", "0.0.0.0:80", "[::1]:8347", "localhost:0", "off"}) {
+    auto c = parse_config(std::string(R"({"http": {"listen": ")") + good + "\"}}", "t.json", "/");
+    ASSERT_TRUE(c) << good << ": " << c.error().message;
+    EXPECT_EQ(c->http.listen, good);
+  }
+  for (const char* bad : {"8347", "buildhost:8347", "127.0.0.1:", "127.0.0.1:65536",
+                          "127.0.0.1:http", "::1:8347", "[::1]", "300.1.1.1:80"}) {
+    auto c = parse_config(std::string(R"({"http": {"listen": ")") + bad + "\"}}", "t.json", "/");
+    ASSERT_FALSE(c) << bad;
+    EXPECT_THAT(c.error().message, HasSubstr("http.listen")) << bad;
+  }
+  auto t = parse_config(R"({"http": {"request_timeout": "3s"}})", "t.json", "/");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->http.request_timeout, std::chrono::seconds(3));
+  EXPECT_FALSE(parse_config(R"({"http": {"request_timeout": "soon"}})", "t.json", "/"));
+}
+
 TEST(Config, WrongTypesAndValuesAreReportedTogether) {
   auto msg = problems(R"({
     "publish": {"enabled": "yes"},
@@ -103,7 +121,7 @@ TEST(Config, WrongTypesAndValuesAreReportedTogether) {
       HasSubstr("scheduler.max_parallel: expected a whole number from 1 to 1024, or \"auto\""));
   EXPECT_THAT(msg, HasSubstr("scheduler.memory_budget: \"48 gigs\" is not a size"));
   EXPECT_THAT(msg, HasSubstr("scheduler.memory_per_build.gpu: expected a size as a string"));
-  EXPECT_THAT(msg, HasSubstr("http.listen: expected HOST:PORT"));
+  EXPECT_THAT(msg, HasSubstr("http.listen: expected an IP address and a port"));
   EXPECT_THAT(msg, HasSubstr("builds.timeout: expected a duration"));
   EXPECT_THAT(msg, HasSubstr("builds.max_tries: expected a whole number from 1 to 20"));
 }
