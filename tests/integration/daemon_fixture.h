@@ -72,18 +72,9 @@ class DaemonTest : public ::testing::Test {
   }
 
   void start() {
-    std::vector<std::string> argv = {TVD_BIN, "serve", "--config", config.string()};
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    std::string log = (dir / "serve.log").string();
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    ASSERT_EQ(::posix_spawn(&daemon, args[0], &fa, nullptr, args.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
+    daemon =
+        testing::spawn_logged({TVD_BIN, "serve", "--config", config.string()}, dir / "serve.log");
+    ASSERT_GT(daemon, 0);
     for (int i = 0; i < 200; ++i) {
       if (tvctl({"status"}).exit_code == 0) return;
       std::this_thread::sleep_for(50ms);

@@ -1,8 +1,6 @@
 #include "tests/support/browser.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +8,7 @@
 #include <thread>
 
 #include "tests/support/http_client.h"
-
-extern char** environ;
+#include "tests/support/scratch.h"
 
 namespace tvd::testing {
 
@@ -67,22 +64,12 @@ std::unique_ptr<Browser> Browser::start(const std::filesystem::path& work_dir, s
   std::filesystem::create_directories(work_dir);
   b->port_ = free_port();
   b->log_ = work_dir / "chromedriver.log";
-  std::vector<std::string> argv = {driver, "--port=" + std::to_string(b->port_)};
-  std::vector<char*> args;
-  for (auto& a : argv)
-    args.push_back(a.data());
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  const std::string log = b->log_.string();
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = ::posix_spawn(&b->driver_, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
+  b->driver_ = spawn_logged({driver, "--port=" + std::to_string(b->port_)}, b->log_);
+  if (b->driver_ <= 0) {
     error = "cannot start " + driver;
     return nullptr;
   }
+  const std::string log = b->log_.string();
   bool ready = false;
   for (int i = 0; i < 200 && !ready; ++i) {
     auto r = http_get(b->port_, "/status");

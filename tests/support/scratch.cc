@@ -168,4 +168,21 @@ bool process_alive(pid_t pid) {
   return close != std::string::npos && line.substr(close + 2, 1) != "Z";
 }
 
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  std::vector<std::string> copy = argv;
+  std::vector<char*> args;
+  for (auto& a : copy)
+    args.push_back(a.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  const std::string file = log.string();
+  posix_spawn_file_actions_addopen(&fa, 1, file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
 }  // namespace tvd::testing

@@ -52,6 +52,10 @@ struct CommandResult {
 // Runs argv (no shell), stdin from /dev/null, and collects its output.
 CommandResult run_command(const std::vector<std::string>& argv);
 
+// Starts argv (no shell) in the background, stdout and stderr appended to `log`; its pid, or
+// -1 if it could not be started. The caller reaps it.
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::filesystem::path& log);
+
 bool running_as_root();
 
 // True while `pid` runs; a zombie, waiting only to be reaped by its new parent, counts as gone.
