@@ -234,12 +234,13 @@ HttpResponse queue_page(const HttpRequest& req, service::Service& service) {
         eta = eta_at > now ? "in " + html::duration(eta_at - now)
                            : "overdue by " + html::duration(now - eta_at);
       }
-      running += "<tr data-job=\"" + std::to_string(id) + "\"><td>" + job_link(id) + "</td><td>" +
-                 variant_link(variant) + "</td><td>" + escape(state) + "</td><td>" +
-                 html::duration(elapsed) + "</td><td class=\"progress\">" + progress +
-                 "</td><td class=\"eta\">" + eta + "</td><td>" +
-                 (j.contains("reserved") ? html::size(j["reserved"].get<int64_t>()) : "") +
-                 "</td></tr>";
+      running +=
+          "<tr data-job=\"" + std::to_string(id) + "\" data-variant=\"" + escape(variant) +
+          "\" data-reserved=\"" + std::to_string(j.value("reserved", int64_t{0})) + "\"><td>" +
+          job_link(id) + "</td><td>" + variant_link(variant) + "</td><td>" + escape(state) +
+          "</td><td>" + html::duration(elapsed) + "</td><td class=\"progress\">" + progress +
+          "</td><td class=\"eta\">" + eta + "</td><td>" +
+          (j.contains("reserved") ? html::size(j["reserved"].get<int64_t>()) : "") + "</td></tr>";
     } else if (state == "queued") {
       ++n_waiting;
       std::string reason = st["waiting"].value(std::to_string(id), "next in line");

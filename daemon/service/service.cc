@@ -12,6 +12,7 @@
 #include "daemon/base/log.h"
 
 #include "daemon/base/units.h"
+#include "daemon/exec/classify.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/report_json.h"
@@ -39,6 +40,26 @@ json job_json(const store::JobRow& j) {
   if (!j.failure.empty()) out["failure"] = j.failure;
   return out;
 }
+
+namespace {
+
+// What the engine told the estimator when the attempt ended (engine.cc): a success's peak (the
+// store keeps what was learned, or the process group's peak, which teaches only from 1 GiB on)
+// and duration; an OOM's peak plus a quarter.
+void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
+  constexpr int64_t kGiB = 1ll << 30;
+  const auto kind = e.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu;
+  std::optional<uint64_t> peak;
+  if (e.peak_memory && *e.peak_memory >= kGiB) peak = static_cast<uint64_t>(*e.peak_memory);
+  if (e.outcome == "succeeded") {
+    estimator.record(e.variant, kind, peak, std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
+  } else if (e.outcome == "failed" && e.failure == exec::to_string(exec::Failure::kOutOfMemory) &&
+             peak) {
+    estimator.record(e.variant, kind, *peak + *peak / 4, std::nullopt);
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Setup setup,
                                                 char** environ_vars) {
@@ -87,10 +108,13 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     }
     restored.push_back(std::move(*job));
   }
-  // /metrics counts the whole history; the restored jobs' ended attempts are in it already.
-  if (auto st = s->store_.each_ended_attempt(
-          [&](const std::string& phase, const std::string& outcome, const std::string& failure,
-              int64_t seconds) { s->stats_.observe(phase, outcome, failure, seconds); });
+  // History, oldest first: /metrics counts every ended attempt (the restored jobs' ended
+  // attempts among them), and the estimator learns each variant's memory and duration again, as
+  // it did when they ran, so reservations and ETAs survive a restart.
+  if (auto st = s->store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
+        s->stats_.observe(e.phase, e.outcome, e.failure, e.seconds);
+        if (e.phase == "build") learn(s->engine_->estimator(), e);
+      });
       !st) {
     return tl::unexpected(st.error());
   }

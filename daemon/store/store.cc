@@ -578,14 +578,24 @@ Result<Store::BatchBuilds> Store::batch_builds(int64_t batch_id) const {
   return b;
 }
 
-Status Store::each_ended_attempt(const std::function<void(const std::string&, const std::string&,
-                                                          const std::string&, int64_t)>& f) const {
+Status Store::each_ended_attempt(const std::function<void(const EndedAttempt&)>& f) const {
   Stmt s(db_,
-         "SELECT phase, outcome, COALESCE(failure, ''), ended_at - started_at FROM attempts"
-         " WHERE ended_at IS NOT NULL AND outcome IS NOT NULL ORDER BY id");
+         "SELECT j.variant, v.kind, a.phase, a.outcome, COALESCE(a.failure, ''),"
+         " a.ended_at - a.started_at, a.peak_memory"
+         " FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN variants v ON v.package = j.variant"
+         " WHERE a.ended_at IS NOT NULL AND a.outcome IS NOT NULL ORDER BY a.id");
   int rc;
-  while ((rc = s.step()) == SQLITE_ROW)
-    f(s.text(0), s.text(1), s.text(2), s.i64(3));
+  EndedAttempt e;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    e.variant = s.text(0);
+    e.kind = s.text(1);
+    e.phase = s.text(2);
+    e.outcome = s.text(3);
+    e.failure = s.text(4);
+    e.seconds = s.i64(5);
+    e.peak_memory = s.opt_i64(6);
+    f(e);
+  }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the attempts"));
   return {};
 }

@@ -134,10 +134,14 @@ class Store {
     int builds = 0;
   };
   Result<BatchBuilds> batch_builds(int64_t batch_id) const;
-  // Every ended attempt, oldest first: phase, outcome, failure class, seconds.
-  Status each_ended_attempt(
-      const std::function<void(const std::string& phase, const std::string& outcome,
-                               const std::string& failure, int64_t seconds)>& f) const;
+  // Every ended attempt, oldest first: what the daemon learns from history at start.
+  struct EndedAttempt {
+    std::string variant, kind;            // kind: gpu | cpu
+    std::string phase, outcome, failure;  // failure: its class, or empty
+    int64_t seconds = 0;
+    std::optional<int64_t> peak_memory;
+  };
+  Status each_ended_attempt(const std::function<void(const EndedAttempt&)>& f) const;
 
   sqlite3* handle() const { return db_; }
 

@@ -218,12 +218,14 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
   EXPECT_EQ(builds.peak_memory, 9 << 20);
 
   std::vector<std::string> seen;
-  ASSERT_TRUE(s.each_ended_attempt([&](const std::string& phase, const std::string& outcome,
-                                       const std::string& failure, int64_t seconds) {
-    seen.push_back(phase + " " + outcome + " " + failure + " " + std::to_string(seconds));
+  ASSERT_TRUE(s.each_ended_attempt([&](const Store::EndedAttempt& e) {
+    seen.push_back(e.variant + " " + e.kind + " " + e.phase + " " + e.outcome + " " + e.failure +
+                   " " + std::to_string(e.seconds) + " " +
+                   (e.peak_memory ? std::to_string(*e.peak_memory >> 20) + "M" : "-"));
   }));
-  EXPECT_THAT(seen, ::testing::ElementsAre("build failed oom 50", "build succeeded  300",
-                                           "publish succeeded  20", "build succeeded  100"));
+  EXPECT_THAT(seen, ::testing::ElementsAre(
+                        "a gpu build failed oom 50 3M", "b gpu build succeeded  300 9M",
+                        "b gpu publish succeeded  20 -", "a gpu build succeeded  100 5M"));
 }
 
 TEST_F(StoreTest, AnUnwritableDirectoryIsAClearError) {

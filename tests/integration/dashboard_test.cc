@@ -21,8 +21,8 @@ class DashboardTest : public DaemonTest {
   int64_t last_night_start = 0;
 
   // A first start makes the store and the matrix; then five nights of history go in, the last
-  // with sm80 failing for lack of memory, and the daemon starts again on it.
-  void start_with_history() {
+  // with sm80 failing for lack of memory, and the daemon starts again on it, with `budget`.
+  void start_with_history(const std::string& budget = "8GiB") {
     start();
     ASSERT_EQ(stop(SIGTERM), 0);
     auto store = store::Store::open(dir / "state" / "tvd.db");
@@ -35,7 +35,7 @@ class DashboardTest : public DaemonTest {
       const int64_t begin = now - (kNights - n) * 86400;
       last_night_start = begin;
       const int64_t batch = store->create_batch("nightly", begin).value();
-      auto add = [&](const std::string& pkg, bool ok, int64_t seconds, int64_t peak_gib) {
+      auto add = [&](const std::string& pkg, bool ok, int64_t seconds, int64_t peak_mib) {
         store::JobRow j;
         j.id = id++;
         j.variant = pkg;
@@ -61,20 +61,29 @@ class DashboardTest : public DaemonTest {
         a.failure = j.failure;
         a.reason = j.error;
         a.log_path = (dir / "gone.log").string();
-        a.peak_memory = peak_gib << 30;
+        a.peak_memory = peak_mib << 20;
         ASSERT_TRUE(store->save_job(j, {a}));
       };
-      add(sm89, true, 3 * 3600 + n * 600, 20 + n);
-      add(cpu, true, 3600, 6);
-      add(sm80, n != kNights - 1, 5 * 3600, 30);
+      add(sm89, true, 3 * 3600 + n * 600, 1024 + n * 256);
+      add(cpu, true, 3600, 512);
+      add(sm80, n != kNights - 1, 5 * 3600, 1536);
       ASSERT_TRUE(store->finish_batch_if_done(batch, begin + 5 * 3600 + 60).value());
     }
+    std::string text = testing::read_text(config);
+    text.replace(text.find("\"8GiB\""), 6, "\"" + budget + "\"");
+    testing::write_text(config, text);
     start();
     port = http_port();
   }
 
   std::string url(const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(port) + path;
+  }
+
+  // Kept under build/.../artifacts for a person to look at.
+  bool keep_screenshot(testing::Browser& b, const std::string& name) {
+    std::filesystem::create_directories(TVD_ARTIFACTS);
+    return b.screenshot(std::filesystem::path(TVD_ARTIFACTS) / name);
   }
 
   std::unique_ptr<testing::Browser> browser() {
@@ -123,12 +132,13 @@ TEST_F(DashboardTest, TheMatrixPageColoursEachCellByItsLastResult) {
   EXPECT_EQ(b->run("return performance.getEntriesByType('resource')"
                    ".every(e => e.name.startsWith(location.origin))"),
             true);
-  std::filesystem::create_directories(TVD_ARTIFACTS);
-  EXPECT_TRUE(b->screenshot(std::filesystem::path(TVD_ARTIFACTS) / "dashboard-matrix.png"));
+  EXPECT_TRUE(keep_screenshot(*b, "dashboard-matrix.png"));
 }
 
 TEST_F(DashboardTest, TheQueueShowsProgressAndWaitingReasonsAndRefreshesWithoutReload) {
-  start_with_history();
+  // History: sm89 took 3 h to 3 h 40 min and peaked at 1 to 2 GiB; sm80 ran out of memory at
+  // 1.5 GiB. Reservations of about 2 GiB each, so 4 fit in 16 GiB.
+  start_with_history("16GiB");
   auto b = browser();  // first: it may take seconds to start on a loaded machine
   ASSERT_TRUE(b);
   for (const auto& arch : {"sm86", "sm89", "sm90", "sm100", "sm120"}) {
@@ -145,14 +155,27 @@ TEST_F(DashboardTest, TheQueueShowsProgressAndWaitingReasonsAndRefreshesWithoutR
                   20s))
       << b->run("return document.querySelector('main').innerText");
   EXPECT_EQ(b->run("return document.querySelectorAll('#running td.progress progress').length"), 4);
+  EXPECT_TRUE(keep_screenshot(*b, "dashboard-queue.png"));
   EXPECT_THAT(
       b->run("return document.querySelector('#running td.eta').textContent").get<std::string>(),
       ::testing::MatchesRegex("in .*"));
   EXPECT_THAT(
       b->run("return document.querySelector('#waiting td.reason').textContent").get<std::string>(),
       HasSubstr("4 of 4 slots busy"));
-  EXPECT_EQ(b->run("return Number(document.getElementById('memory').value)"), 4.0 * (1 << 30));
-  EXPECT_EQ(b->run("return Number(document.getElementById('memory').max)"), 8.0 * (1 << 30));
+  // Memory: each build's reservation comes from its history (sm89: its 2 GiB peak + 10 %; the
+  // others: the GPU average), and the bar is their sum against the budget.
+  EXPECT_EQ(b->run("return Number(document.getElementById('memory').value) == "
+                   "[...document.querySelectorAll('#running tr[data-job]')]"
+                   ".reduce((s, r) => s + Number(r.dataset.reserved), 0)"),
+            true);
+  EXPECT_EQ(b->run("return Number(document.getElementById('memory').max)"), 16.0 * (1 << 30));
+  const std::string row = "document.querySelector('#running tr[data-variant=\"" + sm89 + "\"]')";
+  EXPECT_NEAR(b->run("return Number(" + row + ".dataset.reserved)").get<double>(),
+              2048.0 * 1.1 * (1 << 20), 1 << 20);  // rounded up to a MiB
+  // Its ETA: the weighted mean of its five nights (3 h 30 min and more), not the 3 h default.
+  const double expected = b->run("return Number(" + row + ".querySelector('progress').max)");
+  EXPECT_GT(expected, 12600);
+  EXPECT_LT(expected, 12700);
   EXPECT_THAT(b->run("return document.querySelector('#capacity').innerText").get<std::string>(),
               HasSubstr("Free disk"));
   // The page follows the builds to the end by itself, and was never reloaded.
@@ -182,11 +205,12 @@ TEST_F(DashboardTest, AVariantPageChartsItsBuildsOverTheNights) {
             true);
   EXPECT_THAT(
       b->run("return document.querySelectorAll('g.point title')[4].textContent").get<std::string>(),
-      HasSubstr("peak 24 GiB"));
+      HasSubstr("peak 2 GiB"));
   EXPECT_EQ(b->run("return document.querySelectorAll('table.jobs tr').length"), kNights + 1);
   EXPECT_EQ(b->run("return document.querySelectorAll('table.attempts tr.attempt').length"),
             kNights);
   EXPECT_EQ(b->run("return document.getElementById('last').textContent"), "succeeded");
+  EXPECT_TRUE(keep_screenshot(*b, "dashboard-variant.png"));
 
   ASSERT_TRUE(b->open(url("/variant/" + sm80)));
   EXPECT_EQ(b->run("return document.getElementById('last').textContent"), "failed");
@@ -232,6 +256,7 @@ TEST_F(DashboardTest, AJobPageFollowsItsLogLive) {
                   ".startsWith('succeeded')",
                   10s));
   EXPECT_EQ(b->run("return window.loadedOnce"), 42);
+  EXPECT_TRUE(keep_screenshot(*b, "dashboard-job.png"));
 }
 
 TEST_F(DashboardTest, TheNightsPageShowsEachBatch) {
@@ -244,7 +269,8 @@ TEST_F(DashboardTest, TheNightsPageShowsEachBatch) {
   EXPECT_EQ(b->run("return document.querySelectorAll('svg.chart rect.duration').length"), kNights);
   EXPECT_THAT(b->run("return document.querySelector('table.batches tr[data-batch]').innerText")
                   .get<std::string>(),
-              HasSubstr("30 GiB"));
+              HasSubstr("2 GiB"));
+  EXPECT_TRUE(keep_screenshot(*b, "dashboard-nights.png"));
 }
 
 TEST_F(DashboardTest, MetricsPassPromtoolAndCountTheHistory) {
