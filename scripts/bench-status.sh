@@ -57,7 +57,7 @@ for args in (["status"], ["--json", "status"]):
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
     print(f"tvctl {' '.join(args)}: {runs} runs, p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ms[-1]:.1f} ms")
 PY
-echo "tvd serve start with this store (recovery, matrix, /metrics counts): ${started_ms} ms"
+echo "tvd serve start with this store (recovery, matrix, learning from every attempt): ${started_ms} ms"
 port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.log" | tail -1)
 variant=$(sqlite3 "$work/state/tvd.db" "SELECT variant FROM jobs WHERE id = 100000")
 python3 - "$port" "$runs" "$variant" <<'PY'
