@@ -146,6 +146,7 @@ std::string_view script() {
     try {
       const r = await fetch('/job/' + log.dataset.job + '/log?attempt=' + attempt + '&offset=' + offset,
                             { cache: 'no-store' });
+      if (r.status === 404) { log.dataset.done = 'yes'; return; }  // it ended before it ran
       if (r.ok) {
         const j = await r.json();
         const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct HttpLimits {
   std::chrono::milliseconds request_timeout{std::chrono::seconds(10)};
   size_t max_connections = 64;  // past it, new connections are closed at once
 };
+
+// A Host header naming this machine's loopback: localhost, 127.x.x.x or [::1], with or without a
+// port (an empty one too: HTTP/1.0).
+bool loopback_host(std::string_view host);
 
 // "a%20b" -> "a b"; "?x=1&y" -> {x: 1, y: ""}.
 std::map<std::string, std::string> parse_query(std::string_view query);

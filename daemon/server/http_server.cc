@@ -72,7 +72,26 @@ struct Shared {
   HttpHandler handler;
   size_t open = 0;
   bool stopped = false;
+  bool loopback = false;  // listening on 127.0.0.1 or ::1 only
 };
+
+}  // namespace
+
+bool loopback_host(std::string_view host) {
+  if (host.empty()) return true;  // HTTP/1.0 without Host
+  std::string_view name = host;
+  if (name.front() == '[') {
+    name = name.substr(1, name.find(']') == std::string_view::npos ? 0 : name.find(']') - 1);
+    return name == "::1";
+  }
+  if (auto colon = name.find(':'); colon != std::string_view::npos) name = name.substr(0, colon);
+  if (name == "localhost") return true;
+  boost::system::error_code ec;
+  auto a = asio::ip::make_address_v4(std::string(name), ec);
+  return !ec && a.is_loopback();
+}
+
+namespace {
 
 // Headers every reply carries: nothing cached, nothing sniffed, nothing loaded from elsewhere.
 void common_headers(http::response<http::string_body>& res) {
@@ -133,6 +152,16 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (!parser_->is_done()) {
       return reply_error(413, "The dashboard takes no request bodies; it is read-only.");
+    }
+    // On loopback, a page of another site that renamed itself to 127.0.0.1 (DNS rebinding)
+    // still sends its own name: it gets nothing.
+    if (shared_->loopback && !loopback_host(req[http::field::host])) {
+      return reply_error(403,
+                         "This dashboard listens on the loopback address and answers only "
+                         "requests for localhost or 127.0.0.1 (Host: " +
+                             std::string(req[http::field::host]) +
+                             "). Reach it through an SSH tunnel, or set http.listen to an "
+                             "address others can reach.");
     }
     std::string_view target = req.target();
     if (target.empty() || target.front() != '/') {
@@ -269,6 +298,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::listen(asio::io_context& io,
   auto shared = std::make_shared<Shared>();
   shared->limits = limits;
   shared->handler = std::move(handler);
+  shared->loopback = address.is_loopback();
   auto server = std::make_unique<Server>(io, shared);
   if (auto st = server->open({address, static_cast<unsigned short>(port)}); !st) {
     return tl::unexpected(st.error());

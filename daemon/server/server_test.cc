@@ -48,6 +48,17 @@ TEST(Http, QueryStringsAreSplitAndDecoded) {
   EXPECT_TRUE(parse_query("").empty());
 }
 
+TEST(Http, OnLoopbackOnlyLoopbackNamesAreAnswered) {
+  for (const char* ok : {"", "localhost", "localhost:8347", "127.0.0.1", "127.0.0.1:8347",
+                         "127.1.2.3:80", "[::1]:8347", "[::1]"}) {
+    EXPECT_TRUE(loopback_host(ok)) << ok;
+  }
+  for (const char* no : {"evil.example:8347", "10.0.0.1:8347", "localhost.evil.example",
+                         "[::2]:8347", "[::1", "0.0.0.0:8347"}) {
+    EXPECT_FALSE(loopback_host(no)) << no;
+  }
+}
+
 TEST(Metrics, LabelValuesEscapeBackslashQuoteAndNewline) {
   EXPECT_EQ(label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
   EXPECT_EQ(label_value("/nix/store"), "/nix/store");

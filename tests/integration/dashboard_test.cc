@@ -334,6 +334,14 @@ TEST_F(DashboardTest, BadRequestsGetErrorsOrAreCutOffAndBuildsCarryOn) {
   EXPECT_TRUE(head.body.empty());
   EXPECT_GT(std::stoi(head.headers["content-length"]), 0);
 
+  {  // DNS rebinding: another site's name for 127.0.0.1.
+    testing::RawConnection c(port);
+    c.send("GET /metrics HTTP/1.1\r\nHost: evil.example:" + std::to_string(port) + "\r\n\r\n");
+    auto reply = c.read_until_closed(5s);
+    ASSERT_TRUE(reply);
+    EXPECT_THAT(*reply, ::testing::StartsWith("HTTP/1.1 403"));
+    EXPECT_THAT(*reply, HasSubstr("SSH tunnel"));
+  }
   {  // A 64 KiB header.
     testing::RawConnection c(port);
     c.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(64 * 1024, 'a') + "\r\n\r\n");
