@@ -431,6 +431,16 @@ Result<bool> Store::finish_batch_if_done(int64_t batch_id, int64_t now) {
 
 namespace {
 
+// id, name, started_at, finished_at
+Store::BatchRow read_batch(const Stmt& s) {
+  Store::BatchRow b;
+  b.id = s.i64(0);
+  b.name = s.text(1);
+  b.started_at = s.i64(2);
+  b.finished_at = s.opt_i64(3);
+  return b;
+}
+
 Status fill_states(sqlite3* db, Store::BatchRow& b) {
   Stmt s(db, "SELECT state, count(*) FROM jobs WHERE batch_id = ? GROUP BY state");
   s.bind({b.id});
@@ -449,12 +459,7 @@ Result<std::vector<Store::BatchRow>> Store::batches(int limit) const {
   std::vector<BatchRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    BatchRow b;
-    b.id = s.i64(0);
-    b.name = s.text(1);
-    b.started_at = s.i64(2);
-    b.finished_at = s.opt_i64(3);
-    out.push_back(std::move(b));
+    out.push_back(read_batch(s));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read batches"));
   for (auto& b : out) {
@@ -471,10 +476,7 @@ Result<std::optional<Store::BatchRow>> Store::batch(int64_t id) const {
     int rc = s.step();
     if (rc == SQLITE_DONE) return std::optional<BatchRow>();
     if (rc != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read batch"));
-    b.id = s.i64(0);
-    b.name = s.text(1);
-    b.started_at = s.i64(2);
-    b.finished_at = s.opt_i64(3);
+    b = read_batch(s);
   }
   if (auto st = fill_states(db_, b); !st) return tl::unexpected(st.error());
   {
@@ -544,24 +546,12 @@ Result<std::map<std::string, int64_t>> Store::job_counts() const {
 }
 
 Result<std::optional<Store::BatchRow>> Store::last_batch(const std::string& name) const {
-  Stmt s(db_,
-         "SELECT id, name, started_at, finished_at FROM batches WHERE name = ?"
-         " ORDER BY id DESC LIMIT 1");
+  Stmt s(db_, "SELECT id FROM batches WHERE name = ? ORDER BY id DESC LIMIT 1");
   s.bind({name});
   int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<BatchRow>();
   if (rc != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read the last batch"));
-  BatchRow b;
-  b.id = s.i64(0);
-  b.name = s.text(1);
-  b.started_at = s.i64(2);
-  b.finished_at = s.opt_i64(3);
-  if (auto st = fill_states(db_, b); !st) return tl::unexpected(st.error());
-  Stmt k(db_, "SELECT variant, reason FROM batch_skips WHERE batch_id = ?");
-  k.bind({b.id});
-  while (k.step() == SQLITE_ROW)
-    b.skipped.emplace_back(k.text(0), k.text(1));
-  return std::optional<BatchRow>(std::move(b));
+  return batch(s.i64(0));
 }
 
 Result<Store::BatchBuilds> Store::batch_builds(int64_t batch_id) const {
