@@ -392,6 +392,7 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     auto conn = Connection::open(*path);
     if (!conn) return fail_with(conn.error(), err, 3);
     auto reply = conn->call("logs", {{"job", job}, {"follow", follow}});
+    json shown_attempt;  // following goes on from one attempt's log to the next: say so
     while (true) {
       if (!reply) return fail_with(reply.error(), err, 3);
       if (!reply->ok) {
@@ -401,6 +402,12 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       if (g.json) {
         out << reply->result.dump() << '\n';
       } else {
+        const json& attempt = reply->result.contains("attempt") ? reply->result["attempt"] : json();
+        if (!shown_attempt.is_null() && attempt.is_number() && attempt != shown_attempt) {
+          out << "\n--- attempt " << attempt.get<int>() << " (" << reply->result.value("phase", "")
+              << ") ---\n";
+        }
+        if (attempt.is_number()) shown_attempt = attempt;
         out << reply->result.value("text", "");
       }
       out.flush();

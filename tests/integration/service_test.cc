@@ -238,6 +238,10 @@ TEST_F(ServiceTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines)
   ASSERT_NE(built, std::string::npos) << out;
   ASSERT_NE(published, std::string::npos) << out;
   EXPECT_LT(built, published);
+  auto marker = out.find("--- attempt 2 (publish) ---");
+  ASSERT_NE(marker, std::string::npos) << out;
+  EXPECT_GT(marker, built);
+  EXPECT_LT(marker, published);
   EXPECT_THAT(out, HasSubstr("[20/20] Building CXX object"));
   EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
 }
