@@ -1,13 +1,12 @@
 #include "daemon/config/config.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
+#include "daemon/base/address.h"
 #include "daemon/base/file.h"
 #include "daemon/base/json_object.h"
 #include "daemon/base/units.h"
@@ -25,28 +24,6 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
   path = path.lexically_normal();
   if (path.filename().empty() && path.has_relative_path()) path = path.parent_path();
   return path;
-}
-
-}  // namespace
-
-namespace {
-
-// HOST:PORT with HOST an IPv4 address, a bracketed IPv6 one or localhost, PORT 0 to 65535.
-bool valid_listen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = listen.substr(0, colon), port = listen.substr(colon + 1);
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
-      std::stoi(port) > 65535) {
-    return false;
-  }
-  if (host == "localhost") return true;
-  unsigned char addr[sizeof(in6_addr)];
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    return ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), addr) == 1;
-  }
-  return ::inet_pton(AF_INET, host.c_str(), addr) == 1;
 }
 
 }  // namespace
@@ -202,7 +179,7 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   if (const json* h = root.get("http", Need::kOptional)) {
     JsonObject o(*h, "http", errors);
     if (auto l = o.string("listen", Need::kOptional)) {
-      if (*l == "off" || valid_listen(*l)) {
+      if (*l == "off" || parse_listen_address(*l)) {
         c.http.listen = *l;
       } else {
         o.error("listen",

@@ -392,14 +392,12 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
 // --- a job --------------------------------------------------------------------------------
 
 HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t id) {
-  auto shown = service.show(static_cast<service::JobId>(id));
-  if (!shown) {
+  auto row = service.store().job(id);
+  if (!row) return internal(row.error());
+  if (!*row) {
     return not_found("No job " + std::to_string(id) + ".", "The queue page lists jobs: /queue");
   }
-  auto row = service.store().job(id);
   auto attempts = service.store().attempts(id);
-  if (!row || !*row)
-    return internal(row ? Error{ErrorKind::kInternal, "job vanished", ""} : row.error());
   if (!attempts) return internal(attempts.error());
   const auto& j = **row;
   const int64_t now = now_s();

@@ -4,9 +4,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 #include <optional>
 
+#include "daemon/base/address.h"
 #include "daemon/base/log.h"
 
 namespace tvd::server {
@@ -278,29 +278,21 @@ class Server final : public HttpServer {
 Result<std::unique_ptr<HttpServer>> HttpServer::listen(asio::io_context& io,
                                                        const std::string& listen, HttpLimits limits,
                                                        HttpHandler handler) {
-  auto colon = listen.rfind(':');
-  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
-  std::string port_text = colon == std::string::npos ? "" : listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  unsigned port = 0;
-  auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec || perr != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+  auto parsed = parse_listen_address(listen);
+  if (!parsed) {
     return fail(ErrorKind::kBadInput,
                 "http.listen \"" + listen + "\" is not an IP address and a port",
                 "write it as \"127.0.0.1:8347\" (this host only), \"0.0.0.0:8347\" or "
                 "\"[::1]:8347\"; \"off\" turns the dashboard off");
   }
+  const auto address = asio::ip::make_address(parsed->host);
+  const auto port = parsed->port;
   auto shared = std::make_shared<Shared>();
   shared->limits = limits;
   shared->handler = std::move(handler);
   shared->loopback = address.is_loopback();
   auto server = std::make_unique<Server>(io, shared);
-  if (auto st = server->open({address, static_cast<unsigned short>(port)}); !st) {
+  if (auto st = server->open({address, port}); !st) {
     return tl::unexpected(st.error());
   }
   server->accept();

@@ -153,12 +153,13 @@ Service::~Service() = default;
 
 void Service::persist(const Job& j) {
   if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
-  if (auto st = store_.save_job(to_row(j), to_rows(j)); !st) {
+  const auto attempts = to_rows(j);
+  if (auto st = store_.save_job(to_row(j), attempts); !st) {
     log::error("cannot record job " + std::to_string(j.id) + ": " + st.error().message);
     return;
   }
   if (change_hook_) change_hook_();
-  count_attempts(j);
+  count_attempts(j, attempts);
   if (j.batch_id && (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
                      j.state == JobState::kCancelled)) {
     (void)store_.finish_batch_if_done(*j.batch_id, unix_seconds(std::chrono::system_clock::now()));
@@ -173,8 +174,8 @@ void Service::persist(const Job& j) {
                      unix_seconds(std::chrono::system_clock::now()));
 }
 
-void Service::count_attempts(const Job& j) {
-  for (const auto& a : to_rows(j)) {
+void Service::count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts) {
+  for (const auto& a : attempts) {
     if (a.ended_at && a.outcome && counted_.insert({j.id, a.number}).second) {
       stats_.observe(a.phase, *a.outcome, a.failure, *a.ended_at - a.started_at);
     }

@@ -77,7 +77,7 @@ class Service {
  private:
   Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
   void persist(const Job& j);
-  void count_attempts(const Job& j);
+  void count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts);
 
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups: running jobs still point into their matrices
