@@ -119,17 +119,21 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
     if (!j.failure.empty()) title += ": " + j.failure;
     return Cell{state_class(j.state), title};
   };
+  // Each cell once (a CPU-only cell appears in every CUDA grid of its Python).
+  std::map<std::string, Cell> cells;
+  std::map<std::string, int> counts;
+  for (const auto& v : m.cells()) {
+    auto [it, added] = cells.emplace(v.package(), cell_of(v));
+    if (added) counts[it->second.cls]++;
+  }
   auto td = [&](const Variant& v) {
     const std::string pkg = v.package();
-    Cell c = cell_of(v);
+    auto it = cells.find(pkg);
+    const Cell c = it != cells.end() ? it->second : cell_of(v);
     return "<td class=\"cell s-" + c.cls + "\" data-variant=\"" + escape(pkg) + "\" data-state=\"" +
            c.cls + "\" title=\"" + escape(pkg + ": " + c.title) + "\"><a href=\"/variant/" +
            escape(pkg) + "\">" + mark(c.cls) + "</a></td>";
   };
-
-  std::map<std::string, int> counts;
-  for (const auto& v : m.cells())
-    counts[cell_of(v).cls]++;
 
   std::vector<const CpuIsa*> isas;
   for (const auto& n : m.axes().cpu_isas) {
