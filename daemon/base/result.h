@@ -23,6 +23,13 @@ struct Error {
   std::string hint = {};
 };
 
+// The error with a last sentence for its hint, saying what the caller left undone: a parser
+// knows what was wrong, only its caller knows what did not happen ("Nothing was queued.").
+inline Error nothing_done(Error e, const std::string& sentence) {
+  e.hint += (e.hint.empty() ? "" : " ") + sentence;
+  return e;
+}
+
 template <class T>
 using Result = tl::expected<T, Error>;
 using Status = tl::expected<void, Error>;

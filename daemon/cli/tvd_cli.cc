@@ -57,7 +57,7 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
   if (!setup) return report(setup.error(), err);
   auto selections =
       resolve_specs(setup->matrix, all ? std::vector<std::string>{"all"} : specs, force);
-  if (!selections) return report(selections.error(), err);
+  if (!selections) return report(nothing_done(selections.error(), "Nothing was written."), err);
   RecipeEnv env{setup->config.flox_env, setup->config.pytorch_env};
   auto reports = generate_recipes(setup->templates, env, *selections, {dry_run, overwrite});
   if (!reports) return report(reports.error(), err);

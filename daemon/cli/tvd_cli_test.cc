@@ -68,6 +68,7 @@ TEST_F(TvdCli, BadInputExitsTwoAndWritesNothing) {
   EXPECT_EQ(run({"generate", "sm121-avx512"}), 2);
   EXPECT_THAT(err, HasSubstr("sm121 needs CUDA >= 12.9; this variant has 12.8"));
   EXPECT_THAT(err, HasSubstr("hint: pass --force"));
+  EXPECT_THAT(err, HasSubstr("Nothing was written."));
   EXPECT_EQ(run({"generate", "python313-cuda11_8-sm89-avx2"}), 2);
   EXPECT_THAT(err, HasSubstr("unknown CUDA version"));
   EXPECT_EQ(run({"generate", "python313-cuda13_0-sm110-armv9"}), 2);

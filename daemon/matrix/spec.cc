@@ -194,7 +194,7 @@ Result<std::vector<Selection>> resolve_specs(const Matrix& matrix,
                 excluded_only ? "pass --force to use an excluded variant anyway"
                               : "a spec is [pythonNNN-][cudaX_Y-](smNN|cpu)-ISA, a package name, "
                                 "a glob such as 'sm90-*', or 'all'; 'tvd matrix' lists every "
-                                "variant. Nothing was done.");
+                                "variant.");
   }
   return out;
 }

@@ -193,13 +193,7 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
   }
   auto sel =
       resolve_specs(setup_.matrix, r.all ? std::vector<std::string>{"all"} : r.specs, r.force);
-  if (!sel) {
-    Error e = sel.error();
-    if (auto pos = e.hint.find("Nothing was done."); pos != std::string::npos) {
-      e.hint.replace(pos, 17, "Nothing was queued.");
-    }
-    return tl::unexpected(e);
-  }
+  if (!sel) return tl::unexpected(nothing_done(sel.error(), "Nothing was queued."));
   EnqueueOptions o;
   o.origin = r.batch.empty() ? sched::Origin::kInteractive : sched::Origin::kBatch;
   o.priority = r.priority;
@@ -422,7 +416,7 @@ Result<json> Service::generate(const std::vector<std::string>& specs, bool all, 
     return fail(ErrorKind::kBadInput, "name the variants to generate, or all (not both)");
   }
   auto sel = resolve_specs(setup_.matrix, all ? std::vector<std::string>{"all"} : specs, force);
-  if (!sel) return tl::unexpected(sel.error());
+  if (!sel) return tl::unexpected(nothing_done(sel.error(), "Nothing was written."));
   RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
   auto reports = inspect_recipes(setup_.templates, env, *sel);
   if (!reports) return tl::unexpected(reports.error());

@@ -176,6 +176,7 @@ TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("did you mean sm89-avx512vnni?"));
+  EXPECT_THAT(r.err, HasSubstr("Nothing was queued."));
   EXPECT_TRUE(status()["jobs"].empty());
   EXPECT_EQ(tvctl({"enqueue"}).exit_code, 2);
   EXPECT_EQ(tvctl({"show", "999"}).exit_code, 2);
