@@ -28,6 +28,26 @@ std::string first_lines(std::string_view text, size_t n) {
   return out;
 }
 
+// The lines of `git status --porcelain`: a two-letter code ("??", "A ", " M") and a path. Lines
+// of another shape (stderr shares the output) are left out.
+struct StatusLine {
+  std::string code, path;
+};
+std::vector<StatusLine> porcelain(std::string_view out) {
+  std::vector<StatusLine> lines;
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t end = out.find('\n', pos);
+    if (end == std::string_view::npos) end = out.size();
+    std::string_view line = out.substr(pos, end - pos);
+    if (line.size() > 3 && line[2] == ' ') {
+      lines.push_back({std::string(line.substr(0, 2)), std::string(line.substr(3))});
+    }
+    pos = end + 1;
+  }
+  return lines;
+}
+
 }  // namespace
 
 void GitLane::git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then) {
@@ -147,17 +167,12 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
                          exec::Failure::kUnknown));
             return;
           }
-          // stderr shares the output: keep only the line that names the recipe.
-          std::string out;
-          size_t pos = 0;
-          while (pos < r.tail.size()) {
-            size_t end = r.tail.find('\n', pos);
-            if (end == std::string::npos) end = r.tail.size();
-            std::string line = r.tail.substr(pos, end - pos);
-            if (line.size() > 3 && line.substr(3) == rel) out = line;
-            pos = end + 1;
+          // The line that names the recipe, if any.
+          std::optional<StatusLine> out;
+          for (auto& line : porcelain(r.tail)) {
+            if (line.path == rel) out = std::move(line);
           }
-          if (out.empty()) {
+          if (!out) {
             if (std::filesystem::exists(recipe.file)) {
               next();
               return;
@@ -168,13 +183,13 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
               return;
             }
             *need_add = *need_commit = true;
-          } else if (out.rfind("?? ", 0) == 0) {
+          } else if (out->code == "??") {
             *need_add = *need_commit = true;
-          } else if (out.rfind("A  ", 0) == 0) {
+          } else if (out->code == "A ") {
             *need_commit = true;
           } else {
-            fail(refused(rel + " has uncommitted changes (git status: " + first_lines(out, 1) +
-                             "): commit or discard them, then retry",
+            fail(refused(rel + " has uncommitted changes (git status: " + out->code + " " +
+                             out->path + "): commit or discard them, then retry",
                          false, exec::Failure::kPublishPrecondition));
             return;
           }
@@ -249,17 +264,12 @@ void GitLane::recover(std::vector<RecipeReport> ours,
   steps.push_back([this, st](auto next, auto) {
     git({"status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs"},
         [st, next](const exec::RunResult& r) {
-          size_t pos = 0;
-          while (r.succeeded() && pos < r.tail.size()) {
-            size_t end = r.tail.find('\n', pos);
-            if (end == std::string::npos) end = r.tail.size();
-            std::string line = r.tail.substr(pos, end - pos);
-            pos = end + 1;
-            if (line.size() < 4 || (line.rfind("?? ", 0) != 0 && line.rfind("A  ", 0) != 0))
-              continue;
-            std::string rel = line.substr(3);
+          for (const auto& line : r.succeeded() ? porcelain(r.tail) : std::vector<StatusLine>{}) {
+            if (line.code != "??" && line.code != "A ") continue;
             for (const auto& o : st->ours) {
-              if (".flox/pkgs/" + o.file.filename().string() == rel) st->pending.push_back(rel);
+              if (".flox/pkgs/" + o.file.filename().string() == line.path) {
+                st->pending.push_back(line.path);
+              }
             }
           }
           next();
@@ -348,11 +358,8 @@ void GitLane::publish(const std::string& package, std::filesystem::path log,
     git({"status", "--porcelain", "--untracked-files=all", "--", ".flox"},
         [next, fail](const exec::RunResult& r) {
           std::string untracked;
-          size_t pos = 0;
-          while ((pos = r.tail.find("?? ", pos)) != std::string::npos) {
-            size_t end = r.tail.find('\n', pos);
-            untracked += (untracked.empty() ? "" : ", ") + r.tail.substr(pos + 3, end - pos - 3);
-            pos = end;
+          for (const auto& line : porcelain(r.tail)) {
+            if (line.code == "??") untracked += (untracked.empty() ? "" : ", ") + line.path;
           }
           if (!untracked.empty()) {
             fail(refused("untracked files under .flox: " + untracked +
