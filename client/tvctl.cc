@@ -173,7 +173,9 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   enqueue->add_flag("--all", all, "every buildable variant of the matrix");
   enqueue->add_option("--batch", batch, "name the batch (the nightly uses 'nightly')");
   enqueue->add_option("--priority", priority, "higher starts first (default 0)");
-  enqueue->add_flag("--force", force, "accept excluded variants; rebuild ones still failing");
+  enqueue->add_flag("--force", force,
+                    "accept excluded variants; rebuild ones still failing; build a recipe tvd "
+                    "check finds errors in");
   enqueue->add_flag("--no-publish", no_publish, "build only");
   enqueue->footer(
       "Examples:\n  tvctl enqueue sm89-avx512vnni cpu-avx2\n  tvctl enqueue --all --batch nightly");
@@ -204,7 +206,7 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   retry->footer(
       "Example:\n  tvctl retry 12       a job whose build succeeded retries only its publish");
   auto* matrix =
-      app.add_subcommand("matrix", "every cell of the matrix: recipe, pattern, exclusions");
+      app.add_subcommand("matrix", "every cell of the matrix: recipe, GPU target, exclusions");
   matrix->footer("Example:\n  tvctl --json matrix | jq '.summary'");
   bool dry_run = false;
   auto* generate =
@@ -326,16 +328,17 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       return 0;
     }
     const json& list = matrix->parsed() ? (*r)["cells"] : (*r)["recipes"];
-    Table t(matrix->parsed() ? std::vector<std::string>{"VARIANT", "RECIPE", "PATTERN", "NOTE"}
-                             : std::vector<std::string>{"OUTCOME", "VARIANT", "PATTERN", "NOTE"});
+    Table t(matrix->parsed()
+                ? std::vector<std::string>{"VARIANT", "RECIPE", "GPU TARGET", "NOTE"}
+                : std::vector<std::string>{"OUTCOME", "VARIANT", "GPU TARGET", "NOTE"});
     for (const auto& c : list) {
       std::string note;
       for (const auto& e : c["excluded"])
         note += (note.empty() ? "excluded: " : "; ") + e.get<std::string>();
-      std::string pattern = c["pattern"].is_null() ? "-" : c["pattern"].get<std::string>();
+      std::string target = c["gpu_target"].is_null() ? "-" : c["gpu_target"].get<std::string>();
       t.add({matrix->parsed() ? c["variant"].get<std::string>() : c["outcome"].get<std::string>(),
              matrix->parsed() ? c["state"].get<std::string>() : c["variant"].get<std::string>(),
-             pattern, note});
+             target, note});
     }
     t.print(out);
     return 0;

@@ -7,7 +7,7 @@
 namespace tvd::embedded {
 
 std::string_view matrix_json();
-// "gpu-pattern-a.nix.in", "gpu-pattern-b.nix.in" or "cpu.nix.in"; empty for any other name.
+// "gpu.nix.in" or "cpu.nix.in"; empty for any other name.
 std::string_view template_text(std::string_view file_name);
 
 }  // namespace tvd::embedded

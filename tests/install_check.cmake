@@ -12,8 +12,7 @@ set(expected
   lib/sysusers.d/tvd.conf lib/tmpfiles.d/tvd.conf
   share/doc/tvd/examples/tvd.json share/doc/tvd/README.md share/doc/tvd/PROTOCOL.md
   share/doc/tvd/BENCHMARKS.md
-  share/tvd/matrix.json share/tvd/templates/gpu-pattern-a.nix.in
-  share/tvd/templates/gpu-pattern-b.nix.in share/tvd/templates/cpu.nix.in)
+  share/tvd/matrix.json share/tvd/templates/gpu.nix.in share/tvd/templates/cpu.nix.in)
 file(GLOB_RECURSE found RELATIVE "${STAGE}" "${STAGE}/*")
 list(SORT found)
 list(SORT expected)

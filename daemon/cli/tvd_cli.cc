@@ -25,9 +25,7 @@ namespace {
 using nlohmann::json;
 
 int report(const Error& e, std::ostream& err) {
-  err << "tvd: error: " << e.message << '\n';
-  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
-  return exit_code(e);
+  return report_error(e, err);
 }
 
 std::string join(const std::vector<std::string>& items, std::string_view sep) {
@@ -37,8 +35,8 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-std::string pattern_text(const RecipeReport& r) {
-  return r.pattern ? std::string(pattern_name(r.pattern->pattern)) : "-";
+std::string target_text(const RecipeReport& r) {
+  return r.variant.is_gpu() ? r.choices.gpu_target : "-";
 }
 
 struct Options {
@@ -75,7 +73,7 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
     out << j.dump(2) << '\n';
     return 0;
   }
-  Table t({"OUTCOME", "VARIANT", "PATTERN", "NOTE"});
+  Table t({"OUTCOME", "VARIANT", "GPU TARGET", "NOTE"});
   for (const auto& r : *reports) {
     std::string note;
     if (r.outcome == Outcome::kExcluded)
@@ -83,10 +81,12 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
     else if (r.outcome == Outcome::kKept)
       note =
           "exists and differs (edited by hand or from an older template); --overwrite replaces it";
-    else if (r.pattern)
-      note = r.pattern->source;
+    else if (r.choices.from_pytorch)
+      note = r.choices.gpu_target_source;
+    for (const auto& p : r.choices.pytorch_problems)
+      note += (note.empty() ? "" : "; ") + ("PyTorch recipe: " + p);
     if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
-    t.add({std::string(to_string(r.outcome)), r.variant.package(), pattern_text(r), note});
+    t.add({std::string(to_string(r.outcome)), r.variant.package(), target_text(r), note});
   }
   t.print(out);
   std::string summary;
@@ -138,19 +138,20 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
           {"buildable", buildable},
           {"excluded", reports->size() - buildable},
           {"recipes", states},
-          {"pattern_warnings", warnings}}},
+          {"gpu_target_warnings", warnings}}},
     };
     for (const auto& r : *reports)
       j["cells"].push_back(report_json(r));
     out << j.dump(2) << '\n';
     return 0;
   }
-  Table t({"VARIANT", "RECIPE", "PATTERN", "SOURCE", "NOTE"});
+  Table t({"VARIANT", "RECIPE", "GPU TARGET", "SOURCE", "NOTE"});
   for (const auto& r : *reports) {
-    std::string source = r.pattern ? (r.pattern->from_pytorch ? "pytorch" : "matrix.json") : "-";
+    std::string source =
+        r.variant.is_gpu() ? (r.choices.from_pytorch ? "pytorch" : "matrix.json") : "-";
     std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
     if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
-    t.add({r.variant.package(), std::string(to_string(r.state)), pattern_text(r), source, note});
+    t.add({r.variant.package(), std::string(to_string(r.state)), target_text(r), source, note});
   }
   t.print(out);
   out << '\n'
@@ -158,7 +159,8 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
       << " excluded; recipes:";
   for (const auto& [name, n] : states)
     out << ' ' << n << ' ' << name;
-  if (warnings) out << "; " << warnings << " recipe(s) disagree with their PyTorch pattern";
+  if (warnings)
+    out << "; " << warnings << " recipe(s) disagree with their PyTorch recipe's GPU target";
   out << "\nmatrix: " << setup->matrix_origin << "; recipes in " << env.pkgs_dir().string()
       << "; PyTorch recipes in " << (env.pytorch_env / ".flox" / "pkgs").string() << '\n';
   return 0;
@@ -297,6 +299,12 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
 
 }  // namespace
 
+int report_error(const Error& e, std::ostream& err) {
+  err << "tvd: error: " << e.message << '\n';
+  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+  return exit_code(e);
+}
+
 int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CLI::App app{"tvd: builds a matrix of TorchVision variants with flox", "tvd"};
   app.fallthrough();
@@ -325,12 +333,25 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       "  tvd generate --all --dry-run           what the whole matrix would write\n"
       "A recipe that exists is never replaced unless --overwrite is given.");
 
-  auto* mat = app.add_subcommand(
-      "matrix", "every cell: recipe state, GPU pattern and its source, exclusions");
+  auto* mat = app.add_subcommand("matrix",
+                                 "every cell: recipe state, GPU target and its source, exclusions");
   mat->add_flag("--json", o.json, "print one JSON document");
 
   auto* check = app.add_subcommand("check-config",
                                    "load the config, matrix and templates and report problems");
+
+  CheckArgs check_args;
+  auto* recipes = app.add_subcommand(
+      "check", "pre-flight checks of recipes: what would fail in flox build, and the fix");
+  recipes->add_option("spec", check_args.specs,
+                      "variants (as for generate); default: every cell of the matrix");
+  recipes->add_flag("--json", check_args.json, "print one JSON document");
+  recipes->add_flag("--no-eval", check_args.no_eval,
+                    "only the checks of the recipes' text, no evaluation by Nix");
+  recipes->footer(
+      "Each finding names the file and line, what would fail and when, and the fix. With\n"
+      "nix-instantiate installed (config \"check\"), each recipe is also evaluated for its\n"
+      "platform as flox would, up to its derivation. Exit 1 when there is an error finding.");
 
   auto* serve =
       app.add_subcommand("serve", "run the service in the foreground (systemd runs this)");
@@ -372,6 +393,10 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (gen->parsed()) return cmd_generate(o, specs, all, force, overwrite, dry_run, out, err);
   if (mat->parsed()) return cmd_matrix(o, out, err);
   if (check->parsed()) return cmd_check_config(o, out, err);
+  if (recipes->parsed()) {
+    check_args.config = o.config;
+    return cmd_check(check_args, out, err);
+  }
   if (simulate->parsed()) return cmd_simulate(o, sim, out, err);
   if (serve->parsed()) return service::serve(o.config, out, err);
   return 2;

@@ -2,11 +2,27 @@
 // streams, so that tests run it in-process as well as through the binary.
 #pragma once
 
+#include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "daemon/base/result.h"
+
 namespace tvd {
+
+// "tvd: error: MESSAGE" and its hint; returns the exit code for the error's kind.
+int report_error(const Error& e, std::ostream& err);
+
+struct CheckArgs {
+  std::optional<std::filesystem::path> config;
+  std::vector<std::string> specs;  // none: every cell of the configured matrix
+  bool json = false;
+  bool no_eval = false;
+};
+// `tvd check` (check_command.cc): 0 no error finding, 1 some, 2 bad input.
+int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err);
 
 // args excludes the program name. Returns the exit code: 0 done, 1 failed, 2 bad usage or bad
 // input (nothing was changed).

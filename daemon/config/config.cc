@@ -198,11 +198,63 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
     o.refuse_unknown_keys();
   }
 
+  if (const json* k = root.get("check", Need::kOptional)) {
+    JsonObject o(*k, "check", errors);
+    if (const json* e = o.get("evaluate", Need::kOptional)) {
+      if (e->is_boolean()) {
+        c.check.evaluate = e->get<bool>();
+      } else if (!(e->is_string() && *e == "auto")) {
+        o.error("evaluate", "expected true, false or \"auto\" (when nix-instantiate is found)");
+      }
+    }
+    if (auto n = o.string("nix_instantiate", Need::kOptional)) c.check.nix_instantiate = *n;
+    if (auto st = o.string("store", Need::kOptional)) c.check.store = *st;
+    if (auto np = o.strings("nix_path", Need::kOptional)) {
+      for (auto& entry : *np) {
+        auto eq = entry.find('=');
+        if (eq != std::string::npos && eq > 0)
+          entry = entry.substr(0, eq + 1) + resolve(base_dir, entry.substr(eq + 1)).string();
+        c.check.nix_path.push_back(entry);
+      }
+    }
+    if (const json* src = o.get("nixpkgs_sources", Need::kOptional)) {
+      if (!src->is_object()) {
+        o.error("nixpkgs_sources", "expected {\"<nixpkgs commit>\": \"/path/to/its/copy\"}");
+      } else {
+        for (const auto& [commit, path] : src->items()) {
+          if (!path.is_string() || path.get<std::string>().empty()) {
+            o.error("nixpkgs_sources", "\"" + commit + "\": expected a path");
+          } else {
+            c.check.nixpkgs_sources[commit] = resolve(base_dir, path.get<std::string>());
+          }
+        }
+      }
+    }
+    if (const json* par = o.get("parallel", Need::kOptional)) {
+      if (par->is_number_unsigned() && *par >= 1 && *par <= 256) {
+        c.check.parallel = par->get<unsigned>();
+      } else {
+        o.error("parallel", "expected a whole number from 1 to 256");
+      }
+    }
+    if (auto t = o.string("timeout", Need::kOptional)) {
+      auto d = parse_duration(*t);
+      if (!d || d->count() <= 0) {
+        o.error("timeout", "expected a duration such as \"300s\"");
+      } else {
+        c.check.timeout = *d;
+      }
+    }
+    o.refuse_unknown_keys();
+  }
+
   std::filesystem::path matrix_path, templates_path;
   path_key(root, "matrix", matrix_path);
   if (!matrix_path.empty()) c.matrix = matrix_path;
   path_key(root, "templates", templates_path);
   if (!templates_path.empty()) c.templates = templates_path;
+
+  c.nixpkgs = root.string("nixpkgs", Need::kOptional);
 
   if (const json* a = root.get("axes", Need::kOptional)) {
     JsonObject o(*a, "axes", errors);
@@ -255,6 +307,12 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& path) {
 }
 
 Status apply_axes(const Config& config, Matrix& matrix) {
+  if (config.nixpkgs) {
+    if (auto st = matrix.set_nixpkgs(*config.nixpkgs); !st) {
+      return fail(ErrorKind::kBadInput, config.source + ": nixpkgs: " + st.error().message,
+                  st.error().hint);
+    }
+  }
   if (!config.axes) return {};
   Axes axes = matrix.axes();
   if (config.axes_python) axes.python = config.axes->python;

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "daemon/base/result.h"
 #include "daemon/base/units.h"
@@ -60,8 +62,20 @@ struct Config {
     std::chrono::seconds request_timeout{10};
   } http;
 
+  // `tvd check`: how recipes are evaluated by Nix.
+  struct Check {
+    std::optional<bool> evaluate;  // nullopt: "auto", when nix_instantiate is found
+    std::string nix_instantiate = "nix-instantiate";
+    std::optional<std::string> store;   // e.g. "dummy://": drvPaths without writing a store
+    std::vector<std::string> nix_path;  // -I entries, "nixpkgs=/path"
+    std::map<std::string, std::filesystem::path> nixpkgs_sources;  // commit -> local copy
+    unsigned parallel = 2;
+    std::chrono::seconds timeout{300};
+  } check;
+
   std::optional<std::filesystem::path> matrix;     // another matrix.json
   std::optional<std::filesystem::path> templates;  // another template directory
+  std::optional<std::string> nixpkgs;              // a pin of matrix.json, or "flox"
   std::optional<Axes> axes;                        // overrides matrix.json's axes, key by key
   // Which axes keys the config set (the others keep matrix.json's values).
   bool axes_python = false, axes_cuda = false, axes_gpu_archs = false, axes_cpu_isas = false,
@@ -76,7 +90,7 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
 // the built-in defaults with flox_env the current directory.
 Result<Config> load_config(const std::optional<std::filesystem::path>& path);
 
-// Applies the config's axes keys over the matrix's own.
+// Applies the config's nixpkgs and axes keys over the matrix's own.
 Status apply_axes(const Config& config, Matrix& matrix);
 
 }  // namespace tvd

@@ -163,11 +163,11 @@ TEST(LoadSetup, AxesFromTheConfigChangeTheMatrix) {
 TEST(LoadSetup, AMatrixFileReplacesTheBuiltInOne) {
   testing::ScratchDir dir;
   testing::write_text(dir / "tvd.json", R"({"matrix": "m.json"})");
-  testing::write_text(dir / "m.json", R"({"schema": 2})");
+  testing::write_text(dir / "m.json", R"({"schema": 1})");
   auto s = load_setup(dir / "tvd.json");
   ASSERT_FALSE(s);
   EXPECT_THAT(s.error().message, HasSubstr("m.json has"));
-  EXPECT_THAT(s.error().message, HasSubstr("schema: this tvd reads schema 1"));
+  EXPECT_THAT(s.error().message, HasSubstr("schema: this tvd reads schema 2"));
 }
 
 }  // namespace

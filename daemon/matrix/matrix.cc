@@ -21,8 +21,48 @@ bool operator<(const CudaVersion& a, const CudaVersion& b) {
   return std::tie(a.major, a.minor) < std::tie(b.major, b.minor);
 }
 
-std::string_view pattern_name(Pattern p) {
-  return p == Pattern::kA ? "A" : "B";
+std::string NixpkgsPin::url() const {
+  return "https://github.com/NixOS/nixpkgs/archive/" + commit + ".tar.gz";
+}
+
+bool NixpkgsPin::has_cuda(std::string_view version) const {
+  return std::find(cuda.begin(), cuda.end(), version) != cuda.end();
+}
+
+// PyTorch's cmake/Modules_CUDA_fix/upstream/FindCUDA/select_compute_arch.cmake: a "+PTX" suffix
+// is stripped, then the name must be MAJOR.MINOR (with "a" or "f" since CUDA 12) or one of the
+// architecture names it lists; anything else is "Unknown CUDA Architecture Name ... in
+// CUDA_SELECT_NVCC_ARCH_FLAGS" at the configure step.
+std::string cuda_arch_problem(std::string_view target) {
+  std::string_view t = target;
+  constexpr std::string_view kPtx = "+PTX";
+  if (t.size() > kPtx.size() && t.substr(t.size() - kPtx.size()) == kPtx) {
+    t.remove_suffix(kPtx.size());
+  }
+  static const std::set<std::string, std::less<>> kNames = {
+      "Kepler+Tegra", "Kepler+Tesla", "Kepler", "Maxwell+Tegra", "Maxwell", "Pascal",
+      "Volta",        "Turing",       "Ampere", "Ada",           "Hopper"};
+  if (kNames.count(t)) return "";
+  auto digits = [](std::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  auto dot = t.find('.');
+  if (dot != std::string_view::npos) {
+    std::string_view major = t.substr(0, dot), minor = t.substr(dot + 1);
+    if (!minor.empty() && (minor.back() == 'a' || minor.back() == 'f')) minor.remove_suffix(1);
+    if (digits(major) && digits(minor)) return "";
+  }
+  std::string msg = "PyTorch's CMake rejects \"" + std::string(target) +
+                    "\" (Unknown CUDA Architecture Name " + std::string(target) +
+                    " in CUDA_SELECT_NVCC_ARCH_FLAGS, at the configure step)";
+  if (t.rfind("sm_", 0) == 0 && t.size() >= 5 && digits(t.substr(3))) {
+    std::string num(t.substr(3));
+    msg += "; write \"" + num.substr(0, num.size() - 1) + "." + num.back() + "\"";
+  } else {
+    msg += "; write a dotted capability such as \"8.9\"";
+  }
+  return msg;
 }
 
 std::optional<std::pair<int, int>> parse_cuda_version(std::string_view text) {
@@ -83,6 +123,30 @@ std::map<std::string, std::string> read_by_platform(JsonObject& obj, std::string
   return out;
 }
 
+TorchTweaks read_tweaks(JsonObject& obj, std::vector<std::string>& errors) {
+  TorchTweaks t;
+  const nlohmann::json* v = obj.get("torch", Need::kOptional);
+  if (!v) return t;
+  JsonObject inner(*v, obj.path("torch"), errors);
+  t.exports = inner.strings("exports", Need::kOptional).value_or(std::vector<std::string>{});
+  t.cmake_flags =
+      inner.strings("cmake_flags", Need::kOptional).value_or(std::vector<std::string>{});
+  t.reason = inner.string("reason").value_or("");
+  for (const auto& e : t.exports) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos || eq == 0 || e.find_first_of("\"\\$'` ") != std::string::npos) {
+      inner.error("exports", "\"" + e + "\" is not NAME=value (no quotes, spaces or $)");
+    }
+  }
+  for (const auto& f : t.cmake_flags) {
+    if (f.rfind("-D", 0) != 0 || f.find_first_of("\"\\$ ") != std::string::npos) {
+      inner.error("cmake_flags", "\"" + f + "\" is not -DNAME=value (no quotes, spaces or $)");
+    }
+  }
+  inner.refuse_unknown_keys();
+  return t;
+}
+
 }  // namespace
 
 Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin) {
@@ -96,12 +160,15 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
   Matrix m;
   std::vector<std::string> errors;
   JsonObject root(doc, "", errors);
-  if (auto schema = root.get("schema"); schema && (!schema->is_number_integer() || *schema != 1)) {
-    root.error("schema", "this tvd reads schema 1");
+  if (auto schema = root.get("schema"); schema && (!schema->is_number_integer() || *schema != 2)) {
+    root.error("schema",
+               "this tvd reads schema 2 (schema 1 had the seed's GPU \"pattern\" and "
+               "\"nixpkgs_default\"; recipes now pass dotted gpuTargets and select CUDA by an "
+               "overlay: start again from the shipped one, /usr/share/tvd/matrix.json)");
   }
 
-  auto each = [&](std::string_view key, auto&& read_one) {
-    const json* list = root.get(key);
+  auto each = [&](std::string_view key, auto&& read_one, Need need = Need::kRequired) {
+    const json* list = root.get(key, need);
     if (!list) return;
     if (!list->is_array() || list->empty()) {
       root.error(key, "expected a non-empty list");
@@ -113,6 +180,28 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
       item.refuse_unknown_keys();
     }
   };
+
+  each(
+      "nixpkgs_pins",
+      [&](JsonObject& o) {
+        NixpkgsPin p;
+        p.name = o.string("name").value_or("");
+        p.commit = o.string("commit").value_or("");
+        p.sha256 = o.string("sha256", Need::kOptional).value_or("");
+        p.cuda = o.strings("cuda").value_or(std::vector<std::string>{});
+        p.source = o.string("source").value_or("");
+        bool hex =
+            p.commit.size() == 40 && std::all_of(p.commit.begin(), p.commit.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+        if (!p.commit.empty() && !hex)
+          o.error("commit", "expected a nixpkgs commit: 40 hex digits");
+        for (const auto& v : p.cuda) {
+          if (!parse_cuda_version(v)) o.error("cuda", "\"" + v + "\" is not MAJOR.MINOR");
+        }
+        m.pins_.push_back(std::move(p));
+      },
+      Need::kOptional);
 
   each("python", [&](JsonObject& o) {
     PythonVersion p;
@@ -133,8 +222,16 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
       o.error("version", "expected MAJOR.MINOR, such as 12.8");
     }
     c.packages = o.string("packages").value_or("");
+    // The overlay selects this attribute for the whole package set; an attribute that names
+    // another version (or none) would build with a CUDA the package name does not say.
+    if (!c.packages.empty() && c.major > 0 &&
+        c.packages != "cudaPackages_" + std::to_string(c.major) + "_" + std::to_string(c.minor)) {
+      o.error("packages", "\"" + c.packages + "\" is not nixpkgs' attribute for CUDA " + c.version +
+                              " (cudaPackages_" + std::to_string(c.major) + "_" +
+                              std::to_string(c.minor) + ")");
+    }
     c.available = o.boolean("available").value_or(true);
-    c.nixpkgs_default = o.boolean("nixpkgs_default", Need::kOptional).value_or(false);
+    c.allow_broken = o.string("allow_broken", Need::kOptional).value_or("");
     c.unavailable_reason =
         o.string("reason", c.available ? Need::kOptional : Need::kRequired).value_or("");
     m.cudas_.push_back(std::move(c));
@@ -150,16 +247,12 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
     g.hardware = o.string("hardware").value_or("");
     g.cpu_hardware = read_by_platform(o, "cpu_hardware", errors);
     g.choose_this_if = read_by_platform(o, "choose_this_if", errors);
-    if (auto p = o.string("pattern")) {
-      if (*p == "A") {
-        g.pattern = Pattern::kA;
-      } else if (*p == "B") {
-        g.pattern = Pattern::kB;
-      } else {
-        o.error("pattern", "expected \"A\" (gpuArchSM = \"sm_NN\") or \"B\" (decimal)");
+    g.torch = read_tweaks(o, errors);
+    if (!g.decimal.empty()) {
+      if (auto problem = cuda_arch_problem(g.decimal); !problem.empty()) {
+        o.error("decimal", problem + ": it is what recipes pass as gpuTargets");
       }
     }
-    g.pattern_reason = o.string("pattern_reason").value_or("");
     if (!g.name.empty() && (!is_name_token(g.name) || g.name.rfind("sm", 0) != 0)) {
       o.error("name", "must be like sm89");
     }
@@ -174,6 +267,7 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
     i.flags = o.strings("flags").value_or(std::vector<std::string>{});
     i.platform = o.string("platform").value_or("");
     i.hardware = o.string("hardware").value_or("");
+    i.torch = read_tweaks(o, errors);
     if (!i.token.empty() && !is_name_token(i.token)) {
       o.error("token",
               "\"" + i.token +
@@ -198,15 +292,23 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
       c.gpu_arch = o.string("gpu_arch").value_or("");
       c.min_cuda = o.string("min_cuda", Need::kOptional);
       c.platforms = o.strings("platforms", Need::kOptional).value_or(std::vector<std::string>{});
+      c.isas = o.strings("isas", Need::kOptional).value_or(std::vector<std::string>{});
       c.reason = o.string("reason").value_or("");
+      for (auto& isa : c.isas) {
+        if (const CpuIsa* found = m.find_isa(isa)) {
+          isa = found->token;
+        } else {
+          o.error("isas", "no such ISA \"" + isa + "\"");
+        }
+      }
       if (!m.find_gpu_arch(c.gpu_arch)) o.error("gpu_arch", "no such GPU architecture");
       if (c.min_cuda && !parse_cuda_version(*c.min_cuda))
         o.error("min_cuda", "expected MAJOR.MINOR");
       for (const auto& p : c.platforms) {
         if (!kPlatforms.count(p)) o.error("platforms", "unknown platform \"" + p + "\"");
       }
-      if (!c.min_cuda && c.platforms.empty()) {
-        o.error("", "a constraint needs min_cuda or platforms");
+      if (!c.min_cuda && c.platforms.empty() && c.isas.empty()) {
+        o.error("", "a constraint needs min_cuda, platforms or isas");
       }
       m.constraints_.push_back(std::move(c));
     });
@@ -229,10 +331,7 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
   unique("cpu_isas", m.cpu_isas_, [](const CpuIsa& i) {
     return i.name == i.token ? std::vector{i.name} : std::vector{i.name, i.token};
   });
-  if (std::count_if(m.cudas_.begin(), m.cudas_.end(),
-                    [](const CudaVersion& c) { return c.nixpkgs_default; }) != 1) {
-    errors.push_back("cuda: exactly one version must have \"nixpkgs_default\": true");
-  }
+  unique("nixpkgs_pins", m.pins_, [](const NixpkgsPin& p) { return std::vector{p.name}; });
 
   if (const json* d = root.get("defaults"); d && errors.empty()) {
     JsonObject defaults(*d, "defaults", errors);
@@ -245,6 +344,14 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
       if (!m.default_cuda_) defaults.error("cuda", "\"" + *c + "\" is not in the cuda table");
     }
     defaults.refuse_unknown_keys();
+  }
+
+  if (const json* n = root.get("nixpkgs", Need::kOptional); n && errors.empty()) {
+    if (!n->is_string()) {
+      root.error("nixpkgs", "expected a pin's name or \"flox\"");
+    } else if (auto st = m.set_nixpkgs(n->get<std::string>()); !st) {
+      root.error("nixpkgs", st.error().message);
+    }
   }
 
   Axes axes;
@@ -272,6 +379,30 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
 
 Result<Matrix> Matrix::embedded() {
   return parse(embedded::matrix_json(), "built-in matrix.json");
+}
+
+const NixpkgsPin* Matrix::find_pin(std::string_view name) const {
+  return find_by(pins_, [&](const NixpkgsPin& p) { return p.name == name; });
+}
+
+Status Matrix::set_nixpkgs(std::string_view name) {
+  if (name == "flox") {
+    nixpkgs_ = nullptr;
+    return {};
+  }
+  const NixpkgsPin* pin = find_pin(name);
+  if (!pin) {
+    std::vector<std::string> names = {"flox"};
+    for (const auto& p : pins_)
+      names.push_back(p.name);
+    std::string msg = "\"" + std::string(name) + "\" is not a pin in nixpkgs_pins";
+    if (auto near = nearest(name, names); !near.empty())
+      msg += " (did you mean " + join_or(near) + "?)";
+    return fail(ErrorKind::kBadInput, msg,
+                "name a pin of matrix.json's nixpkgs_pins, or \"flox\" for flox's own nixpkgs");
+  }
+  nixpkgs_ = pin;
+  return {};
 }
 
 const PythonVersion* Matrix::find_python(std::string_view name) const {
@@ -352,7 +483,7 @@ std::vector<Variant> Matrix::cells() const {
       for (const auto& arch : axes_.gpu_archs) {
         for (const auto& isa : axes_.cpu_isas) {
           out.push_back(
-              Variant{find_python(py), find_cuda(cu), find_gpu_arch(arch), find_isa(isa)});
+              variant(find_python(py), find_cuda(cu), find_gpu_arch(arch), find_isa(isa)));
         }
       }
     }
@@ -360,7 +491,7 @@ std::vector<Variant> Matrix::cells() const {
   if (axes_.cpu_only) {
     for (const auto& py : axes_.python) {
       for (const auto& isa : axes_.cpu_isas) {
-        out.push_back(Variant{find_python(py), nullptr, nullptr, find_isa(isa)});
+        out.push_back(variant(find_python(py), nullptr, nullptr, find_isa(isa)));
       }
     }
   }
@@ -370,7 +501,17 @@ std::vector<Variant> Matrix::cells() const {
 std::vector<std::string> Matrix::exclusions(const Variant& v) const {
   std::vector<std::string> out;
   if (!v.is_gpu()) return out;
-  if (!v.cuda->available) {
+  if (v.nixpkgs) {
+    if (!v.nixpkgs->has_cuda(v.cuda->version)) {
+      std::string others;
+      for (const auto& p : pins_) {
+        if (p.has_cuda(v.cuda->version)) others += (others.empty() ? "" : ", ") + p.name;
+      }
+      out.push_back("CUDA " + v.cuda->version + " is not in the nixpkgs pin " + v.nixpkgs->name +
+                    " (" + v.nixpkgs->commit.substr(0, 12) + ")" +
+                    (others.empty() ? std::string() : "; pins that have it: " + others));
+    }
+  } else if (!v.cuda->available) {
     out.push_back("CUDA " + v.cuda->version + " is not available: " + v.cuda->unavailable_reason);
   }
   for (const auto& c : constraints_) {
@@ -383,6 +524,12 @@ std::vector<std::string> Matrix::exclusions(const Variant& v) const {
         out.push_back(v.gpu->name + " needs CUDA >= " + *c.min_cuda + "; this variant has " +
                       v.cuda->version + " (" + c.reason + ")");
       }
+    }
+    if (!c.isas.empty() && std::find(c.isas.begin(), c.isas.end(), v.isa->token) == c.isas.end()) {
+      std::string allowed;
+      for (const auto& i : c.isas)
+        allowed += (allowed.empty() ? "" : ", ") + i;
+      out.push_back(v.gpu->name + " builds only with " + allowed + " (" + c.reason + ")");
     }
     if (!c.platforms.empty() &&
         std::find(c.platforms.begin(), c.platforms.end(), v.isa->platform) == c.platforms.end()) {

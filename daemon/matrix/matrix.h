@@ -22,18 +22,37 @@ struct CudaVersion {
   std::string version;  // {CUDA_VERSION}: 12.8
   int major = 0;
   int minor = 0;
-  std::string packages;  // the nixpkgs attribute: cudaPackages_12_8
-  bool available = true;
+  std::string packages;   // the nixpkgs attribute: cudaPackages_12_8, selected by an overlay
+  bool available = true;  // when the matrix has no nixpkgs pin (flox's own nixpkgs)
   std::string unavailable_reason;
-  bool nixpkgs_default = false;  // nixpkgs' cudaPackages is this version: no override needed
+  // Why nixpkgs' torch is marked broken with this CUDA, so recipes set allowBroken; empty: it is
+  // not.
+  std::string allow_broken;
 
   std::string token() const;  // {CUDA_MAJOR}_{CUDA_MINOR}: 12_8
 };
 
 bool operator<(const CudaVersion& a, const CudaVersion& b);
 
-enum class Pattern { kA, kB };  // A: gpuArchSM = "sm_89"; B: decimal gpuArchNum = "8.9"
-std::string_view pattern_name(Pattern p);
+// What a recipe adds to PyTorch's build for one GPU architecture or ISA, with why: environment
+// variables exported in PyTorch's preConfigure and flags appended to its cmakeFlags.
+struct TorchTweaks {
+  std::vector<std::string> exports;      // "USE_CUDNN=0"
+  std::vector<std::string> cmake_flags;  // "-DUSE_NNPACK=OFF"
+  std::string reason;
+};
+
+// A nixpkgs revision recipes import (the real repositories pin one per branch), and the CUDA
+// versions it is known to have.
+struct NixpkgsPin {
+  std::string name;               // pytorch-2.8
+  std::string commit;             // 40 hex digits
+  std::string sha256;             // of the tarball; empty when not known (tvd check warns)
+  std::vector<std::string> cuda;  // CUDA versions, "12.8"
+  std::string source;             // where the pin comes from
+  std::string url() const;        // the GitHub archive tarball of `commit`
+  bool has_cuda(std::string_view version) const;
+};
 
 struct GpuArch {
   std::string name;     // {GPU_ARCH}: sm89
@@ -44,8 +63,7 @@ struct GpuArch {
   std::string hardware;
   std::map<std::string, std::string> cpu_hardware;    // by platform; reference only
   std::map<std::string, std::string> choose_this_if;  // by platform
-  Pattern pattern = Pattern::kB;
-  std::string pattern_reason;
+  TorchTweaks torch;
 };
 
 struct CpuIsa {
@@ -55,12 +73,14 @@ struct CpuIsa {
   std::vector<std::string> flags;
   std::string platform;  // x86_64-linux | aarch64-linux
   std::string hardware;
+  TorchTweaks torch;
 };
 
 struct Constraint {
   std::string gpu_arch;
   std::optional<std::string> min_cuda;  // version text, e.g. 12.9
   std::vector<std::string> platforms;   // empty: any
+  std::vector<std::string> isas;        // tokens; empty: any
   std::string reason;
 };
 
@@ -80,6 +100,7 @@ struct Variant {
   const CudaVersion* cuda = nullptr;  // null for CPU-only
   const GpuArch* gpu = nullptr;       // null for CPU-only
   const CpuIsa* isa = nullptr;
+  const NixpkgsPin* nixpkgs = nullptr;  // null: flox's own nixpkgs
 
   bool is_gpu() const { return gpu != nullptr; }
   // The package name, also the file name without .nix: torchvision-python313-cuda12_8-sm89-avx2.
@@ -111,6 +132,17 @@ class Matrix {
   const Axes& axes() const { return axes_; }
   const PythonVersion& default_python() const { return *default_python_; }
   const CudaVersion& default_cuda() const { return *default_cuda_; }
+  const std::vector<NixpkgsPin>& pins() const { return pins_; }
+  // The pin recipes import; null means flox's own nixpkgs.
+  const NixpkgsPin* nixpkgs() const { return nixpkgs_; }
+  const NixpkgsPin* find_pin(std::string_view name) const;
+  // A config's choice: a pin's name, or "flox" for flox's own nixpkgs.
+  Status set_nixpkgs(std::string_view name);
+  // A cell with this matrix's nixpkgs.
+  Variant variant(const PythonVersion* py, const CudaVersion* cuda, const GpuArch* gpu,
+                  const CpuIsa* isa) const {
+    return Variant{py, cuda, gpu, isa, nixpkgs_};
+  }
 
   const PythonVersion* find_python(std::string_view name) const;
   const CudaVersion* find_cuda(std::string_view version) const;  // "12.9" or "12_9"
@@ -138,7 +170,14 @@ class Matrix {
   Axes axes_;
   const PythonVersion* default_python_ = nullptr;
   const CudaVersion* default_cuda_ = nullptr;
+  std::vector<NixpkgsPin> pins_;
+  const NixpkgsPin* nixpkgs_ = nullptr;
 };
+
+// What PyTorch's CMake (CUDA_SELECT_NVCC_ARCH_FLAGS) accepts in TORCH_CUDA_ARCH_LIST: a dotted
+// capability ("8.9", "9.0a", "10.0f", optionally "+PTX") or an architecture name ("Ampere").
+// Empty when `target` is accepted, else why not.
+std::string cuda_arch_problem(std::string_view target);
 
 // "12.9" -> {12, 9}; also accepts "12_9".
 std::optional<std::pair<int, int>> parse_cuda_version(std::string_view text);

@@ -62,14 +62,29 @@ TEST(Matrix, ExclusionsSayWhy) {
   arm.cuda = m.find_cuda("12.9");
   EXPECT_TRUE(m.exclusions(arm).empty());
 
-  Variant thor{&m.default_python(), m.find_cuda("13.0"), m.find_gpu_arch("sm110"),
-               m.find_isa("armv9")};
+  // CUDA 13.0 is in the pin of build-torchvision's pytorch-2.9 and 2.10 branches, not in 2.8's.
+  Variant thor = m.variant(&m.default_python(), m.find_cuda("13.0"), m.find_gpu_arch("sm110"),
+                           m.find_isa("armv9"));
   auto thor_why = m.exclusions(thor);
   ASSERT_EQ(thor_why.size(), 1u);
-  EXPECT_THAT(thor_why[0],
-              HasSubstr("CUDA 13.0 is not available: CUDA 13.0 is not in nixpkgs yet"));
+  EXPECT_THAT(thor_why[0], HasSubstr("CUDA 13.0 is not in the nixpkgs pin pytorch-2.8 "
+                                     "(fe5e41d7ffc0); pins that have it: pytorch-2.9"));
+  ASSERT_TRUE(m.set_nixpkgs("pytorch-2.9"));
+  EXPECT_TRUE(m.exclusions(m.variant(thor.python, thor.cuda, thor.gpu, thor.isa)).empty());
+  auto bad = m.set_nixpkgs("pytorch-2.99");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("did you mean pytorch-2.9"));
 
-  Variant cpu{&m.default_python(), nullptr, nullptr, m.find_isa("armv9")};
+  // Pascal machines: AVX and AVX2 CPUs only.
+  ASSERT_TRUE(m.set_nixpkgs("pytorch-2.8"));
+  Variant pascal = m.variant(&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm61"),
+                             m.find_isa("avx512"));
+  ASSERT_EQ(m.exclusions(pascal).size(), 1u);
+  EXPECT_THAT(m.exclusions(pascal)[0], HasSubstr("sm61 builds only with avx, avx2"));
+  pascal.isa = m.find_isa("avx");
+  EXPECT_TRUE(m.exclusions(pascal).empty());
+
+  Variant cpu = m.variant(&m.default_python(), nullptr, nullptr, m.find_isa("armv9"));
   EXPECT_TRUE(m.exclusions(cpu).empty());
 }
 
@@ -90,13 +105,14 @@ TEST(Matrix, AxesCanBeChanged) {
 TEST(Matrix, ParseReportsEveryProblemWithItsPath) {
   auto m = Matrix::parse(R"({
     // comments are fine
-    "schema": 1,
+    "schema": 2,
+    "nixpkgs_pins": [{"name": "p", "commit": "fe5e41d7", "cuda": ["12.8"], "source": "s"}],
     "python": [{"name": "python313", "packages": "python3Packages", "version": "3.13", "colour": "x"}],
-    "cuda": [{"version": "12.8", "packages": "cudaPackages", "available": true, "nixpkgs_default": true}],
+    "cuda": [{"version": "12.8", "packages": "cudaPackages_12_9", "available": true}],
     "defaults": {"python": "python313", "cuda": "12.8"},
-    "gpu_archs": [{"name": "sm89", "upper": "SM89", "decimal": "8.9", "num": "89",
+    "gpu_archs": [{"name": "sm89", "upper": "SM89", "decimal": "sm_89", "num": "89",
       "description": "d", "hardware": "h", "cpu_hardware": {"x86_64-linux": "a", "aarch64-linux": "b"},
-      "choose_this_if": {"x86_64-linux": "a", "aarch64-linux": "b"}, "pattern": "C", "pattern_reason": "r"}],
+      "choose_this_if": {"x86_64-linux": "a", "aarch64-linux": "b"}, "pattern": "A"}],
     "cpu_isas": [{"name": "armv8.2", "token": "armv8.2", "description": "d", "flags": ["-x"],
       "platform": "aarch64-linux"}],
     "constraints": [],
@@ -106,10 +122,22 @@ TEST(Matrix, ParseReportsEveryProblemWithItsPath) {
   ASSERT_FALSE(m);
   const auto& msg = m.error().message;
   EXPECT_THAT(msg, HasSubstr("python[0].colour: unknown key"));
-  EXPECT_THAT(msg, HasSubstr("gpu_archs[0].pattern: expected \"A\""));
+  EXPECT_THAT(msg, HasSubstr("gpu_archs[0].pattern: unknown key"));
+  EXPECT_THAT(msg, HasSubstr("gpu_archs[0].decimal: PyTorch's CMake rejects \"sm_89\""));
+  EXPECT_THAT(msg, HasSubstr("write \"8.9\""));
+  EXPECT_THAT(msg, HasSubstr("cuda[0].packages: \"cudaPackages_12_9\" is not nixpkgs' attribute "
+                             "for CUDA 12.8 (cudaPackages_12_8)"));
+  EXPECT_THAT(msg, HasSubstr("nixpkgs_pins[0].commit: expected a nixpkgs commit: 40 hex digits"));
   EXPECT_THAT(msg, HasSubstr("cpu_isas[0].token: \"armv8.2\" may hold only a-z, 0-9 and _"));
   EXPECT_THAT(msg, HasSubstr("cpu_isas[0].hardware: missing"));
   EXPECT_EQ(m.error().kind, ErrorKind::kBadInput);
+}
+
+TEST(Matrix, ASeedEraMatrixIsToldWhatChanged) {
+  auto m = Matrix::parse(R"({"schema": 1})", "old.json");
+  ASSERT_FALSE(m);
+  EXPECT_THAT(m.error().message, HasSubstr("schema: this tvd reads schema 2"));
+  EXPECT_THAT(m.error().message, HasSubstr("dotted gpuTargets"));
 }
 
 TEST(Matrix, ParseRefusesBrokenJson) {

@@ -77,7 +77,7 @@ std::string unknown(std::string_view what, const std::vector<std::string>& parts
 Result<Variant> parse_exact(const Matrix& m, const std::string& original) {
   const std::string spec = normalize(original);
   const auto parts = split(spec, '-');
-  Variant v{&m.default_python(), &m.default_cuda(), nullptr, nullptr};
+  Variant v = m.variant(&m.default_python(), &m.default_cuda(), nullptr, nullptr);
   size_t i = 0;
   bool cuda_named = false;
   auto bad = [&](std::string msg) { return fail(ErrorKind::kBadInput, std::move(msg)); };

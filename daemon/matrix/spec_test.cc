@@ -38,10 +38,12 @@ TEST_F(Specs, ShortFormsUseTheDefaults) {
 }
 
 TEST_F(Specs, QualifiedAndFullNames) {
+  ASSERT_TRUE(m.set_nixpkgs("pytorch-2.9"));  // the pin with CUDA 12.9
   EXPECT_EQ(packages({"python312-cuda12_9-sm90-avx2"}),
             std::vector<std::string>{"torchvision-python312-cuda12_9-sm90-avx2"});
   EXPECT_EQ(packages({"python312-cuda12.9-sm90-avx2"}),
             std::vector<std::string>{"torchvision-python312-cuda12_9-sm90-avx2"});
+  ASSERT_TRUE(m.set_nixpkgs("pytorch-2.8"));
   EXPECT_EQ(packages({"torchvision-python313-cuda12_8-sm89-avx512vnni"}),
             std::vector<std::string>{"torchvision-python313-cuda12_8-sm89-avx512vnni"});
   EXPECT_EQ(packages({"python311-cpu-armv9"}),
@@ -112,7 +114,7 @@ TEST_F(Specs, ExcludedNeedsForceAndSaysWhy) {
 
 TEST_F(Specs, UnavailableCudaIsExcluded) {
   EXPECT_THAT(error({"python313-cuda13_0-sm110-armv9"}),
-              HasSubstr("CUDA 13.0 is not available: CUDA 13.0 is not in nixpkgs yet"));
+              HasSubstr("CUDA 13.0 is not in the nixpkgs pin pytorch-2.8"));
 }
 
 TEST_F(Specs, CpuOnlyCannotNameCuda) {

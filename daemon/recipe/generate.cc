@@ -60,8 +60,8 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
     r.file = dir / (sel.variant.package() + ".nix");
     r.exclusions = sel.exclusions;
     r.chosen = sel.chosen;
-    if (sel.variant.is_gpu()) r.pattern = pytorch.choose(sel.variant);
-    auto text = render_recipe(templates, sel.variant, r.pattern ? r.pattern->pattern : Pattern::kB);
+    r.choices = pytorch.choose(sel.variant);
+    auto text = render_recipe(templates, sel.variant, r.choices);
     if (!text) return tl::unexpected(text.error());
     r.text = std::move(*text);
 
@@ -70,12 +70,11 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
       r.state = *existing == r.text ? FileState::kCurrent : FileState::kDiffers;
       if (r.state == FileState::kDiffers) r.previous = *existing;
       if (sel.variant.is_gpu()) {
-        r.file_pattern = pattern_of_text(*existing);
-        if (r.pattern->from_pytorch && *r.file_pattern != r.pattern->pattern) {
-          r.warning = "the recipe uses pattern " + std::string(pattern_name(*r.file_pattern)) +
-                      " but its PyTorch recipe uses " +
-                      std::string(pattern_name(r.pattern->pattern)) + " (" +
-                      r.pattern->source.substr(r.pattern->source.find(' ') + 1) + ")";
+        r.file_target = read_recipe_facts(*existing).gpu_target;
+        if (r.choices.from_pytorch && r.file_target != r.choices.gpu_target) {
+          r.warning = "the recipe passes gpuTargets \"" + r.file_target.value_or("(none)") +
+                      "\" but its PyTorch recipe passes \"" + r.choices.gpu_target + "\" (" +
+                      r.choices.pytorch_file->string() + ")";
         }
       }
     } else if (existing.error().kind != ErrorKind::kNotFound) {

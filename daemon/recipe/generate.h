@@ -36,10 +36,10 @@ struct RecipeReport {
   std::filesystem::path file;
   std::vector<std::string> exclusions;
   bool chosen = true;
-  std::optional<PatternChoice> pattern;  // GPU variants
+  RecipeChoices choices;  // GPU target, nixpkgs, and where they come from
   FileState state = FileState::kMissing;
-  std::optional<Pattern> file_pattern;  // what an existing GPU recipe uses
-  std::string warning;                  // e.g. the file's pattern disagrees with PyTorch's
+  std::optional<std::string> file_target;  // the gpuTargets an existing GPU recipe passes
+  std::string warning;  // e.g. the file's GPU target disagrees with its PyTorch recipe's
   Outcome outcome = Outcome::kNone;
   std::string text;      // what the templates give now
   std::string previous;  // the file's text when it differs

@@ -126,16 +126,18 @@ TEST_F(Generate, AFailureHalfwayRemovesWhatThisCallWrote) {
             "# by hand\n");
 }
 
-TEST_F(Generate, FlagsARecipeWhosePatternDisagreesWithPytorch) {
+TEST_F(Generate, FlagsARecipeWhoseGpuTargetDisagreesWithPytorch) {
   write_text(env.pytorch_env / ".flox/pkgs/pytorch-python313-cuda12_8-sm89-avx2.nix",
-             "gpuArchSM = \"sm_89\";\n");
+             "gpuArchSM = \"8.9+PTX\";\ngpuTargets = [ gpuArchSM ];\n");
   write_text(env.pkgs_dir() / "torchvision-python313-cuda12_8-sm89-avx2.nix",
              "gpuArchNum = \"8.9\";\ngpuTargets = [ gpuArchNum ];\n");
   auto r = inspect_recipes(t, env, select({"sm89-avx2", "sm89-avx512"}));
   ASSERT_TRUE(r);
-  EXPECT_THAT((*r)[0].warning,
-              HasSubstr("the recipe uses pattern B but its PyTorch recipe uses A"));
+  EXPECT_THAT((*r)[0].warning, HasSubstr("the recipe passes gpuTargets \"8.9\" but its PyTorch "
+                                         "recipe passes \"8.9+PTX\""));
   EXPECT_TRUE((*r)[1].warning.empty());
+  // What is generated passes the PyTorch recipe's value.
+  EXPECT_THAT((*r)[0].text, HasSubstr("gpuArchSM = \"8.9+PTX\";"));
 }
 
 }  // namespace

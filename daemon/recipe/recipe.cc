@@ -1,5 +1,8 @@
 #include "daemon/recipe/recipe.h"
 
+#include <cctype>
+#include <system_error>
+
 #include "config/embedded.h"
 #include "daemon/base/file.h"
 
@@ -13,19 +16,46 @@ const std::set<std::string, std::less<>>& known_placeholders() {
       "GPU_ARCH_NUM",   "GPU_DESC",          "GPU_HARDWARE",
       "CPU_ISA",        "CPU_ISA_DESC",      "CPU_FLAGS",
       "CPU_HARDWARE",   "PLATFORM",          "PLATFORMS",
-      "CHOOSE_THIS_IF", "CUDA_PACKAGES_ARG", "CUDA_PACKAGES_OVERRIDE",
+      "CHOOSE_THIS_IF", "GPU_TARGET",        "GPU_TARGET_SOURCE",
+      "CUDA_PACKAGES",  "NIXPKGS_SOURCE",    "NIXPKGS_NOTE",
+      "TORCH_EXPORTS",  "TORCH_CMAKE_FLAGS", "ALLOW_BROKEN",
   };
   return kKnown;
 }
 
 namespace {
 
-constexpr const char* kFiles[] = {"gpu-pattern-a.nix.in", "gpu-pattern-b.nix.in", "cpu.nix.in"};
+constexpr const char* kFiles[] = {"gpu.nix.in", "cpu.nix.in"};
 
-Result<TemplateSet> assemble(std::string origin, const std::string_view (&texts)[3]) {
+// nixpkgs renamed pythonXPackages.pytorch to torch; the alias now throws "'pytorch' has been
+// renamed to/replaced by 'torch'" (pkgs/top-level/python-aliases.nix), so a template calling it
+// would fail every recipe at evaluation.
+std::string removed_alias_problem(std::string_view name, std::string_view text) {
+  size_t line = 1;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') ++line;
+    if (text.compare(i, 8, ".pytorch") == 0) {
+      char next = i + 8 < text.size() ? text[i + 8] : ' ';
+      bool word_end = !(std::isalnum(static_cast<unsigned char>(next)) || next == '_' ||
+                        next == '-' || next == '\'');
+      if (word_end) {
+        return std::string(name) + ": line " + std::to_string(line) +
+               ": calls `.pytorch`, which nixpkgs renamed to `torch` (evaluation fails with "
+               "\"'pytorch' has been renamed to/replaced by 'torch'\"); write `.torch`";
+      }
+    }
+  }
+  return "";
+}
+
+Result<TemplateSet> assemble(std::string origin, const std::string_view (&texts)[2]) {
   std::vector<Template> parsed;
   std::string errors, hint;
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 2; ++i) {
+    if (auto problem = removed_alias_problem(kFiles[i], texts[i]); !problem.empty()) {
+      errors += "\n" + problem;
+      continue;
+    }
     auto t = Template::parse(kFiles[i], texts[i], known_placeholders());
     if (t) {
       parsed.push_back(std::move(*t));
@@ -35,31 +65,35 @@ Result<TemplateSet> assemble(std::string origin, const std::string_view (&texts)
     }
   }
   if (!errors.empty()) return fail(ErrorKind::kBadInput, origin + ":" + errors, hint);
-  return TemplateSet{std::move(parsed[0]), std::move(parsed[1]), std::move(parsed[2]),
-                     std::move(origin)};
+  return TemplateSet{std::move(parsed[0]), std::move(parsed[1]), std::move(origin)};
 }
 
 }  // namespace
 
 Result<TemplateSet> TemplateSet::embedded() {
-  const std::string_view texts[3] = {embedded::template_text(kFiles[0]),
-                                     embedded::template_text(kFiles[1]),
-                                     embedded::template_text(kFiles[2])};
+  const std::string_view texts[2] = {embedded::template_text(kFiles[0]),
+                                     embedded::template_text(kFiles[1])};
   return assemble("built-in templates", texts);
 }
 
 Result<TemplateSet> TemplateSet::load(const std::filesystem::path& dir) {
-  std::string contents[3];
-  for (size_t i = 0; i < 3; ++i) {
+  std::string contents[2];
+  for (size_t i = 0; i < 2; ++i) {
     auto text = read_file(dir / kFiles[i]);
     if (!text) {
+      std::error_code ec;
+      bool old = std::filesystem::exists(dir / "gpu-pattern-a.nix.in", ec);
       return fail(ErrorKind::kBadInput, "templates: " + text.error().message,
-                  "a template directory holds gpu-pattern-a.nix.in, gpu-pattern-b.nix.in and "
-                  "cpu.nix.in; remove \"templates\" from the config to use the built-in ones");
+                  std::string(old ? "gpu-pattern-a/b.nix.in are the seed's templates, whose "
+                                    "recipes fail today (pytorch alias, sm_XX targets); "
+                                  : "") +
+                      "a template directory holds gpu.nix.in and cpu.nix.in (start from "
+                      "/usr/share/tvd/templates); remove \"templates\" from the config to use "
+                      "the built-in ones");
     }
     contents[i] = std::move(*text);
   }
-  const std::string_view texts[3] = {contents[0], contents[1], contents[2]};
+  const std::string_view texts[2] = {contents[0], contents[1]};
   return assemble(dir.string(), texts);
 }
 
@@ -99,22 +133,71 @@ Substitutions substitutions(const Variant& v) {
         {"GPU_DESC", v.gpu->description},
         {"GPU_HARDWARE", v.gpu->hardware},
         {"CHOOSE_THIS_IF", choose == v.gpu->choose_this_if.end() ? "" : choose->second},
-        // The seed names the CUDA version but never selects it; nixpkgs' default needs nothing.
-        {"CUDA_PACKAGES_ARG", v.cuda->nixpkgs_default ? "" : ", " + v.cuda->packages},
-        {"CUDA_PACKAGES_OVERRIDE", v.cuda->nixpkgs_default
-                                       ? ""
-                                       : "cudaPackages = " + v.cuda->packages + ";  # CUDA " +
-                                             v.cuda->version + ", not nixpkgs' default"},
     });
   }
   return s;
 }
 
-Result<std::string> render_recipe(const TemplateSet& templates, const Variant& v, Pattern pattern) {
-  const Template& t = !v.is_gpu()              ? templates.cpu
-                      : pattern == Pattern::kA ? templates.gpu_a
-                                               : templates.gpu_b;
-  auto text = t.render(substitutions(v));
+namespace {
+
+// The lines a recipe adds to PyTorch's build: exports in its preConfigure (one per line, at the
+// placeholder's indentation) and flags appended to its cmakeFlags, each group under its reason.
+void add_torch_tweaks(Substitutions& s, const Variant& v) {
+  std::vector<const TorchTweaks*> tweaks;
+  if (v.is_gpu()) tweaks.push_back(&v.gpu->torch);
+  tweaks.push_back(&v.isa->torch);
+  std::string exports, flags, reasons;
+  for (const TorchTweaks* t : tweaks) {
+    if (t->exports.empty() && t->cmake_flags.empty()) continue;
+    if (!t->exports.empty()) {
+      exports += (exports.empty() ? "" : "\n      ") + ("# " + t->reason);
+      for (const auto& e : t->exports)
+        exports += "\n      export " + e;
+    }
+    for (const auto& f : t->cmake_flags)
+      flags += (flags.empty() ? "" : " ") + ("\"" + f + "\"");
+    if (!t->cmake_flags.empty()) reasons += (reasons.empty() ? "" : "; ") + t->reason;
+  }
+  s["TORCH_EXPORTS"] = exports;
+  s["TORCH_CMAKE_FLAGS"] =
+      flags.empty() ? ""
+                    : "# " + reasons + "\n    cmakeFlags = (oldAttrs.cmakeFlags or [ ]) ++ [ " +
+                          flags + " ];";
+}
+
+}  // namespace
+
+Substitutions substitutions(const Variant& v, const RecipeChoices& c) {
+  Substitutions s = substitutions(v);
+  if (c.nixpkgs_commit.empty()) {
+    s["NIXPKGS_SOURCE"] = "pkgs.path";
+  } else {
+    std::string fetch =
+        "(builtins.fetchTarball {\n    url = \"https://github.com/NixOS/nixpkgs/archive/" +
+        c.nixpkgs_commit + ".tar.gz\";\n";
+    if (!c.nixpkgs_sha256.empty()) fetch += "    sha256 = \"" + c.nixpkgs_sha256 + "\";\n";
+    s["NIXPKGS_SOURCE"] = fetch + "  })";
+  }
+  s["NIXPKGS_NOTE"] = c.nixpkgs_source;
+  s["TORCH_EXPORTS"] = "";
+  s["TORCH_CMAKE_FLAGS"] = "";
+  s["ALLOW_BROKEN"] = "";
+  if (v.is_gpu()) {
+    s["GPU_TARGET"] = c.gpu_target;
+    s["GPU_TARGET_SOURCE"] = c.gpu_target_source;
+    s["CUDA_PACKAGES"] = v.cuda->packages;
+    if (!v.cuda->allow_broken.empty()) {
+      s["ALLOW_BROKEN"] = "allowBroken = true; # " + v.cuda->allow_broken;
+    }
+  }
+  add_torch_tweaks(s, v);
+  return s;
+}
+
+Result<std::string> render_recipe(const TemplateSet& templates, const Variant& v,
+                                  const RecipeChoices& choices) {
+  const Template& t = v.is_gpu() ? templates.gpu : templates.cpu;
+  auto text = t.render(substitutions(v, choices));
   if (!text) {
     Error e = text.error();
     e.message = v.package() + ": " + e.message;

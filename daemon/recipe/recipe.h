@@ -1,4 +1,5 @@
-// A variant's recipe: the template its kind and pattern pick, filled from the matrix tables.
+// A variant's recipe: the template its kind picks (gpu.nix.in or cpu.nix.in), filled from the
+// matrix tables and the choices its sibling PyTorch recipe makes (GPU target, nixpkgs).
 //
 // Where the seed's examples and tables disagree, the tables win, by one rule: {CPU_HARDWARE}
 // comes from the ISA table (the compiler flags set what CPU the build needs) and {CHOOSE_THIS_IF}
@@ -10,7 +11,7 @@
 #include <string>
 
 #include "daemon/matrix/matrix.h"
-#include "daemon/recipe/pattern.h"
+#include "daemon/recipe/pytorch_recipes.h"
 #include "daemon/recipe/template.h"
 
 namespace tvd {
@@ -19,20 +20,25 @@ namespace tvd {
 const std::set<std::string, std::less<>>& known_placeholders();
 
 struct TemplateSet {
-  Template gpu_a;  // gpu-pattern-a.nix.in
-  Template gpu_b;  // gpu-pattern-b.nix.in
-  Template cpu;    // cpu.nix.in
+  Template gpu;  // gpu.nix.in
+  Template cpu;  // cpu.nix.in
   std::string origin;
 
   static Result<TemplateSet> embedded();
-  // The three files from a directory; a missing one is an error.
+  // The two files from a directory; a missing one is an error. A template that still calls
+  // PyTorch `pytorch` (nixpkgs' removed alias) is refused with its line.
   static Result<TemplateSet> load(const std::filesystem::path& dir);
 };
 
+// The seed's placeholders from the tables alone (what its own templates use).
 Substitutions substitutions(const Variant& v);
+// Those plus what today's templates need: GPU target, CUDA attribute, nixpkgs source, PyTorch
+// build tweaks.
+Substitutions substitutions(const Variant& v, const RecipeChoices& choices);
 
-// The recipe text; `pattern` is ignored for CPU-only variants.
-Result<std::string> render_recipe(const TemplateSet& templates, const Variant& v, Pattern pattern);
+// The recipe text.
+Result<std::string> render_recipe(const TemplateSet& templates, const Variant& v,
+                                  const RecipeChoices& choices);
 
 // "-mavx2" "-mfma" "-mf16c" laid out as the seed's tables do: each flag but the last padded to
 // 15 columns.

@@ -42,44 +42,57 @@ Example load_example(int n) {
     add(k, v);
   for (const auto& [k, v] : doc["added"].items())
     add(k, v);
-  // The examples use CUDA 12.8, nixpkgs' default: nothing selects it.
-  e.subs["CUDA_PACKAGES_ARG"] = "";
-  e.subs["CUDA_PACKAGES_OVERRIDE"] = "";
   return e;
 }
 
-const Template& pick(const TemplateSet& t, const std::string& name) {
-  return name == "A" ? t.gpu_a : name == "B" ? t.gpu_b : t.cpu;
+// The seed's own templates (Pattern A generalised, Pattern B, CPU), kept as test templates of the
+// substitution engine: recipes made from them fail today (`pytorch`, "sm_121"), so tvd no longer
+// ships them.
+struct SeedTemplates {
+  Template a, b, cpu;
+  const Template& pick(const std::string& name) const {
+    return name == "A" ? a : name == "B" ? b : cpu;
+  }
+};
+SeedTemplates seed_templates() {
+  auto load = [](const char* file) {
+    return Template::parse(file, testing::read_text(kGolden / "templates" / file),
+                           known_placeholders())
+        .value();
+  };
+  return {load("gpu-pattern-a.nix.in"), load("gpu-pattern-b.nix.in"), load("cpu.nix.in")};
 }
 
 class Recipes : public ::testing::Test {
  protected:
   Matrix m = std::move(Matrix::embedded().value());
   TemplateSet t = std::move(TemplateSet::embedded().value());
+  SeedTemplates seed = seed_templates();
 
   Variant variant(std::string_view arch, std::string_view isa, std::string_view cuda = "12.8") {
-    if (arch == "cpu") return {&m.default_python(), nullptr, nullptr, m.find_isa(isa)};
-    return {&m.default_python(), m.find_cuda(cuda), m.find_gpu_arch(arch), m.find_isa(isa)};
+    if (arch == "cpu") return m.variant(&m.default_python(), nullptr, nullptr, m.find_isa(isa));
+    return m.variant(&m.default_python(), m.find_cuda(cuda), m.find_gpu_arch(arch),
+                     m.find_isa(isa));
   }
   std::string render(const Variant& v) {
-    return render_recipe(t, v, v.is_gpu() ? v.gpu->pattern : Pattern::kB).value();
+    return render_recipe(t, v, PytorchRecipes::scan("/nonexistent").choose(v)).value();
   }
 };
 
-// The templates, filled with the seed's own substitution lists, give the seed's text.
+// The seed's templates, filled with the seed's own substitution lists, give the seed's text.
 TEST_F(Recipes, GoldenSeedExamples) {
   for (int n = 1; n <= 4; ++n) {
     SCOPED_TRACE("Example " + std::to_string(n));
     Example e = load_example(n);
-    auto text = pick(t, e.template_name).render(e.subs);
+    auto text = seed.pick(e.template_name).render(e.subs);
     ASSERT_TRUE(text) << text.error().message;
     EXPECT_EQ(*text, e.expected);
   }
 }
 
-// Generated from the tables, each example differs from its golden only where the documented
-// rule says the tables win: {CPU_HARDWARE} from the ISA table, {CHOOSE_THIS_IF} from the GPU
-// table, and a CPU build's single platform.
+// The tables give the seed's values, but where the documented rule says the tables win:
+// {CPU_HARDWARE} from the ISA table, {CHOOSE_THIS_IF} from the GPU table, and a CPU build's
+// single platform.
 TEST_F(Recipes, TablesReproduceTheExamplesButForTheDocumentedRule) {
   const std::pair<int, Variant> cases[] = {
       {1, variant("sm121", "avx512")},
@@ -93,7 +106,7 @@ TEST_F(Recipes, TablesReproduceTheExamplesButForTheDocumentedRule) {
     Example e = load_example(n);
     Substitutions ours = substitutions(v);
     Substitutions expected_subs = e.subs;
-    for (const auto& key : pick(t, e.template_name).placeholders()) {
+    for (const auto& key : seed.pick(e.template_name).placeholders()) {
       ASSERT_TRUE(ours.count(key)) << key;
       std::string& value = expected_subs.at(key);
       if (ours.at(key) != value) {
@@ -102,35 +115,74 @@ TEST_F(Recipes, TablesReproduceTheExamplesButForTheDocumentedRule) {
         value = ours.at(key);
       }
     }
-    EXPECT_EQ(render(v), pick(t, e.template_name).render(expected_subs).value());
+    EXPECT_EQ(seed.pick(e.template_name).render(ours).value(),
+              seed.pick(e.template_name).render(expected_subs).value());
   }
   EXPECT_THAT(render(variant("sm121", "avx512")),
               HasSubstr("- CPU: Intel Skylake-X+ (2017+), AMD Zen 4+ (2022+)"));
   EXPECT_THAT(render(variant("cpu", "avx2")), HasSubstr("platforms = [ \"x86_64-linux\" ];"));
 }
 
-TEST_F(Recipes, PatternAIsTheSm121TemplateMadeGeneral) {
-  std::string text = render_recipe(t, variant("sm89", "avx512vnni"), Pattern::kA).value();
-  EXPECT_THAT(text, HasSubstr("gpuArchNum = \"89\";"));
-  EXPECT_THAT(text, HasSubstr("gpuArchSM = \"sm_89\";"));
+// Today's recipe, as the real build-pytorch and build-torchvision write theirs (DESIGN.md).
+TEST_F(Recipes, TheGpuRecipeFollowsTheRealRepositories) {
+  std::string text = render(variant("sm89", "avx512vnni"));
+  EXPECT_THAT(text, HasSubstr("{ pkgs ? import <nixpkgs> { } }:"));
+  EXPECT_THAT(text, HasSubstr("url = \"https://github.com/NixOS/nixpkgs/archive/"
+                              "fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3.tar.gz\";"));
+  EXPECT_THAT(text, HasSubstr("system = pkgs.stdenv.hostPlatform.system;"));
+  EXPECT_THAT(text, HasSubstr("allowUnfree = true;"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("overlays = [ (final: prev: { cudaPackages = final.cudaPackages_12_8; }) ];"));
+  EXPECT_THAT(text, HasSubstr("pythonPackages = nixpkgs.python3Packages;"));
+  EXPECT_THAT(text, HasSubstr("customPytorch = (pythonPackages.torch.override {"));
+  EXPECT_THAT(text, Not(HasSubstr(".pytorch")));
+  EXPECT_THAT(text, HasSubstr("gpuArchSM = \"8.9\";"));
   EXPECT_THAT(text, HasSubstr("gpuTargets = [ gpuArchSM ];"));
-  EXPECT_THAT(text, HasSubstr("(Compute Capability 8.9)"));
-  EXPECT_THAT(text, HasSubstr("GPU Target: SM89 (NVIDIA Ada Lovelace (RTX 4090, L40))"));
+  EXPECT_THAT(text, Not(HasSubstr("sm_89")));
+  EXPECT_THAT(text, HasSubstr("requiredSystemFeatures = [ \"big-parallel\" ];"));
+  EXPECT_THAT(text, HasSubstr("export MAX_JOBS=32"));
+  EXPECT_THAT(text, HasSubstr("++ [ customPytorch.out ];"));
+  EXPECT_THAT(text, HasSubstr("cpuISA = \"avx512vnni\";"));
+  EXPECT_THAT(text, HasSubstr("cudaVersion = \"12.8\";"));
+  EXPECT_THAT(text, HasSubstr("pythonVersion = \"3.13\";"));
   EXPECT_THAT(text, HasSubstr("pname = \"torchvision-python313-cuda12_8-sm89-avx512vnni\";"));
-  EXPECT_THAT(text, Not(HasSubstr("121")));
-
-  std::string b = render_recipe(t, variant("sm89", "avx512vnni"), Pattern::kB).value();
-  EXPECT_THAT(b, HasSubstr("gpuArchNum = \"8.9\";"));
-  EXPECT_THAT(b, HasSubstr("gpuTargets = [ gpuArchNum ];"));
-  EXPECT_THAT(b, Not(HasSubstr("gpuArchSM")));
+  EXPECT_THAT(text, HasSubstr("platforms = [ \"x86_64-linux\" ];"));
+  EXPECT_THAT(text, Not(HasSubstr("allowBroken")));
 }
 
-TEST_F(Recipes, ANonDefaultCudaIsReallySelected) {
-  std::string text = render(variant("sm121", "armv9", "12.9"));
-  EXPECT_THAT(text, HasSubstr("\n, cudaPackages_12_9\n"));
-  EXPECT_THAT(text, HasSubstr("    cudaPackages = cudaPackages_12_9;"));
-  EXPECT_THAT(text, HasSubstr("pname = \"torchvision-python313-cuda12_9-sm121-armv9\";"));
-  EXPECT_THAT(render(variant("sm121", "armv9", "12.8")), Not(HasSubstr("cudaPackages_")));
+TEST_F(Recipes, EveryCudaVersionIsSelectedForTheWholePackageSet) {
+  for (const char* cuda : {"12.8", "12.9", "13.0", "13.1"}) {
+    SCOPED_TRACE(cuda);
+    std::string text = render(variant("sm90", "armv9", cuda));
+    const std::string attr = m.find_cuda(cuda)->packages;
+    EXPECT_THAT(text, HasSubstr("cudaPackages = final." + attr + ";"));
+    EXPECT_THAT(text, HasSubstr("CUDA: " + std::string(cuda)));
+  }
+  // nixpkgs' torch is marked broken with CUDA 13 (data: the cuda table's allow_broken).
+  EXPECT_THAT(render(variant("sm90", "armv9", "13.0")), HasSubstr("allowBroken = true;"));
+}
+
+TEST_F(Recipes, WithoutAPinFloxsOwnNixpkgsIsImported) {
+  ASSERT_TRUE(m.set_nixpkgs("flox"));
+  std::string text = render(variant("sm89", "avx2"));
+  EXPECT_THAT(text, HasSubstr("nixpkgs = import pkgs.path {"));
+  EXPECT_THAT(text, Not(HasSubstr("fetchTarball")));
+  ASSERT_TRUE(m.set_nixpkgs("pytorch-2.9"));
+  EXPECT_THAT(render(variant("sm89", "avx2", "12.9")),
+              HasSubstr("6a030d535719c5190187c4cec156f335e95e3211"));
+}
+
+TEST_F(Recipes, Sm61AndAvxCarryWhatPytorchNeedsWithoutThem) {
+  std::string text = render(variant("sm61", "avx"));
+  EXPECT_THAT(text, HasSubstr("gpuArchSM = \"6.1\";"));
+  EXPECT_THAT(text, HasSubstr("      export USE_CUDNN=0\n"));
+  EXPECT_THAT(text, HasSubstr("      export USE_FBGEMM=0\n"));
+  EXPECT_THAT(
+      text, HasSubstr("cmakeFlags = (oldAttrs.cmakeFlags or [ ]) ++ [ \"-DCXX_AVX2_FOUND=FALSE\""));
+  std::string plain = render(variant("sm89", "avx2"));
+  EXPECT_THAT(plain, Not(HasSubstr("USE_CUDNN")));
+  EXPECT_THAT(plain, Not(HasSubstr("cmakeFlags")));
 }
 
 TEST_F(Recipes, CpuFlagsAreLaidOutAsTheSeedDoes) {
@@ -150,9 +202,9 @@ TEST_F(Recipes, AStrayPlaceholderInTheTablesFailsLoudly) {
   json.replace(pos, 4, "{GPU_NAME}");
   auto bad = Matrix::parse(json, "test");
   ASSERT_TRUE(bad) << bad.error().message;
-  Variant v{&bad->default_python(), &bad->default_cuda(), bad->find_gpu_arch("sm89"),
-            bad->find_isa("avx2")};
-  auto r = render_recipe(t, v, Pattern::kA);
+  Variant v = bad->variant(&bad->default_python(), &bad->default_cuda(), bad->find_gpu_arch("sm89"),
+                           bad->find_isa("avx2"));
+  auto r = render_recipe(t, v, PytorchRecipes::scan("/nonexistent").choose(v));
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("torchvision-python313-cuda12_8-sm89-avx2"));
   EXPECT_THAT(r.error().message, HasSubstr("{GPU_NAME}"));
@@ -160,7 +212,7 @@ TEST_F(Recipes, AStrayPlaceholderInTheTablesFailsLoudly) {
 
 TEST_F(Recipes, TemplatesLoadFromADirectoryAndRefuseStrayPlaceholders) {
   testing::ScratchDir dir;
-  for (const char* f : {"gpu-pattern-a.nix.in", "gpu-pattern-b.nix.in", "cpu.nix.in"}) {
+  for (const char* f : {"gpu.nix.in", "cpu.nix.in"}) {
     testing::write_text(dir / f, testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) /
                                                     "config" / "templates" / f));
   }
@@ -170,8 +222,32 @@ TEST_F(Recipes, TemplatesLoadFromADirectoryAndRefuseStrayPlaceholders) {
   ASSERT_FALSE(broken);
   EXPECT_THAT(broken.error().message, HasSubstr("cpu.nix.in"));
   EXPECT_THAT(broken.error().message, HasSubstr("line 1: unknown placeholder {GPU_ARCH_NUMBER}"));
-  std::filesystem::remove(dir / "gpu-pattern-a.nix.in");
+  std::filesystem::remove(dir / "gpu.nix.in");
   EXPECT_FALSE(TemplateSet::load(dir.path()));
+}
+
+// A template that still calls nixpkgs' removed alias would fail every recipe at evaluation.
+TEST_F(Recipes, ATemplateNamingPytorchIsRefusedAtLoad) {
+  testing::ScratchDir dir;
+  const auto src = std::filesystem::path(TVD_SOURCE_DIR) / "config" / "templates";
+  testing::write_text(dir / "cpu.nix.in", testing::read_text(src / "cpu.nix.in"));
+  std::string gpu = testing::read_text(src / "gpu.nix.in");
+  auto pos = gpu.find("pythonPackages.torch.override");
+  ASSERT_NE(pos, std::string::npos);
+  gpu.replace(pos, 20, "pythonPackages.pytorch");
+  testing::write_text(dir / "gpu.nix.in", gpu);
+  auto r = TemplateSet::load(dir.path());
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("gpu.nix.in: line 34: calls `.pytorch`"));
+  EXPECT_THAT(r.error().message, HasSubstr("write `.torch`"));
+
+  // The seed-era directory gets told what changed.
+  testing::ScratchDir old;
+  testing::write_text(old / "gpu-pattern-a.nix.in", "x");
+  auto o = TemplateSet::load(old.path());
+  ASSERT_FALSE(o);
+  EXPECT_THAT(o.error().hint, HasSubstr("gpu.nix.in and cpu.nix.in"));
+  EXPECT_THAT(o.error().hint, HasSubstr("sm_XX"));
 }
 
 }  // namespace

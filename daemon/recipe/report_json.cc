@@ -19,14 +19,15 @@ json report_json(const RecipeReport& r) {
       {"buildable", r.exclusions.empty()},
   };
   if (r.outcome != Outcome::kNone) j["outcome"] = to_string(r.outcome);
-  if (r.pattern) {
-    j["pattern"] = pattern_name(r.pattern->pattern);
-    j["pattern_source"] = r.pattern->source;
-  } else {
-    j["pattern"] = nullptr;
-    j["pattern_source"] = nullptr;
-  }
-  j["file_pattern"] = r.file_pattern ? json(pattern_name(*r.file_pattern)) : json(nullptr);
+  const bool gpu = r.variant.is_gpu();
+  j["gpu_target"] = gpu ? json(r.choices.gpu_target) : json(nullptr);
+  j["gpu_target_source"] = gpu ? json(r.choices.gpu_target_source) : json(nullptr);
+  j["file_gpu_target"] = r.file_target ? json(*r.file_target) : json(nullptr);
+  j["nixpkgs"] = r.choices.nixpkgs_commit.empty() ? json("flox") : json(r.choices.nixpkgs_commit);
+  j["nixpkgs_source"] = r.choices.nixpkgs_source;
+  j["pytorch_recipe"] =
+      r.choices.pytorch_file ? json(r.choices.pytorch_file->string()) : json(nullptr);
+  j["pytorch_problems"] = r.choices.pytorch_problems;
   if (!r.warning.empty()) j["warning"] = r.warning;
   return j;
 }

@@ -173,13 +173,13 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
         out +=
             "<tr><th title=\"" + escape(arch->description) + "\">" + escape(arch->name) + "</th>";
         for (const auto* isa : isas)
-          out += td(Variant{py, cuda, arch, isa});
+          out += td(m.variant(py, cuda, arch, isa));
         out += "</tr>";
       }
       if (m.axes().cpu_only) {
         out += "<tr class=\"cpu\"><th>CPU-only</th>";
         for (const auto* isa : isas)
-          out += td(Variant{py, nullptr, nullptr, isa});
+          out += td(m.variant(py, nullptr, nullptr, isa));
         out += "</tr>";
       }
       out += "</tbody></table></section>";

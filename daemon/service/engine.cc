@@ -4,6 +4,8 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
+#include "daemon/recipe/check.h"
+#include "daemon/recipe/preflight.h"
 
 namespace tvd::service {
 
@@ -66,6 +68,16 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
 
 void Engine::changed(Job& j) {
   if (observer_) observer_(j);
+}
+
+std::optional<std::string> Engine::preflight_error(const Variant& v) const {
+  auto report = inspect_recipes(templates_, config_.env, {Selection{v, {}, true}});
+  if (!report) return std::nullopt;  // the recipe step reports it
+  const RecipeReport& r = report->front();
+  for (const auto& f : check_recipe_text(v, r.file, text_to_build(r), r.choices)) {
+    if (f.severity == Severity::kError) return f.to_line();
+  }
+  return std::nullopt;
 }
 
 std::string Engine::fingerprint(const Job& j) const {
@@ -131,6 +143,20 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
       if (f != still_failing_.end() && f->second.first == fingerprint(j)) {
         e.skipped = "still failing: " + f->second.second +
                     " (recipe and lock unchanged; --force rebuilds it)";
+        out.push_back(std::move(e));
+        continue;
+      }
+    }
+    // A recipe that would fail in flox build fails its job now, with the finding as the reason,
+    // rather than hours from now; --force builds it anyway.
+    if (!o.force) {
+      if (auto finding = preflight_error(j.variant)) {
+        e.job = j.id;
+        e.created = true;
+        auto& failed = jobs_[j.id] = std::move(j);
+        failed.finished = clock_.now();
+        fail(failed, JobPhase::kRecipe, exec::Failure::kEvaluation,
+             *finding + " (tvd check lists every finding; --force builds it anyway)");
         out.push_back(std::move(e));
         continue;
       }

@@ -106,7 +106,8 @@ struct EnqueueOptions {
   sched::Origin origin = sched::Origin::kInteractive;
   int priority = 0;
   bool publish = true;  // and publishing is enabled in the config
-  bool force = false;   // rebuild a variant that still fails unchanged
+  bool force = false;   // rebuild a variant that still fails unchanged, or whose recipe has an
+                        // error finding
   std::string batch;
   std::optional<int64_t> batch_id = std::nullopt;
 };
@@ -174,6 +175,8 @@ class Engine {
   std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;
   std::string fingerprint(const Job& j) const;  // recipe text and environment lock
+  // The first error finding of the recipe a build of `v` would use (check.h), if any.
+  std::optional<std::string> preflight_error(const Variant& v) const;
   void schedule_recheck();
 
   EngineConfig config_;

@@ -378,3 +378,47 @@ TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) 
 
 }  // namespace
 }  // namespace tvd::service
+
+namespace tvd::service {
+namespace {
+
+// A recipe that would fail in flox build (here: the seed era's `sm_89` target and `pytorch`)
+// fails its job at enqueue, before any build, with the finding as the reason; --force builds it.
+TEST_F(EngineTest, ARecipeWithAnErrorFindingFailsAtOnceUnlessForced) {
+  make(config());
+  const fs::path file = env_dir / ".flox/pkgs" / (sm89 + ".nix");
+  auto text = templates.gpu
+                  .render(substitutions(select({"sm89-avx2"}).front().variant,
+                                        PytorchRecipes::scan(dir / "build-pytorch")
+                                            .choose(select({"sm89-avx2"}).front().variant)))
+                  .value();
+  text.replace(text.find("gpuArchSM = \"8.9\""), 17, "gpuArchSM = \"sm_89\"");
+  testing::write_text(file, text);
+  testing::git(env_dir, {"add", file.string()});
+  testing::git(env_dir, {"commit", "-q", "-m", "hand-written sm89"});
+
+  auto e = enqueue({"sm89-avx2"});
+  // Failed inside enqueue itself: no event loop ran, no process started.
+  ASSERT_EQ(e.size(), 1u);
+  ASSERT_TRUE(e[0].job);
+  const Job* j = engine->job(*e[0].job);
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kRecipe);
+  EXPECT_EQ(j->failure, exec::Failure::kEvaluation);
+  EXPECT_THAT(j->error, HasSubstr(sm89 + ".nix:27: error: gpuTargets \"sm_89\": PyTorch's CMake "
+                                         "rejects \"sm_89\""));
+  EXPECT_THAT(j->error, HasSubstr("--force builds it anyway"));
+  EXPECT_EQ(count_calls("build"), 0u);
+  EXPECT_TRUE(engine->idle());
+
+  EnqueueOptions force;
+  force.force = true;
+  auto forced = enqueue({"sm89-avx2"}, force);
+  run_until_idle();
+  EXPECT_EQ(engine->job(*forced[0].job)->state, JobState::kSucceeded);
+  EXPECT_EQ(count_calls("build"), 1u);
+}
+
+}  // namespace
+}  // namespace tvd::service

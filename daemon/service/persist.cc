@@ -140,10 +140,7 @@ std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const Template
       const RecipeReport& rep = (*reports)[i];
       if (rep.state == FileState::kCurrent) {
         r.recipe_source = "generated";
-        const Template& t = !v.is_gpu()                                          ? templates.cpu
-                            : rep.pattern && rep.pattern->pattern == Pattern::kA ? templates.gpu_a
-                                                                                 : templates.gpu_b;
-        r.template_hash = t.hash();
+        r.template_hash = (v.is_gpu() ? templates.gpu : templates.cpu).hash();
       } else if (rep.state == FileState::kDiffers) {
         r.recipe_source = "hand-written";
       }

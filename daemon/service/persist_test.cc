@@ -25,7 +25,7 @@ TEST(Persist, VariantRowsCarryTheMatrixAndRecipeProvenance) {
     by[r.package] = r;
   const auto& gpu = by.at("torchvision-python313-cuda12_8-sm89-avx2");
   EXPECT_EQ(gpu.recipe_source, "generated");
-  EXPECT_EQ(gpu.template_hash, templates.gpu_a.hash());
+  EXPECT_EQ(gpu.template_hash, templates.gpu.hash());
   EXPECT_EQ(gpu.kind, "gpu");
   EXPECT_EQ(by.at("torchvision-python313-cpu-avx2").recipe_source, "hand-written");
   EXPECT_FALSE(by.at("torchvision-python313-cpu-avx2").template_hash);

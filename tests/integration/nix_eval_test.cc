@@ -1,7 +1,8 @@
-// Every recipe tvd can write, through the real Nix parser and evaluator: `nix-instantiate
-// --parse`, then `--eval --strict --json` against tests/support/nixpkgs-stub.nix, which checks
-// pname, meta.platforms, the PyTorch override's cudaSupport, gpuTargets and cudaPackages, and the
-// CPU flags in both preConfigure hooks.
+// Every recipe tvd writes, through the real Nix evaluator (Debian's nix-bin) for its own platform,
+// as flox evaluates it (callPackage FILE {}), against tests/support/nixpkgs-stub: a stub that
+// fails where nixpkgs fails (the `pytorch` alias, gpuTargets as PyTorch's CMake checks them,
+// meta.platforms, broken, unfree), so that an evaluation here stands for one on a real host.
+// The pinned nixpkgs' fetchTarball is served the stub by `check.nixpkgs_sources`.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,32 +10,34 @@
 
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
-#include "daemon/recipe/pattern.h"
+#include "daemon/recipe/evaluate.h"
+#include "daemon/recipe/recipe.h"
 #include "tests/support/scratch.h"
 
 namespace tvd {
 namespace {
 
 using nlohmann::json;
+using ::testing::HasSubstr;
 using testing::run_command;
 
-const std::string kStub = std::string(TVD_SOURCE_DIR) + "/tests/support/nixpkgs-stub.nix";
+const std::filesystem::path kStub =
+    std::filesystem::path(TVD_SOURCE_DIR) / "tests/support/nixpkgs-stub";
+const std::filesystem::path kSeedTemplates =
+    std::filesystem::path(TVD_SOURCE_DIR) / "tests/golden/templates";
 
-// What the matrix says a variant's recipe means.
-json expected(const Variant& v, Pattern pattern) {
-  json flags = v.isa->flags;
-  json j = {{"pname", v.package()},
-            {"platforms", {v.isa->platform}},
-            {"pythonPackages", v.python->packages},
-            {"cudaSupport", v.is_gpu()},
-            {"flags", flags},
-            {"gpuTargets", nullptr},
-            {"cudaPackages", nullptr}};
-  if (v.is_gpu()) {
-    j["gpuTargets"] = {pattern == Pattern::kA ? "sm_" + v.gpu->num : v.gpu->decimal};
-    if (!v.cuda->nixpkgs_default) j["cudaPackages"] = v.cuda->packages;
-  }
-  return j;
+std::map<std::string, std::string> env_for_nix() {
+  return {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"HOME", "/tmp"}};
+}
+
+EvalSettings stub_settings(const Matrix& m) {
+  EvalSettings s;
+  s.store = "dummy://";
+  s.nix_path = {"nixpkgs=" + kStub.string()};
+  for (const auto& pin : m.pins())
+    s.nixpkgs_sources[pin.commit] = kStub;
+  s.inspect = true;
+  return s;
 }
 
 class NixEval : public ::testing::Test {
@@ -50,79 +53,142 @@ class NixEval : public ::testing::Test {
     testing::make_flox_env(env);
   }
 
-  // Generates `specs` with the real binary, then parses and evaluates every recipe it wrote.
-  size_t generate_and_evaluate(const std::string& axes_json,
+  // Generates with the real binary, then evaluates every recipe written for its own platform
+  // and checks that it means what the matrix says. Returns how many evaluated.
+  size_t generate_and_evaluate(const std::string& extra_config,
                                const std::vector<std::string>& specs) {
-    testing::write_text(config, R"({"flox_env": "build-torchvision", "axes": )" + axes_json + "}");
+    testing::write_text(config, R"({"flox_env": "build-torchvision")" + extra_config + "}");
     std::vector<std::string> argv = {TVD_BIN,  "generate", "--force",
                                      "--json", "--config", config.string()};
     argv.insert(argv.end(), specs.begin(), specs.end());
     auto gen = run_command(argv);
     EXPECT_EQ(gen.exit_code, 0) << gen.err;
     auto setup = load_setup(config).value();
-    auto pytorch = PytorchRecipes::scan(setup.config.pytorch_env);
-
-    size_t evaluated = 0;
     const json report = json::parse(gen.out);
-    for (const auto& r : report["recipes"]) {
-      const std::string file = r["file"];
-      SCOPED_TRACE(file);
-      auto parse = run_command({"nix-instantiate", "--store", "dummy://", "--parse", file});
-      EXPECT_EQ(parse.exit_code, 0) << parse.err;
 
+    std::vector<std::pair<std::filesystem::path, std::string>> todo;
+    std::vector<Variant> variants;
+    for (const auto& r : report["recipes"]) {
       Variant v = resolve_specs(setup.matrix, {r["variant"].get<std::string>()}, true)
                       .value()
                       .front()
                       .variant;
-      json want = expected(v, v.is_gpu() ? pytorch.choose(v).pattern : Pattern::kB);
-      auto eval =
-          run_command({"nix-instantiate", "--store", "dummy://", "--eval", "--strict", "--json",
-                       kStub, "--arg", "recipe", file, "--argstr", "expected", want.dump()});
-      EXPECT_EQ(eval.exit_code, 0) << eval.err;
-      if (eval.exit_code != 0) continue;
-      json seen = json::parse(eval.out);
-      EXPECT_EQ(seen["pname"], want["pname"]);
-      EXPECT_EQ(seen["platforms"], want["platforms"]);
-      EXPECT_EQ(seen["gpuTargets"], want["gpuTargets"]);
-      EXPECT_EQ(seen["cudaPackages"], want["cudaPackages"]);
+      todo.emplace_back(r["file"].get<std::string>(), v.isa->platform);
+      variants.push_back(v);
+    }
+    auto results = evaluate_recipes(stub_settings(setup.matrix), todo, env_for_nix());
+    size_t evaluated = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Variant& v = variants[i];
+      SCOPED_TRACE(v.package());
+      EXPECT_TRUE(results[i].ok) << results[i].error;
+      if (!results[i].ok) continue;
+      json seen = json::parse(results[i].json);
+      EXPECT_THAT(seen["drvPath"].get<std::string>(), HasSubstr("-" + v.package() + "-0.23.0.drv"));
+      EXPECT_EQ(seen["pname"], v.package());
+      EXPECT_EQ(seen["platforms"], json::array({v.isa->platform}));
+      EXPECT_EQ(seen["requiredSystemFeatures"], json::array({"big-parallel"}));
+      EXPECT_EQ(seen["passthru"]["cpuISA"], v.isa->token);
+      EXPECT_EQ(seen["passthru"]["pythonVersion"], v.python->version);
+      // torch's `out` is propagated (not only the header-only `dev`), built for this variant.
+      const json* torch_out = nullptr;
+      for (const auto& p : seen["propagated"])
+        if (p["pname"] == "torch" && p["outputName"] == "out") torch_out = &p;
+      EXPECT_NE(torch_out, nullptr) << seen.dump();
+      if (!torch_out) continue;
+      const std::string pre = (*torch_out)["preConfigure"];
+      std::string flags;
+      for (const auto& f : v.isa->flags)
+        flags += (flags.empty() ? "" : " ") + f;
+      EXPECT_THAT(pre, HasSubstr("export CXXFLAGS=\"" + flags + " $CXXFLAGS\""));
+      EXPECT_THAT(pre, HasSubstr("export MAX_JOBS=32"));
+      EXPECT_EQ((*torch_out)["requiredSystemFeatures"], json::array({"big-parallel"}));
+      if (v.is_gpu()) {
+        EXPECT_THAT(pre, HasSubstr("export TORCH_CUDA_ARCH_LIST=\"" + v.gpu->decimal + "\""));
+        EXPECT_THAT((*torch_out)["cmakeFlags"].dump(),
+                    HasSubstr("-DCUDAToolkit_VERSION=" + v.cuda->version));
+        EXPECT_EQ(seen["passthru"]["cudaVersion"], v.cuda->version);
+        EXPECT_EQ(seen["passthru"]["gpuArch"], v.gpu->decimal);
+      } else {
+        EXPECT_THAT(pre, ::testing::Not(HasSubstr("TORCH_CUDA_ARCH_LIST")));
+        EXPECT_THAT(pre, HasSubstr("export USE_CUDA=0"));
+      }
       ++evaluated;
     }
     return evaluated;
   }
+
+  // Evaluates one file for `system` with the stub; Nix's error when it fails.
+  Evaluation evaluate(const std::filesystem::path& file, const std::string& system) {
+    auto m = Matrix::embedded().value();
+    return evaluate_recipes(stub_settings(m), {{file, system}}, env_for_nix()).front();
+  }
 };
 
 TEST_F(NixEval, EveryRecipeOfTheFull60CellMatrix) {
-  EXPECT_EQ(generate_and_evaluate("{}", {"all"}), 60u);
+  EXPECT_EQ(generate_and_evaluate("", {"all"}), 60u);
 }
 
-TEST_F(NixEval, OtherPythonsAndANonDefaultCudaAreReallySelected) {
-  EXPECT_EQ(generate_and_evaluate(R"({"python": ["python312", "python311"], "cuda": ["12.9"],
-                                      "gpu_archs": ["sm121", "sm90", "sm86"], "cpu_isas": ["armv9", "avx2", "armv8.2"]})",
+// The real repositories' other cells: sm75 on every ISA, sm61 on avx and avx2 (without cuDNN),
+// the avx ISA, and CUDA 12.9, 13.0 and 13.1 on the pins that have them.
+TEST_F(NixEval, TheRealRepositoriesCellsOnTheirPins) {
+  EXPECT_EQ(generate_and_evaluate(R"(, "axes": {"gpu_archs": ["sm75", "sm61"], "cpu_isas":
+      ["avx512bf16", "avx512vnni", "avx512", "avx2", "avx", "armv9", "armv8_2"], "cpu_only": false})",
+                                  {"python313-cuda12_8-sm75-*", "sm61-avx", "sm61-avx2"}),
+            7u + 2);
+  EXPECT_EQ(generate_and_evaluate(R"(, "nixpkgs": "pytorch-2.9", "axes": {"python": ["python313",
+      "python312"], "cuda": ["12.9", "13.0"], "gpu_archs": ["sm121", "sm110", "sm90"],
+      "cpu_isas": ["armv9", "avx2"], "cpu_only": true})",
                                   {"all"}),
-            2u * 3 * 3 + 2 * 3);
+            2u * 2 * 3 * 2 + 2 * 2);
+  EXPECT_EQ(
+      generate_and_evaluate(R"(, "nixpkgs": "pytorch-2.10-cuda13.1", "axes": {"cuda": ["13.1"],
+      "gpu_archs": ["sm121", "sm100"], "cpu_isas": ["armv9"], "cpu_only": false})",
+                            {"all"}),
+      2u);
 }
 
-TEST_F(NixEval, TheStubCatchesARecipeThatLies) {
-  // A recipe whose flags and platform are wrong must fail the evaluation: the stub's checks bite.
-  auto file = root / "liar.nix";
-  testing::write_text(file, R"({ python3Packages, lib, openblas }:
-(python3Packages.torchvision.override {
-  torch = python3Packages.pytorch.override { cudaSupport = false; };
-}).overrideAttrs (old: { pname = "torchvision-python313-cpu-avx2"; preConfigure = "";
-  meta = old.meta // { platforms = [ "aarch64-linux" ]; }; }))");
-  json want = {{"pname", "torchvision-python313-cpu-avx2"},
-               {"platforms", {"x86_64-linux"}},
-               {"pythonPackages", "python3Packages"},
-               {"cudaSupport", false},
-               {"flags", {"-mavx2"}},
-               {"gpuTargets", nullptr},
-               {"cudaPackages", nullptr}};
-  auto eval =
-      run_command({"nix-instantiate", "--store", "dummy://", "--eval", "--strict", "--json", kStub,
-                   "--arg", "recipe", file.string(), "--argstr", "expected", want.dump()});
-  EXPECT_NE(eval.exit_code, 0);
-  EXPECT_THAT(eval.err,
-              ::testing::HasSubstr("meta.platforms is [aarch64-linux], expected [x86_64-linux]"));
+TEST_F(NixEval, ARecipeEvaluatedForAnotherPlatformIsRefused) {
+  generate_and_evaluate("", {"sm89-avx2"});
+  auto e =
+      evaluate(env / ".flox/pkgs/torchvision-python313-cuda12_8-sm89-avx2.nix", "aarch64-linux");
+  ASSERT_FALSE(e.ok);
+  EXPECT_THAT(e.error, HasSubstr("is not available on the requested hostPlatform"));
+  EXPECT_THAT(e.error, HasSubstr("hostPlatform.config = \"aarch64-unknown-linux-gnu\""));
+}
+
+// The seed's templates as tvd shipped them until now: the stub must be strict enough to reject
+// what they make, as nixpkgs and PyTorch's CMake would.
+TEST_F(NixEval, TheSeedEraTemplatesFailWithTheStub) {
+  auto m = Matrix::embedded().value();
+  auto known = known_placeholders();
+  auto load = [&](const char* f) {
+    return Template::parse(f, testing::read_text(kSeedTemplates / f), known).value();
+  };
+  Variant v = m.variant(&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm89"),
+                        m.find_isa("avx512vnni"));
+  // Pattern A: `pytorch` and "sm_89".
+  std::string a = load("gpu-pattern-a.nix.in").render(substitutions(v)).value();
+  testing::write_text(root / "a.nix", a);
+  auto ea = evaluate(root / "a.nix", "x86_64-linux");
+  ASSERT_FALSE(ea.ok);
+  EXPECT_THAT(ea.error, HasSubstr("'pytorch' has been renamed to/replaced by 'torch'"));
+
+  // With the alias fixed, "sm_89" still fails as PyTorch's configure step would.
+  std::string fixed = a;
+  fixed.replace(fixed.find(".pytorch.override"), 8, ".torch");
+  testing::write_text(root / "a-torch.nix", fixed);
+  auto et = evaluate(root / "a-torch.nix", "x86_64-linux");
+  ASSERT_FALSE(et.ok);
+  EXPECT_THAT(et.error,
+              HasSubstr("Unknown CUDA Architecture Name sm_89 in CUDA_SELECT_NVCC_ARCH_FLAGS"));
+
+  // Pattern B and the CPU template call `pytorch` too.
+  Variant cpu = m.variant(&m.default_python(), nullptr, nullptr, m.find_isa("avx2"));
+  testing::write_text(root / "cpu.nix", load("cpu.nix.in").render(substitutions(cpu)).value());
+  auto ec = evaluate(root / "cpu.nix", "x86_64-linux");
+  ASSERT_FALSE(ec.ok);
+  EXPECT_THAT(ec.error, HasSubstr("'pytorch' has been renamed to/replaced by 'torch'"));
 }
 
 }  // namespace

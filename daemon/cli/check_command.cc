@@ -1,0 +1,151 @@
+// `tvd check`: the pre-flight checks of recipes (daemon/recipe/preflight.h), printed.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/base/table.h"
+#include "daemon/cli/tvd_cli.h"
+#include "daemon/config/setup.h"
+#include "daemon/exec/capture.h"
+#include "daemon/exec/child_env.h"
+#include "daemon/matrix/spec.h"
+#include "daemon/recipe/preflight.h"
+
+extern char** environ;
+
+namespace tvd {
+
+namespace {
+
+using nlohmann::json;
+
+json finding_json(const Finding& f) {
+  return {{"severity", to_string(f.severity)},
+          {"code", f.code},
+          {"file", f.file.string()},
+          {"line", f.line},
+          {"what", f.what},
+          {"fix", f.fix}};
+}
+
+// The evaluation settings the config asks for, or why there is no evaluation.
+std::optional<EvalSettings> evaluation(const Config& c, bool no_eval,
+                                       const std::map<std::string, std::string>& env,
+                                       std::string& why_not) {
+  if (no_eval) {
+    why_not = "--no-eval";
+    return std::nullopt;
+  }
+  if (c.check.evaluate == false) {
+    why_not = "check.evaluate is false in the config";
+    return std::nullopt;
+  }
+  EvalSettings s;
+  s.nix_instantiate = c.check.nix_instantiate;
+  s.store = c.check.store;
+  s.nix_path = c.check.nix_path;
+  s.nixpkgs_sources = c.check.nixpkgs_sources;
+  s.parallel = c.check.parallel;
+  s.timeout = c.check.timeout;
+  auto probe =
+      exec::capture_all({{s.nix_instantiate, "--version"}}, env, 1, std::chrono::seconds(30));
+  if (!probe[0].started || probe[0].exit_code != 0) {
+    why_not = "'" + s.nix_instantiate + "' cannot run (" +
+              (probe[0].started ? probe[0].err.substr(0, 200) : probe[0].err) +
+              "); install nix (Debian: nix-bin) or set check.nix_instantiate";
+    if (c.check.evaluate == true) why_not = "check.evaluate is true but " + why_not;
+    return std::nullopt;
+  }
+  return s;
+}
+
+}  // namespace
+
+int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
+  auto setup = load_setup(a.config);
+  if (!setup) return report_error(setup.error(), err);
+
+  std::vector<Selection> selections;
+  if (a.specs.empty()) {
+    for (const auto& v : setup->matrix.cells()) {
+      auto ex = setup->matrix.exclusions(v);
+      selections.push_back({v, ex, ex.empty()});
+    }
+  } else {
+    auto sel = resolve_specs(setup->matrix, a.specs, /*force=*/true);
+    if (!sel) return report_error(nothing_done(sel.error(), "Nothing was checked."), err);
+    selections = std::move(*sel);
+  }
+
+  auto env = exec::child_environment(environ);
+  for (auto it = env.begin(); it != env.end();)
+    it = exec::is_secret(it->first) ? env.erase(it) : std::next(it);
+  PreflightOptions options;
+  options.env = env;
+  options.evaluate = evaluation(setup->config, a.no_eval, env, options.why_not_evaluated);
+
+  RecipeEnv renv{setup->config.flox_env, setup->config.pytorch_env};
+  auto checked = check_environment(setup->templates, renv, selections, options);
+  if (!checked) return report_error(checked.error(), err);
+
+  size_t present = 0, evaluated = 0;
+  for (const auto& r : checked->recipes) {
+    present += r.report.state != FileState::kMissing;
+    evaluated += r.evaluated;
+  }
+  const int code = checked->errors() > 0 ? 1 : 0;
+  if (a.json) {
+    json j = {
+        {"recipes", json::array()},
+        {"environment", json::array()},
+        {"summary",
+         {{"cells", checked->recipes.size()},
+          {"recipes", present},
+          {"evaluated", evaluated},
+          {"errors", checked->errors()},
+          {"warnings", checked->warnings()},
+          {"static_ms", checked->static_time.count()},
+          {"evaluation_ms", checked->evaluation_time.count()},
+          {"not_evaluated", checked->evaluated ? json(nullptr) : json(checked->not_evaluated)}}}};
+    for (const auto& f : checked->environment)
+      j["environment"].push_back(finding_json(f));
+    for (const auto& r : checked->recipes) {
+      json item = {{"variant", r.report.variant.package()},
+                   {"file", r.report.file.string()},
+                   {"state", to_string(r.report.state)},
+                   {"excluded", r.report.exclusions},
+                   {"evaluated", r.evaluated},
+                   {"drv_path", r.drv_path.empty() ? json(nullptr) : json(r.drv_path)},
+                   {"findings", json::array()}};
+      for (const auto& f : r.findings)
+        item["findings"].push_back(finding_json(f));
+      j["recipes"].push_back(std::move(item));
+    }
+    out << j.dump(2) << '\n';
+    return code;
+  }
+
+  auto print = [&](const Finding& f) { out << f.to_line() << '\n'; };
+  for (const auto& f : checked->environment)
+    print(f);
+  for (const auto& r : checked->recipes)
+    for (const auto& f : r.findings)
+      print(f);
+  if (checked->errors() + checked->warnings() > 0) out << '\n';
+  out << checked->recipes.size() << " cells, " << present << " recipes";
+  if (checked->evaluated) {
+    out << ", " << evaluated << " evaluated by Nix";
+  }
+  out << ": " << checked->errors() << " errors, " << checked->warnings() << " warnings ("
+      << checked->static_time.count() << " ms";
+  if (checked->evaluated) out << " + " << checked->evaluation_time.count() << " ms evaluating";
+  out << ")\n";
+  if (!checked->evaluated) out << "not evaluated: " << checked->not_evaluated << '\n';
+  if (present < checked->recipes.size()) {
+    out << checked->recipes.size() - present
+        << " cells have no recipe yet ('tvd generate' writes them; jobs write their own)\n";
+  }
+  return code;
+}
+
+}  // namespace tvd

@@ -1,0 +1,119 @@
+#include "daemon/recipe/preflight.h"
+
+#include <algorithm>
+
+#include "daemon/exec/capture.h"
+
+namespace tvd {
+
+namespace {
+
+template <class F>
+size_t count_all(const EnvironmentCheck& c, F&& pred) {
+  size_t n = 0;
+  for (const auto& f : c.environment)
+    n += pred(f);
+  for (const auto& r : c.recipes)
+    for (const auto& f : r.findings)
+      n += pred(f);
+  return n;
+}
+
+}  // namespace
+
+size_t EnvironmentCheck::errors() const {
+  return count_all(*this, [](const Finding& f) { return f.severity == Severity::kError; });
+}
+size_t EnvironmentCheck::warnings() const {
+  return count_all(*this, [](const Finding& f) { return f.severity == Severity::kWarning; });
+}
+
+const std::string& text_to_build(const RecipeReport& r) {
+  return r.state == FileState::kDiffers ? r.previous : r.text;
+}
+
+Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const RecipeEnv& env,
+                                           const std::vector<Selection>& selections,
+                                           const PreflightOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  auto reports = inspect_recipes(templates, env, selections);
+  if (!reports) return tl::unexpected(reports.error());
+
+  EnvironmentCheck out;
+  std::vector<std::filesystem::path> present;
+  std::map<std::string, size_t> unhashed;  // a pin's missing hash: said once, with a count
+  for (auto& r : *reports) {
+    RecipeCheck c;
+    if (r.state != FileState::kMissing) {
+      for (auto& f : check_recipe_text(r.variant, r.file, text_to_build(r), r.choices)) {
+        if (f.code == "pin-hash") {
+          if (unhashed[f.what]++ == 0) out.environment.push_back(std::move(f));
+        } else {
+          c.findings.push_back(std::move(f));
+        }
+      }
+      present.push_back(r.file);
+    }
+    c.report = std::move(r);
+    out.recipes.push_back(std::move(c));
+  }
+  for (auto& f : out.environment) {
+    if (f.code == "pin-hash" && unhashed[f.what] > 1)
+      f.what += " (and in " + std::to_string(unhashed[f.what] - 1) + " more recipes)";
+  }
+
+  // One `git ls-files` for the whole environment.
+  auto git = exec::capture_all({{"git", "-C", env.flox_env.string(), "ls-files", "-z"}},
+                               options.env, 1, std::chrono::seconds(60));
+  if (git[0].started && git[0].exit_code == 0) {
+    GitView view;
+    const std::string& z = git[0].out;
+    for (size_t start = 0; start < z.size();) {
+      size_t end = z.find('\0', start);
+      if (end == std::string::npos) end = z.size();
+      view.tracked.push_back(z.substr(start, end - start));
+      start = end + 1;
+    }
+    for (auto& f : check_tracking(env.flox_env, view, present)) {
+      auto it = std::find_if(out.recipes.begin(), out.recipes.end(),
+                             [&](const RecipeCheck& c) { return c.report.file == f.file; });
+      (it == out.recipes.end() ? out.environment : it->findings).push_back(std::move(f));
+    }
+  } else {
+    out.environment.push_back({Severity::kWarning, "git", env.flox_env, 0,
+                               "cannot list the checkout's tracked files (" +
+                                   (git[0].started ? git[0].err.substr(0, 200) : git[0].err) +
+                                   "): flox builds only git-tracked recipes",
+                               "make flox_env a git checkout"});
+  }
+  const auto t1 = Clock::now();
+  out.static_time = std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0);
+
+  if (!options.evaluate) {
+    out.not_evaluated = options.why_not_evaluated;
+    return out;
+  }
+  std::vector<std::pair<std::filesystem::path, std::string>> todo;
+  std::vector<RecipeCheck*> targets;
+  for (auto& c : out.recipes) {
+    if (c.report.state == FileState::kMissing) continue;
+    todo.emplace_back(c.report.file, c.report.variant.isa->platform);
+    targets.push_back(&c);
+  }
+  auto evaluations = evaluate_recipes(*options.evaluate, todo, options.env);
+  for (size_t i = 0; i < evaluations.size(); ++i) {
+    RecipeCheck& c = *targets[i];
+    c.evaluated = true;
+    if (evaluations[i].ok) {
+      c.drv_path = evaluations[i].drv_path;
+    } else {
+      c.findings.push_back(evaluation_finding(evaluations[i]));
+    }
+  }
+  out.evaluated = true;
+  out.evaluation_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t1);
+  return out;
+}
+
+}  // namespace tvd
