@@ -1,7 +1,9 @@
 // `tvd check`: the pre-flight checks of recipes (daemon/recipe/preflight.h), printed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "daemon/base/table.h"
 #include "daemon/cli/tvd_cli.h"
@@ -18,6 +20,17 @@ namespace tvd {
 namespace {
 
 using nlohmann::json;
+
+std::vector<std::string> list_nix_files(const std::filesystem::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() == ".nix") out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 json finding_json(const Finding& f) {
   return {{"severity", to_string(f.severity)},
@@ -85,7 +98,21 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
   options.evaluate = evaluation(setup->config, a.no_eval, env, options.why_not_evaluated);
 
   RecipeEnv renv{setup->config.flox_env, setup->config.pytorch_env};
-  auto checked = check_environment(setup->templates, renv, selections, options);
+  // Without specs, every recipe file is looked at: one that is no cell's own file is checked as
+  // the variant its name spells (a dot where the name needs an underscore), if any.
+  std::vector<StrayRecipe> strays;
+  if (a.specs.empty()) {
+    std::set<std::filesystem::path> own;
+    for (const auto& s : selections)
+      own.insert(renv.pkgs_dir() / (s.variant.package() + ".nix"));
+    for (const auto& name : list_nix_files(renv.pkgs_dir())) {
+      auto file = renv.pkgs_dir() / name;
+      if (own.count(file)) continue;
+      auto sel = resolve_specs(setup->matrix, {file.stem().string()}, /*force=*/true);
+      strays.push_back({file, sel ? std::optional<Variant>(sel->front().variant) : std::nullopt});
+    }
+  }
+  auto checked = check_environment(setup->templates, renv, selections, strays, options);
   if (!checked) return report_error(checked.error(), err);
 
   size_t present = 0, evaluated = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "daemon/base/file.h"
 #include "daemon/exec/capture.h"
 
 namespace tvd {
@@ -34,6 +35,7 @@ const std::string& text_to_build(const RecipeReport& r) {
 
 Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const RecipeEnv& env,
                                            const std::vector<Selection>& selections,
+                                           const std::vector<StrayRecipe>& strays,
                                            const PreflightOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
@@ -56,6 +58,28 @@ Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const R
       present.push_back(r.file);
     }
     c.report = std::move(r);
+    out.recipes.push_back(std::move(c));
+  }
+  const auto pytorch = PytorchRecipes::scan(env.pytorch_env);
+  for (const auto& stray : strays) {
+    RecipeCheck c;
+    if (!stray.variant) {
+      out.environment.push_back(
+          {Severity::kWarning, "unknown-package", stray.file, 0,
+           "names no cell of the matrix: tvd neither checks nor builds it, and `flox build` of it "
+           "builds whatever it says",
+           "rename it to a cell's package name, or add its axes to the matrix"});
+      continue;
+    }
+    auto text = read_file(stray.file);
+    if (!text) continue;
+    c.report.variant = *stray.variant;
+    c.report.file = stray.file;
+    c.report.state = FileState::kDiffers;
+    c.report.previous = *text;
+    c.report.choices = pytorch.choose(*stray.variant);
+    c.findings = check_recipe_text(*stray.variant, stray.file, *text, c.report.choices);
+    present.push_back(stray.file);
     out.recipes.push_back(std::move(c));
   }
   for (auto& f : out.environment) {

@@ -37,8 +37,16 @@ struct PreflightOptions {
   std::map<std::string, std::string> env;  // for git and nix-instantiate
 };
 
+// Files of .flox/pkgs that are not a selected cell's own file: a hand-written recipe under
+// another spelling (a dot in its name), checked as the variant it names; or none.
+struct StrayRecipe {
+  std::filesystem::path file;
+  std::optional<Variant> variant;  // nullopt: it names no cell of the matrix
+};
+
 Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const RecipeEnv& env,
                                            const std::vector<Selection>& selections,
+                                           const std::vector<StrayRecipe>& strays,
                                            const PreflightOptions& options);
 
 // The text a build of this report's variant would use: the file's when it exists, else what the
