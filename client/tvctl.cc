@@ -335,6 +335,16 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       std::string note;
       for (const auto& e : c["excluded"])
         note += (note.empty() ? "excluded: " : "; ") + e.get<std::string>();
+      size_t errors = 0;
+      std::string first;
+      for (const auto& f : c.value("findings", json::array())) {
+        if (f["severity"] != "error") continue;
+        if (errors++ == 0) first = f["what"].get<std::string>();
+      }
+      if (errors) {
+        note += (note.empty() ? "" : "; ") + ("recipe would fail: " + first) +
+                (errors > 1 ? " (and " + std::to_string(errors - 1) + " more errors)" : "");
+      }
       std::string target = c["gpu_target"].is_null() ? "-" : c["gpu_target"].get<std::string>();
       t.add({matrix->parsed() ? c["variant"].get<std::string>() : c["outcome"].get<std::string>(),
              matrix->parsed() ? c["state"].get<std::string>() : c["variant"].get<std::string>(),

@@ -12,6 +12,7 @@
 #include "daemon/exec/child_env.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/preflight.h"
+#include "daemon/recipe/report_json.h"
 
 extern char** environ;
 
@@ -30,15 +31,6 @@ std::vector<std::string> list_nix_files(const std::filesystem::path& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-json finding_json(const Finding& f) {
-  return {{"severity", to_string(f.severity)},
-          {"code", f.code},
-          {"file", f.file.string()},
-          {"line", f.line},
-          {"what", f.what},
-          {"fix", f.fix}};
 }
 
 // The evaluation settings the config asks for, or why there is no evaluation.

@@ -113,11 +113,12 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   auto reports = inspect_recipes(setup->templates, env, cells);
   if (!reports) return report(reports.error(), err);
 
-  size_t buildable = 0, warnings = 0;
+  size_t buildable = 0, warnings = 0, broken = 0;
   std::map<std::string, int> states;
   for (const auto& r : *reports) {
     buildable += r.exclusions.empty();
     warnings += !r.warning.empty();
+    broken += has_error(r.findings);
     states[std::string(to_string(r.state))]++;
   }
   const auto& axes = setup->matrix.axes();
@@ -138,7 +139,8 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
           {"buildable", buildable},
           {"excluded", reports->size() - buildable},
           {"recipes", states},
-          {"gpu_target_warnings", warnings}}},
+          {"gpu_target_warnings", warnings},
+          {"recipes_with_errors", broken}}},
     };
     for (const auto& r : *reports)
       j["cells"].push_back(report_json(r));
@@ -151,6 +153,7 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
         r.variant.is_gpu() ? (r.choices.from_pytorch ? "pytorch" : "matrix.json") : "-";
     std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
     if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
+    if (auto e = error_summary(r.findings); !e.empty()) note += (note.empty() ? "" : "; ") + e;
     t.add({r.variant.package(), std::string(to_string(r.state)), target_text(r), source, note});
   }
   t.print(out);
@@ -161,6 +164,7 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
     out << ' ' << n << ' ' << name;
   if (warnings)
     out << "; " << warnings << " recipe(s) disagree with their PyTorch recipe's GPU target";
+  if (broken) out << "; " << broken << " recipe(s) would fail in flox build ('tvd check' says why)";
   out << "\nmatrix: " << setup->matrix_origin << "; recipes in " << env.pkgs_dir().string()
       << "; PyTorch recipes in " << (env.pytorch_env / ".flox" / "pkgs").string() << '\n';
   return 0;

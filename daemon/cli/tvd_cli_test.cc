@@ -121,6 +121,19 @@ TEST_F(TvdCli, MatrixListsEveryCell) {
   EXPECT_THAT(out, HasSubstr("60 cells: 42 buildable, 18 excluded"));
 }
 
+// A hand-written recipe that would fail in flox build is flagged in the matrix, with why.
+TEST_F(TvdCli, MatrixShowsARecipeThatWouldFail) {
+  write_text(env / ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix",
+             "  gpuArchSM = \"sm_90\";\n  gpuTargets = [ gpuArchSM ];\n");
+  ASSERT_EQ(run({"matrix", "--json"}), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["summary"]["recipes_with_errors"], 1);
+  ASSERT_EQ(run({"matrix"}), 0);
+  EXPECT_THAT(out, HasSubstr("recipe would fail: line 1: gpuTargets \"sm_90\": PyTorch's CMake "
+                             "rejects \"sm_90\""));
+  EXPECT_THAT(out, HasSubstr("1 recipe(s) would fail in flox build ('tvd check' says why)"));
+}
+
 TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
   // env is not a git checkout, flox is nowhere, the group does not exist.
   write_text(config, R"({ "flox_env": "build-torchvision", "flox": "no-such-flox",

@@ -22,6 +22,22 @@ bool has_error(const std::vector<Finding>& findings) {
                      [](const Finding& f) { return f.severity == Severity::kError; });
 }
 
+std::string error_summary(const std::vector<Finding>& findings) {
+  const Finding* first = nullptr;
+  size_t errors = 0;
+  for (const auto& f : findings) {
+    if (f.severity != Severity::kError) continue;
+    if (!first) first = &f;
+    ++errors;
+  }
+  if (!first) return "";
+  std::string out = "recipe would fail: " +
+                    (first->line ? "line " + std::to_string(first->line) + ": " : std::string()) +
+                    first->what;
+  if (errors > 1) out += " (and " + std::to_string(errors - 1) + " more errors)";
+  return out;
+}
+
 namespace {
 
 size_t line_at(std::string_view text, size_t pos) {

@@ -42,5 +42,7 @@ std::vector<Finding> check_tracking(const std::filesystem::path& flox_env, const
                                     const std::vector<std::filesystem::path>& recipes);
 
 bool has_error(const std::vector<Finding>& findings);
+// "recipe would fail: WHAT (and N more errors)", or empty without errors: for one-line notes.
+std::string error_summary(const std::vector<Finding>& findings);
 
 }  // namespace tvd

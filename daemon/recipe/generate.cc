@@ -69,6 +69,7 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
     if (existing) {
       r.state = *existing == r.text ? FileState::kCurrent : FileState::kDiffers;
       if (r.state == FileState::kDiffers) r.previous = *existing;
+      r.findings = check_recipe_text(sel.variant, r.file, *existing, r.choices);
       if (sel.variant.is_gpu()) {
         r.file_target = read_recipe_facts(*existing).gpu_target;
         if (r.choices.from_pytorch && r.file_target != r.choices.gpu_target) {

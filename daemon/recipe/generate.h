@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "daemon/matrix/spec.h"
+#include "daemon/recipe/check.h"
 #include "daemon/recipe/recipe.h"
 
 namespace tvd {
@@ -39,7 +40,8 @@ struct RecipeReport {
   RecipeChoices choices;  // GPU target, nixpkgs, and where they come from
   FileState state = FileState::kMissing;
   std::optional<std::string> file_target;  // the gpuTargets an existing GPU recipe passes
-  std::string warning;  // e.g. the file's GPU target disagrees with its PyTorch recipe's
+  std::string warning;            // e.g. the file's GPU target disagrees with its PyTorch recipe's
+  std::vector<Finding> findings;  // of the file's text (check.h), when it exists
   Outcome outcome = Outcome::kNone;
   std::string text;      // what the templates give now
   std::string previous;  // the file's text when it differs

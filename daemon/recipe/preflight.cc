@@ -48,7 +48,7 @@ Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const R
   for (auto& r : *reports) {
     RecipeCheck c;
     if (r.state != FileState::kMissing) {
-      for (auto& f : check_recipe_text(r.variant, r.file, text_to_build(r), r.choices)) {
+      for (auto& f : r.findings) {
         if (f.code == "pin-hash") {
           if (unhashed[f.what]++ == 0) out.environment.push_back(std::move(f));
         } else {

@@ -4,6 +4,15 @@ namespace tvd {
 
 using nlohmann::json;
 
+json finding_json(const Finding& f) {
+  return {{"severity", to_string(f.severity)},
+          {"code", f.code},
+          {"file", f.file.string()},
+          {"line", f.line},
+          {"what", f.what},
+          {"fix", f.fix}};
+}
+
 json report_json(const RecipeReport& r) {
   json j = {
       {"variant", r.variant.package()},
@@ -29,6 +38,9 @@ json report_json(const RecipeReport& r) {
       r.choices.pytorch_file ? json(r.choices.pytorch_file->string()) : json(nullptr);
   j["pytorch_problems"] = r.choices.pytorch_problems;
   if (!r.warning.empty()) j["warning"] = r.warning;
+  j["findings"] = json::array();
+  for (const auto& f : r.findings)
+    j["findings"].push_back(finding_json(f));
   return j;
 }
 

@@ -9,5 +9,7 @@
 namespace tvd {
 
 nlohmann::json report_json(const RecipeReport& r);
+// {severity, code, file, line, what, fix}: a finding as `tvd check --json` and the matrix print it.
+nlohmann::json finding_json(const Finding& f);
 
 }  // namespace tvd

@@ -106,18 +106,22 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
 
   struct Cell {
     std::string cls, title;
+    bool broken = false;  // its recipe has an error finding
   };
   auto cell_of = [&](const Variant& v) {
     const std::string pkg = v.package();
     auto ex = m.exclusions(v);
-    if (!ex.empty()) return Cell{"excluded", "excluded: " + join(ex, " ")};
+    if (!ex.empty()) return Cell{"excluded", "excluded: " + join(ex, " "), false};
+    // A recipe that would fail in flox build is marked whatever its last job did.
+    const std::string broken = error_summary(service.recipe_findings(v));
+    const std::string suffix = broken.empty() ? "" : "; " + broken + " (tvd check)";
     auto it = last->find(pkg);
-    if (it == last->end()) return Cell{"never", "never built"};
+    if (it == last->end()) return Cell{"never", "never built" + suffix, !broken.empty()};
     const auto& j = it->second;
     std::string title = j.state + " (job " + std::to_string(j.id) + ")";
     if (j.finished_at) title += ", " + html::ago(*j.finished_at, now);
     if (!j.failure.empty()) title += ": " + j.failure;
-    return Cell{state_class(j.state), title};
+    return Cell{state_class(j.state), title + suffix, !broken.empty()};
   };
   // Each cell once (a CPU-only cell appears in every CUDA grid of its Python).
   std::map<std::string, Cell> cells;
@@ -130,9 +134,11 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
     const std::string pkg = v.package();
     auto it = cells.find(pkg);
     const Cell c = it != cells.end() ? it->second : cell_of(v);
-    return "<td class=\"cell s-" + c.cls + "\" data-variant=\"" + escape(pkg) + "\" data-state=\"" +
-           c.cls + "\" title=\"" + escape(pkg + ": " + c.title) + "\"><a href=\"/variant/" +
-           escape(pkg) + "\">" + mark(c.cls) + "</a></td>";
+    return "<td class=\"cell s-" + c.cls + (c.broken ? " broken" : "") + "\" data-variant=\"" +
+           escape(pkg) + "\" data-state=\"" + c.cls + "\"" +
+           (c.broken ? " data-recipe=\"broken\"" : "") + " title=\"" +
+           escape(pkg + ": " + c.title) + "\"><a href=\"/variant/" + escape(pkg) + "\">" +
+           mark(c.cls) + (c.broken ? "!" : "") + "</a></td>";
   };
 
   std::vector<const CpuIsa*> isas;

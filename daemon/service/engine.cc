@@ -5,7 +5,6 @@
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
 #include "daemon/recipe/check.h"
-#include "daemon/recipe/preflight.h"
 
 namespace tvd::service {
 
@@ -73,8 +72,7 @@ void Engine::changed(Job& j) {
 std::optional<std::string> Engine::preflight_error(const Variant& v) const {
   auto report = inspect_recipes(templates_, config_.env, {Selection{v, {}, true}});
   if (!report) return std::nullopt;  // the recipe step reports it
-  const RecipeReport& r = report->front();
-  for (const auto& f : check_recipe_text(v, r.file, text_to_build(r), r.choices)) {
+  for (const auto& f : report->front().findings) {
     if (f.severity == Severity::kError) return f.to_line();
   }
   return std::nullopt;

@@ -10,6 +10,7 @@
 
 #include "daemon/config/setup.h"
 #include "daemon/exec/runner.h"
+#include "daemon/recipe/recipe_findings.h"
 #include "daemon/service/attempt_stats.h"
 #include "daemon/service/clock.h"
 #include "daemon/service/engine.h"
@@ -63,6 +64,10 @@ class Service {
   Status reload(const std::optional<std::filesystem::path>& config_path);
 
   const Setup& setup() const { return setup_; }
+  // What `tvd check` would say of v's recipe file now (text checks only).
+  const std::vector<Finding>& recipe_findings(const Variant& v) {
+    return findings_.of(v, {setup_.config.flox_env, setup_.config.pytorch_env});
+  }
   // "2 building, 5 queued, 30 succeeded": for systemd's STATUS=.
   std::string summary() const;
   // Called after every change of a job, e.g. to tell systemd the new summary.
@@ -90,6 +95,7 @@ class Service {
   std::map<JobId, std::string> last_state_;  // for the event log
   std::function<void()> change_hook_;
   AttemptStats stats_;
+  RecipeFindings findings_;
   std::set<std::pair<JobId, int>> counted_;  // ended attempts of active jobs already in stats_
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };

@@ -95,6 +95,9 @@ class DashboardTest : public DaemonTest {
 };
 
 TEST_F(DashboardTest, TheMatrixPageColoursEachCellByItsLastResult) {
+  // A hand-written sm86 recipe with the seed era's target: its cell says it would fail.
+  const std::string sm86 = "torchvision-python313-cuda12_8-sm86-avx2";
+  testing::write_text(env_dir / ".flox/pkgs" / (sm86 + ".nix"), "gpuTargets = [ \"sm_86\" ];\n");
   start_with_history();
   auto b = browser();
   ASSERT_TRUE(b);
@@ -111,7 +114,12 @@ TEST_F(DashboardTest, TheMatrixPageColoursEachCellByItsLastResult) {
   EXPECT_EQ(state(sm89), "succeeded");
   EXPECT_EQ(state(cpu), "succeeded");
   EXPECT_EQ(state(sm80), "failed");
-  EXPECT_EQ(state("torchvision-python313-cuda12_8-sm86-avx2"), "never");
+  EXPECT_EQ(state(sm86), "never");
+  EXPECT_EQ(b->run("return document.querySelectorAll('td.cell[data-recipe=\"broken\"]').length"),
+            1);
+  EXPECT_THAT(b->run("return document.querySelector('td[data-variant=\"" + sm86 + "\"]').title")
+                  .get<std::string>(),
+              ::testing::HasSubstr("recipe would fail: line 1: gpuTargets \"sm_86\""));
   // Cells link to their variant; excluded ones say why on hover.
   EXPECT_EQ(b->run("return document.querySelector('td[data-variant=\"" + sm89 +
                    "\"] a').getAttribute('href')"),

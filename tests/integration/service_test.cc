@@ -253,6 +253,12 @@ TEST_F(ServiceTest, MatrixAndGenerateGoThroughTheDaemon) {
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_EQ(json::parse(m.out)["summary"]["buildable"], 42);
   EXPECT_THAT(tvctl({"matrix"}).out, HasSubstr("excluded: sm121 needs CUDA >= 12.9"));
+  // A recipe that would fail in flox build shows with its first error.
+  testing::write_text(env_dir / ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix",
+                      "x = (python3Packages.pytorch.override { });\n");
+  EXPECT_THAT(tvctl({"matrix"}).out,
+              HasSubstr("recipe would fail: calls `pytorch`: evaluation fails at once"));
+  std::filesystem::remove(env_dir / ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix");
 
   auto dry = tvctl({"--json", "generate", "--dry-run", "sm90-*"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
