@@ -263,13 +263,18 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     print_jobs(g, (*r)["jobs"], json::object(), out);
     for (const auto& [pkg, why] : (*r)["skipped"].items())
       out << "skipped " << pkg << ": " << why.get<std::string>() << '\n';
-    size_t created = 0;
-    for (const auto& j : (*r)["jobs"])
-      created += j.value("created", false);
+    size_t created = 0, failed = 0;
+    for (const auto& j : (*r)["jobs"]) {
+      const bool is_new = j.value("created", false);
+      created += is_new;
+      failed += is_new && j.value("state", "") == "failed";  // its recipe would fail: at once
+    }
     out << '\n'
-        << created << " queued, " << (*r)["jobs"].size() - created << " already queued or running, "
-        << (*r)["skipped"].size() << " skipped\n";
-    return 0;
+        << created - failed << " queued, " << (*r)["jobs"].size() - created
+        << " already queued or running, " << (*r)["skipped"].size() << " skipped";
+    if (failed) out << ", " << failed << " failed at once ('tvd check' says why)";
+    out << '\n';
+    return failed ? 1 : 0;
   }
   if (watch->parsed()) {
     // Redraws status until interrupted (or `count` times, for scripts).

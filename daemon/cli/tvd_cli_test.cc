@@ -121,6 +121,38 @@ TEST_F(TvdCli, MatrixListsEveryCell) {
   EXPECT_THAT(out, HasSubstr("60 cells: 42 buildable, 18 excluded"));
 }
 
+// What would make every recipe fail is refused when the config is loaded, before anything is
+// written: a template calling `pytorch`, an sm_ target in the matrix, a CUDA attribute that does
+// not select the version it names.
+TEST_F(TvdCli, SeedEraInputsAreRefusedAtLoadWithExitTwo) {
+  const auto src = std::filesystem::path(TVD_SOURCE_DIR) / "config";
+  std::string gpu = testing::read_text(src / "templates" / "gpu.nix.in");
+  gpu.replace(gpu.find("pythonPackages.torch.override"), 20, "pythonPackages.pytorch");
+  write_text(root / "templates" / "gpu.nix.in", gpu);
+  write_text(root / "templates" / "cpu.nix.in",
+             testing::read_text(src / "templates" / "cpu.nix.in"));
+  write_text(config, R"({ "flox_env": "build-torchvision", "templates": "templates" })");
+  EXPECT_EQ(run({"generate", "sm89-avx2"}), 2);
+  EXPECT_THAT(err,
+              HasSubstr("gpu.nix.in: line 34: calls `.pytorch`, which nixpkgs renamed to `torch`"));
+  EXPECT_EQ(run({"check-config"}), 2);
+
+  std::string matrix = testing::read_text(src / "matrix.json");
+  auto swap = [&](const std::string& from, const std::string& to) {
+    matrix.replace(matrix.find(from), from.size(), to);
+  };
+  swap("\"decimal\": \"8.9\"", "\"decimal\": \"sm_89\"");
+  swap("\"packages\": \"cudaPackages_12_9\"", "\"packages\": \"cudaPackages_12_8\"");
+  write_text(root / "matrix.json", matrix);
+  write_text(config, R"({ "flox_env": "build-torchvision", "matrix": "matrix.json" })");
+  EXPECT_EQ(run({"generate", "sm89-avx2"}), 2);
+  EXPECT_THAT(err, HasSubstr("gpu_archs[6].decimal: PyTorch's CMake rejects \"sm_89\""));
+  EXPECT_THAT(err, HasSubstr("cuda[1].packages: \"cudaPackages_12_8\" is not nixpkgs' attribute "
+                             "for CUDA 12.9 (cudaPackages_12_9)"));
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_TRUE(recipes().empty());
+}
+
 // A hand-written recipe that would fail in flox build is flagged in the matrix, with why.
 TEST_F(TvdCli, MatrixShowsARecipeThatWouldFail) {
   write_text(env / ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix",

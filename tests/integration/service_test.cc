@@ -247,6 +247,26 @@ TEST_F(ServiceTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines)
   EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
 }
 
+// A job whose recipe has an error finding fails at enqueue, with the finding as its reason; the
+// fake flox is never asked to build it.
+TEST_F(ServiceTest, AJobWhoseRecipeWouldFailFailsAtEnqueue) {
+  testing::write_text(env_dir / ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix",
+                      "  gpuArchSM = \"sm_90\";\n  gpuTargets = [ gpuArchSM ];\n");
+  start();
+  auto r = tvctl({"enqueue", "sm90-avx2"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out,
+              HasSubstr("0 queued, 0 already queued or running, 0 skipped, 1 failed at once"));
+  auto jobs = status()["jobs"];
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0]["state"], "failed");
+  EXPECT_EQ(jobs[0]["phase"], "recipe");
+  EXPECT_THAT(jobs[0]["error"].get<std::string>(),
+              HasSubstr("torchvision-python313-cuda12_8-sm90-avx2.nix:1: error: gpuTargets "
+                        "\"sm_90\": PyTorch's CMake rejects"));
+  EXPECT_FALSE(std::filesystem::exists(plan / "calls"));
+}
+
 TEST_F(ServiceTest, MatrixAndGenerateGoThroughTheDaemon) {
   start();
   auto m = tvctl({"--json", "matrix"});
