@@ -69,13 +69,23 @@ void Engine::changed(Job& j) {
   if (observer_) observer_(j);
 }
 
-std::optional<std::string> Engine::preflight_error(const Variant& v) const {
-  auto report = inspect_recipes(templates_, config_.env, {Selection{v, {}, true}});
-  if (!report) return std::nullopt;  // the recipe step reports it
-  for (const auto& f : report->front().findings) {
-    if (f.severity == Severity::kError) return f.to_line();
+std::map<std::string, std::string> Engine::preflight_errors(
+    const std::vector<Selection>& selections) const {
+  std::vector<Selection> chosen;
+  for (const auto& sel : selections)
+    if (sel.chosen) chosen.push_back(sel);
+  std::map<std::string, std::string> out;
+  auto reports = inspect_recipes(templates_, config_.env, chosen);
+  if (!reports) return out;  // the recipe step reports it
+  for (const auto& r : *reports) {
+    for (const auto& f : r.findings) {
+      if (f.severity == Severity::kError) {
+        out.emplace(r.variant.package(), f.to_line());
+        break;
+      }
+    }
   }
-  return std::nullopt;
+  return out;
 }
 
 std::string Engine::fingerprint(const Job& j) const {
@@ -109,6 +119,7 @@ std::chrono::milliseconds Engine::backoff(int tries) const {
 std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
                                       const EnqueueOptions& o) {
   std::vector<Enqueued> out;
+  const auto broken = o.force ? std::map<std::string, std::string>{} : preflight_errors(selections);
   for (const auto& sel : selections) {
     Enqueued e;
     e.package = sel.variant.package();
@@ -147,17 +158,14 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     }
     // A recipe that would fail in flox build fails its job now, with the finding as the reason,
     // rather than hours from now; --force builds it anyway.
-    if (!o.force) {
-      if (auto finding = preflight_error(j.variant)) {
-        e.job = j.id;
-        e.created = true;
-        auto& failed = jobs_[j.id] = std::move(j);
-        failed.finished = clock_.now();
-        fail(failed, JobPhase::kRecipe, exec::Failure::kEvaluation,
-             *finding + " (tvd check lists every finding; --force builds it anyway)");
-        out.push_back(std::move(e));
-        continue;
-      }
+    if (auto finding = broken.find(j.package); finding != broken.end()) {
+      e.job = j.id;
+      e.created = true;
+      auto& failed = jobs_[j.id] = std::move(j);
+      fail(failed, JobPhase::kRecipe, exec::Failure::kEvaluation,
+           finding->second + " (tvd check lists every finding; --force builds it anyway)");
+      out.push_back(std::move(e));
+      continue;
     }
     auto kind = kind_of(j.variant);
     sched_.enqueue({j.package, kind, o.origin, o.priority}, j.id);

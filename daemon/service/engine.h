@@ -175,8 +175,8 @@ class Engine {
   std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;
   std::string fingerprint(const Job& j) const;  // recipe text and environment lock
-  // The first error finding of the recipe a build of `v` would use (check.h), if any.
-  std::optional<std::string> preflight_error(const Variant& v) const;
+  // By package, the first error finding (check.h) of each chosen selection's recipe file.
+  std::map<std::string, std::string> preflight_errors(const std::vector<Selection>& s) const;
   void schedule_recheck();
 
   EngineConfig config_;
