@@ -91,6 +91,85 @@ std::string telling_line(std::string_view tail) {
   return {};
 }
 
+FloxOutput read_flox_output(std::string_view tail) {
+  FloxOutput out;
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < tail.size();) {
+    size_t end = tail.find('\n', pos);
+    if (end == std::string_view::npos) end = tail.size();
+    lines.emplace_back(tail.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  constexpr std::string_view kFloxError = "✘ ERROR: ";
+  constexpr std::string_view kCannotBuild = "error: Cannot build '";
+  std::string pending_drv;  // the derivation of the last "Cannot build" line
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string line = trim(lines[i]);
+    if (line.rfind("! ", 0) == 0) continue;  // flox's warnings never decide
+    out.meaningful += line + "\n";
+    if (line.rfind(kFloxError, 0) == 0) {
+      out.flox_error = line.substr(kFloxError.size());
+      continue;
+    }
+    const std::string low = lower(line);
+    if (line.rfind(kCannotBuild, 0) == 0) {
+      // Nix (libstore): "Cannot build '/nix/store/HASH-NAME.drv'." then "Reason: ...".
+      std::string drv = line.substr(kCannotBuild.size());
+      drv = drv.substr(0, drv.find('\''));
+      auto dash = drv.find('-', drv.rfind('/') + 1);
+      pending_drv = dash == std::string::npos ? drv : drv.substr(dash + 1);
+      if (pending_drv.size() > 4 && pending_drv.compare(pending_drv.size() - 4, 4, ".drv") == 0)
+        pending_drv.resize(pending_drv.size() - 4);
+      continue;
+    }
+    if (line.rfind("Reason: ", 0) == 0 && !pending_drv.empty()) {
+      std::string why = line.substr(8);
+      if (!why.empty() && why.back() == '.') why.pop_back();
+      // The first derivation that failed itself; its dependents only say "dependency failed".
+      if (out.nix_reason.empty() && why.find("dependency failed") == std::string::npos &&
+          why.find("dependencies failed") == std::string::npos) {
+        out.nix_reason = pending_drv + ": " + why;
+      }
+      continue;
+    }
+    // A compiler's error in the builder's log (nix build -L prefixes "name> ", Nix's summary
+    // "> "): the first one is what broke.
+    if (out.compiler_error.empty() && low.find("error:") != std::string::npos &&
+        (line.rfind("> ", 0) == 0 || line.find("> ") != std::string::npos) &&
+        line.rfind("error:", 0) != 0) {
+      out.compiler_error = trim(line.substr(line.find("> ") + 2));
+    }
+    if (out.network_line.empty() &&
+        has_any(low, {"unable to download", "couldn't resolve", "could not resolve",
+                      "error sending request", "unable to upload", "connection refused"})) {
+      out.network_line = line.rfind(kFloxError, 0) == 0 ? line.substr(kFloxError.size()) : line;
+    }
+    // Older Nix: "error: builder for '/nix/store/HASH-NAME.drv' failed with exit code 2;".
+    if (line.rfind("error: builder for '", 0) == 0) {
+      if (out.nix_reason.empty()) {
+        std::string why = line.substr(7);
+        while (!why.empty() && (why.back() == ';' || why.back() == '.'))
+          why.pop_back();
+        out.nix_reason = why;
+      }
+      out.last_error = line;
+      continue;
+    }
+    // Nix's evaluation errors: "error: MESSAGE" (possibly after "error:" and "… while ..."
+    // frames), then "at FILE:LINE:COL:". The innermost message is the last one.
+    if (line.rfind("error: ", 0) == 0 && line.rfind(kCannotBuild, 0) != 0) {
+      out.last_error = line;
+      std::string where;
+      if (i + 1 < lines.size() && trim(lines[i + 1]).rfind("at ", 0) == 0)
+        where = " " + trim(lines[i + 1]);
+      out.eval_error = line.substr(7) + where;
+      if (!where.empty() && where.back() == ':') out.eval_error.pop_back();
+    }
+  }
+  if (!out.nix_reason.empty()) out.eval_error.clear();  // a build ran: not an evaluation error
+  return out;
+}
+
 Verdict classify(const RunResult& r, Phase phase) {
   if (r.succeeded()) return {Failure::kNone, false, ""};
   switch (r.ending) {
@@ -119,46 +198,72 @@ Verdict classify(const RunResult& r, Phase phase) {
       break;
   }
 
-  const std::string text = lower(r.tail);
-  const std::string line = telling_line(r.tail);
-  auto with = [&](std::string what) { return line.empty() ? what : what + ": " + line; };
+  const FloxOutput out = read_flox_output(r.tail);
+  const std::string text = lower(out.meaningful);
+  auto with = [&](std::string what, const std::string& line) {
+    return line.empty() ? what : what + ": " + line;
+  };
+  const std::string flox_line = out.flox_error.empty() ? "" : "flox: " + out.flox_error;
 
   if (has_any(text, {"does not appear to be tracked by git"})) {
-    return {Failure::kNotTracked, false,
-            with("flox sees the recipe as untracked; it must be committed (git add) first")};
+    return {
+        Failure::kNotTracked, false,
+        with("flox sees the recipe as untracked; it must be committed (git add) first", flox_line)};
   }
-  if (has_any(text,
-              {"not logged in", "flox auth login", "floxhub_token", "authentication failed"})) {
+  // Only flox's own error decides this: the warning every command prints without credentials
+  // ("! You are not logged in to FloxHub. ...") was dropped with the other warnings.
+  if (out.flox_error.rfind("You are not logged in to FloxHub", 0) == 0 ||
+      out.flox_error.rfind("Your FloxHub token has expired", 0) == 0) {
     return {Failure::kNotLoggedIn, false,
-            with("not logged in to FloxHub: give the service FLOX_FLOXHUB_TOKEN")};
+            "not logged in to FloxHub: " + out.flox_error +
+                " (give the service FLOX_FLOXHUB_TOKEN, floxhub_token in flox.toml, or run "
+                "'flox auth login' as its user)"};
+  }
+  if (!out.nix_reason.empty() && out.nix_reason.find("signal 9") != std::string::npos) {
+    return {Failure::kOutOfMemory, true,
+            out.nix_reason + ": killed, most likely by the kernel's OOM killer"};
   }
   if (has_any(text, {"out of memory", "cannot allocate memory", "std::bad_alloc",
-                     "virtual memory exhausted", "oom-kill", "signal 9 (killed)",
-                     "killed by signal 9", "exit code 137"})) {
-    return {Failure::kOutOfMemory, true, with("out of memory")};
+                     "virtual memory exhausted", "oom-kill", "killed by signal 9",
+                     "signal 9 (killed)", "exit code 137"})) {
+    return {Failure::kOutOfMemory, true, with("out of memory", out.last_error)};
   }
+  // Every build asks FloxHub's catalog and prefetches nixpkgs: failures there are transient.
   if (has_any(text,
-              {"could not resolve", "temporary failure in name resolution", "connection refused",
-               "connection timed out", "connection reset", "network is unreachable",
-               "unable to download", "http error 5", "tls handshake"})) {
-    return {Failure::kNetwork, true, with("network trouble")};
+              {"could not resolve", "couldn't resolve host", "temporary failure in name",
+               "connection refused", "connection timed out", "connection reset",
+               "network is unreachable", "unable to download", "http error 5", "tls handshake",
+               "error sending request", "failed to get the base catalog", "unable to upload"})) {
+    return {Failure::kNetwork, true,
+            with("network trouble", out.network_line.empty() ? flox_line : out.network_line)};
   }
   if (has_any(text, {"already running", "is locked by another", "collides with"})) {
-    return {Failure::kCollision, true, with("another build of the same package was running")};
+    return {Failure::kCollision, true,
+            with("another build of the same package was running", flox_line)};
   }
-  if (phase == Phase::kPublish && has_any(text, {"untracked", "uncommitted", "not pushed",
-                                                 "no upstream", "manifest.lock", "dirty"})) {
-    return {Failure::kPublishPrecondition, false, with("flox publish refused")};
+  if (phase == Phase::kPublish &&
+      has_any(text, {"untracked", "uncommitted", "not pushed", "no upstream", "manifest.lock",
+                     "dirty", "must be locked", "not tracked by git", "must be clean",
+                     "not found on any remote", "at least one remote"})) {
+    return {Failure::kPublishPrecondition, false, with("flox publish refused", flox_line)};
+  }
+  if (!out.nix_reason.empty()) {
+    std::string reason = out.nix_reason;
+    if (!out.compiler_error.empty()) reason += " (" + out.compiler_error + ")";
+    return {Failure::kBuildError, false, reason};
+  }
+  if (!out.eval_error.empty()) {
+    return {Failure::kEvaluation, false, "the recipe does not evaluate: " + out.eval_error};
   }
   if (has_any(text, {"error: undefined variable", "error: attribute", "syntax error",
-                     "while evaluating", "cannot coerce", "infinite recursion", "error: function",
-                     "called without required argument"})) {
-    return {Failure::kEvaluation, false, with("the recipe does not evaluate")};
+                     "infinite recursion", "called without required argument"})) {
+    return {Failure::kEvaluation, false, with("the recipe does not evaluate", out.last_error)};
   }
-  if (has_any(text, {"error: builder for", "failed with exit code", "build failed"})) {
-    return {Failure::kBuildError, false, with("the build failed")};
+  if (has_any(text, {"error: builder for", "failed with exit code"})) {
+    return {Failure::kBuildError, false, with("the build failed", out.last_error)};
   }
-  return {Failure::kUnknown, false, with("exit code " + std::to_string(r.exit_code))};
+  const std::string& line = !out.last_error.empty() ? out.last_error : flox_line;
+  return {Failure::kUnknown, false, with("exit code " + std::to_string(r.exit_code), line)};
 }
 
 }  // namespace tvd::exec

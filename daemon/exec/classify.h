@@ -40,6 +40,22 @@ struct Verdict {
 
 Verdict classify(const RunResult& r, Phase phase);
 
+// What a flox run's output says, read as flox 1.14 and Nix write it (DESIGN.md): flox's closing
+// "✘ ERROR: ..." line, Nix's reason for the first derivation that failed itself ("torch-2.8.0:
+// builder failed with exit code 2"), the first compiler error in the build log, an evaluation
+// error with its location, a network line. Flox's "! ..." warnings (such as "You are not logged in
+// to FloxHub", printed by every command without credentials) are dropped.
+struct FloxOutput {
+  std::string flox_error;      // after "✘ ERROR: "
+  std::string nix_reason;      // "NAME: builder failed with exit code 2"
+  std::string compiler_error;  // "torch/csrc/Module.cpp:42:7: error: ..."
+  std::string eval_error;      // "attribute 'x' missing at FILE:LINE:COL"
+  std::string network_line;
+  std::string last_error;  // the last "error: ..." line of Nix
+  std::string meaningful;  // every line but the warnings
+};
+FloxOutput read_flox_output(std::string_view tail);
+
 // The last line of `tail` that says "error" (or the last non-empty line), trimmed.
 std::string telling_line(std::string_view tail);
 

@@ -43,19 +43,19 @@ TEST(Classify, ReadsTheLogTail) {
     Failure failure;
     bool transient;
   } cases[] = {
-      {"❌ ERROR: '.flox/pkgs/x.nix' does not appear to be tracked by git\n", Failure::kNotTracked,
+      {"✘ ERROR: '.flox/pkgs/x.nix' does not appear to be tracked by git\n", Failure::kNotTracked,
        false},
       {"cc1plus: out of memory allocating 65536 bytes\nerror: builder for 'x' failed due to signal "
        "9 (Killed)\n",
        Failure::kOutOfMemory, true},
       {"error: unable to download 'https://cache.nixos.org/x': Could not resolve host\n",
        Failure::kNetwork, true},
-      {"❌ ERROR: a build of 'x' is already running in this environment\n", Failure::kCollision,
+      {"✘ ERROR: a build of 'x' is already running in this environment\n", Failure::kCollision,
        true},
       {"error: undefined variable 'pytorch'\n       at x.nix:22:19\n", Failure::kEvaluation, false},
       {"error: builder for '/nix/store/x.drv' failed with exit code 2;\n", Failure::kBuildError,
        false},
-      {"❌ ERROR: You are not logged in to FloxHub.\n", Failure::kNotLoggedIn, false},
+      {"✘ ERROR: You are not logged in to FloxHub.\n", Failure::kNotLoggedIn, false},
       {"something odd\n", Failure::kUnknown, false},
   };
   for (const auto& c : cases) {
@@ -63,9 +63,99 @@ TEST(Classify, ReadsTheLogTail) {
     EXPECT_EQ(v.failure, c.failure) << c.tail;
     EXPECT_EQ(v.transient, c.transient) << c.tail;
   }
-  auto p = classify(exited(1, "❌ ERROR: HEAD is not pushed to its upstream\n"), Phase::kPublish);
+  auto p = classify(exited(1, "✘ ERROR: HEAD is not pushed to its upstream\n"), Phase::kPublish);
   EXPECT_EQ(p.failure, Failure::kPublishPrecondition);
   EXPECT_THAT(p.reason, HasSubstr("HEAD is not pushed"));
+}
+
+// What tests/support/fake-flox prints, as flox 1.14.1 and Nix 2.31 do: the login warning first
+// (no credentials), Nix's lines, flox's "✘ ERROR: Build failed" last.
+const char* kWarning = "! You are not logged in to FloxHub. Run 'flox auth login' to log in.\n";
+const char* kCompilerFailure =
+    "torch> [1/2] Building CXX object caffe2/CMakeFiles/torch_cpu.dir/op_1.cpp.o\n"
+    "torch> torch/csrc/Module.cpp:42:7: error: 'class at::Tensor' has no member named "
+    "'frobnicate'\n"
+    "torch> ninja: build stopped: subcommand failed.\n"
+    "error: Cannot build '/nix/store/0abc-torch-2.8.0.drv'.\n"
+    "       Reason: builder failed with exit code 2.\n"
+    "       Output paths:\n"
+    "         /nix/store/0abc-torch-2.8.0\n"
+    "       Last 2 log lines:\n"
+    "       > torch/csrc/Module.cpp:42:7: error: 'class at::Tensor' has no member named "
+    "'frobnicate'\n"
+    "       > ninja: build stopped: subcommand failed.\n"
+    "error: Cannot build '/nix/store/0abc-torchvision-python313-cpu-avx2-0.23.0.drv'.\n"
+    "       Reason: 1 dependency failed.\n"
+    "✘ ERROR: Build failed\n";
+const char* kOom =
+    "error: Cannot build '/nix/store/0abc-torch-2.8.0.drv'.\n"
+    "       Reason: builder failed due to signal 9 (Killed).\n"
+    "error: Cannot build '/nix/store/0abc-torchvision-x-0.23.0.drv'.\n"
+    "       Reason: 1 dependency failed.\n"
+    "✘ ERROR: Build failed\n";
+const char* kEvaluation =
+    "error:\n"
+    "       … while calling the 'derivationStrict' builtin\n"
+    "\n"
+    "       error: attribute 'torchvison' missing\n"
+    "       at /env/.flox/pkgs/x.nix:52:4:\n"
+    "✘ ERROR: Build failed\n";
+
+TEST(Classify, TheReasonIsNixsOwnNeverFloxsClosingLine) {
+  auto build = classify(exited(1, std::string(kWarning) + kCompilerFailure), Phase::kBuild);
+  EXPECT_EQ(build.failure, Failure::kBuildError);
+  EXPECT_FALSE(build.transient);
+  EXPECT_EQ(build.reason,
+            "torch-2.8.0: builder failed with exit code 2 (torch/csrc/Module.cpp:42:7: error: "
+            "'class at::Tensor' has no member named 'frobnicate')");
+
+  auto oom = classify(exited(1, std::string(kWarning) + kOom), Phase::kBuild);
+  EXPECT_EQ(oom.failure, Failure::kOutOfMemory);
+  EXPECT_TRUE(oom.transient);
+  EXPECT_THAT(oom.reason, HasSubstr("torch-2.8.0: builder failed due to signal 9 (Killed)"));
+
+  auto eval = classify(exited(1, std::string(kWarning) + kEvaluation), Phase::kBuild);
+  EXPECT_EQ(eval.failure, Failure::kEvaluation);
+  EXPECT_EQ(eval.reason,
+            "the recipe does not evaluate: attribute 'torchvison' missing at "
+            "/env/.flox/pkgs/x.nix:52:4");
+  for (const auto* v : {&build, &oom, &eval})
+    EXPECT_THAT(v->reason, ::testing::Not(HasSubstr("Build failed")));
+}
+
+TEST(Classify, CatalogAndPrefetchFailuresAreTransient) {
+  auto catalog = classify(
+      exited(1, std::string(kWarning) +
+                    "✘ ERROR: Failed to get the base catalog page: error sending request for url "
+                    "(https://api.flox.dev/api/v1/catalog/resolve): client error (Connect)\n"),
+      Phase::kBuild);
+  EXPECT_EQ(catalog.failure, Failure::kNetwork);
+  EXPECT_TRUE(catalog.transient);
+  EXPECT_THAT(catalog.reason, HasSubstr("api.flox.dev"));
+  auto prefetch = classify(
+      exited(1,
+             std::string(kWarning) +
+                 "error: unable to download 'https://github.com/NixOS/nixpkgs/archive/x.tar.gz': "
+                 "Couldn't resolve host name (6)\n✘ ERROR: Build failed\n"),
+      Phase::kBuild);
+  EXPECT_EQ(prefetch.failure, Failure::kNetwork);
+  EXPECT_TRUE(prefetch.transient);
+  EXPECT_THAT(prefetch.reason, HasSubstr("Couldn't resolve host name"));
+}
+
+// The warning every command prints without credentials never decides the class; flox's own
+// error does.
+TEST(Classify, TheLoginWarningIsNoise) {
+  auto short_failure =
+      classify(exited(1, std::string(kWarning) + "✘ ERROR: Build failed\n"), Phase::kBuild);
+  EXPECT_NE(short_failure.failure, Failure::kNotLoggedIn);
+  auto publish = classify(
+      exited(1, std::string(kWarning) + "✘ ERROR: You are not logged in to FloxHub.\n\nTo login "
+                                        "you can either\n* login to FloxHub with 'flox auth "
+                                        "login',\n"),
+      Phase::kPublish);
+  EXPECT_EQ(publish.failure, Failure::kNotLoggedIn);
+  EXPECT_FALSE(publish.transient);
 }
 
 TEST(Classify, TheTellingLineIsTheLastError) {

@@ -196,9 +196,10 @@ TEST_F(ServiceTest, AFailingBuildShowsItsReasonAndRetryFixesIt) {
   ASSERT_EQ(tvctl({"enqueue", "--no-publish", "sm89-avx2"}).exit_code, 0);
   auto s = settle();
   ASSERT_EQ(s["jobs"][0]["state"], "failed");
-  EXPECT_THAT(s["jobs"][0]["error"].get<std::string>(), HasSubstr("the build failed"));
+  EXPECT_THAT(s["jobs"][0]["error"].get<std::string>(),
+              HasSubstr("torch-2.8.0: builder failed with exit code 2"));
   EXPECT_EQ(s["jobs"][0]["phase"], "build");
-  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("the build failed"));
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("torch-2.8.0: builder failed with exit code 2"));
   EXPECT_EQ(tvctl({"show", "1"}).exit_code, 1);
 
   fs::remove(plan / (sm89 + ".build"));
@@ -215,7 +216,7 @@ TEST_F(ServiceTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
     std::this_thread::sleep_for(50ms);
   auto followed = tvctl({"logs", "-f", "1"});  // returns when the build is over
   EXPECT_EQ(followed.exit_code, 0) << followed.err;
-  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + " in local mode"));
+  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + " in Nix expression mode"));
   EXPECT_THAT(followed.out, HasSubstr("[20/20] Building CXX object"));
   EXPECT_THAT(followed.out, HasSubstr("Completed build of " + cpu));
   EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
