@@ -17,7 +17,10 @@
 #include "daemon/recipe/report_json.h"
 #include "daemon/sched/simulate.h"
 #include "daemon/service/engine.h"
+#include "daemon/service/host_config.h"
 #include "daemon/service/serve.h"
+
+extern char** environ;
 
 namespace tvd {
 namespace {
@@ -184,8 +187,13 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
       << "matrix:    " << setup->matrix_origin << ": " << cells << " cells, " << buildable
       << " buildable, " << cells - buildable << " excluded\n"
       << "templates: " << setup->templates.origin << '\n';
+  auto problems = check_host(c);
+  // flox is asked with the environment the service gives its children.
+  const auto child_env = service::engine_config(c, environ).child_env;
+  for (const auto& line : describe_flox(c, child_env, problems))
+    out << line << '\n';
   int errors = 0;
-  for (const auto& p : check_host(c)) {
+  for (const auto& p : problems) {
     (p.fatal ? err : out) << (p.fatal ? "error:     " : "warning:   ") << p.message << '\n';
     errors += p.fatal;
   }

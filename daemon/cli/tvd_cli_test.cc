@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "tests/support/scratch.h"
@@ -191,6 +193,62 @@ TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
   write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");
   EXPECT_EQ(run({"check-config"}), 2);
   EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));
+}
+
+// check-config asks flox: its version and which publish behaviour that means, and where flox
+// finds FloxHub credentials (the environment, flox.toml, or its own login).
+TEST_F(TvdCli, CheckConfigReportsFloxsVersionAndCredentials) {
+  struct Env {  // the variables this test changes, restored after it
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    void set(const char* k, const char* v) {
+      const char* old = std::getenv(k);
+      saved.emplace_back(k, old ? std::optional<std::string>(old) : std::nullopt);
+      v ? ::setenv(k, v, 1) : ::unsetenv(k);
+    }
+    ~Env() {
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+        it->second ? ::setenv(it->first.c_str(), it->second->c_str(), 1)
+                   : ::unsetenv(it->first.c_str());
+    }
+  } vars;
+  vars.set("HOME", root.path().c_str());
+  vars.set("XDG_CONFIG_HOME", nullptr);
+  vars.set("FLOX_CONFIG_DIR", nullptr);
+  vars.set("FLOX_FLOXHUB_TOKEN", nullptr);
+  testing::git(root.path(), {"init", "-q", "-b", "main", env.string()});
+  // The fake's own knobs reach it through a wrapper, as in the demo: tvd passes flox only the
+  // variables flox reads.
+  auto flox = [&](const std::string& exports) {
+    write_text(root / "flox",
+               "#!/bin/sh\n" + exports + "exec " + testing::fake_flox().string() + " \"$@\"\n");
+    std::filesystem::permissions(root / "flox", std::filesystem::perms::owner_all);
+  };
+  flox("");
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": ")" + (root / "flox").string() +
+                         R"(", "socket_group": "root", "state_dir": "state",
+                         "socket": "run/tvd.sock", "publish": {"enabled": true, "org": "acme"} })");
+  EXPECT_EQ(run({"check-config"}), 2);  // no upstream for publishing
+  EXPECT_THAT(out, HasSubstr("flox:      1.14.1 (1.12 or later: flox publish skips a build already "
+                             "published from the same HEAD revision"));
+  EXPECT_THAT(out, HasSubstr("warning:   no FloxHub credentials for flox publish"));
+
+  write_text(root / ".config/flox/flox.toml", "floxhub_token = \"t0ken\"\n");
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("publish:   FloxHub credentials: floxhub_token in " +
+                             (root / ".config/flox/flox.toml").string()));
+  std::filesystem::remove(root / ".config/flox/flox.toml");
+  write_text(root / "keyring", "t0ken\n");  // the fake's stand-in for `flox auth login`
+  flox("FAKE_FLOX_KEYRING=" + (root / "keyring").string() + " export FAKE_FLOX_KEYRING\n");
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("publish:   FloxHub credentials: flox's own login (flox auth status: "
+                             "You are logged in as fake-user"));
+  vars.set("FLOX_FLOXHUB_TOKEN", "t0ken");
+  flox("FAKE_FLOX_VERSION=1.11.2 export FAKE_FLOX_VERSION\n");
+  run({"check-config"});
+  EXPECT_THAT(out,
+              HasSubstr("publish:   FloxHub credentials: FLOX_FLOXHUB_TOKEN in the environment"));
+  EXPECT_THAT(out, HasSubstr("flox:      1.11.2 (before 1.12: flox publish has no 'already "
+                             "published' check"));
 }
 
 TEST_F(TvdCli, SimulateComparesThePolicies) {

@@ -6,7 +6,11 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <system_error>
+
+#include "daemon/exec/capture.h"
+#include "daemon/exec/flox_config.h"
 
 namespace tvd {
 namespace {
@@ -31,7 +35,72 @@ bool has_upstream(const std::filesystem::path& repo) {
   return std::system(cmd.c_str()) == 0;
 }
 
+// "1.14.1" from flox --version's output; nullopt when it says something else.
+std::optional<std::pair<int, int>> major_minor(const std::string& text) {
+  int major = 0, minor = 0;
+  if (std::sscanf(text.c_str(), "%d.%d", &major, &minor) == 2) return std::pair{major, minor};
+  auto pos = text.find_first_of("0123456789");
+  if (pos != std::string::npos && std::sscanf(text.c_str() + pos, "%d.%d", &major, &minor) == 2)
+    return std::pair{major, minor};
+  return std::nullopt;
+}
+
+std::string first_line(const std::string& s) {
+  auto end = s.find('\n');
+  return s.substr(0, end);
+}
+
 }  // namespace
+
+std::vector<std::string> describe_flox(const Config& c,
+                                       const std::map<std::string, std::string>& child_env,
+                                       std::vector<HostProblem>& problems) {
+  std::vector<std::string> lines;
+  auto version = exec::capture_all({{c.flox, "--version"}}, child_env, 1, std::chrono::seconds(30));
+  if (!version[0].started || version[0].exit_code != 0) {
+    problems.push_back(
+        {false, "'" + c.flox + " --version' failed: " +
+                    first_line(version[0].started ? version[0].err : version[0].err)});
+    return lines;
+  }
+  const std::string v = first_line(version[0].out);
+  auto mm = major_minor(v);
+  std::string behaviour = "unknown version: publish behaviour assumed to be 1.12's";
+  if (mm && *mm < std::pair{1, 12}) {
+    behaviour =
+        "before 1.12: flox publish has no 'already published' check, so every publish is "
+        "a new catalog entry";
+  } else if (mm) {
+    behaviour =
+        "1.12 or later: flox publish skips a build already published from the same HEAD "
+        "revision, nixpkgs and system (\"Package already published.\"); a new commit "
+        "publishes an unchanged package again";
+  }
+  lines.push_back("flox:      " + v + " (" + behaviour + ")");
+  if (!c.publish.enabled) return lines;
+  if (auto source = exec::flox_token_source(child_env)) {
+    lines.push_back("publish:   FloxHub credentials: " + *source);
+    return lines;
+  }
+  auto status =
+      exec::capture_all({{c.flox, "auth", "status"}}, child_env, 1, std::chrono::seconds(30));
+  if (status[0].started && status[0].exit_code == 0) {
+    lines.push_back("publish:   FloxHub credentials: flox's own login (flox auth status: " +
+                    first_line(status[0].err.empty() ? status[0].out : status[0].err) + ")");
+  } else {
+    problems.push_back(
+        {false,
+         "no FloxHub credentials for flox publish: no FLOX_FLOXHUB_TOKEN for the service, "
+         "no floxhub_token in its flox.toml, and 'flox auth status' says it is not logged "
+         "in; put FLOX_FLOXHUB_TOKEN in /etc/tvd/tvd.env (mode 0600), or run 'flox auth "
+         "login' as tvd's user"});
+  }
+  if (c.publish.signing_key && ::access(c.publish.signing_key->c_str(), R_OK) != 0) {
+    problems.push_back({true, "publish.signing_key " + c.publish.signing_key->string() +
+                                  " is not readable: give it to tvd's user (mode 0600)"});
+  }
+  return lines;
+}
 
 std::vector<HostProblem> check_host(const Config& c) {
   std::vector<HostProblem> out;

@@ -88,11 +88,16 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
       c.flox = s->find('/') == std::string::npos ? *s : resolve(base_dir, *s).string();
   }
 
+  c.flox_metrics = root.boolean("flox_metrics", Need::kOptional).value_or(false);
+
   if (const json* p = root.get("publish", Need::kOptional)) {
     JsonObject o(*p, "publish", errors);
     c.publish.enabled = o.boolean("enabled", Need::kOptional).value_or(false);
     c.publish.org = o.string("org", Need::kOptional).value_or("");
     c.publish.push = o.boolean("push", Need::kOptional).value_or(false);
+    std::filesystem::path key;
+    path_key(o, "signing_key", key);
+    if (!key.empty()) c.publish.signing_key = key;
     if (c.publish.enabled && c.publish.org.empty()) {
       o.error("org", "is needed when publish.enabled is true (the FloxHub organisation)");
     }

@@ -27,11 +27,16 @@ struct Config {
   std::filesystem::path socket = "/run/tvd/tvd.sock";
   std::string socket_group = "tvd";
   std::string flox = "flox";  // executable: a path, or a name looked up in PATH
+  // flox reports usage metrics unless FLOX_DISABLE_METRICS is set; tvd sets it for its children
+  // unless this is true.
+  bool flox_metrics = false;
 
   struct Publish {
     bool enabled = false;
     std::string org;
     bool push = false;  // push recipe commits to the upstream
+    // flox publish --signing-private-key: catalogs with their own store need signed uploads.
+    std::optional<std::filesystem::path> signing_key;
   } publish;
 
   struct Scheduler {

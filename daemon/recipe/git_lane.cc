@@ -328,15 +328,10 @@ void GitLane::publish(const std::string& package, std::filesystem::path log,
                       std::function<void(exec::RunId)> started) {
   const std::string rel = ".flox/pkgs/" + package + ".nix";
   std::vector<Step> steps;
+  // Authentication is flox's own first check: it takes a token from the environment, from
+  // flox.toml or from the keyring after `flox auth login`, and only flox can see the keyring, so
+  // tvd leaves that check to flox (whose refusal is a permanent "not logged in").
   steps.push_back([this](auto next, auto fail) {
-    auto it = config_.child_env.find("FLOX_FLOXHUB_TOKEN");
-    if (it == config_.child_env.end() || it->second.empty()) {
-      fail(
-          refused("not logged in to FloxHub: FLOX_FLOXHUB_TOKEN is not set for the service "
-                  "(systemd: a credential or an EnvironmentFile readable only by root)",
-                  false, exec::Failure::kNotLoggedIn));
-      return;
-    }
     if (!std::filesystem::exists(config_.env_dir / ".flox/env/manifest.lock")) {
       fail(
           refused(".flox/env/manifest.lock does not exist: lock the environment (flox "
@@ -415,8 +410,13 @@ void GitLane::publish(const std::string& package, std::filesystem::path log,
   auto outcome = std::make_shared<LaneOutcome>();
   steps.push_back([this, package, log, outcome, started](auto next, auto fail) {
     exec::RunSpec spec;
-    spec.argv = {config_.flox, "publish",   "-d",   config_.env_dir.string(),
-                 "-o",         config_.org, package};
+    spec.argv = {config_.flox, "publish", "-d", config_.env_dir.string(), "-o", config_.org};
+    if (!config_.signing_key.empty()) {
+      // A catalog with its own store needs its uploads signed (flox publish's
+      // --signing-private-key; DESIGN.md).
+      spec.argv.insert(spec.argv.end(), {"--signing-private-key", config_.signing_key.string()});
+    }
+    spec.argv.push_back(package);
     spec.cwd = config_.env_dir;
     spec.env = config_.child_env;
     spec.log = log;

@@ -27,8 +27,9 @@ struct GitLaneConfig {
   std::filesystem::path log_dir;  // where the lane's command logs go
   std::map<std::string, std::string> child_env;
   std::string flox = "flox";
-  bool push = false;  // push recipe commits to the upstream
-  std::string org;    // for flox publish
+  bool push = false;                  // push recipe commits to the upstream
+  std::string org;                    // for flox publish
+  std::filesystem::path signing_key;  // flox publish --signing-private-key, when set
   std::chrono::seconds git_timeout{300};
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
@@ -67,10 +68,12 @@ class GitLane {
   void recover(std::vector<RecipeReport> ours, std::function<void(std::vector<std::string>)> done);
 
   bool busy() const { return busy_; }
-  void set_publishing(std::string flox, bool push, std::string org) {
+  void set_publishing(std::string flox, bool push, std::string org,
+                      std::filesystem::path signing_key) {
     config_.flox = std::move(flox);
     config_.push = push;
     config_.org = std::move(org);
+    config_.signing_key = std::move(signing_key);
   }
   const GitLaneConfig& config() const { return config_; }
 

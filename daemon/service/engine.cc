@@ -59,7 +59,7 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       estimator_(config_.estimates),
       sched_(config_.limits, &estimator_),
       lane_(runner, GitLaneConfig{config_.env.flox_env, config_.log_dir / "git", config_.child_env,
-                                  config_.flox, config_.push, config_.org,
+                                  config_.flox, config_.push, config_.org, config_.signing_key,
                                   std::chrono::seconds(300), config_.publish_timeout}) {
   std::error_code ec;
   std::filesystem::create_directories(config_.log_dir / "git", ec);
@@ -504,7 +504,7 @@ void Engine::reconfigure(const EngineConfig& c) {
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);
-  lane_.set_publishing(c.flox, c.push, c.org);
+  lane_.set_publishing(c.flox, c.push, c.org, c.signing_key);
   pump();
 }
 

@@ -88,6 +88,7 @@ struct EngineConfig {
   std::map<std::string, std::string> child_env;
   bool publish = false;
   std::string org;
+  std::filesystem::path signing_key;  // flox publish --signing-private-key
   bool push = false;
   sched::Limits limits;
   sched::EstimatorDefaults estimates;

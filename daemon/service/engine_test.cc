@@ -271,14 +271,82 @@ TEST_F(EngineTest, APublishPreconditionSaysWhatToFixAndRetryPublishesWithoutRebu
   EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
 }
 
+// Without credentials anywhere flox looks, flox's own refusal is the reason, and it is permanent:
+// tried once, never retried (the build is not repeated either).
 TEST_F(EngineTest, NotLoggedInIsAPermanentPublishFailure) {
   auto c = config();
   c.child_env.erase("FLOX_FLOXHUB_TOKEN");
   make(c);
   auto e = enqueue({"cpu-avx2"});
   run_until_idle();
-  EXPECT_THAT(engine->job(*e[0].job)->error,
-              HasSubstr("FLOX_FLOXHUB_TOKEN is not set for the service"));
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->failure, exec::Failure::kNotLoggedIn);
+  EXPECT_THAT(j->error, HasSubstr("not logged in to FloxHub: You are not logged in to FloxHub."));
+  EXPECT_EQ(j->publish_tries, 1);
+  EXPECT_EQ(count_calls("build " + cpu), 1u);
+}
+
+// With no credentials at all, every flox command starts with the login warning (flox 1.14); the
+// reason of each failure is still Nix's own line, and its class follows it.
+TEST_F(EngineTest, TrueReasonsAndClassesUnderTheLoginWarning) {
+  auto c = config();
+  c.child_env.erase("FLOX_FLOXHUB_TOKEN");
+  c.publish = false;
+  make(c);
+  const std::string sm86 = "torchvision-python313-cuda12_8-sm86-avx2";
+  const std::string sm90 = "torchvision-python313-cuda12_8-sm90-avx2";
+  behave(sm89, "result=fail\n");
+  behave(cpu, "result=eval\n");
+  behave(sm86, "fail_first=1\n");    // OOM once, then fine
+  behave(sm90, "result=catalog\n");  // FloxHub's catalog unreachable every time
+  auto e = enqueue({"sm89-avx2", "cpu-avx2", "sm86-avx2", "sm90-avx2"});
+  run_until_idle();
+  const Job* compiler = engine->job(*e[0].job);
+  EXPECT_EQ(compiler->failure, exec::Failure::kBuildError);
+  EXPECT_THAT(compiler->error, HasSubstr("torch-2.8.0: builder failed with exit code 2 "
+                                         "(torch/csrc/Module.cpp:42:7: error:"));
+  const Job* eval = engine->job(*e[1].job);
+  EXPECT_EQ(eval->failure, exec::Failure::kEvaluation);
+  EXPECT_THAT(eval->error, HasSubstr("attribute 'torchvison' missing at "));
+  const Job* oom = engine->job(*e[2].job);
+  EXPECT_EQ(oom->state, JobState::kSucceeded);
+  EXPECT_EQ(oom->attempts[0].failure, exec::Failure::kOutOfMemory);
+  EXPECT_THAT(oom->attempts[0].reason, HasSubstr("builder failed due to signal 9 (Killed)"));
+  const Job* network = engine->job(*e[3].job);
+  EXPECT_EQ(network->failure, exec::Failure::kNetwork);
+  EXPECT_EQ(network->attempts.size(), 3u);  // retried up to max_tries
+  EXPECT_THAT(network->error, HasSubstr("api.flox.dev"));
+  for (const auto* j : {compiler, eval, oom, network}) {
+    EXPECT_NE(j->failure, exec::Failure::kNotLoggedIn) << j->package;
+    EXPECT_THAT(j->error, ::testing::Not(HasSubstr("Build failed"))) << j->package;
+    EXPECT_THAT(testing::read_text(j->attempts[0].log),
+                HasSubstr("! You are not logged in to FloxHub."));
+  }
+}
+
+// flox also takes the token from flox.toml (or the keyring after `flox auth login`): with no
+// FLOX_FLOXHUB_TOKEN in the environment, tvd still publishes; and with a signing key it passes
+// --signing-private-key.
+TEST_F(EngineTest, PublishesWithFloxsOwnCredentialsAndASigningKey) {
+  auto c = config();
+  c.child_env.erase("FLOX_FLOXHUB_TOKEN");
+  testing::write_text(dir / ".config/flox/flox.toml", "floxhub_token = \"t0ken\"\n");
+  testing::write_text(dir / "signing.key", "secret\n");
+  c.signing_key = dir / "signing.key";
+  make(c);
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+  bool signed_call = false;
+  for (const auto& call : calls())
+    signed_call = signed_call || (call.rfind("publish acme " + cpu, 0) == 0 && call.size() > 7 &&
+                                  call.substr(call.size() - 7) == " signed");
+  EXPECT_TRUE(signed_call);
+  // flox found the token in flox.toml, so it did not warn.
+  EXPECT_THAT(testing::read_text(j->attempts[0].log), ::testing::Not(HasSubstr("not logged in")));
 }
 
 TEST_F(EngineTest, CancelStopsABuildAndItsGrandchildren) {

@@ -38,8 +38,12 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   e.log_dir = c.state_dir / "logs";
   e.flox = c.flox;
   e.child_env = exec::child_environment(environ_vars);
+  // flox's config: any option as FLOX_<NAME> (flox-config.md); a build farm's children report
+  // no usage metrics unless the config asks for them.
+  if (!c.flox_metrics) e.child_env["FLOX_DISABLE_METRICS"] = "true";
   e.publish = c.publish.enabled;
   e.org = c.publish.org;
+  if (c.publish.signing_key) e.signing_key = *c.publish.signing_key;
   e.push = c.publish.push;
   e.limits = limits_for(c);
   e.estimates.gpu_bytes = c.scheduler.memory_per_build_gpu;

@@ -58,6 +58,17 @@ TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
   EXPECT_EQ(e.child_env.count("TVD_UNRELATED"), 0u);
   EXPECT_EQ(e.child_env.at("NIX_REMOTE"), "daemon");
   EXPECT_TRUE(e.child_env.count("PATH"));
+  // flox reports no usage metrics from a build farm unless asked (FLOX_<OPTION>, flox-config.md).
+  EXPECT_EQ(e.child_env.at("FLOX_DISABLE_METRICS"), "true");
+  EXPECT_TRUE(e.signing_key.empty());
+
+  auto metrics = parse_config(R"({"flox_metrics": true, "publish": {"enabled": true, "org": "a",
+                                  "signing_key": "keys/catalog.key"}})",
+                              "t", "/etc/tvd")
+                     .value();
+  auto m = engine_config(metrics, environ);
+  EXPECT_EQ(m.child_env.count("FLOX_DISABLE_METRICS"), 0u);
+  EXPECT_EQ(m.signing_key, "/etc/tvd/keys/catalog.key");
 }
 
 }  // namespace
