@@ -242,7 +242,7 @@ TEST_F(ProcessRunnerTest, MemoryOfTheProcessGroupIsSampled) {
   EXPECT_GE(r.host_peak_used, r.host_used_at_start);
 }
 
-// flox publish's preconditions, in the order DESIGN.md gives, each with what to fix.
+// flox publish's preconditions, in the order DESIGN.md gives, each with flox 1.14.1's message.
 TEST_F(ProcessRunnerTest, PublishPreconditions) {
   recipe("pub");
   auto publish = [&](std::map<std::string, std::string> extra = {}) {
@@ -256,32 +256,45 @@ TEST_F(ProcessRunnerTest, PublishPreconditions) {
     EXPECT_EQ(r.exit_code, 1) << says;
     EXPECT_THAT(r.tail, HasSubstr(says));
   };
-  expect_refusal(publish(), "not logged in to FloxHub");
+  expect_refusal(publish(), "✘ ERROR: You are not logged in to FloxHub.");
   EXPECT_EQ(classify(publish(), Phase::kPublish).failure, Failure::kNotLoggedIn);
 
   fs::rename(env_dir / ".flox/env/manifest.lock", dir / "lock");
-  expect_refusal(publish(token), "manifest.lock does not exist");
+  expect_refusal(publish(token), "✘ ERROR: Environment must be locked.");
   fs::rename(dir / "lock", env_dir / ".flox/env/manifest.lock");
 
   testing::write_text(env_dir / ".flox/pkgs/stray.nix", "{ }\n");
-  expect_refusal(publish(token), "untracked files under .flox");
+  expect_refusal(publish(token),
+                 "The following environment files are not tracked by git:\n- .flox/pkgs/stray.nix");
   testing::git(env_dir, {"add", ".flox/pkgs/stray.nix"});
   auto staged = publish(token);
-  expect_refusal(staged, "uncommitted changes");  // a staged new recipe counts
+  // A staged new recipe counts.
+  expect_refusal(staged, "Build repository must be clean, but has dirty tracked files.");
   EXPECT_EQ(classify(staged, Phase::kPublish).failure, Failure::kPublishPrecondition);
   testing::git(env_dir, {"commit", "-q", "-m", "Add stray"});
-  expect_refusal(publish(token), "HEAD is not pushed to its upstream");
+  // The remote is asked: a commit that is only local is not on it.
+  expect_refusal(publish(token), "Current revision not found on any remote repositories.");
   testing::git(env_dir, {"push", "-q"});
 
   auto ok = publish(token);
   EXPECT_TRUE(ok.succeeded()) << ok.tail;
-  EXPECT_THAT(ok.tail, HasSubstr("published to acme"));
+  EXPECT_THAT(ok.tail, HasSubstr("Package published successfully."));
   auto again = publish(token);
   EXPECT_TRUE(again.succeeded());
   EXPECT_THAT(again.tail, HasSubstr("Package already published."));
+  // flox 1.12+ keys "already published" on HEAD: after any new commit, the unchanged package is
+  // published again as a new catalog entry.
+  testing::git(env_dir, {"commit", "-q", "--allow-empty", "-m", "unrelated"});
+  testing::git(env_dir, {"push", "-q"});
+  auto moved = publish(token);
+  EXPECT_TRUE(moved.succeeded());
+  EXPECT_THAT(moved.tail, HasSubstr("Package published successfully."));
+  // Before 1.12 there is no check at all.
+  auto old = publish({{"FLOX_FLOXHUB_TOKEN", "t0ken"}, {"FAKE_FLOX_VERSION", "1.11.0"}});
+  EXPECT_THAT(old.tail, HasSubstr("Package published successfully."));
 
   testing::git(env_dir, {"branch", "--unset-upstream"});
-  expect_refusal(publish(token), "no upstream");
+  expect_refusal(publish(token), "Current branch 'main' has no upstream remote configured.");
 }
 
 }  // namespace

@@ -236,7 +236,7 @@ TEST_F(ServiceTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines)
   // The build's log to its last line, then the publish's.
   const auto& out = followed.out;
   auto built = out.find("Completed build of " + cpu);
-  auto published = out.find("published to acme");
+  auto published = out.find("Package published successfully.");
   ASSERT_NE(built, std::string::npos) << out;
   ASSERT_NE(published, std::string::npos) << out;
   EXPECT_LT(built, published);
