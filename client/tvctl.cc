@@ -109,7 +109,7 @@ void print_jobs(const Global& g, const json& jobs, const json& waiting, std::ost
     } else {
       when = "queued " + ago(j["enqueued_at"].get<int64_t>());
     }
-    std::string note = j.value("error", "");
+    std::string note = j.value("error", j.value("note", ""));
     std::string id = std::to_string(j["id"].get<int64_t>());
     if (j.contains("eta_at")) {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -79,6 +79,9 @@ struct Job {
   std::optional<exec::RunId> run;  // what runs now
   bool cancel_requested = false;
   std::string warning;
+  std::string output;      // what the build made: result-PKG's store path
+  bool published = false;  // its output is in the catalog of the org (now or before)
+  std::string note;        // for people, e.g. "already published: /nix/store/..."
 };
 
 struct EngineConfig {
@@ -132,6 +135,12 @@ class Engine {
   Status cancel(JobId id);
   // A failed or cancelled job again: from its publish if it was built, else from the start.
   Result<JobId> retry(JobId id);
+
+  // What each variant last published in this org (from the store at start): a build whose
+  // output is already there is not published again.
+  void set_published(std::map<std::string, std::string> outputs) {
+    published_ = std::move(outputs);
+  }
 
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
   // that had built resumes at its publish; the others wait again for a build.
@@ -192,6 +201,7 @@ class Engine {
   std::map<std::string, JobId, std::less<>> active_;  // package -> active job
   // package -> (fingerprint, reason) of its last permanent failure
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> still_failing_;
+  std::map<std::string, std::string> published_;  // package -> output last published
   std::map<JobId, bool> overlapped_;  // running builds that shared the host with another
   Observer observer_;
   bool recheck_armed_ = false;

@@ -24,7 +24,7 @@ JobPhase phase_from(const std::string& s) {
 
 }  // namespace
 
-store::JobRow to_row(const Job& j) {
+store::JobRow to_row(const Job& j, const std::string& org) {
   store::JobRow r;
   r.id = static_cast<int64_t>(j.id);
   r.variant = j.package;
@@ -42,6 +42,9 @@ store::JobRow to_row(const Job& j) {
   r.enqueued_at = unix_seconds(j.enqueued);
   r.started_at = when(j.started);
   r.finished_at = when(j.finished);
+  if (!j.output.empty()) r.output = j.output;
+  if (j.published && !org.empty()) r.published_to = org;
+  r.note = j.note;
   return r;
 }
 
@@ -93,6 +96,9 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.build_tries = row.build_tries;
   j.publish_tries = row.publish_tries;
   j.error = row.error;
+  j.output = row.output.value_or("");
+  j.published = row.published_to.has_value();
+  j.note = row.note;
   j.phase = phase_from(row.phase);
   j.enqueued = from_unix(row.enqueued_at);
   if (row.started_at) j.started = from_unix(*row.started_at);

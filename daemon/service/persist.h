@@ -11,7 +11,8 @@ namespace tvd::service {
 int64_t unix_seconds(TimePoint t);
 TimePoint from_unix(int64_t s);
 
-store::JobRow to_row(const Job& j);
+// `org` is the organisation the job publishes to (recorded once its output is published).
+store::JobRow to_row(const Job& j, const std::string& org);
 std::vector<store::AttemptRow> to_rows(const Job& j);
 
 // A job read back at start; fails if its variant cannot be named any more.

@@ -37,6 +37,8 @@ json job_json(const store::JobRow& j) {
               {"started_at", j.started_at ? json(*j.started_at) : json(nullptr)},
               {"finished_at", j.finished_at ? json(*j.finished_at) : json(nullptr)}};
   if (!j.error.empty()) out["error"] = j.error;
+  if (!j.note.empty()) out["note"] = j.note;
+  if (j.output) out["output"] = *j.output;
   if (!j.failure.empty()) out["failure"] = j.failure;
   return out;
 }
@@ -81,6 +83,11 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
       std::make_unique<Engine>(engine_config(c, environ_vars), s->setup_.templates, *s->runner_,
                                *s->clock_, [cfg = c] { return measure_host(cfg); });
   s->engine_->on_change([svc = s.get()](const Job& j) { svc->persist(j); });
+  // What each variant already published in this org, so that an unchanged output is not
+  // published again (flox's own check is keyed on HEAD, which tvd's commits move).
+  auto published = s->store_.published_outputs(c.publish.org);
+  if (!published) return tl::unexpected(published.error());
+  s->engine_->set_published(std::move(*published));
 
   // Recovery.
   auto interrupted = s->store_.interrupt_running_attempts(unix_seconds(now));
@@ -154,7 +161,7 @@ Service::~Service() = default;
 void Service::persist(const Job& j) {
   if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
   const auto attempts = to_rows(j);
-  if (auto st = store_.save_job(to_row(j), attempts); !st) {
+  if (auto st = store_.save_job(to_row(j, setup_.config.publish.org), attempts); !st) {
     log::error("cannot record job " + std::to_string(j.id) + ": " + st.error().message);
     return;
   }
@@ -169,7 +176,8 @@ void Service::persist(const Job& j) {
   auto& last = last_state_[j.id];
   if (last == now) return;
   last = now;
-  std::string message = j.package + " " + now + (j.error.empty() ? "" : ": " + j.error);
+  const std::string& why = j.error.empty() ? j.note : j.error;
+  std::string message = j.package + " " + now + (why.empty() ? "" : ": " + why);
   (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
                      unix_seconds(std::chrono::system_clock::now()));
 }
@@ -339,6 +347,9 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   retired_.push_back(std::move(setup_));
   setup_ = std::move(*next);
   engine_->reconfigure(engine_config(setup_.config, environ_));
+  if (auto published = store_.published_outputs(setup_.config.publish.org)) {
+    engine_->set_published(std::move(*published));  // the org may have changed
+  }
   return {};
 }
 

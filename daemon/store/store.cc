@@ -6,110 +6,18 @@
 #include <utility>
 #include <variant>
 
+#include "daemon/store/sql.h"
 #include "schema/migrations.h"
 
 namespace tvd::store {
+
+using sql::exec;
+using sql::opt;
+using sql::sql_error;
+using sql::Stmt;
+using sql::Transaction;
+
 namespace {
-
-Error sql_error(sqlite3* db, const std::string& what) {
-  return Error{ErrorKind::kIo, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
-               "check the state directory's disk and permissions"};
-}
-
-// One prepared statement; binds by position, reads columns by position.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return stmt_ != nullptr; }
-
-  using Value = std::variant<std::monostate, int64_t, std::string>;
-  Stmt& bind(std::initializer_list<Value> values) {
-    int i = 1;
-    for (const auto& v : values) {
-      if (std::holds_alternative<std::monostate>(v))
-        sqlite3_bind_null(stmt_, i);
-      else if (auto* n = std::get_if<int64_t>(&v))
-        sqlite3_bind_int64(stmt_, i, *n);
-      else {
-        const auto& s = std::get<std::string>(v);
-        sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-      }
-      ++i;
-    }
-    return *this;
-  }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int step() { return sqlite3_step(stmt_); }
-  // Ready to bind and run again.
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
-  bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-  std::string text(int col) const {
-    auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : "";
-  }
-  std::optional<std::string> opt_text(int col) const {
-    return null(col) ? std::nullopt : std::optional(text(col));
-  }
-  std::optional<int64_t> opt_i64(int col) const {
-    return null(col) ? std::nullopt : std::optional(i64(col));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-Stmt::Value opt(const std::optional<std::string>& s) {
-  return s ? Stmt::Value(*s) : Stmt::Value{};
-}
-Stmt::Value opt(const std::optional<int64_t>& n) {
-  return n ? Stmt::Value(*n) : Stmt::Value{};
-}
-Stmt::Value opt(const std::optional<int>& n) {
-  return n ? Stmt::Value(static_cast<int64_t>(*n)) : Stmt::Value{};
-}
-
-Status exec(sqlite3* db, const char* sql, const std::string& what) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "?";
-    sqlite3_free(msg);
-    return fail(ErrorKind::kIo, what + ": " + m);
-  }
-  return {};
-}
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  ~Transaction() {
-    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  bool ok() const { return ok_; }
-  Status commit() {
-    done_ = true;
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return tl::unexpected(sql_error(db_, "commit"));
-    }
-    return {};
-  }
-
- private:
-  sqlite3* db_;
-  bool ok_ = false, done_ = false;
-};
 
 JobRow read_job(const Stmt& s) {
   JobRow j;
@@ -129,12 +37,16 @@ JobRow read_job(const Stmt& s) {
   j.enqueued_at = s.i64(13);
   j.started_at = s.opt_i64(14);
   j.finished_at = s.opt_i64(15);
+  j.output = s.opt_text(16);
+  j.published_to = s.opt_text(17);
+  j.note = s.text(18);
   return j;
 }
 
 constexpr const char* kJobColumns =
     "id, variant, state, phase, origin, priority, publish, batch_id, built, build_tries, "
-    "publish_tries, failure, error, enqueued_at, started_at, finished_at";
+    "publish_tries, failure, error, enqueued_at, started_at, finished_at, output, published_to, "
+    "note";
 
 AttemptRow read_attempt(const Stmt& s) {
   AttemptRow a;
@@ -285,17 +197,19 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
     Stmt s(
         db_,
         "INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, batch_id, built,"
-        " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at,"
+        " output, published_to, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
         " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
         " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
         " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
-        " finished_at=excluded.finished_at");
+        " finished_at=excluded.finished_at, output=excluded.output,"
+        " published_to=excluded.published_to, note=excluded.note");
     s.bind({j.id, j.variant, j.state, j.phase, j.origin, static_cast<int64_t>(j.priority),
             static_cast<int64_t>(j.publish), opt(j.batch_id), static_cast<int64_t>(j.built),
             static_cast<int64_t>(j.build_tries), static_cast<int64_t>(j.publish_tries), j.failure,
-            j.error, j.enqueued_at, opt(j.started_at), opt(j.finished_at)});
+            j.error, j.enqueued_at, opt(j.started_at), opt(j.finished_at), opt(j.output),
+            opt(j.published_to), j.note});
     if (s.step() != SQLITE_DONE)
       return tl::unexpected(sql_error(db_, "save job " + std::to_string(j.id)));
   }
@@ -312,6 +226,13 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
             opt(a.outcome), opt(a.exit_code), opt(a.signal), a.failure, a.reason, a.log_path,
             opt(a.peak_memory), opt(a.pgid)});
     if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "save attempt"));
+  }
+  // What was published is recorded with the job's success, in the same transaction.
+  if (j.state == "succeeded" && j.published_to && j.output) {
+    if (auto st = record_published(j.variant, *j.published_to, *j.output, j.id,
+                                   j.finished_at.value_or(j.enqueued_at));
+        !st)
+      return st;
   }
   return t.commit();
 }

@@ -49,6 +49,9 @@ struct JobRow {
   int64_t enqueued_at = 0;
   std::optional<int64_t> started_at;
   std::optional<int64_t> finished_at;
+  std::optional<std::string> output;        // the build's out path (result-PKG)
+  std::optional<std::string> published_to;  // the organisation its output is published in
+  std::string note;                         // for people, beside the state
 };
 
 struct AttemptRow {
@@ -86,7 +89,12 @@ class Store {
   Result<std::vector<VariantRow>> variants() const;
 
   // A job and its attempts as they are now, in one transaction.
+  // One transaction: the job, its attempts, and (a succeeded job with published_to) the output
+  // it published.
   Status save_job(const JobRow& job, const std::vector<AttemptRow>& attempts);
+
+  // What each variant last published in `org`: variant -> output (store_published.cc).
+  Result<std::map<std::string, std::string>> published_outputs(const std::string& org) const;
   Result<std::vector<JobRow>> active_jobs() const;
   Result<std::optional<JobRow>> job(int64_t id) const;
   // The active jobs and the `finished` most recently finished ones.
@@ -147,6 +155,9 @@ class Store {
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}
+  // Inside save_job's transaction.
+  Status record_published(const std::string& variant, const std::string& org,
+                          const std::string& output, int64_t job_id, int64_t at);
   sqlite3* db_ = nullptr;
 };
 

@@ -425,6 +425,33 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
 
 // kill -9 the daemon at random moments during builds and publishes, restart it, 20 times: every
 // job ends succeeded, each variant is published exactly once, and the database is intact.
+// Two nightlies over the same 42 recipes, with a restart and an unrelated commit between them:
+// flox 1.12+'s own check, keyed on HEAD, would publish all 42 again; tvd knows each output was
+// published and publishes nothing the second night.
+TEST_F(ServiceTest, TwoNightliesOverUnchangedRecipesPublishEachOutputOnce) {
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--all", "--batch", "nightly"}).exit_code, 0);
+  auto first = settle(180s);
+  for (const auto& j : first["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(calls("publish acme "), 42u);
+  ASSERT_EQ(stop(SIGTERM), 0);
+
+  // Someone commits elsewhere in the checkout and pushes: HEAD moves.
+  testing::write_text(env_dir / "NOTES.md", "build notes\n");
+  testing::git(env_dir, {"add", "NOTES.md"});
+  testing::git(env_dir, {"commit", "-q", "-m", "Notes"});
+  testing::git(env_dir, {"push", "-q"});
+  start();
+  auto r = tvctl({"--json", "enqueue", "--all", "--batch", "nightly"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  settle(180s);
+  EXPECT_EQ(calls("build "), 84u);         // built again, as the nightly asks
+  EXPECT_EQ(calls("publish acme "), 42u);  // but nothing published twice
+  auto events = tvctl({"show", std::to_string(json::parse(r.out)["jobs"][0]["id"].get<int>())});
+  EXPECT_THAT(events.out, HasSubstr("already published: /nix/store/"));
+}
+
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
   for (const char* isa : {"avx2", "avx512", "armv9"}) {
     behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
