@@ -109,6 +109,93 @@ void GitLane::check_identity(std::function<void()> next) {
   });
 }
 
+namespace {
+
+// Subjects of the commits tvd makes: a rebase moves only these (see push()).
+bool is_ours(const std::string& subject) {
+  return (subject.rfind("Add ", 0) == 0 && subject.size() > 2 && subject.back() == ')') ||
+         subject == "Ignore flox build results (result-*)";
+}
+
+}  // namespace
+
+void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> fail) {
+  git({"push", "-q"}, [this, next, fail](const exec::RunResult& r) {
+    if (r.succeeded()) {
+      next();
+      return;
+    }
+    const std::string tail = r.tail;
+    const bool moved = tail.find("[rejected]") != std::string::npos ||
+                       tail.find("non-fast-forward") != std::string::npos ||
+                       tail.find("fetch first") != std::string::npos;
+    if (!moved) {
+      fail(refused("git push failed: " + exec::telling_line(tail) +
+                       "; the commit is kept and will be pushed on the next try",
+                   true, exec::Failure::kNetwork));
+      return;
+    }
+    // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
+    // unpushed commits on top of it, push again. Anyone else's unpushed commit stays untouched.
+    git({"fetch", "-q"}, [this, next, fail](const exec::RunResult& f) {
+      if (!f.succeeded()) {
+        fail(refused("the upstream moved and git fetch failed: " + exec::telling_line(f.tail), true,
+                     exec::Failure::kNetwork));
+        return;
+      }
+      git({"log", "--format=%s", "@{u}..HEAD"}, [this, next, fail](const exec::RunResult& l) {
+        std::vector<std::string> foreign;
+        for (size_t pos = 0; l.succeeded() && pos < l.tail.size();) {
+          size_t end = l.tail.find('\n', pos);
+          if (end == std::string::npos) end = l.tail.size();
+          std::string subject = l.tail.substr(pos, end - pos);
+          if (!subject.empty() && !is_ours(subject)) foreign.push_back(subject);
+          pos = end + 1;
+        }
+        if (!l.succeeded() || !foreign.empty()) {
+          fail(
+              refused("the upstream moved, and the checkout has unpushed commits that are not "
+                      "tvd's (\"" +
+                          (foreign.empty() ? std::string("?") : foreign.front()) +
+                          "\"): tvd rebases only its own; push or rebase them in " +
+                          config_.env_dir.string() + ", then retry",
+                      false, exec::Failure::kPublishPrecondition));
+          return;
+        }
+        git({"rebase", "-q", "@{u}"}, [this, next, fail](const exec::RunResult& rb) {
+          if (rb.succeeded()) {
+            git({"push", "-q"}, [next, fail](const exec::RunResult& p) {
+              if (!p.succeeded()) {
+                fail(refused("git push after rebasing onto the moved upstream failed: " +
+                                 exec::telling_line(p.tail),
+                             true, exec::Failure::kNetwork));
+                return;
+              }
+              next();
+            });
+            return;
+          }
+          git({"diff", "--name-only", "--diff-filter=U"}, [this, fail](const exec::RunResult& d) {
+            std::string paths;
+            for (char c : d.tail)
+              paths += c == '\n' ? ' ' : c;
+            while (!paths.empty() && paths.back() == ' ')
+              paths.pop_back();
+            git({"rebase", "--abort"}, [this, fail, paths](const exec::RunResult&) {
+              fail(
+                  refused("the upstream moved and changes what tvd's commit changes (conflict in " +
+                              (paths.empty() ? std::string("?") : paths) +
+                              "): tvd's commit is kept unpushed; in " + config_.env_dir.string() +
+                              " run 'git pull --rebase', resolve, push, then retry the job",
+                          false, exec::Failure::kPublishPrecondition));
+            });
+          });
+        });
+      });
+    });
+  });
+}
+
 void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
                             std::function<void(LaneOutcome)> done) {
   const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
@@ -232,15 +319,7 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
         next();
         return;
       }
-      git({"push", "-q"}, [next, fail](const exec::RunResult& r) {
-        if (!r.succeeded()) {
-          fail(refused("git push failed: " + exec::telling_line(r.tail) +
-                           "; the commit is kept and will be pushed on the next try",
-                       true, exec::Failure::kNetwork));
-          return;
-        }
-        next();
-      });
+      push(next, fail);
     });
   }
   enqueue(std::move(steps), [committed, done = std::move(done)](LaneOutcome o) {
@@ -397,14 +476,7 @@ void GitLane::publish(const std::string& package, std::filesystem::path log,
             fail(refused("HEAD is not pushed to its upstream: push it, or set publish.push"));
             return;
           }
-          git({"push", "-q"}, [next, fail](const exec::RunResult& p) {
-            if (!p.succeeded()) {
-              fail(refused("git push failed: " + exec::telling_line(p.tail), true,
-                           exec::Failure::kNetwork));
-              return;
-            }
-            next();
-          });
+          push(next, fail);
         });
   });
   auto outcome = std::make_shared<LaneOutcome>();

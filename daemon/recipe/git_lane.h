@@ -78,6 +78,10 @@ class GitLane {
   const GitLaneConfig& config() const { return config_; }
 
  private:
+  // git push; when the upstream moved, fetch, rebase tvd's own unpushed commits onto it, and
+  // push again. A conflict, or someone else's unpushed commit, fails with what to do.
+  void push(std::function<void()> next, std::function<void(LaneOutcome)> fail);
+
   using Step =
       std::function<void(std::function<void()> next, std::function<void(LaneOutcome)> fail)>;
   struct Transaction {

@@ -494,3 +494,54 @@ TEST_F(EngineTest, ARecipeWithAnErrorFindingFailsAtOnceUnlessForced) {
 
 }  // namespace
 }  // namespace tvd::service
+
+namespace tvd::service {
+namespace {
+
+// Another build host (here: another clone) pushed meanwhile: tvd's push is rejected, it fetches,
+// puts its own commit on top and pushes again; the job goes on to publish.
+TEST_F(EngineTest, AMovedUpstreamIsRebasedOntoAndPushed) {
+  make(config());
+  const fs::path other = dir / "other";
+  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
+  testing::write_text(other / "NOTES.md", "from another host\n");
+  testing::git(other, {"add", "NOTES.md"});
+  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                       "Notes from another host"});
+  testing::git(other, {"push", "-q"});
+
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+  const std::string log = testing::git(upstream, {"log", "--format=%s", "main"});
+  EXPECT_THAT(log, HasSubstr("Notes from another host"));
+  EXPECT_THAT(log, HasSubstr("(" + cpu + ")"));
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+}
+
+// The upstream changed the very file tvd commits: a conflict fails the job with the path and
+// what to do, and leaves no rebase half done.
+TEST_F(EngineTest, ARebaseConflictFailsWithThePathAndWhatToDo) {
+  make(config());
+  const fs::path other = dir / "other";
+  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
+  testing::write_text(other / ".flox/pkgs" / (cpu + ".nix"), "# someone else's recipe\n");
+  testing::git(other, {"add", "."});
+  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                       "A different cpu-avx2"});
+  testing::git(other, {"push", "-q"});
+
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = engine->job(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_THAT(j->error, HasSubstr("conflict in .flox/pkgs/" + cpu + ".nix"));
+  EXPECT_THAT(j->error, HasSubstr("run 'git pull --rebase', resolve, push, then retry the job"));
+  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-merge"));
+  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-apply"));
+  EXPECT_EQ(count_calls("build " + cpu), 0u);
+}
+
+}  // namespace
+}  // namespace tvd::service
