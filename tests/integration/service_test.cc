@@ -452,6 +452,43 @@ TEST_F(ServiceTest, TwoNightliesOverUnchangedRecipesPublishEachOutputOnce) {
   EXPECT_THAT(events.out, HasSubstr("already published: /nix/store/"));
 }
 
+// kill -9 at random moments while outputs are being published (each publish takes 0.6 s): no
+// output is published twice. A publish cut short is tried again at the same HEAD (the recipes
+// were all committed before), where flox's own HEAD-keyed check answers "already published" if
+// the upload had finished; tvd's record of published outputs covers the rest.
+TEST_F(ServiceTest, KillsDuringPublishesPublishNothingTwice) {
+  const std::vector<std::string> specs = {"sm90-avx2", "sm90-avx512", "sm90-armv9",
+                                          "cpu-avx2",  "sm89-avx2",   "sm86-avx2"};
+  for (const auto& spec : specs) {
+    const std::string pkg = spec.rfind("cpu-", 0) == 0 ? "torchvision-python313-" + spec
+                                                       : "torchvision-python313-cuda12_8-" + spec;
+    behave(pkg, "seconds=0.1\n");
+    testing::write_text(plan / (pkg + ".publish"), "seconds=0.6\n");
+  }
+  start();
+  std::vector<std::string> args = {"enqueue"};
+  args.insert(args.end(), specs.begin(), specs.end());
+  ASSERT_EQ(tvctl(args).exit_code, 0);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> ms(100, 900);
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
+    stop(SIGKILL);
+    start();
+  }
+  auto s = settle(180s);
+  ASSERT_EQ(s["jobs"].size(), specs.size());
+  int started = 0;  // publishes begun, the ones a kill cut short among them
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+    const std::string pkg = j["variant"];
+    EXPECT_EQ(calls("publish acme " + pkg + " "), 1u) << pkg;
+    started += std::stoi(testing::read_text(plan / (pkg + ".publish-attempts")));
+  }
+  RecordProperty("publishes_started", started);
+  std::cout << "publishes started: " << started << " for " << specs.size() << " outputs\n";
+}
+
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
   for (const char* isa : {"avx2", "avx512", "armv9"}) {
     behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
