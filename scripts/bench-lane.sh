@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# How long a recipe commit waits behind a publish: job A builds at once and then publishes for
+# $1 seconds (default 60, the fake flox's plan); while A publishes, job B is enqueued, and the
+# time until B's recipe is committed is measured. Prints the figure; asserts nothing.
+# Usage: scripts/bench-lane.sh [publish-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+publish_s=${1:-60}
+. scripts/release-build.sh
+fake=$(pwd)/tests/support/fake-flox
+
+work=$(mktemp -d /tmp/tvd-bench-lane-XXXXXX)
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/env/.flox/env" "$work/plan"
+printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
+printf '{}\n' > "$work/env/.flox/env/manifest.lock"
+printf 'run/\ncache/\nlib/\nlog/\n!env/\n' > "$work/env/.flox/.gitignore"  # flox's own
+git init -q --bare "$work/upstream.git"
+git -C "$work/env" init -q -b main
+git -C "$work/env" add .flox
+git -C "$work/env" -c user.name=b -c user.email=b@b commit -qm env
+git -C "$work/env" remote add origin "$work/upstream.git"
+git -C "$work/env" push -q -u origin main
+a=torchvision-python313-cpu-avx2
+b=torchvision-python313-cpu-armv9
+printf 'seconds=0.1\n' > "$work/plan/$a.build"
+printf "seconds=$publish_s\n" > "$work/plan/$a.publish"
+printf '#!/bin/sh\nFAKE_FLOX_PLAN=%s exec %s "$@"\n' "$work/plan" "$fake" > "$work/flox"
+chmod +x "$work/flox"
+printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "%s",
+  "socket_group": "%s", "http": { "listen": "off" },
+  "publish": { "enabled": true, "org": "bench", "push": true } }\n' "$work/flox" "$(id -gn)" > "$work/tvd.json"
+FLOX_FLOXHUB_TOKEN=bench "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+"$tvctl" --socket "$work/state/tvd.sock" enqueue cpu-avx2 >/dev/null
+until "$tvctl" --socket "$work/state/tvd.sock" --json status | grep -q '"publishing"'; do sleep 0.05; done
+sleep 1  # A's publish is under way
+t0=$(date +%s%N)
+"$tvctl" --socket "$work/state/tvd.sock" enqueue cpu-armv9 >/dev/null
+until git -C "$work/env" log --format=%s | grep -q "($b)"; do sleep 0.05; done
+"$tvctl" --socket "$work/state/tvd.sock" status >&2
+echo "recipe commit of B waited $((($(date +%s%N) - t0) / 1000000)) ms behind a ${publish_s} s publish"
