@@ -4,6 +4,9 @@
 ALTER TABLE jobs ADD COLUMN output TEXT;
 ALTER TABLE jobs ADD COLUMN published_to TEXT;  -- the organisation, once its output is published
 ALTER TABLE jobs ADD COLUMN note TEXT;          -- for people: "already published: /nix/store/..."
+-- The revision a publish runs from, recorded before the upload: after a crash the publish is
+-- tried again from the same revision, where flox's own HEAD-keyed check finds a finished upload.
+ALTER TABLE jobs ADD COLUMN publish_rev TEXT;
 CREATE TABLE published (
   variant TEXT NOT NULL,
   org TEXT NOT NULL,

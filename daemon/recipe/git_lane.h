@@ -30,6 +30,7 @@ struct GitLaneConfig {
   bool push = false;                  // push recipe commits to the upstream
   std::string org;                    // for flox publish
   std::filesystem::path signing_key;  // flox publish --signing-private-key, when set
+  std::filesystem::path worktrees;    // where publishing worktrees are made
   std::chrono::seconds git_timeout{300};
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
@@ -56,11 +57,14 @@ class GitLane {
                      std::function<void(LaneOutcome)> done);
 
   // Checks flox publish's preconditions itself (so the error says what to fix), pushes an
-  // unpushed HEAD when `push` is on, then runs `flox publish -d ENV -o ORG PKG`, whose output
-  // goes to `log`. "Package already published." is success.
-  void publish(const std::string& package, std::filesystem::path log,
+  // unpushed HEAD when `push` is on, then makes a worktree of the revision to publish
+  // (`pinned_rev` if it is still on the upstream, else HEAD) on a branch tracking the upstream,
+  // and runs `flox publish -d WORKTREE -o ORG PKG` there, outside the lane: other commits go on
+  // during the upload, and nothing they do changes what is published. `started` learns the run
+  // and the revision. Output goes to `log`. "Package already published." is success.
+  void publish(const std::string& package, const std::string& pinned_rev, std::filesystem::path log,
                std::function<void(LaneOutcome)> done,
-               std::function<void(exec::RunId)> started = {});
+               std::function<void(exec::RunId, const std::string& rev)> started = {});
 
   // After a crash: recipes of tvd's own (equal to what the templates give) that are untracked or
   // staged but not committed are committed, one commit each, and pushed when `push` is on. Other

@@ -60,6 +60,7 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       sched_(config_.limits, &estimator_),
       lane_(runner, GitLaneConfig{config_.env.flox_env, config_.log_dir / "git", config_.child_env,
                                   config_.flox, config_.push, config_.org, config_.signing_key,
+                                  config_.log_dir.parent_path() / "publish",
                                   std::chrono::seconds(300), config_.publish_timeout}) {
   std::error_code ec;
   std::filesystem::create_directories(config_.log_dir / "git", ec);
@@ -375,10 +376,11 @@ void Engine::start_publish(Job& j) {
   changed(j);
   const JobId id = j.id;
   lane_.publish(
-      j.package, log, [this, id](LaneOutcome o) { publish_done(id, o); },
-      [this, id](exec::RunId run) {
+      j.package, j.publish_rev, log, [this, id](LaneOutcome o) { publish_done(id, o); },
+      [this, id](exec::RunId run, const std::string& rev) {
         Job& job = jobs_.at(id);
         job.run = run;
+        job.publish_rev = rev;  // recorded before the upload: a retry publishes the same one
         job.attempts.back().pgid = runner_.process_group(run);
         changed(job);
       });

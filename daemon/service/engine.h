@@ -79,9 +79,10 @@ struct Job {
   std::optional<exec::RunId> run;  // what runs now
   bool cancel_requested = false;
   std::string warning;
-  std::string output;      // what the build made: result-PKG's store path
-  bool published = false;  // its output is in the catalog of the org (now or before)
-  std::string note;        // for people, e.g. "already published: /nix/store/..."
+  std::string output;       // what the build made: result-PKG's store path
+  bool published = false;   // its output is in the catalog of the org (now or before)
+  std::string note;         // for people, e.g. "already published: /nix/store/..."
+  std::string publish_rev;  // the revision its publish runs from (kept across crashes)
 };
 
 struct EngineConfig {

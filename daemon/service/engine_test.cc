@@ -407,10 +407,12 @@ TEST_F(EngineTest, RecoveryFinishesInterruptedRecipeCommits) {
   auto e = enqueue({"cpu-avx2"});
   run_until_idle();
   EXPECT_EQ(recovered.size(), 2u);
-  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kFailed);  // mine.nix is untracked, by hand
-  EXPECT_THAT(engine->job(*e[0].job)->error,
-              HasSubstr("untracked files under .flox: .flox/pkgs/mine.nix"));
+  // mine.nix is a person's, untracked: tvd neither commits it nor lets it block the publish,
+  // which runs from a clean worktree of the committed revision.
+  EXPECT_EQ(engine->job(*e[0].job)->state, JobState::kSucceeded) << engine->job(*e[0].job)->error;
   EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--untracked-files=no"}), "");
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--", ".flox/pkgs/mine.nix"}),
+            "?? .flox/pkgs/mine.nix\n");
 }
 
 TEST_F(EngineTest, OnlyTheNewestLogsOfAVariantAreKept) {
@@ -541,6 +543,58 @@ TEST_F(EngineTest, ARebaseConflictFailsWithThePathAndWhatToDo) {
   EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-merge"));
   EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-apply"));
   EXPECT_EQ(count_calls("build " + cpu), 0u);
+}
+
+}  // namespace
+}  // namespace tvd::service
+
+namespace tvd::service {
+namespace {
+
+// The upload runs outside the git lane, from a worktree of the revision being published: a
+// recipe commit of another job goes on meanwhile, and a person's uncommitted edit in the
+// checkout does not block the publish.
+TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
+  make(config());
+  testing::write_text(plan / (cpu + ".publish"), "seconds=4\n");
+  auto a = enqueue({"cpu-avx2"});
+  // A person edits a tracked file and leaves it uncommitted.
+  testing::write_text(env_dir / ".flox/env/manifest.toml", "version = 1\n# edited by hand\n");
+  boost::asio::steady_timer poll(io);
+  auto run_until = [&](std::function<bool()> done, std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::function<void()> check = [&] {
+      if (done() || std::chrono::steady_clock::now() > deadline) {
+        io.stop();
+        return;
+      }
+      poll.expires_after(20ms);
+      poll.async_wait([&](auto) { check(); });
+    };
+    check();
+    io.restart();
+    io.run();
+    return done();
+  };
+  ASSERT_TRUE(run_until(
+      [&] {
+        const Job* j = engine->job(*a[0].job);
+        return j->state == JobState::kPublishing && j->run.has_value();
+      },
+      30s));
+  auto b = enqueue({"sm89-avx2"});
+  ASSERT_TRUE(run_until(
+      [&] {
+        return testing::git(env_dir, {"log", "--format=%s"}).find("(" + sm89 + ")") !=
+               std::string::npos;
+      },
+      30s));
+  EXPECT_EQ(engine->job(*a[0].job)->state, JobState::kPublishing);  // still uploading
+  run_until_idle();
+  EXPECT_EQ(engine->job(*a[0].job)->state, JobState::kSucceeded) << engine->job(*a[0].job)->error;
+  EXPECT_EQ(engine->job(*b[0].job)->state, JobState::kSucceeded) << engine->job(*b[0].job)->error;
+  EXPECT_FALSE(engine->job(*a[0].job)->publish_rev.empty());
+  EXPECT_THAT(testing::git(env_dir, {"status", "--porcelain"}), HasSubstr("manifest.toml"));
 }
 
 }  // namespace

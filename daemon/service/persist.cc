@@ -45,6 +45,7 @@ store::JobRow to_row(const Job& j, const std::string& org) {
   if (!j.output.empty()) r.output = j.output;
   if (j.published && !org.empty()) r.published_to = org;
   r.note = j.note;
+  if (!j.publish_rev.empty()) r.publish_rev = j.publish_rev;
   return r;
 }
 
@@ -99,6 +100,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.output = row.output.value_or("");
   j.published = row.published_to.has_value();
   j.note = row.note;
+  j.publish_rev = row.publish_rev.value_or("");
   j.phase = phase_from(row.phase);
   j.enqueued = from_unix(row.enqueued_at);
   if (row.started_at) j.started = from_unix(*row.started_at);

@@ -40,13 +40,14 @@ JobRow read_job(const Stmt& s) {
   j.output = s.opt_text(16);
   j.published_to = s.opt_text(17);
   j.note = s.text(18);
+  j.publish_rev = s.opt_text(19);
   return j;
 }
 
 constexpr const char* kJobColumns =
     "id, variant, state, phase, origin, priority, publish, batch_id, built, build_tries, "
     "publish_tries, failure, error, enqueued_at, started_at, finished_at, output, published_to, "
-    "note";
+    "note, publish_rev";
 
 AttemptRow read_attempt(const Stmt& s) {
   AttemptRow a;
@@ -198,18 +199,35 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
         db_,
         "INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, batch_id, built,"
         " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at,"
-        " output, published_to, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " output, published_to, note, publish_rev)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
         " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
         " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
         " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
         " finished_at=excluded.finished_at, output=excluded.output,"
-        " published_to=excluded.published_to, note=excluded.note");
-    s.bind({j.id, j.variant, j.state, j.phase, j.origin, static_cast<int64_t>(j.priority),
-            static_cast<int64_t>(j.publish), opt(j.batch_id), static_cast<int64_t>(j.built),
-            static_cast<int64_t>(j.build_tries), static_cast<int64_t>(j.publish_tries), j.failure,
-            j.error, j.enqueued_at, opt(j.started_at), opt(j.finished_at), opt(j.output),
-            opt(j.published_to), j.note});
+        " published_to=excluded.published_to, note=excluded.note,"
+        " publish_rev=excluded.publish_rev");
+    s.bind({j.id,
+            j.variant,
+            j.state,
+            j.phase,
+            j.origin,
+            static_cast<int64_t>(j.priority),
+            static_cast<int64_t>(j.publish),
+            opt(j.batch_id),
+            static_cast<int64_t>(j.built),
+            static_cast<int64_t>(j.build_tries),
+            static_cast<int64_t>(j.publish_tries),
+            j.failure,
+            j.error,
+            j.enqueued_at,
+            opt(j.started_at),
+            opt(j.finished_at),
+            opt(j.output),
+            opt(j.published_to),
+            j.note,
+            opt(j.publish_rev)});
     if (s.step() != SQLITE_DONE)
       return tl::unexpected(sql_error(db_, "save job " + std::to_string(j.id)));
   }

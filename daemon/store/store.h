@@ -52,6 +52,7 @@ struct JobRow {
   std::optional<std::string> output;        // the build's out path (result-PKG)
   std::optional<std::string> published_to;  // the organisation its output is published in
   std::string note;                         // for people, beside the state
+  std::optional<std::string> publish_rev;   // the revision its publish runs from
 };
 
 struct AttemptRow {
