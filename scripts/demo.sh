@@ -138,7 +138,7 @@ for _ in $(seq 150); do
   "$tvctl" --socket state/tvd.sock --json status | grep -q '"queued"\|"building"\|"publishing"' || break
   sleep 0.2
 done
-step "Done: two succeeded and were published, one failed with its reason" "tvctl status"
+step "Done: two succeeded and were published; two failed, each with its reason" "tvctl status"
 "$tvctl" --socket state/tvd.sock status
 port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' serve.log | tail -1)
 fetch() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }

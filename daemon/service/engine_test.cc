@@ -73,12 +73,12 @@ class EngineTest : public ::testing::Test {
   std::vector<Enqueued> enqueue(std::vector<std::string> specs, EnqueueOptions o = {}) {
     return engine->enqueue(select(std::move(specs)), o);
   }
-  // Runs the io_context until the engine has nothing to do, or `limit` passes.
-  void run_until_idle(std::chrono::seconds limit = 60s) {
+  // Runs the io_context until `done()` holds, or `limit` passes; whether it holds.
+  bool run_until(const std::function<bool()>& done, std::chrono::seconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     boost::asio::steady_timer poll(io);
     std::function<void()> check = [&] {
-      if (engine->idle() || std::chrono::steady_clock::now() > deadline) {
+      if (done() || std::chrono::steady_clock::now() > deadline) {
         io.stop();
         return;
       }
@@ -88,7 +88,12 @@ class EngineTest : public ::testing::Test {
     check();
     io.restart();
     io.run();
-    ASSERT_TRUE(engine->idle()) << "the engine did not finish in time";
+    return done();
+  }
+  // Runs the io_context until the engine has nothing to do, or `limit` passes.
+  void run_until_idle(std::chrono::seconds limit = 60s) {
+    ASSERT_TRUE(run_until([this] { return engine->idle(); }, limit))
+        << "the engine did not finish in time";
   }
   void behave(const std::string& pkg, const std::string& text, const char* what = "build") {
     testing::write_text(plan / (pkg + "." + what), text);
@@ -560,22 +565,6 @@ TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
   auto a = enqueue({"cpu-avx2"});
   // A person edits a tracked file and leaves it uncommitted.
   testing::write_text(env_dir / ".flox/env/manifest.toml", "version = 1\n# edited by hand\n");
-  boost::asio::steady_timer poll(io);
-  auto run_until = [&](std::function<bool()> done, std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    std::function<void()> check = [&] {
-      if (done() || std::chrono::steady_clock::now() > deadline) {
-        io.stop();
-        return;
-      }
-      poll.expires_after(20ms);
-      poll.async_wait([&](auto) { check(); });
-    };
-    check();
-    io.restart();
-    io.run();
-    return done();
-  };
   ASSERT_TRUE(run_until(
       [&] {
         const Job* j = engine->job(*a[0].job);
