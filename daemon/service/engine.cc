@@ -477,6 +477,17 @@ Result<JobId> Engine::retry(JobId id) {
   if (auto other = active_.find(j.package); other != active_.end()) {
     return other->second;
   }
+  // A build needs a recipe that would not fail in flox build (the same check as at enqueue).
+  if (!(j.built && j.publish)) {
+    auto broken = preflight_errors({Selection{j.variant, {}, true}});
+    if (auto f = broken.find(j.package); f != broken.end()) {
+      return tvd::fail(
+          ErrorKind::kConflict,
+          "job " + std::to_string(id) + " (" + j.package + ") would fail again: " + f->second,
+          "fix the recipe ('tvd check' lists every finding), or 'tvctl enqueue "
+          "--force' to build it anyway");
+    }
+  }
   j.cancel_requested = false;
   j.build_tries = 0;
   j.publish_tries = 0;

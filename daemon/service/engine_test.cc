@@ -490,6 +490,12 @@ TEST_F(EngineTest, ARecipeWithAnErrorFindingFailsAtOnceUnlessForced) {
   EXPECT_THAT(j->error, HasSubstr("--force builds it anyway"));
   EXPECT_EQ(count_calls("build"), 0u);
   EXPECT_TRUE(engine->idle());
+  // A retry checks again: the recipe still would fail, so nothing is queued.
+  auto again = engine->retry(j->id);
+  ASSERT_FALSE(again);
+  EXPECT_THAT(again.error().message, HasSubstr("would fail again: "));
+  EXPECT_THAT(again.error().hint, HasSubstr("--force"));
+  EXPECT_TRUE(engine->idle());
 
   EnqueueOptions force;
   force.force = true;
