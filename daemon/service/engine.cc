@@ -343,8 +343,9 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     clock_.call_at(clock_.now() + wait, [this] { pump(); });
   } else {
     sched_.finished(id);
+    j.fingerprint = fingerprint(j);
     fail(j, JobPhase::kBuild, verdict.failure, verdict.reason);
-    still_failing_[j.package] = {fingerprint(j), verdict.reason};
+    still_failing_[j.package] = {j.fingerprint, verdict.reason};
   }
   pump();
 }
@@ -462,6 +463,12 @@ Status Engine::cancel(JobId id) {
   return {};
 }
 
+void Engine::adopt(Job j) {
+  next_id_ = std::max(next_id_, j.id + 1);
+  j.run.reset();
+  jobs_.emplace(j.id, std::move(j));
+}
+
 Result<JobId> Engine::retry(JobId id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
@@ -494,6 +501,7 @@ Result<JobId> Engine::retry(JobId id) {
   j.error.clear();
   j.failure = exec::Failure::kNone;
   j.finished = {};
+  j.fingerprint.clear();
   still_failing_.erase(j.package);
   active_[j.package] = id;
   if (j.built && j.publish) {

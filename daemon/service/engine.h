@@ -83,6 +83,7 @@ struct Job {
   bool published = false;   // its output is in the catalog of the org (now or before)
   std::string note;         // for people, e.g. "already published: /nix/store/..."
   std::string publish_rev;  // the revision its publish runs from (kept across crashes)
+  std::string fingerprint;  // a permanent build failure's recipe and lock (still failing)
 };
 
 struct EngineConfig {
@@ -142,6 +143,15 @@ class Engine {
   void set_published(std::map<std::string, std::string> outputs) {
     published_ = std::move(outputs);
   }
+  // The variants whose newest job failed its build for good (from the store at start):
+  // package -> (fingerprint, reason). Batches skip them while the fingerprint holds.
+  void set_still_failing(std::map<std::string, std::pair<std::string, std::string>> failing) {
+    still_failing_.clear();
+    for (auto& [pkg, f] : failing)
+      still_failing_.emplace(pkg, std::move(f));
+  }
+  // A finished job known only to the store (before a restart), so that it can be retried.
+  void adopt(Job j);
 
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
   // that had built resumes at its publish; the others wait again for a build.

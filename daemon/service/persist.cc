@@ -22,6 +22,14 @@ JobPhase phase_from(const std::string& s) {
   return s == "publish" ? JobPhase::kPublish : s == "build" ? JobPhase::kBuild : JobPhase::kRecipe;
 }
 
+// The store's text for a job's state; an active one comes back queued (recovery restarts it).
+JobState state_from(const std::string& s) {
+  for (auto st : {JobState::kSucceeded, JobState::kFailed, JobState::kCancelled}) {
+    if (s == to_string(st)) return st;
+  }
+  return JobState::kQueued;
+}
+
 }  // namespace
 
 store::JobRow to_row(const Job& j, const std::string& org) {
@@ -46,6 +54,7 @@ store::JobRow to_row(const Job& j, const std::string& org) {
   if (j.published && !org.empty()) r.published_to = org;
   r.note = j.note;
   if (!j.publish_rev.empty()) r.publish_rev = j.publish_rev;
+  if (!j.fingerprint.empty()) r.fingerprint = j.fingerprint;
   return r;
 }
 
@@ -101,9 +110,12 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.published = row.published_to.has_value();
   j.note = row.note;
   j.publish_rev = row.publish_rev.value_or("");
+  j.fingerprint = row.fingerprint.value_or("");
   j.phase = phase_from(row.phase);
+  j.state = state_from(row.state);
   j.enqueued = from_unix(row.enqueued_at);
   if (row.started_at) j.started = from_unix(*row.started_at);
+  if (row.finished_at) j.finished = from_unix(*row.finished_at);
   for (const auto& a : attempts) {
     Attempt at;
     at.number = a.number;

@@ -88,6 +88,10 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   auto published = s->store_.published_outputs(c.publish.org);
   if (!published) return tl::unexpected(published.error());
   s->engine_->set_published(std::move(*published));
+  // Permanent failures stay "still failing" for batches across restarts.
+  auto failing = s->store_.still_failing();
+  if (!failing) return tl::unexpected(failing.error());
+  s->engine_->set_still_failing(std::move(*failing));
 
   // Recovery.
   auto interrupted = s->store_.interrupt_running_attempts(unix_seconds(now));
@@ -319,6 +323,18 @@ Result<json> Service::cancel(const std::vector<JobId>& ids) {
 }
 
 Result<json> Service::retry(JobId id) {
+  // A job that ended before this daemon started is known only to the store.
+  if (!engine_->job(id)) {
+    auto row = store_.job(static_cast<int64_t>(id));
+    if (!row) return tl::unexpected(row.error());
+    if (*row) {
+      auto attempts = store_.attempts(static_cast<int64_t>(id));
+      if (!attempts) return tl::unexpected(attempts.error());
+      auto job = from_rows(**row, *attempts, setup_.matrix);
+      if (!job) return tl::unexpected(job.error());
+      engine_->adopt(std::move(*job));
+    }
+  }
   auto again = engine_->retry(id);
   if (!again) return tl::unexpected(again.error());
   auto row = store_.job(static_cast<int64_t>(*again));

@@ -41,13 +41,14 @@ JobRow read_job(const Stmt& s) {
   j.published_to = s.opt_text(17);
   j.note = s.text(18);
   j.publish_rev = s.opt_text(19);
+  j.fingerprint = s.opt_text(20);
   return j;
 }
 
 constexpr const char* kJobColumns =
     "id, variant, state, phase, origin, priority, publish, batch_id, built, build_tries, "
     "publish_tries, failure, error, enqueued_at, started_at, finished_at, output, published_to, "
-    "note, publish_rev";
+    "note, publish_rev, fingerprint";
 
 AttemptRow read_attempt(const Stmt& s) {
   AttemptRow a;
@@ -199,15 +200,15 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
         db_,
         "INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, batch_id, built,"
         " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at,"
-        " output, published_to, note, publish_rev)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " output, published_to, note, publish_rev, fingerprint)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
         " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
         " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
         " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
         " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
         " finished_at=excluded.finished_at, output=excluded.output,"
         " published_to=excluded.published_to, note=excluded.note,"
-        " publish_rev=excluded.publish_rev");
+        " publish_rev=excluded.publish_rev, fingerprint=excluded.fingerprint");
     s.bind({j.id,
             j.variant,
             j.state,
@@ -227,7 +228,8 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
             opt(j.output),
             opt(j.published_to),
             j.note,
-            opt(j.publish_rev)});
+            opt(j.publish_rev),
+            opt(j.fingerprint)});
     if (s.step() != SQLITE_DONE)
       return tl::unexpected(sql_error(db_, "save job " + std::to_string(j.id)));
   }

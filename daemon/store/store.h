@@ -53,6 +53,7 @@ struct JobRow {
   std::optional<std::string> published_to;  // the organisation its output is published in
   std::string note;                         // for people, beside the state
   std::optional<std::string> publish_rev;   // the revision its publish runs from
+  std::optional<std::string> fingerprint;   // a permanent build failure's recipe and lock
 };
 
 struct AttemptRow {
@@ -93,6 +94,10 @@ class Store {
   // One transaction: the job, its attempts, and (a succeeded job with published_to) the output
   // it published.
   Status save_job(const JobRow& job, const std::vector<AttemptRow>& attempts);
+
+  // Variants whose newest job failed its build for good, with that failure's fingerprint and
+  // reason: variant -> (fingerprint, error) (store_published.cc).
+  Result<std::map<std::string, std::pair<std::string, std::string>>> still_failing() const;
 
   // What each variant last published in `org`: variant -> output (store_published.cc).
   Result<std::map<std::string, std::string>> published_outputs(const std::string& org) const;

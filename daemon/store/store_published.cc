@@ -1,4 +1,5 @@
-// What each variant published last, per organisation (schema/004_published_outputs.sql).
+// What the store remembers of each variant for the engine: what it published last, per
+// organisation (schema/004), and whether it still fails for good (schema/005).
 #include "daemon/store/sql.h"
 #include "daemon/store/store.h"
 
@@ -26,6 +27,19 @@ Result<std::map<std::string, std::string>> Store::published_outputs(const std::s
   while ((rc = s.step()) == SQLITE_ROW)
     out.emplace(s.text(0), s.text(1));
   if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read published outputs"));
+  return out;
+}
+
+Result<std::map<std::string, std::pair<std::string, std::string>>> Store::still_failing() const {
+  sql::Stmt s(db_,
+              "SELECT j.variant, j.fingerprint, j.error FROM jobs j"
+              " JOIN (SELECT variant, MAX(id) AS id FROM jobs GROUP BY variant) newest"
+              " ON newest.id = j.id WHERE j.state = 'failed' AND j.fingerprint IS NOT NULL");
+  std::map<std::string, std::pair<std::string, std::string>> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.emplace(s.text(0), std::pair{s.text(1), s.text(2)});
+  if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read still-failing variants"));
   return out;
 }
 

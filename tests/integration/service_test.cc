@@ -489,6 +489,38 @@ TEST_F(ServiceTest, KillsDuringPublishesPublishNothingTwice) {
   std::cout << "publishes started: " << started << " for " << specs.size() << " outputs\n";
 }
 
+// The store is the truth: last night's failures can be retried after a restart, and a nightly
+// after a restart still skips a permanent failure whose recipe and lock did not change.
+TEST_F(ServiceTest, RetryAfterARestartAndStillFailingAcrossRestarts) {
+  behave(sm89, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--batch", "nightly", "sm89-avx2", "cpu-avx2"}).exit_code, 0);
+  settle();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  // The nightly again: the permanent failure is skipped, the success rebuilt.
+  auto night = tvctl({"--json", "enqueue", "--batch", "nightly", "sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(night.exit_code, 0) << night.err;
+  auto skipped = json::parse(night.out)["skipped"];
+  ASSERT_TRUE(skipped.contains(sm89)) << night.out;
+  EXPECT_THAT(skipped[sm89].get<std::string>(),
+              HasSubstr("still failing: torch-2.8.0: builder failed with exit code 2"));
+  settle();
+  EXPECT_EQ(calls("build " + sm89), 1u);
+  // Fixed (the plan no longer fails), the job of last night is retried by its number.
+  behave(sm89, "result=ok\n");
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  auto retry = tvctl({"retry", "1"});
+  ASSERT_EQ(retry.exit_code, 0) << retry.out << retry.err;
+  auto s = settle();
+  EXPECT_EQ(calls("build " + sm89), 2u);
+  bool succeeded = false;
+  for (const auto& j : s["jobs"])
+    succeeded = succeeded || (j["id"] == 1 && j["state"] == "succeeded");
+  EXPECT_TRUE(succeeded) << s.dump();
+}
+
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
   for (const char* isa : {"avx2", "avx512", "armv9"}) {
     behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
