@@ -252,6 +252,20 @@ json Service::status() {
     running[static_cast<int64_t>(r.id)] = &r;
   json jobs = json::array();
   if (auto rows = store_.recent_jobs(20)) {
+    // Every variant whose newest job failed stays in view until it succeeds or is cancelled,
+    // after the active jobs, however many jobs finished since.
+    if (auto failing = store_.failing_jobs()) {
+      std::set<int64_t> shown;
+      for (const auto& r : *rows)
+        shown.insert(r.id);
+      auto first_finished = std::find_if(rows->begin(), rows->end(), [](const store::JobRow& r) {
+        return r.state != "queued" && r.state != "building" && r.state != "publishing";
+      });
+      std::vector<store::JobRow> extra;
+      for (auto& f : *failing)
+        if (!shown.count(f.id)) extra.push_back(std::move(f));
+      rows->insert(first_finished, extra.begin(), extra.end());
+    }
     for (const auto& r : *rows) {
       json j = job_json(r);
       if (auto it = running.find(r.id); it != running.end()) {
@@ -266,9 +280,9 @@ json Service::status() {
   json waiting = json::object();
   for (const auto& w : engine_->waiting())
     waiting[std::to_string(w.id)] = w.reason;
-  std::map<std::string, int> counts;
-  for (const auto& j : jobs)
-    counts[j["state"].get<std::string>()]++;
+  // The summary counts every job in the store, not the rows shown.
+  std::map<std::string, int64_t> counts;
+  if (auto c = store_.job_counts()) counts = std::move(*c);
   const auto& limits = engine_->scheduler().limits();
   const auto host = measure_host(setup_.config);
   json disks = json::array();

@@ -1,4 +1,4 @@
-// The store's SQLite helpers, shared by its files (store.cc, store_published.cc): one prepared
+// The store's SQLite helpers, shared by its files (store.cc, variant_history.cc): one prepared
 // statement, one transaction, errors that say what to check. Not for use outside daemon/store.
 #pragma once
 

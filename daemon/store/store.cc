@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "daemon/store/job_rows.h"
 #include "daemon/store/sql.h"
 #include "schema/migrations.h"
 
@@ -18,37 +19,6 @@ using sql::Stmt;
 using sql::Transaction;
 
 namespace {
-
-JobRow read_job(const Stmt& s) {
-  JobRow j;
-  j.id = s.i64(0);
-  j.variant = s.text(1);
-  j.state = s.text(2);
-  j.phase = s.text(3);
-  j.origin = s.text(4);
-  j.priority = static_cast<int>(s.i64(5));
-  j.publish = s.i64(6) != 0;
-  j.batch_id = s.opt_i64(7);
-  j.built = s.i64(8) != 0;
-  j.build_tries = static_cast<int>(s.i64(9));
-  j.publish_tries = static_cast<int>(s.i64(10));
-  j.failure = s.text(11);
-  j.error = s.text(12);
-  j.enqueued_at = s.i64(13);
-  j.started_at = s.opt_i64(14);
-  j.finished_at = s.opt_i64(15);
-  j.output = s.opt_text(16);
-  j.published_to = s.opt_text(17);
-  j.note = s.text(18);
-  j.publish_rev = s.opt_text(19);
-  j.fingerprint = s.opt_text(20);
-  return j;
-}
-
-constexpr const char* kJobColumns =
-    "id, variant, state, phase, origin, priority, publish, batch_id, built, build_tries, "
-    "publish_tries, failure, error, enqueued_at, started_at, finished_at, output, published_to, "
-    "note, publish_rev, fingerprint";
 
 AttemptRow read_attempt(const Stmt& s) {
   AttemptRow a;
@@ -277,23 +247,6 @@ Result<std::optional<JobRow>> Store::job(int64_t id) const {
   if (rc == SQLITE_ROW) return std::optional<JobRow>(read_job(s));
   if (rc == SQLITE_DONE) return std::optional<JobRow>();
   return tl::unexpected(sql_error(db_, "read job"));
-}
-
-Result<std::vector<JobRow>> Store::recent_jobs(int finished) const {
-  std::string sql =
-      std::string("SELECT ") + kJobColumns +
-      " FROM jobs WHERE state IN ('queued','building','publishing') UNION ALL"
-      " SELECT * FROM (SELECT " +
-      kJobColumns +
-      " FROM jobs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?)";
-  Stmt s(db_, sql.c_str());
-  s.bind({static_cast<int64_t>(finished)});
-  std::vector<JobRow> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW)
-    out.push_back(read_job(s));
-  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read recent jobs"));
-  return out;
 }
 
 Result<std::vector<AttemptRow>> Store::attempts(int64_t job_id) const {

@@ -96,15 +96,17 @@ class Store {
   Status save_job(const JobRow& job, const std::vector<AttemptRow>& attempts);
 
   // Variants whose newest job failed its build for good, with that failure's fingerprint and
-  // reason: variant -> (fingerprint, error) (store_published.cc).
+  // reason: variant -> (fingerprint, error) (variant_history.cc).
   Result<std::map<std::string, std::pair<std::string, std::string>>> still_failing() const;
 
-  // What each variant last published in `org`: variant -> output (store_published.cc).
+  // What each variant last published in `org`: variant -> output (variant_history.cc).
   Result<std::map<std::string, std::string>> published_outputs(const std::string& org) const;
   Result<std::vector<JobRow>> active_jobs() const;
   Result<std::optional<JobRow>> job(int64_t id) const;
   // The active jobs and the `finished` most recently finished ones.
   Result<std::vector<JobRow>> recent_jobs(int finished) const;
+  // The newest job of each variant, where it failed (variant_history.cc).
+  Result<std::vector<JobRow>> failing_jobs() const;
   Result<std::vector<AttemptRow>> attempts(int64_t job_id) const;
   Result<int64_t> max_job_id() const;
 

@@ -1,5 +1,6 @@
 // The real `tvd serve` and `tvctl` binaries against a scratch flox environment (a git checkout
 // with a bare upstream) and the project's fake flox.
+#include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
 
 namespace tvd::integration {
@@ -519,6 +520,44 @@ TEST_F(ServiceTest, RetryAfterARestartAndStillFailingAcrossRestarts) {
   for (const auto& j : s["jobs"])
     succeeded = succeeded || (j["id"] == 1 && j["state"] == "succeeded");
   EXPECT_TRUE(succeeded) << s.dump();
+}
+
+// Mid-night: 3 failures among 28 finished jobs, the failures older than the last 20. status shows
+// all 3 (each variant's newest job failed) and counts 28 from the store, not from the rows shown.
+TEST_F(ServiceTest, StatusShowsEveryFailureAndCountsFromTheStore) {
+  start();
+  ASSERT_EQ(stop(SIGTERM), 0);  // the store exists and is migrated
+  {
+    auto store = store::Store::open(dir / "state" / "tvd.db").value();
+    auto cells = std::vector<std::string>{};
+    auto matrix = tvd::Matrix::embedded().value();
+    for (const auto& v : matrix.cells())
+      if (matrix.exclusions(v).empty()) cells.push_back(v.package());
+    ASSERT_GE(cells.size(), 28u);
+    for (int i = 0; i < 28; ++i) {
+      store::JobRow j;
+      j.id = i + 1;
+      j.variant = cells[static_cast<size_t>(i)];
+      j.state = i < 3 ? "failed" : "succeeded";  // the failures finished first
+      j.phase = "build";
+      j.origin = "batch";
+      j.error = i < 3 ? "torch-2.8.0: builder failed with exit code 2" : "";
+      j.enqueued_at = 1000;
+      j.started_at = 1000;
+      j.finished_at = 2000 + i;
+      ASSERT_TRUE(store.save_job(j, {}));
+    }
+  }
+  start();
+  auto s = status();
+  std::set<int64_t> shown;
+  for (const auto& j : s["jobs"])
+    shown.insert(j["id"].get<int64_t>());
+  for (int64_t id : {1, 2, 3})
+    EXPECT_TRUE(shown.count(id)) << "failed job " << id << " not shown: " << s.dump();
+  EXPECT_EQ(s["summary"]["failed"], 3);
+  EXPECT_EQ(s["summary"]["succeeded"], 25);
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("3 failed, 25 succeeded"));
 }
 
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {

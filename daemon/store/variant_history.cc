@@ -1,5 +1,6 @@
-// What the store remembers of each variant for the engine: what it published last, per
-// organisation (schema/004), and whether it still fails for good (schema/005).
+// What the store says of each variant's history: its recent and failing jobs (for status), what
+// it published last per organisation (schema/004), whether it still fails for good (schema/005).
+#include "daemon/store/job_rows.h"
 #include "daemon/store/sql.h"
 #include "daemon/store/store.h"
 
@@ -40,6 +41,36 @@ Result<std::map<std::string, std::pair<std::string, std::string>>> Store::still_
   while ((rc = s.step()) == SQLITE_ROW)
     out.emplace(s.text(0), std::pair{s.text(1), s.text(2)});
   if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read still-failing variants"));
+  return out;
+}
+
+Result<std::vector<JobRow>> Store::recent_jobs(int finished) const {
+  std::string sql =
+      std::string("SELECT ") + kJobColumns +
+      " FROM jobs WHERE state IN ('queued','building','publishing') UNION ALL"
+      " SELECT * FROM (SELECT " +
+      kJobColumns +
+      " FROM jobs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?)";
+  sql::Stmt s(db_, sql.c_str());
+  s.bind({static_cast<int64_t>(finished)});
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_job(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read recent jobs"));
+  return out;
+}
+
+Result<std::vector<JobRow>> Store::failing_jobs() const {
+  const std::string query = std::string("SELECT ") + kJobColumns +
+                            " FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY variant)"
+                            " AND state = 'failed' ORDER BY id DESC";
+  sql::Stmt s(db_, query.c_str());
+  std::vector<JobRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_job(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read failing jobs"));
   return out;
 }
 
