@@ -45,6 +45,14 @@ json job_json(const store::JobRow& j) {
 
 namespace {
 
+// The last attempt of `j` that had ended when it was read from the store (0: none).
+int last_ended(const Job& j) {
+  int n = 0;
+  for (const auto& a : j.attempts)
+    if (a.ended != TimePoint{} || a.interrupted) n = std::max(n, a.number);
+  return n;
+}
+
 // What the engine told the estimator when the attempt ended (engine.cc): a success's peak (the
 // store keeps what was learned, or the process group's peak, which teaches only from 1 GiB on)
 // and duration; an OOM's peak plus a quarter.
@@ -129,11 +137,8 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
       !st) {
     return tl::unexpected(st.error());
   }
-  for (const auto& j : restored) {
-    for (const auto& a : to_rows(j)) {
-      if (a.ended_at) s->counted_.insert({j.id, a.number});
-    }
-  }
+  for (const auto& j : restored)
+    s->counted_upto_[j.id] = last_ended(j);
   if (!restored.empty()) {
     log::info("recovered " + std::to_string(restored.size()) +
               " job(s) left active by the last run");
@@ -186,15 +191,16 @@ void Service::persist(const Job& j) {
                      unix_seconds(std::chrono::system_clock::now()));
 }
 
+// Each ended attempt is counted once: the start counts the store's history, and after that an
+// attempt counts when it ends. A job keeps its mark after it finishes, so a retry (which shows
+// the old attempts again) never counts them twice, and a restart recounts exactly the store.
 void Service::count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts) {
+  int& upto = counted_upto_[j.id];
   for (const auto& a : attempts) {
-    if (a.ended_at && a.outcome && counted_.insert({j.id, a.number}).second) {
+    if (a.ended_at && a.outcome && a.number > upto) {
       stats_.observe(a.phase, *a.outcome, a.failure, *a.ended_at - a.started_at);
+      upto = a.number;
     }
-  }
-  if (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
-      j.state == JobState::kCancelled) {
-    counted_.erase(counted_.lower_bound({j.id, 0}), counted_.upper_bound({j.id, INT_MAX}));
   }
 }
 
@@ -346,6 +352,7 @@ Result<json> Service::retry(JobId id) {
       if (!attempts) return tl::unexpected(attempts.error());
       auto job = from_rows(**row, *attempts, setup_.matrix);
       if (!job) return tl::unexpected(job.error());
+      counted_upto_[id] = last_ended(*job);  // counted from the store at start
       engine_->adopt(std::move(*job));
     }
   }

@@ -96,7 +96,8 @@ class Service {
   std::function<void()> change_hook_;
   AttemptStats stats_;
   RecipeFindings findings_;
-  std::set<std::pair<JobId, int>> counted_;  // ended attempts of active jobs already in stats_
+  // For each job seen since the start, the last attempt number already in stats_.
+  std::map<JobId, int> counted_upto_;
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 

@@ -2,6 +2,7 @@
 // with a bare upstream) and the project's fake flox.
 #include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
 
 namespace tvd::integration {
 namespace {
@@ -558,6 +559,45 @@ TEST_F(ServiceTest, StatusShowsEveryFailureAndCountsFromTheStore) {
   EXPECT_EQ(s["summary"]["failed"], 3);
   EXPECT_EQ(s["summary"]["succeeded"], 25);
   EXPECT_THAT(tvctl({"status"}).out, HasSubstr("3 failed, 25 succeeded"));
+}
+
+// Prometheus counters never count an attempt twice (a retry shows the old attempts again) and
+// never go down across a restart (which counts the store's history again).
+TEST_F(ServiceTest, CountersNeitherMoveOnARetryNorDropOnARestart) {
+  behave(cpu, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  settle();
+  auto count = [&](const std::string& outcome) {
+    auto m = testing::http_get(http_port(), "/metrics");
+    EXPECT_EQ(m.status, 200);
+    const std::string key = "tvd_build_duration_seconds_count{outcome=\"" + outcome + "\"} ";
+    auto at = m.body.find(key);
+    return at == std::string::npos ? -1 : std::stoi(m.body.substr(at + key.size()));
+  };
+  EXPECT_EQ(count("failed"), 1);
+  behave(cpu, "result=ok\n");
+  ASSERT_EQ(tvctl({"retry", "1"}).exit_code, 0);
+  settle();
+  EXPECT_EQ(count("failed"), 1);  // the first attempt, counted once
+  EXPECT_EQ(count("succeeded"), 1);
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  EXPECT_EQ(count("failed"), 1);
+  EXPECT_EQ(count("succeeded"), 1);
+
+  // After a restart the job is retried again (from the store); its old attempts stay counted once.
+  behave(cpu, "result=fail\n");
+  ASSERT_EQ(tvctl({"enqueue", "--force", "cpu-avx2"}).exit_code, 0);
+  settle();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  const int failed_before = count("failed");
+  behave(cpu, "result=ok\n");
+  ASSERT_EQ(tvctl({"retry", "2"}).exit_code, 0);
+  settle();
+  EXPECT_EQ(count("failed"), failed_before);
+  EXPECT_EQ(count("succeeded"), 2);
 }
 
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
