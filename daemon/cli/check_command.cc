@@ -82,9 +82,7 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
     selections = std::move(*sel);
   }
 
-  auto env = exec::child_environment(environ);
-  for (auto it = env.begin(); it != env.end();)
-    it = exec::is_secret(it->first) ? env.erase(it) : std::next(it);
+  const auto env = exec::without_secrets(exec::child_environment(environ));
   PreflightOptions options;
   options.env = env;
   options.evaluate = evaluation(setup->config, a.no_eval, env, options.why_not_evaluated);

@@ -27,6 +27,12 @@ std::map<std::string, std::string> child_environment(char** environ_vars) {
   return out;
 }
 
+std::map<std::string, std::string> without_secrets(std::map<std::string, std::string> env) {
+  for (auto it = env.begin(); it != env.end();)
+    it = is_secret(it->first) ? env.erase(it) : std::next(it);
+  return env;
+}
+
 bool is_secret(const std::string& name) {
   return name.find("TOKEN") != std::string::npos || name.find("SECRET") != std::string::npos ||
          name.find("PASSWORD") != std::string::npos;

@@ -15,4 +15,8 @@ std::map<std::string, std::string> child_environment(char** environ_vars);
 // True for a variable whose value must never be printed.
 bool is_secret(const std::string& name);
 
+// `env` without its secrets: what a child that needs none gets (flox build, git, whose hooks are
+// code from the repository). Only flox publish needs the FloxHub token.
+std::map<std::string, std::string> without_secrets(std::map<std::string, std::string> env);
+
 }  // namespace tvd::exec

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "daemon/base/file.h"
+#include "daemon/exec/child_env.h"
 #include "daemon/recipe/lane_text.h"
 
 namespace tvd {
@@ -40,7 +41,7 @@ void GitLane::git(std::vector<std::string> args, std::function<void(const exec::
   spec.argv.insert(spec.argv.end(), identity_.begin(), identity_.end());
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.cwd = config_.env_dir;
-  spec.env = config_.child_env;
+  spec.env = exec::without_secrets(config_.child_env);  // git hooks are the repository's code
   spec.env["GIT_TERMINAL_PROMPT"] = "0";  // never wait for a password nobody will type
   spec.log = config_.log_dir / ("git-" + std::to_string(n_++ % 8) + ".log");
   spec.log_limit = 1 << 20;

@@ -4,6 +4,7 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
+#include "daemon/exec/child_env.h"
 #include "daemon/recipe/check.h"
 
 namespace tvd::service {
@@ -262,7 +263,7 @@ void Engine::start_build(Job& j) {
   exec::RunSpec spec;
   spec.argv = {config_.flox, "build", "-d", config_.env.flox_env.string(), j.package};
   spec.cwd = config_.env.flox_env;
-  spec.env = config_.child_env;
+  spec.env = exec::without_secrets(config_.child_env);  // a build needs no FloxHub token
   spec.log = a.log;
   spec.log_limit = config_.log_limit;
   spec.wall_timeout = config_.build_timeout;

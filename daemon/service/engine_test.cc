@@ -594,3 +594,28 @@ TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
 
 }  // namespace
 }  // namespace tvd::service
+
+namespace tvd::service {
+namespace {
+
+// The FloxHub token reaches flox publish alone: not the build, not git (whose hooks are code from
+// the repository).
+TEST_F(EngineTest, TheTokenReachesOnlyPublish) {
+  make(config());
+  testing::write_text(env_dir / ".git/hooks/pre-commit",
+                      "#!/bin/sh\necho \"token=${FLOX_FLOXHUB_TOKEN:+yes}\" >> \"" +
+                          (dir / "hook-env").string() + "\"\n");
+  fs::permissions(env_dir / ".git/hooks/pre-commit", fs::perms::owner_all);
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  ASSERT_EQ(engine->job(*e[0].job)->state, JobState::kSucceeded) << engine->job(*e[0].job)->error;
+  EXPECT_EQ(testing::read_text(plan / (cpu + ".build-env")), "token=\n");
+  EXPECT_EQ(testing::read_text(plan / (cpu + ".publish-env")), "token=yes\n");
+  // Every commit's hook ran (.gitignore's and the recipe's), none with the token.
+  const std::string hooks = testing::read_text(dir / "hook-env");
+  EXPECT_THAT(hooks, HasSubstr("token=\n"));
+  EXPECT_THAT(hooks, ::testing::Not(HasSubstr("yes")));
+}
+
+}  // namespace
+}  // namespace tvd::service
