@@ -10,7 +10,8 @@
 
 namespace tvd::client {
 
-Result<Connection> Connection::open(const std::filesystem::path& socket) {
+Result<Connection> Connection::open(const std::filesystem::path& socket,
+                                    std::chrono::seconds timeout) {
   auto unreachable = [&](const std::string& why) {
     return fail(ErrorKind::kIo, "cannot reach tvd at " + socket.string() + ": " + why,
                 "start it with 'systemctl start tvd' (or 'tvd serve --config FILE'), or point "
@@ -22,16 +23,27 @@ Result<Connection> Connection::open(const std::filesystem::path& socket) {
   std::strcpy(addr.sun_path, socket.c_str());
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return unreachable(std::strerror(errno));
+  if (timeout.count() > 0) {
+    // On a Unix socket, SO_SNDTIMEO also bounds connect() (a daemon whose backlog is full).
+    timeval tv{static_cast<time_t>(timeout.count()), 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int e = errno;
     ::close(fd);
+    if (e == EAGAIN || e == EINPROGRESS) {
+      return unreachable("it did not accept the connection within " +
+                         std::to_string(timeout.count()) + " s");
+    }
     return unreachable(std::strerror(e));
   }
-  return Connection(fd);
+  return Connection(fd, timeout);
 }
 
 Connection::Connection(Connection&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
+      timeout_(o.timeout_),
       next_id_(o.next_id_),
       framer_(std::move(o.framer_)),
       pending_(std::move(o.pending_)) {}
@@ -63,6 +75,12 @@ Result<proto::Reply> Connection::next_reply() {
   while (true) {
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return fail(ErrorKind::kIo,
+                  "the daemon did not answer within " + std::to_string(timeout_.count()) + " s",
+                  "it may be stuck or very busy: 'systemctl status tvd' and 'journalctl -u tvd' "
+                  "show what it does; --timeout SECONDS waits longer (0: no limit)");
+    }
     if (n <= 0) return fail(ErrorKind::kIo, "the daemon closed the connection without a reply");
     auto lines = framer_.feed(std::string_view(buf, static_cast<size_t>(n)));
     if (!lines.empty()) {

@@ -1,6 +1,7 @@
 // tvctl's side of the socket: connect, send one request, read its reply.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -11,8 +12,10 @@ namespace tvd::client {
 
 class Connection {
  public:
-  // kIo with the socket named and how to start the daemon, when nothing answers there.
-  static Result<Connection> open(const std::filesystem::path& socket);
+  // kIo with the socket named and how to start the daemon, when nothing answers there. With a
+  // `timeout` (0: none), connecting and each reply may take at most that long.
+  static Result<Connection> open(const std::filesystem::path& socket,
+                                 std::chrono::seconds timeout = std::chrono::seconds(0));
   Connection(Connection&& o) noexcept;
   Connection(const Connection&) = delete;
   ~Connection();
@@ -22,8 +25,9 @@ class Connection {
   Result<proto::Reply> next_reply();
 
  private:
-  explicit Connection(int fd) : fd_(fd) {}
+  Connection(int fd, std::chrono::seconds timeout) : fd_(fd), timeout_(timeout) {}
   int fd_ = -1;
+  std::chrono::seconds timeout_{0};
   int64_t next_id_ = 1;
   proto::LineFramer framer_;
   std::vector<std::string> pending_;  // replies read but not yet returned

@@ -24,6 +24,7 @@ struct Global {
   std::string config;
   bool json = false;
   bool color = false;
+  int timeout = 30;  // seconds to connect and for each reply; 0: none
 };
 
 std::string ago(int64_t then) {
@@ -79,7 +80,7 @@ std::optional<json> call(const Global& g, const std::string& op, const json& arg
     code = fail_with(path.error(), err, 2);
     return std::nullopt;
   }
-  auto conn = Connection::open(*path);
+  auto conn = Connection::open(*path, std::chrono::seconds(g.timeout));
   if (!conn) {
     code = fail_with(conn.error(), err, 3);
     return std::nullopt;
@@ -157,6 +158,10 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   app.add_option("--config", g.config,
                  "the config whose socket to use (default /etc/tvd/tvd.json)");
   app.add_flag("--json", g.json, "print one JSON document");
+  app.add_option("--timeout", g.timeout,
+                 "seconds to wait for the daemon to accept and to answer (default 30; 0: no "
+                 "limit; logs -f and watch wait as long as they follow)")
+      ->check(CLI::NonNegativeNumber);
   app.footer(
       "Examples:\n"
       "  tvctl enqueue sm89-avx512vnni      build one variant now\n"
@@ -277,7 +282,9 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return failed ? 1 : 0;
   }
   if (watch->parsed()) {
-    // Redraws status until interrupted (or `count` times, for scripts).
+    // Redraws status until interrupted (or `count` times, for scripts), waiting as long as the
+    // daemon takes.
+    g.timeout = 0;
     static volatile std::sig_atomic_t stop = 0;
     std::signal(SIGINT, [](int) { stop = 1; });
     for (int n = 0; !stop && (watch_count == 0 || n < watch_count); ++n) {
@@ -407,7 +414,8 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (logs->parsed()) {
     auto path = socket_path(g);
     if (!path) return fail_with(path.error(), err, 2);
-    auto conn = Connection::open(*path);
+    // Following a log waits for lines as long as the build runs: no reply timeout then.
+    auto conn = Connection::open(*path, std::chrono::seconds(follow ? 0 : g.timeout));
     if (!conn) return fail_with(conn.error(), err, 3);
     auto reply = conn->call("logs", {{"job", job}, {"follow", follow}});
     json shown_attempt;  // following goes on from one attempt's log to the next: say so

@@ -600,6 +600,25 @@ TEST_F(ServiceTest, CountersNeitherMoveOnARetryNorDropOnARestart) {
   EXPECT_EQ(count("succeeded"), 2);
 }
 
+// A daemon that accepts nothing and answers nothing (stuck, or stopped with SIGSTOP): tvctl gives
+// up after its timeout with exit 3 and says what to do, instead of waiting forever.
+TEST(Tvctl, GivesUpOnADaemonThatDoesNotAnswer) {
+  testing::ScratchDir dir;
+  const auto path = dir / "stuck.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // connections queue, nothing reads them
+  auto r = testing::run_command({TVCTL_BIN, "--socket", path.string(), "--timeout", "1", "status"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("the daemon did not answer within 1 s"));
+  EXPECT_THAT(r.err, HasSubstr("--timeout SECONDS waits longer"));
+  ::close(fd);
+}
+
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
   for (const char* isa : {"avx2", "avx512", "armv9"}) {
     behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
