@@ -1,0 +1,85 @@
+// A job's publish phase: each output once (what was published is known), the upload through the
+// git lane's worktree, retried as a publish, never as a rebuild.
+#include "daemon/service/engine.h"
+
+namespace tvd::service {
+
+void Engine::start_publish(Job& j) {
+  // Each output once: flox's own check is keyed on HEAD, which moves with every recipe commit.
+  if (auto p = published_.find(j.package);
+      !j.output.empty() && p != published_.end() && p->second == j.output) {
+    j.state = JobState::kSucceeded;
+    j.phase = JobPhase::kPublish;
+    j.published = true;
+    j.note = "already published: " + j.output;
+    j.finished = clock_.now();
+    j.error.clear();
+    active_.erase(j.package);
+    changed(j);
+    return;
+  }
+  j.state = JobState::kPublishing;
+  j.phase = JobPhase::kPublish;
+  ++j.publish_tries;
+  Attempt a;
+  a.number = static_cast<int>(j.attempts.size()) + 1;
+  a.phase = JobPhase::kPublish;
+  a.started = clock_.now();
+  a.log = log_path(j, JobPhase::kPublish);
+  auto log = a.log;
+  j.attempts.push_back(std::move(a));
+  changed(j);
+  const JobId id = j.id;
+  lane_.publish(
+      j.package, j.publish_rev, log, [this, id](LaneOutcome o) { publish_done(id, o); },
+      [this, id](exec::RunId run, const std::string& rev) {
+        Job& job = jobs_.at(id);
+        job.run = run;
+        job.publish_rev = rev;  // recorded before the upload: a retry publishes the same one
+        job.attempts.back().pgid = runner_.process_group(run);
+        changed(job);
+      });
+}
+
+void Engine::publish_done(JobId id, const LaneOutcome& o) {
+  Job& j = jobs_.at(id);
+  j.run.reset();
+  Attempt& a = j.attempts.back();
+  a.ended = clock_.now();
+  a.result = o.run;
+  a.failure = o.failure;
+  a.reason = o.reason;
+  if (j.cancel_requested) {
+    j.state = JobState::kCancelled;
+    j.finished = clock_.now();
+    active_.erase(j.package);
+    changed(j);
+    return;
+  }
+  if (o.ok) {
+    j.state = JobState::kSucceeded;
+    j.finished = clock_.now();
+    j.error.clear();
+    j.published = true;
+    if (!j.output.empty()) published_[j.package] = j.output;
+    active_.erase(j.package);
+    changed(j);
+    return;
+  }
+  if (o.transient && j.publish_tries < config_.max_tries) {
+    j.error = o.reason;
+    j.failure = o.failure;
+    changed(j);
+    // A publish is retried as a publish: the build is done and stays done.
+    clock_.call_at(clock_.now() + backoff(j.publish_tries), [this, id] {
+      Job& again = jobs_.at(id);
+      if (again.state == JobState::kPublishing && !again.cancel_requested && !again.run) {
+        start_publish(again);
+      }
+    });
+    return;
+  }
+  fail(j, JobPhase::kPublish, o.failure, o.reason);
+}
+
+}  // namespace tvd::service
