@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "daemon/app/serve.h"
 #include "daemon/base/file.h"
 #include "daemon/base/table.h"
 #include "daemon/config/checks.h"
@@ -18,7 +19,6 @@
 #include "daemon/sched/simulate.h"
 #include "daemon/service/engine.h"
 #include "daemon/service/host_config.h"
-#include "daemon/service/serve.h"
 
 extern char** environ;
 
@@ -410,7 +410,7 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return cmd_check(check_args, out, err);
   }
   if (simulate->parsed()) return cmd_simulate(o, sim, out, err);
-  if (serve->parsed()) return service::serve(o.config, out, err);
+  if (serve->parsed()) return app::serve(o.config, out, err);
   return 2;
 }
 

@@ -10,7 +10,7 @@
 #include <system_error>
 
 #include "daemon/exec/capture.h"
-#include "daemon/exec/flox_config.h"
+#include "daemon/flox/flox_config.h"
 
 namespace tvd {
 namespace {
@@ -78,7 +78,7 @@ std::vector<std::string> describe_flox(const Config& c,
   }
   lines.push_back("flox:      " + v + " (" + behaviour + ")");
   if (!c.publish.enabled) return lines;
-  if (auto source = exec::flox_token_source(child_env)) {
+  if (auto source = flox::flox_token_source(child_env)) {
     lines.push_back("publish:   FloxHub credentials: " + *source);
     return lines;
   }

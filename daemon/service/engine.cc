@@ -4,7 +4,7 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
-#include "daemon/exec/child_env.h"
+#include "daemon/flox/commands.h"
 #include "daemon/recipe/check.h"
 
 namespace tvd::service {
@@ -20,8 +20,25 @@ std::string describe(const Variant& v) {
 
 }  // namespace
 
+flox::PublishSettings publish_settings(const EngineConfig& c) {
+  return {c.flox, c.push, c.org, c.signing_key};
+}
+
+flox::GitLaneConfig lane_config(const EngineConfig& c) {
+  return {c.env.flox_env,
+          c.log_dir / "git",
+          c.child_env,
+          c.flox,
+          c.push,
+          c.org,
+          c.signing_key,
+          c.log_dir.parent_path() / "publish",
+          std::chrono::seconds(300),
+          c.publish_timeout};
+}
+
 Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner,
-               Clock& clock, Measure measure)
+               flox::Lane& lane, Clock& clock, Measure measure)
     : config_(std::move(config)),
       templates_(templates),
       runner_(runner),
@@ -29,10 +46,7 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       measure_(std::move(measure)),
       estimator_(config_.estimates),
       sched_(config_.limits, &estimator_),
-      lane_(runner, GitLaneConfig{config_.env.flox_env, config_.log_dir / "git", config_.child_env,
-                                  config_.flox, config_.push, config_.org, config_.signing_key,
-                                  config_.log_dir.parent_path() / "publish",
-                                  std::chrono::seconds(300), config_.publish_timeout}) {
+      lane_(lane) {
   std::error_code ec;
   std::filesystem::create_directories(config_.log_dir / "git", ec);
 }
@@ -134,7 +148,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
       e.job = j.id;
       e.created = true;
       auto& failed = jobs_[j.id] = std::move(j);
-      fail(failed, JobPhase::kRecipe, exec::Failure::kEvaluation,
+      fail(failed, JobPhase::kRecipe, flox::Failure::kEvaluation,
            finding->second + " (tvd check lists every finding; --force builds it anyway)");
       out.push_back(std::move(e));
       continue;
@@ -184,16 +198,16 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
   auto report = inspect_recipes(templates_, config_.env, {Selection{j.variant, {}, true}});
   if (!report) {
     sched_.finished(j.id);
-    fail(j, JobPhase::kRecipe, exec::Failure::kUnknown, report.error().message);
+    fail(j, JobPhase::kRecipe, flox::Failure::kUnknown, report.error().message);
     return;
   }
   const JobId id = j.id;
   lane_.commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
-                      [this, id](LaneOutcome o) {
+                      [this, id](flox::LaneOutcome o) {
                         Job& job = jobs_.at(id);
                         if (job.cancel_requested) {
                           sched_.finished(id);
-                          fail(job, JobPhase::kRecipe, exec::Failure::kCancelled, "cancelled");
+                          fail(job, JobPhase::kRecipe, flox::Failure::kCancelled, "cancelled");
                           job.state = JobState::kCancelled;
                           changed(job);
                           pump();
@@ -230,10 +244,7 @@ void Engine::start_build(Job& j) {
   a.phase = JobPhase::kBuild;
   a.started = clock_.now();
   a.log = log_path(j, JobPhase::kBuild);
-  exec::RunSpec spec;
-  spec.argv = {config_.flox, "build", "-d", config_.env.flox_env.string(), j.package};
-  spec.cwd = config_.env.flox_env;
-  spec.env = exec::without_secrets(config_.child_env);  // a build needs no FloxHub token
+  auto spec = flox::build_run(config_.flox, config_.env.flox_env, j.package, config_.child_env);
   spec.log = a.log;
   spec.log_limit = config_.log_limit;
   spec.wall_timeout = config_.build_timeout;
@@ -253,7 +264,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   Attempt& a = j.attempts.back();
   a.ended = clock_.now();
   a.result = r;
-  const auto verdict = exec::classify(r, exec::Phase::kBuild);
+  const auto verdict = flox::classify(r, flox::Phase::kBuild);
   a.failure = verdict.failure;
   a.reason = verdict.reason;
   const bool ran_alone = !overlapped_[id];
@@ -264,7 +275,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     if (run.id == id) reserved = run.reservation;
   }
 
-  if (verdict.failure == exec::Failure::kNone) {
+  if (verdict.failure == flox::Failure::kNone) {
     std::optional<uint64_t> peak;
     if (r.peak_group_rss >= kGiB) {
       peak = r.peak_group_rss;
@@ -277,10 +288,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     sched_.finished(id);
     j.built = true;
     still_failing_.erase(j.package);
-    // flox leaves result-PKG beside .flox/, pointing at the output.
-    std::error_code ec;
-    auto out = std::filesystem::read_symlink(config_.env.flox_env / ("result-" + j.package), ec);
-    j.output = ec ? "" : out.string();
+    j.output = flox::built_output(config_.env.flox_env, j.package);
     if (j.publish) {
       start_publish(j);
     } else {
@@ -290,14 +298,14 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
       active_.erase(j.package);
       changed(j);
     }
-  } else if (verdict.failure == exec::Failure::kCancelled || j.cancel_requested) {
+  } else if (verdict.failure == flox::Failure::kCancelled || j.cancel_requested) {
     sched_.finished(id);
     j.state = JobState::kCancelled;
     j.finished = clock_.now();
     active_.erase(j.package);
     changed(j);
   } else if (verdict.transient && j.build_tries < config_.max_tries) {
-    if (verdict.failure == exec::Failure::kOutOfMemory) {
+    if (verdict.failure == flox::Failure::kOutOfMemory) {
       // It needed more than it had: ask for a quarter more next time.
       uint64_t seen = std::max(r.peak_group_rss, reserved);
       if (seen > 0) estimator_.record(j.package, kind, seen + seen / 4, std::nullopt);
@@ -307,7 +315,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     j.state = JobState::kQueued;
     auto wait = backoff(j.build_tries);
     sched_.requeue(id, clock_.now() + wait,
-                   std::string(exec::to_string(verdict.failure)) + "; try " +
+                   std::string(flox::to_string(verdict.failure)) + "; try " +
                        std::to_string(j.build_tries + 1) + " of " +
                        std::to_string(config_.max_tries));
     changed(j);
@@ -321,7 +329,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   pump();
 }
 
-void Engine::fail(Job& j, JobPhase phase, exec::Failure f, std::string reason) {
+void Engine::fail(Job& j, JobPhase phase, flox::Failure f, std::string reason) {
   j.state = JobState::kFailed;
   j.phase = phase;
   j.failure = f;
@@ -392,7 +400,7 @@ Result<JobId> Engine::retry(JobId id) {
   j.build_tries = 0;
   j.publish_tries = 0;
   j.error.clear();
-  j.failure = exec::Failure::kNone;
+  j.failure = flox::Failure::kNone;
   j.finished = {};
   j.fingerprint.clear();
   still_failing_.erase(j.package);
@@ -437,7 +445,7 @@ void Engine::reconfigure(const EngineConfig& c) {
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);
-  lane_.set_publishing(c.flox, c.push, c.org, c.signing_key);
+  lane_.set_publishing(publish_settings(c));
   pump();
 }
 
@@ -445,7 +453,7 @@ void Engine::commit_recipes(const std::vector<RecipeReport>& recipes,
                             std::function<void(const std::string&)> on_error) {
   for (const auto& r : recipes) {
     lane_.commit_recipe(r, "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
-                        [on_error, pkg = r.variant.package()](LaneOutcome o) {
+                        [on_error, pkg = r.variant.package()](flox::LaneOutcome o) {
                           if (!o.ok && on_error) on_error(pkg + ": " + o.reason);
                         });
   }

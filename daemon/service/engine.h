@@ -23,11 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "daemon/exec/classify.h"
 #include "daemon/exec/runner.h"
+#include "daemon/flox/classify.h"
+#include "daemon/flox/git_lane.h"
+#include "daemon/flox/lane.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
-#include "daemon/recipe/git_lane.h"
 #include "daemon/sched/scheduler.h"
 #include "daemon/service/clock.h"
 
@@ -51,7 +52,7 @@ struct Attempt {
   TimePoint started, ended;
   std::filesystem::path log;
   std::optional<exec::RunResult> result;
-  exec::Failure failure = exec::Failure::kNone;
+  flox::Failure failure = flox::Failure::kNone;
   std::string reason;
   std::optional<uint64_t> learned_peak;  // what the estimator was told
   std::optional<pid_t> pgid;             // while it runs, for recovery after a crash
@@ -73,7 +74,7 @@ struct Job {
   int publish_tries = 0;
   bool built = false;  // the build succeeded: a retry resumes at publish
   std::string error;   // the last failure, for people
-  exec::Failure failure = exec::Failure::kNone;
+  flox::Failure failure = flox::Failure::kNone;
   TimePoint enqueued, started, finished;
   std::vector<Attempt> attempts;
   std::optional<exec::RunId> run;  // what runs now
@@ -108,6 +109,12 @@ struct EngineConfig {
   std::chrono::milliseconds sample_every{std::chrono::seconds(5)};
 };
 
+// What the lane is told about publishing under `c`.
+flox::PublishSettings publish_settings(const EngineConfig& c);
+// The git lane's settings under `c`: its logs under the log directory, publishing worktrees
+// beside it.
+flox::GitLaneConfig lane_config(const EngineConfig& c);
+
 struct EnqueueOptions {
   sched::Origin origin = sched::Origin::kInteractive;
   int priority = 0;
@@ -130,8 +137,9 @@ class Engine {
   using Measure = std::function<sched::Measurements()>;
   using Observer = std::function<void(const Job&)>;  // every state change
 
-  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Clock& clock,
-         Measure measure);
+  // `lane` does the engine's git and flox publish; it outlives the engine.
+  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, flox::Lane& lane,
+         Clock& clock, Measure measure);
 
   std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
   Status cancel(JobId id);
@@ -166,7 +174,7 @@ class Engine {
   void commit_recipes(const std::vector<RecipeReport>& recipes,
                       std::function<void(const std::string&)> on_error);
 
-  // Recovery: finishes recipe commits a crash cut short (GitLane::recover).
+  // Recovery: finishes recipe commits a crash cut short (Lane::recover).
   void recover_recipes(std::vector<RecipeReport> ours,
                        std::function<void(std::vector<std::string>)> done) {
     lane_.recover(std::move(ours), std::move(done));
@@ -191,8 +199,8 @@ class Engine {
   void start_build(Job& j);
   void build_done(JobId id, const exec::RunResult& r);
   void start_publish(Job& j);
-  void publish_done(JobId id, const LaneOutcome& o);
-  void fail(Job& j, JobPhase phase, exec::Failure f, std::string reason);
+  void publish_done(JobId id, const flox::LaneOutcome& o);
+  void fail(Job& j, JobPhase phase, flox::Failure f, std::string reason);
   std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;
   std::string fingerprint(const Job& j) const;  // recipe text and environment lock
@@ -207,7 +215,7 @@ class Engine {
   Measure measure_;
   sched::Estimator estimator_;
   sched::Scheduler sched_;
-  GitLane lane_;
+  flox::Lane& lane_;
   std::map<JobId, Job> jobs_;
   std::map<std::string, JobId, std::less<>> active_;  // package -> active job
   // package -> (fingerprint, reason) of its last permanent failure

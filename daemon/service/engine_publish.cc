@@ -31,7 +31,7 @@ void Engine::start_publish(Job& j) {
   changed(j);
   const JobId id = j.id;
   lane_.publish(
-      j.package, j.publish_rev, log, [this, id](LaneOutcome o) { publish_done(id, o); },
+      j.package, j.publish_rev, log, [this, id](flox::LaneOutcome o) { publish_done(id, o); },
       [this, id](exec::RunId run, const std::string& rev) {
         Job& job = jobs_.at(id);
         job.run = run;
@@ -41,7 +41,7 @@ void Engine::start_publish(Job& j) {
       });
 }
 
-void Engine::publish_done(JobId id, const LaneOutcome& o) {
+void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
   Job& j = jobs_.at(id);
   j.run.reset();
   Attempt& a = j.attempts.back();

@@ -33,6 +33,7 @@ class EngineTest : public ::testing::Test {
   fs::path plan = dir / "plan";
   Matrix matrix = std::move(Matrix::embedded().value());
   TemplateSet templates = std::move(TemplateSet::embedded().value());
+  std::unique_ptr<flox::GitLane> lane;
   std::unique_ptr<Engine> engine;
   std::vector<std::pair<JobId, JobState>> history;
 
@@ -57,7 +58,9 @@ class EngineTest : public ::testing::Test {
     return c;
   }
   void make(EngineConfig c) {
-    engine = std::make_unique<Engine>(std::move(c), templates, *runner, *clock, [] {
+    engine.reset();
+    lane = std::make_unique<flox::GitLane>(*runner, lane_config(c));
+    engine = std::make_unique<Engine>(std::move(c), templates, *runner, *lane, *clock, [] {
       return sched::Measurements{
           .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
     });
@@ -198,7 +201,7 @@ TEST_F(EngineTest, ATransientFailureIsRetriedAndLearnsToReserveMore) {
   const Job* j = engine->job(*e[0].job);
   ASSERT_EQ(j->state, JobState::kSucceeded) << j->error;
   ASSERT_EQ(j->attempts.size(), 2u);
-  EXPECT_EQ(j->attempts[0].failure, exec::Failure::kOutOfMemory);
+  EXPECT_EQ(j->attempts[0].failure, flox::Failure::kOutOfMemory);
   EXPECT_TRUE(j->attempts[1].result->succeeded());
   EXPECT_GT(engine->estimator().estimate(sm89, sched::BuildKind::kGpu).memory, 40 * GiB);
   EXPECT_THAT(testing::read_text(j->attempts[0].log), HasSubstr("due to signal 9 (Killed)"));
@@ -286,7 +289,7 @@ TEST_F(EngineTest, NotLoggedInIsAPermanentPublishFailure) {
   run_until_idle();
   const Job* j = engine->job(*e[0].job);
   EXPECT_EQ(j->state, JobState::kFailed);
-  EXPECT_EQ(j->failure, exec::Failure::kNotLoggedIn);
+  EXPECT_EQ(j->failure, flox::Failure::kNotLoggedIn);
   EXPECT_THAT(j->error, HasSubstr("not logged in to FloxHub: You are not logged in to FloxHub."));
   EXPECT_EQ(j->publish_tries, 1);
   EXPECT_EQ(count_calls("build " + cpu), 1u);
@@ -308,22 +311,22 @@ TEST_F(EngineTest, TrueReasonsAndClassesUnderTheLoginWarning) {
   auto e = enqueue({"sm89-avx2", "cpu-avx2", "sm86-avx2", "sm90-avx2"});
   run_until_idle();
   const Job* compiler = engine->job(*e[0].job);
-  EXPECT_EQ(compiler->failure, exec::Failure::kBuildError);
+  EXPECT_EQ(compiler->failure, flox::Failure::kBuildError);
   EXPECT_THAT(compiler->error, HasSubstr("torch-2.8.0: builder failed with exit code 2 "
                                          "(torch/csrc/Module.cpp:42:7: error:"));
   const Job* eval = engine->job(*e[1].job);
-  EXPECT_EQ(eval->failure, exec::Failure::kEvaluation);
+  EXPECT_EQ(eval->failure, flox::Failure::kEvaluation);
   EXPECT_THAT(eval->error, HasSubstr("attribute 'torchvison' missing at "));
   const Job* oom = engine->job(*e[2].job);
   EXPECT_EQ(oom->state, JobState::kSucceeded);
-  EXPECT_EQ(oom->attempts[0].failure, exec::Failure::kOutOfMemory);
+  EXPECT_EQ(oom->attempts[0].failure, flox::Failure::kOutOfMemory);
   EXPECT_THAT(oom->attempts[0].reason, HasSubstr("builder failed due to signal 9 (Killed)"));
   const Job* network = engine->job(*e[3].job);
-  EXPECT_EQ(network->failure, exec::Failure::kNetwork);
+  EXPECT_EQ(network->failure, flox::Failure::kNetwork);
   EXPECT_EQ(network->attempts.size(), 3u);  // retried up to max_tries
   EXPECT_THAT(network->error, HasSubstr("api.flox.dev"));
   for (const auto* j : {compiler, eval, oom, network}) {
-    EXPECT_NE(j->failure, exec::Failure::kNotLoggedIn) << j->package;
+    EXPECT_NE(j->failure, flox::Failure::kNotLoggedIn) << j->package;
     EXPECT_THAT(j->error, ::testing::Not(HasSubstr("Build failed"))) << j->package;
     EXPECT_THAT(testing::read_text(j->attempts[0].log),
                 HasSubstr("! You are not logged in to FloxHub."));
@@ -382,7 +385,7 @@ TEST_F(EngineTest, AHungBuildTimesOutAndFailsAfterItsTries) {
   run_until_idle();
   const Job* j = engine->job(*e[0].job);
   EXPECT_EQ(j->state, JobState::kFailed);
-  EXPECT_EQ(j->failure, exec::Failure::kTimeout);
+  EXPECT_EQ(j->failure, flox::Failure::kTimeout);
   EXPECT_EQ(j->build_tries, 2);
 }
 
@@ -484,7 +487,7 @@ TEST_F(EngineTest, ARecipeWithAnErrorFindingFailsAtOnceUnlessForced) {
   ASSERT_NE(j, nullptr);
   EXPECT_EQ(j->state, JobState::kFailed);
   EXPECT_EQ(j->phase, JobPhase::kRecipe);
-  EXPECT_EQ(j->failure, exec::Failure::kEvaluation);
+  EXPECT_EQ(j->failure, flox::Failure::kEvaluation);
   EXPECT_THAT(j->error, HasSubstr(sm89 + ".nix:27: error: gpuTargets \"sm_89\": PyTorch's CMake "
                                          "rejects \"sm_89\""));
   EXPECT_THAT(j->error, HasSubstr("--force builds it anyway"));

@@ -45,7 +45,7 @@ store::JobRow to_row(const Job& j, const std::string& org) {
   r.built = j.built;
   r.build_tries = j.build_tries;
   r.publish_tries = j.publish_tries;
-  r.failure = j.failure == exec::Failure::kNone ? "" : exec::to_string(j.failure);
+  r.failure = j.failure == flox::Failure::kNone ? "" : flox::to_string(j.failure);
   r.error = j.error;
   r.enqueued_at = unix_seconds(j.enqueued);
   r.started_at = when(j.started);
@@ -70,7 +70,7 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
     if (a.interrupted) {
       r.outcome = "interrupted";
     } else if (r.ended_at) {
-      r.outcome = a.failure == exec::Failure::kNone ? "succeeded" : "failed";
+      r.outcome = a.failure == flox::Failure::kNone ? "succeeded" : "failed";
     }
     if (a.result) {
       if (a.result->ending == exec::Ending::kExited) r.exit_code = a.result->exit_code;
@@ -78,7 +78,7 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
       if (a.result->peak_group_rss) r.peak_memory = static_cast<int64_t>(a.result->peak_group_rss);
     }
     if (a.learned_peak) r.peak_memory = static_cast<int64_t>(*a.learned_peak);
-    r.failure = a.failure == exec::Failure::kNone ? "" : exec::to_string(a.failure);
+    r.failure = a.failure == flox::Failure::kNone ? "" : flox::to_string(a.failure);
     r.reason = a.reason;
     r.log_path = a.log.string();
     if (a.pgid) r.pgid = *a.pgid;
@@ -125,7 +125,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
     at.interrupted = a.outcome == "interrupted";
     at.reason = a.reason;
     at.log = a.log_path;
-    if (a.outcome == "failed") at.failure = exec::Failure::kUnknown;
+    if (a.outcome == "failed") at.failure = flox::Failure::kUnknown;
     j.attempts.push_back(std::move(at));
   }
   return j;

@@ -12,8 +12,8 @@
 #include "daemon/base/log.h"
 
 #include "daemon/base/units.h"
-#include "daemon/exec/classify.h"
 #include "daemon/exec/process_runner.h"
+#include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/report_json.h"
 #include "daemon/service/host_config.h"
@@ -43,7 +43,7 @@ void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
   if (e.peak_memory && *e.peak_memory >= kGiB) peak = static_cast<uint64_t>(*e.peak_memory);
   if (e.outcome == "succeeded") {
     estimator.record(e.variant, kind, peak, std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
-  } else if (e.outcome == "failed" && e.failure == exec::to_string(exec::Failure::kOutOfMemory) &&
+  } else if (e.outcome == "failed" && e.failure == flox::to_string(flox::Failure::kOutOfMemory) &&
              peak) {
     estimator.record(e.variant, kind, *peak + *peak / 4, std::nullopt);
   }
@@ -67,8 +67,10 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   s->runner_ = exec::make_process_runner(io);
   s->clock_ = make_asio_clock(io);
   const Config& c = s->setup_.config;
+  auto config = engine_config(c, environ_vars);
+  s->lane_ = std::make_unique<flox::GitLane>(*s->runner_, lane_config(config));
   s->engine_ =
-      std::make_unique<Engine>(engine_config(c, environ_vars), s->setup_.templates, *s->runner_,
+      std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_, *s->lane_,
                                *s->clock_, [cfg = c] { return measure_host(cfg); });
   s->engine_->on_change([svc = s.get()](const Job& j) { svc->persist(j); });
   // What each variant already published in this org, so that an unchanged output is not

@@ -90,6 +90,7 @@ class Service {
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;
   std::unique_ptr<Clock> clock_;
+  std::unique_ptr<flox::GitLane> lane_;
   std::unique_ptr<Engine> engine_;
   bool stopping_ = false;
   std::map<JobId, std::string> last_state_;  // for the event log

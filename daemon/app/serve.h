@@ -5,8 +5,8 @@
 #include <optional>
 #include <ostream>
 
-namespace tvd::service {
+namespace tvd::app {
 
 int serve(const std::optional<std::filesystem::path>& config, std::ostream& out, std::ostream& err);
 
-}  // namespace tvd::service
+}  // namespace tvd::app

@@ -1,9 +1,9 @@
-#include "daemon/exec/flox_config.h"
+#include "daemon/flox/flox_config.h"
 
 #include <fstream>
 #include <regex>
 
-namespace tvd::exec {
+namespace tvd::flox {
 
 namespace {
 
@@ -42,4 +42,4 @@ std::optional<std::string> flox_token_source(const std::map<std::string, std::st
   return std::nullopt;
 }
 
-}  // namespace tvd::exec
+}  // namespace tvd::flox

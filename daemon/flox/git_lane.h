@@ -16,11 +16,12 @@
 #include <vector>
 
 #include "daemon/base/result.h"
-#include "daemon/exec/classify.h"
 #include "daemon/exec/runner.h"
+#include "daemon/flox/classify.h"
+#include "daemon/flox/lane.h"
 #include "daemon/recipe/generate.h"
 
-namespace tvd {
+namespace tvd::flox {
 
 struct GitLaneConfig {
   std::filesystem::path env_dir;  // the flox environment's checkout
@@ -35,17 +36,7 @@ struct GitLaneConfig {
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
 
-// How a transaction ended. `transient` failures are worth retrying later.
-struct LaneOutcome {
-  bool ok = false;
-  bool transient = false;
-  exec::Failure failure = exec::Failure::kNone;
-  std::string reason;                  // for people: what was wrong and what to do
-  bool committed = false;              // the recipe transaction made a commit
-  std::optional<exec::RunResult> run;  // the flox publish run, if it got that far
-};
-
-class GitLane {
+class GitLane : public Lane {
  public:
   GitLane(exec::Runner& runner, GitLaneConfig config)
       : runner_(runner), config_(std::move(config)) {}
@@ -54,7 +45,7 @@ class GitLane {
   // commits it if it is untracked, leaves it if it is committed, refuses if it has uncommitted
   // changes. Adds "result-*" to the environment's .gitignore first if it is missing there.
   void commit_recipe(const RecipeReport& recipe, std::string message,
-                     std::function<void(LaneOutcome)> done);
+                     std::function<void(LaneOutcome)> done) override;
 
   // Checks flox publish's preconditions itself (so the error says what to fix), pushes an
   // unpushed HEAD when `push` is on, then makes a worktree of the revision to publish
@@ -64,20 +55,20 @@ class GitLane {
   // and the revision. Output goes to `log`. "Package already published." is success.
   void publish(const std::string& package, const std::string& pinned_rev, std::filesystem::path log,
                std::function<void(LaneOutcome)> done,
-               std::function<void(exec::RunId, const std::string& rev)> started = {});
+               std::function<void(exec::RunId, const std::string& rev)> started = {}) override;
 
   // After a crash: recipes of tvd's own (equal to what the templates give) that are untracked or
   // staged but not committed are committed, one commit each, and pushed when `push` is on. Other
   // files are left alone. Queued first, before anything else uses the lane.
-  void recover(std::vector<RecipeReport> ours, std::function<void(std::vector<std::string>)> done);
+  void recover(std::vector<RecipeReport> ours,
+               std::function<void(std::vector<std::string>)> done) override;
 
-  bool busy() const { return busy_; }
-  void set_publishing(std::string flox, bool push, std::string org,
-                      std::filesystem::path signing_key) {
-    config_.flox = std::move(flox);
-    config_.push = push;
-    config_.org = std::move(org);
-    config_.signing_key = std::move(signing_key);
+  bool busy() const override { return busy_; }
+  void set_publishing(const PublishSettings& s) override {
+    config_.flox = s.flox;
+    config_.push = s.push;
+    config_.org = s.org;
+    config_.signing_key = s.signing_key;
   }
   const GitLaneConfig& config() const { return config_; }
 
@@ -112,4 +103,4 @@ class GitLane {
   int n_ = 0;
 };
 
-}  // namespace tvd
+}  // namespace tvd::flox

@@ -9,7 +9,7 @@
 
 #include "daemon/exec/runner.h"
 
-namespace tvd::exec {
+namespace tvd::flox {
 
 enum class Phase { kBuild, kPublish, kGit };
 
@@ -38,7 +38,7 @@ struct Verdict {
   std::string reason;  // one line for people
 };
 
-Verdict classify(const RunResult& r, Phase phase);
+Verdict classify(const exec::RunResult& r, Phase phase);
 
 // What a flox run's output says, read as flox 1.14 and Nix write it (DESIGN.md): flox's closing
 // "✘ ERROR: ..." line, Nix's reason for the first derivation that failed itself ("torch-2.8.0:
@@ -59,4 +59,4 @@ FloxOutput read_flox_output(std::string_view tail);
 // The last line of `tail` that says "error" (or the last non-empty line), trimmed.
 std::string telling_line(std::string_view tail);
 
-}  // namespace tvd::exec
+}  // namespace tvd::flox

@@ -1,12 +1,12 @@
-#include "daemon/recipe/git_lane.h"
+#include "daemon/flox/git_lane.h"
 
 #include <memory>
 
 #include "daemon/base/file.h"
 #include "daemon/exec/child_env.h"
-#include "daemon/recipe/lane_text.h"
+#include "daemon/flox/lane_text.h"
 
-namespace tvd {
+namespace tvd::flox {
 
 using lane::first_lines;
 using lane::refused;
@@ -115,17 +115,17 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
                        tail.find("non-fast-forward") != std::string::npos ||
                        tail.find("fetch first") != std::string::npos;
     if (!moved) {
-      fail(refused("git push failed: " + exec::telling_line(tail) +
+      fail(refused("git push failed: " + flox::telling_line(tail) +
                        "; the commit is kept and will be pushed on the next try",
-                   true, exec::Failure::kNetwork));
+                   true, flox::Failure::kNetwork));
       return;
     }
     // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
     // unpushed commits on top of it, push again. Anyone else's unpushed commit stays untouched.
     git({"fetch", "-q"}, [this, next, fail](const exec::RunResult& f) {
       if (!f.succeeded()) {
-        fail(refused("the upstream moved and git fetch failed: " + exec::telling_line(f.tail), true,
-                     exec::Failure::kNetwork));
+        fail(refused("the upstream moved and git fetch failed: " + flox::telling_line(f.tail), true,
+                     flox::Failure::kNetwork));
         return;
       }
       git({"log", "--format=%s", "@{u}..HEAD"}, [this, next, fail](const exec::RunResult& l) {
@@ -144,7 +144,7 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
                           (foreign.empty() ? std::string("?") : foreign.front()) +
                           "\"): tvd rebases only its own; push or rebase them in " +
                           config_.env_dir.string() + ", then retry",
-                      false, exec::Failure::kPublishPrecondition));
+                      false, flox::Failure::kPublishPrecondition));
           return;
         }
         git({"rebase", "-q", "@{u}"}, [this, next, fail](const exec::RunResult& rb) {
@@ -152,8 +152,8 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
             git({"push", "-q"}, [next, fail](const exec::RunResult& p) {
               if (!p.succeeded()) {
                 fail(refused("git push after rebasing onto the moved upstream failed: " +
-                                 exec::telling_line(p.tail),
-                             true, exec::Failure::kNetwork));
+                                 flox::telling_line(p.tail),
+                             true, flox::Failure::kNetwork));
                 return;
               }
               next();
@@ -172,7 +172,7 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
                               (paths.empty() ? std::string("?") : paths) +
                               "): tvd's commit is kept unpushed; in " + config_.env_dir.string() +
                               " run 'git pull --rebase', resolve, push, then retry the job",
-                          false, exec::Failure::kPublishPrecondition));
+                          false, flox::Failure::kPublishPrecondition));
             });
           });
         });
@@ -205,20 +205,20 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     current += "# flox build results\nresult-*\n";
     if (auto st = write_file_atomic(path, current, Overwrite::kYes); !st) {
       fail(refused("cannot update " + path.string() + ": " + st.error().message, false,
-                   exec::Failure::kUnknown));
+                   flox::Failure::kUnknown));
       return;
     }
     git({"add", "--", ".gitignore"}, [this, next, fail](const exec::RunResult& r) {
       if (!r.succeeded()) {
-        fail(refused("git add .gitignore failed: " + exec::telling_line(r.tail), false,
-                     exec::Failure::kUnknown));
+        fail(refused("git add .gitignore failed: " + flox::telling_line(r.tail), false,
+                     flox::Failure::kUnknown));
         return;
       }
       git({"commit", "-q", "-m", "Ignore flox build results (result-*)", "--", ".gitignore"},
           [next, fail](const exec::RunResult& c) {
             if (!c.succeeded()) {
-              fail(refused("git commit .gitignore failed: " + exec::telling_line(c.tail), false,
-                           exec::Failure::kUnknown));
+              fail(refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
+                           flox::Failure::kUnknown));
               return;
             }
             next();
@@ -235,8 +235,8 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     git({"status", "--porcelain", "--untracked-files=all", "--", rel},
         [rel, recipe, need_add, need_commit, next, fail](const exec::RunResult& r) {
           if (!r.succeeded()) {
-            fail(refused("git status failed: " + exec::telling_line(r.tail), true,
-                         exec::Failure::kUnknown));
+            fail(refused("git status failed: " + flox::telling_line(r.tail), true,
+                         flox::Failure::kUnknown));
             return;
           }
           // The line that names the recipe, if any.
@@ -251,7 +251,7 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
             }
             auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo);
             if (!st) {
-              fail(refused(st.error().message, false, exec::Failure::kUnknown));
+              fail(refused(st.error().message, false, flox::Failure::kUnknown));
               return;
             }
             *need_add = *need_commit = true;
@@ -262,7 +262,7 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
           } else {
             fail(refused(rel + " has uncommitted changes (git status: " + out->code + " " +
                              out->path + "): commit or discard them, then retry",
-                         false, exec::Failure::kPublishPrecondition));
+                         false, flox::Failure::kPublishPrecondition));
             return;
           }
           next();
@@ -275,8 +275,8 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     }
     git({"add", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
       if (!r.succeeded()) {
-        fail(refused("git add " + rel + " failed: " + exec::telling_line(r.tail), false,
-                     exec::Failure::kUnknown));
+        fail(refused("git add " + rel + " failed: " + flox::telling_line(r.tail), false,
+                     flox::Failure::kUnknown));
         return;
       }
       next();
@@ -290,8 +290,8 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
     git({"commit", "-q", "-m", message, "--", rel},
         [committed, next, fail](const exec::RunResult& c) {
           if (!c.succeeded()) {
-            fail(refused("git commit failed: " + exec::telling_line(c.tail), false,
-                         exec::Failure::kUnknown));
+            fail(refused("git commit failed: " + flox::telling_line(c.tail), false,
+                         flox::Failure::kUnknown));
             return;
           }
           *committed = true;
@@ -352,13 +352,13 @@ void GitLane::recover(std::vector<RecipeReport> ours,
       const std::string pkg = std::filesystem::path(rel).stem().string();
       git({"add", "--", rel}, [this, st, rel, pkg, i, fail, weak](const exec::RunResult& a) {
         if (!a.succeeded()) {
-          fail(refused("recovery: git add " + rel + " failed: " + exec::telling_line(a.tail)));
+          fail(refused("recovery: git add " + rel + " failed: " + flox::telling_line(a.tail)));
           return;
         }
         git({"commit", "-q", "-m", "Add " + pkg + " (its commit was interrupted)", "--", rel},
             [st, pkg, i, fail, weak](const exec::RunResult& c) {
               if (!c.succeeded()) {
-                fail(refused("recovery: git commit failed: " + exec::telling_line(c.tail)));
+                fail(refused("recovery: git commit failed: " + flox::telling_line(c.tail)));
                 return;
               }
               st->committed.push_back(pkg);
@@ -387,4 +387,4 @@ void GitLane::recover(std::vector<RecipeReport> ours,
   if (!busy_) run_next();
 }
 
-}  // namespace tvd
+}  // namespace tvd::flox

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace tvd::exec {
+namespace tvd::flox {
 
 // Where a flox started with `env` as its environment finds a FloxHub token: the variable
 // FLOX_FLOXHUB_TOKEN first, then `floxhub_token` in the user's flox.toml
@@ -16,4 +16,4 @@ namespace tvd::exec {
 std::optional<std::string> flox_token_source(const std::map<std::string, std::string>& env,
                                              const std::string& system_config = "/etc/flox.toml");
 
-}  // namespace tvd::exec
+}  // namespace tvd::flox

@@ -3,10 +3,10 @@
 #include <memory>
 #include <system_error>
 
-#include "daemon/recipe/git_lane.h"
-#include "daemon/recipe/lane_text.h"
+#include "daemon/flox/git_lane.h"
+#include "daemon/flox/lane_text.h"
 
-namespace tvd {
+namespace tvd::flox {
 
 using lane::first_lines;
 using lane::refused;
@@ -98,16 +98,16 @@ void GitLane::publish(const std::string& package, const std::string& pinned_rev,
     git({"worktree", "add", "-q", "--force", "-B", branch, dir.string(), *rev},
         [this, branch, upstream, next, fail](const exec::RunResult& r) {
           if (!r.succeeded()) {
-            fail(refused("cannot make the publishing worktree: " + exec::telling_line(r.tail), true,
-                         exec::Failure::kUnknown));
+            fail(refused("cannot make the publishing worktree: " + flox::telling_line(r.tail), true,
+                         flox::Failure::kUnknown));
             return;
           }
           git({"branch", "-q", "--set-upstream-to=" + *upstream, branch},
               [next, fail](const exec::RunResult& u) {
                 if (!u.succeeded()) {
                   fail(refused(
-                      "cannot set the publishing branch's upstream: " + exec::telling_line(u.tail),
-                      true, exec::Failure::kUnknown));
+                      "cannot set the publishing branch's upstream: " + flox::telling_line(u.tail),
+                      true, flox::Failure::kUnknown));
                   return;
                 }
                 next();
@@ -141,9 +141,9 @@ void GitLane::publish(const std::string& package, const std::string& pinned_rev,
     spec.log = log;
     spec.wall_timeout = config_.publish_timeout;
     auto id = runner_.start(std::move(spec), [finish](const exec::RunResult& r) {
-      auto v = exec::classify(r, exec::Phase::kPublish);
+      auto v = flox::classify(r, flox::Phase::kPublish);
       LaneOutcome out;
-      if (v.failure == exec::Failure::kNone) {
+      if (v.failure == flox::Failure::kNone) {
         out.ok = true;
       } else {
         out = refused("flox publish: " + v.reason, v.transient, v.failure);
@@ -155,4 +155,4 @@ void GitLane::publish(const std::string& package, const std::string& pinned_rev,
   });
 }
 
-}  // namespace tvd
+}  // namespace tvd::flox

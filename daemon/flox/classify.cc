@@ -1,4 +1,4 @@
-#include "daemon/exec/classify.h"
+#include "daemon/flox/classify.h"
 
 #include <signal.h>
 #include <string.h>
@@ -9,7 +9,10 @@
 
 #include "daemon/base/units.h"
 
-namespace tvd::exec {
+namespace tvd::flox {
+
+using exec::Ending;
+using exec::RunResult;
 
 const char* to_string(Failure f) {
   switch (f) {
@@ -266,4 +269,4 @@ Verdict classify(const RunResult& r, Phase phase) {
   return {Failure::kUnknown, false, with("exit code " + std::to_string(r.exit_code), line)};
 }
 
-}  // namespace tvd::exec
+}  // namespace tvd::flox

@@ -5,12 +5,12 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/recipe/git_lane.h"
+#include "daemon/flox/git_lane.h"
 
-namespace tvd::lane {
+namespace tvd::flox::lane {
 
 inline LaneOutcome refused(std::string reason, bool transient = false,
-                           exec::Failure failure = exec::Failure::kPublishPrecondition) {
+                           flox::Failure failure = flox::Failure::kPublishPrecondition) {
   LaneOutcome o;
   o.transient = transient;
   o.failure = failure;
@@ -30,4 +30,4 @@ inline std::string first_lines(std::string_view text, size_t n) {
   return out;
 }
 
-}  // namespace tvd::lane
+}  // namespace tvd::flox::lane

@@ -1,11 +1,14 @@
-#include "daemon/exec/classify.h"
+#include "daemon/flox/classify.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
-namespace tvd::exec {
+namespace tvd::flox {
 namespace {
+
+using exec::Ending;
+using exec::RunResult;
 
 using ::testing::HasSubstr;
 
@@ -164,4 +167,4 @@ TEST(Classify, TheTellingLineIsTheLastError) {
 }
 
 }  // namespace
-}  // namespace tvd::exec
+}  // namespace tvd::flox

@@ -1,4 +1,4 @@
-#include "daemon/service/serve.h"
+#include "daemon/app/serve.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -19,9 +19,13 @@
 
 extern char** environ;
 
-namespace tvd::service {
+namespace tvd::app {
 
-// What the service says goes through log:: (stderr, journald-friendly); `out` is for nothing yet.
+using namespace tvd::service;  // NOLINT: the composition root names every part
+
+// The composition root: the store, runner, lane, engine and service, then the socket and HTTP
+// servers on top, in one io_context. What the service says goes through log:: (stderr,
+// journald-friendly); `out` is for nothing yet.
 int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] std::ostream& out,
           std::ostream& err) {
   auto report = [&](const Error& e) {
@@ -128,4 +132,4 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   return 0;
 }
 
-}  // namespace tvd::service
+}  // namespace tvd::app

@@ -1,0 +1,54 @@
+// What the engine asks of git and flox publish, as an interface: the real one is the git lane
+// (git_lane.h); the engine's state-machine tests use a fake (tests/support/fake_lane.h).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/exec/runner.h"
+#include "daemon/flox/classify.h"
+#include "daemon/recipe/generate.h"
+
+namespace tvd::flox {
+
+// How a transaction ended. `transient` failures are worth retrying later.
+struct LaneOutcome {
+  bool ok = false;
+  bool transient = false;
+  Failure failure = Failure::kNone;
+  std::string reason;                  // for people: what was wrong and what to do
+  bool committed = false;              // the recipe transaction made a commit
+  std::optional<exec::RunResult> run;  // the flox publish run, if it got that far
+};
+
+// What `flox publish` is told; a reloaded config changes it for publishes that start later.
+struct PublishSettings {
+  std::string flox = "flox";
+  bool push = false;  // push recipe commits to the upstream
+  std::string org;
+  std::filesystem::path signing_key;  // --signing-private-key, when set
+};
+
+class Lane {
+ public:
+  virtual ~Lane() = default;
+  // Makes `recipe.file` tracked and committed (and pushed when `push` is on).
+  virtual void commit_recipe(const RecipeReport& recipe, std::string message,
+                             std::function<void(LaneOutcome)> done) = 0;
+  // Publishes `package` from `pinned_rev` (or HEAD); `started` learns the flox publish run and
+  // the revision before the upload. "Package already published." is success.
+  virtual void publish(const std::string& package, const std::string& pinned_rev,
+                       std::filesystem::path log, std::function<void(LaneOutcome)> done,
+                       std::function<void(exec::RunId, const std::string& rev)> started) = 0;
+  // After a crash: tvd's own recipes left uncommitted are committed; `done` lists them.
+  virtual void recover(std::vector<RecipeReport> ours,
+                       std::function<void(std::vector<std::string>)> done) = 0;
+  // A transaction holds the lane (a publish only for its checks, not its upload).
+  virtual bool busy() const = 0;
+  virtual void set_publishing(const PublishSettings& s) = 0;
+};
+
+}  // namespace tvd::flox
