@@ -38,6 +38,23 @@ inline tl::unexpected<Error> fail(ErrorKind kind, std::string message, std::stri
   return tl::unexpected<Error>(Error{kind, std::move(message), std::move(hint)});
 }
 
+// Propagation, as ccache's TRY: returns the error of a failed Result or Status from the enclosing
+// function (which returns a Result or Status itself).
+//   TRY(store.commit());
+//   TRY_ASSIGN(auto rows, store.recent_jobs(20));   // rows is the value
+#define TVD_CONCAT_(a, b) a##b
+#define TVD_CONCAT(a, b) TVD_CONCAT_(a, b)
+#define TRY(expr)                                                                      \
+  do {                                                                                 \
+    auto&& tvd_try_result_ = (expr);                                                   \
+    if (!tvd_try_result_) return ::tl::unexpected(std::move(tvd_try_result_).error()); \
+  } while (false)
+#define TRY_ASSIGN(decl, expr)                                                  \
+  auto&& TVD_CONCAT(tvd_try_, __LINE__) = (expr);                               \
+  if (!TVD_CONCAT(tvd_try_, __LINE__))                                          \
+    return ::tl::unexpected(std::move(TVD_CONCAT(tvd_try_, __LINE__)).error()); \
+  decl = std::move(*TVD_CONCAT(tvd_try_, __LINE__))
+
 // 2 for bad input (nothing was changed), 1 for everything else; see DESIGN.md's contract.
 inline int exit_code(const Error& e) {
   return e.kind == ErrorKind::kBadInput || e.kind == ErrorKind::kNotFound ? 2 : 1;

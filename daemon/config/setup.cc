@@ -20,7 +20,7 @@ Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path
     return Matrix::parse(*text, origin);
   }();
   if (!matrix) return tl::unexpected(matrix.error());
-  if (auto st = apply_axes(*config, *matrix); !st) return tl::unexpected(st.error());
+  TRY(apply_axes(*config, *matrix));
 
   auto templates =
       config->templates ? TemplateSet::load(*config->templates) : TemplateSet::embedded();

@@ -15,39 +15,7 @@ using exec::Ending;
 using exec::RunResult;
 
 const char* to_string(Failure f) {
-  switch (f) {
-    case Failure::kNone:
-      return "none";
-    case Failure::kCancelled:
-      return "cancelled";
-    case Failure::kTimeout:
-      return "timeout";
-    case Failure::kSilence:
-      return "silence";
-    case Failure::kKilled:
-      return "killed";
-    case Failure::kOutOfMemory:
-      return "out-of-memory";
-    case Failure::kNetwork:
-      return "network";
-    case Failure::kCollision:
-      return "collision";
-    case Failure::kNotTracked:
-      return "not-tracked";
-    case Failure::kNotLoggedIn:
-      return "not-logged-in";
-    case Failure::kPublishPrecondition:
-      return "publish-precondition";
-    case Failure::kEvaluation:
-      return "evaluation";
-    case Failure::kBuildError:
-      return "build-error";
-    case Failure::kStartFailure:
-      return "start-failure";
-    case Failure::kUnknown:
-      return "unknown";
-  }
-  return "?";
+  return kFailures.name(f).data();
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/base/names.h"
 #include "daemon/exec/runner.h"
 
 namespace tvd::flox {
@@ -30,6 +31,23 @@ enum class Failure {
   kStartFailure,
   kUnknown,
 };
+inline constexpr Names<Failure, 15> kFailures{{{
+    {Failure::kNone, "none"},
+    {Failure::kCancelled, "cancelled"},
+    {Failure::kTimeout, "timeout"},
+    {Failure::kSilence, "silence"},
+    {Failure::kKilled, "killed"},
+    {Failure::kOutOfMemory, "out-of-memory"},
+    {Failure::kNetwork, "network"},
+    {Failure::kCollision, "collision"},
+    {Failure::kNotTracked, "not-tracked"},
+    {Failure::kNotLoggedIn, "not-logged-in"},
+    {Failure::kPublishPrecondition, "publish-precondition"},
+    {Failure::kEvaluation, "evaluation"},
+    {Failure::kBuildError, "build-error"},
+    {Failure::kStartFailure, "start-failure"},
+    {Failure::kUnknown, "unknown"},
+}}};
 const char* to_string(Failure f);
 
 struct Verdict {

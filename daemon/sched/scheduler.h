@@ -26,6 +26,7 @@
 #include <tuple>
 #include <vector>
 
+#include "daemon/base/names.h"
 #include "daemon/sched/estimator.h"
 
 namespace tvd::sched {
@@ -34,6 +35,10 @@ using TimePoint = std::chrono::system_clock::time_point;
 using JobId = uint64_t;
 
 enum class Origin { kInteractive, kBatch };
+inline constexpr Names<Origin, 2> kOrigins{{{
+    {Origin::kInteractive, "interactive"},
+    {Origin::kBatch, "batch"},
+}}};
 
 struct JobSpec {
   std::string variant;  // the package name; a variant is never queued or running twice

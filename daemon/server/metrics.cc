@@ -76,16 +76,14 @@ std::string label(const char* key, const std::string& value) {
 
 std::string render_metrics(service::Service& service) {
   Writer w;
-  const char* const kStates[] = {"queued",    "building", "publishing",
-                                 "succeeded", "failed",   "cancelled"};
   w.family("tvd_jobs", "gauge", "Jobs in the store by state (finished jobs stay counted).");
   auto counts = service.store().job_counts();
-  for (const char* s : kStates) {
+  for (const auto& [state, name] : service::kJobStates.entries()) {
     int64_t n = 0;
     if (counts) {
-      if (auto it = counts->find(s); it != counts->end()) n = it->second;
+      if (auto it = counts->find(std::string(name)); it != counts->end()) n = it->second;
     }
-    w.sample("tvd_jobs", label("state", s), static_cast<double>(n));
+    w.sample("tvd_jobs", label("state", std::string(name)), static_cast<double>(n));
   }
 
   int building = 0, publishing = 0;
@@ -142,9 +140,9 @@ std::string render_metrics(service::Service& service) {
                static_cast<double>(*batch.finished_at));
     }
     w.family("tvd_nightly_last_jobs", "gauge", "The last nightly batch's jobs by state.");
-    for (const char* s : kStates) {
-      auto it = batch.states.find(s);
-      w.sample("tvd_nightly_last_jobs", label("state", s),
+    for (const auto& [state, name] : service::kJobStates.entries()) {
+      auto it = batch.states.find(std::string(name));
+      w.sample("tvd_nightly_last_jobs", label("state", std::string(name)),
                it == batch.states.end() ? 0 : it->second);
     }
     w.family("tvd_nightly_last_skipped", "gauge",

@@ -53,6 +53,16 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
 
 void Engine::changed(Job& j) {
   if (observer_) observer_(j);
+  if (is_terminal(j.state)) {
+    // After the code that ended it is done with it; a retry in between keeps it.
+    clock_.call_at(clock_.now(), [this, id = j.id] {
+      auto it = jobs_.find(id);
+      if (it != jobs_.end() && is_terminal(it->second.state) && !it->second.run) {
+        overlapped_.erase(id);
+        jobs_.erase(it);
+      }
+    });
+  }
 }
 
 std::map<std::string, std::string> Engine::preflight_errors(
@@ -364,38 +374,36 @@ Status Engine::cancel(JobId id) {
   return {};
 }
 
-void Engine::adopt(Job j) {
-  next_id_ = std::max(next_id_, j.id + 1);
-  j.run.reset();
-  jobs_.emplace(j.id, std::move(j));
-}
-
-Result<JobId> Engine::retry(JobId id) {
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) {
-    return tvd::fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
-                     "'tvctl status' lists the jobs");
-  }
-  Job& j = it->second;
-  if (j.state != JobState::kFailed && j.state != JobState::kCancelled) {
-    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
-                                               ") is " + to_string(j.state) +
-                                               ": only failed or cancelled jobs are retried");
-  }
-  if (auto other = active_.find(j.package); other != active_.end()) {
+Result<JobId> Engine::retry(Job ended) {
+  const JobId id = ended.id;
+  if (auto other = active_.find(ended.package); other != active_.end() && other->second != id) {
     return other->second;
   }
+  // The engine's copy if it is still here (it ended a moment ago, or is active); else the store's.
+  auto here = jobs_.find(id);
+  const Job& seen = here != jobs_.end() ? here->second : ended;
+  if (seen.state != JobState::kFailed && seen.state != JobState::kCancelled) {
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + seen.package +
+                                               ") is " + to_string(seen.state) +
+                                               ": only failed or cancelled jobs are retried");
+  }
   // A build needs a recipe that would not fail in flox build (the same check as at enqueue).
-  if (!(j.built && j.publish)) {
-    auto broken = preflight_errors({Selection{j.variant, {}, true}});
-    if (auto f = broken.find(j.package); f != broken.end()) {
+  if (!(seen.built && seen.publish)) {
+    auto broken = preflight_errors({Selection{seen.variant, {}, true}});
+    if (auto f = broken.find(seen.package); f != broken.end()) {
       return tvd::fail(
           ErrorKind::kConflict,
-          "job " + std::to_string(id) + " (" + j.package + ") would fail again: " + f->second,
+          "job " + std::to_string(id) + " (" + seen.package + ") would fail again: " + f->second,
           "fix the recipe ('tvd check' lists every finding), or 'tvctl enqueue "
           "--force' to build it anyway");
     }
   }
+  if (here == jobs_.end()) {
+    ended.run.reset();
+    here = jobs_.emplace(id, std::move(ended)).first;
+  }
+  Job& j = here->second;
+  next_id_ = std::max(next_id_, j.id + 1);
   j.cancel_requested = false;
   j.build_tries = 0;
   j.publish_tries = 0;

@@ -1,6 +1,7 @@
 // The engine: the small loop between the scheduler (which decides) and the runner and git lane
-// (which act). It owns the jobs; a job is keyed by its variant, and a variant never has two
-// active jobs.
+// (which act). It holds only the jobs that run or wait: every change goes to the observer (the
+// service stores it), and a job that has ended is forgotten; the store is the truth about it. A
+// job is keyed by its variant, and a variant never has two active jobs.
 //
 // A job's life: queued -> building (its recipe is made tracked and committed in the git lane,
 // then `flox build` runs under its memory reservation) -> publishing (`flox publish`, in the git
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/base/names.h"
 #include "daemon/exec/runner.h"
 #include "daemon/flox/classify.h"
 #include "daemon/flox/git_lane.h"
@@ -37,8 +39,26 @@ namespace tvd::service {
 using sched::JobId;
 
 enum class JobState { kQueued, kBuilding, kPublishing, kSucceeded, kFailed, kCancelled };
+inline constexpr Names<JobState, 6> kJobStates{{{
+    {JobState::kQueued, "queued"},
+    {JobState::kBuilding, "building"},
+    {JobState::kPublishing, "publishing"},
+    {JobState::kSucceeded, "succeeded"},
+    {JobState::kFailed, "failed"},
+    {JobState::kCancelled, "cancelled"},
+}}};
 const char* to_string(JobState s);
+// Ended: the job will not change again unless it is retried.
+constexpr bool is_terminal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+
 enum class JobPhase { kRecipe, kBuild, kPublish };
+inline constexpr Names<JobPhase, 3> kJobPhases{{{
+    {JobPhase::kRecipe, "recipe"},
+    {JobPhase::kBuild, "build"},
+    {JobPhase::kPublish, "publish"},
+}}};
 const char* to_string(JobPhase p);
 
 // A variant's kind as the scheduler sees it.
@@ -143,8 +163,9 @@ class Engine {
 
   std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
   Status cancel(JobId id);
-  // A failed or cancelled job again: from its publish if it was built, else from the start.
-  Result<JobId> retry(JobId id);
+  // A failed or cancelled job again (as the store has it): from its publish if it was built,
+  // else from the start. The variant's active job, if it has one, instead.
+  Result<JobId> retry(Job ended);
 
   // What each variant last published in this org (from the store at start): a build whose
   // output is already there is not published again.
@@ -158,9 +179,6 @@ class Engine {
     for (auto& [pkg, f] : failing)
       still_failing_.emplace(pkg, std::move(f));
   }
-  // A finished job known only to the store (before a restart), so that it can be retried.
-  void adopt(Job j);
-
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
   // that had built resumes at its publish; the others wait again for a build.
   void restore(std::vector<Job> jobs);
@@ -182,6 +200,7 @@ class Engine {
   // Job ids continue after the store's.
   void set_first_id(JobId id) { first_id_ = id; }
 
+  // The active jobs (queued, running, waiting for a retry).
   const Job* job(JobId id) const;
   std::vector<const Job*> jobs() const;
   std::vector<sched::Waiting> waiting() const;
@@ -194,7 +213,7 @@ class Engine {
 
  private:
   void pump();
-  void changed(Job& j);
+  void changed(Job& j);  // tells the observer; an ended job is then forgotten
   void start_recipe(Job& j, const sched::Start& s);
   void start_build(Job& j);
   void build_done(JobId id, const exec::RunResult& r);

@@ -58,6 +58,7 @@ class EngineMachine : public ::testing::Test {
   TemplateSet templates = std::move(TemplateSet::embedded().value());
   std::unique_ptr<Engine> engine;
   std::map<JobId, std::vector<JobState>> states;  // every state each job went through
+  std::map<JobId, Job> latest;  // each job as the observer (the store) last saw it
 
   const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
   const std::string sm90 = "torchvision-python313-cuda12_8-sm90-avx2";
@@ -84,6 +85,7 @@ class EngineMachine : public ::testing::Test {
     engine->on_change([this](const Job& j) {
       auto& seen = states[j.id];
       if (seen.empty() || seen.back() != j.state) seen.push_back(j.state);
+      latest.insert_or_assign(j.id, j);
     });
   }
   void SetUp() override {
@@ -129,8 +131,7 @@ TEST_F(EngineMachine, ABuildCommitsBuildsThenPublishesItsOutput) {
   EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kPublishing,
                                       JobState::kSucceeded));
   EXPECT_THAT(lane.asked(), ElementsAre("commit " + sm89, "publish " + sm89 + "@rev1"));
-  const Job* j = engine->job(id);
-  ASSERT_NE(j, nullptr);
+  const Job* j = &latest.at(id);
   EXPECT_EQ(j->output, "/nix/store/0123-" + sm89);
   EXPECT_TRUE(j->published);
   ASSERT_EQ(j->attempts.size(), 2u);
@@ -164,7 +165,7 @@ TEST_F(EngineMachine, WithoutPublishingABuildSucceedsAtItsEnd) {
   run();
   EXPECT_EQ(last(id), JobState::kSucceeded);
   EXPECT_EQ(runner.count("flox publish"), 0u);
-  EXPECT_FALSE(engine->job(id)->published);
+  EXPECT_FALSE(latest.at(id).published);
 }
 
 TEST_F(EngineMachine, AVariantIsNeverQueuedTwice) {
@@ -184,6 +185,10 @@ TEST_F(EngineMachine, TheMemoryBudgetHoldsAndQueuedBuildsStartAsOthersEnd) {
   enqueue("sm89-avx2");
   enqueue("sm90-avx2");
   enqueue("sm86-avx2");
+  auto waiting = engine->waiting();
+  ASSERT_EQ(waiting.size(), 1u);
+  EXPECT_THAT(waiting[0].reason,
+              HasSubstr("waiting for memory: 80 GiB of 100 GiB reserved, needs 40 GiB"));
   run();
   EXPECT_EQ(runner.count("flox build"), 3u);
   EXPECT_EQ(runner.most_at_once("flox build"), 2u);
@@ -199,7 +204,7 @@ TEST_F(EngineMachine, ATransientFailureWaitsTwiceAsLongEachTryThenFails) {
   // then 4 min.
   EXPECT_EQ(build_starts(cpu), (std::vector<std::chrono::minutes>{0min, 12min, 26min}));
   EXPECT_EQ(last(id), JobState::kFailed);
-  const Job* j = engine->job(id);
+  const Job* j = &latest.at(id);
   EXPECT_EQ(j->failure, flox::Failure::kNetwork);
   EXPECT_EQ(j->phase, JobPhase::kBuild);
   EXPECT_THAT(j->error, HasSubstr("Couldn't resolve host name"));
@@ -218,7 +223,9 @@ TEST_F(EngineMachine, AnOutOfMemoryBuildIsRetriedReservingAQuarterMore) {
   run();
   EXPECT_EQ(last(id), JobState::kSucceeded);
   EXPECT_EQ(runner.count("flox build"), 2u);
-  EXPECT_EQ(engine->job(id)->attempts[0].failure, flox::Failure::kOutOfMemory);
+  EXPECT_EQ(latest.at(id).attempts[0].failure, flox::Failure::kOutOfMemory);
+  EXPECT_THAT(testing::read_text(latest.at(id).attempts[0].log),
+              HasSubstr("due to signal 9 (Killed)"));
   // It was seen using 48 GiB: the estimator is told 60, and adds its margin.
   EXPECT_EQ(engine->estimator().estimate(sm89, sched::BuildKind::kGpu).memory,
             static_cast<uint64_t>(60 * GiB * 1.1));
@@ -230,7 +237,7 @@ TEST_F(EngineMachine, ASuccessfulBuildTeachesItsPeakAndDuration) {
   runner.script("flox build", {run_ok});
   JobId id = enqueue("sm89-avx2");
   run();
-  EXPECT_EQ(engine->job(id)->attempts[0].learned_peak, 30 * GiB);
+  EXPECT_EQ(latest.at(id).attempts[0].learned_peak, 30 * GiB);
   EXPECT_EQ(engine->estimator().estimate(sm89, sched::BuildKind::kGpu).memory,
             static_cast<uint64_t>(30 * GiB * 1.1));
   EXPECT_EQ(engine->estimator().estimate(sm89, sched::BuildKind::kGpu).duration, 3h);
@@ -245,9 +252,9 @@ TEST_F(EngineMachine, AKilledOrTimedOutBuildIsTransient) {
   JobId b = enqueue("cpu-avx2");
   run();
   EXPECT_EQ(last(a), JobState::kSucceeded);
-  EXPECT_EQ(engine->job(a)->attempts[0].failure, flox::Failure::kKilled);
+  EXPECT_EQ(latest.at(a).attempts[0].failure, flox::Failure::kKilled);
   EXPECT_EQ(last(b), JobState::kSucceeded);
-  EXPECT_EQ(engine->job(b)->attempts[0].failure, flox::Failure::kTimeout);
+  EXPECT_EQ(latest.at(b).attempts[0].failure, flox::Failure::kTimeout);
 }
 
 TEST_F(EngineMachine, APermanentFailureIsNotRetriedAndBatchesSkipItWhileUnchanged) {
@@ -256,9 +263,9 @@ TEST_F(EngineMachine, APermanentFailureIsNotRetriedAndBatchesSkipItWhileUnchange
   run();
   EXPECT_EQ(last(id), JobState::kFailed);
   EXPECT_EQ(runner.count("flox build"), 1u);
-  EXPECT_EQ(engine->job(id)->failure, flox::Failure::kBuildError);
-  EXPECT_THAT(engine->job(id)->error, HasSubstr("builder failed with exit code 2"));
-  EXPECT_FALSE(engine->job(id)->fingerprint.empty());
+  EXPECT_EQ(latest.at(id).failure, flox::Failure::kBuildError);
+  EXPECT_THAT(latest.at(id).error, HasSubstr("builder failed with exit code 2"));
+  EXPECT_FALSE(latest.at(id).fingerprint.empty());
 
   auto nightly = engine->enqueue(resolve_specs(matrix, {"cpu-avx2"}, false).value(),
                                  {.origin = sched::Origin::kBatch});
@@ -286,7 +293,7 @@ TEST_F(EngineMachine, AFailedPublishIsRetriedAsAPublishNeverARebuild) {
   // The retry publishes the revision the first try recorded.
   EXPECT_THAT(lane.asked(),
               ElementsAre("commit " + cpu, "publish " + cpu + "@rev1", "publish " + cpu + "@rev1"));
-  EXPECT_EQ(engine->job(id)->attempts[1].failure, flox::Failure::kNetwork);
+  EXPECT_EQ(latest.at(id).attempts[1].failure, flox::Failure::kNetwork);
 }
 
 TEST_F(EngineMachine, NotLoggedInFailsThePublishAtOnceAndRetryPublishesWithoutRebuilding) {
@@ -295,9 +302,9 @@ TEST_F(EngineMachine, NotLoggedInFailsThePublishAtOnceAndRetryPublishesWithoutRe
   JobId id = enqueue("cpu-avx2");
   run();
   EXPECT_EQ(last(id), JobState::kFailed);
-  EXPECT_EQ(engine->job(id)->phase, JobPhase::kPublish);
-  EXPECT_EQ(engine->job(id)->failure, flox::Failure::kNotLoggedIn);
-  ASSERT_TRUE(engine->retry(id));
+  EXPECT_EQ(latest.at(id).phase, JobPhase::kPublish);
+  EXPECT_EQ(latest.at(id).failure, flox::Failure::kNotLoggedIn);
+  ASSERT_TRUE(engine->retry(latest.at(id)));
   run();
   EXPECT_EQ(last(id), JobState::kSucceeded);
   EXPECT_EQ(runner.count("flox build"), 1u);
@@ -311,7 +318,7 @@ TEST_F(EngineMachine, AnOutputAlreadyPublishedIsNotPublishedAgain) {
   run();
   EXPECT_EQ(last(id), JobState::kSucceeded);
   EXPECT_EQ(runner.count("flox publish"), 0u);
-  EXPECT_THAT(engine->job(id)->note, HasSubstr("already published: /nix/store/0123-" + cpu));
+  EXPECT_THAT(latest.at(id).note, HasSubstr("already published: /nix/store/0123-" + cpu));
   // A new output is.
   runner.script("flox build -d " + env_dir.string() + " " + cpu, {built(cpu, 1h, "4567")});
   JobId next = enqueue("cpu-avx2");
@@ -378,20 +385,25 @@ TEST_F(EngineMachine, CancelWhilePublishingStopsTheUpload) {
   run();
   EXPECT_EQ(last(id), JobState::kCancelled);
   EXPECT_TRUE(runner.calls().back().cancelled);
-  EXPECT_FALSE(engine->job(id)->published);
+  EXPECT_FALSE(latest.at(id).published);
 }
 
-TEST_F(EngineMachine, FinishedJobsCannotBeCancelledAndOnlyEndedOnesRetried) {
+TEST_F(EngineMachine, AnEndedJobIsForgottenAndOnlyEndedOnesAreRetried) {
   runner.script("flox build", {built(cpu, 1h)});
   JobId id = enqueue("cpu-avx2");
-  auto early = engine->retry(id);
+  auto early = engine->retry(latest.at(id));
   ASSERT_FALSE(early);
-  EXPECT_THAT(early.error().message, HasSubstr("only failed or cancelled jobs are retried"));
+  EXPECT_THAT(early.error().message, HasSubstr("is building: only failed or cancelled jobs"));
   run();
-  auto late = engine->cancel(id);
+  clock.advance(1ms);
+  // The store (here: what the observer saw) is the truth about it now.
+  EXPECT_EQ(engine->job(id), nullptr);
+  EXPECT_TRUE(engine->jobs().empty());
+  EXPECT_EQ(engine->cancel(id).error().kind, ErrorKind::kNotFound);
+  auto late = engine->retry(latest.at(id));
   ASSERT_FALSE(late);
-  EXPECT_THAT(late.error().message, HasSubstr("already succeeded"));
-  EXPECT_EQ(engine->cancel(999).error().kind, ErrorKind::kNotFound);
+  EXPECT_THAT(late.error().message, HasSubstr("is succeeded: only failed or cancelled jobs"));
+  EXPECT_TRUE(engine->jobs().empty());  // a refused retry leaves nothing behind
 }
 
 TEST_F(EngineMachine, ARecipeCommitThatFailsForGoodFailsTheJobAtItsRecipe) {
@@ -401,8 +413,8 @@ TEST_F(EngineMachine, ARecipeCommitThatFailsForGoodFailsTheJobAtItsRecipe) {
   JobId id = enqueue("cpu-avx2");
   run();
   EXPECT_EQ(last(id), JobState::kFailed);
-  EXPECT_EQ(engine->job(id)->phase, JobPhase::kRecipe);
-  EXPECT_THAT(engine->job(id)->error, HasSubstr("uncommitted changes"));
+  EXPECT_EQ(latest.at(id).phase, JobPhase::kRecipe);
+  EXPECT_THAT(latest.at(id).error, HasSubstr("uncommitted changes"));
   EXPECT_EQ(runner.count("flox build"), 0u);
 }
 

@@ -19,15 +19,18 @@ std::optional<int64_t> when(TimePoint t) {
 }
 
 JobPhase phase_from(const std::string& s) {
-  return s == "publish" ? JobPhase::kPublish : s == "build" ? JobPhase::kBuild : JobPhase::kRecipe;
+  return kJobPhases.parse(s).value_or(JobPhase::kRecipe);
 }
 
 // The store's text for a job's state; an active one comes back queued (recovery restarts it).
 JobState state_from(const std::string& s) {
-  for (auto st : {JobState::kSucceeded, JobState::kFailed, JobState::kCancelled}) {
-    if (s == to_string(st)) return st;
-  }
-  return JobState::kQueued;
+  auto st = kJobStates.parse(s);
+  return st && is_terminal(*st) ? *st : JobState::kQueued;
+}
+
+flox::Failure failure_from(const std::string& s) {
+  return s.empty() ? flox::Failure::kNone
+                   : flox::kFailures.parse(s).value_or(flox::Failure::kUnknown);
 }
 
 }  // namespace
@@ -38,7 +41,7 @@ store::JobRow to_row(const Job& j, const std::string& org) {
   r.variant = j.package;
   r.state = to_string(j.state);
   r.phase = to_string(j.phase);
-  r.origin = j.origin == sched::Origin::kBatch ? "batch" : "interactive";
+  r.origin = sched::kOrigins.name(j.origin);
   r.priority = j.priority;
   r.publish = j.publish;
   r.batch_id = j.batch_id;
@@ -98,7 +101,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.id = static_cast<JobId>(row.id);
   j.variant = sel->front().variant;
   j.package = row.variant;
-  j.origin = row.origin == "batch" ? sched::Origin::kBatch : sched::Origin::kInteractive;
+  j.origin = sched::kOrigins.parse(row.origin).value_or(sched::Origin::kInteractive);
   j.priority = row.priority;
   j.publish = row.publish;
   j.batch_id = row.batch_id;
@@ -106,6 +109,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.build_tries = row.build_tries;
   j.publish_tries = row.publish_tries;
   j.error = row.error;
+  j.failure = failure_from(row.failure);
   j.output = row.output.value_or("");
   j.published = row.published_to.has_value();
   j.note = row.note;
@@ -125,7 +129,9 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
     at.interrupted = a.outcome == "interrupted";
     at.reason = a.reason;
     at.log = a.log_path;
-    if (a.outcome == "failed") at.failure = flox::Failure::kUnknown;
+    if (a.outcome == "failed") {
+      at.failure = a.failure.empty() ? flox::Failure::kUnknown : failure_from(a.failure);
+    }
     j.attempts.push_back(std::move(at));
   }
   return j;

@@ -50,7 +50,8 @@ json Service::status() {
       for (const auto& r : *rows)
         shown.insert(r.id);
       auto first_finished = std::find_if(rows->begin(), rows->end(), [](const store::JobRow& r) {
-        return r.state != "queued" && r.state != "building" && r.state != "publishing";
+        auto state = kJobStates.parse(r.state);
+        return state && is_terminal(*state);
       });
       std::vector<store::JobRow> extra;
       for (auto& f : *failing)
@@ -184,12 +185,20 @@ json Service::matrix() {
 }
 
 std::string Service::summary() const {
-  std::map<std::string, int> counts;
+  // The active jobs as the engine has them, then what the store holds of the ended ones.
+  std::map<JobState, int64_t> counts;
   for (const auto* j : engine_->jobs())
-    counts[to_string(j->state)]++;
+    counts[j->state]++;
+  if (auto stored = store_.job_counts()) {
+    for (const auto& [text, n] : *stored) {
+      if (auto state = kJobStates.parse(text); state && is_terminal(*state)) counts[*state] = n;
+    }
+  }
   std::string out;
-  for (const char* s : {"building", "publishing", "queued", "failed", "succeeded", "cancelled"}) {
-    if (counts[s]) out += (out.empty() ? "" : ", ") + std::to_string(counts[s]) + " " + s;
+  for (JobState s : {JobState::kBuilding, JobState::kPublishing, JobState::kQueued,
+                     JobState::kFailed, JobState::kSucceeded, JobState::kCancelled}) {
+    if (counts[s])
+      out += (out.empty() ? "" : ", ") + std::to_string(counts[s]) + " " + to_string(s);
   }
   return out.empty() ? "idle, no jobs" : out;
 }

@@ -53,16 +53,11 @@ void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
 
 Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Setup setup,
                                                 char** environ_vars) {
-  auto store = store::Store::open(setup.config.state_dir / "tvd.db");
-  if (!store) return tl::unexpected(store.error());
+  TRY_ASSIGN(auto store, store::Store::open(setup.config.state_dir / "tvd.db"));
   auto now = std::chrono::system_clock::now();
   RecipeEnv env{setup.config.flox_env, setup.config.pytorch_env};
-  if (auto st =
-          store->sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now));
-      !st) {
-    return tl::unexpected(st.error());
-  }
-  std::unique_ptr<Service> s(new Service(std::move(setup), std::move(*store)));
+  TRY(store.sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now)));
+  std::unique_ptr<Service> s(new Service(std::move(setup), std::move(store)));
   s->environ_ = environ_vars;
   s->runner_ = exec::make_process_runner(io);
   s->clock_ = make_asio_clock(io);
@@ -75,30 +70,24 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   s->engine_->on_change([svc = s.get()](const Job& j) { svc->persist(j); });
   // What each variant already published in this org, so that an unchanged output is not
   // published again (flox's own check is keyed on HEAD, which tvd's commits move).
-  auto published = s->store_.published_outputs(c.publish.org);
-  if (!published) return tl::unexpected(published.error());
-  s->engine_->set_published(std::move(*published));
+  TRY_ASSIGN(auto published, s->store_.published_outputs(c.publish.org));
+  s->engine_->set_published(std::move(published));
   // Permanent failures stay "still failing" for batches across restarts.
-  auto failing = s->store_.still_failing();
-  if (!failing) return tl::unexpected(failing.error());
-  s->engine_->set_still_failing(std::move(*failing));
+  TRY_ASSIGN(auto failing, s->store_.still_failing());
+  s->engine_->set_still_failing(std::move(failing));
 
   // Recovery.
-  auto interrupted = s->store_.interrupt_running_attempts(unix_seconds(now));
-  if (!interrupted) return tl::unexpected(interrupted.error());
-  for (const auto& a : *interrupted) {
+  TRY_ASSIGN(auto interrupted, s->store_.interrupt_running_attempts(unix_seconds(now)));
+  for (const auto& a : interrupted) {
     if (a.pgid && *a.pgid > 1) ::kill(-static_cast<pid_t>(*a.pgid), SIGKILL);
   }
-  auto max_id = s->store_.max_job_id();
-  if (!max_id) return tl::unexpected(max_id.error());
-  s->engine_->set_first_id(static_cast<JobId>(*max_id + 1));
-  auto active = s->store_.active_jobs();
-  if (!active) return tl::unexpected(active.error());
+  TRY_ASSIGN(auto max_id, s->store_.max_job_id());
+  s->engine_->set_first_id(static_cast<JobId>(max_id + 1));
+  TRY_ASSIGN(auto active, s->store_.active_jobs());
   std::vector<Job> restored;
-  for (const auto& row : *active) {
-    auto attempts = s->store_.attempts(row.id);
-    if (!attempts) return tl::unexpected(attempts.error());
-    auto job = from_rows(row, *attempts, s->setup_.matrix);
+  for (const auto& row : active) {
+    TRY_ASSIGN(auto attempts, s->store_.attempts(row.id));
+    auto job = from_rows(row, attempts, s->setup_.matrix);
     if (!job) {
       auto failed = row;
       failed.state = "failed";
@@ -112,13 +101,10 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   // History, oldest first: /metrics counts every ended attempt (the restored jobs' ended
   // attempts among them), and the estimator learns each variant's memory and duration again, as
   // it did when they ran, so reservations and ETAs survive a restart.
-  if (auto st = s->store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
-        s->stats_.observe(e.phase, e.outcome, e.failure, e.seconds);
-        if (e.phase == "build") learn(s->engine_->estimator(), e);
-      });
-      !st) {
-    return tl::unexpected(st.error());
-  }
+  TRY(s->store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
+    s->stats_.observe(e.phase, e.outcome, e.failure, e.seconds);
+    if (e.phase == "build") learn(s->engine_->estimator(), e);
+  }));
   for (const auto& j : restored)
     s->counted_upto_[j.id] = last_ended(j);
   if (!restored.empty()) {
@@ -158,19 +144,25 @@ void Service::persist(const Job& j) {
   }
   if (change_hook_) change_hook_();
   count_attempts(j, attempts);
-  if (j.batch_id && (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
-                     j.state == JobState::kCancelled)) {
+  const bool ended = is_terminal(j.state);
+  if (j.batch_id && ended) {
     (void)store_.finish_batch_if_done(*j.batch_id, unix_seconds(std::chrono::system_clock::now()));
   }
   // The event log: one line per change of state or phase.
   std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
   auto& last = last_state_[j.id];
-  if (last == now) return;
-  last = now;
-  const std::string& why = j.error.empty() ? j.note : j.error;
-  std::string message = j.package + " " + now + (why.empty() ? "" : ": " + why);
-  (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
-                     unix_seconds(std::chrono::system_clock::now()));
+  if (last != now) {
+    last = now;
+    const std::string& why = j.error.empty() ? j.note : j.error;
+    std::string message = j.package + " " + now + (why.empty() ? "" : ": " + why);
+    (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
+                       unix_seconds(std::chrono::system_clock::now()));
+  }
+  // What is kept of an active job in memory goes with it; a retry reads the store again.
+  if (ended) {
+    last_state_.erase(j.id);
+    counted_upto_.erase(j.id);
+  }
 }
 
 // Each ended attempt is counted once: the start counts the store's history, and after that an
@@ -236,7 +228,17 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
 Result<json> Service::cancel(const std::vector<JobId>& ids) {
   json out = json::array();
   for (JobId id : ids) {
-    if (auto st = engine_->cancel(id); !st) return tl::unexpected(st.error());
+    auto st = engine_->cancel(id);
+    if (st) continue;
+    // Not active: the store says whether it ever was.
+    if (st.error().kind == ErrorKind::kNotFound) {
+      auto row = store_.job(static_cast<int64_t>(id));
+      if (row && *row) {
+        return fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + (*row)->variant +
+                                              ") already " + (*row)->state);
+      }
+    }
+    return tl::unexpected(st.error());
   }
   for (JobId id : ids) {
     if (auto row = store_.job(static_cast<int64_t>(id)); row && *row)
@@ -246,25 +248,19 @@ Result<json> Service::cancel(const std::vector<JobId>& ids) {
 }
 
 Result<json> Service::retry(JobId id) {
-  // A job that ended before this daemon started is known only to the store.
-  if (!engine_->job(id)) {
-    auto row = store_.job(static_cast<int64_t>(id));
-    if (!row) return tl::unexpected(row.error());
-    if (*row) {
-      auto attempts = store_.attempts(static_cast<int64_t>(id));
-      if (!attempts) return tl::unexpected(attempts.error());
-      auto job = from_rows(**row, *attempts, setup_.matrix);
-      if (!job) return tl::unexpected(job.error());
-      counted_upto_[id] = last_ended(*job);  // counted from the store at start
-      engine_->adopt(std::move(*job));
-    }
+  // The store is the truth about an ended job, whether it ended now or before a restart.
+  TRY_ASSIGN(auto row, store_.job(static_cast<int64_t>(id)));
+  if (!row) {
+    return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                "'tvctl status' lists the jobs");
   }
-  auto again = engine_->retry(id);
-  if (!again) return tl::unexpected(again.error());
-  auto row = store_.job(static_cast<int64_t>(*again));
-  if (!row || !*row)
-    return fail(ErrorKind::kInternal, "job " + std::to_string(*again) + " vanished");
-  return json{{"job", job_json(**row)}};
+  TRY_ASSIGN(auto attempts, store_.attempts(static_cast<int64_t>(id)));
+  TRY_ASSIGN(Job job, from_rows(*row, attempts, setup_.matrix));
+  counted_upto_.emplace(id, last_ended(job));  // its attempts so far are counted already
+  TRY_ASSIGN(JobId again, engine_->retry(std::move(job)));
+  TRY_ASSIGN(auto now, store_.job(static_cast<int64_t>(again)));
+  if (!now) return fail(ErrorKind::kInternal, "job " + std::to_string(again) + " vanished");
+  return json{{"job", job_json(*now)}};
 }
 
 Status Service::reload(const std::optional<std::filesystem::path>& config_path) {

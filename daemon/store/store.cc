@@ -103,7 +103,7 @@ Result<Store> Store::open(const std::filesystem::path& file) {
     if (auto st = exec(raw, sql.c_str(), "migration " + std::string(all[v].name)); !st) {
       return tl::unexpected(st.error());
     }
-    if (auto st = t.commit(); !st) return tl::unexpected(st.error());
+    TRY(t.commit());
   }
   return store;
 }
@@ -286,7 +286,7 @@ Result<std::vector<AttemptRow>> Store::interrupt_running_attempts(int64_t now) {
          " reason = 'interrupted: tvd stopped while it ran' WHERE ended_at IS NULL");
   u.bind({now});
   if (u.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "interrupt attempts"));
-  if (auto st = t.commit(); !st) return tl::unexpected(st.error());
+  TRY(t.commit());
   return out;
 }
 
@@ -357,7 +357,7 @@ Result<std::vector<Store::BatchRow>> Store::batches(int limit) const {
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read batches"));
   for (auto& b : out) {
-    if (auto st = fill_states(db_, b); !st) return tl::unexpected(st.error());
+    TRY(fill_states(db_, b));
   }
   return out;
 }
@@ -372,7 +372,7 @@ Result<std::optional<Store::BatchRow>> Store::batch(int64_t id) const {
     if (rc != SQLITE_ROW) return tl::unexpected(sql_error(db_, "read batch"));
     b = read_batch(s);
   }
-  if (auto st = fill_states(db_, b); !st) return tl::unexpected(st.error());
+  TRY(fill_states(db_, b));
   {
     Stmt s(db_, "SELECT variant, reason FROM batch_skips WHERE batch_id = ? ORDER BY variant");
     s.bind({id});
