@@ -1,7 +1,8 @@
 # Enforces the dependency order the README's Hacking section writes down: a source file may
 # include only its own folder and the folders before it in that order. The order is read from the
-# README line that starts with "Dependency order:", so the two cannot drift. Test files may also
-# include tests/support. Run: cmake -DROOT=<source dir> -P tests/layering_check.cmake
+# README line that starts with "Dependency order:", so the two cannot drift. Tests (and test
+# fixtures, NAME_fixture.h) may also include tests/support.
+# Run: cmake -DROOT=<source dir> -P tests/layering_check.cmake
 file(STRINGS "${ROOT}/README.md" order_line ENCODING UTF-8 REGEX "^Dependency order: ")
 list(LENGTH order_line n)
 if(NOT n EQUAL 1)
@@ -38,7 +39,7 @@ foreach(rank RANGE ${last})
     foreach(line ${includes})
       string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" header "${line}")
       if(header MATCHES "^tests/")
-        if(NOT rel MATCHES "_(test|perftest)\\.cc$")
+        if(NOT rel MATCHES "(_test|_perftest)\\.cc$|_fixture\\.h$")
           list(APPEND violations "${rel} includes ${header}: only tests may use tests/")
         endif()
         continue()

@@ -166,5 +166,15 @@ TEST(Classify, TheTellingLineIsTheLastError) {
   EXPECT_EQ(telling_line("a\nlast words\n\n"), "last words");
 }
 
+TEST(Classify, EveryFailureClassHasOneNameThatReadsBack) {
+  // The store keeps these names: each class once, each name back to its class.
+  for (int i = 0; i <= static_cast<int>(Failure::kUnknown); ++i) {
+    const auto f = static_cast<Failure>(i);
+    const std::string name(kFailures.name(f));
+    EXPECT_NE(name, "?") << i;
+    EXPECT_EQ(kFailures.parse(name), f) << name;
+  }
+}
+
 }  // namespace
 }  // namespace tvd::flox

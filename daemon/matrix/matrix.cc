@@ -84,7 +84,7 @@ std::string Variant::qualified() const {
 }
 
 std::string Variant::package() const {
-  return "torchvision-" + qualified();
+  return product->prefix + qualified();
 }
 
 namespace {

@@ -93,19 +93,29 @@ struct Axes {
   bool cpu_only = true;
 };
 
-// One cell: a Python, an ISA, and for GPU builds a CUDA version and an architecture. The
-// pointers refer into the Matrix that made it, which outlives it.
+// What a recipe builds: its package names start with `prefix`, and people call it `display`.
+// Today every matrix builds TorchVision; PyTorch (build-pytorch) would be a second product with
+// its own templates.
+struct Product {
+  std::string name;     // torchvision
+  std::string prefix;   // torchvision-
+  std::string display;  // TorchVision
+};
+
+// One cell: a Python, an ISA, and for GPU builds a CUDA version and an architecture, of a
+// product. The pointers refer into the Matrix that made it, which outlives it.
 struct Variant {
   const PythonVersion* python = nullptr;
   const CudaVersion* cuda = nullptr;  // null for CPU-only
   const GpuArch* gpu = nullptr;       // null for CPU-only
   const CpuIsa* isa = nullptr;
   const NixpkgsPin* nixpkgs = nullptr;  // null: flox's own nixpkgs
+  const Product* product = nullptr;
 
   bool is_gpu() const { return gpu != nullptr; }
   // The package name, also the file name without .nix: torchvision-python313-cuda12_8-sm89-avx2.
   std::string package() const;
-  // Without "torchvision-": python313-cuda12_8-sm89-avx2, python313-cpu-avx2.
+  // Without the product's prefix: python313-cuda12_8-sm89-avx2, python313-cpu-avx2.
   std::string qualified() const;
   // Without Python and CUDA: sm89-avx2, cpu-avx2.
   std::string core() const;
@@ -141,8 +151,10 @@ class Matrix {
   // A cell with this matrix's nixpkgs.
   Variant variant(const PythonVersion* py, const CudaVersion* cuda, const GpuArch* gpu,
                   const CpuIsa* isa) const {
-    return Variant{py, cuda, gpu, isa, nixpkgs_};
+    return Variant{py, cuda, gpu, isa, nixpkgs_, &products_.front()};
   }
+  // What this matrix's recipes build.
+  const Product& product() const { return products_.front(); }
 
   const PythonVersion* find_python(std::string_view name) const;
   const CudaVersion* find_cuda(std::string_view version) const;  // "12.9" or "12_9"
@@ -172,6 +184,8 @@ class Matrix {
   const CudaVersion* default_cuda_ = nullptr;
   std::vector<NixpkgsPin> pins_;
   const NixpkgsPin* nixpkgs_ = nullptr;
+  // One today; on the heap, so that variants keep pointing at it when the Matrix moves.
+  std::vector<Product> products_{{"torchvision", "torchvision-", "TorchVision"}};
 };
 
 // What PyTorch's CMake (CUDA_SELECT_NVCC_ARCH_FLAGS) accepts in TORCH_CUDA_ARCH_LIST: a dotted

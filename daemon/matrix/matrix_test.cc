@@ -42,16 +42,17 @@ TEST(Matrix, NamesNeverContainADot) {
   const auto* isa = m.find_isa("armv8.2");
   ASSERT_NE(isa, nullptr);
   EXPECT_EQ(isa, m.find_isa("armv8_2"));
-  Variant v{&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm89"), isa};
+  Variant v = m.variant(&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm89"), isa);
   EXPECT_EQ(v.package(), "torchvision-python313-cuda12_8-sm89-armv8_2");
   EXPECT_EQ(v.core(), "sm89-armv8_2");
-  Variant cpu{&m.default_python(), nullptr, nullptr, m.find_isa("avx2")};
+  Variant cpu = m.variant(&m.default_python(), nullptr, nullptr, m.find_isa("avx2"));
   EXPECT_EQ(cpu.package(), "torchvision-python313-cpu-avx2");
 }
 
 TEST(Matrix, ExclusionsSayWhy) {
   Matrix m = builtin();
-  Variant v{&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm121"), m.find_isa("avx2")};
+  Variant v = m.variant(&m.default_python(), &m.default_cuda(), m.find_gpu_arch("sm121"),
+                        m.find_isa("avx2"));
   auto why = m.exclusions(v);
   ASSERT_EQ(why.size(), 2u);
   EXPECT_THAT(why[0], HasSubstr("sm121 needs CUDA >= 12.9; this variant has 12.8"));
@@ -60,6 +61,7 @@ TEST(Matrix, ExclusionsSayWhy) {
   Variant arm = v;
   arm.isa = m.find_isa("armv9");
   arm.cuda = m.find_cuda("12.9");
+  arm.nixpkgs = nullptr;  // flox's own nixpkgs: the default pin has CUDA 12.8 only
   EXPECT_TRUE(m.exclusions(arm).empty());
 
   // CUDA 13.0 is in the pin of build-torchvision's pytorch-2.9 and 2.10 branches, not in 2.8's.

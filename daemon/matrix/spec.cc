@@ -10,11 +10,10 @@
 namespace tvd {
 namespace {
 
-constexpr std::string_view kPrefix = "torchvision-";
-
-std::string normalize(std::string spec) {
+// A spec as names write it, without the product's prefix.
+std::string normalize(std::string spec, const Product& product) {
   std::replace(spec.begin(), spec.end(), '.', '_');
-  if (spec.rfind(kPrefix, 0) == 0) spec.erase(0, kPrefix.size());
+  if (spec.rfind(product.prefix, 0) == 0) spec.erase(0, product.prefix.size());
   return spec;
 }
 
@@ -75,7 +74,7 @@ std::string unknown(std::string_view what, const std::vector<std::string>& parts
 
 // An exact spec: [pythonNNN-][cudaX_Y-](smNN|cpu)-ISA.
 Result<Variant> parse_exact(const Matrix& m, const std::string& original) {
-  const std::string spec = normalize(original);
+  const std::string spec = normalize(original, m.product());
   const auto parts = split(spec, '-');
   Variant v = m.variant(&m.default_python(), &m.default_cuda(), nullptr, nullptr);
   size_t i = 0;
@@ -162,7 +161,7 @@ Result<std::vector<Selection>> resolve_specs(const Matrix& matrix,
       for (const auto& v : cells)
         add(v, false, spec);
     } else if (is_glob(spec)) {
-      const std::string pattern = normalize(spec);
+      const std::string pattern = normalize(spec, matrix.product());
       size_t matched = 0;
       for (const auto& v : cells) {
         for (const auto& form : {v.core(), v.qualified()}) {

@@ -28,6 +28,22 @@ void Estimator::record(const std::string& variant, BuildKind kind, std::optional
   ++generation_;
 }
 
+void Estimator::learn(const std::string& variant, BuildKind kind, Ending ending,
+                      std::optional<uint64_t> peak, Duration took) {
+  constexpr uint64_t kGiB = 1ull << 30;
+  if (peak && *peak < kGiB) peak.reset();
+  switch (ending) {
+    case Ending::kSucceeded:
+      record(variant, kind, peak, took);
+      break;
+    case Ending::kOutOfMemory:
+      if (peak) record(variant, kind, *peak + *peak / 4, std::nullopt);
+      break;
+    case Ending::kOther:
+      break;
+  }
+}
+
 Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
   Estimate e;
   auto with_margin = [&](double bytes) {

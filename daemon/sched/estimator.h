@@ -47,6 +47,15 @@ class Estimator {
 
   Estimate estimate(const std::string& variant, BuildKind kind) const;
 
+  // The one rule by which an ended build teaches: a success its duration and its peak; a build
+  // killed for memory that it needs a quarter more than it was seen using; anything else
+  // nothing. A peak under 1 GiB never saw the compilers and teaches nothing. The engine applies
+  // it as builds end, and the service again to the store's history at start, so reservations
+  // survive a restart exactly.
+  enum class Ending { kSucceeded, kOutOfMemory, kOther };
+  void learn(const std::string& variant, BuildKind kind, Ending ending,
+             std::optional<uint64_t> peak, Duration took);
+
   void set_defaults(EstimatorDefaults d) {
     defaults_ = d;
     ++generation_;

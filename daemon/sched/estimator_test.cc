@@ -45,5 +45,23 @@ TEST(Estimator, UnattributedPeaksTeachNothing) {
   EXPECT_EQ(e.estimate("a", BuildKind::kGpu).duration_source, "measured");
 }
 
+TEST(Estimator, TheOneRuleOfWhatAnEndedBuildTeaches) {
+  using Ending = Estimator::Ending;
+  Estimator e;
+  // Killed for memory after using 40 GiB: it needs a quarter more, and the time says nothing.
+  e.learn("a", BuildKind::kGpu, Ending::kOutOfMemory, 40 * GiB, hours(9));
+  // 50 GiB + 10 %, rounded up to a MiB
+  EXPECT_NEAR(static_cast<double>(e.estimate("a", BuildKind::kGpu).memory), 55.0 * GiB, 1 << 20);
+  EXPECT_EQ(e.estimate("a", BuildKind::kGpu).duration_source, "default");
+  // A success teaches both; a peak under 1 GiB (never saw the compilers) teaches nothing.
+  e.learn("b", BuildKind::kCpu, Ending::kSucceeded, 512ull << 20, hours(2));
+  EXPECT_EQ(e.estimate("b", BuildKind::kCpu).memory_source, "default");
+  EXPECT_EQ(e.estimate("b", BuildKind::kCpu).duration, hours(2));
+  // Any other ending teaches nothing.
+  e.learn("c", BuildKind::kGpu, Ending::kOther, 90 * GiB, hours(1));
+  EXPECT_EQ(e.estimate("c", BuildKind::kGpu).memory_source, "kind average");
+  EXPECT_EQ(e.estimate("c", BuildKind::kGpu).duration_source, "default");
+}
+
 }  // namespace
 }  // namespace tvd::sched

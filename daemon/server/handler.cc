@@ -110,4 +110,31 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
       "(proto/PROTOCOL.md)");
 }
 
+bool is_follow(const proto::Request& req) {
+  return req.op == "logs" && req.args.is_object() && req.args.value("follow", false) == true;
+}
+
+Followed follow(const proto::Request& req, service::Service& service, const Peer& /*peer*/) {
+  Args a{req.args, {}};
+  auto id = a.get<int64_t>("job", 0);
+  auto offset = a.get<int64_t>("offset", -1);
+  auto attempt = a.get<int>("attempt", 0);
+  if (!a.problem.empty()) return {Reply::failure(req.id, Code::kBadRequest, a.problem), {}, {}};
+  if (id <= 0) {
+    return {Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id"), {}, {}};
+  }
+  auto step = service.follow_logs({static_cast<service::JobId>(id), offset,
+                                   attempt > 0 ? std::optional<int>(attempt) : std::nullopt});
+  if (!step) return {from(req.id, tl::unexpected(step.error())), {}, {}};
+  Followed out{Reply::success(req.id, std::move(step->slice)), std::nullopt, step->wait};
+  out.reply.more = !step->done;
+  if (!step->done) {
+    proto::Request next = req;
+    next.args["offset"] = step->next.offset;
+    next.args["attempt"] = step->next.attempt ? json(*step->next.attempt) : json(nullptr);
+    out.next = std::move(next);
+  }
+  return out;
+}
+
 }  // namespace tvd::server

@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
+
 #include "daemon/service/service.h"
 #include "proto/protocol.h"
 
@@ -17,5 +20,15 @@ struct Peer {
 };
 
 proto::Reply handle(const proto::Request& request, service::Service& service, const Peer& peer);
+
+// `logs` with "follow": true. One step of following: the reply to send (`more` while it goes
+// on), and the request for the next step, to be handled `wait` after the reply was written.
+struct Followed {
+  proto::Reply reply;
+  std::optional<proto::Request> next;
+  std::chrono::milliseconds wait{0};
+};
+bool is_follow(const proto::Request& request);
+Followed follow(const proto::Request& request, service::Service& service, const Peer& peer);
 
 }  // namespace tvd::server

@@ -10,10 +10,13 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <set>
 #include <vector>
 
+#include "daemon/base/log.h"
 #include "daemon/server/handler.h"
 #include "proto/protocol.h"
 
@@ -45,6 +48,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
              std::set<Connection*>& live)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
+        stall_(socket_.get_executor()),
         peer_(peer),
         service_(service),
         live_(live) {
@@ -55,6 +59,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close() {
     boost::system::error_code ec;
     timer_.cancel();
+    stall_.cancel();
     socket_.close(ec);
   }
 
@@ -69,7 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         proto::Reply reply;
         if (!req) {
           reply = proto::Reply::failure(0, req.error().code, req.error().message, req.error().hint);
-        } else if (req->op == "logs" && req->args.value("follow", false) == true) {
+        } else if (is_follow(*req)) {
           self->follow(*req);
           continue;
         } else {
@@ -87,41 +92,57 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
-  // `logs` with follow: the handler's slice again every half second, as streaming replies,
-  // until the job has finished and its log has been sent to the end.
-  void follow(proto::Request req) {
-    auto reply = handle(req, service_, peer_);
-    bool done = !reply.ok || reply.result.value("done", true);
-    reply.more = !done;
-    // Stay on this attempt to its end, then go on with the next one at once.
-    bool next = false;
-    if (reply.ok) {
-      req.args["offset"] = reply.result.value("offset", int64_t{0});
-      req.args["attempt"] = reply.result.value("attempt", nlohmann::json());
-      if (reply.result.contains("next_attempt")) {
-        req.args["attempt"] = reply.result["next_attempt"];
-        req.args["offset"] = 0;
-        next = true;
-      }
-    }
-    send(proto::encode(reply));
-    if (done || !socket_.is_open()) return;
-    timer_.expires_after(std::chrono::milliseconds(next ? 0 : 500));
-    timer_.async_wait([self = shared_from_this(), req](boost::system::error_code ec) {
-      if (!ec) self->follow(req);
+  // `logs` with follow: each step's reply is written before the next step is read, so a client
+  // that reads slowly is followed slowly, and one that stops reading holds one reply at most.
+  void follow(const proto::Request& req) {
+    auto step = server::follow(req, service_, peer_);
+    auto next = std::move(step.next);
+    const auto wait = step.wait;
+    send(proto::encode(step.reply), [self = shared_from_this(), next, wait] {
+      if (!next || !self->socket_.is_open()) return;
+      self->timer_.expires_after(wait);
+      self->timer_.async_wait([self, next](boost::system::error_code ec) {
+        if (!ec) self->follow(*next);
+      });
     });
   }
 
-  void send(std::string text) {
-    out_.push_back(std::move(text));
+  // Replies wait here for the client to take them. A client that lets more than kMaxQueued
+  // bytes pile up, or takes nothing for kWriteStall, is cut off: the daemon's memory does not
+  // depend on how its clients read.
+  static constexpr size_t kMaxQueued = 16u << 20;
+  static constexpr std::chrono::seconds kWriteStall{120};
+
+  void send(std::string text, std::function<void()> written = {}) {
+    if (!socket_.is_open()) return;
+    if (queued_ + text.size() > kMaxQueued) {
+      log::warning("cutting off a socket client (pid " + std::to_string(peer_.pid) +
+                   ") that does not read its replies: " + std::to_string(queued_) +
+                   " bytes waiting");
+      close();
+      return;
+    }
+    queued_ += text.size();
+    out_.push_back({std::move(text), std::move(written)});
     if (out_.size() == 1) write();
   }
 
   void write() {
-    asio::async_write(socket_, asio::buffer(out_.front()),
+    stall_.expires_after(kWriteStall);
+    stall_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;  // the write completed (or the connection closed)
+      log::warning("cutting off a socket client (pid " + std::to_string(self->peer_.pid) +
+                   ") that took nothing for " + std::to_string(kWriteStall.count()) + " s");
+      self->close();
+    });
+    asio::async_write(socket_, asio::buffer(out_.front().text),
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        self->stall_.cancel();
                         if (ec) return;
+                        auto written = std::move(self->out_.front().written);
+                        self->queued_ -= self->out_.front().text.size();
                         self->out_.pop_front();
+                        if (written) written();
                         if (!self->out_.empty()) {
                           self->write();
                         } else if (self->closing_) {
@@ -130,13 +151,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       });
   }
 
+  struct Outgoing {
+    std::string text;
+    std::function<void()> written;  // once the client has taken it
+  };
   local::socket socket_;
-  asio::steady_timer timer_;
+  asio::steady_timer timer_;  // the next step of a follow
+  asio::steady_timer stall_;  // a write that the client does not take
   Peer peer_;
   service::Service& service_;
   std::set<Connection*>& live_;
   proto::LineFramer framer_;
-  std::deque<std::string> out_;
+  std::deque<Outgoing> out_;
+  size_t queued_ = 0;  // bytes in out_
   bool closing_ = false;
   char buf_[65536];
 };

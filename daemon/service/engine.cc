@@ -14,8 +14,9 @@ namespace {
 constexpr uint64_t kGiB = 1ull << 30;
 
 std::string describe(const Variant& v) {
-  if (!v.is_gpu()) return "TorchVision CPU-only build optimized for " + v.isa->description;
-  return "TorchVision for " + v.gpu->description + " + " + v.isa->description;
+  if (!v.is_gpu())
+    return v.product->display + " CPU-only build optimized for " + v.isa->description;
+  return v.product->display + " for " + v.gpu->description + " + " + v.isa->description;
 }
 
 }  // namespace
@@ -285,6 +286,14 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     if (run.id == id) reserved = run.reservation;
   }
 
+  if (verdict.failure == flox::Failure::kOutOfMemory) {
+    // It needed more than it had: what it was seen using, or at least what it had reserved. The
+    // store keeps the figure, so a restart learns the same.
+    const uint64_t seen = std::max(r.peak_group_rss, reserved);
+    if (seen > 0) a.learned_peak = seen;
+    estimator_.learn(j.package, kind, sched::Estimator::Ending::kOutOfMemory, a.learned_peak,
+                     sched::Duration{});
+  }
   if (verdict.failure == flox::Failure::kNone) {
     std::optional<uint64_t> peak;
     if (r.peak_group_rss >= kGiB) {
@@ -293,8 +302,8 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
       peak = r.host_peak_used - r.host_used_at_start;
     }
     a.learned_peak = peak;
-    estimator_.record(j.package, kind, peak,
-                      std::chrono::duration_cast<std::chrono::seconds>(r.duration));
+    estimator_.learn(j.package, kind, sched::Estimator::Ending::kSucceeded, peak,
+                     std::chrono::duration_cast<std::chrono::seconds>(r.duration));
     sched_.finished(id);
     j.built = true;
     still_failing_.erase(j.package);
@@ -315,11 +324,6 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     active_.erase(j.package);
     changed(j);
   } else if (verdict.transient && j.build_tries < config_.max_tries) {
-    if (verdict.failure == flox::Failure::kOutOfMemory) {
-      // It needed more than it had: ask for a quarter more next time.
-      uint64_t seen = std::max(r.peak_group_rss, reserved);
-      if (seen > 0) estimator_.record(j.package, kind, seen + seen / 4, std::nullopt);
-    }
     j.error = verdict.reason;
     j.failure = verdict.failure;
     j.state = JobState::kQueued;

@@ -74,7 +74,7 @@ struct Attempt {
   std::optional<exec::RunResult> result;
   flox::Failure failure = flox::Failure::kNone;
   std::string reason;
-  std::optional<uint64_t> learned_peak;  // what the estimator was told
+  std::optional<uint64_t> learned_peak;  // the memory attributed to it (Estimator::learn)
   std::optional<pid_t> pgid;             // while it runs, for recovery after a crash
   bool interrupted = false;              // tvd stopped while it ran
 };

@@ -476,6 +476,16 @@ TEST_F(EngineMachine, ARaisedBudgetStartsWaitingBuildsAtOnce) {
   EXPECT_EQ(runner.running(), 2u);
 }
 
+TEST(JobNames, EveryStateAndPhaseReadsBackAndOnlyEndsAreTerminal) {
+  for (const auto& [state, name] : kJobStates.entries())
+    EXPECT_EQ(kJobStates.parse(name), state);
+  for (const auto& [phase, name] : kJobPhases.entries())
+    EXPECT_EQ(kJobPhases.parse(name), phase);
+  EXPECT_EQ(kJobStates.name(JobState::kCancelled), "cancelled");
+  EXPECT_FALSE(is_terminal(JobState::kPublishing));
+  EXPECT_TRUE(is_terminal(JobState::kCancelled));
+}
+
 TEST_F(EngineMachine, PublishingSettingsOfAReloadReachTheLane) {
   auto c = config();
   c.org = "other";

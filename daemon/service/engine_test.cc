@@ -1,131 +1,14 @@
 // A handful of end-to-end tests of the engine (its state machine is tested on fakes in
 // engine_machine_test.cc), with everything real but flox: the process runner, git with a bare
 // upstream, the fake flox of tests/support, an Asio clock.
-#include "daemon/service/engine.h"
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <fstream>
 #include <set>
 
-#include "daemon/exec/process_runner.h"
-#include "tests/support/scratch.h"
+#include "daemon/service/engine_fixture.h"
 
 namespace tvd::service {
 namespace {
-
-using ::testing::HasSubstr;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-constexpr uint64_t GiB = 1ull << 30;
-
-class EngineTest : public ::testing::Test {
- protected:
-  boost::asio::io_context io;
-  std::unique_ptr<exec::Runner> runner = exec::make_process_runner(io, {.grace = 300ms});
-  std::unique_ptr<Clock> clock = make_asio_clock(io);
-  testing::ScratchDir dir;
-  fs::path env_dir = dir / "build-torchvision";
-  fs::path upstream = dir / "upstream.git";
-  fs::path plan = dir / "plan";
-  Matrix matrix = std::move(Matrix::embedded().value());
-  TemplateSet templates = std::move(TemplateSet::embedded().value());
-  std::unique_ptr<flox::GitLane> lane;
-  std::unique_ptr<Engine> engine;
-  std::vector<std::pair<JobId, JobState>> history;
-  std::map<JobId, Job> latest;  // each job as the observer (the store) last saw it
-  const Job* seen(JobId id) const {
-    auto it = latest.find(id);
-    return it == latest.end() ? nullptr : &it->second;
-  }
-
-  EngineConfig config() {
-    EngineConfig c;
-    c.env = {env_dir, dir / "build-pytorch"};
-    c.log_dir = dir / "state" / "logs";
-    c.flox = testing::fake_flox().string();
-    c.child_env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
-                   {"HOME", dir.path().string()},
-                   {"FAKE_FLOX_PLAN", plan.string()},
-                   {"FLOX_FLOXHUB_TOKEN", "t0ken"}};
-    c.publish = true;
-    c.org = "acme";
-    c.push = true;
-    c.limits = {.memory_budget = 1000 * GiB, .max_parallel = 4};
-    c.estimates = {.gpu_bytes = 40 * GiB, .cpu_bytes = 16 * GiB};
-    c.max_tries = 3;
-    c.backoff = 100ms;
-    c.recheck = 200ms;
-    c.sample_every = 100ms;
-    return c;
-  }
-  void make(EngineConfig c) {
-    engine.reset();
-    lane = std::make_unique<flox::GitLane>(*runner, lane_config(c));
-    engine = std::make_unique<Engine>(std::move(c), templates, *runner, *lane, *clock, [] {
-      return sched::Measurements{
-          .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
-    });
-    engine->on_change([this](const Job& j) {
-      history.emplace_back(j.id, j.state);
-      latest.insert_or_assign(j.id, j);
-    });
-  }
-  void SetUp() override {
-    fs::create_directories(plan);
-    testing::make_git_flox_env(env_dir, upstream);
-  }
-  std::vector<Selection> select(std::vector<std::string> specs) {
-    return resolve_specs(matrix, specs, false).value();
-  }
-  std::vector<Enqueued> enqueue(std::vector<std::string> specs, EnqueueOptions o = {}) {
-    return engine->enqueue(select(std::move(specs)), o);
-  }
-  // Runs the io_context until `done()` holds, or `limit` passes; whether it holds.
-  bool run_until(const std::function<bool()>& done, std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    boost::asio::steady_timer poll(io);
-    std::function<void()> check = [&] {
-      if (done() || std::chrono::steady_clock::now() > deadline) {
-        io.stop();
-        return;
-      }
-      poll.expires_after(20ms);
-      poll.async_wait([&](auto) { check(); });
-    };
-    check();
-    io.restart();
-    io.run();
-    return done();
-  }
-  // Runs the io_context until the engine has nothing to do, or `limit` passes.
-  void run_until_idle(std::chrono::seconds limit = 60s) {
-    ASSERT_TRUE(run_until([this] { return engine->idle(); }, limit))
-        << "the engine did not finish in time";
-  }
-  void behave(const std::string& pkg, const std::string& text, const char* what = "build") {
-    testing::write_text(plan / (pkg + "." + what), text);
-  }
-  std::vector<std::string> calls() {
-    std::vector<std::string> out;
-    std::ifstream in(plan / "calls");
-    for (std::string line; std::getline(in, line);)
-      out.push_back(line);
-    return out;
-  }
-  size_t count_calls(const std::string& prefix) {
-    size_t n = 0;
-    for (const auto& c : calls())
-      n += c.rfind(prefix, 0) == 0;
-    return n;
-  }
-  const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
-  const std::string cpu = "torchvision-python313-cpu-avx2";
-};
 
 TEST_F(EngineTest, EnqueueCommitsBuildsAndPublishes) {
   make(config());
@@ -318,40 +201,6 @@ TEST_F(EngineTest, CancelStopsABuildAndItsGrandchildren) {
   EXPECT_FALSE(engine->cancel(999));
 }
 
-// A crash between `git add` and `git commit` leaves a staged recipe: its job finishes the commit.
-TEST_F(EngineTest, AStagedRecipeFromAnInterruptedCommitIsCommitted) {
-  make(config());
-  auto sel = select({"cpu-avx2"});
-  ASSERT_TRUE(generate_recipes(templates, {env_dir, dir / "build-pytorch"}, sel, {}));
-  testing::git(env_dir, {"add", ".flox/pkgs/" + cpu + ".nix"});
-  auto e = enqueue({"cpu-avx2"});
-  run_until_idle();
-  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded) << seen(*e[0].job)->error;
-  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain"}), "");
-}
-
-// Recovery commits tvd's own untracked or staged recipes before anything else uses the lane, so
-// they cannot block another variant's publish; files by hand are left alone.
-TEST_F(EngineTest, RecoveryFinishesInterruptedRecipeCommits) {
-  make(config());
-  RecipeEnv env{env_dir, dir / "build-pytorch"};
-  ASSERT_TRUE(generate_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"}), {}));
-  testing::git(env_dir, {"add", ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix"});
-  testing::write_text(env_dir / ".flox/pkgs/mine.nix", "# by hand\n");
-  auto reports = inspect_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"})).value();
-  std::vector<std::string> recovered;
-  engine->recover_recipes(reports, [&](std::vector<std::string> c) { recovered = c; });
-  auto e = enqueue({"cpu-avx2"});
-  run_until_idle();
-  EXPECT_EQ(recovered.size(), 2u);
-  // mine.nix is a person's, untracked: tvd neither commits it nor lets it block the publish,
-  // which runs from a clean worktree of the committed revision.
-  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded) << seen(*e[0].job)->error;
-  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--untracked-files=no"}), "");
-  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--", ".flox/pkgs/mine.nix"}),
-            "?? .flox/pkgs/mine.nix\n");
-}
-
 TEST_F(EngineTest, OnlyTheNewestLogsOfAVariantAreKept) {
   auto c = config();
   c.publish = false;
@@ -363,28 +212,6 @@ TEST_F(EngineTest, OnlyTheNewestLogsOfAVariantAreKept) {
   }
   auto logs = testing::list_files(dir / "state" / "logs" / cpu);
   EXPECT_EQ(logs, (std::vector<std::string>{"3-1-build.log", "4-1-build.log"}));
-}
-
-TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
-  auto c = config();
-  c.publish = false;
-  make(c);
-  const auto file = env_dir / ".flox/pkgs" / (cpu + ".nix");
-  testing::write_text(file, "# written by hand\n{ }: { }\n");
-  auto e = enqueue({"cpu-avx2"});
-  run_until_idle();
-  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded);
-  EXPECT_EQ(testing::git(env_dir, {"show", "HEAD:.flox/pkgs/" + cpu + ".nix"}),
-            "# written by hand\n{ }: { }\n");
-
-  testing::write_text(file, "# half-way through an edit\n");
-  auto again = enqueue({"cpu-avx2"});
-  run_until_idle();
-  const Job* j = seen(*again[0].job);
-  EXPECT_EQ(j->state, JobState::kFailed);
-  EXPECT_EQ(j->phase, JobPhase::kRecipe);
-  EXPECT_THAT(j->error, HasSubstr("has uncommitted changes (git status:  M .flox/pkgs/"));
-  EXPECT_THAT(j->error, HasSubstr("commit or discard them"));
 }
 
 }  // namespace
@@ -441,90 +268,11 @@ TEST_F(EngineTest, ARecipeWithAnErrorFindingFailsAtOnceUnlessForced) {
 }  // namespace tvd::service
 
 namespace tvd::service {
-namespace {
-
-// Another build host (here: another clone) pushed meanwhile: tvd's push is rejected, it fetches,
-// puts its own commit on top and pushes again; the job goes on to publish.
-TEST_F(EngineTest, AMovedUpstreamIsRebasedOntoAndPushed) {
-  make(config());
-  const fs::path other = dir / "other";
-  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
-  testing::write_text(other / "NOTES.md", "from another host\n");
-  testing::git(other, {"add", "NOTES.md"});
-  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
-                       "Notes from another host"});
-  testing::git(other, {"push", "-q"});
-
-  auto e = enqueue({"cpu-avx2"});
-  run_until_idle();
-  const Job* j = seen(*e[0].job);
-  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
-  const std::string log = testing::git(upstream, {"log", "--format=%s", "main"});
-  EXPECT_THAT(log, HasSubstr("Notes from another host"));
-  EXPECT_THAT(log, HasSubstr("(" + cpu + ")"));
-  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
-}
-
-// The upstream changed the very file tvd commits: a conflict fails the job with the path and
-// what to do, and leaves no rebase half done.
-TEST_F(EngineTest, ARebaseConflictFailsWithThePathAndWhatToDo) {
-  make(config());
-  const fs::path other = dir / "other";
-  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
-  testing::write_text(other / ".flox/pkgs" / (cpu + ".nix"), "# someone else's recipe\n");
-  testing::git(other, {"add", "."});
-  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
-                       "A different cpu-avx2"});
-  testing::git(other, {"push", "-q"});
-
-  auto e = enqueue({"cpu-avx2"});
-  run_until_idle();
-  const Job* j = seen(*e[0].job);
-  EXPECT_EQ(j->state, JobState::kFailed);
-  EXPECT_THAT(j->error, HasSubstr("conflict in .flox/pkgs/" + cpu + ".nix"));
-  EXPECT_THAT(j->error, HasSubstr("run 'git pull --rebase', resolve, push, then retry the job"));
-  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-merge"));
-  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-apply"));
-  EXPECT_EQ(count_calls("build " + cpu), 0u);
-}
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace tvd::service
 
 namespace tvd::service {
-namespace {
-
-// The upload runs outside the git lane, from a worktree of the revision being published: a
-// recipe commit of another job goes on meanwhile, and a person's uncommitted edit in the
-// checkout does not block the publish.
-TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
-  make(config());
-  testing::write_text(plan / (cpu + ".publish"), "seconds=4\n");
-  auto a = enqueue({"cpu-avx2"});
-  // A person edits a tracked file and leaves it uncommitted.
-  testing::write_text(env_dir / ".flox/env/manifest.toml", "version = 1\n# edited by hand\n");
-  ASSERT_TRUE(run_until(
-      [&] {
-        const Job* j = seen(*a[0].job);
-        return j->state == JobState::kPublishing && j->run.has_value();
-      },
-      30s));
-  auto b = enqueue({"sm89-avx2"});
-  ASSERT_TRUE(run_until(
-      [&] {
-        return testing::git(env_dir, {"log", "--format=%s"}).find("(" + sm89 + ")") !=
-               std::string::npos;
-      },
-      30s));
-  EXPECT_EQ(seen(*a[0].job)->state, JobState::kPublishing);  // still uploading
-  run_until_idle();
-  EXPECT_EQ(seen(*a[0].job)->state, JobState::kSucceeded) << seen(*a[0].job)->error;
-  EXPECT_EQ(seen(*b[0].job)->state, JobState::kSucceeded) << seen(*b[0].job)->error;
-  EXPECT_FALSE(seen(*a[0].job)->publish_rev.empty());
-  EXPECT_THAT(testing::git(env_dir, {"status", "--porcelain"}), HasSubstr("manifest.toml"));
-}
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace tvd::service
 
 namespace tvd::service {

@@ -163,6 +163,26 @@ Result<json> Service::logs(JobId id, int64_t offset, std::optional<int> attempt)
   return out;
 }
 
+Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
+  TRY_ASSIGN(json slice, logs(at.job, at.offset, at.attempt));
+  LogStep step;
+  step.done = slice.value("done", true);
+  step.next = {at.job, slice.value("offset", int64_t{0}), at.attempt};
+  if (slice.contains("attempt") && slice["attempt"].is_number()) {
+    step.next.attempt = slice["attempt"].get<int>();
+  }
+  // Stay on an attempt to its end, then go on with the next one at once; a live log is read
+  // again twice a second.
+  step.wait = std::chrono::milliseconds(500);
+  if (slice.contains("next_attempt")) {
+    step.next.attempt = slice["next_attempt"].get<int>();
+    step.next.offset = 0;
+    step.wait = std::chrono::milliseconds(0);
+  }
+  step.slice = std::move(slice);
+  return step;
+}
+
 json Service::matrix() {
   std::vector<Selection> cells;
   for (const auto& v : setup_.matrix.cells()) {

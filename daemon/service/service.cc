@@ -33,20 +33,19 @@ int last_ended(const Job& j) {
   return n;
 }
 
-// What the engine told the estimator when the attempt ended (engine.cc): a success's peak (the
-// store keeps what was learned, or the process group's peak, which teaches only from 1 GiB on)
-// and duration; an OOM's peak plus a quarter.
+// The estimator's rule (Estimator::learn) on an attempt as the store has it: its peak is what the
+// engine attributed to it when it ended.
 void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
-  constexpr int64_t kGiB = 1ll << 30;
+  using Ending = sched::Estimator::Ending;
   const auto kind = e.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu;
+  const Ending ending = e.outcome == "succeeded" ? Ending::kSucceeded
+                        : e.failure == flox::kFailures.name(flox::Failure::kOutOfMemory)
+                            ? Ending::kOutOfMemory
+                            : Ending::kOther;
   std::optional<uint64_t> peak;
-  if (e.peak_memory && *e.peak_memory >= kGiB) peak = static_cast<uint64_t>(*e.peak_memory);
-  if (e.outcome == "succeeded") {
-    estimator.record(e.variant, kind, peak, std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
-  } else if (e.outcome == "failed" && e.failure == flox::to_string(flox::Failure::kOutOfMemory) &&
-             peak) {
-    estimator.record(e.variant, kind, *peak + *peak / 4, std::nullopt);
-  }
+  if (e.peak_memory && *e.peak_memory > 0) peak = static_cast<uint64_t>(*e.peak_memory);
+  estimator.learn(e.variant, kind, ending, peak,
+                  std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
 }
 
 }  // namespace

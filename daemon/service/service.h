@@ -50,6 +50,21 @@ class Service {
   // has ended and was read to its end while a later one exists; `done` once the job has
   // finished and its last attempt's log was read to the end.
   Result<nlohmann::json> logs(JobId id, int64_t offset, std::optional<int> attempt = std::nullopt);
+  // Following a log (`tvctl logs -f`): one slice from `at`, whether the following is over, and
+  // where and when to read next. The server sends each slice and asks for the next one only once
+  // the client has taken it, so a slow reader slows the following, not the daemon's memory.
+  struct LogCursor {
+    JobId job = 0;
+    int64_t offset = -1;  // negative: the last 64 KiB
+    std::optional<int> attempt;
+  };
+  struct LogStep {
+    nlohmann::json slice;  // as logs() gives it
+    bool done = false;     // the job ended and its last attempt's log was sent to its end
+    LogCursor next;
+    std::chrono::milliseconds wait{0};
+  };
+  Result<LogStep> follow_logs(const LogCursor& at);
   nlohmann::json matrix();
   Result<nlohmann::json> batches();
   Result<nlohmann::json> show_batch(int64_t id);

@@ -1,0 +1,118 @@
+// The matrix page: a grid per Python × CUDA, cells coloured by the last result.
+#include "daemon/server/pages.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "daemon/base/nearest.h"
+#include "daemon/server/chart.h"
+#include "daemon/server/html.h"
+#include "daemon/server/metrics.h"
+#include "daemon/service/service.h"
+
+namespace tvd::server::pages {
+
+using html::escape;
+using nlohmann::json;
+
+HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
+  const Matrix& m = service.setup().matrix;
+  auto last = service.store().last_jobs();
+  if (!last) return internal(last.error());
+  const int64_t now = now_s();
+
+  struct Cell {
+    std::string cls, title;
+    bool broken = false;  // its recipe has an error finding
+  };
+  auto cell_of = [&](const Variant& v) {
+    const std::string pkg = v.package();
+    auto ex = m.exclusions(v);
+    if (!ex.empty()) return Cell{"excluded", "excluded: " + join(ex, " "), false};
+    // A recipe that would fail in flox build is marked whatever its last job did.
+    const std::string broken = error_summary(service.recipe_findings(v));
+    const std::string suffix = broken.empty() ? "" : "; " + broken + " (tvd check)";
+    auto it = last->find(pkg);
+    if (it == last->end()) return Cell{"never", "never built" + suffix, !broken.empty()};
+    const auto& j = it->second;
+    std::string title = j.state + " (job " + std::to_string(j.id) + ")";
+    if (j.finished_at) title += ", " + html::ago(*j.finished_at, now);
+    if (!j.failure.empty()) title += ": " + j.failure;
+    return Cell{state_class(j.state), title + suffix, !broken.empty()};
+  };
+  // Each cell once (a CPU-only cell appears in every CUDA grid of its Python).
+  std::map<std::string, Cell> cells;
+  std::map<std::string, int> counts;
+  for (const auto& v : m.cells()) {
+    auto [it, added] = cells.emplace(v.package(), cell_of(v));
+    if (added) counts[it->second.cls]++;
+  }
+  auto td = [&](const Variant& v) {
+    const std::string pkg = v.package();
+    auto it = cells.find(pkg);
+    const Cell c = it != cells.end() ? it->second : cell_of(v);
+    return "<td class=\"cell s-" + c.cls + (c.broken ? " broken" : "") + "\" data-variant=\"" +
+           escape(pkg) + "\" data-state=\"" + c.cls + "\"" +
+           (c.broken ? " data-recipe=\"broken\"" : "") + " title=\"" +
+           escape(pkg + ": " + c.title) + "\"><a href=\"/variant/" + escape(pkg) + "\">" +
+           mark(c.cls) + (c.broken ? "!" : "") + "</a></td>";
+  };
+
+  std::vector<const CpuIsa*> isas;
+  for (const auto& n : m.axes().cpu_isas) {
+    if (const auto* i = m.find_isa(n)) isas.push_back(i);
+  }
+  std::string head = "<thead><tr><th></th>";
+  for (const auto* i : isas)
+    head += "<th title=\"" + escape(i->description) + "\">" + escape(i->name) + "</th>";
+  head += "</tr></thead>";
+
+  std::string out = "<h1>The matrix</h1><p class=\"summary\">";
+  const std::vector<std::pair<std::string, std::string>> legend = {
+      {"succeeded", "succeeded"}, {"failed", "failed"},       {"running", "running"},
+      {"queued", "queued"},       {"cancelled", "cancelled"}, {"never", "never built"},
+      {"excluded", "excluded"}};
+  for (const auto& [cls, label] : legend) {
+    out += "<span class=\"count\" data-state=\"" + cls + "\">" + std::to_string(counts[cls]) + " " +
+           label + "</span>" + (cls == "excluded" ? "" : " · ");
+  }
+  out += "</p><p class=\"legend\">";
+  for (const auto& [cls, label] : legend)
+    out += "<span class=\"s-" + cls + "\">" + mark(cls) + " " + label + "</span>";
+  out += "</p><div class=\"grids\">";
+  for (const auto& py_name : m.axes().python) {
+    const auto* py = m.find_python(py_name);
+    if (!py) continue;
+    for (const auto& cuda_name : m.axes().cuda) {
+      const auto* cuda = m.find_cuda(cuda_name);
+      if (!cuda) continue;
+      out += "<section class=\"grid\"><h2>" + escape(py->name) + " · CUDA " +
+             escape(cuda->version) + "</h2><table class=\"matrix\" data-python=\"" +
+             escape(py->name) + "\" data-cuda=\"" + escape(cuda->version) + "\">" + head +
+             "<tbody>";
+      for (const auto& arch_name : m.axes().gpu_archs) {
+        const auto* arch = m.find_gpu_arch(arch_name);
+        if (!arch) continue;
+        out +=
+            "<tr><th title=\"" + escape(arch->description) + "\">" + escape(arch->name) + "</th>";
+        for (const auto* isa : isas)
+          out += td(m.variant(py, cuda, arch, isa));
+        out += "</tr>";
+      }
+      if (m.axes().cpu_only) {
+        out += "<tr class=\"cpu\"><th>CPU-only</th>";
+        for (const auto* isa : isas)
+          out += td(m.variant(py, nullptr, nullptr, isa));
+        out += "</tr>";
+      }
+      out += "</tbody></table></section>";
+    }
+  }
+  out += "</div>";
+  return respond(req, {"Matrix", "matrix", std::move(out), "", 5});
+}
+
+}  // namespace tvd::server::pages

@@ -1,0 +1,202 @@
+// A variant's page (its jobs, attempts and chart) and a job's page with its log.
+#include "daemon/server/pages.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "daemon/base/nearest.h"
+#include "daemon/server/chart.h"
+#include "daemon/server/html.h"
+#include "daemon/server/metrics.h"
+#include "daemon/service/service.h"
+
+namespace tvd::server::pages {
+
+using html::escape;
+using nlohmann::json;
+
+namespace {
+
+std::string attempts_table(const std::vector<store::AttemptRow>& attempts, int64_t now,
+                           bool with_job) {
+  std::string out = "<table class=\"attempts\"><tr>" + std::string(with_job ? "<th>Job</th>" : "") +
+                    "<th>Attempt</th><th>Phase</th><th>Started</th><th>Took</th><th>Outcome</th>"
+                    "<th>Peak memory</th><th>Reason</th></tr>";
+  for (const auto& a : attempts) {
+    const std::string outcome = a.outcome.value_or("running");
+    out += "<tr class=\"attempt\">" + (with_job ? "<td>" + job_link(a.job_id) + "</td>" : "") +
+           "<td>" + std::to_string(a.number) + "</td><td>" + escape(a.phase) + "</td><td>" +
+           html::ago(a.started_at, now) + "</td><td>" +
+           html::duration(a.ended_at.value_or(now) - a.started_at) + "</td><td class=\"s-" +
+           (outcome == "running"       ? "running"
+            : outcome == "interrupted" ? "cancelled"
+                                       : outcome) +
+           "\">" + escape(outcome) + "</td><td>" +
+           (a.peak_memory ? html::size(*a.peak_memory) : "") + "</td><td>" + escape(a.reason) +
+           "</td></tr>";
+  }
+  return out + "</table>";
+}
+
+}  // namespace
+
+HttpResponse variant_page(const HttpRequest& req, service::Service& service,
+                          const std::string& package) {
+  const Matrix& m = service.setup().matrix;
+  std::optional<Variant> cell;
+  std::vector<std::string> names;
+  for (const auto& v : m.cells()) {
+    names.push_back(v.package());
+    if (names.back() == package) cell = v;
+  }
+  auto jobs = service.store().variant_jobs(package, 30);
+  if (!jobs) return internal(jobs.error());
+  if (!cell && jobs->empty()) {
+    auto near = nearest(package, names);
+    return not_found(
+        "No variant " + package + " in the matrix or its history.",
+        near.empty() ? "The matrix page lists them: /" : "Did you mean " + join_or(near) + "?");
+  }
+  const int64_t now = now_s();
+  std::string out = "<h1>" + escape(package) + "</h1><table class=\"facts\">";
+  if (cell) {
+    out += "<tr><th>Python</th><td>" + escape(cell->python->version) + "</td></tr>";
+    if (cell->is_gpu()) {
+      out += "<tr><th>CUDA</th><td>" + escape(cell->cuda->version) +
+             "</td></tr><tr><th>GPU</th><td>" +
+             escape(cell->gpu->name + " — " + cell->gpu->description) + "</td></tr>";
+    } else {
+      out += "<tr><th>GPU</th><td>none (CPU-only)</td></tr>";
+    }
+    out += "<tr><th>CPU</th><td>" + escape(cell->isa->name + " — " + cell->isa->description) +
+           "</td></tr>";
+    auto ex = m.exclusions(*cell);
+    if (!ex.empty()) {
+      out += "<tr><th>Excluded</th><td class=\"excluded\">" + escape(join(ex, " ")) + "</td></tr>";
+    }
+  } else {
+    out += "<tr><th>Matrix</th><td>no longer in the matrix; its history is kept</td></tr>";
+  }
+  if (!jobs->empty()) {
+    out += "<tr><th>Last result</th><td class=\"s-" + state_class(jobs->front().state) +
+           "\" id=\"last\">" + escape(jobs->front().state) + "</td></tr>";
+  }
+  out += "</table>";
+
+  // The chart and the attempts: oldest first for the chart, newest first in the table.
+  std::vector<ChartPoint> points;
+  std::vector<store::AttemptRow> recent;
+  for (auto it = jobs->rbegin(); it != jobs->rend(); ++it) {
+    auto attempts = service.store().attempts(it->id);
+    if (!attempts) return internal(attempts.error());
+    for (const auto& a : *attempts) {
+      if (a.phase == "build" && a.ended_at && a.outcome && *a.outcome != "interrupted") {
+        ChartPoint p;
+        p.label = day(a.started_at);
+        p.seconds = static_cast<double>(*a.ended_at - a.started_at);
+        if (a.peak_memory) p.peak_bytes = static_cast<double>(*a.peak_memory);
+        p.title = "job " + std::to_string(a.job_id) + " attempt " + std::to_string(a.number) +
+                  ": " + *a.outcome + ", " + html::duration(*a.ended_at - a.started_at) +
+                  (a.peak_memory ? ", peak " + html::size(*a.peak_memory) : "");
+        points.push_back(std::move(p));
+      }
+      recent.push_back(a);
+    }
+  }
+  out += "<h2>Builds over the last nights</h2>" +
+         duration_memory_chart(points, "Build attempts of " + package);
+  std::reverse(recent.begin(), recent.end());
+  if (recent.size() > 40) recent.resize(40);
+  out += "<h2>Jobs</h2>";
+  if (jobs->empty()) {
+    out += "<p class=\"muted\">Never queued.</p>";
+  } else {
+    out +=
+        "<table class=\"jobs\"><tr><th>Job</th><th>State</th><th>Origin</th><th>Queued</th>"
+        "<th>Took</th><th>Tries (build, publish)</th><th>Why</th></tr>";
+    for (const auto& j : *jobs) {
+      out += "<tr><td>" + job_link(j.id) + "</td><td class=\"s-" + state_class(j.state) + "\">" +
+             escape(j.state) + "</td><td>" + escape(j.origin) + "</td><td>" +
+             html::ago(j.enqueued_at, now) + "</td><td>" +
+             (j.started_at ? html::duration(j.finished_at.value_or(now) - *j.started_at) : "") +
+             "</td><td>" + std::to_string(j.build_tries) + ", " + std::to_string(j.publish_tries) +
+             "</td><td>" + escape(j.error.empty() ? j.failure : j.error) + "</td></tr>";
+    }
+    out += "</table><h2>Attempts</h2>" + attempts_table(recent, now, true);
+  }
+  return respond(req, {package, "", std::move(out), "", 5});
+}
+
+HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t id) {
+  auto row = service.store().job(id);
+  if (!row) return internal(row.error());
+  if (!*row) {
+    return not_found("No job " + std::to_string(id) + ".", "The queue page lists jobs: /queue");
+  }
+  auto attempts = service.store().attempts(id);
+  if (!attempts) return internal(attempts.error());
+  const auto& j = **row;
+  const int64_t now = now_s();
+  std::string out = "<h1>Job " + std::to_string(id) + ": " + variant_link(j.variant) +
+                    "</h1><table class=\"facts\"><tr><th>State</th><td id=\"state\" class=\"s-" +
+                    state_class(j.state) + "\">" + escape(j.state) + " (" + escape(j.phase) +
+                    ")</td></tr><tr><th>Origin</th><td>" + escape(j.origin) +
+                    (j.batch_id ? " (batch " + std::to_string(*j.batch_id) + ")" : "") +
+                    "</td></tr><tr><th>Queued</th><td>" + html::ago(j.enqueued_at, now) +
+                    "</td></tr>";
+  if (j.started_at) {
+    out += "<tr><th>Took</th><td>" + html::duration(j.finished_at.value_or(now) - *j.started_at) +
+           (j.finished_at ? "" : " so far") + "</td></tr>";
+  }
+  if (!j.error.empty()) out += "<tr><th>Error</th><td>" + escape(j.error) + "</td></tr>";
+  out += "</table><h2>Attempts</h2>";
+  out += attempts->empty() ? "<p class=\"muted\">No attempt yet.</p>"
+                           : attempts_table(*attempts, now, false);
+
+  // The log of the latest attempt; before the first one (the recipe step), an empty log that
+  // the page's script fills once the build starts.
+  std::string log_section;
+  auto log = service.logs(static_cast<service::JobId>(id), -1);
+  if (log) {
+    const bool any = !attempts->empty();
+    const int number = (*log)["attempt"].is_number() ? (*log)["attempt"].get<int>() : 0;
+    log_section = "<section id=\"log-section\"><h2>Log" +
+                  (any ? " of attempt " + std::to_string(attempts->back().number) + " (" +
+                             escape(attempts->back().phase) + ")"
+                       : std::string()) +
+                  "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
+                  std::to_string(number) + "\" data-offset=\"" +
+                  std::to_string((*log)["offset"].get<int64_t>()) + "\"" +
+                  ((*log)["done"].get<bool>() ? " data-done=\"yes\"" : "") + ">" +
+                  escape((*log)["text"].get<std::string>()) + "</pre></section>";
+  }
+  return respond(req, {"Job " + std::to_string(id), "", std::move(out), std::move(log_section), 5});
+}
+
+HttpResponse log_slice(const HttpRequest& req, service::Service& service, int64_t id) {
+  int64_t offset = -1;
+  if (auto o = req.query.find("offset"); o != req.query.end()) {
+    auto n = to_int(o->second);
+    if (!n) return HttpResponse::text(400, "offset must be a whole number of bytes");
+    offset = *n;
+  }
+  std::optional<int> attempt;
+  if (auto a = req.query.find("attempt"); a != req.query.end()) {
+    auto n = to_int(a->second);
+    if (!n || *n < 1 || *n > 1000000) {
+      return HttpResponse::text(400, "attempt must be a whole number from 1");
+    }
+    attempt = static_cast<int>(*n);
+  }
+  auto slice = service.logs(static_cast<service::JobId>(id), offset, attempt);
+  if (!slice) return not_found(slice.error().message, slice.error().hint);
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = slice->dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+}  // namespace tvd::server::pages

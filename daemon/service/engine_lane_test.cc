@@ -1,0 +1,140 @@
+// The engine with the real git lane: recipe commits interrupted by a crash, hand-written recipes,
+// an upstream that moved, a rebase conflict, commits while an upload runs.
+#include "daemon/service/engine_fixture.h"
+
+namespace tvd::service {
+namespace {
+
+// A crash between `git add` and `git commit` leaves a staged recipe: its job finishes the commit.
+TEST_F(EngineTest, AStagedRecipeFromAnInterruptedCommitIsCommitted) {
+  make(config());
+  auto sel = select({"cpu-avx2"});
+  ASSERT_TRUE(generate_recipes(templates, {env_dir, dir / "build-pytorch"}, sel, {}));
+  testing::git(env_dir, {"add", ".flox/pkgs/" + cpu + ".nix"});
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded) << seen(*e[0].job)->error;
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain"}), "");
+}
+
+// Recovery commits tvd's own untracked or staged recipes before anything else uses the lane, so
+// they cannot block another variant's publish; files by hand are left alone.
+TEST_F(EngineTest, RecoveryFinishesInterruptedRecipeCommits) {
+  make(config());
+  RecipeEnv env{env_dir, dir / "build-pytorch"};
+  ASSERT_TRUE(generate_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"}), {}));
+  testing::git(env_dir, {"add", ".flox/pkgs/torchvision-python313-cuda12_8-sm90-avx2.nix"});
+  testing::write_text(env_dir / ".flox/pkgs/mine.nix", "# by hand\n");
+  auto reports = inspect_recipes(templates, env, select({"sm89-avx2", "sm90-avx2"})).value();
+  std::vector<std::string> recovered;
+  engine->recover_recipes(reports, [&](std::vector<std::string> c) { recovered = c; });
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(recovered.size(), 2u);
+  // mine.nix is a person's, untracked: tvd neither commits it nor lets it block the publish,
+  // which runs from a clean worktree of the committed revision.
+  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded) << seen(*e[0].job)->error;
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--untracked-files=no"}), "");
+  EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--", ".flox/pkgs/mine.nix"}),
+            "?? .flox/pkgs/mine.nix\n");
+}
+
+TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  const auto file = env_dir / ".flox/pkgs" / (cpu + ".nix");
+  testing::write_text(file, "# written by hand\n{ }: { }\n");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded);
+  EXPECT_EQ(testing::git(env_dir, {"show", "HEAD:.flox/pkgs/" + cpu + ".nix"}),
+            "# written by hand\n{ }: { }\n");
+
+  testing::write_text(file, "# half-way through an edit\n");
+  auto again = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*again[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kRecipe);
+  EXPECT_THAT(j->error, HasSubstr("has uncommitted changes (git status:  M .flox/pkgs/"));
+  EXPECT_THAT(j->error, HasSubstr("commit or discard them"));
+}
+
+// Another build host (here: another clone) pushed meanwhile: tvd's push is rejected, it fetches,
+// puts its own commit on top and pushes again; the job goes on to publish.
+TEST_F(EngineTest, AMovedUpstreamIsRebasedOntoAndPushed) {
+  make(config());
+  const fs::path other = dir / "other";
+  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
+  testing::write_text(other / "NOTES.md", "from another host\n");
+  testing::git(other, {"add", "NOTES.md"});
+  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                       "Notes from another host"});
+  testing::git(other, {"push", "-q"});
+
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kSucceeded) << j->error;
+  const std::string log = testing::git(upstream, {"log", "--format=%s", "main"});
+  EXPECT_THAT(log, HasSubstr("Notes from another host"));
+  EXPECT_THAT(log, HasSubstr("(" + cpu + ")"));
+  EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
+}
+
+// The upstream changed the very file tvd commits: a conflict fails the job with the path and
+// what to do, and leaves no rebase half done.
+TEST_F(EngineTest, ARebaseConflictFailsWithThePathAndWhatToDo) {
+  make(config());
+  const fs::path other = dir / "other";
+  testing::git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
+  testing::write_text(other / ".flox/pkgs" / (cpu + ".nix"), "# someone else's recipe\n");
+  testing::git(other, {"add", "."});
+  testing::git(other, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                       "A different cpu-avx2"});
+  testing::git(other, {"push", "-q"});
+
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_THAT(j->error, HasSubstr("conflict in .flox/pkgs/" + cpu + ".nix"));
+  EXPECT_THAT(j->error, HasSubstr("run 'git pull --rebase', resolve, push, then retry the job"));
+  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-merge"));
+  EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-apply"));
+  EXPECT_EQ(count_calls("build " + cpu), 0u);
+}
+
+// The upload runs outside the git lane, from a worktree of the revision being published: a
+// recipe commit of another job goes on meanwhile, and a person's uncommitted edit in the
+// checkout does not block the publish.
+TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
+  make(config());
+  testing::write_text(plan / (cpu + ".publish"), "seconds=4\n");
+  auto a = enqueue({"cpu-avx2"});
+  // A person edits a tracked file and leaves it uncommitted.
+  testing::write_text(env_dir / ".flox/env/manifest.toml", "version = 1\n# edited by hand\n");
+  ASSERT_TRUE(run_until(
+      [&] {
+        const Job* j = seen(*a[0].job);
+        return j->state == JobState::kPublishing && j->run.has_value();
+      },
+      30s));
+  auto b = enqueue({"sm89-avx2"});
+  ASSERT_TRUE(run_until(
+      [&] {
+        return testing::git(env_dir, {"log", "--format=%s"}).find("(" + sm89 + ")") !=
+               std::string::npos;
+      },
+      30s));
+  EXPECT_EQ(seen(*a[0].job)->state, JobState::kPublishing);  // still uploading
+  run_until_idle();
+  EXPECT_EQ(seen(*a[0].job)->state, JobState::kSucceeded) << seen(*a[0].job)->error;
+  EXPECT_EQ(seen(*b[0].job)->state, JobState::kSucceeded) << seen(*b[0].job)->error;
+  EXPECT_FALSE(seen(*a[0].job)->publish_rev.empty());
+  EXPECT_THAT(testing::git(env_dir, {"status", "--porcelain"}), HasSubstr("manifest.toml"));
+}
+
+}  // namespace
+}  // namespace tvd::service

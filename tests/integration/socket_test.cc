@@ -1,0 +1,167 @@
+// The socket as clients meet it, on the real daemon: bad input, peers without rights, a daemon
+// that does not answer, following logs, clients that do not read.
+#include "daemon/matrix/matrix.h"
+#include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace tvd::integration {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class SocketTest : public DaemonTest {};
+
+// Garbage, truncated JSON, a 10 MiB line, unknown ops, wrong types: each gets an error reply or a
+// closed connection, and the daemon keeps serving everyone else.
+TEST_F(SocketTest, BadInputOnTheSocketHarmsNobodyElse) {
+  start();
+  auto send = [&](const std::string& bytes) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, socket.c_str());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    for (size_t done = 0; done < bytes.size();) {
+      ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::shutdown(fd, SHUT_WR);
+    std::string reply;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0)
+      reply.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    return reply;
+  };
+  EXPECT_THAT(send("\x01\x02\xff garbage\n"), HasSubstr("\"code\":\"bad_request\""));
+  EXPECT_THAT(send("{\"v\":1,\"id\":1,\"op\":\"sta\n"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(send(std::string(10 << 20, 'x') + "\n"), HasSubstr("\"code\":\"too_large\""));
+  EXPECT_THAT(send("{\"v\":1,\"id\":2,\"op\":\"reboot\"}\n"), HasSubstr("unknown_op"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":3,\"op\":\"enqueue\",\"args\":{\"specs\":\"sm89-avx2\"}}\n"),
+              HasSubstr("specs\\\" has the wrong type"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":4,\"op\":\"show\",\"args\":{\"job\":\"one\"}}\n"),
+              HasSubstr("bad_request"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":5,\"op\":\"status\"}\n{\"v\":1,\"id\":6,\"op\":\"status\"}\n"),
+              HasSubstr("\"id\":6"));
+  EXPECT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
+}
+
+TEST_F(SocketTest, AnUnauthorizedPeerMayReadButNotChange) {
+  if (!testing::running_as_root()) GTEST_SKIP() << "needs root to become another user";
+  start();
+  fs::permissions(dir.path(), fs::perms::all);
+  fs::permissions(socket.parent_path(), fs::perms::all);
+  fs::permissions(socket, fs::perms::all);  // reads are open to anyone who can connect
+  auto as_nobody = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                     TVCTL_BIN, "--socket",      socket.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::run_command(argv);
+  };
+  auto read = as_nobody({"status"});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  auto change = as_nobody({"enqueue", "cpu-avx2"});
+  EXPECT_EQ(change.exit_code, 1);
+  EXPECT_THAT(change.err, HasSubstr("uid 65534 may read but not enqueue"));
+  EXPECT_TRUE(status()["jobs"].empty());
+}
+
+// A daemon that accepts nothing and answers nothing (stuck, or stopped with SIGSTOP): tvctl gives
+// up after its timeout with exit 3 and says what to do, instead of waiting forever.
+TEST(Tvctl, GivesUpOnADaemonThatDoesNotAnswer) {
+  testing::ScratchDir dir;
+  const auto path = dir / "stuck.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);  // connections queue, nothing reads them
+  auto r = testing::run_command({TVCTL_BIN, "--socket", path.string(), "--timeout", "1", "status"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("the daemon did not answer within 1 s"));
+  EXPECT_THAT(r.err, HasSubstr("--timeout SECONDS waits longer"));
+  ::close(fd);
+}
+
+TEST_F(SocketTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
+  start();
+  behave(cpu, "seconds=2\n");
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  auto followed = tvctl({"logs", "-f", "1"});  // returns when the build is over
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + " in Nix expression mode"));
+  EXPECT_THAT(followed.out, HasSubstr("[20/20] Building CXX object"));
+  EXPECT_THAT(followed.out, HasSubstr("Completed build of " + cpu));
+  EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
+  auto tail = tvctl({"logs", "1"});
+  EXPECT_THAT(tail.out, HasSubstr("Completed build of " + cpu));
+  EXPECT_EQ(tvctl({"logs", "99"}).exit_code, 2);
+}
+
+TEST_F(SocketTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines) {
+  start();
+  behave(cpu, "seconds=2\n");
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  auto followed = tvctl({"logs", "-f", "1"});  // returns when the publish is over
+  EXPECT_EQ(followed.exit_code, 0) << followed.err;
+  // The build's log to its last line, then the publish's.
+  const auto& out = followed.out;
+  auto built = out.find("Completed build of " + cpu);
+  auto published = out.find("Package published successfully.");
+  ASSERT_NE(built, std::string::npos) << out;
+  ASSERT_NE(published, std::string::npos) << out;
+  EXPECT_LT(built, published);
+  auto marker = out.find("--- attempt 2 (publish) ---");
+  ASSERT_NE(marker, std::string::npos) << out;
+  EXPECT_GT(marker, built);
+  EXPECT_LT(marker, published);
+  EXPECT_THAT(out, HasSubstr("[20/20] Building CXX object"));
+  EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
+}
+
+// A client that asks and asks but never reads its replies: once 16 MiB of them wait for it, the
+// daemon cuts it off (its writes then fail), says so in its log, and serves everyone else.
+TEST_F(SocketTest, AClientThatNeverReadsIsCutOffAndOthersAreServed) {
+  start();
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, socket.c_str());
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string ask = "{\"v\":1,\"id\":1,\"op\":\"matrix\"}\n";
+  bool cut_off = false;
+  int sent = 0;
+  for (; sent < 100000 && !cut_off; ++sent) {
+    for (size_t done = 0; done < ask.size();) {
+      ssize_t n = ::send(fd, ask.data() + done, ask.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) {
+        cut_off = true;
+        break;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  EXPECT_TRUE(cut_off) << "sent " << sent << " requests and was never cut off";
+  EXPECT_THAT(testing::read_text(dir / "serve.log"),
+              HasSubstr("cutting off a socket client (pid " + std::to_string(::getpid()) +
+                        ") that does not read its replies"));
+  EXPECT_EQ(tvctl({"status"}).exit_code, 0);
+  EXPECT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
+}
+
+}  // namespace
+}  // namespace tvd::integration

@@ -1,0 +1,127 @@
+// The store is the truth: what a user met when job state lived in the daemon's memory, on the
+// real daemon and restarts of it (issue 11's regressions).
+#include "daemon/matrix/matrix.h"
+#include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace tvd::integration {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class StoreTruthTest : public DaemonTest {};
+
+// The store is the truth: last night's failures can be retried after a restart, and a nightly
+// after a restart still skips a permanent failure whose recipe and lock did not change.
+TEST_F(StoreTruthTest, RetryAfterARestartAndStillFailingAcrossRestarts) {
+  behave(sm89, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--batch", "nightly", "sm89-avx2", "cpu-avx2"}).exit_code, 0);
+  settle();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  // The nightly again: the permanent failure is skipped, the success rebuilt.
+  auto night = tvctl({"--json", "enqueue", "--batch", "nightly", "sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(night.exit_code, 0) << night.err;
+  auto skipped = json::parse(night.out)["skipped"];
+  ASSERT_TRUE(skipped.contains(sm89)) << night.out;
+  EXPECT_THAT(skipped[sm89].get<std::string>(),
+              HasSubstr("still failing: torch-2.8.0: builder failed with exit code 2"));
+  settle();
+  EXPECT_EQ(calls("build " + sm89), 1u);
+  // Fixed (the plan no longer fails), the job of last night is retried by its number.
+  behave(sm89, "result=ok\n");
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  auto retry = tvctl({"retry", "1"});
+  ASSERT_EQ(retry.exit_code, 0) << retry.out << retry.err;
+  auto s = settle();
+  EXPECT_EQ(calls("build " + sm89), 2u);
+  bool succeeded = false;
+  for (const auto& j : s["jobs"])
+    succeeded = succeeded || (j["id"] == 1 && j["state"] == "succeeded");
+  EXPECT_TRUE(succeeded) << s.dump();
+}
+
+// Mid-night: 3 failures among 28 finished jobs, the failures older than the last 20. status shows
+// all 3 (each variant's newest job failed) and counts 28 from the store, not from the rows shown.
+TEST_F(StoreTruthTest, StatusShowsEveryFailureAndCountsFromTheStore) {
+  start();
+  ASSERT_EQ(stop(SIGTERM), 0);  // the store exists and is migrated
+  {
+    auto store = store::Store::open(dir / "state" / "tvd.db").value();
+    auto cells = std::vector<std::string>{};
+    auto matrix = tvd::Matrix::embedded().value();
+    for (const auto& v : matrix.cells())
+      if (matrix.exclusions(v).empty()) cells.push_back(v.package());
+    ASSERT_GE(cells.size(), 28u);
+    for (int i = 0; i < 28; ++i) {
+      store::JobRow j;
+      j.id = i + 1;
+      j.variant = cells[static_cast<size_t>(i)];
+      j.state = i < 3 ? "failed" : "succeeded";  // the failures finished first
+      j.phase = "build";
+      j.origin = "batch";
+      j.error = i < 3 ? "torch-2.8.0: builder failed with exit code 2" : "";
+      j.enqueued_at = 1000;
+      j.started_at = 1000;
+      j.finished_at = 2000 + i;
+      ASSERT_TRUE(store.save_job(j, {}));
+    }
+  }
+  start();
+  auto s = status();
+  std::set<int64_t> shown;
+  for (const auto& j : s["jobs"])
+    shown.insert(j["id"].get<int64_t>());
+  for (int64_t id : {1, 2, 3})
+    EXPECT_TRUE(shown.count(id)) << "failed job " << id << " not shown: " << s.dump();
+  EXPECT_EQ(s["summary"]["failed"], 3);
+  EXPECT_EQ(s["summary"]["succeeded"], 25);
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("3 failed, 25 succeeded"));
+}
+
+// Prometheus counters never count an attempt twice (a retry shows the old attempts again) and
+// never go down across a restart (which counts the store's history again).
+TEST_F(StoreTruthTest, CountersNeitherMoveOnARetryNorDropOnARestart) {
+  behave(cpu, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  settle();
+  auto count = [&](const std::string& outcome) {
+    auto m = testing::http_get(http_port(), "/metrics");
+    EXPECT_EQ(m.status, 200);
+    const std::string key = "tvd_build_duration_seconds_count{outcome=\"" + outcome + "\"} ";
+    auto at = m.body.find(key);
+    return at == std::string::npos ? -1 : std::stoi(m.body.substr(at + key.size()));
+  };
+  EXPECT_EQ(count("failed"), 1);
+  behave(cpu, "result=ok\n");
+  ASSERT_EQ(tvctl({"retry", "1"}).exit_code, 0);
+  settle();
+  EXPECT_EQ(count("failed"), 1);  // the first attempt, counted once
+  EXPECT_EQ(count("succeeded"), 1);
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  EXPECT_EQ(count("failed"), 1);
+  EXPECT_EQ(count("succeeded"), 1);
+
+  // After a restart the job is retried again (from the store); its old attempts stay counted once.
+  behave(cpu, "result=fail\n");
+  ASSERT_EQ(tvctl({"enqueue", "--force", "cpu-avx2"}).exit_code, 0);
+  settle();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  const int failed_before = count("failed");
+  behave(cpu, "result=ok\n");
+  ASSERT_EQ(tvctl({"retry", "2"}).exit_code, 0);
+  settle();
+  EXPECT_EQ(count("failed"), failed_before);
+  EXPECT_EQ(count("succeeded"), 2);
+}
+
+}  // namespace
+}  // namespace tvd::integration
