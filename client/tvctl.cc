@@ -13,6 +13,7 @@
 #include "daemon/base/table.h"
 #include "daemon/base/units.h"
 #include "daemon/config/config.h"
+#include "proto/views.h"
 
 namespace tvd::client {
 namespace {
@@ -99,50 +100,60 @@ std::optional<json> call(const Global& g, const std::string& op, const json& arg
   return reply->result;
 }
 
-void print_jobs(const Global& g, const json& jobs, const json& waiting, std::ostream& out) {
+// The payload of a reply as its view; a payload this tvctl cannot read is said, and sets `code`.
+template <class View>
+std::optional<View> view_of(const json& payload, std::ostream& err, int& code) {
+  auto v = proto::read_view<View>(payload);
+  if (!v) {
+    code = fail_with(v.error(), err, 1);
+    return std::nullopt;
+  }
+  return std::move(*v);
+}
+
+void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
+                const std::map<std::string, std::string>& waiting, std::ostream& out) {
   Table t({"JOB", "VARIANT", "STATE", "PHASE", "WHEN", "NOTE"});
   for (const auto& j : jobs) {
     std::string when;
-    if (j.contains("finished_at") && !j["finished_at"].is_null()) {
-      when = "finished " + ago(j["finished_at"].get<int64_t>());
-    } else if (j.contains("started_at") && !j["started_at"].is_null()) {
-      when = "started " + ago(j["started_at"].get<int64_t>());
+    if (j.finished_at) {
+      when = "finished " + ago(*j.finished_at);
+    } else if (j.started_at) {
+      when = "started " + ago(*j.started_at);
     } else {
-      when = "queued " + ago(j["enqueued_at"].get<int64_t>());
+      when = "queued " + ago(j.enqueued_at);
     }
-    std::string note = j.value("error", j.value("note", ""));
-    std::string id = std::to_string(j["id"].get<int64_t>());
-    if (j.contains("eta_at")) {
+    std::string note = !j.error.empty() ? j.error : j.note;
+    std::string id = std::to_string(j.id);
+    if (j.eta_at && j.expected_s) {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
-      int64_t left = j["eta_at"].get<int64_t>() - now;
-      int64_t expected = j["expected_s"].get<int64_t>();
+      int64_t left = *j.eta_at - now;
+      int64_t expected = *j.expected_s;
       note = progress_bar(expected - left, expected) + " " +
              (left > 0
                   ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
                   : "running past its expected " + format_duration(std::chrono::seconds(expected)));
     }
-    if (waiting.contains(id)) note = waiting[id].get<std::string>();
-    t.add({id, j["variant"], paint(g, j["state"]), j["phase"], when, note});
+    if (auto w = waiting.find(id); w != waiting.end()) note = w->second;
+    t.add({id, j.variant, paint(g, j.state), j.phase, when, note});
   }
   t.print(out);
 }
 
-void print_status(const Global& g, const json& r, std::ostream& out) {
-  print_jobs(g, r["jobs"], r["waiting"], out);
+void print_status(const Global& g, const proto::StatusView& r, std::ostream& out) {
+  print_jobs(g, r.jobs, r.waiting, out);
   std::string summary;
-  for (const auto& [state, n] : r["summary"].items()) {
-    summary += (summary.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + state;
+  for (const auto& [state, n] : r.summary) {
+    summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + state;
   }
-  const auto& m = r["memory"];
   out << '\n'
       << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
-      << format_size(m["reserved"].get<uint64_t>()) << " of "
-      << format_size(m["budget"].get<uint64_t>()) << ", " << m["max_parallel"].get<int>()
-      << " slots\n";
-  for (const auto& note : r["gates"])
-    out << "note: " << note.get<std::string>() << '\n';
+      << format_size(r.memory.reserved) << " of " << format_size(r.memory.budget) << ", "
+      << r.memory.max_parallel << " slots\n";
+  for (const auto& note : r.gates)
+    out << "note: " << note << '\n';
 }
 
 }  // namespace
@@ -265,18 +276,20 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    print_jobs(g, (*r)["jobs"], json::object(), out);
-    for (const auto& [pkg, why] : (*r)["skipped"].items())
-      out << "skipped " << pkg << ": " << why.get<std::string>() << '\n';
+    auto v = view_of<proto::EnqueueView>(*r, err, code);
+    if (!v) return code;
+    print_jobs(g, v->jobs, {}, out);
+    for (const auto& [pkg, why] : v->skipped)
+      out << "skipped " << pkg << ": " << why << '\n';
     size_t created = 0, failed = 0;
-    for (const auto& j : (*r)["jobs"]) {
-      const bool is_new = j.value("created", false);
+    for (const auto& j : v->jobs) {
+      const bool is_new = j.created.value_or(false);
       created += is_new;
-      failed += is_new && j.value("state", "") == "failed";  // its recipe would fail: at once
+      failed += is_new && j.state == "failed";  // its recipe would fail: at once
     }
     out << '\n'
-        << created - failed << " queued, " << (*r)["jobs"].size() - created
-        << " already queued or running, " << (*r)["skipped"].size() << " skipped";
+        << created - failed << " queued, " << v->jobs.size() - created
+        << " already queued or running, " << v->skipped.size() << " skipped";
     if (failed) out << ", " << failed << " failed at once ('tvd check' says why)";
     out << '\n';
     return failed ? 1 : 0;
@@ -290,8 +303,10 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     for (int n = 0; !stop && (watch_count == 0 || n < watch_count); ++n) {
       auto r = call(g, "status", json::object(), err, code);
       if (!r) return code;
+      auto v = view_of<proto::StatusView>(*r, err, code);
+      if (!v) return code;
       if (terminal) out << "\033[H\033[2J";
-      print_status(g, *r, out);
+      print_status(g, *v, out);
       out.flush();
       for (int i = 0; i < static_cast<int>(watch_interval * 10) && !stop; ++i) {
         if (watch_count != 0 && n + 1 == watch_count) break;
@@ -307,7 +322,9 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    print_status(g, *r, out);
+    auto v = view_of<proto::StatusView>(*r, err, code);
+    if (!v) return code;
+    print_status(g, *v, out);
     return 0;
   }
   if (show->parsed()) {
@@ -317,16 +334,17 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    print_jobs(g, json::array({*r}), json::object(), out);
+    auto v = view_of<proto::JobDetailView>(*r, err, code);
+    if (!v) return code;
+    print_jobs(g, {v->job}, {}, out);
     out << '\n';
     Table t({"ATTEMPT", "PHASE", "OUTCOME", "STARTED", "LOG", "REASON"});
-    for (const auto& a : (*r)["attempts"]) {
-      t.add({std::to_string(a["number"].get<int>()), a["phase"],
-             a["outcome"].is_null() ? "running" : a["outcome"].get<std::string>(),
-             ago(a["started_at"].get<int64_t>()), a["log"], a.value("reason", "")});
+    for (const auto& a : v->attempts) {
+      t.add({std::to_string(a.number), a.phase, a.outcome.value_or("running"), ago(a.started_at),
+             a.log, a.reason});
     }
     t.print(out);
-    return (*r)["state"] == "failed" ? 1 : 0;
+    return v->job.state == "failed" ? 1 : 0;
   }
   if (matrix->parsed() || generate->parsed()) {
     auto r = matrix->parsed()
@@ -339,28 +357,36 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    const json& list = matrix->parsed() ? (*r)["cells"] : (*r)["recipes"];
+    std::vector<proto::RecipeView> list;
+    if (matrix->parsed()) {
+      auto v = view_of<proto::MatrixView>(*r, err, code);
+      if (!v) return code;
+      list = std::move(v->cells);
+    } else {
+      auto v = view_of<proto::GenerateView>(*r, err, code);
+      if (!v) return code;
+      list = std::move(v->recipes);
+    }
     Table t(matrix->parsed()
                 ? std::vector<std::string>{"VARIANT", "RECIPE", "GPU TARGET", "NOTE"}
                 : std::vector<std::string>{"OUTCOME", "VARIANT", "GPU TARGET", "NOTE"});
     for (const auto& c : list) {
       std::string note;
-      for (const auto& e : c["excluded"])
-        note += (note.empty() ? "excluded: " : "; ") + e.get<std::string>();
+      for (const auto& e : c.excluded)
+        note += (note.empty() ? "excluded: " : "; ") + e;
       size_t errors = 0;
       std::string first;
-      for (const auto& f : c.value("findings", json::array())) {
-        if (f["severity"] != "error") continue;
-        if (errors++ == 0) first = f["what"].get<std::string>();
+      for (const auto& f : c.findings) {
+        if (f.severity != "error") continue;
+        if (errors++ == 0) first = f.what;
       }
       if (errors) {
         note += (note.empty() ? "" : "; ") + ("recipe would fail: " + first) +
                 (errors > 1 ? " (and " + std::to_string(errors - 1) + " more errors)" : "");
       }
-      std::string target = c["gpu_target"].is_null() ? "-" : c["gpu_target"].get<std::string>();
-      t.add({matrix->parsed() ? c["variant"].get<std::string>() : c["outcome"].get<std::string>(),
-             matrix->parsed() ? c["state"].get<std::string>() : c["variant"].get<std::string>(),
-             target, note});
+      const std::string target = c.gpu_target.value_or("-");
+      t.add({matrix->parsed() ? c.variant : c.outcome.value_or(""),
+             matrix->parsed() ? c.state : c.variant, target, note});
     }
     t.print(out);
     return 0;
@@ -373,41 +399,40 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    auto line = [&](const json& b) {
+    auto line = [&](const proto::BatchView& b) {
       std::string states;
-      for (const auto& [s, n] : b["states"].items()) {
-        states += (states.empty() ? "" : ", ") + std::to_string(n.get<int>()) + " " + s;
-      }
-      std::string took = b.contains("duration_s")
-                             ? format_duration(std::chrono::seconds(b["duration_s"].get<int64_t>()))
-                             : "running";
-      return std::vector<std::string>{std::to_string(b["id"].get<int64_t>()), b["name"],
-                                      "started " + ago(b["started_at"].get<int64_t>()), took,
-                                      states};
+      for (const auto& [state, n] : b.states)
+        states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+      std::string took =
+          b.duration_s ? format_duration(std::chrono::seconds(*b.duration_s)) : "running";
+      return std::vector<std::string>{std::to_string(b.id), b.name, "started " + ago(b.started_at),
+                                      took, states};
     };
     Table t({"BATCH", "NAME", "WHEN", "TOOK", "JOBS"});
     if (batches->parsed()) {
-      for (const auto& b : (*r)["batches"])
+      auto v = view_of<proto::BatchesView>(*r, err, code);
+      if (!v) return code;
+      for (const auto& b : v->batches)
         t.add(line(b));
       t.print(out);
       return 0;
     }
-    t.add(line(*r));
+    auto v = view_of<proto::BatchDetailView>(*r, err, code);
+    if (!v) return code;
+    t.add(line(v->batch));
     t.print(out);
-    for (const auto& [v, why] : (*r)["skipped"].items())
-      out << "skipped " << v << ": " << why.get<std::string>() << '\n';
-    if (r->contains("previous")) {
-      const auto& p = (*r)["previous"];
-      out << "previous: batch " << p["id"].get<int64_t>();
-      if (!p["duration_s"].is_null() && r->contains("duration_s")) {
-        out << ", which took "
-            << format_duration(std::chrono::seconds(p["duration_s"].get<int64_t>()));
+    for (const auto& [variant, why] : v->skipped)
+      out << "skipped " << variant << ": " << why << '\n';
+    if (v->previous) {
+      out << "previous: batch " << v->previous->id;
+      if (v->previous->duration_s && v->batch.duration_s) {
+        out << ", which took " << format_duration(std::chrono::seconds(*v->previous->duration_s));
       }
       out << '\n';
-      for (const auto& v : (*r)["newly_failing"])
-        out << "newly failing: " << v.get<std::string>() << '\n';
-      for (const auto& v : (*r)["fixed"])
-        out << "fixed: " << v.get<std::string>() << '\n';
+      for (const auto& variant : v->newly_failing)
+        out << "newly failing: " << variant << '\n';
+      for (const auto& variant : v->fixed)
+        out << "fixed: " << variant << '\n';
     }
     return 0;
   }
@@ -418,7 +443,7 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     auto conn = Connection::open(*path, std::chrono::seconds(follow ? 0 : g.timeout));
     if (!conn) return fail_with(conn.error(), err, 3);
     auto reply = conn->call("logs", {{"job", job}, {"follow", follow}});
-    json shown_attempt;  // following goes on from one attempt's log to the next: say so
+    std::optional<int> shown_attempt;  // following goes on from one attempt's log to the next
     while (true) {
       if (!reply) return fail_with(reply.error(), err, 3);
       if (!reply->ok) {
@@ -428,13 +453,14 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       if (g.json) {
         out << reply->result.dump() << '\n';
       } else {
-        const json& attempt = reply->result.contains("attempt") ? reply->result["attempt"] : json();
-        if (!shown_attempt.is_null() && attempt.is_number() && attempt != shown_attempt) {
-          out << "\n--- attempt " << attempt.get<int>() << " (" << reply->result.value("phase", "")
+        auto slice = view_of<proto::LogSliceView>(reply->result, err, code);
+        if (!slice) return code;
+        if (shown_attempt && slice->attempt && slice->attempt != shown_attempt) {
+          out << "\n--- attempt " << *slice->attempt << " (" << slice->phase.value_or("")
               << ") ---\n";
         }
-        if (attempt.is_number()) shown_attempt = attempt;
-        out << reply->result.value("text", "");
+        if (slice->attempt) shown_attempt = slice->attempt;
+        out << slice->text;
       }
       out.flush();
       if (!reply->more) return 0;
@@ -449,8 +475,15 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
       out << r->dump(2) << '\n';
       return 0;
     }
-    json list = r->contains("jobs") ? (*r)["jobs"] : json::array({(*r)["job"]});
-    print_jobs(g, list, json::object(), out);
+    if (cancel->parsed()) {
+      auto v = view_of<proto::JobsView>(*r, err, code);
+      if (!v) return code;
+      print_jobs(g, v->jobs, {}, out);
+    } else {
+      auto v = view_of<proto::RetryView>(*r, err, code);
+      if (!v) return code;
+      print_jobs(g, {v->job}, {}, out);
+    }
     return 0;
   }
   return 2;

@@ -10,21 +10,15 @@ seconds=${1:-60}
 rate=${2:-10}
 . scripts/release-build.sh
 [ -n "${3:-}" ] && tvd=$3
-fake=$(pwd)/tests/support/fake-flox
+. scripts/bench-env.sh
 
 work=$(mktemp -d /tmp/tvd-bench-follow-XXXXXX)
+pid= slow= mute=
 trap 'kill $pid $slow $mute 2>/dev/null; rm -rf "$work"' EXIT
-mkdir -p "$work/env/.flox/env" "$work/plan"
-printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
-printf '{}\n' > "$work/env/.flox/env/manifest.lock"
-printf 'run/\ncache/\nlib/\nlog/\n!env/\n' > "$work/env/.flox/.gitignore"  # flox's own
-git -C "$work/env" init -q -b main
-git -C "$work/env" add .flox
-git -C "$work/env" -c user.name=b -c user.email=b@b commit -qm env
+flox_env "$work/env"
+fake_flox "$work"
 pkg=torchvision-python313-cpu-avx2
 printf 'seconds=%s\nmb_per_s=%s\n' "$seconds" "$rate" > "$work/plan/$pkg.build"
-printf '#!/bin/sh\nFAKE_FLOX_PLAN=%s exec %s "$@"\n' "$work/plan" "$fake" > "$work/flox"
-chmod +x "$work/flox"
 printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "%s",
   "socket_group": "%s", "http": { "listen": "off" }, "builds": { "log_limit": "2GiB" } }\n' \
   "$work/flox" "$(id -gn)" > "$work/tvd.json"

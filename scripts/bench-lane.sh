@@ -7,26 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 publish_s=${1:-60}
 . scripts/release-build.sh
-fake=$(pwd)/tests/support/fake-flox
+. scripts/bench-env.sh
 
 work=$(mktemp -d /tmp/tvd-bench-lane-XXXXXX)
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-mkdir -p "$work/env/.flox/env" "$work/plan"
-printf 'version = 1\n' > "$work/env/.flox/env/manifest.toml"
-printf '{}\n' > "$work/env/.flox/env/manifest.lock"
-printf 'run/\ncache/\nlib/\nlog/\n!env/\n' > "$work/env/.flox/.gitignore"  # flox's own
-git init -q --bare "$work/upstream.git"
-git -C "$work/env" init -q -b main
-git -C "$work/env" add .flox
-git -C "$work/env" -c user.name=b -c user.email=b@b commit -qm env
-git -C "$work/env" remote add origin "$work/upstream.git"
-git -C "$work/env" push -q -u origin main
+flox_env "$work/env" "$work/upstream.git"
+fake_flox "$work"
 a=torchvision-python313-cpu-avx2
 b=torchvision-python313-cpu-armv9
 printf 'seconds=0.1\n' > "$work/plan/$a.build"
 printf "seconds=$publish_s\n" > "$work/plan/$a.publish"
-printf '#!/bin/sh\nFAKE_FLOX_PLAN=%s exec %s "$@"\n' "$work/plan" "$fake" > "$work/flox"
-chmod +x "$work/flox"
 printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "%s",
   "socket_group": "%s", "http": { "listen": "off" },
   "publish": { "enabled": true, "org": "bench", "push": true } }\n' "$work/flox" "$(id -gn)" > "$work/tvd.json"

@@ -5,9 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/recipe/generate.h"
+#include "proto/views.h"
 
 namespace tvd {
 
+// The report as its view (proto/views.h), and as that view's JSON.
+proto::RecipeView recipe_view(const RecipeReport& r);
+proto::FindingView finding_view(const Finding& f);
 nlohmann::json report_json(const RecipeReport& r);
 // {severity, code, file, line, what, fix}: a finding as `tvd check --json` and the matrix print it.
 nlohmann::json finding_json(const Finding& f);

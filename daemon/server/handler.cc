@@ -8,9 +8,15 @@ using proto::Reply;
 
 namespace {
 
-Reply from(int64_t id, const Result<json>& r) {
-  if (r) return Reply::success(id, *r);
-  return Reply::failure(id, proto::code_for(r.error()), r.error().message, r.error().hint);
+Reply failure(int64_t id, const Error& e) {
+  return Reply::failure(id, proto::code_for(e), e.message, e.hint);
+}
+
+// A service's answer (a view from proto/views.h, or JSON) as a reply.
+template <class T>
+Reply from(int64_t id, const Result<T>& r) {
+  if (r) return Reply::success(id, json(*r));
+  return failure(id, r.error());
 }
 
 // Typed reads of args; a wrong type is the client's error, said plainly.
@@ -47,7 +53,7 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
   Args a{req.args, {}};
   auto bad_args = [&] { return Reply::failure(req.id, Code::kBadRequest, a.problem); };
 
-  if (req.op == "status") return Reply::success(req.id, service.status());
+  if (req.op == "status") return Reply::success(req.id, json(service.status()));
   if (req.op == "show") {
     auto id = a.get<int64_t>("job", 0);
     if (!a.problem.empty()) return bad_args();
@@ -78,7 +84,7 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
     if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
     return from(req.id, service.retry(static_cast<service::JobId>(id)));
   }
-  if (req.op == "matrix") return Reply::success(req.id, service.matrix());
+  if (req.op == "matrix") return Reply::success(req.id, json(service.matrix()));
   if (req.op == "batches") return from(req.id, service.batches());
   if (req.op == "show-batch") {
     auto id = a.get<int64_t>("batch", 0);
@@ -125,8 +131,8 @@ Followed follow(const proto::Request& req, service::Service& service, const Peer
   }
   auto step = service.follow_logs({static_cast<service::JobId>(id), offset,
                                    attempt > 0 ? std::optional<int>(attempt) : std::nullopt});
-  if (!step) return {from(req.id, tl::unexpected(step.error())), {}, {}};
-  Followed out{Reply::success(req.id, std::move(step->slice)), std::nullopt, step->wait};
+  if (!step) return {failure(req.id, step.error()), {}, {}};
+  Followed out{Reply::success(req.id, json(step->slice)), std::nullopt, step->wait};
   out.reply.more = !step->done;
   if (!step->done) {
     proto::Request next = req;

@@ -69,6 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                                     boost::system::error_code ec, size_t n) {
       if (ec) return;
       for (auto& line : self->framer_.feed(std::string_view(self->buf_, n))) {
+        if (!self->socket_.is_open()) return;  // cut off: the rest of its requests go unread
         if (line.empty()) continue;
         auto req = proto::decode_request(line);
         proto::Reply reply;
@@ -88,7 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         self->closing_ = true;
         return;
       }
-      self->read();
+      if (self->socket_.is_open()) self->read();
     });
   }
 

@@ -162,16 +162,15 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   auto log = service.logs(static_cast<service::JobId>(id), -1);
   if (log) {
     const bool any = !attempts->empty();
-    const int number = (*log)["attempt"].is_number() ? (*log)["attempt"].get<int>() : 0;
+    const int number = log->attempt.value_or(0);
     log_section = "<section id=\"log-section\"><h2>Log" +
                   (any ? " of attempt " + std::to_string(attempts->back().number) + " (" +
                              escape(attempts->back().phase) + ")"
                        : std::string()) +
                   "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
-                  std::to_string(number) + "\" data-offset=\"" +
-                  std::to_string((*log)["offset"].get<int64_t>()) + "\"" +
-                  ((*log)["done"].get<bool>() ? " data-done=\"yes\"" : "") + ">" +
-                  escape((*log)["text"].get<std::string>()) + "</pre></section>";
+                  std::to_string(number) + "\" data-offset=\"" + std::to_string(log->offset) +
+                  "\"" + (log->done ? " data-done=\"yes\"" : "") + ">" + escape(log->text) +
+                  "</pre></section>";
   }
   return respond(req, {"Job " + std::to_string(id), "", std::move(out), std::move(log_section), 5});
 }
@@ -195,7 +194,7 @@ HttpResponse log_slice(const HttpRequest& req, service::Service& service, int64_
   if (!slice) return not_found(slice.error().message, slice.error().hint);
   HttpResponse r;
   r.content_type = "application/json";
-  r.body = slice->dump(-1, ' ', false, json::error_handler_t::replace);
+  r.body = json(*slice).dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 

@@ -16,32 +16,33 @@ namespace tvd::service {
 
 using nlohmann::json;
 
-json job_json(const store::JobRow& j) {
-  json out = {{"id", j.id},
-              {"variant", j.variant},
-              {"state", j.state},
-              {"phase", j.phase},
-              {"origin", j.origin},
-              {"priority", j.priority},
-              {"publish", j.publish},
-              {"build_tries", j.build_tries},
-              {"publish_tries", j.publish_tries},
-              {"enqueued_at", j.enqueued_at},
-              {"started_at", j.started_at ? json(*j.started_at) : json(nullptr)},
-              {"finished_at", j.finished_at ? json(*j.finished_at) : json(nullptr)}};
-  if (!j.error.empty()) out["error"] = j.error;
-  if (!j.note.empty()) out["note"] = j.note;
-  if (j.output) out["output"] = *j.output;
-  if (!j.failure.empty()) out["failure"] = j.failure;
-  return out;
+proto::JobView job_view(const store::JobRow& j) {
+  proto::JobView v;
+  v.id = j.id;
+  v.variant = j.variant;
+  v.state = j.state;
+  v.phase = j.phase;
+  v.origin = j.origin;
+  v.priority = j.priority;
+  v.publish = j.publish;
+  v.build_tries = j.build_tries;
+  v.publish_tries = j.publish_tries;
+  v.enqueued_at = j.enqueued_at;
+  v.started_at = j.started_at;
+  v.finished_at = j.finished_at;
+  v.error = j.error;
+  v.note = j.note;
+  v.failure = j.failure;
+  v.output = j.output;
+  return v;
 }
 
-json Service::status() {
+proto::StatusView Service::status() {
+  proto::StatusView out;
   std::map<int64_t, const sched::Running*> running;
   auto now_running = engine_->scheduler().running();
   for (const auto& r : now_running)
     running[static_cast<int64_t>(r.id)] = &r;
-  json jobs = json::array();
   if (auto rows = store_.recent_jobs(20)) {
     // Every variant whose newest job failed stays in view until it succeeds or is cancelled,
     // after the active jobs, however many jobs finished since.
@@ -59,64 +60,46 @@ json Service::status() {
       rows->insert(first_finished, extra.begin(), extra.end());
     }
     for (const auto& r : *rows) {
-      json j = job_json(r);
+      proto::JobView j = job_view(r);
       if (auto it = running.find(r.id); it != running.end()) {
         // The expected end, from this variant's history (or its kind's, or the default).
-        j["expected_s"] = it->second->expected.count();
-        j["eta_at"] = unix_seconds(it->second->started + it->second->expected);
-        j["reserved"] = it->second->reservation;
+        j.expected_s = it->second->expected.count();
+        j.eta_at = unix_seconds(it->second->started + it->second->expected);
+        j.reserved = it->second->reservation;
       }
-      jobs.push_back(std::move(j));
+      out.jobs.push_back(std::move(j));
     }
   }
-  json waiting = json::object();
   for (const auto& w : engine_->waiting())
-    waiting[std::to_string(w.id)] = w.reason;
+    out.waiting[std::to_string(w.id)] = w.reason;
   // The summary counts every job in the store, not the rows shown.
-  std::map<std::string, int64_t> counts;
-  if (auto c = store_.job_counts()) counts = std::move(*c);
+  if (auto c = store_.job_counts()) out.summary = std::move(*c);
   const auto& limits = engine_->scheduler().limits();
   const auto host = measure_host(setup_.config);
-  json disks = json::array();
-  for (const auto& d : host.disks) {
-    disks.push_back(
-        {{"path", d.path}, {"free", d.free_bytes ? json(*d.free_bytes) : json(nullptr)}});
-  }
-  return json{{"jobs", jobs},
-              {"waiting", waiting},
-              {"summary", counts},
-              {"memory",
-               {{"reserved", engine_->scheduler().reserved()},
-                {"budget", limits.memory_budget},
-                {"max_parallel", limits.max_parallel}}},
-              {"gates", engine_->scheduler().gate_notes(host)},
-              {"disks", disks}};
+  for (const auto& d : host.disks)
+    out.disks.push_back({d.path, d.free_bytes});
+  out.memory = {engine_->scheduler().reserved(), limits.memory_budget, limits.max_parallel};
+  out.gates = engine_->scheduler().gate_notes(host);
+  return out;
 }
 
-Result<json> Service::show(JobId id) {
+Result<proto::JobDetailView> Service::show(JobId id) {
   auto row = store_.job(static_cast<int64_t>(id));
   if (!row) return tl::unexpected(row.error());
   if (!*row)
     return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
                 "'tvctl status' lists the jobs");
-  json j = job_json(**row);
-  j["attempts"] = json::array();
+  proto::JobDetailView out{job_view(**row), {}};
   if (auto attempts = store_.attempts(static_cast<int64_t>(id))) {
     for (const auto& a : *attempts) {
-      json aj = {
-          {"number", a.number},         {"phase", a.phase},
-          {"started_at", a.started_at}, {"outcome", a.outcome ? json(*a.outcome) : json(nullptr)},
-          {"reason", a.reason},         {"log", a.log_path}};
-      if (a.ended_at) aj["ended_at"] = *a.ended_at;
-      if (a.exit_code) aj["exit_code"] = *a.exit_code;
-      if (a.peak_memory) aj["peak_memory"] = *a.peak_memory;
-      j["attempts"].push_back(std::move(aj));
+      out.attempts.push_back({a.number, a.phase, a.started_at, a.ended_at, a.outcome, a.reason,
+                              a.log_path, a.exit_code, a.peak_memory});
     }
   }
-  return j;
+  return out;
 }
 
-Result<json> Service::logs(JobId id, int64_t offset, std::optional<int> attempt) {
+Result<proto::LogSliceView> Service::logs(JobId id, int64_t offset, std::optional<int> attempt) {
   auto row = store_.job(static_cast<int64_t>(id));
   if (!row) return tl::unexpected(row.error());
   if (!*row)
@@ -127,7 +110,7 @@ Result<json> Service::logs(JobId id, int64_t offset, std::optional<int> attempt)
   const bool finished = (*row)->finished_at.has_value();
   if (attempts->empty()) {
     if (finished) return fail(ErrorKind::kNotFound, "job " + std::to_string(id) + " never ran");
-    return json{{"text", ""}, {"offset", 0}, {"done", false}, {"attempt", nullptr}};
+    return proto::LogSliceView{};
   }
   auto it = std::prev(attempts->end());
   if (attempt) {
@@ -156,26 +139,28 @@ Result<json> Service::logs(JobId id, int64_t offset, std::optional<int> attempt)
   }
   const int64_t next = offset + static_cast<int64_t>(text.size());
   const bool at_end = next >= size;
-  json out = {{"text", text},      {"offset", next},      {"done", finished && at_end && last},
-              {"log", a.log_path}, {"attempt", a.number}, {"phase", a.phase}};
+  proto::LogSliceView out;
+  out.text = std::move(text);
+  out.offset = next;
+  out.done = finished && at_end && last;
+  out.log = a.log_path;
+  out.attempt = a.number;
+  out.phase = a.phase;
   // This attempt is over and was sent to its end: a follower goes on with the next one.
-  if (!last && at_end && a.ended_at) out["next_attempt"] = std::next(it)->number;
+  if (!last && at_end && a.ended_at) out.next_attempt = std::next(it)->number;
   return out;
 }
 
 Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
-  TRY_ASSIGN(json slice, logs(at.job, at.offset, at.attempt));
+  TRY_ASSIGN(proto::LogSliceView slice, logs(at.job, at.offset, at.attempt));
   LogStep step;
-  step.done = slice.value("done", true);
-  step.next = {at.job, slice.value("offset", int64_t{0}), at.attempt};
-  if (slice.contains("attempt") && slice["attempt"].is_number()) {
-    step.next.attempt = slice["attempt"].get<int>();
-  }
+  step.done = slice.done;
+  step.next = {at.job, slice.offset, slice.attempt ? slice.attempt : at.attempt};
   // Stay on an attempt to its end, then go on with the next one at once; a live log is read
   // again twice a second.
   step.wait = std::chrono::milliseconds(500);
-  if (slice.contains("next_attempt")) {
-    step.next.attempt = slice["next_attempt"].get<int>();
+  if (slice.next_attempt) {
+    step.next.attempt = slice.next_attempt;
     step.next.offset = 0;
     step.wait = std::chrono::milliseconds(0);
   }
@@ -183,23 +168,23 @@ Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
   return step;
 }
 
-json Service::matrix() {
+proto::MatrixView Service::matrix() {
   std::vector<Selection> cells;
   for (const auto& v : setup_.matrix.cells()) {
     auto ex = setup_.matrix.exclusions(v);
     cells.push_back({v, ex, ex.empty()});
   }
   RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
-  json out = {{"cells", json::array()}};
+  proto::MatrixView out;
   if (auto reports = inspect_recipes(setup_.templates, env, cells)) {
-    size_t buildable = 0;
+    proto::MatrixView::Summary sum;
     for (const auto& r : *reports) {
-      out["cells"].push_back(report_json(r));
-      buildable += r.exclusions.empty();
+      out.cells.push_back(recipe_view(r));
+      sum.buildable += r.exclusions.empty();
     }
-    out["summary"] = {{"cells", reports->size()},
-                      {"buildable", buildable},
-                      {"excluded", reports->size() - buildable}};
+    sum.cells = static_cast<int64_t>(reports->size());
+    sum.excluded = sum.cells - sum.buildable;
+    out.summary = sum;
   }
   return out;
 }
@@ -225,48 +210,47 @@ std::string Service::summary() const {
 
 namespace {
 
-json batch_json(const store::Store::BatchRow& b) {
-  json j = {{"id", b.id},
-            {"name", b.name},
-            {"started_at", b.started_at},
-            {"finished_at", b.finished_at ? json(*b.finished_at) : json(nullptr)},
-            {"states", b.states},
-            {"skipped", b.skipped.size()}};
-  if (b.finished_at) j["duration_s"] = *b.finished_at - b.started_at;
-  return j;
+proto::BatchView batch_view(const store::Store::BatchRow& b) {
+  proto::BatchView v;
+  v.id = b.id;
+  v.name = b.name;
+  v.started_at = b.started_at;
+  v.finished_at = b.finished_at;
+  if (b.finished_at) v.duration_s = *b.finished_at - b.started_at;
+  v.states = b.states;
+  v.skipped = static_cast<int64_t>(b.skipped.size());
+  return v;
 }
 
 }  // namespace
 
-Result<json> Service::batches() {
-  auto rows = store_.batches(50);
-  if (!rows) return tl::unexpected(rows.error());
-  json out = json::array();
-  for (const auto& b : *rows)
-    out.push_back(batch_json(b));
-  return json{{"batches", out}};
+Result<proto::BatchesView> Service::batches() {
+  TRY_ASSIGN(auto rows, store_.batches(50));
+  proto::BatchesView out;
+  for (const auto& b : rows)
+    out.batches.push_back(batch_view(b));
+  return out;
 }
 
-Result<json> Service::show_batch(int64_t id) {
-  auto b = store_.batch(id);
-  if (!b) return tl::unexpected(b.error());
-  if (!*b)
+Result<proto::BatchDetailView> Service::show_batch(int64_t id) {
+  TRY_ASSIGN(auto b, store_.batch(id));
+  if (!b) {
     return fail(ErrorKind::kNotFound, "no batch " + std::to_string(id),
                 "'tvctl batches' lists them");
-  json j = batch_json(**b);
-  json skipped = json::object();
-  for (const auto& [v, why] : (*b)->skipped)
-    skipped[v] = why;
-  j["skipped"] = skipped;
-  j["variants"] = (*b)->variant_state;
+  }
+  proto::BatchDetailView out;
+  out.batch = batch_view(*b);
+  out.batch.skipped = 0;
+  for (const auto& [v, why] : b->skipped)
+    out.skipped[v] = why;
+  out.variants = b->variant_state;
   // Against the previous batch of the same name: its duration, and what changed state.
-  auto prev_id = store_.previous_batch((*b)->name, id);
+  auto prev_id = store_.previous_batch(b->name, id);
   if (prev_id && *prev_id) {
     auto prev = store_.batch(**prev_id);
     if (prev && *prev) {
-      json p = batch_json(**prev);
-      json newly_failing = json::array(), fixed = json::array();
-      for (const auto& [v, state] : (*b)->variant_state) {
+      out.previous = proto::BatchDetailView::Previous{(*prev)->id, batch_view(**prev).duration_s};
+      for (const auto& [v, state] : b->variant_state) {
         auto was = (*prev)->variant_state.find(v);
         std::string before = was != (*prev)->variant_state.end() ? was->second : "";
         auto skip = std::find_if((*prev)->skipped.begin(), (*prev)->skipped.end(),
@@ -275,15 +259,12 @@ Result<json> Service::show_batch(int64_t id) {
             skip->second.rfind("still failing", 0) == 0) {
           before = "failed";
         }
-        if (state == "failed" && before == "succeeded") newly_failing.push_back(v);
-        if (state == "succeeded" && before == "failed") fixed.push_back(v);
+        if (state == "failed" && before == "succeeded") out.newly_failing.push_back(v);
+        if (state == "succeeded" && before == "failed") out.fixed.push_back(v);
       }
-      j["previous"] = {{"id", p["id"]}, {"duration_s", p.value("duration_s", json(nullptr))}};
-      j["newly_failing"] = newly_failing;
-      j["fixed"] = fixed;
     }
   }
-  return j;
+  return out;
 }
 
 }  // namespace tvd::service

@@ -177,7 +177,7 @@ void Service::count_attempts(const Job& j, const std::vector<store::AttemptRow>&
   }
 }
 
-Result<json> Service::enqueue(const EnqueueRequest& r) {
+Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   if (r.all == !r.specs.empty()) {
     return fail(ErrorKind::kBadInput, "name the variants to enqueue, or all (not both)",
                 "tvctl enqueue sm89-avx512vnni   or   tvctl enqueue --all");
@@ -208,24 +208,24 @@ Result<json> Service::enqueue(const EnqueueRequest& r) {
     }
     (void)store_.finish_batch_if_done(*o.batch_id, unix_seconds(std::chrono::system_clock::now()));
   }
-  json jobs = json::array(), skipped = json::object();
+  proto::EnqueueView out;
   for (const auto& e : done) {
     if (!e.job) {
-      skipped[e.package] = e.skipped;
+      out.skipped[e.package] = e.skipped;
       continue;
     }
     auto row = store_.job(static_cast<int64_t>(*e.job));
     if (row && *row) {
-      json j = job_json(**row);
-      j["created"] = e.created;
-      jobs.push_back(std::move(j));
+      proto::JobView j = job_view(**row);
+      j.created = e.created;
+      out.jobs.push_back(std::move(j));
     }
   }
-  return json{{"jobs", jobs}, {"skipped", skipped}};
+  return out;
 }
 
-Result<json> Service::cancel(const std::vector<JobId>& ids) {
-  json out = json::array();
+Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
+  proto::JobsView out;
   for (JobId id : ids) {
     auto st = engine_->cancel(id);
     if (st) continue;
@@ -241,12 +241,12 @@ Result<json> Service::cancel(const std::vector<JobId>& ids) {
   }
   for (JobId id : ids) {
     if (auto row = store_.job(static_cast<int64_t>(id)); row && *row)
-      out.push_back(job_json(**row));
+      out.jobs.push_back(job_view(**row));
   }
-  return json{{"jobs", out}};
+  return out;
 }
 
-Result<json> Service::retry(JobId id) {
+Result<proto::RetryView> Service::retry(JobId id) {
   // The store is the truth about an ended job, whether it ended now or before a restart.
   TRY_ASSIGN(auto row, store_.job(static_cast<int64_t>(id)));
   if (!row) {
@@ -259,7 +259,7 @@ Result<json> Service::retry(JobId id) {
   TRY_ASSIGN(JobId again, engine_->retry(std::move(job)));
   TRY_ASSIGN(auto now, store_.job(static_cast<int64_t>(again)));
   if (!now) return fail(ErrorKind::kInternal, "job " + std::to_string(again) + " vanished");
-  return json{{"job", job_json(*now)}};
+  return proto::RetryView{job_view(*now)};
 }
 
 Status Service::reload(const std::optional<std::filesystem::path>& config_path) {
@@ -288,8 +288,8 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   return {};
 }
 
-Result<json> Service::generate(const std::vector<std::string>& specs, bool all, bool dry_run,
-                               bool force) {
+Result<proto::GenerateView> Service::generate(const std::vector<std::string>& specs, bool all,
+                                              bool dry_run, bool force) {
   if (all == !specs.empty()) {
     return fail(ErrorKind::kBadInput, "name the variants to generate, or all (not both)");
   }
@@ -298,20 +298,21 @@ Result<json> Service::generate(const std::vector<std::string>& specs, bool all, 
   RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
   auto reports = inspect_recipes(setup_.templates, env, *sel);
   if (!reports) return tl::unexpected(reports.error());
-  json out = {{"recipes", json::array()}, {"dry_run", dry_run}};
+  proto::GenerateView out;
+  out.dry_run = dry_run;
   std::vector<RecipeReport> to_commit;
   for (auto& r : *reports) {
-    json j = report_json(r);
+    proto::RecipeView v = recipe_view(r);
     if (!r.chosen)
-      j["outcome"] = "excluded";
+      v.outcome = "excluded";
     else if (r.state == FileState::kCurrent)
-      j["outcome"] = "unchanged";
+      v.outcome = "unchanged";
     else if (r.state == FileState::kDiffers)
-      j["outcome"] = "kept";
+      v.outcome = "kept";
     else
-      j["outcome"] = dry_run ? "would write" : "committing";
+      v.outcome = dry_run ? "would write" : "committing";
     if (!dry_run && r.chosen && r.state == FileState::kMissing) to_commit.push_back(r);
-    out["recipes"].push_back(std::move(j));
+    out.recipes.push_back(std::move(v));
   }
   engine_->commit_recipes(to_commit, [this](const std::string& what) {
     (void)store_.event(std::nullopt, "generate-failed", what,

@@ -15,6 +15,7 @@
 #include "daemon/service/clock.h"
 #include "daemon/service/engine.h"
 #include "daemon/store/store.h"
+#include "proto/views.h"
 
 namespace boost::asio {
 class io_context;
@@ -40,16 +41,17 @@ class Service {
                                                 char** environ_vars);
   ~Service();
 
-  Result<nlohmann::json> enqueue(const EnqueueRequest& r);
-  nlohmann::json status();
-  Result<nlohmann::json> show(JobId id);
-  Result<nlohmann::json> cancel(const std::vector<JobId>& ids);
-  Result<nlohmann::json> retry(JobId id);
+  Result<proto::EnqueueView> enqueue(const EnqueueRequest& r);
+  proto::StatusView status();
+  Result<proto::JobDetailView> show(JobId id);
+  Result<proto::JobsView> cancel(const std::vector<JobId>& ids);
+  Result<proto::RetryView> retry(JobId id);
   // A slice of an attempt's log (the latest unless `attempt` is given) from `offset` (negative:
   // the last 64 KiB): `text`, the next `offset`, `attempt`; `next_attempt` once that attempt
   // has ended and was read to its end while a later one exists; `done` once the job has
   // finished and its last attempt's log was read to the end.
-  Result<nlohmann::json> logs(JobId id, int64_t offset, std::optional<int> attempt = std::nullopt);
+  Result<proto::LogSliceView> logs(JobId id, int64_t offset,
+                                   std::optional<int> attempt = std::nullopt);
   // Following a log (`tvctl logs -f`): one slice from `at`, whether the following is over, and
   // where and when to read next. The server sends each slice and asks for the next one only once
   // the client has taken it, so a slow reader slows the following, not the daemon's memory.
@@ -59,17 +61,17 @@ class Service {
     std::optional<int> attempt;
   };
   struct LogStep {
-    nlohmann::json slice;  // as logs() gives it
-    bool done = false;     // the job ended and its last attempt's log was sent to its end
+    proto::LogSliceView slice;
+    bool done = false;  // the job ended and its last attempt's log was sent to its end
     LogCursor next;
     std::chrono::milliseconds wait{0};
   };
   Result<LogStep> follow_logs(const LogCursor& at);
-  nlohmann::json matrix();
-  Result<nlohmann::json> batches();
-  Result<nlohmann::json> show_batch(int64_t id);
-  Result<nlohmann::json> generate(const std::vector<std::string>& specs, bool all, bool dry_run,
-                                  bool force);
+  proto::MatrixView matrix();
+  Result<proto::BatchesView> batches();
+  Result<proto::BatchDetailView> show_batch(int64_t id);
+  Result<proto::GenerateView> generate(const std::vector<std::string>& specs, bool all,
+                                       bool dry_run, bool force);
 
   // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
   void shutdown();
@@ -117,6 +119,6 @@ class Service {
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
 };
 
-nlohmann::json job_json(const store::JobRow& j);
+proto::JobView job_view(const store::JobRow& j);
 
 }  // namespace tvd::service

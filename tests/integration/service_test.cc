@@ -2,15 +2,9 @@
 // with a bare upstream) and the project's fake flox.
 #include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
-#include "tests/support/http_client.h"
 
 namespace tvd::integration {
 namespace {
-
-using nlohmann::json;
-using ::testing::HasSubstr;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 class ServiceTest : public DaemonTest {};
 

@@ -1,16 +1,9 @@
 // The socket as clients meet it, on the real daemon: bad input, peers without rights, a daemon
 // that does not answer, following logs, clients that do not read.
-#include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
-#include "tests/support/http_client.h"
 
 namespace tvd::integration {
 namespace {
-
-using nlohmann::json;
-using ::testing::HasSubstr;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 class SocketTest : public DaemonTest {};
 

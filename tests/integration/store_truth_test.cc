@@ -7,11 +7,6 @@
 namespace tvd::integration {
 namespace {
 
-using nlohmann::json;
-using ::testing::HasSubstr;
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-
 class StoreTruthTest : public DaemonTest {};
 
 // The store is the truth: last night's failures can be retried after a restart, and a nightly

@@ -1,0 +1,29 @@
+# Sourced by the benchmark scripts: a scratch flox environment as people have it, and the fake
+# flox behind a wrapper that gives it its plan directory.
+#   flox_env DIR [UPSTREAM]   .flox/env with manifest.toml and manifest.lock and flox's own
+#                             .flox/.gitignore, committed on main; with UPSTREAM, a bare
+#                             repository there as origin, main pushed and tracked
+#   fake_flox WORK            WORK/flox runs tests/support/fake-flox with the plan WORK/plan
+flox_env() {
+  local dir=$1 upstream=${2:-}
+  mkdir -p "$dir/.flox/env"
+  printf 'version = 1\n' > "$dir/.flox/env/manifest.toml"
+  printf '{}\n' > "$dir/.flox/env/manifest.lock"
+  printf 'run/\ncache/\nlib/\nlog/\n!env/\n' > "$dir/.flox/.gitignore"  # flox's own
+  git -C "$dir" init -q -b main
+  git -C "$dir" add .flox
+  git -C "$dir" -c user.name=b -c user.email=b@b commit -qm env
+  if [ -n "$upstream" ]; then
+    git init -q --bare "$upstream"
+    git -C "$dir" remote add origin "$upstream"
+    git -C "$dir" push -q -u origin main
+  fi
+}
+
+fake_flox() {
+  local work=$1
+  mkdir -p "$work/plan"
+  printf '#!/bin/sh\nFAKE_FLOX_PLAN=%s exec %s "$@"\n' "$work/plan" \
+    "$(pwd)/tests/support/fake-flox" > "$work/flox"
+  chmod +x "$work/flox"
+}
