@@ -1,0 +1,283 @@
+#include "client/session.h"
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "client/connection.h"
+#include "daemon/base/table.h"
+#include "daemon/base/units.h"
+
+namespace tvd::client {
+
+using nlohmann::json;
+
+// enqueue: the jobs and what was skipped; exit 1 when a new job failed at once.
+int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostream& out,
+                std::ostream& err, bool terminal) {
+  (void)name;
+  (void)terminal;
+  int code = 0;
+  json a = {{"specs", o.specs},
+            {"all", o.all},
+            {"force", o.force},
+            {"no_publish", o.no_publish},
+            {"priority", o.priority}};
+  if (!o.batch.empty()) a["batch"] = o.batch;
+  auto r = call(g, "enqueue", a, err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  auto v = view_of<proto::EnqueueView>(*r, err, code);
+  if (!v) return code;
+  print_jobs(g, v->jobs, {}, out);
+  for (const auto& [pkg, why] : v->skipped)
+    out << "skipped " << pkg << ": " << why << '\n';
+  size_t created = 0, failed = 0;
+  for (const auto& j : v->jobs) {
+    const bool is_new = j.created.value_or(false);
+    created += is_new;
+    failed += is_new && j.state == "failed";  // its recipe would fail: at once
+  }
+  out << '\n'
+      << created - failed << " queued, " << v->jobs.size() - created
+      << " already queued or running, " << v->skipped.size() << " skipped";
+  if (failed) out << ", " << failed << " failed at once ('tvd check' says why)";
+  out << '\n';
+  return failed ? 1 : 0;
+}
+
+// watch: status, redrawn until interrupted (or --count times).
+int run_watch(const std::string& name, Global& g, const Options& o, std::ostream& out,
+              std::ostream& err, bool terminal) {
+  (void)name;
+  int code = 0;
+  // Redraws status until interrupted (or `count` times, for scripts), waiting as long as the
+  // daemon takes.
+  g.timeout = 0;
+  static volatile std::sig_atomic_t stop = 0;
+  std::signal(SIGINT, [](int) { stop = 1; });
+  for (int n = 0; !stop && (o.watch_count == 0 || n < o.watch_count); ++n) {
+    auto r = call(g, "status", json::object(), err, code);
+    if (!r) return code;
+    auto v = view_of<proto::StatusView>(*r, err, code);
+    if (!v) return code;
+    if (terminal) out << "\033[H\033[2J";
+    print_status(g, *v, out);
+    out.flush();
+    for (int i = 0; i < static_cast<int>(o.watch_interval * 10) && !stop; ++i) {
+      if (o.watch_count != 0 && n + 1 == o.watch_count) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return 0;
+}
+
+// status: what runs, what waits and why, what finished.
+int run_status(const std::string& name, Global& g, const Options& o, std::ostream& out,
+               std::ostream& err, bool terminal) {
+  (void)name;
+  (void)o;
+  (void)terminal;
+  int code = 0;
+  auto r = call(g, "status", json::object(), err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  auto v = view_of<proto::StatusView>(*r, err, code);
+  if (!v) return code;
+  print_status(g, *v, out);
+  return 0;
+}
+
+// show: a job and its attempts; exit 1 when it failed.
+int run_show(const std::string& name, Global& g, const Options& o, std::ostream& out,
+             std::ostream& err, bool terminal) {
+  (void)name;
+  (void)terminal;
+  int code = 0;
+  auto r = call(g, "show", {{"job", o.job}}, err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  auto v = view_of<proto::JobDetailView>(*r, err, code);
+  if (!v) return code;
+  print_jobs(g, {v->job}, {}, out);
+  out << '\n';
+  Table t({"ATTEMPT", "PHASE", "OUTCOME", "STARTED", "LOG", "REASON"});
+  for (const auto& a : v->attempts) {
+    t.add({std::to_string(a.number), a.phase, a.outcome.value_or("running"), ago(a.started_at),
+           a.log, a.reason});
+  }
+  t.print(out);
+  return v->job.state == "failed" ? 1 : 0;
+}
+
+// matrix and generate: one line per recipe.
+int run_recipes(const std::string& name, Global& g, const Options& o, std::ostream& out,
+                std::ostream& err, bool terminal) {
+  (void)terminal;
+  int code = 0;
+  auto r =
+      name == "matrix"
+          ? call(g, "matrix", json::object(), err, code)
+          : call(g, "generate",
+                 {{"specs", o.specs}, {"all", o.all}, {"dry_run", o.dry_run}, {"force", o.force}},
+                 err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  std::vector<proto::RecipeView> list;
+  if (name == "matrix") {
+    auto v = view_of<proto::MatrixView>(*r, err, code);
+    if (!v) return code;
+    list = std::move(v->cells);
+  } else {
+    auto v = view_of<proto::GenerateView>(*r, err, code);
+    if (!v) return code;
+    list = std::move(v->recipes);
+  }
+  Table t(name == "matrix" ? std::vector<std::string>{"VARIANT", "RECIPE", "GPU TARGET", "NOTE"}
+                           : std::vector<std::string>{"OUTCOME", "VARIANT", "GPU TARGET", "NOTE"});
+  for (const auto& c : list) {
+    std::string note;
+    for (const auto& e : c.excluded)
+      note += (note.empty() ? "excluded: " : "; ") + e;
+    size_t errors = 0;
+    std::string first;
+    for (const auto& f : c.findings) {
+      if (f.severity != "error") continue;
+      if (errors++ == 0) first = f.what;
+    }
+    if (errors) {
+      note += (note.empty() ? "" : "; ") + ("recipe would fail: " + first) +
+              (errors > 1 ? " (and " + std::to_string(errors - 1) + " more errors)" : "");
+    }
+    const std::string target = c.gpu_target.value_or("-");
+    t.add({name == "matrix" ? c.variant : c.outcome.value_or(""),
+           name == "matrix" ? c.state : c.variant, target, note});
+  }
+  t.print(out);
+  return 0;
+}
+
+// batches and show-batch.
+int run_batches(const std::string& name, Global& g, const Options& o, std::ostream& out,
+                std::ostream& err, bool terminal) {
+  (void)terminal;
+  int code = 0;
+  auto r = name == "batches" ? call(g, "batches", json::object(), err, code)
+                             : call(g, "show-batch", {{"batch", o.batch_id}}, err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  auto line = [&](const proto::BatchView& b) {
+    std::string states;
+    for (const auto& [state, n] : b.states)
+      states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+    std::string took =
+        b.duration_s ? format_duration(std::chrono::seconds(*b.duration_s)) : "running";
+    return std::vector<std::string>{std::to_string(b.id), b.name, "started " + ago(b.started_at),
+                                    took, states};
+  };
+  Table t({"BATCH", "NAME", "WHEN", "TOOK", "JOBS"});
+  if (name == "batches") {
+    auto v = view_of<proto::BatchesView>(*r, err, code);
+    if (!v) return code;
+    for (const auto& b : v->batches)
+      t.add(line(b));
+    t.print(out);
+    return 0;
+  }
+  auto v = view_of<proto::BatchDetailView>(*r, err, code);
+  if (!v) return code;
+  t.add(line(v->batch));
+  t.print(out);
+  for (const auto& [variant, why] : v->skipped)
+    out << "skipped " << variant << ": " << why << '\n';
+  if (v->previous) {
+    out << "previous: batch " << v->previous->id;
+    if (v->previous->duration_s && v->batch.duration_s) {
+      out << ", which took " << format_duration(std::chrono::seconds(*v->previous->duration_s));
+    }
+    out << '\n';
+    for (const auto& variant : v->newly_failing)
+      out << "newly failing: " << variant << '\n';
+    for (const auto& variant : v->fixed)
+      out << "fixed: " << variant << '\n';
+  }
+  return 0;
+}
+
+// logs [-f]: a slice, or every slice until the job ends, attempt after attempt.
+int run_logs(const std::string& name, Global& g, const Options& o, std::ostream& out,
+             std::ostream& err, bool terminal) {
+  (void)name;
+  (void)terminal;
+  int code = 0;
+  auto path = socket_path(g);
+  if (!path) return fail_with(path.error(), err, 2);
+  // Following a log waits for lines as long as the build runs: no reply timeout then.
+  auto conn = Connection::open(*path, std::chrono::seconds(o.follow ? 0 : g.timeout));
+  if (!conn) return fail_with(conn.error(), err, 3);
+  auto reply = conn->call("logs", {{"job", o.job}, {"follow", o.follow}});
+  std::optional<int> shown_attempt;  // following goes on from one attempt's log to the next
+  while (true) {
+    if (!reply) return fail_with(reply.error(), err, 3);
+    if (!reply->ok) {
+      return fail_with({ErrorKind::kBadInput, reply->error->message, reply->error->hint}, err,
+                       proto::exit_code(reply->error->code));
+    }
+    if (g.json) {
+      out << reply->result.dump() << '\n';
+    } else {
+      auto slice = view_of<proto::LogSliceView>(reply->result, err, code);
+      if (!slice) return code;
+      if (shown_attempt && slice->attempt && slice->attempt != shown_attempt) {
+        out << "\n--- attempt " << *slice->attempt << " (" << slice->phase.value_or("")
+            << ") ---\n";
+      }
+      if (slice->attempt) shown_attempt = slice->attempt;
+      out << slice->text;
+    }
+    out.flush();
+    if (!reply->more) return 0;
+    reply = conn->next_reply();
+  }
+}
+
+// cancel and retry: the jobs as they are now.
+int run_cancel_or_retry(const std::string& name, Global& g, const Options& o, std::ostream& out,
+                        std::ostream& err, bool terminal) {
+  (void)terminal;
+  int code = 0;
+  auto r = name == "cancel" ? call(g, "cancel", {{"jobs", o.jobs}}, err, code)
+                            : call(g, "retry", {{"job", o.job}}, err, code);
+  if (!r) return code;
+  if (g.json) {
+    out << r->dump(2) << '\n';
+    return 0;
+  }
+  if (name == "cancel") {
+    auto v = view_of<proto::JobsView>(*r, err, code);
+    if (!v) return code;
+    print_jobs(g, v->jobs, {}, out);
+  } else {
+    auto v = view_of<proto::RetryView>(*r, err, code);
+    if (!v) return code;
+    print_jobs(g, {v->job}, {}, out);
+  }
+  return 0;
+}
+
+}  // namespace tvd::client

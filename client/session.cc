@@ -1,0 +1,134 @@
+#include "client/session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "client/connection.h"
+#include "daemon/base/table.h"
+#include "daemon/base/units.h"
+#include "daemon/config/config.h"
+
+namespace tvd::client {
+
+using nlohmann::json;
+
+std::string ago(int64_t then) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  return format_duration(std::chrono::seconds(std::max<int64_t>(0, now - then))) + " ago";
+}
+
+std::string paint(const Global& g, const std::string& state) {
+  if (!g.color) return state;
+  const char* c = state == "succeeded"                           ? "\033[32m"
+                  : state == "failed"                            ? "\033[31m"
+                  : state == "building" || state == "publishing" ? "\033[33m"
+                  : state == "cancelled"                         ? "\033[90m"
+                                                                 : "";
+  return *c ? std::string(c) + state + "\033[0m" : state;
+}
+
+// "[#######...........]  35%": how far a build is along its expected duration.
+std::string progress_bar(int64_t done, int64_t total) {
+  constexpr int kWidth = 20;
+  int64_t pct = total > 0 ? std::clamp<int64_t>(done * 100 / total, 0, 99) : 0;
+  int filled = static_cast<int>(pct * kWidth / 100);
+  std::string bar = "[" + std::string(static_cast<size_t>(filled), '#') +
+                    std::string(static_cast<size_t>(kWidth - filled), '.') + "]";
+  char buf[8];
+  std::snprintf(buf, sizeof buf, " %3d%%", static_cast<int>(pct));
+  return bar + buf;
+}
+
+// --socket, then $TVD_SOCKET, then the config's socket.
+Result<std::string> socket_path(const Global& g) {
+  if (!g.socket.empty()) return g.socket;
+  if (const char* env = std::getenv("TVD_SOCKET"); env && *env) return std::string(env);
+  auto c =
+      load_config(g.config.empty() ? std::nullopt : std::optional<std::filesystem::path>(g.config));
+  if (!c) return tl::unexpected(c.error());
+  return c->socket.string();
+}
+
+int fail_with(const Error& e, std::ostream& err, int code) {
+  err << "tvctl: error: " << e.message << '\n';
+  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+  return code;
+}
+
+// One request; prints the error reply, returns nullopt and sets `code` on failure.
+std::optional<json> call(const Global& g, const std::string& op, const json& args,
+                         std::ostream& err, int& code) {
+  auto path = socket_path(g);
+  if (!path) {
+    code = fail_with(path.error(), err, 2);
+    return std::nullopt;
+  }
+  auto conn = Connection::open(*path, std::chrono::seconds(g.timeout));
+  if (!conn) {
+    code = fail_with(conn.error(), err, 3);
+    return std::nullopt;
+  }
+  auto reply = conn->call(op, args);
+  if (!reply) {
+    code = fail_with(reply.error(), err, 3);
+    return std::nullopt;
+  }
+  if (!reply->ok) {
+    const auto& e = *reply->error;
+    code = fail_with({ErrorKind::kBadInput, e.message, e.hint}, err, proto::exit_code(e.code));
+    return std::nullopt;
+  }
+  code = 0;
+  return reply->result;
+}
+
+void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
+                const std::map<std::string, std::string>& waiting, std::ostream& out) {
+  Table t({"JOB", "VARIANT", "STATE", "PHASE", "WHEN", "NOTE"});
+  for (const auto& j : jobs) {
+    std::string when;
+    if (j.finished_at) {
+      when = "finished " + ago(*j.finished_at);
+    } else if (j.started_at) {
+      when = "started " + ago(*j.started_at);
+    } else {
+      when = "queued " + ago(j.enqueued_at);
+    }
+    std::string note = !j.error.empty() ? j.error : j.note;
+    std::string id = std::to_string(j.id);
+    if (j.eta_at && j.expected_s) {
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      int64_t left = *j.eta_at - now;
+      int64_t expected = *j.expected_s;
+      note = progress_bar(expected - left, expected) + " " +
+             (left > 0
+                  ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
+                  : "running past its expected " + format_duration(std::chrono::seconds(expected)));
+    }
+    if (auto w = waiting.find(id); w != waiting.end()) note = w->second;
+    t.add({id, j.variant, paint(g, j.state), j.phase, when, note});
+  }
+  t.print(out);
+}
+
+void print_status(const Global& g, const proto::StatusView& r, std::ostream& out) {
+  print_jobs(g, r.jobs, r.waiting, out);
+  std::string summary;
+  for (const auto& [state, n] : r.summary) {
+    summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + state;
+  }
+  out << '\n'
+      << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
+      << format_size(r.memory.reserved) << " of " << format_size(r.memory.budget) << ", "
+      << r.memory.max_parallel << " slots\n";
+  for (const auto& note : r.gates)
+    out << "note: " << note << '\n';
+}
+
+}  // namespace tvd::client
