@@ -1,5 +1,7 @@
 #include "proto/protocol.h"
 
+#include <algorithm>
+
 namespace tvd::proto {
 
 using nlohmann::json;
@@ -90,12 +92,46 @@ std::string encode(const Reply& r) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+constexpr int kMaxNesting = 16;
+
+// How deep the arrays and objects of a JSON text nest, not counting brackets inside strings.
+int nesting(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+}  // namespace
+
 tl::expected<Request, ErrorBody> decode_request(std::string_view line) {
   auto bad = [](std::string msg) {
     return tl::unexpected(
         ErrorBody{Code::kBadRequest, std::move(msg),
                   "one JSON object per line: {\"v\": 1, \"id\": N, \"op\": \"status\"}"});
   };
+  // No request needs deep nesting; refusing it before parsing keeps every later walk of the
+  // value (dumps, reads) shallow.
+  if (nesting(line) > kMaxNesting) {
+    return bad("nested deeper than " + std::to_string(kMaxNesting) + " levels");
+  }
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded()) return bad("not valid JSON");
   if (!j.is_object()) return bad("a request is a JSON object");

@@ -94,6 +94,12 @@ TEST(Protocol, BadRequestsSayWhatIsWrong) {
   EXPECT_THAT(msg("{\"v\": 1, \"id\": 1, \"op\": 5}"), HasSubstr("\"op\""));
   EXPECT_THAT(msg("{\"v\": 1, \"id\": 1, \"op\": \"status\", \"args\": []}"),
               HasSubstr("\"args\""));
+  const std::string deep = std::string(17, '[') + std::string(17, ']');
+  EXPECT_THAT(msg("{\"v\": 1, \"id\": 1, \"op\": \"status\", \"args\": {\"a\": " + deep + "}}"),
+              HasSubstr("nested deeper than 16 levels"));
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(decode_request("{\"v\": 1, \"id\": 1, \"op\": \"status\", \"args\": {\"a\": \"" +
+                             std::string(100, '[') + "\"}}"));
 }
 
 TEST(LineFramer, CutsLinesAcrossReads) {

@@ -36,14 +36,39 @@ struct Args {
   }
 };
 
+// A flag as the request gives it: true only when it is the JSON `true`. (A wrong type is refused
+// where the op reads its args; here it must not throw.)
+bool flag(const json& args, const char* key) {
+  auto it = args.find(key);
+  return it != args.end() && it->is_boolean() && it->get<bool>();
+}
+
 bool changes(const std::string& op, const json& args) {
   return op == "enqueue" || op == "cancel" || op == "retry" ||
-         (op == "generate" && !args.value("dry_run", false));
+         (op == "generate" && !flag(args, "dry_run"));
 }
 
 }  // namespace
 
+namespace {
+Reply handle_op(const proto::Request& req, service::Service& service, const Peer& peer);
+}  // namespace
+
+// No exception leaves a request: a bug in one op answers that request with an internal error,
+// and the daemon and its builds go on.
 Reply handle(const proto::Request& req, service::Service& service, const Peer& peer) {
+  try {
+    return handle_op(req, service, peer);
+  } catch (const std::exception& e) {
+    return Reply::failure(req.id, Code::kInternal,
+                          "tvd could not answer \"" + req.op + "\": " + e.what(),
+                          "this is a bug in tvd; the daemon goes on. Please report it");
+  }
+}
+
+namespace {
+
+Reply handle_op(const proto::Request& req, service::Service& service, const Peer& peer) {
   if (changes(req.op, req.args) && !peer.may_change) {
     return Reply::failure(req.id, Code::kForbidden,
                           "uid " + std::to_string(peer.uid) + " may read but not " + req.op,
@@ -116,11 +141,15 @@ Reply handle(const proto::Request& req, service::Service& service, const Peer& p
       "(proto/PROTOCOL.md)");
 }
 
+}  // namespace
+
 bool is_follow(const proto::Request& req) {
-  return req.op == "logs" && req.args.is_object() && req.args.value("follow", false) == true;
+  return req.op == "logs" && req.args.is_object() && flag(req.args, "follow");
 }
 
-Followed follow(const proto::Request& req, service::Service& service, const Peer& /*peer*/) {
+namespace {
+
+Followed follow_op(const proto::Request& req, service::Service& service, const Peer& /*peer*/) {
   Args a{req.args, {}};
   auto id = a.get<int64_t>("job", 0);
   auto offset = a.get<int64_t>("offset", -1);
@@ -141,6 +170,20 @@ Followed follow(const proto::Request& req, service::Service& service, const Peer
     out.next = std::move(next);
   }
   return out;
+}
+
+}  // namespace
+
+Followed follow(const proto::Request& req, service::Service& service, const Peer& peer) {
+  try {
+    return follow_op(req, service, peer);
+  } catch (const std::exception& e) {
+    return {Reply::failure(req.id, Code::kInternal,
+                           std::string("tvd could not follow the log: ") + e.what(),
+                           "this is a bug in tvd; the daemon goes on. Please report it"),
+            {},
+            {}};
+  }
 }
 
 }  // namespace tvd::server

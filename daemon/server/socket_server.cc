@@ -13,6 +13,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -44,17 +45,19 @@ bool in_group(uid_t uid, gid_t primary, gid_t group) {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  // `live` is shared with the server: a connection that outlives the server (its handlers
+  // still queued at shutdown) leaves a set that still exists.
   Connection(local::socket socket, Peer peer, service::Service& service,
-             std::set<Connection*>& live)
+             std::shared_ptr<std::set<Connection*>> live)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         stall_(socket_.get_executor()),
         peer_(peer),
         service_(service),
-        live_(live) {
-    live_.insert(this);
+        live_(std::move(live)) {
+    live_->insert(this);
   }
-  ~Connection() { live_.erase(this); }
+  ~Connection() { live_->erase(this); }
   void start() { read(); }
   void close() {
     boost::system::error_code ec;
@@ -161,7 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer stall_;  // a write that the client does not take
   Peer peer_;
   service::Service& service_;
-  std::set<Connection*>& live_;
+  std::shared_ptr<std::set<Connection*>> live_;
   proto::LineFramer framer_;
   std::deque<Outgoing> out_;
   size_t queued_ = 0;  // bytes in out_
@@ -195,14 +198,14 @@ class Server final : public SocketServer {
   void stop() override {
     boost::system::error_code ec;
     acceptor_.close(ec);
-    for (auto* c : std::set<Connection*>(live_))
+    for (auto* c : std::set<Connection*>(*live_))
       c->close();
   }
 
   local::acceptor acceptor_;
   service::Service& service_;
   std::optional<gid_t> group_;
-  std::set<Connection*> live_;
+  std::shared_ptr<std::set<Connection*>> live_ = std::make_shared<std::set<Connection*>>();
 };
 
 }  // namespace

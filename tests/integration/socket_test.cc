@@ -41,6 +41,16 @@ TEST_F(SocketTest, BadInputOnTheSocketHarmsNobodyElse) {
               HasSubstr("bad_request"));
   EXPECT_THAT(send("{\"v\":1,\"id\":5,\"op\":\"status\"}\n{\"v\":1,\"id\":6,\"op\":\"status\"}\n"),
               HasSubstr("\"id\":6"));
+  // Each of these once stopped the daemon (issue 13): a wrong type where a flag was read before
+  // the op's own checks, and nesting deep enough to matter.
+  EXPECT_THAT(send("{\"v\":1,\"id\":7,\"op\":\"generate\",\"args\":{\"specs\":[\"cpu-avx2\"],"
+                   "\"dry_run\":\"yes\"}}\n"),
+              HasSubstr("dry_run\\\" has the wrong type"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":8,\"op\":\"logs\",\"args\":{\"job\":1,\"follow\":\"yes\"}}\n"),
+              HasSubstr("follow\\\" has the wrong type"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":9,\"op\":\"status\",\"args\":{\"a\":" +
+                   std::string(100000, '[') + std::string(100000, ']') + "}}\n"),
+              HasSubstr("nested deeper than 16 levels"));
   EXPECT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
   EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
 }
@@ -154,6 +164,33 @@ TEST_F(SocketTest, AClientThatNeverReadsIsCutOffAndOthersAreServed) {
   EXPECT_EQ(tvctl({"status"}).exit_code, 0);
   EXPECT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
   EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
+}
+
+// SIGTERM with clients connected, one of them following a running build's log: the daemon stops
+// cleanly (it once crashed: connections outlived the server that kept their set).
+TEST_F(SocketTest, StoppingWithClientsConnectedIsClean) {
+  behave("torchvision-python313-cpu-avx2", "seconds=30\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 4; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, socket.c_str());
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    if (i == 0) {
+      const std::string follow =
+          "{\"v\":1,\"id\":1,\"op\":\"logs\",\"args\":{\"job\":1,\"follow\":true}}\n";
+      ASSERT_EQ(::send(fd, follow.data(), follow.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(follow.size()));
+    }
+    clients.push_back(fd);
+  }
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(stop(SIGTERM), 0) << testing::read_text(dir / "serve.log");
+  for (int fd : clients)
+    ::close(fd);
 }
 
 }  // namespace
