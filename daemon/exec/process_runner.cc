@@ -137,7 +137,11 @@ class ProcessRunner final : public Runner {
     asio::writable_pipe write_end(io_);
     boost::system::error_code ec;
     asio::connect_pipe(run->pipe, write_end, ec);
-    if (ec) return fail_now("cannot make a pipe: " + ec.message());
+    // From here `done` is the run's: a failure takes it back, so that it is called exactly once.
+    if (ec) {
+      done = std::move(run->done);
+      return fail_now("cannot make a pipe: " + ec.message());
+    }
 
     std::vector<std::string> env;
     for (const auto& [k, v] : run->spec.env)
@@ -152,7 +156,9 @@ class ProcessRunner final : public Runner {
           bp::process_environment(env), bp::process_start_dir(run->spec.cwd.string()),
           ChildSetup{});
     } catch (const std::exception& e) {
-      return fail_now("cannot start " + run->spec.argv[0] + ": " + e.what());
+      // execve failed in the child (a script whose interpreter is missing, say).
+      done = std::move(run->done);
+      return fail_now("cannot execute " + run->spec.argv[0] + ": " + e.what());
     }
     write_end.close();  // the child holds the only write end now: EOF when it (and its group) ends
     run->result.pid = run->proc->id();

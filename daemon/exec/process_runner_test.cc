@@ -76,6 +76,18 @@ TEST_F(ProcessRunnerTest, TheChildGetsOnlyItsEnvironmentNoDescriptorsAndNoStdin)
   EXPECT_EQ(session, std::to_string(r.pid));
 }
 
+// An executable file that cannot be executed (its interpreter is missing): the run fails with
+// the reason, and the runner goes on. (It once called an empty callback and took the daemon down.)
+TEST_F(ProcessRunnerTest, AChildThatCannotExecFailsItsRunNotTheRunner) {
+  testing::write_text(dir / "broken-flox", "#!/nonexistent/interpreter\n");
+  fs::permissions(dir / "broken-flox", fs::perms::owner_all);
+  auto r = run(spec({(dir / "broken-flox").string(), "build"}));
+  EXPECT_EQ(r.ending, Ending::kFailedToStart);
+  EXPECT_THAT(r.error, HasSubstr("cannot execute " + (dir / "broken-flox").string()));
+  auto ok = run(spec({"sh", "-c", "echo still here"}));
+  EXPECT_TRUE(ok.succeeded());
+}
+
 TEST_F(ProcessRunnerTest, AWallClockLimitKillsTheGroup) {
   auto s = spec({"sh", "-c", "sleep 30"});
   s.wall_timeout = 1s;
