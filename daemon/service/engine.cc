@@ -435,6 +435,12 @@ void Engine::restore(std::vector<Job> jobs) {
     next_id_ = std::max(next_id_, j.id + 1);
     j.run.reset();
     j.cancel_requested = false;
+    // A try that a crash of tvd interrupted is not the build's fault: it does not count.
+    j.build_tries = j.publish_tries = 0;
+    for (const auto& a : j.attempts) {
+      if (a.interrupted) continue;
+      ++(a.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries);
+    }
     active_[j.package] = j.id;
     Job& stored = jobs_[j.id] = std::move(j);
     if (stored.built && stored.publish) {

@@ -167,6 +167,20 @@ TEST_F(ServiceTest, ASecondDaemonOnTheSameStateIsRefusedAndHarmsNothing) {
   EXPECT_EQ(tvctl({"status"}).exit_code, 0);
 }
 
+// A second daemon with a state directory of its own but the same flox environment is refused too.
+TEST_F(ServiceTest, ASecondDaemonOnTheSameEnvironmentIsRefused) {
+  start();
+  auto other = dir / "other.json";
+  auto text = testing::read_text(config);
+  text.replace(text.find("\"state_dir\": \"state\""), 20, "\"state_dir\": \"other\"");
+  text.replace(text.find("\"socket\": \"run/tvd.sock\""), 24, "\"socket\": \"run/other.sock\"");
+  testing::write_text(other, text);
+  auto r = testing::run_command({TVD_BIN, "serve", "--config", other.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("another tvd is serving the flox environment"));
+  EXPECT_EQ(tvctl({"status"}).exit_code, 0);
+}
+
 TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   start();
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-avx512vnn"});
