@@ -88,6 +88,10 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
       auto v = number(tok);
       if (!v) return std::nullopt;
       st.pgrp = static_cast<pid_t>(*v);
+    } else if (field == 22) {
+      auto v = number(tok);
+      if (!v) return std::nullopt;
+      st.start_ticks = *v;
     } else if (field == 24) {
       auto v = number(tok);
       if (!v) return std::nullopt;
@@ -155,6 +159,33 @@ uint64_t group_rss(pid_t pgid) {
 unsigned online_cores() {
   long n = ::sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::optional<int64_t> process_started_at(pid_t pid) {
+  auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return std::nullopt;
+  auto st = parse_proc_stat(*stat);
+  auto boot = slurp("/proc/stat");
+  if (!st || !boot) return std::nullopt;
+  auto at = boot->find("\nbtime ");
+  if (at == std::string::npos) return std::nullopt;
+  auto btime = number(std::string_view(*boot).substr(at + 7, boot->find('\n', at + 7) - at - 7));
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  if (!btime || ticks <= 0) return std::nullopt;
+  return static_cast<int64_t>(*btime) + static_cast<int64_t>(st->start_ticks) / ticks;
+}
+
+bool may_be_our_run(pid_t pgid, int64_t run_started,
+                    std::initializer_list<std::string_view> programs) {
+  auto started = process_started_at(pgid);
+  if (!started) return true;  // the leader is gone: the group, if any, is still the run's
+  if (*started < run_started - 2 || *started > run_started + 15 * 60) return false;
+  auto cmdline = slurp("/proc/" + std::to_string(pgid) + "/cmdline");
+  if (!cmdline) return false;
+  for (auto program : programs) {
+    if (cmdline->find(program) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace tvd::exec

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 
@@ -23,9 +24,11 @@ std::optional<MemInfo> parse_meminfo(std::string_view text);
 std::optional<double> parse_memory_pressure(std::string_view text);
 // A cgroup v2 memory.max: a number, or "max" (nullopt: no limit).
 std::optional<uint64_t> parse_cgroup_limit(std::string_view text);
-// Field 24 (rss, in pages) and field 5 (pgrp) of /proc/PID/stat.
+// Fields 5 (pgrp), 22 (starttime, in clock ticks after boot) and 24 (rss, in pages) of
+// /proc/PID/stat.
 struct ProcStat {
   pid_t pgrp = 0;
+  uint64_t start_ticks = 0;
   uint64_t rss_pages = 0;
 };
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
@@ -38,5 +41,15 @@ std::optional<uint64_t> free_disk(const std::filesystem::path& path);
 // The sum of RSS over the live processes of a process group.
 uint64_t group_rss(pid_t pgid);
 unsigned online_cores();
+
+// When process `pid` started, in Unix seconds; nullopt when there is no such process.
+std::optional<int64_t> process_started_at(pid_t pid);
+// Whether the process group `pgid`, recorded for a run that started at `run_started` (Unix
+// seconds), can still be that run's, so that killing it kills nothing else: its leader is gone (no
+// new process takes the id of a group that lives on), or it started within 15 minutes after the
+// run did and its command line names one of `programs`. After a reboot the number may belong to
+// anything.
+bool may_be_our_run(pid_t pgid, int64_t run_started,
+                    std::initializer_list<std::string_view> programs);
 
 }  // namespace tvd::exec

@@ -48,5 +48,21 @@ TEST(Host, ReadsThisMachine) {
   EXPECT_GE(online_cores(), 1u);
 }
 
+TEST(Host, AProcessKnowsWhenItStartedAndARecordedGroupIsCheckedBeforeAKill) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto me = process_started_at(::getpid());
+  ASSERT_TRUE(me);
+  EXPECT_LE(*me, now + 1);
+  EXPECT_GT(*me, now - 3600);  // this test started within the hour
+  // This process, recorded as a run of an hour before it started: not ours to kill.
+  EXPECT_FALSE(may_be_our_run(::getpid(), *me - 3600, {"flox", "git"}));
+  // Started when the run did, but running neither flox nor git: not ours either.
+  EXPECT_FALSE(may_be_our_run(::getpid(), *me, {"no-such-program-name"}));
+  // A group whose leader is gone may still hold the run's children.
+  EXPECT_TRUE(may_be_our_run(4194303, *me, {"flox"}));
+}
+
 }  // namespace
 }  // namespace tvd::exec

@@ -145,7 +145,9 @@ Verdict classify(const RunResult& r, Phase phase) {
   if (r.succeeded()) return {Failure::kNone, false, ""};
   switch (r.ending) {
     case Ending::kFailedToStart:
-      return {Failure::kStartFailure, false, "could not start: " + r.error};
+      // The host's trouble, not the recipe's: a full or read-only log disk, too many processes
+      // may be gone by the next try; a missing program is not, and fails after its tries.
+      return {Failure::kStartFailure, true, "could not start: " + r.error};
     case Ending::kCancelled:
       return {Failure::kCancelled, false, "cancelled"};
     case Ending::kTimedOut:

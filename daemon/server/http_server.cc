@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <optional>
@@ -224,7 +225,7 @@ class Session : public std::enable_shared_from_this<Session> {
 class Server final : public HttpServer {
  public:
   Server(asio::io_context& io, std::shared_ptr<Shared> shared)
-      : acceptor_(io), shared_(std::move(shared)) {}
+      : acceptor_(io), retry_(io), shared_(std::move(shared)) {}
 
   Status open(const tcp::endpoint& at) {
     beast::error_code ec;
@@ -246,8 +247,19 @@ class Server final : public HttpServer {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted || shared_->stopped) return;
-        log::warning("dashboard: accept: " + ec.message());
-      } else if (shared_->open >= shared_->limits.max_connections) {
+        // Out of descriptors, say: once in the log, then again every 200 ms, never a spin.
+        if (!accept_failing_) {
+          log::warning("dashboard: accept: " + ec.message() + "; trying again every 200 ms");
+        }
+        accept_failing_ = true;
+        retry_.expires_after(std::chrono::milliseconds(200));
+        retry_.async_wait([this](beast::error_code e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      accept_failing_ = false;
+      if (shared_->open >= shared_->limits.max_connections) {
         beast::error_code ignored;
         socket.close(ignored);  // at the cap: the newest connection goes
       } else {
@@ -265,11 +277,14 @@ class Server final : public HttpServer {
     shared_->stopped = true;
     beast::error_code ignored;
     acceptor_.close(ignored);
+    retry_.cancel();
   }
   ~Server() override { stop(); }
 
  private:
   tcp::acceptor acceptor_;
+  asio::steady_timer retry_;  // accept again after an error
+  bool accept_failing_ = false;
   std::shared_ptr<Shared> shared_;
 };
 

@@ -175,11 +175,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 class Server final : public SocketServer {
  public:
   Server(asio::io_context& io, service::Service& service, std::optional<gid_t> group)
-      : acceptor_(io), service_(service), group_(group) {}
+      : acceptor_(io), retry_(io), service_(service), group_(group) {}
 
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
-      if (ec) return;  // stopped
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopped
+        // Out of descriptors, say: once in the log, then again every 200 ms without a word, so
+        // that connections ending meanwhile make room and nothing spins.
+        if (!accept_failing_) {
+          log::warning("socket: accept: " + ec.message() + "; trying again every 200 ms");
+        }
+        accept_failing_ = true;
+        retry_.expires_after(std::chrono::milliseconds(200));
+        retry_.async_wait([this](boost::system::error_code e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      if (accept_failing_) log::info("socket: accepting again");
+      accept_failing_ = false;
       Peer peer;
       struct ucred cred {};
       socklen_t len = sizeof cred;
@@ -198,11 +213,14 @@ class Server final : public SocketServer {
   void stop() override {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    retry_.cancel();
     for (auto* c : std::set<Connection*>(*live_))
       c->close();
   }
 
   local::acceptor acceptor_;
+  asio::steady_timer retry_;  // accept again after an error
+  bool accept_failing_ = false;
   service::Service& service_;
   std::optional<gid_t> group_;
   std::shared_ptr<std::set<Connection*>> live_ = std::make_shared<std::set<Connection*>>();

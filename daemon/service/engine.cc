@@ -21,23 +21,6 @@ std::string describe(const Variant& v) {
 
 }  // namespace
 
-flox::PublishSettings publish_settings(const EngineConfig& c) {
-  return {c.flox, c.push, c.org, c.signing_key};
-}
-
-flox::GitLaneConfig lane_config(const EngineConfig& c) {
-  return {c.env.flox_env,
-          c.log_dir / "git",
-          c.child_env,
-          c.flox,
-          c.push,
-          c.org,
-          c.signing_key,
-          c.log_dir.parent_path() / "publish",
-          std::chrono::seconds(300),
-          c.publish_timeout};
-}
-
 Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner,
                flox::Lane& lane, Clock& clock, Measure measure)
     : config_(std::move(config)),
@@ -336,9 +319,14 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     clock_.call_at(clock_.now() + wait, [this] { pump(); });
   } else {
     sched_.finished(id);
-    j.fingerprint = fingerprint(j);
+    // Only the recipe's own failures make a variant "still failing" for batches: rebuilding it
+    // unchanged would fail the same way. A host that could not start the build (a full disk, no
+    // flox) is not the recipe's fault, and the next batch tries again.
+    const bool the_recipes = verdict.failure == flox::Failure::kBuildError ||
+                             verdict.failure == flox::Failure::kEvaluation;
+    if (the_recipes) j.fingerprint = fingerprint(j);
     fail(j, JobPhase::kBuild, verdict.failure, verdict.reason);
-    still_failing_[j.package] = {j.fingerprint, verdict.reason};
+    if (the_recipes) still_failing_[j.package] = {j.fingerprint, verdict.reason};
   }
   pump();
 }

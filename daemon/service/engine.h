@@ -129,10 +129,10 @@ struct EngineConfig {
   std::chrono::milliseconds sample_every{std::chrono::seconds(5)};
 };
 
-// What the lane is told about publishing under `c`.
+// What the lane is told about publishing under `c` (host_config.cc).
 flox::PublishSettings publish_settings(const EngineConfig& c);
 // The git lane's settings under `c`: its logs under the log directory, publishing worktrees
-// beside it.
+// beside it (host_config.cc).
 flox::GitLaneConfig lane_config(const EngineConfig& c);
 
 struct EnqueueOptions {

@@ -165,6 +165,23 @@ TEST_F(EngineMachine, APermanentFailureIsNotRetriedAndBatchesSkipItWhileUnchange
   EXPECT_EQ(runner.count("flox build"), 2u);
 }
 
+TEST_F(EngineMachine, AHostThatCannotStartTheBuildIsNotTheRecipesFault) {
+  // The log directory's disk is full: the runner cannot create the attempt's log.
+  runner.script("flox build", {{.takes = 0ms,
+                                .ending = exec::Ending::kFailedToStart,
+                                .output = "cannot create the log: No space left on device"}});
+  JobId id = enqueue("cpu-avx2");
+  run();
+  EXPECT_EQ(runner.count("flox build"), 3u);  // tried again, like any trouble of the host
+  EXPECT_EQ(last(id), JobState::kFailed);
+  EXPECT_EQ(latest.at(id).failure, flox::Failure::kStartFailure);
+  EXPECT_TRUE(latest.at(id).fingerprint.empty());
+  // The next nightly builds it again: nothing says the recipe fails.
+  auto nightly = engine->enqueue(resolve_specs(matrix, {"cpu-avx2"}, false).value(),
+                                 {.origin = sched::Origin::kBatch});
+  EXPECT_TRUE(nightly.at(0).created) << nightly.at(0).skipped;
+}
+
 TEST_F(EngineMachine, AFailedPublishIsRetriedAsAPublishNeverARebuild) {
   runner.script("flox build", {built(cpu)});
   runner.script("flox publish -o acme " + cpu,

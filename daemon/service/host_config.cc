@@ -58,4 +58,21 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   return e;
 }
 
+flox::PublishSettings publish_settings(const EngineConfig& c) {
+  return {c.flox, c.push, c.org, c.signing_key};
+}
+
+flox::GitLaneConfig lane_config(const EngineConfig& c) {
+  return {c.env.flox_env,
+          c.log_dir / "git",
+          c.child_env,
+          c.flox,
+          c.push,
+          c.org,
+          c.signing_key,
+          c.log_dir.parent_path() / "publish",
+          std::chrono::seconds(300),
+          c.publish_timeout};
+}
+
 }  // namespace tvd::service

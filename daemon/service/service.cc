@@ -12,6 +12,7 @@
 #include "daemon/base/log.h"
 
 #include "daemon/base/units.h"
+#include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
@@ -78,7 +79,15 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   // Recovery.
   TRY_ASSIGN(auto interrupted, s->store_.interrupt_running_attempts(unix_seconds(now)));
   for (const auto& a : interrupted) {
-    if (a.pgid && *a.pgid > 1) ::kill(-static_cast<pid_t>(*a.pgid), SIGKILL);
+    if (!a.pgid || *a.pgid <= 1) continue;
+    const auto pgid = static_cast<pid_t>(*a.pgid);
+    // Only what is still that attempt's run: after a reboot the number may be anyone's.
+    if (exec::may_be_our_run(pgid, a.started_at, {"flox", "git"})) {
+      ::kill(-pgid, SIGKILL);
+    } else {
+      log::warning("not killing process group " + std::to_string(pgid) + " of job " +
+                   std::to_string(a.job_id) + ": it is not the run tvd started then");
+    }
   }
   TRY_ASSIGN(auto max_id, s->store_.max_job_id());
   s->engine_->set_first_id(static_cast<JobId>(max_id + 1));

@@ -395,11 +395,13 @@ TEST_F(DashboardTest, BadRequestsGetErrorsOrAreCutOffAndBuildsCarryOn) {
 TEST_F(DashboardTest, ATakenPortStopsTheStartWithAClearError) {
   start();
   const int taken = http_port();
-  // Another state directory and socket: only the port is shared.
+  // Another flox environment, state directory and socket: only the port is shared.
+  testing::make_git_flox_env(dir / "second-env", dir / "second-upstream.git");
   std::string second = testing::read_text(config);
   for (auto [from, to] :
        {std::pair<std::string, std::string>{"127.0.0.1:0", "127.0.0.1:" + std::to_string(taken)},
         {"\"state\"", "\"state2\""},
+        {"\"build-torchvision\"", "\"second-env\""},
         {"run/tvd.sock", "run2/tvd.sock"}}) {
     second.replace(second.find(from), from.size(), to);
   }

@@ -193,5 +193,40 @@ TEST_F(SocketTest, StoppingWithClientsConnectedIsClean) {
     ::close(fd);
 }
 
+// Out of descriptors (a low limit and many idle clients): the daemon says so once, does not spin,
+// and serves again as soon as clients leave.
+TEST_F(SocketTest, OutOfDescriptorsTheDaemonWaitsAndServesAgain) {
+  daemon = testing::spawn_logged(
+      {"/usr/bin/prlimit", "--nofile=48:48", TVD_BIN, "serve", "--config", config.string()},
+      dir / "serve.log");
+  ASSERT_GT(daemon, 0);
+  for (int i = 0; i < 200 && tvctl({"status"}).exit_code != 0; ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(tvctl({"status"}).exit_code, 0) << testing::read_text(dir / "serve.log");
+  std::vector<int> idle;
+  for (int i = 0; i < 60; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, socket.c_str());
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(2s);  // the daemon is out of descriptors for a while
+  for (int fd : idle)
+    ::close(fd);
+  bool served = false;
+  for (int i = 0; i < 100 && !served; ++i) {
+    served = tvctl({"status"}).exit_code == 0;
+    if (!served) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(served) << "the daemon did not serve again after its clients left";
+  const std::string log = testing::read_text(dir / "serve.log");
+  size_t warnings = 0;
+  for (size_t at = log.find("socket: accept:"); at != std::string::npos;
+       at = log.find("socket: accept:", at + 1))
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << log.substr(0, 2000);
+}
+
 }  // namespace
 }  // namespace tvd::integration

@@ -118,5 +118,46 @@ TEST_F(StoreTruthTest, CountersNeitherMoveOnARetryNorDropOnARestart) {
   EXPECT_EQ(count("succeeded"), 2);
 }
 
+// After a reboot the process group a crash left recorded may be anyone's: recovery kills only
+// a group that can still be the attempt's run, and leaves a stranger alone.
+TEST_F(StoreTruthTest, RecoveryDoesNotKillAStrangerWithARecordedGroupId) {
+  pid_t stranger =
+      testing::spawn_logged({"/usr/bin/setsid", "/bin/sleep", "300"}, dir / "stranger.log");
+  ASSERT_GT(stranger, 0);
+  std::this_thread::sleep_for(200ms);  // setsid has made it a group leader
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  start();
+  ASSERT_EQ(stop(SIGTERM), 0);  // the store exists and knows the variants
+  {
+    auto store = store::Store::open(dir / "state" / "tvd.db").value();
+    store::JobRow j;
+    j.id = 1;
+    j.variant = "torchvision-python313-cpu-avx2";
+    j.state = "building";
+    j.phase = "build";
+    j.origin = "interactive";
+    j.build_tries = 1;
+    j.enqueued_at = now - 7300;
+    j.started_at = now - 7200;
+    store::AttemptRow a;
+    a.job_id = 1;
+    a.number = 1;
+    a.phase = "build";
+    a.started_at = now - 7200;  // two hours before the stranger started
+    a.log_path = (dir / "old.log").string();
+    a.pgid = stranger;
+    ASSERT_TRUE(store.save_job(j, {a}));
+  }
+  start();
+  settle();
+  EXPECT_TRUE(testing::process_alive(stranger)) << "recovery killed an unrelated process group";
+  EXPECT_THAT(testing::read_text(dir / "serve.log"),
+              HasSubstr("not killing process group " + std::to_string(stranger)));
+  ::kill(-stranger, SIGKILL);
+  ::waitpid(stranger, nullptr, 0);
+}
+
 }  // namespace
 }  // namespace tvd::integration
