@@ -161,6 +161,23 @@ unsigned online_cores() {
   return n > 0 ? static_cast<unsigned>(n) : std::max(1u, std::thread::hardware_concurrency());
 }
 
+bool held_open(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto target = std::filesystem::weakly_canonical(path, ec);
+  for (auto proc = std::filesystem::directory_iterator("/proc", ec);
+       !ec && proc != std::filesystem::directory_iterator(); proc.increment(ec)) {
+    const auto name = proc->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code fd_ec;
+    for (auto fd = std::filesystem::directory_iterator(proc->path() / "fd", fd_ec);
+         !fd_ec && fd != std::filesystem::directory_iterator(); fd.increment(fd_ec)) {
+      std::error_code link_ec;
+      if (std::filesystem::read_symlink(fd->path(), link_ec) == target) return true;
+    }
+  }
+  return false;
+}
+
 std::optional<int64_t> process_started_at(pid_t pid) {
   auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
   if (!stat) return std::nullopt;

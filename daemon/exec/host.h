@@ -42,6 +42,10 @@ std::optional<uint64_t> free_disk(const std::filesystem::path& path);
 uint64_t group_rss(pid_t pgid);
 unsigned online_cores();
 
+// Whether any process has `path` open (read from /proc/*/fd). Git holds its index.lock open
+// while it works; one that nobody holds is a crash's leftover.
+bool held_open(const std::filesystem::path& path);
+
 // When process `pid` started, in Unix seconds; nullopt when there is no such process.
 std::optional<int64_t> process_started_at(pid_t pid);
 // Whether the process group `pgid`, recorded for a run that started at `run_started` (Unix

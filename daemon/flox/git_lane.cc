@@ -3,7 +3,9 @@
 #include <memory>
 
 #include "daemon/base/file.h"
+#include "daemon/base/log.h"
 #include "daemon/exec/child_env.h"
+#include "daemon/exec/host.h"
 #include "daemon/flox/lane_text.h"
 
 namespace tvd::flox {
@@ -321,6 +323,16 @@ void GitLane::recover(std::vector<RecipeReport> ours,
     std::vector<std::string> committed;  // packages
     std::shared_ptr<std::function<void(size_t)>> walker;
   };
+  // A crash of tvd during a git command leaves .git/index.lock, and every later git command
+  // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so
+  // a lock that no process holds open is that leftover.
+  const auto lock = config_.env_dir / ".git" / "index.lock";
+  std::error_code ec;
+  if (std::filesystem::exists(lock, ec) && !exec::held_open(lock)) {
+    std::filesystem::remove(lock, ec);
+    log::warning(ec ? "cannot remove the stale " + lock.string() + ": " + ec.message()
+                    : "removed " + lock.string() + ", left by an interrupted git command");
+  }
   auto st = std::make_shared<State>();
   st->ours = std::move(ours);
   std::vector<Step> steps;

@@ -1,5 +1,11 @@
 // The engine with the real git lane: recipe commits interrupted by a crash, hand-written recipes,
 // an upstream that moved, a rebase conflict, commits while an upload runs.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "daemon/exec/host.h"
 #include "daemon/service/engine_fixture.h"
 
 namespace tvd::service {
@@ -37,6 +43,32 @@ TEST_F(EngineTest, RecoveryFinishesInterruptedRecipeCommits) {
   EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--untracked-files=no"}), "");
   EXPECT_EQ(testing::git(env_dir, {"status", "--porcelain", "--", ".flox/pkgs/mine.nix"}),
             "?? .flox/pkgs/mine.nix\n");
+}
+
+// A crash during a git command leaves .git/index.lock: recovery removes it when nobody holds it,
+// so the jobs after it can commit; one that a running git holds is left alone.
+TEST_F(EngineTest, RecoveryRemovesAStaleIndexLockButNotAHeldOne) {
+  make(config());
+  const auto lock = env_dir / ".git" / "index.lock";
+  testing::write_text(lock, "");
+  engine->recover_recipes({}, [](std::vector<std::string>) {});
+  EXPECT_FALSE(fs::exists(lock));
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded) << seen(*e[0].job)->error;
+
+  testing::write_text(lock, "");
+  pid_t holder = testing::spawn_logged(
+      {"/bin/sh", "-c", "exec 3<'" + lock.string() + "'; exec sleep 30"}, dir / "holder.log");
+  ASSERT_GT(holder, 0);
+  for (int i = 0; i < 100 && !exec::held_open(lock); ++i)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(exec::held_open(lock));
+  engine->recover_recipes({}, [](std::vector<std::string>) {});
+  EXPECT_TRUE(fs::exists(lock)) << "a lock a running process holds was removed";
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  fs::remove(lock);
 }
 
 TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
