@@ -88,6 +88,16 @@ class DaemonTest : public ::testing::Test {
     daemon = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  // A raw connection to the daemon's socket, as a client that speaks for itself; -1 if refused.
+  int connect_raw() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
   testing::CommandResult tvctl(std::vector<std::string> args) {
     args.insert(args.begin(), {TVCTL_BIN, "--socket", socket.string()});
     return testing::run_command(args);

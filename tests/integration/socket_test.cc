@@ -12,11 +12,8 @@ class SocketTest : public DaemonTest {};
 TEST_F(SocketTest, BadInputOnTheSocketHarmsNobodyElse) {
   start();
   auto send = [&](const std::string& bytes) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, socket.c_str());
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    int fd = connect_raw();
+    EXPECT_GE(fd, 0);
     for (size_t done = 0; done < bytes.size();) {
       ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
       if (n <= 0) break;
@@ -138,11 +135,8 @@ TEST_F(SocketTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines) 
 // daemon cuts it off (its writes then fail), says so in its log, and serves everyone else.
 TEST_F(SocketTest, AClientThatNeverReadsIsCutOffAndOthersAreServed) {
   start();
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, socket.c_str());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = connect_raw();
+  ASSERT_GE(fd, 0);
   const std::string ask = "{\"v\":1,\"id\":1,\"op\":\"matrix\"}\n";
   bool cut_off = false;
   int sent = 0;
@@ -174,11 +168,8 @@ TEST_F(SocketTest, StoppingWithClientsConnectedIsClean) {
   ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
   std::vector<int> clients;
   for (int i = 0; i < 4; ++i) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, socket.c_str());
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    int fd = connect_raw();
+    ASSERT_GE(fd, 0);
     if (i == 0) {
       const std::string follow =
           "{\"v\":1,\"id\":1,\"op\":\"logs\",\"args\":{\"job\":1,\"follow\":true}}\n";
@@ -205,11 +196,7 @@ TEST_F(SocketTest, OutOfDescriptorsTheDaemonWaitsAndServesAgain) {
   ASSERT_EQ(tvctl({"status"}).exit_code, 0) << testing::read_text(dir / "serve.log");
   std::vector<int> idle;
   for (int i = 0; i < 60; ++i) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strcpy(addr.sun_path, socket.c_str());
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) idle.push_back(fd);
+    if (int fd = connect_raw(); fd >= 0) idle.push_back(fd);
   }
   std::this_thread::sleep_for(2s);  // the daemon is out of descriptors for a while
   for (int fd : idle)
