@@ -1,5 +1,8 @@
 #include "daemon/server/handler.h"
 
+#include <limits>
+#include <type_traits>
+
 namespace tvd::server {
 
 using nlohmann::json;
@@ -27,8 +30,22 @@ struct Args {
   template <class T>
   T get(const char* key, T fallback) {
     if (!args.contains(key) || args[key].is_null()) return fallback;
+    const json& v = args[key];
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // nlohmann would turn 1e300 or -1 into some whole number of T without a word.
+      const bool whole = v.is_number_integer() || v.is_number_unsigned();
+      if (!whole || (v.is_number_unsigned()
+                         ? v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
+                         : v.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
+                               v.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))) {
+        problem = std::string("\"") + key + "\" must be a whole number from " +
+                  std::to_string(std::numeric_limits<T>::min()) + " to " +
+                  std::to_string(std::numeric_limits<T>::max());
+        return fallback;
+      }
+    }
     try {
-      return args[key].get<T>();
+      return v.get<T>();
     } catch (const json::exception&) {
       problem = std::string("\"") + key + "\" has the wrong type";
       return fallback;

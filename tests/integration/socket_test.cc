@@ -48,6 +48,13 @@ TEST_F(SocketTest, BadInputOnTheSocketHarmsNobodyElse) {
   EXPECT_THAT(send("{\"v\":1,\"id\":9,\"op\":\"status\",\"args\":{\"a\":" +
                    std::string(100000, '[') + std::string(100000, ']') + "}}\n"),
               HasSubstr("nested deeper than 16 levels"));
+  // A priority of 1e300 was once taken as some whole number; it is refused, as is one past int.
+  EXPECT_THAT(send("{\"v\":1,\"id\":10,\"op\":\"enqueue\",\"args\":{\"specs\":[\"cpu-avx2\"],"
+                   "\"priority\":1e300}}\n"),
+              HasSubstr("priority\\\" must be a whole number from"));
+  EXPECT_THAT(send("{\"v\":1,\"id\":11,\"op\":\"enqueue\",\"args\":{\"specs\":[\"cpu-avx2\"],"
+                   "\"priority\":4294967296}}\n"),
+              HasSubstr("priority\\\" must be a whole number from"));
   EXPECT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
   EXPECT_EQ(settle()["jobs"][0]["state"], "succeeded");
 }
