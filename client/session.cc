@@ -53,9 +53,27 @@ Result<std::string> socket_path(const Global& g) {
   return c->socket.string();
 }
 
+// Text from the daemon (an error, a reason) as a terminal may show it: control characters,
+// such as an escape that would recolour or move the cursor, are shown as \xNN.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (ch < 0x20 && ch != '\n' && ch != '\t') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+      out += buf;
+    } else if (ch == 0x7f) {
+      out += "\\x7f";
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
 int fail_with(const Error& e, std::ostream& err, int code) {
-  err << "tvctl: error: " << e.message << '\n';
-  if (!e.hint.empty()) err << "  hint: " << e.hint << '\n';
+  err << "tvctl: error: " << printable(e.message) << '\n';
+  if (!e.hint.empty()) err << "  hint: " << printable(e.hint) << '\n';
   return code;
 }
 
@@ -98,7 +116,7 @@ void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
     } else {
       when = "queued " + ago(j.enqueued_at);
     }
-    std::string note = !j.error.empty() ? j.error : j.note;
+    std::string note = printable(!j.error.empty() ? j.error : j.note);
     std::string id = std::to_string(j.id);
     if (j.eta_at && j.expected_s) {
       auto now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "daemon/base/result.h"
@@ -40,6 +41,8 @@ std::optional<nlohmann::json> call(const Global& g, const std::string& op,
                                    const nlohmann::json& args, std::ostream& err, int& code);
 Result<std::string> socket_path(const Global& g);
 int fail_with(const Error& e, std::ostream& err, int code);
+// Control characters from the daemon's text shown as \xNN, never sent to the terminal.
+std::string printable(std::string_view text);
 
 // The payload of a reply as its view; a payload this tvctl cannot read is said, and sets `code`.
 template <class View>

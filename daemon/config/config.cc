@@ -1,5 +1,7 @@
 #include "daemon/config/config.h"
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -80,6 +82,13 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   c.pytorch_env = pytorch_env.empty() ? c.flox_env.parent_path() / "build-pytorch" : pytorch_env;
   path_key(root, "state_dir", c.state_dir);
   path_key(root, "socket", c.socket);
+  // A Unix socket's path must fit sockaddr_un's sun_path (108 bytes with its NUL on Linux).
+  if (constexpr size_t kSunPath = sizeof(sockaddr_un{}.sun_path);
+      c.socket.string().size() >= kSunPath) {
+    root.error("socket", c.socket.string() + " is " + std::to_string(c.socket.string().size()) +
+                             " bytes long; a Unix socket's path may have at most " +
+                             std::to_string(kSunPath - 1) + " (choose a shorter one)");
+  }
   if (auto s = root.string("socket_group", Need::kOptional)) c.socket_group = *s;
   if (auto s = root.string("flox", Need::kOptional)) {
     if (s->empty())
@@ -148,6 +157,9 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
         auto d = parse_duration(*s);
         if (!d || d->count() <= 0) {
           o.error(key, "expected a duration such as \"12h\" or \"90min\"");
+        } else if (*d > std::chrono::hours(24 * 30)) {
+          // Longer is a mistake, and doubling it for backoff would overflow.
+          o.error(key, "is longer than 30 days; expected a duration such as \"12h\"");
         } else {
           out = *d;
         }

@@ -170,5 +170,14 @@ TEST(LoadSetup, AMatrixFileReplacesTheBuiltInOne) {
   EXPECT_THAT(s.error().message, HasSubstr("schema: this tvd reads schema 2"));
 }
 
+TEST(Config, ASocketPathTooLongAndAnEndlessDurationAreRefused) {
+  auto r = parse(R"({"socket": "/run/)" + std::string(120, 'x') +
+                 R"(.sock", "builds": {"backoff": "99999999h"}})");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("a Unix socket's path may have at most 107"));
+  EXPECT_THAT(r.error().message, HasSubstr("builds.backoff"));
+  EXPECT_THAT(r.error().message, HasSubstr("longer than 30 days"));
+}
+
 }  // namespace
 }  // namespace tvd
