@@ -113,7 +113,7 @@ int run_show(const std::string& name, Global& g, const Options& o, std::ostream&
   Table t({"ATTEMPT", "PHASE", "OUTCOME", "STARTED", "LOG", "REASON"});
   for (const auto& a : v->attempts) {
     t.add({std::to_string(a.number), a.phase, a.outcome.value_or("running"), ago(a.started_at),
-           a.log, a.reason});
+           a.log, printable(a.reason)});
   }
   t.print(out);
   return v->job.state == "failed" ? 1 : 0;
