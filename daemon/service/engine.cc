@@ -294,18 +294,11 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     if (j.publish) {
       start_publish(j);
     } else {
-      j.state = JobState::kSucceeded;
-      j.finished = clock_.now();
-      j.error.clear();
-      active_.erase(j.package);
-      changed(j);
+      end(j, JobState::kSucceeded);
     }
   } else if (verdict.failure == flox::Failure::kCancelled || j.cancel_requested) {
     sched_.finished(id);
-    j.state = JobState::kCancelled;
-    j.finished = clock_.now();
-    active_.erase(j.package);
-    changed(j);
+    end(j, JobState::kCancelled);
   } else if (verdict.transient && j.build_tries < config_.max_tries) {
     j.error = verdict.reason;
     j.failure = verdict.failure;
@@ -331,14 +324,19 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   pump();
 }
 
+void Engine::end(Job& j, JobState state) {
+  j.state = state;
+  j.finished = clock_.now();
+  if (state == JobState::kSucceeded) j.error.clear();
+  active_.erase(j.package);
+  changed(j);
+}
+
 void Engine::fail(Job& j, JobPhase phase, flox::Failure f, std::string reason) {
-  j.state = JobState::kFailed;
   j.phase = phase;
   j.failure = f;
   j.error = std::move(reason);
-  j.finished = clock_.now();
-  active_.erase(j.package);
-  changed(j);
+  end(j, JobState::kFailed);
 }
 
 Status Engine::cancel(JobId id) {
@@ -348,17 +346,13 @@ Status Engine::cancel(JobId id) {
                      "'tvctl status' lists the jobs");
   }
   Job& j = it->second;
-  if (j.state == JobState::kSucceeded || j.state == JobState::kFailed ||
-      j.state == JobState::kCancelled) {
+  if (is_terminal(j.state)) {
     return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
                                                ") already " + to_string(j.state));
   }
   j.cancel_requested = true;
   if (sched_.cancel(id) || (j.state == JobState::kPublishing && !j.run && !lane_.busy())) {
-    j.state = JobState::kCancelled;
-    j.finished = clock_.now();
-    active_.erase(j.package);
-    changed(j);
+    end(j, JobState::kCancelled);
   } else if (j.run) {
     runner_.cancel(*j.run);  // build_done or publish_done finishes it
   }

@@ -219,6 +219,8 @@ class Engine {
   void build_done(JobId id, const exec::RunResult& r);
   void start_publish(Job& j);
   void publish_done(JobId id, const flox::LaneOutcome& o);
+  // The job ends in `state` (terminal) now: it leaves the active set and the observer is told.
+  void end(Job& j, JobState state);
   void fail(Job& j, JobPhase phase, flox::Failure f, std::string reason);
   std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;

@@ -8,14 +8,10 @@ void Engine::start_publish(Job& j) {
   // Each output once: flox's own check is keyed on HEAD, which moves with every recipe commit.
   if (auto p = published_.find(j.package);
       !j.output.empty() && p != published_.end() && p->second == j.output) {
-    j.state = JobState::kSucceeded;
     j.phase = JobPhase::kPublish;
     j.published = true;
     j.note = "already published: " + j.output;
-    j.finished = clock_.now();
-    j.error.clear();
-    active_.erase(j.package);
-    changed(j);
+    end(j, JobState::kSucceeded);
     return;
   }
   j.state = JobState::kPublishing;
@@ -50,20 +46,13 @@ void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
   a.failure = o.failure;
   a.reason = o.reason;
   if (j.cancel_requested) {
-    j.state = JobState::kCancelled;
-    j.finished = clock_.now();
-    active_.erase(j.package);
-    changed(j);
+    end(j, JobState::kCancelled);
     return;
   }
   if (o.ok) {
-    j.state = JobState::kSucceeded;
-    j.finished = clock_.now();
-    j.error.clear();
     j.published = true;
     if (!j.output.empty()) published_[j.package] = j.output;
-    active_.erase(j.package);
-    changed(j);
+    end(j, JobState::kSucceeded);
     return;
   }
   if (o.transient && j.publish_tries < config_.max_tries) {
