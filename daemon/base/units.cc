@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <iterator>
 
 namespace tvd {
@@ -121,6 +122,15 @@ std::string format_duration(std::chrono::seconds d) {
   }
   long long days = s / 86400, h = (s % 86400) / 3600;
   return std::to_string(days) + " d" + (h ? " " + std::to_string(h) + " h" : "");
+}
+
+std::string format_utc(int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
 }
 
 }  // namespace tvd

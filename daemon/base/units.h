@@ -19,5 +19,7 @@ std::string format_size(uint64_t bytes);  // "48 GiB", "1.5 TiB"
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 // "45 s", "12 min", "2 h 14 min", "3 d 2 h".
 std::string format_duration(std::chrono::seconds d);
+// A moment as people read it in logs and status: "2026-11-30 02:31:05 UTC".
+std::string format_utc(int64_t unix_seconds);
 
 }  // namespace tvd

@@ -113,6 +113,14 @@ std::string render_metrics(service::Service& service) {
     }
   }
 
+  const auto& recorder = service.recorder();
+  w.family("tvd_store_write_failures_total", "counter",
+           "Writes to the store that failed (busy or full); the changes waited and were retried.");
+  w.sample("tvd_store_write_failures_total", "", static_cast<double>(recorder.write_failures()));
+  w.family("tvd_store_waiting_jobs", "gauge",
+           "Jobs whose newest change waits to be written to the store; nothing starts meanwhile.");
+  w.sample("tvd_store_waiting_jobs", "", static_cast<double>(recorder.waiting().size()));
+
   const auto& stats = service.attempt_stats();
   w.family("tvd_build_duration_seconds", "histogram",
            "Durations of ended flox build attempts, by outcome.");

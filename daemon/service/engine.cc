@@ -35,8 +35,8 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
   std::filesystem::create_directories(config_.log_dir / "git", ec);
 }
 
-void Engine::changed(Job& j) {
-  if (observer_) observer_(j);
+bool Engine::changed(Job& j) {
+  const bool recorded = !observer_ || observer_(j);
   if (is_terminal(j.state)) {
     // After the code that ended it is done with it; a retry in between keeps it.
     clock_.call_at(clock_.now(), [this, id = j.id] {
@@ -46,6 +46,43 @@ void Engine::changed(Job& j) {
         jobs_.erase(it);
       }
     });
+  }
+  return recorded;
+}
+
+void Engine::unrecorded_start(Job& j) {
+  j.state = JobState::kQueued;
+  j.phase = JobPhase::kRecipe;
+  overlapped_.erase(j.id);
+  sched_.requeue(j.id, clock_.now() + kRecordWait, "waiting until the store can record its start");
+  changed(j);
+  clock_.call_at(clock_.now() + kRecordWait, [this] { pump(); });
+}
+
+void Engine::release() {
+  if (held_ == 0 || --held_ > 0) return;
+  auto publishes = std::move(publish_wanted_);
+  publish_wanted_.clear();
+  for (JobId id : publishes) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end() && it->second.state == JobState::kPublishing &&
+        !it->second.cancel_requested && !it->second.run) {
+      start_publish(it->second);
+    }
+  }
+  if (std::exchange(pump_wanted_, false)) pump();
+}
+
+void Engine::withdraw(const std::vector<JobId>& ids) {
+  for (JobId id : ids) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) continue;
+    (void)sched_.cancel(id);
+    if (auto a = active_.find(it->second.package); a != active_.end() && a->second == id) {
+      active_.erase(a);
+    }
+    overlapped_.erase(id);
+    jobs_.erase(it);
   }
 }
 
@@ -170,6 +207,10 @@ void Engine::schedule_recheck() {
 }
 
 void Engine::pump() {
+  if (held_ > 0) {
+    pump_wanted_ = true;
+    return;
+  }
   auto starts = sched_.next(clock_.now(), measure_());
   for (const auto& s : starts) {
     // Builds that share the host cannot tell their memory apart by the host's figures.
@@ -188,7 +229,10 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
   j.phase = JobPhase::kRecipe;
   if (j.started == TimePoint{}) j.started = clock_.now();
   j.warning = s.warning;
-  changed(j);
+  if (!changed(j)) {
+    unrecorded_start(j);
+    return;
+  }
   auto report = inspect_recipes(templates_, config_.env, {Selection{j.variant, {}, true}});
   if (!report) {
     sched_.finished(j.id);
@@ -245,6 +289,13 @@ void Engine::start_build(Job& j) {
   spec.silence_timeout = config_.silence_timeout;
   spec.sample_every = config_.sample_every;
   j.attempts.push_back(std::move(a));
+  // The store knows the build started before it does.
+  if (!changed(j)) {
+    j.attempts.pop_back();
+    --j.build_tries;
+    unrecorded_start(j);
+    return;
+  }
   const JobId id = j.id;
   j.run =
       runner_.start(std::move(spec), [this, id](const exec::RunResult& r) { build_done(id, r); });
@@ -400,6 +451,9 @@ Result<JobId> Engine::retry(Job ended) {
   still_failing_.erase(j.package);
   active_[j.package] = id;
   if (j.built && j.publish) {
+    j.state = JobState::kPublishing;
+    j.phase = JobPhase::kPublish;
+    changed(j);
     start_publish(j);
     return id;
   }

@@ -155,7 +155,11 @@ struct Enqueued {
 class Engine {
  public:
   using Measure = std::function<sched::Measurements()>;
-  using Observer = std::function<void(const Job&)>;  // every state change
+  // Every state change; it returns whether the change is recorded. A start (of a build's recipe
+  // step, its build, its publish) is recorded before it acts: if it is not, the job waits
+  // (kRecordWait) and nothing runs.
+  using Observer = std::function<bool(const Job&)>;
+  static constexpr std::chrono::seconds kRecordWait{2};
 
   // `lane` does the engine's git and flox publish; it outlives the engine.
   Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, flox::Lane& lane,
@@ -163,6 +167,13 @@ class Engine {
 
   std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
   Status cancel(JobId id);
+  // A command's changes are recorded in one transaction before any of them acts: between hold()
+  // and release() nothing starts (what would have starts at release), and withdraw() forgets the
+  // jobs a command made or took back when its transaction failed.
+  void hold() { ++held_; }
+  void release();
+  void withdraw(const std::vector<JobId>& ids);
+
   // A failed or cancelled job again (as the store has it): from its publish if it was built,
   // else from the start. The variant's active job, if it has one, instead.
   Result<JobId> retry(Job ended);
@@ -213,12 +224,17 @@ class Engine {
 
  private:
   void pump();
-  void changed(Job& j);  // tells the observer; an ended job is then forgotten
+  // Tells the observer; an ended job is then forgotten. Whether the change is recorded.
+  bool changed(Job& j);
+  // A start that could not be recorded: the job waits in the queue and is tried again soon.
+  void unrecorded_start(Job& j);
   void start_recipe(Job& j, const sched::Start& s);
   void start_build(Job& j);
   void build_done(JobId id, const exec::RunResult& r);
   void start_publish(Job& j);
   void publish_done(JobId id, const flox::LaneOutcome& o);
+  // Starts j's publish again at `when` if it still waits for one.
+  void retry_publish_at(JobId id, TimePoint when);
   // The job ends in `state` (terminal) now: it leaves the active set and the observer is told.
   void end(Job& j, JobState state);
   void fail(Job& j, JobPhase phase, flox::Failure f, std::string reason);
@@ -245,6 +261,9 @@ class Engine {
   std::map<JobId, bool> overlapped_;  // running builds that shared the host with another
   Observer observer_;
   bool recheck_armed_ = false;
+  int held_ = 0;
+  bool pump_wanted_ = false;           // pump() while held
+  std::vector<JobId> publish_wanted_;  // start_publish() while held
   JobId next_id_ = 1;
   JobId first_id_ = 1;
 };

@@ -71,6 +71,7 @@ class EngineTest : public ::testing::Test {
     engine->on_change([this](const Job& j) {
       history.emplace_back(j.id, j.state);
       latest.insert_or_assign(j.id, j);
+      return true;
     });
   }
   void SetUp() override {

@@ -57,7 +57,9 @@ class EngineMachine : public ::testing::Test {
   TemplateSet templates = std::move(TemplateSet::embedded().value());
   std::unique_ptr<Engine> engine;
   std::map<JobId, std::vector<JobState>> states;  // every state each job went through
-  std::map<JobId, Job> latest;  // each job as the observer (the store) last saw it
+  std::map<JobId, Job> latest;              // each job as the observer (the store) last saw it
+  bool store_takes = true;                  // false: the store cannot be written (busy, full)
+  std::function<bool(const Job&)> refuses;  // the changes it cannot write, when set
 
   const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
   const std::string sm90 = "torchvision-python313-cuda12_8-sm90-avx2";
@@ -82,9 +84,12 @@ class EngineMachine : public ::testing::Test {
     engine = std::make_unique<Engine>(std::move(c), templates, runner, lane, clock,
                                       [] { return sched::Measurements{}; });
     engine->on_change([this](const Job& j) {
+      // The store (here: states and latest) cannot be written: it does not change.
+      if (!store_takes || (refuses && refuses(j))) return false;
       auto& seen = states[j.id];
       if (seen.empty() || seen.back() != j.state) seen.push_back(j.state);
       latest.insert_or_assign(j.id, j);
+      return true;
     });
   }
   void SetUp() override {

@@ -5,6 +5,12 @@
 namespace tvd::service {
 
 void Engine::start_publish(Job& j) {
+  if (held_ > 0) {
+    j.state = JobState::kPublishing;
+    j.phase = JobPhase::kPublish;
+    publish_wanted_.push_back(j.id);
+    return;
+  }
   // Each output once: flox's own check is keyed on HEAD, which moves with every recipe commit.
   if (auto p = published_.find(j.package);
       !j.output.empty() && p != published_.end() && p->second == j.output) {
@@ -24,8 +30,15 @@ void Engine::start_publish(Job& j) {
   a.log = log_path(j, JobPhase::kPublish);
   auto log = a.log;
   j.attempts.push_back(std::move(a));
-  changed(j);
   const JobId id = j.id;
+  // The store knows the publish started before it does; else it waits and is tried again.
+  if (!changed(j)) {
+    j.attempts.pop_back();
+    --j.publish_tries;
+    changed(j);
+    retry_publish_at(id, clock_.now() + kRecordWait);
+    return;
+  }
   lane_.publish(
       j.package, j.publish_rev, log, [this, id](flox::LaneOutcome o) { publish_done(id, o); },
       [this, id](exec::RunId run, const std::string& rev) {
@@ -35,6 +48,17 @@ void Engine::start_publish(Job& j) {
         job.attempts.back().pgid = runner_.process_group(run);
         changed(job);
       });
+}
+
+void Engine::retry_publish_at(JobId id, TimePoint when) {
+  clock_.call_at(when, [this, id] {
+    auto it = jobs_.find(id);  // a cancel may have ended it meanwhile
+    if (it == jobs_.end()) return;
+    Job& again = it->second;
+    if (again.state == JobState::kPublishing && !again.cancel_requested && !again.run) {
+      start_publish(again);
+    }
+  });
 }
 
 void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
@@ -60,12 +84,7 @@ void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
     j.failure = o.failure;
     changed(j);
     // A publish is retried as a publish: the build is done and stays done.
-    clock_.call_at(clock_.now() + backoff(j.publish_tries), [this, id] {
-      Job& again = jobs_.at(id);
-      if (again.state == JobState::kPublishing && !again.cancel_requested && !again.run) {
-        start_publish(again);
-      }
-    });
+    retry_publish_at(id, clock_.now() + backoff(j.publish_tries));
     return;
   }
   fail(j, JobPhase::kPublish, o.failure, o.reason);

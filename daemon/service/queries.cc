@@ -59,6 +59,10 @@ proto::StatusView Service::status() {
         if (!shown.count(f.id)) extra.push_back(std::move(f));
       rows->insert(first_finished, extra.begin(), extra.end());
     }
+    // Changes that wait to be written are newer than the store's rows (recorder.h).
+    for (auto& r : *rows) {
+      if (const Change* c = recorder_->waiting(r.id)) r = c->job;
+    }
     for (const auto& r : *rows) {
       proto::JobView j = job_view(r);
       if (auto it = running.find(r.id); it != running.end()) {
@@ -80,17 +84,23 @@ proto::StatusView Service::status() {
     out.disks.push_back({d.path, d.free_bytes});
   out.memory = {engine_->scheduler().reserved(), limits.memory_budget, limits.max_parallel};
   out.gates = engine_->scheduler().gate_notes(host);
+  if (auto t = recorder_->trouble()) {
+    out.gates.insert(out.gates.begin(),
+                     "the store cannot be written since " + format_utc(unix_seconds(t->since)) +
+                         " (" + t->error + "): changes of " + std::to_string(t->waiting) +
+                         " job(s) wait, and nothing starts until they are recorded");
+  }
   return out;
 }
 
 Result<proto::JobDetailView> Service::show(JobId id) {
-  auto row = store_.job(static_cast<int64_t>(id));
+  auto row = job_row(static_cast<int64_t>(id));
   if (!row) return tl::unexpected(row.error());
   if (!*row)
     return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
                 "'tvctl status' lists the jobs");
   proto::JobDetailView out{job_view(**row), {}};
-  if (auto attempts = store_.attempts(static_cast<int64_t>(id))) {
+  if (auto attempts = attempt_rows(static_cast<int64_t>(id))) {
     for (const auto& a : *attempts) {
       out.attempts.push_back({a.number, a.phase, a.started_at, a.ended_at, a.outcome, a.reason,
                               a.log_path, a.exit_code, a.peak_memory});
@@ -100,12 +110,12 @@ Result<proto::JobDetailView> Service::show(JobId id) {
 }
 
 Result<proto::LogSliceView> Service::logs(JobId id, int64_t offset, std::optional<int> attempt) {
-  auto row = store_.job(static_cast<int64_t>(id));
+  auto row = job_row(static_cast<int64_t>(id));
   if (!row) return tl::unexpected(row.error());
   if (!*row)
     return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
                 "'tvctl status' lists the jobs");
-  auto attempts = store_.attempts(static_cast<int64_t>(id));
+  auto attempts = attempt_rows(static_cast<int64_t>(id));
   if (!attempts) return tl::unexpected(attempts.error());
   const bool finished = (*row)->finished_at.has_value();
   if (attempts->empty()) {

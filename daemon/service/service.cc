@@ -67,7 +67,8 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   s->engine_ =
       std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_, *s->lane_,
                                *s->clock_, [cfg = c] { return measure_host(cfg); });
-  s->engine_->on_change([svc = s.get()](const Job& j) { svc->persist(j); });
+  s->recorder_ = std::make_unique<Recorder>(s->store_, *s->clock_);
+  s->engine_->on_change([svc = s.get()](const Job& j) { return svc->persist(j); });
   // What each variant already published in this org, so that an unchanged output is not
   // published again (flox's own check is keyed on HEAD, which tvd's commits move).
   TRY_ASSIGN(auto published, s->store_.published_outputs(c.publish.org));
@@ -138,39 +139,37 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     });
   }
   s->engine_->restore(std::move(restored));
+  // From now on the daemon's thread never waits out another process's lock (recorder.h).
+  s->store_.set_busy_timeout(Recorder::kBusyWait);
   return s;
 }
 
 Service::~Service() = default;
 
-void Service::persist(const Job& j) {
-  if (stopping_) return;  // a shutdown's kills are interruptions, not outcomes
-  const auto attempts = to_rows(j);
-  if (auto st = store_.save_job(to_row(j, setup_.config.publish.org), attempts); !st) {
-    log::error("cannot record job " + std::to_string(j.id) + ": " + st.error().message);
-    return;
-  }
-  if (change_hook_) change_hook_();
-  count_attempts(j, attempts);
-  const bool ended = is_terminal(j.state);
-  if (j.batch_id && ended) {
-    (void)store_.finish_batch_if_done(*j.batch_id, unix_seconds(std::chrono::system_clock::now()));
-  }
+bool Service::persist(const Job& j) {
+  if (stopping_) return true;  // a shutdown's kills are interruptions, not outcomes
+  Change c;
+  c.job = to_row(j, setup_.config.publish.org);
+  c.attempts = to_rows(j);
   // The event log: one line per change of state or phase.
   std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
   auto& last = last_state_[j.id];
   if (last != now) {
     last = now;
     const std::string& why = j.error.empty() ? j.note : j.error;
-    std::string message = j.package + " " + now + (why.empty() ? "" : ": " + why);
-    (void)store_.event(static_cast<int64_t>(j.id), to_string(j.state), message,
-                       unix_seconds(std::chrono::system_clock::now()));
+    c.events.push_back({to_string(j.state), j.package + " " + now + (why.empty() ? "" : ": " + why),
+                        unix_seconds(std::chrono::system_clock::now())});
   }
+  const auto attempts = c.attempts;
+  const bool recorded = recorder_->record(std::move(c));
+  if (change_hook_) change_hook_();
+  count_attempts(j, attempts);
   // What is kept of an active job in memory goes with it; a retry reads the store again.
-  if (ended) {
+  if (is_terminal(j.state)) {
     last_state_.erase(j.id);
     counted_upto_.erase(j.id);
   }
+  return recorded;
 }
 
 // Each ended attempt is counted once: the start counts the store's history, and after that an
@@ -184,6 +183,16 @@ void Service::count_attempts(const Job& j, const std::vector<store::AttemptRow>&
       upto = a.number;
     }
   }
+}
+
+Result<std::optional<store::JobRow>> Service::job_row(int64_t id) const {
+  if (const Change* c = recorder_->waiting(id)) return std::optional<store::JobRow>(c->job);
+  return store_.job(id);
+}
+
+Result<std::vector<store::AttemptRow>> Service::attempt_rows(int64_t id) const {
+  if (const Change* c = recorder_->waiting(id)) return c->attempts;
+  return store_.attempts(id);
 }
 
 Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
@@ -200,30 +209,41 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   o.publish = !r.no_publish;
   o.force = r.force;
   o.batch = r.batch;
-  if (!r.batch.empty()) {
-    auto id = store_.create_batch(r.batch, unix_seconds(std::chrono::system_clock::now()));
-    if (!id) return tl::unexpected(id.error());
-    o.batch_id = *id;
-  }
-  auto done = engine_->enqueue(*sel, o);
-  if (o.batch_id) {
+  // One transaction: the batch, its skips and every new job are recorded, or nothing is queued.
+  std::vector<Enqueued> done;
+  engine_->hold();
+  auto st = recorder_->command([&]() -> Status {
+    const auto now = unix_seconds(std::chrono::system_clock::now());
+    if (!r.batch.empty()) {
+      TRY_ASSIGN(o.batch_id, store_.create_batch(r.batch, now));
+    }
+    done = engine_->enqueue(*sel, o);
+    if (!o.batch_id) return {};
     for (const auto& e : done) {
       if (!e.job) {
-        (void)store_.add_batch_skip(*o.batch_id, e.package, e.skipped);
+        TRY(store_.add_batch_skip(*o.batch_id, e.package, e.skipped));
       } else if (!e.created) {
-        (void)store_.add_batch_skip(*o.batch_id, e.package,
-                                    "already queued or running as job " + std::to_string(*e.job));
+        TRY(store_.add_batch_skip(*o.batch_id, e.package,
+                                  "already queued or running as job " + std::to_string(*e.job)));
       }
     }
-    (void)store_.finish_batch_if_done(*o.batch_id, unix_seconds(std::chrono::system_clock::now()));
+    return store_.finish_batch_if_done(*o.batch_id, now).map([](bool) {});
+  });
+  if (!st) {
+    std::vector<JobId> made;
+    for (const auto& e : done)
+      if (e.job && e.created) made.push_back(*e.job);
+    engine_->withdraw(made);
   }
+  engine_->release();
+  if (!st) return tl::unexpected(nothing_done(st.error(), "Nothing was queued."));
   proto::EnqueueView out;
   for (const auto& e : done) {
     if (!e.job) {
       out.skipped[e.package] = e.skipped;
       continue;
     }
-    auto row = store_.job(static_cast<int64_t>(*e.job));
+    auto row = job_row(static_cast<int64_t>(*e.job));
     if (row && *row) {
       proto::JobView j = job_view(**row);
       j.created = e.created;
@@ -240,7 +260,7 @@ Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
     if (st) continue;
     // Not active: the store says whether it ever was.
     if (st.error().kind == ErrorKind::kNotFound) {
-      auto row = store_.job(static_cast<int64_t>(id));
+      auto row = job_row(static_cast<int64_t>(id));
       if (row && *row) {
         return fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + (*row)->variant +
                                               ") already " + (*row)->state);
@@ -249,7 +269,7 @@ Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
     return tl::unexpected(st.error());
   }
   for (JobId id : ids) {
-    if (auto row = store_.job(static_cast<int64_t>(id)); row && *row)
+    if (auto row = job_row(static_cast<int64_t>(id)); row && *row)
       out.jobs.push_back(job_view(**row));
   }
   return out;
@@ -257,16 +277,30 @@ Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
 
 Result<proto::RetryView> Service::retry(JobId id) {
   // The store is the truth about an ended job, whether it ended now or before a restart.
-  TRY_ASSIGN(auto row, store_.job(static_cast<int64_t>(id)));
+  TRY_ASSIGN(auto row, job_row(static_cast<int64_t>(id)));
   if (!row) {
     return fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
                 "'tvctl status' lists the jobs");
   }
-  TRY_ASSIGN(auto attempts, store_.attempts(static_cast<int64_t>(id)));
+  TRY_ASSIGN(auto attempts, attempt_rows(static_cast<int64_t>(id)));
   TRY_ASSIGN(Job job, from_rows(*row, attempts, setup_.matrix));
+  // One transaction: the job is queued again (or its publish is) only if the store records it.
+  const bool was_active = engine_->job(id) && !is_terminal(engine_->job(id)->state);
+  const bool counted = counted_upto_.count(id) > 0;
   counted_upto_.emplace(id, last_ended(job));  // its attempts so far are counted already
-  TRY_ASSIGN(JobId again, engine_->retry(std::move(job)));
-  TRY_ASSIGN(auto now, store_.job(static_cast<int64_t>(again)));
+  JobId again = 0;
+  engine_->hold();
+  auto st = recorder_->command([&]() -> Status {
+    TRY_ASSIGN(again, engine_->retry(std::move(job)));
+    return {};
+  });
+  if (!st && !was_active) engine_->withdraw({id});
+  engine_->release();
+  if (!st) {
+    if (!counted) counted_upto_.erase(id);
+    return tl::unexpected(nothing_done(st.error(), "Nothing was retried."));
+  }
+  TRY_ASSIGN(auto now, job_row(static_cast<int64_t>(again)));
   if (!now) return fail(ErrorKind::kInternal, "job " + std::to_string(again) + " vanished");
   return proto::RetryView{job_view(*now)};
 }
@@ -332,6 +366,8 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
 }
 
 void Service::shutdown() {
+  // What could not be written yet gets a last chance, before the kills' changes.
+  recorder_->flush(std::chrono::seconds(5));
   stopping_ = true;
   for (const auto* j : engine_->jobs()) {
     if (j->run) {

@@ -1,6 +1,6 @@
 // The running service: configuration, store, runner, engine, wired on one io_context, with
-// recovery at start. The request handler (daemon/server) calls these; each returns JSON ready
-// for a reply, or an error.
+// recovery at start. The request handler (daemon/server) calls these; each returns a view
+// (proto/views.h) or an error. A command (enqueue, retry) is one transaction in the store.
 #pragma once
 
 #include <memory>
@@ -14,6 +14,7 @@
 #include "daemon/service/attempt_stats.h"
 #include "daemon/service/clock.h"
 #include "daemon/service/engine.h"
+#include "daemon/service/recorder.h"
 #include "daemon/store/store.h"
 #include "proto/views.h"
 
@@ -94,11 +95,16 @@ class Service {
   const store::Store& store() const { return store_; }
   // Every ended attempt in the store's history and since: for /metrics.
   const AttemptStats& attempt_stats() const { return stats_; }
+  // Writes to the store that failed, and the changes that wait (recorder.h): for /metrics.
+  const Recorder& recorder() const { return *recorder_; }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
 
  private:
   Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
-  void persist(const Job& j);
+  bool persist(const Job& j);  // whether the store has it now
+  // Job `id` as the store has it, or newer, as it waits to be written (recorder.h).
+  Result<std::optional<store::JobRow>> job_row(int64_t id) const;
+  Result<std::vector<store::AttemptRow>> attempt_rows(int64_t id) const;
   void count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts);
 
   Setup setup_;
@@ -109,6 +115,7 @@ class Service {
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<flox::GitLane> lane_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Recorder> recorder_;
   bool stopping_ = false;
   std::map<JobId, std::string> last_state_;  // for the event log
   std::function<void()> change_hook_;

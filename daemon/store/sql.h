@@ -12,9 +12,37 @@
 
 namespace tvd::store::sql {
 
+// What failed, in which file, and what to do about it.
 inline Error sql_error(sqlite3* db, const std::string& what) {
-  return Error{ErrorKind::kIo, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"),
-               "check the state directory's disk and permissions"};
+  if (!db) return Error{ErrorKind::kIo, what + ": out of memory", ""};
+  const char* name = sqlite3_db_filename(db, "main");
+  const std::string file = name && *name ? name : "the database";
+  std::string hint = "check the state directory's disk and permissions";
+  ErrorKind kind = ErrorKind::kIo;
+  switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+      kind = ErrorKind::kInternal;  // what was written is wrong, not the disk: a bug in tvd
+      hint = "a bug in tvd: please report it with this message";
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      hint = "another process holds a write transaction on " + file + " ('fuser -v " + file +
+             "' names it); tvd writes again once it lets go";
+      break;
+    case SQLITE_FULL:
+      hint = "the disk that holds " + file + " is full; free space there";
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      hint = "tvd cannot write " + file + ": check its owner and permissions";
+      break;
+    default:
+      break;
+  }
+  return Error{kind, what + " in " + file + ": " + sqlite3_errmsg(db), hint};
 }
 
 // One prepared statement; binds by position, reads columns by position.
@@ -90,25 +118,36 @@ inline Status exec(sqlite3* db, const char* sql, const std::string& what) {
 }
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+// One transaction, or inside one already open (a command's), a savepoint: the inner changes are
+// kept or undone together, and the outer transaction decides.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {
-    ok_ = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  explicit Transaction(sqlite3* db) : db_(db), nested_(sqlite3_get_autocommit(db) == 0) {
+    ok_ = sqlite3_exec(db, nested_ ? "SAVEPOINT inner" : "BEGIN IMMEDIATE", nullptr, nullptr,
+                       nullptr) == SQLITE_OK;
   }
   ~Transaction() {
-    if (ok_ && !done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (!ok_ || done_) return;
+    sqlite3_exec(db_, nested_ ? "ROLLBACK TO inner; RELEASE inner" : "ROLLBACK", nullptr, nullptr,
+                 nullptr);
   }
   bool ok() const { return ok_; }
   Status commit() {
     done_ = true;
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return tl::unexpected(sql_error(db_, "commit"));
+    if (sqlite3_exec(db_, nested_ ? "RELEASE inner" : "COMMIT", nullptr, nullptr, nullptr) !=
+        SQLITE_OK) {
+      auto e = sql_error(db_, "commit");
+      if (!nested_ && sqlite3_get_autocommit(db_) == 0) {
+        sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);  // a failed COMMIT stays open
+      }
+      return tl::unexpected(e);
     }
     return {};
   }
 
  private:
   sqlite3* db_;
+  bool nested_ = false;
   bool ok_ = false, done_ = false;
 };
 

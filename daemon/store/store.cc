@@ -108,6 +108,17 @@ Result<Store> Store::open(const std::filesystem::path& file) {
   return store;
 }
 
+void Store::set_busy_timeout(std::chrono::milliseconds wait) {
+  sqlite3_busy_timeout(db_, static_cast<int>(wait.count()));
+}
+
+Status Store::atomically(const std::function<Status()>& body) {
+  Transaction t(db_);
+  if (!t.ok()) return tl::unexpected(sql_error(db_, "begin"));
+  TRY(body());
+  return t.commit();
+}
+
 Status Store::sync_variants(const std::vector<VariantRow>& current, int64_t now) {
   Transaction t(db_);
   if (!t.ok()) return tl::unexpected(sql_error(db_, "sync variants"));

@@ -4,6 +4,7 @@
 // written.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -83,6 +84,15 @@ class Store {
   ~Store();
 
   int schema_version() const;
+
+  // How long a write waits for another process's write transaction before it fails with "database
+  // is locked" (5 s after open). The daemon's thread sets it short: it never waits out another
+  // process; what cannot be written now is written later (service/recorder.h).
+  void set_busy_timeout(std::chrono::milliseconds wait);
+
+  // `body`'s changes as one transaction: all of them are recorded, or none (when `body` or the
+  // commit fails). The store's own transactions inside it become part of it.
+  Status atomically(const std::function<Status()>& body);
   static int latest_version();
 
   // The matrix as it is configured now: new cells are added, changed ones updated, cells no

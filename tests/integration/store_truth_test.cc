@@ -159,5 +159,55 @@ TEST_F(StoreTruthTest, RecoveryDoesNotKillAStrangerWithARecordedGroupId) {
   ::waitpid(stranger, nullptr, 0);
 }
 
+// Another process holds a write transaction on tvd.db while a build ends (sqlite3, a backup): the
+// daemon goes on answering, shows the truth, starts no publish the store does not know of,
+// refuses an enqueue it cannot record, and once the lock is gone writes what waited and
+// publishes. After a restart nothing is built or published again.
+TEST_F(StoreTruthTest, ALockedStoreDuringABuildLosesNothingAndRepeatsNothing) {
+  behave(cpu, "seconds=1.5\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "state" / "tvd.db").c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::this_thread::sleep_for(3s);  // the build ended meanwhile
+
+  const auto asked = std::chrono::steady_clock::now();
+  auto s = status();
+  const auto took = std::chrono::steady_clock::now() - asked;
+  RecordProperty(
+      "status_ms_while_locked",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  ASSERT_EQ(s["jobs"].size(), 1u);
+  EXPECT_EQ(s["jobs"][0]["state"], "publishing") << s.dump();  // not the store's "building"
+  ASSERT_FALSE(s["gates"].empty());
+  EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("the store cannot be written since"));
+  EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("database is locked"));
+  EXPECT_EQ(calls("publish acme"), 0u);
+  auto refused = tvctl({"enqueue", "sm89-avx2"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("the store cannot be written now"));
+  EXPECT_THAT(refused.err, HasSubstr("Nothing was queued."));
+  auto metrics = testing::http_get(http_port(), "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("tvd_store_waiting_jobs 1"));
+
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  s = settle();
+  ASSERT_EQ(s["jobs"].size(), 1u) << s.dump();  // the refused enqueue left no job
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
+  EXPECT_TRUE(s["gates"].empty() ||
+              s["gates"][0].get<std::string>().find("store") == std::string::npos);
+  EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("the store is written again"));
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
+  EXPECT_EQ(calls("build " + cpu), 1u);
+  EXPECT_EQ(calls("publish acme " + cpu), 1u);
+}
+
 }  // namespace
 }  // namespace tvd::integration
