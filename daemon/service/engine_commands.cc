@@ -1,0 +1,199 @@
+// The engine's commands: what enqueue, cancel, retry and recovery do to the active jobs, and a
+// command's hold on starts until its transaction is recorded (engine.h).
+#include "daemon/service/engine.h"
+
+namespace tvd::service {
+
+void Engine::release() {
+  if (held_ == 0 || --held_ > 0) return;
+  auto publishes = std::move(publish_wanted_);
+  publish_wanted_.clear();
+  for (JobId id : publishes) {
+    auto it = jobs_.find(id);
+    if (it != jobs_.end() && it->second.state == JobState::kPublishing &&
+        !it->second.cancel_requested && !it->second.run) {
+      start_publish(it->second);
+    }
+  }
+  if (std::exchange(pump_wanted_, false)) pump();
+}
+
+void Engine::withdraw(const std::vector<JobId>& ids) {
+  for (JobId id : ids) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) continue;
+    (void)sched_.cancel(id);
+    if (auto a = active_.find(it->second.package); a != active_.end() && a->second == id) {
+      active_.erase(a);
+    }
+    overlapped_.erase(id);
+    jobs_.erase(it);
+  }
+}
+
+std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
+                                      const EnqueueOptions& o) {
+  std::vector<Enqueued> out;
+  const auto broken = o.force ? std::map<std::string, std::string>{} : preflight_errors(selections);
+  for (const auto& sel : selections) {
+    Enqueued e;
+    e.package = sel.variant.package();
+    next_id_ = std::max(next_id_, first_id_);
+    if (!sel.chosen) {
+      std::string why;
+      for (const auto& x : sel.exclusions)
+        why += (why.empty() ? "" : "; ") + x;
+      e.skipped = "excluded: " + why;
+      out.push_back(std::move(e));
+      continue;
+    }
+    if (auto it = active_.find(e.package); it != active_.end()) {
+      e.job = it->second;
+      out.push_back(std::move(e));
+      continue;
+    }
+    Job j;
+    j.id = next_id_++;
+    j.variant = sel.variant;
+    j.package = e.package;
+    j.origin = o.origin;
+    j.priority = o.priority;
+    j.publish = o.publish && config_.publish;
+    j.batch = o.batch;
+    j.batch_id = o.batch_id;
+    j.enqueued = clock_.now();
+    if (o.origin == sched::Origin::kBatch && !o.force) {
+      auto f = still_failing_.find(j.package);
+      if (f != still_failing_.end() && f->second.first == fingerprint(j)) {
+        e.skipped = "still failing: " + f->second.second +
+                    " (recipe and lock unchanged; --force rebuilds it)";
+        out.push_back(std::move(e));
+        continue;
+      }
+    }
+    // A recipe that would fail in flox build fails its job now, with the finding as the reason,
+    // rather than hours from now; --force builds it anyway.
+    if (auto finding = broken.find(j.package); finding != broken.end()) {
+      e.job = j.id;
+      e.created = true;
+      auto& failed = jobs_[j.id] = std::move(j);
+      fail(failed, JobPhase::kRecipe, flox::Failure::kEvaluation,
+           finding->second + " (tvd check lists every finding; --force builds it anyway)");
+      out.push_back(std::move(e));
+      continue;
+    }
+    auto kind = kind_of(j.variant);
+    sched_.enqueue({j.package, kind, o.origin, o.priority}, j.id);
+    active_[j.package] = j.id;
+    e.job = j.id;
+    e.created = true;
+    auto& stored = jobs_[j.id] = std::move(j);
+    changed(stored);
+    out.push_back(std::move(e));
+  }
+  pump();
+  return out;
+}
+
+Status Engine::cancel(JobId id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return tvd::fail(ErrorKind::kNotFound, "no job " + std::to_string(id),
+                     "'tvctl status' lists the jobs");
+  }
+  Job& j = it->second;
+  if (is_terminal(j.state)) {
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
+                                               ") already " + to_string(j.state));
+  }
+  j.cancel_requested = true;
+  if (sched_.cancel(id) || (j.state == JobState::kPublishing && !j.run && !lane_.busy())) {
+    end(j, JobState::kCancelled);
+  } else if (j.run) {
+    runner_.cancel(*j.run);  // build_done or publish_done finishes it
+  }
+  pump();
+  return {};
+}
+
+Result<JobId> Engine::retry(Job ended) {
+  const JobId id = ended.id;
+  if (auto other = active_.find(ended.package); other != active_.end() && other->second != id) {
+    return other->second;
+  }
+  // The engine's copy if it is still here (it ended a moment ago, or is active); else the store's.
+  auto here = jobs_.find(id);
+  const Job& seen = here != jobs_.end() ? here->second : ended;
+  if (seen.state != JobState::kFailed && seen.state != JobState::kCancelled) {
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + seen.package +
+                                               ") is " + to_string(seen.state) +
+                                               ": only failed or cancelled jobs are retried");
+  }
+  // A build needs a recipe that would not fail in flox build (the same check as at enqueue).
+  if (!(seen.built && seen.publish)) {
+    auto broken = preflight_errors({Selection{seen.variant, {}, true}});
+    if (auto f = broken.find(seen.package); f != broken.end()) {
+      return tvd::fail(
+          ErrorKind::kConflict,
+          "job " + std::to_string(id) + " (" + seen.package + ") would fail again: " + f->second,
+          "fix the recipe ('tvd check' lists every finding), or 'tvctl enqueue "
+          "--force' to build it anyway");
+    }
+  }
+  if (here == jobs_.end()) {
+    ended.run.reset();
+    here = jobs_.emplace(id, std::move(ended)).first;
+  }
+  Job& j = here->second;
+  next_id_ = std::max(next_id_, j.id + 1);
+  j.cancel_requested = false;
+  j.build_tries = 0;
+  j.publish_tries = 0;
+  j.error.clear();
+  j.failure = flox::Failure::kNone;
+  j.finished = {};
+  j.fingerprint.clear();
+  still_failing_.erase(j.package);
+  active_[j.package] = id;
+  if (j.built && j.publish) {
+    j.state = JobState::kPublishing;
+    j.phase = JobPhase::kPublish;
+    changed(j);
+    start_publish(j);
+    return id;
+  }
+  j.state = JobState::kQueued;
+  j.phase = JobPhase::kRecipe;
+  auto kind = kind_of(j.variant);
+  sched_.enqueue({j.package, kind, j.origin, j.priority}, id);
+  changed(j);
+  pump();
+  return id;
+}
+
+void Engine::restore(std::vector<Job> jobs) {
+  for (auto& j : jobs) {
+    next_id_ = std::max(next_id_, j.id + 1);
+    j.run.reset();
+    j.cancel_requested = false;
+    // A try that a crash of tvd interrupted is not the build's fault: it does not count.
+    j.build_tries = j.publish_tries = 0;
+    for (const auto& a : j.attempts) {
+      if (a.interrupted) continue;
+      ++(a.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries);
+    }
+    active_[j.package] = j.id;
+    Job& stored = jobs_[j.id] = std::move(j);
+    if (stored.built && stored.publish) {
+      start_publish(stored);
+      continue;
+    }
+    stored.state = JobState::kQueued;
+    auto kind = kind_of(stored.variant);
+    sched_.enqueue({stored.package, kind, stored.origin, stored.priority}, stored.id);
+    changed(stored);
+  }
+  pump();
+}
+
+}  // namespace tvd::service
