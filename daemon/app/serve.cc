@@ -11,6 +11,7 @@
 
 #include "daemon/base/log.h"
 #include "daemon/config/checks.h"
+#include "daemon/exec/host.h"
 #include "daemon/server/dashboard.h"
 #include "daemon/server/http_server.h"
 #include "daemon/server/socket_server.h"
@@ -75,12 +76,15 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
                    "one, or give this one another flox_env"});
   }
   ::signal(SIGPIPE, SIG_IGN);
+  // Descriptors: as many as the hard limit allows; the socket keeps its connections well below.
+  const uint64_t descriptors = exec::raise_descriptor_limit();
   boost::asio::io_context io;
   const auto socket = setup->config.socket;
   const auto group = setup->config.socket_group;
   auto service = Service::start(io, std::move(*setup), environ);
   if (!service) return report(service.error());
-  auto server = server::SocketServer::listen(io, socket, group, **service);
+  auto server = server::SocketServer::listen(io, socket, group, **service,
+                                             server::socket_limits(descriptors));
   if (!server) return report(server.error());
   log::info("listening on " + socket.string());
   std::unique_ptr<server::HttpServer> http;

@@ -41,4 +41,17 @@ void error(std::string_view message) {
   line(3, "error", message);
 }
 
+void Throttled::warning(std::string_view message, Clock::time_point now) {
+  if (said_ && now - last_ < every_) {
+    ++unsaid_;
+    return;
+  }
+  std::string text(message);
+  if (unsaid_ > 0) text += " (and " + std::to_string(unsaid_) + " more like it since the last)";
+  said_ = true;
+  last_ = now;
+  unsaid_ = 0;
+  line(4, "warning", text);
+}
+
 }  // namespace tvd::log

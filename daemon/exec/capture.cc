@@ -1,4 +1,5 @@
 #include "daemon/exec/capture.h"
+#include "daemon/exec/host.h"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -29,6 +30,7 @@ struct ChildSetup {
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     ::signal(SIGPIPE, SIG_DFL);
+    restore_child_descriptor_limit();
     return {};
   }
 };

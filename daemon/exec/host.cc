@@ -1,5 +1,7 @@
 #include "daemon/exec/host.h"
 
+#include <sys/resource.h>
+
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -203,6 +205,30 @@ bool may_be_our_run(pid_t pgid, int64_t run_started,
     if (cmdline->find(program) != std::string::npos) return true;
   }
   return false;
+}
+
+namespace {
+struct rlimit g_child_nofile {};  // set once at start, read in children
+bool g_child_nofile_set = false;
+}  // namespace
+
+uint64_t raise_descriptor_limit() {
+  struct rlimit now {};
+  if (::getrlimit(RLIMIT_NOFILE, &now) != 0) return 1024;
+  if (!g_child_nofile_set) {
+    g_child_nofile = now;
+    g_child_nofile_set = true;
+  }
+  if (now.rlim_cur < now.rlim_max) {
+    struct rlimit raised = now;
+    raised.rlim_cur = now.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) now = raised;
+  }
+  return now.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 20 : static_cast<uint64_t>(now.rlim_cur);
+}
+
+void restore_child_descriptor_limit() {
+  if (g_child_nofile_set) ::setrlimit(RLIMIT_NOFILE, &g_child_nofile);
 }
 
 }  // namespace tvd::exec

@@ -56,4 +56,12 @@ std::optional<int64_t> process_started_at(pid_t pid);
 bool may_be_our_run(pid_t pgid, int64_t run_started,
                     std::initializer_list<std::string_view> programs);
 
+// The daemon's soft RLIMIT_NOFILE raised to its hard limit, as systemd advises for services
+// that need many descriptors (systemd's default soft limit is 1,024). Children get the soft
+// limit tvd started with back (restore_child_descriptor_limit, between fork and exec): programs
+// that use select() break above 1,024. Returns the soft limit now.
+uint64_t raise_descriptor_limit();
+// In a child between fork and exec: async-signal-safe.
+void restore_child_descriptor_limit();
+
 }  // namespace tvd::exec

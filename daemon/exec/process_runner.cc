@@ -60,6 +60,7 @@ struct ChildSetup {
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
     ::signal(SIGPIPE, SIG_DFL);
+    restore_child_descriptor_limit();
     return {};
   }
 };

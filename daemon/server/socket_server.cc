@@ -1,11 +1,12 @@
 #include "daemon/server/socket_server.h"
 
+#include <errno.h>
 #include <grp.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -27,20 +28,18 @@ namespace {
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
-bool in_group(uid_t uid, gid_t primary, gid_t group) {
+// Whether the peer's credentials, as the kernel passed them at connect, include `group`.
+bool in_group(int fd, gid_t primary, gid_t group) {
   if (primary == group) return true;
-  struct passwd* pw = ::getpwuid(uid);
-  if (!pw) return false;
-  int n = 64;
-  std::vector<gid_t> groups(static_cast<size_t>(n));
-  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) {
-    groups.resize(static_cast<size_t>(n));
-    if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
+  std::vector<gid_t> groups(64);
+  socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0) {
+    if (errno != ERANGE) return false;
+    groups.resize(len / sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0) return false;
   }
-  for (int i = 0; i < n; ++i) {
-    if (groups[static_cast<size_t>(i)] == group) return true;
-  }
-  return false;
+  groups.resize(len / sizeof(gid_t));
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -59,6 +58,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   ~Connection() { live_->erase(this); }
   void start() { read(); }
+  const Peer& peer() const { return peer_; }
+  // Nothing being answered or followed: closing it loses no reply.
+  bool idle() const { return out_.empty() && !following_ && socket_.is_open(); }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
   void close() {
     boost::system::error_code ec;
     timer_.cancel();
@@ -71,6 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
                                                     boost::system::error_code ec, size_t n) {
       if (ec) return;
+      self->last_active_ = std::chrono::steady_clock::now();
       for (auto& line : self->framer_.feed(std::string_view(self->buf_, n))) {
         if (!self->socket_.is_open()) return;  // cut off: the rest of its requests go unread
         if (line.empty()) continue;
@@ -102,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto step = server::follow(req, service_, peer_);
     auto next = std::move(step.next);
     const auto wait = step.wait;
+    following_ = next.has_value();
     send(proto::encode(step.reply), [self = shared_from_this(), next, wait] {
       if (!next || !self->socket_.is_open()) return;
       self->timer_.expires_after(wait);
@@ -143,6 +148,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
                         self->stall_.cancel();
                         if (ec) return;
+                        self->last_active_ = std::chrono::steady_clock::now();
                         auto written = std::move(self->out_.front().written);
                         self->queued_ -= self->out_.front().text.size();
                         self->out_.pop_front();
@@ -169,13 +175,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Outgoing> out_;
   size_t queued_ = 0;  // bytes in out_
   bool closing_ = false;
+  bool following_ = false;  // a `logs -f` goes on
+  std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
   char buf_[65536];
 };
 
 class Server final : public SocketServer {
  public:
-  Server(asio::io_context& io, service::Service& service, std::optional<gid_t> group)
-      : acceptor_(io), retry_(io), service_(service), group_(group) {}
+  Server(asio::io_context& io, service::Service& service, std::optional<gid_t> group,
+         SocketLimits limits)
+      : acceptor_(io), retry_(io), service_(service), group_(group), limits_(limits) {}
 
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
@@ -183,10 +192,8 @@ class Server final : public SocketServer {
         if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;  // stopped
         // Out of descriptors, say: once in the log, then again every 200 ms without a word, so
         // that connections ending meanwhile make room and nothing spins.
-        if (!accept_failing_) {
-          log::warning("socket: accept: " + ec.message() + "; trying again every 200 ms");
-        }
         accept_failing_ = true;
+        accept_log_.warning("socket: accept: " + ec.message() + "; trying again every 200 ms");
         retry_.expires_after(std::chrono::milliseconds(200));
         retry_.async_wait([this](boost::system::error_code e) {
           if (!e) accept();
@@ -198,16 +205,61 @@ class Server final : public SocketServer {
       Peer peer;
       struct ucred cred {};
       socklen_t len = sizeof cred;
-      if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+      const int fd = socket.native_handle();
+      if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
         peer.uid = cred.uid;
         peer.gid = cred.gid;
         peer.pid = cred.pid;
-        peer.may_change = cred.uid == 0 || cred.uid == ::geteuid() ||
-                          (group_ && in_group(cred.uid, cred.gid, *group_));
+        peer.may_change =
+            cred.uid == 0 || cred.uid == ::geteuid() || (group_ && in_group(fd, cred.gid, *group_));
       }
-      std::make_shared<Connection>(std::move(socket), peer, service_, live_)->start();
+      if (make_room(peer)) {
+        std::make_shared<Connection>(std::move(socket), peer, service_, live_)->start();
+      } else {
+        refuse(socket, peer);
+      }
       accept();
     });
+  }
+
+  // Below both limits after closing the oldest idle connection where one is reached; false if
+  // a limit is reached and nothing there is idle.
+  bool make_room(const Peer& peer) {
+    auto oldest_idle = [&](bool same_user) -> Connection* {
+      Connection* pick = nullptr;
+      for (auto* c : *live_) {
+        if (!c->idle() || (same_user && c->peer().uid != peer.uid)) continue;
+        if (!pick || c->last_active() < pick->last_active()) pick = c;
+      }
+      return pick;
+    };
+    const auto mine = static_cast<size_t>(std::count_if(
+        live_->begin(), live_->end(), [&](Connection* c) { return c->peer().uid == peer.uid; }));
+    const bool user_full = mine >= limits_.max_per_user;
+    if (!user_full && live_->size() < limits_.max_connections) return true;
+    Connection* victim = oldest_idle(user_full);
+    if (!victim) return false;
+    close_log_.warning(
+        "socket: " +
+        std::string(user_full ? "uid " + std::to_string(peer.uid) + " has " + std::to_string(mine)
+                              : std::to_string(live_->size())) +
+        " connections open, the most allowed; closed the oldest idle one (pid " +
+        std::to_string(victim->peer().pid) + ") to let a new one in");
+    victim->close();
+    live_->erase(victim);  // closed: its handlers end it soon, and it no longer counts
+    return true;
+  }
+
+  void refuse(local::socket& socket, const Peer& peer) {
+    close_log_.warning("socket: refused a connection of uid " + std::to_string(peer.uid) + ": " +
+                       std::to_string(live_->size()) + " connections open and none idle");
+    const std::string line = proto::encode(proto::Reply::failure(
+        0, proto::Code::kConflict, "too many connections to tvd are busy",
+        "try again in a moment; 'tvd serve' allows " + std::to_string(limits_.max_connections) +
+            " in all and " + std::to_string(limits_.max_per_user) + " per user"));
+    (void)!::send(socket.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    boost::system::error_code ec;
+    socket.close(ec);
   }
 
   void stop() override {
@@ -223,18 +275,28 @@ class Server final : public SocketServer {
   bool accept_failing_ = false;
   service::Service& service_;
   std::optional<gid_t> group_;
+  SocketLimits limits_;
   std::shared_ptr<std::set<Connection*>> live_ = std::make_shared<std::set<Connection*>>();
+  log::Throttled accept_log_, close_log_;
 };
 
 }  // namespace
 
+SocketLimits socket_limits(uint64_t descriptors) {
+  SocketLimits l;
+  l.max_connections = static_cast<size_t>(std::clamp<uint64_t>(descriptors / 4, 4, 1024));
+  l.max_per_user = std::max<size_t>(2, l.max_connections / 4);
+  return l;
+}
+
 Result<std::unique_ptr<SocketServer>> SocketServer::listen(asio::io_context& io,
                                                            const std::filesystem::path& path,
                                                            const std::string& group,
-                                                           service::Service& service) {
+                                                           service::Service& service,
+                                                           SocketLimits limits) {
   std::optional<gid_t> gid;
   if (struct group* gr = ::getgrnam(group.c_str())) gid = gr->gr_gid;
-  auto server = std::make_unique<Server>(io, service, gid);
+  auto server = std::make_unique<Server>(io, service, gid, limits);
   std::error_code fs_ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), fs_ec);
   if (std::filesystem::is_socket(path, fs_ec)) {
