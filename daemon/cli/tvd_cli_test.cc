@@ -181,6 +181,8 @@ TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
   EXPECT_THAT(out, HasSubstr("warning:   pytorch_env"));
 
   testing::git(root.path(), {"init", "-q", "-b", "main", env.string()});
+  testing::git(env, {"add", "."});
+  testing::git(env, {"-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "-m", "init"});
   write_text(config, R"({ "flox_env": "build-torchvision", "flox": "/bin/true",
                           "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock",
                           "publish": {"push": true} })");
@@ -190,6 +192,13 @@ TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
                           "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock" })");
   ASSERT_EQ(run({"check-config"}), 0) << err;
   EXPECT_THAT(out, HasSubstr("60 cells, 42 buildable, 18 excluded"));
+  EXPECT_EQ(out.find("nobody committed"), std::string::npos) << out;
+  // A person's work in the checkout: tvd should have a clone of its own (a warning).
+  write_text(env / "NOTES.md", "half-written\n");
+  ASSERT_EQ(run({"check-config"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("has changes nobody committed (git status: ?? NOTES.md)"));
+  EXPECT_THAT(out, HasSubstr("give tvd a clone of its own"));
+  std::filesystem::remove(env / "NOTES.md");
   write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");
   EXPECT_EQ(run({"check-config"}), 2);
   EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));

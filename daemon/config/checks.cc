@@ -1,11 +1,14 @@
 #include "daemon/config/checks.h"
 
 #include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <system_error>
 
@@ -28,11 +31,37 @@ bool executable(const std::string& name) {
   return false;
 }
 
-// The branch's upstream, by asking git (a start-up check, not a hot path).
+// git's answer in `repo` (a start-up check, not a hot path); nullopt if git failed.
+std::optional<std::string> git_says(const std::filesystem::path& repo,
+                                    std::vector<std::string> args) {
+  args.insert(args.begin(), {"git", "-C", repo.string()});
+  std::map<std::string, std::string> env;
+  if (const char* path = std::getenv("PATH")) env["PATH"] = path;
+  if (const char* home = std::getenv("HOME")) env["HOME"] = home;
+  auto r = exec::capture_all({args}, env, 1, std::chrono::seconds(30));
+  if (!r[0].started || r[0].exit_code != 0) return std::nullopt;
+  return r[0].out;
+}
+
 bool has_upstream(const std::filesystem::path& repo) {
-  std::string cmd = "git -C '" + repo.string() +
-                    "' rev-parse --abbrev-ref --symbolic-full-name '@{u}' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
+  return git_says(repo, {"rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"}).has_value();
+}
+
+// Signs that a person works in the checkout: it belongs to another user, or has changes nobody
+// committed. tvd commits and pushes there, so it should have a clone of its own.
+std::optional<std::string> someone_works_in(const std::filesystem::path& repo) {
+  struct stat st {};
+  if (::stat(repo.c_str(), &st) == 0 && st.st_uid != ::geteuid()) {
+    const struct passwd* pw = ::getpwuid(st.st_uid);
+    return "belongs to " + (pw ? std::string(pw->pw_name) : "uid " + std::to_string(st.st_uid)) +
+           ", not to tvd's user";
+  }
+  auto status = git_says(repo, {"status", "--porcelain"});
+  if (status && !status->empty()) {
+    auto line = status->substr(0, status->find('\n'));
+    return "has changes nobody committed (git status: " + line + ")";
+  }
+  return std::nullopt;
 }
 
 // "1.14.1" from flox --version's output; nullopt when it says something else.
@@ -125,6 +154,13 @@ std::vector<HostProblem> check_host(const Config& c) {
       problem("the branch checked out in " + env.string() + " has no upstream, which " +
               std::string(c.publish.push ? "publish.push" : "flox publish") +
               " needs: run 'git push -u origin BRANCH' there once");
+    }
+    if (auto who = someone_works_in(env)) {
+      problem("flox_env " + env.string() + " " + *who +
+                  ": tvd commits and pushes in this checkout, and a person's work there can "
+                  "stop its jobs; give tvd a clone of its own (git clone URL "
+                  "/var/lib/tvd/build-torchvision) and set flox_env to it",
+              false);
     }
   }
   if (!executable(c.flox)) {

@@ -239,4 +239,66 @@ Verdict classify(const RunResult& r, Phase phase) {
   return {Failure::kUnknown, false, with("exit code " + std::to_string(r.exit_code), line)};
 }
 
+Verdict classify_push(std::string_view tail) {
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < tail.size();) {
+    size_t end = tail.find('\n', pos);
+    if (end == std::string_view::npos) end = tail.size();
+    lines.push_back(trim(tail.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+  auto line_with = [&](std::string_view what) -> std::string {
+    for (const auto& l : lines)
+      if (l.find(what) != std::string::npos) return l;
+    return {};
+  };
+  // What the remote itself said ("remote: pushes to main need a review").
+  std::string remote;
+  for (const auto& l : lines) {
+    if (l.rfind("remote:", 0) != 0) continue;
+    auto said = trim(std::string_view(l).substr(7));
+    if (!said.empty()) remote += (remote.empty() ? "" : "; ") + said;
+  }
+  if (auto l = line_with("[remote rejected]"); !l.empty()) {
+    auto open = l.rfind('('), close = l.rfind(')');
+    std::string why = open != std::string::npos && close > open
+                          ? l.substr(open + 1, close - open - 1)
+                          : std::string("rejected");
+    return {Failure::kPublishPrecondition, false,
+            "the upstream refused the push: " + why + (remote.empty() ? "" : " (" + remote + ")")};
+  }
+  if (!line_with("[rejected]").empty() || !line_with("non-fast-forward").empty() ||
+      !line_with("fetch first").empty()) {
+    return {Failure::kCollision, true, "the upstream moved: " + line_with("[rejected]")};
+  }
+  if (auto l = line_with("does not appear to be a git repository"); !l.empty()) {
+    return {Failure::kPublishPrecondition, false, "the upstream does not exist: " + l};
+  }
+  if (auto l = line_with("fatal: repository '");
+      !l.empty() && l.find("not found") != std::string::npos) {
+    return {Failure::kPublishPrecondition, false,
+            "the upstream does not exist, or these credentials may not see it: " + l};
+  }
+  if (auto l = line_with("Authentication failed"); !l.empty()) {
+    return {Failure::kNotLoggedIn, false, "the upstream refused the credentials: " + l};
+  }
+  if (auto l = line_with("Permission denied (publickey"); !l.empty()) {
+    return {Failure::kNotLoggedIn, false, "the upstream refused the SSH key: " + l};
+  }
+  if (auto l = line_with("has no upstream branch"); !l.empty()) {
+    return {Failure::kPublishPrecondition, false, l};
+  }
+  // The network, or something git did not explain: worth another try. The line that says what
+  // went wrong, not git's closing advice ("and the repository exists.").
+  std::string said;
+  for (const auto& l : lines) {
+    if (l.rfind("fatal:", 0) == 0 || l.rfind("error:", 0) == 0 || l.rfind("ssh:", 0) == 0) {
+      said = l;
+      break;
+    }
+  }
+  if (said.empty()) said = telling_line(tail);
+  return {Failure::kNetwork, true, said};
+}
+
 }  // namespace tvd::flox

@@ -77,4 +77,18 @@ FloxOutput read_flox_output(std::string_view tail);
 // The last line of `tail` that says "error" (or the last non-empty line), trimmed.
 std::string telling_line(std::string_view tail);
 
+// Why `git push` failed, from what git 2.39 writes (Debian 12's; the wording is git's own, in
+// transport.c, connect.c, http.c and remote-curl.c):
+// - the upstream moved: " ! [rejected] … (fetch first)" or "(non-fast-forward)": transient, and
+//   the lane rebases tvd's own commits onto it (kCollision);
+// - the upstream refused it: " ! [remote rejected] main -> main (pre-receive hook declined)",
+//   a protected branch: permanent, with the remote's own "remote: …" lines (kPublishPrecondition);
+// - no such repository: "fatal: '…' does not appear to be a git repository", "fatal: repository
+//   '…' not found": permanent (kPublishPrecondition);
+// - refused credentials: "fatal: Authentication failed for '…'", "Permission denied
+//   (publickey)": permanent (kNotLoggedIn);
+// - no upstream branch: "fatal: The current branch main has no upstream branch.": permanent;
+// - anything else (a host that does not resolve, a dropped connection): the network, transient.
+Verdict classify_push(std::string_view tail);
+
 }  // namespace tvd::flox

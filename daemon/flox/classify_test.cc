@@ -176,5 +176,47 @@ TEST(Classify, EveryFailureClassHasOneNameThatReadsBack) {
   }
 }
 
+// git push's failures, in git 2.39's words (transport.c, connect.c, http.c, remote-curl.c).
+TEST(ClassifyPush, EachFailureOfGitPushHasItsClassAndItsOwnWords) {
+  auto network = classify_push(
+      "ssh: Could not resolve hostname github.com: Name or service not known\n"
+      "fatal: Could not read from remote repository.\n\n"
+      "Please make sure you have the correct access rights\nand the repository exists.\n");
+  EXPECT_EQ(network.failure, Failure::kNetwork);
+  EXPECT_TRUE(network.transient);
+  EXPECT_EQ(network.reason,
+            "ssh: Could not resolve hostname github.com: Name or service not known");
+  auto https = classify_push(
+      "fatal: unable to access 'https://github.com/acme/build-torchvision.git/': Could not "
+      "resolve host: github.com\n");
+  EXPECT_EQ(https.failure, Failure::kNetwork);
+  EXPECT_THAT(https.reason, HasSubstr("Could not resolve host: github.com"));
+  auto gone = classify_push(
+      "remote: Repository not found.\n"
+      "fatal: repository 'https://github.com/acme/nope.git/' not found\n");
+  EXPECT_EQ(gone.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(gone.transient);
+  auto auth = classify_push(
+      "remote: Invalid username or password.\n"
+      "fatal: Authentication failed for 'https://github.com/acme/build-torchvision.git/'\n");
+  EXPECT_EQ(auth.failure, Failure::kNotLoggedIn);
+  EXPECT_FALSE(auth.transient);
+  auto key = classify_push(
+      "git@github.com: Permission denied (publickey).\n"
+      "fatal: Could not read from remote repository.\n");
+  EXPECT_EQ(key.failure, Failure::kNotLoggedIn);
+  auto moved = classify_push(
+      "To /srv/upstream.git\n ! [rejected]        main -> main (fetch first)\n"
+      "error: failed to push some refs to '/srv/upstream.git'\n");
+  EXPECT_EQ(moved.failure, Failure::kCollision);
+  EXPECT_TRUE(moved.transient);
+  auto branch = classify_push(
+      "fatal: The current branch main has no upstream branch.\n"
+      "To push the current branch and set the remote as upstream, use\n\n"
+      "    git push --set-upstream origin main\n");
+  EXPECT_EQ(branch.failure, Failure::kPublishPrecondition);
+  EXPECT_THAT(branch.reason, HasSubstr("has no upstream branch"));
+}
+
 }  // namespace
 }  // namespace tvd::flox

@@ -1,6 +1,10 @@
 #include "daemon/flox/git_lane.h"
 
+#include <signal.h>
+
+#include <charconv>
 #include <memory>
+#include <thread>
 
 #include "daemon/base/file.h"
 #include "daemon/base/log.h"
@@ -48,7 +52,53 @@ void GitLane::git(std::vector<std::string> args, std::function<void(const exec::
   spec.log = config_.log_dir / ("git-" + std::to_string(n_++ % 8) + ".log");
   spec.log_limit = 1 << 20;
   spec.wall_timeout = config_.git_timeout;
-  runner_.start(std::move(spec), std::move(then));
+  // A marker per running git (its process group and start), so that the next start can end a
+  // git that a crash of tvd left running (recover()).
+  auto marker = std::make_shared<std::filesystem::path>();
+  auto run =
+      runner_.start(std::move(spec), [marker, then = std::move(then)](const exec::RunResult& r) {
+        std::error_code ec;
+        if (!marker->empty()) std::filesystem::remove(*marker, ec);
+        then(r);
+      });
+  if (auto pgid = runner_.process_group(run)) {
+    *marker = config_.log_dir / "running" / std::to_string(*pgid);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    std::error_code ec;
+    std::filesystem::create_directories(marker->parent_path(), ec);
+    if (!write_file_atomic(*marker, std::to_string(now) + "\n", Overwrite::kYes)) marker->clear();
+  }
+}
+
+void GitLane::end_orphans() {
+  std::error_code ec;
+  const auto dir = config_.log_dir / "running";
+  std::vector<pid_t> killed;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    pid_t pgid = 0;
+    const auto name = it->path().filename().string();
+    std::from_chars(name.data(), name.data() + name.size(), pgid);
+    auto text = read_file(it->path());
+    int64_t started = 0;
+    if (text) std::from_chars(text->data(), text->data() + text->size(), started);
+    std::error_code rm;
+    std::filesystem::remove(it->path(), rm);
+    if (pgid <= 1 || started <= 0) continue;
+    if (exec::may_be_our_run(pgid, started, {"git"})) {
+      ::kill(-pgid, SIGKILL);
+      killed.push_back(pgid);
+      log::warning("killed git left running by tvd's last run (process group " +
+                   std::to_string(pgid) + ")");
+    }
+  }
+  // Until they are gone: the index.lock check after this must not see them holding it.
+  for (int i = 0; i < 100 && !killed.empty(); ++i) {
+    std::erase_if(killed, [](pid_t g) { return ::kill(-g, 0) != 0; });
+    if (!killed.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void GitLane::enqueue(std::vector<Step> steps, std::function<void(LaneOutcome)> done) {
@@ -106,20 +156,31 @@ bool is_ours(const std::string& subject) {
 
 }  // namespace
 
+LaneOutcome GitLane::push_refused(const flox::Verdict& v) const {
+  if (v.transient) {
+    return refused(
+        "git push failed: " + v.reason + "; the commit is kept and will be pushed on the next try",
+        true, v.failure);
+  }
+  std::string what = "check the credentials tvd's user has for the remote";
+  if (v.failure == flox::Failure::kPublishPrecondition) {
+    what = "check 'git remote -v' and the branch's upstream in " + config_.env_dir.string() +
+           " (and, if the remote refused it, what it allows)";
+  }
+  return refused("git push failed: " + v.reason + "; tvd's commit is kept unpushed: " + what +
+                     ", then retry the job",
+                 false, v.failure);
+}
+
 void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> fail) {
   git({"push", "-q"}, [this, next, fail](const exec::RunResult& r) {
     if (r.succeeded()) {
       next();
       return;
     }
-    const std::string tail = r.tail;
-    const bool moved = tail.find("[rejected]") != std::string::npos ||
-                       tail.find("non-fast-forward") != std::string::npos ||
-                       tail.find("fetch first") != std::string::npos;
-    if (!moved) {
-      fail(refused("git push failed: " + flox::telling_line(tail) +
-                       "; the commit is kept and will be pushed on the next try",
-                   true, flox::Failure::kNetwork));
+    const auto verdict = flox::classify_push(r.tail);
+    if (verdict.failure != flox::Failure::kCollision) {
+      fail(push_refused(verdict));
       return;
     }
     // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
@@ -151,11 +212,9 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
         }
         git({"rebase", "-q", "@{u}"}, [this, next, fail](const exec::RunResult& rb) {
           if (rb.succeeded()) {
-            git({"push", "-q"}, [next, fail](const exec::RunResult& p) {
+            git({"push", "-q"}, [this, next, fail](const exec::RunResult& p) {
               if (!p.succeeded()) {
-                fail(refused("git push after rebasing onto the moved upstream failed: " +
-                                 flox::telling_line(p.tail),
-                             true, flox::Failure::kNetwork));
+                fail(push_refused(flox::classify_push(p.tail)));
                 return;
               }
               next();
@@ -183,6 +242,33 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
   });
 }
 
+void GitLane::add_ignore(const std::filesystem::path& path, std::string text,
+                         std::function<void()> next, std::function<void(LaneOutcome)> fail) {
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "# flox build results\nresult-*\n";
+  if (auto st = write_file_atomic(path, text, Overwrite::kYes); !st) {
+    fail(refused("cannot update " + path.string() + ": " + st.error().message, false,
+                 flox::Failure::kUnknown));
+    return;
+  }
+  git({"add", "--", ".gitignore"}, [this, next, fail](const exec::RunResult& r) {
+    if (!r.succeeded()) {
+      fail(refused("git add .gitignore failed: " + flox::telling_line(r.tail), false,
+                   flox::Failure::kUnknown));
+      return;
+    }
+    git({"commit", "-q", "-m", "Ignore flox build results (result-*)", "--", ".gitignore"},
+        [next, fail](const exec::RunResult& c) {
+          if (!c.succeeded()) {
+            fail(refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
+                         flox::Failure::kUnknown));
+            return;
+          }
+          next();
+        });
+  });
+}
+
 void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
                             std::function<void(LaneOutcome)> done) {
   const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
@@ -194,7 +280,8 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
   // Who commits: the checkout's own identity, or tvd's when it has none (asked once).
   steps.push_back([this](auto next, auto) { check_identity(next); });
 
-  // result-* links never belong in git.
+  // result-* links never belong in git. tvd adds the line only to a .gitignore nobody is
+  // editing: its commit must hold tvd's line and nothing of anyone else's.
   steps.push_back([this](auto next, auto fail) {
     auto path = config_.env_dir / ".gitignore";
     auto text = read_file(path);
@@ -203,28 +290,17 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
       next();
       return;
     }
-    if (!current.empty() && current.back() != '\n') current += '\n';
-    current += "# flox build results\nresult-*\n";
-    if (auto st = write_file_atomic(path, current, Overwrite::kYes); !st) {
-      fail(refused("cannot update " + path.string() + ": " + st.error().message, false,
-                   flox::Failure::kUnknown));
-      return;
-    }
-    git({"add", "--", ".gitignore"}, [this, next, fail](const exec::RunResult& r) {
-      if (!r.succeeded()) {
-        fail(refused("git add .gitignore failed: " + flox::telling_line(r.tail), false,
-                     flox::Failure::kUnknown));
+    git({"status", "--porcelain", "--", ".gitignore"}, [this, path, current, next,
+                                                        fail](const exec::RunResult& st) {
+      if (!st.succeeded() || !st.tail.empty()) {
+        fail(refused(path.string() +
+                         " has changes nobody committed (git status: " + first_lines(st.tail, 1) +
+                         "); tvd adds \"result-*\" to it in a commit of its own: commit or "
+                         "discard those changes, or add the line yourself, then retry",
+                     false, flox::Failure::kPublishPrecondition));
         return;
       }
-      git({"commit", "-q", "-m", "Ignore flox build results (result-*)", "--", ".gitignore"},
-          [next, fail](const exec::RunResult& c) {
-            if (!c.succeeded()) {
-              fail(refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
-                           flox::Failure::kUnknown));
-              return;
-            }
-            next();
-          });
+      add_ignore(path, current, next, fail);
     });
   });
 
@@ -257,8 +333,15 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
               return;
             }
             *need_add = *need_commit = true;
+          } else if (out->code == "??" && recipe.state != FileState::kDiffers) {
+            *need_add = *need_commit = true;  // tvd's own text, left by an interrupted commit
           } else if (out->code == "??") {
-            *need_add = *need_commit = true;
+            // Someone's own recipe: tvd commits only what it wrote.
+            fail(refused(rel + " is untracked and differs from what tvd generates: tvd commits "
+                               "only its own recipes; commit it yourself (git add and git "
+                               "commit), or delete it to have tvd generate it, then retry",
+                         false, flox::Failure::kNotTracked));
+            return;
           } else if (out->code == "A ") {
             *need_commit = true;
           } else {
@@ -326,6 +409,7 @@ void GitLane::recover(std::vector<RecipeReport> ours,
   // A crash of tvd during a git command leaves .git/index.lock, and every later git command
   // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so
   // a lock that no process holds open is that leftover.
+  end_orphans();
   const auto lock = config_.env_dir / ".git" / "index.lock";
   std::error_code ec;
   if (std::filesystem::exists(lock, ec) && !exec::held_open(lock)) {

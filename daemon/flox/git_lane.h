@@ -73,9 +73,17 @@ class GitLane : public Lane {
   const GitLaneConfig& config() const { return config_; }
 
  private:
+  // A push that failed for a reason other than a moved upstream, as the job's outcome.
+  LaneOutcome push_refused(const flox::Verdict& v) const;
   // git push; when the upstream moved, fetch, rebase tvd's own unpushed commits onto it, and
   // push again. A conflict, or someone else's unpushed commit, fails with what to do.
   void push(std::function<void()> next, std::function<void(LaneOutcome)> fail);
+  // At start: kills each git a crash of tvd left running (its marker names the process group),
+  // if that group is still that git.
+  void end_orphans();
+  // Adds "result-*" to the environment's .gitignore (now `text`) and commits that file alone.
+  void add_ignore(const std::filesystem::path& path, std::string text, std::function<void()> next,
+                  std::function<void(LaneOutcome)> fail);
 
   using Step =
       std::function<void(std::function<void()> next, std::function<void(LaneOutcome)> fail)>;

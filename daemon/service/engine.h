@@ -198,6 +198,10 @@ class Engine {
   // starts from now on. The environment and the log directory stay (they need a restart).
   void reconfigure(const EngineConfig& c);
 
+  // After a reload: each job's variant is taken from `m` (by its package), so that the old
+  // matrix can go. False if some job's variant is not in `m` (it still points into the old one).
+  bool rebind(const Matrix& m);
+
   // `generate` through the daemon: each missing recipe is written and committed in the git lane,
   // as before a build. Failures go to `on_error`.
   void commit_recipes(const std::vector<RecipeReport>& recipes,

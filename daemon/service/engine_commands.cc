@@ -196,4 +196,17 @@ void Engine::restore(std::vector<Job> jobs) {
   pump();
 }
 
+bool Engine::rebind(const Matrix& m) {
+  bool all = true;
+  for (auto& [id, j] : jobs_) {
+    auto sel = resolve_specs(m, {j.package}, /*force=*/true);
+    if (sel && sel->size() == 1 && sel->front().variant.package() == j.package) {
+      j.variant = sel->front().variant;
+    } else {
+      all = false;
+    }
+  }
+  return all;
+}
+
 }  // namespace tvd::service

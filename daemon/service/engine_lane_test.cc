@@ -71,7 +71,10 @@ TEST_F(EngineTest, RecoveryRemovesAStaleIndexLockButNotAHeldOne) {
   fs::remove(lock);
 }
 
-TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) {
+// tvd commits only what it wrote: an untracked recipe someone wrote for the variant is not
+// committed (flox builds only tracked files, so the job says what to do); once its author
+// commits it, it is built as it is, and never over uncommitted changes to it.
+TEST_F(EngineTest, AHandWrittenRecipeIsBuiltOnlyOnceItsAuthorCommittedIt) {
   auto c = config();
   c.publish = false;
   make(c);
@@ -79,18 +82,68 @@ TEST_F(EngineTest, AHandWrittenRecipeIsCommittedAsItIsButNeverOverDirtyChanges) 
   testing::write_text(file, "# written by hand\n{ }: { }\n");
   auto e = enqueue({"cpu-avx2"});
   run_until_idle();
-  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded);
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->failure, flox::Failure::kNotTracked);
+  EXPECT_THAT(j->error, HasSubstr(".flox/pkgs/" + cpu +
+                                  ".nix is untracked and differs from what tvd generates"));
+  EXPECT_THAT(j->error, HasSubstr("commit it yourself"));
+  EXPECT_THAT(testing::git(env_dir, {"status", "--porcelain"}), HasSubstr("?? .flox/pkgs/"));
+
+  testing::git(env_dir, {"add", "--", ".flox/pkgs/" + cpu + ".nix"});
+  testing::git(env_dir, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                         "My own cpu-avx2"});
+  auto built = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(seen(*built[0].job)->state, JobState::kSucceeded);
   EXPECT_EQ(testing::git(env_dir, {"show", "HEAD:.flox/pkgs/" + cpu + ".nix"}),
             "# written by hand\n{ }: { }\n");
 
   testing::write_text(file, "# half-way through an edit\n");
   auto again = enqueue({"cpu-avx2"});
   run_until_idle();
-  const Job* j = seen(*again[0].job);
+  j = seen(*again[0].job);
   EXPECT_EQ(j->state, JobState::kFailed);
   EXPECT_EQ(j->phase, JobPhase::kRecipe);
   EXPECT_THAT(j->error, HasSubstr("has uncommitted changes (git status:  M .flox/pkgs/"));
   EXPECT_THAT(j->error, HasSubstr("commit or discard them"));
+}
+
+// A person's uncommitted edit to .gitignore (which tvd also edits) is never committed or pushed
+// in tvd's "Ignore flox build results" commit: the job says which file and what to do.
+TEST_F(EngineTest, APersonsUncommittedGitignoreEditIsNeverCommitted) {
+  make(config());
+  testing::write_text(env_dir / ".gitignore", "# my scratch files\n");
+  testing::git(env_dir, {"add", ".gitignore"});
+  testing::git(env_dir, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                         "A .gitignore"});
+  testing::write_text(env_dir / ".gitignore", "# my scratch files\n*.scratch\n");  // not committed
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_THAT(j->error, HasSubstr(".gitignore has changes nobody committed (git status:  M "
+                                  ".gitignore)"));
+  EXPECT_THAT(j->error, HasSubstr("commit or discard those changes"));
+  EXPECT_EQ(testing::git(env_dir, {"log", "--all", "--format=%s"}).find("Ignore flox"),
+            std::string::npos);
+  EXPECT_EQ(testing::git(upstream, {"log", "--all", "--format=%s"}).find("Ignore flox"),
+            std::string::npos);
+  EXPECT_EQ(testing::read_text(env_dir / ".gitignore"), "# my scratch files\n*.scratch\n");
+
+  // Committed by its author, the file is tvd's to extend, in a commit of its own.
+  testing::git(env_dir, {"add", ".gitignore"});
+  testing::git(env_dir, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m",
+                         "Ignore scratch files"});
+  testing::git(env_dir, {"push", "-q"});
+  auto again = enqueue({"cpu-avx2"});
+  run_until_idle();
+  EXPECT_EQ(seen(*again[0].job)->state, JobState::kSucceeded) << seen(*again[0].job)->error;
+  const std::string shown = testing::git(
+      env_dir,
+      {"log", "-p", "--format=%s", "--grep=Ignore flox build results", "--", ".gitignore"});
+  EXPECT_THAT(shown, HasSubstr("+result-*"));
+  EXPECT_EQ(shown.find("+*.scratch"), std::string::npos);
 }
 
 // Another build host (here: another clone) pushed meanwhile: tvd's push is rejected, it fetches,
@@ -136,6 +189,43 @@ TEST_F(EngineTest, ARebaseConflictFailsWithThePathAndWhatToDo) {
   EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-merge"));
   EXPECT_FALSE(fs::exists(env_dir / ".git" / "rebase-apply"));
   EXPECT_EQ(count_calls("build " + cpu), 0u);
+}
+
+// The upstream refuses the push (a pre-receive hook, as a protected branch does): git's last
+// line is advice, not the reason. The job fails at once with the remote's words, not as a
+// network failure retried three times; the commit stays in the checkout.
+TEST_F(EngineTest, APushTheUpstreamRefusesFailsWithItsReasonAndIsNotRetried) {
+  make(config());
+  testing::write_text(upstream / "hooks" / "pre-receive",
+                      "#!/bin/sh\necho 'main is protected: open a merge request' >&2\nexit 1\n");
+  fs::permissions(upstream / "hooks" / "pre-receive", fs::perms::owner_all);
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->failure, flox::Failure::kPublishPrecondition);
+  EXPECT_THAT(j->error, HasSubstr("the upstream refused the push: pre-receive hook declined "
+                                  "(main is protected: open a merge request)"));
+  EXPECT_EQ(j->build_tries, 1);
+  EXPECT_EQ(count_calls("build " + cpu), 0u);
+  EXPECT_THAT(testing::git(env_dir, {"log", "--format=%s", "-1"}), HasSubstr("(" + cpu + ")"));
+}
+
+// The upstream is gone (a moved or deleted repository): said as such, with where to look, and
+// not retried as the network.
+TEST_F(EngineTest, AMissingUpstreamIsSaidAsSuchAndNotRetried) {
+  make(config());
+  fs::rename(upstream, dir / "moved.git");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->failure, flox::Failure::kPublishPrecondition);
+  EXPECT_THAT(j->error, HasSubstr("the upstream does not exist: fatal: '" + upstream.string() +
+                                  "' does not appear to be a git repository"));
+  EXPECT_THAT(j->error, HasSubstr("check 'git remote -v'"));
+  EXPECT_THAT(j->error, ::testing::Not(HasSubstr("and the repository exists")));
+  EXPECT_EQ(j->build_tries, 1);
 }
 
 // The upload runs outside the git lane, from a worktree of the revision being published: a

@@ -321,7 +321,10 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
       !st) {
     return st;
   }
-  // Moving a Matrix keeps its tables where they are, so jobs still pointing into it stay valid.
+  // Jobs take their variants from the new matrix. The old setup is kept one reload longer (a
+  // git transaction queued now may hold a copy of a variant), and longer only while a job's
+  // variant is not in the new matrix. Moving a Matrix keeps its tables where they are.
+  if (engine_->rebind(next->matrix)) retired_.clear();
   retired_.push_back(std::move(setup_));
   setup_ = std::move(*next);
   engine_->reconfigure(engine_config(setup_.config, environ_));

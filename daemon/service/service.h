@@ -108,7 +108,7 @@ class Service {
   void count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts);
 
   Setup setup_;
-  std::vector<Setup> retired_;  // earlier setups: running jobs still point into their matrices
+  std::vector<Setup> retired_;  // earlier setups that jobs may still point into (reload)
   store::Store store_;
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;

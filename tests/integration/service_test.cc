@@ -1,5 +1,7 @@
 // The real `tvd serve` and `tvctl` binaries against a scratch flox environment (a git checkout
 // with a bare upstream) and the project's fake flox.
+#include <sstream>
+
 #include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
 
@@ -335,6 +337,42 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
   EXPECT_EQ(settle()["jobs"].size(), 2u);  // still serving, on the old config
 }
 
+// Each SIGHUP used to keep the old matrix and templates for good (about 64 KiB a reload): jobs
+// now take their variants from the new matrix, and the old setup goes at the next reload. 200
+// reloads with a job running: the daemon's memory stays where 20 reloads left it.
+TEST_F(ServiceTest, ReloadsDoNotGrowTheDaemonsMemory) {
+  // ASan keeps freed memory in quarantine; without it, freed memory is used again as it would be.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string saved = asan ? asan : "";
+  ::setenv("ASAN_OPTIONS", (saved + (saved.empty() ? "" : ":") + "quarantine_size_mb=0").c_str(),
+           1);
+  behave(cpu, "seconds=60\n");
+  start();
+  ::setenv("ASAN_OPTIONS", saved.c_str(), 1);
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  auto rss_kib = [&] {
+    std::istringstream in(testing::read_text("/proc/" + std::to_string(daemon) + "/status"));
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1L;
+  };
+  auto reload = [&](int times) {
+    for (int i = 0; i < times; ++i) {
+      ::kill(daemon, SIGHUP);
+      std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(tvctl({"status"}).exit_code, 0);  // the signals were handled
+  };
+  reload(20);
+  const long early = rss_kib();
+  reload(200);
+  const long late = rss_kib();
+  RecordProperty("rss_kib_after_20_reloads", static_cast<int>(early));
+  RecordProperty("rss_kib_after_220_reloads", static_cast<int>(late));
+  EXPECT_LT(late - early, 2048) << early << " KiB after 20 reloads, " << late << " after 220";
+  EXPECT_EQ(status()["jobs"][0]["state"], "building");  // the job lived through every reload
+}
+
 // kill -9 the daemon at random moments during builds and publishes, restart it, 20 times: every
 // job ends succeeded, each variant is published exactly once, and the database is intact.
 // Two nightlies over the same 42 recipes, with a restart and an unrelated commit between them:
@@ -399,6 +437,40 @@ TEST_F(ServiceTest, KillsDuringPublishesPublishNothingTwice) {
   }
   RecordProperty("publishes_started", started);
   std::cout << "publishes started: " << started << " for " << specs.size() << " outputs\n";
+}
+
+// kill -9 of the daemon while `git push` runs (here: a slow pre-receive hook upstream) used to
+// leave that git running after the restart, alongside the new one's. The restart ends it, and
+// the job then pushes and publishes.
+TEST_F(ServiceTest, AGitACrashLeftRunningIsEndedByTheRestart) {
+  const fs::path hook = dir / "upstream.git" / "hooks" / "pre-receive";
+  testing::write_text(hook, "#!/bin/sh\necho $$ > '" + (plan / "hook.pid").string() +
+                                "'\nif [ -e '" + (plan / "slow").string() +
+                                "' ]; then sleep 300; fi\nexit 0\n");
+  fs::permissions(hook, fs::perms::owner_all);
+  testing::write_text(plan / "slow", "");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 200 && !fs::exists(plan / "hook.pid"); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(fs::exists(plan / "hook.pid")) << testing::read_text(dir / "serve.log");
+  std::this_thread::sleep_for(200ms);
+  const pid_t pushing = std::stoi(testing::read_text(plan / "hook.pid"));
+  ASSERT_TRUE(testing::process_alive(pushing));
+  stop(SIGKILL);
+  EXPECT_TRUE(testing::process_alive(pushing));  // the crash left it running
+  fs::remove(plan / "slow");
+  start();
+  bool ended = false;
+  for (int i = 0; i < 100 && !ended; ++i) {
+    ended = !testing::process_alive(pushing);
+    if (!ended) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(ended) << "the git push of the crashed run is still running";
+  EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("killed git left running"));
+  auto s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
+  EXPECT_EQ(calls("publish acme " + cpu), 1u);
 }
 
 TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {

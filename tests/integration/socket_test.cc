@@ -254,7 +254,7 @@ TEST_F(SocketTest, AThousandIdleConnectionsStopNothing) {
   if (mine.rlim_max < 2048) GTEST_SKIP() << "the hard descriptor limit here is " << mine.rlim_max;
   const struct rlimit before = mine;
   mine.rlim_cur = mine.rlim_max;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &mine), 0);  // this test's own 1,100 ends
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &mine), 0);        // this test's own 1,100 ends
   const struct rlimit daemons = {1024, before.rlim_max};  // systemd's default soft limit
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &daemons), 0);
   start();  // inherits 1,024 soft
