@@ -209,5 +209,80 @@ TEST_F(StoreTruthTest, ALockedStoreDuringABuildLosesNothingAndRepeatsNothing) {
   EXPECT_EQ(calls("publish acme " + cpu), 1u);
 }
 
+// The state directory's disk fills up while a build runs (here: a 16 MiB tmpfs, filled to the
+// last byte): as with a locked store, the change waits, nothing starts that the store does not
+// know of, status says why, and once there is room again it is written and the job publishes.
+// After a restart nothing is built or published again.
+TEST_F(StoreTruthTest, AFullStateDirectoryDuringABuildLosesNothingAndRepeatsNothing) {
+  const fs::path state = dir / "state";
+  fs::create_directories(state);
+  if (!testing::running_as_root() ||
+      testing::run_command({"mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", state.string()})
+              .exit_code != 0) {
+    GTEST_SKIP() << "needs to mount a small tmpfs (root with CAP_SYS_ADMIN)";
+  }
+  struct Unmount {
+    fs::path at;
+    ~Unmount() { testing::run_command({"umount", "-l", at.string()}); }
+  } unmount{state};
+  std::string text = testing::read_text(config);
+  text.replace(text.find("\"scheduler\": {"), 14, "\"scheduler\": {\"min_free_disk\": \"1KiB\", ");
+  testing::write_text(config, text);
+  behave(cpu, "seconds=1.5\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  {
+    std::ofstream filler(state / "filler", std::ios::binary);
+    const std::string block(1 << 16, 'x');
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size())))
+      ;
+  }
+  std::this_thread::sleep_for(3s);  // the build ended meanwhile
+  auto s = status();
+  EXPECT_EQ(s["jobs"][0]["state"], "publishing") << s.dump();
+  ASSERT_FALSE(s["gates"].empty()) << s.dump();
+  EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("the store cannot be written since"));
+  EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("full"));
+  EXPECT_EQ(calls("publish acme"), 0u);
+
+  fs::remove(state / "filler");
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  start();
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded");
+  EXPECT_EQ(calls("build " + cpu), 1u);
+  EXPECT_EQ(calls("publish acme " + cpu), 1u);
+  stop(SIGTERM);
+}
+
+// At start, a store another process holds locked, or a file that is not a database, is an
+// error that names the file and says what to do; nothing starts.
+TEST_F(StoreTruthTest, AtStartALockedOrForeignDatabaseIsAClearErrorNamingIt) {
+  start();
+  ASSERT_EQ(stop(SIGTERM), 0);
+  const fs::path db = dir / "state" / "tvd.db";
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto locked = testing::run_command({TVD_BIN, "serve", "--config", config.string()});
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_NE(locked.exit_code, 0);
+  EXPECT_THAT(locked.err, HasSubstr(db.string() + ": database is locked"));
+  EXPECT_THAT(locked.err, HasSubstr("fuser -v " + db.string()));
+
+  for (const char* f : {"tvd.db-wal", "tvd.db-shm"})
+    fs::remove(dir / "state" / f);
+  testing::write_text(db, std::string(8192, 'z'));  // not SQLite's
+  auto foreign = testing::run_command({TVD_BIN, "serve", "--config", config.string()});
+  EXPECT_NE(foreign.exit_code, 0);
+  EXPECT_THAT(foreign.err, HasSubstr(db.string()));
+  EXPECT_THAT(foreign.err, HasSubstr("file is not a database"));
+}
+
 }  // namespace
 }  // namespace tvd::integration
