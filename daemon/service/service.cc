@@ -254,19 +254,23 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
 }
 
 Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
+  // One command: every job is checked before any is cancelled, so "cancel 3 999" cancels
+  // nothing and says why.
+  for (JobId id : ids) {
+    const Job* j = engine_->job(id);
+    if (j && !is_terminal(j->state)) continue;
+    auto row = job_row(static_cast<int64_t>(id));
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) {
+      return fail(ErrorKind::kNotFound, "no job " + std::to_string(id) + "; nothing was cancelled",
+                  "'tvctl status' lists the jobs");
+    }
+    return fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + (*row)->variant +
+                                          ") already " + (*row)->state + "; nothing was cancelled");
+  }
   proto::JobsView out;
   for (JobId id : ids) {
-    auto st = engine_->cancel(id);
-    if (st) continue;
-    // Not active: the store says whether it ever was.
-    if (st.error().kind == ErrorKind::kNotFound) {
-      auto row = job_row(static_cast<int64_t>(id));
-      if (row && *row) {
-        return fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + (*row)->variant +
-                                              ") already " + (*row)->state);
-      }
-    }
-    return tl::unexpected(st.error());
+    if (auto st = engine_->cancel(id); !st) return tl::unexpected(st.error());
   }
   for (JobId id : ids) {
     if (auto row = job_row(static_cast<int64_t>(id)); row && *row)

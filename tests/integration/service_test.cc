@@ -299,6 +299,11 @@ TEST_F(ServiceTest, CancelStopsARunningBuild) {
   ASSERT_EQ(tvctl({"enqueue", "sm89-avx2"}).exit_code, 0);
   for (int i = 0; i < 100 && status()["jobs"][0]["state"] != "building"; ++i)
     std::this_thread::sleep_for(50ms);
+  // One command: a list with a job that does not exist cancels nothing.
+  auto mixed = tvctl({"cancel", "1", "999"});
+  EXPECT_EQ(mixed.exit_code, 2);
+  EXPECT_THAT(mixed.err, HasSubstr("no job 999; nothing was cancelled"));
+  EXPECT_EQ(status()["jobs"][0]["state"], "building");
   ASSERT_EQ(tvctl({"cancel", "1"}).exit_code, 0);
   auto s = settle();
   EXPECT_EQ(s["jobs"][0]["state"], "cancelled");
