@@ -17,7 +17,7 @@ pid=
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 flox_env "$work/env"
 fake_flox "$work"
-specs="cpu-avx2 cpu-avx512 cpu-armv8 cpu-armv9 sm89-avx2 sm90-avx2 sm86-avx2 sm120-avx2"
+specs="cpu-avx2 cpu-avx512 cpu-armv8_2 cpu-armv9 sm89-avx2 sm90-avx2 sm86-avx2 sm120-avx2"
 for s in $specs; do
   case $s in
     cpu-*) pkg=torchvision-python313-$s ;;

@@ -7,9 +7,11 @@
 
 #include <charconv>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace tvd::exec {
 namespace {
@@ -143,8 +145,10 @@ std::optional<uint64_t> free_disk(const std::filesystem::path& path) {
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
-uint64_t group_rss(pid_t pgid) {
-  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+namespace {
+
+// Every process of the group by scanning all of /proc: the fallback when the leader is gone.
+uint64_t group_rss_by_scan(pid_t pgid, uint64_t page) {
   uint64_t sum = 0;
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator("/proc", ec);
@@ -154,6 +158,44 @@ uint64_t group_rss(pid_t pgid) {
     auto t = slurp(it->path() / "stat");
     if (!t) continue;  // the process ended meanwhile
     if (auto st = parse_proc_stat(*t); st && st->pgrp == pgid) sum += st->rss_pages * page;
+  }
+  return sum;
+}
+
+}  // namespace
+
+uint64_t group_rss(pid_t pgid) {
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  // The group's leader and its descendants, through each thread's "children" (CONFIG_PROC_CHILDREN,
+  // on in Debian's kernels): as many reads as the build has processes, however many the host has.
+  const std::string root = "/proc/" + std::to_string(pgid);
+  auto leader = slurp(root + "/stat");
+  auto lst = leader ? parse_proc_stat(*leader) : std::nullopt;
+  if (!lst || lst->pgrp != pgid) return group_rss_by_scan(pgid, page);
+  uint64_t sum = 0;
+  std::vector<pid_t> todo{pgid};
+  std::set<pid_t> seen;
+  while (!todo.empty()) {
+    const pid_t pid = todo.back();
+    todo.pop_back();
+    if (!seen.insert(pid).second) continue;
+    const std::string dir = "/proc/" + std::to_string(pid);
+    auto t = pid == pgid ? leader : slurp(dir + "/stat");
+    if (!t) continue;  // it ended meanwhile
+    if (auto st = parse_proc_stat(*t); st && st->pgrp == pgid) sum += st->rss_pages * page;
+    std::error_code ec;
+    for (auto task = std::filesystem::directory_iterator(dir + "/task", ec);
+         !ec && task != std::filesystem::directory_iterator(); task.increment(ec)) {
+      auto kids = slurp(task->path() / "children");
+      if (!kids) continue;
+      std::string_view rest = *kids;
+      while (!rest.empty()) {
+        auto end = rest.find(' ');
+        if (auto n = number(rest.substr(0, end))) todo.push_back(static_cast<pid_t>(*n));
+        if (end == std::string_view::npos) break;
+        rest.remove_prefix(end + 1);
+      }
+    }
   }
   return sum;
 }

@@ -38,7 +38,9 @@ std::optional<double> read_memory_pressure();
 // memory.max of this process's cgroup (v2), if it has a limit.
 std::optional<uint64_t> read_cgroup_memory_limit();
 std::optional<uint64_t> free_disk(const std::filesystem::path& path);
-// The sum of RSS over the live processes of a process group.
+// The sum of RSS over the live processes of a process group: its leader and the leader's
+// descendants in the group, so the cost is the build's process count, not the host's (all of
+// /proc is read only when the leader is gone).
 uint64_t group_rss(pid_t pgid);
 unsigned online_cores();
 

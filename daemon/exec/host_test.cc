@@ -1,7 +1,17 @@
 #include "daemon/exec/host.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
 
 namespace tvd::exec {
 namespace {
@@ -62,6 +72,37 @@ TEST(Host, AProcessKnowsWhenItStartedAndARecordedGroupIsCheckedBeforeAKill) {
   EXPECT_FALSE(may_be_our_run(::getpid(), *me, {"no-such-program-name"}));
   // A group whose leader is gone may still hold the run's children.
   EXPECT_TRUE(may_be_our_run(4194303, *me, {"flox"}));
+}
+
+// A build's group as the runner makes it (a session of its own) with a child and a grandchild:
+// group_rss walks the leader's descendants and finds the same members as a scan of all /proc.
+TEST(Host, GroupRssCountsTheLeaderAndItsDescendantsInTheGroup) {
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  const char* argv[] = {"/bin/sh", "-c", "sleep 30 & (sleep 30 & wait) & wait", nullptr};
+  pid_t leader = 0;
+  ASSERT_EQ(posix_spawn(&leader, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), environ), 0);
+  posix_spawnattr_destroy(&attr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // What a scan of every process finds in the group.
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  uint64_t scanned = 0;
+  int members = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(e.path() / "stat");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (auto st = parse_proc_stat(text.str()); st && st->pgrp == leader) {
+      scanned += st->rss_pages * page;
+      ++members;
+    }
+  }
+  const uint64_t walked = group_rss(leader);
+  ::kill(-leader, SIGKILL);
+  ::waitpid(leader, nullptr, 0);
+  EXPECT_GE(members, 4);  // sh, sleep, the subshell, its sleep
+  EXPECT_EQ(walked, scanned);
 }
 
 }  // namespace

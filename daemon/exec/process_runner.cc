@@ -175,7 +175,7 @@ class ProcessRunner final : public Runner {
       });
     }
     arm_silence(run);
-    sample(run);
+    sample(run, /*now=*/false);
     return id;
   }
 
@@ -215,11 +215,16 @@ class ProcessRunner final : public Runner {
     });
   }
 
-  void sample(const std::shared_ptr<Run>& run) {
+  // The first sample one period after the start: a start costs nothing but the spawn, and the
+  // short runs (git, most publishes) are never sampled.
+  void sample(const std::shared_ptr<Run>& run, bool now = true) {
     if (run->exited) return;
-    run->result.peak_group_rss = std::max(run->result.peak_group_rss, group_rss(run->result.pgid));
-    if (auto mem = read_meminfo()) {
-      run->result.host_peak_used = std::max(run->result.host_peak_used, mem->used());
+    if (now) {
+      run->result.peak_group_rss =
+          std::max(run->result.peak_group_rss, group_rss(run->result.pgid));
+      if (auto mem = read_meminfo()) {
+        run->result.host_peak_used = std::max(run->result.host_peak_used, mem->used());
+      }
     }
     run->sampler.expires_after(run->spec.sample_every);
     run->sampler.async_wait([this, run](boost::system::error_code e) {

@@ -166,9 +166,13 @@ Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
   LogStep step;
   step.done = slice.done;
   step.next = {at.job, slice.offset, slice.attempt ? slice.attempt : at.attempt};
-  // Stay on an attempt to its end, then go on with the next one at once; a live log is read
-  // again twice a second.
-  step.wait = std::chrono::milliseconds(500);
+  // Stay on an attempt to its end, then go on with the next one at once. Behind a live log, the
+  // next slice is read as soon as the client took this one (the socket is the pace: as fast as
+  // the client reads, as fast as the build writes); at its end, it is looked at again in 200 ms.
+  std::error_code ec;
+  const auto size = slice.log ? std::filesystem::file_size(*slice.log, ec) : 0;
+  const bool behind = !ec && static_cast<int64_t>(size) > slice.offset;
+  step.wait = behind ? std::chrono::milliseconds(0) : std::chrono::milliseconds(200);
   if (slice.next_attempt) {
     step.next.attempt = slice.next_attempt;
     step.next.offset = 0;

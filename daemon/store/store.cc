@@ -317,7 +317,7 @@ Result<std::string> Store::integrity_check() const {
 
 Result<std::map<std::string, JobRow>> Store::last_jobs() const {
   std::string sql = std::string("SELECT ") + kJobColumns +
-                    " FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY variant)";
+                    " FROM jobs WHERE id IN (SELECT job_id FROM variant_last_job)";
   Stmt s(db_, sql.c_str());
   std::map<std::string, JobRow> out;
   int rc;
@@ -343,7 +343,7 @@ Result<std::vector<JobRow>> Store::variant_jobs(const std::string& variant, int 
 }
 
 Result<std::map<std::string, int64_t>> Store::job_counts() const {
-  Stmt s(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  Stmt s(db_, "SELECT state, n FROM job_state_counts WHERE n > 0");
   std::map<std::string, int64_t> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)

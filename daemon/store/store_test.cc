@@ -235,5 +235,93 @@ TEST_F(StoreTest, AnUnwritableDirectoryIsAClearError) {
   EXPECT_THAT(s.error().message, HasSubstr("cannot open the database"));
 }
 
+// Jobs by state and each variant's newest job are kept by triggers in the same transaction as
+// each change: after inserts, state changes and upserts they equal what a full count says.
+TEST_F(StoreTest, TheAggregatesFollowEveryChange) {
+  auto s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("b"), variant("c")}, 1));
+  ASSERT_TRUE(s.save_job(job(1, "a", "queued"), {}));
+  ASSERT_TRUE(s.save_job(job(2, "b", "queued"), {}));
+  ASSERT_TRUE(s.save_job(job(1, "a", "building"), {}));
+  ASSERT_TRUE(s.save_job(job(1, "a", "failed"), {}));
+  ASSERT_TRUE(s.save_job(job(3, "a", "queued"), {}));
+  ASSERT_TRUE(s.save_job(job(3, "a", "succeeded"), {}));
+  ASSERT_TRUE(s.save_job(job(2, "b", "cancelled"), {}));
+  ASSERT_TRUE(s.save_job(job(4, "c", "building"), {}));
+  auto counts = s.job_counts().value();
+  EXPECT_EQ(counts, (std::map<std::string, int64_t>{
+                        {"failed", 1}, {"succeeded", 1}, {"cancelled", 1}, {"building", 1}}));
+  auto last = s.last_jobs().value();
+  ASSERT_EQ(last.size(), 3u);
+  EXPECT_EQ(last.at("a").id, 3);
+  EXPECT_EQ(last.at("b").id, 2);
+  EXPECT_EQ(last.at("c").id, 4);
+  // A failed change leaves the aggregates as they were (the trigger is in its transaction).
+  auto bad = job(5, "nope", "queued");  // no such variant: the foreign key refuses it
+  EXPECT_FALSE(s.save_job(bad, {}));
+  EXPECT_EQ(s.job_counts().value(), counts);
+}
+
+// A store from before the aggregates (schema 5) gets them computed from its jobs.
+TEST_F(StoreTest, TheAggregatesAreComputedForAnOlderStore) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s.sync_variants({variant("a"), variant("b")}, 1));
+    ASSERT_TRUE(s.save_job(job(1, "a", "failed"), {}));
+    ASSERT_TRUE(s.save_job(job(2, "a", "succeeded"), {}));
+    ASSERT_TRUE(s.save_job(job(3, "b", "queued"), {}));
+    ASSERT_EQ(sqlite3_exec(s.handle(),
+                           "DROP TRIGGER jobs_aggregates_on_insert; DROP TRIGGER "
+                           "jobs_aggregates_on_state; DROP TRIGGER jobs_aggregates_on_delete;"
+                           "DROP TABLE job_state_counts; DROP TABLE variant_last_job;"
+                           "PRAGMA user_version = 5;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  auto s = open();
+  EXPECT_EQ(s.schema_version(), Store::latest_version());
+  EXPECT_EQ(s.job_counts().value(),
+            (std::map<std::string, int64_t>{{"failed", 1}, {"succeeded", 1}, {"queued", 1}}));
+  EXPECT_EQ(s.last_jobs().value().at("a").id, 2);
+}
+
+// What the dashboard, /metrics and status read never scans the jobs or the attempts: every
+// statement those reads run is planned without a full scan of either (EXPLAIN QUERY PLAN).
+TEST_F(StoreTest, TheDashboardsReadsScanNoHistory) {
+  auto s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("b")}, 1));
+  ASSERT_TRUE(s.save_job(job(1, "a", "failed"), {}));
+  std::vector<std::string> statements;
+  sqlite3_trace_v2(
+      s.handle(), SQLITE_TRACE_STMT,
+      [](unsigned, void* out, void* stmt, void*) {
+        char* sql = sqlite3_expanded_sql(static_cast<sqlite3_stmt*>(stmt));
+        if (sql) static_cast<std::vector<std::string>*>(out)->push_back(sql);
+        sqlite3_free(sql);
+        return 0;
+      },
+      &statements);
+  ASSERT_TRUE(s.job_counts());
+  ASSERT_TRUE(s.last_jobs());
+  ASSERT_TRUE(s.failing_jobs());
+  ASSERT_TRUE(s.still_failing());
+  ASSERT_TRUE(s.variant_jobs("a", 10));
+  sqlite3_trace_v2(s.handle(), 0, nullptr, nullptr);
+  ASSERT_GE(statements.size(), 5u);
+  for (const auto& sql : statements) {
+    sqlite3_stmt* plan = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(s.handle(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan,
+                                 nullptr),
+              SQLITE_OK)
+        << sql;
+    std::string steps;
+    while (sqlite3_step(plan) == SQLITE_ROW)
+      steps += std::string(reinterpret_cast<const char*>(sqlite3_column_text(plan, 3))) + "; ";
+    sqlite3_finalize(plan);
+    EXPECT_EQ(steps.find("SCAN jobs"), std::string::npos) << sql << "\n" << steps;
+    EXPECT_EQ(steps.find("SCAN attempts"), std::string::npos) << sql << "\n" << steps;
+  }
+}
+
 }  // namespace
 }  // namespace tvd::store

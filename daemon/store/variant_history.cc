@@ -34,8 +34,8 @@ Result<std::map<std::string, std::string>> Store::published_outputs(const std::s
 Result<std::map<std::string, std::pair<std::string, std::string>>> Store::still_failing() const {
   sql::Stmt s(db_,
               "SELECT j.variant, j.fingerprint, j.error FROM jobs j"
-              " JOIN (SELECT variant, MAX(id) AS id FROM jobs GROUP BY variant) newest"
-              " ON newest.id = j.id WHERE j.state = 'failed' AND j.fingerprint IS NOT NULL");
+              " JOIN variant_last_job newest"
+              " ON newest.job_id = j.id WHERE j.state = 'failed' AND j.fingerprint IS NOT NULL");
   std::map<std::string, std::pair<std::string, std::string>> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
@@ -63,7 +63,7 @@ Result<std::vector<JobRow>> Store::recent_jobs(int finished) const {
 
 Result<std::vector<JobRow>> Store::failing_jobs() const {
   const std::string query = std::string("SELECT ") + kJobColumns +
-                            " FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY variant)"
+                            " FROM jobs WHERE id IN (SELECT job_id FROM variant_last_job)"
                             " AND state = 'failed' ORDER BY id DESC";
   sql::Stmt s(db_, query.c_str());
   std::vector<JobRow> out;
