@@ -28,6 +28,24 @@ void Estimator::record(const std::string& variant, BuildKind kind, std::optional
   ++generation_;
 }
 
+std::optional<Estimator::Learned> Estimator::learned(std::string_view variant) const {
+  auto it = variants_.find(variant);
+  if (it == variants_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Estimator::restore(const std::string& variant, Learned l) {
+  Learned& here = variants_[variant];
+  KindSums& old = kinds_[static_cast<int>(here.kind)];
+  if (here.peak) old.peak -= *here.peak, --old.peaks;
+  if (here.duration) old.duration -= *here.duration, --old.durations;
+  here = l;
+  KindSums& k = kinds_[static_cast<int>(here.kind)];
+  if (here.peak) k.peak += *here.peak, ++k.peaks;
+  if (here.duration) k.duration += *here.duration, ++k.durations;
+  ++generation_;
+}
+
 void Estimator::learn(const std::string& variant, BuildKind kind, Ending ending,
                       std::optional<uint64_t> peak, Duration took) {
   constexpr uint64_t kGiB = 1ull << 30;

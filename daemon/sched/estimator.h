@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace tvd::sched {
 
@@ -56,6 +57,18 @@ class Estimator {
   void learn(const std::string& variant, BuildKind kind, Ending ending,
              std::optional<uint64_t> peak, Duration took);
 
+  // What it learned of one variant, as the store keeps it between starts, so that a start reads
+  // it instead of replaying every build of the history.
+  struct Learned {
+    BuildKind kind = BuildKind::kGpu;
+    std::optional<double> peak;      // decaying maximum, bytes
+    std::optional<double> duration;  // weighted mean, seconds
+  };
+  std::optional<Learned> learned(std::string_view variant) const;
+  const std::map<std::string, Learned, std::less<>>& all_learned() const { return variants_; }
+  // At start: what an earlier run learned of `variant`.
+  void restore(const std::string& variant, Learned l);
+
   void set_defaults(EstimatorDefaults d) {
     defaults_ = d;
     ++generation_;
@@ -65,11 +78,6 @@ class Estimator {
   const EstimatorDefaults& defaults() const { return defaults_; }
 
  private:
-  struct Learned {
-    BuildKind kind = BuildKind::kGpu;
-    std::optional<double> peak;      // decaying maximum, bytes
-    std::optional<double> duration;  // weighted mean, seconds
-  };
   struct KindSums {
     double peak = 0, duration = 0;
     int peaks = 0, durations = 0;

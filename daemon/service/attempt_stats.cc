@@ -23,18 +23,35 @@ const std::vector<double> kPublishBounds = {5, 15, 30, 60, 120, 300, 600, 1800, 
 
 }  // namespace
 
+Tally AttemptStats::tally(const std::string& phase, const std::string& outcome,
+                          const std::string& failure, int64_t seconds) {
+  Tally t{phase, outcome, failure, -1, 1, std::max<int64_t>(0, seconds)};
+  const std::vector<double>* bounds = phase == "build"     ? &kBuildBounds
+                                      : phase == "publish" ? &kPublishBounds
+                                                           : nullptr;
+  if (bounds && (outcome == "succeeded" || outcome == "failed")) {
+    auto it = std::lower_bound(bounds->begin(), bounds->end(), static_cast<double>(t.seconds));
+    t.bucket = static_cast<int>(it - bounds->begin());
+  }
+  return t;
+}
+
+void AttemptStats::add(const Tally& t) {
+  if (t.outcome == "failed") {
+    failures_[{t.phase, t.failure.empty() ? "unknown" : t.failure}] += t.n;
+  }
+  if (t.bucket < 0) return;
+  auto& h = t.phase == "build" ? builds_.try_emplace(t.outcome, kBuildBounds).first->second
+                               : publishes_.try_emplace(t.outcome, kPublishBounds).first->second;
+  if (static_cast<size_t>(t.bucket) >= h.counts.size()) return;  // bounds changed: not ours
+  h.counts[static_cast<size_t>(t.bucket)] += t.n;
+  h.sum += static_cast<double>(t.seconds);
+  h.count += t.n;
+}
+
 void AttemptStats::observe(const std::string& phase, const std::string& outcome,
                            const std::string& failure, int64_t seconds) {
-  if (outcome == "failed") {
-    failures_[{phase, failure.empty() ? "unknown" : failure}]++;
-  }
-  if (outcome != "succeeded" && outcome != "failed") return;
-  const double s = static_cast<double>(std::max<int64_t>(0, seconds));
-  if (phase == "build") {
-    builds_.try_emplace(outcome, kBuildBounds).first->second.observe(s);
-  } else if (phase == "publish") {
-    publishes_.try_emplace(outcome, kPublishBounds).first->second.observe(s);
-  }
+  add(tally(phase, outcome, failure, seconds));
 }
 
 }  // namespace tvd::service

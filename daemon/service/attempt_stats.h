@@ -20,8 +20,22 @@ struct Histogram {
   void observe(double value);
 };
 
+// One or more ended attempts in one bucket, as the store keeps them (attempt_counts): a start
+// reads these rows instead of every attempt of the history.
+struct Tally {
+  std::string phase, outcome, failure;
+  int bucket = -1;  // in the phase's duration histogram; -1 where none applies
+  uint64_t n = 0;
+  int64_t seconds = 0;  // summed
+  friend bool operator==(const Tally&, const Tally&) = default;
+};
+
 class AttemptStats {
  public:
+  // One attempt as a tally row; observe() is add(tally(...)).
+  static Tally tally(const std::string& phase, const std::string& outcome,
+                     const std::string& failure, int64_t seconds);
+  void add(const Tally& t);
   // `phase` recipe|build|publish, `outcome` succeeded|failed|interrupted, `failure` the class of
   // a failure (oom, timeout, ...; empty otherwise).
   void observe(const std::string& phase, const std::string& outcome, const std::string& failure,

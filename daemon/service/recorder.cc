@@ -26,6 +26,8 @@ Status Recorder::write(const Change& c) {
     TRY(store_.save_job(c.job, c.attempts));
     for (const auto& e : c.events)
       TRY(store_.event(c.job.id, e.kind, e.message, e.at));
+    TRY(store_.add_attempt_counts(c.counts));
+    if (c.learned) TRY(store_.save_learned({*c.learned}));
     if (c.job.batch_id && ended(c.job)) {
       TRY(store_.finish_batch_if_done(*c.job.batch_id, c.job.finished_at.value_or(0)));
     }
@@ -64,12 +66,19 @@ bool Recorder::record(Change c) {
 
 void Recorder::keep(Change c, const Error& why) {
   ++failures_;
+  // The newest state, with everything the waiting changes add (events, counts) kept.
   auto [it, fresh] = waiting_.try_emplace(c.job.id, Change{});
   auto events = std::move(it->second.events);
   for (auto& e : c.events)
     events.push_back(std::move(e));
+  auto counts = std::move(it->second.counts);
+  for (auto& n : c.counts)
+    counts.push_back(std::move(n));
+  auto learned = c.learned ? std::move(c.learned) : std::move(it->second.learned);
   it->second = std::move(c);
   it->second.events = std::move(events);
+  it->second.counts = std::move(counts);
+  it->second.learned = std::move(learned);
   const auto now = clock_.now();
   if (!trouble_) {
     trouble_ = Trouble{now, why.message, 0};

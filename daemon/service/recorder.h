@@ -37,6 +37,9 @@ struct Change {
     int64_t at = 0;
   };
   std::vector<Event> events;  // lines for the event log, oldest first
+  // What its ended attempts add to what the daemon learned (kept as they end; store.h).
+  std::vector<store::Store::AttemptCount> counts;
+  std::optional<store::Store::LearnedRow> learned;
 };
 
 class Recorder {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <tuple>
 
 #include <boost/asio/io_context.hpp>
 #include <fstream>
@@ -107,13 +108,11 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
     }
     restored.push_back(std::move(*job));
   }
-  // History, oldest first: /metrics counts every ended attempt (the restored jobs' ended
-  // attempts among them), and the estimator learns each variant's memory and duration again, as
-  // it did when they ran, so reservations and ETAs survive a restart.
-  TRY(s->store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
-    s->stats_.observe(e.phase, e.outcome, e.failure, e.seconds);
-    if (e.phase == "build") learn(s->engine_->estimator(), e);
-  }));
+  // What the history taught: /metrics' counts of every ended attempt (the restored jobs' ended
+  // attempts among them) and each variant's learned memory and duration, so reservations and
+  // ETAs survive a restart. Kept by the store as attempts end; a store from before that is
+  // replayed once, oldest first, as the engine learned when they ran.
+  TRY(s->load_learned());
   for (const auto& j : restored)
     s->counted_upto_[j.id] = last_ended(j);
   if (!restored.empty()) {
@@ -144,6 +143,47 @@ Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Set
   return s;
 }
 
+Status Service::load_learned() {
+  TRY_ASSIGN(bool kept, store_.history_learned());
+  if (!kept) {
+    std::map<std::tuple<std::string, std::string, std::string, int>, store::Store::AttemptCount>
+        sums;
+    TRY(store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
+      const Tally t = AttemptStats::tally(e.phase, e.outcome, e.failure, e.seconds);
+      auto& row = sums[{t.phase, t.outcome, t.failure, t.bucket}];
+      row = {t.phase, t.outcome, t.failure, t.bucket, row.n + 1, row.seconds + t.seconds};
+      if (e.phase == "build") learn(engine_->estimator(), e);
+    }));
+    std::vector<store::Store::AttemptCount> counts;
+    for (auto& [key, row] : sums)
+      counts.push_back(std::move(row));
+    std::vector<store::Store::LearnedRow> rows;
+    for (const auto& [variant, l] : engine_->estimator().all_learned()) {
+      rows.push_back(
+          {variant, l.kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l.peak, l.duration});
+    }
+    auto kept_now = store_.atomically([&]() -> Status {
+      TRY(store_.add_attempt_counts(counts));
+      TRY(store_.save_learned(rows));
+      return store_.mark_history_learned();
+    });
+    if (!kept_now) return kept_now;
+    log::info("learned from the store's history once: " + std::to_string(rows.size()) +
+              " variant(s); from now on it is kept as attempts end");
+  }
+  TRY_ASSIGN(auto counts, store_.attempt_counts());
+  for (const auto& c : counts) {
+    stats_.add({c.phase, c.outcome, c.failure, c.bucket, static_cast<uint64_t>(c.n), c.seconds});
+  }
+  TRY_ASSIGN(auto learned, store_.learned());
+  for (const auto& l : learned) {
+    engine_->estimator().restore(
+        l.variant,
+        {l.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu, l.peak, l.duration});
+  }
+  return {};
+}
+
 Service::~Service() = default;
 
 bool Service::persist(const Job& j) {
@@ -160,10 +200,9 @@ bool Service::persist(const Job& j) {
     c.events.push_back({to_string(j.state), j.package + " " + now + (why.empty() ? "" : ": " + why),
                         unix_seconds(std::chrono::system_clock::now())});
   }
-  const auto attempts = c.attempts;
+  count_attempts(j, c);
   const bool recorded = recorder_->record(std::move(c));
   if (change_hook_) change_hook_();
-  count_attempts(j, attempts);
   // What is kept of an active job in memory goes with it; a retry reads the store again.
   if (is_terminal(j.state)) {
     last_state_.erase(j.id);
@@ -172,15 +211,29 @@ bool Service::persist(const Job& j) {
   return recorded;
 }
 
-// Each ended attempt is counted once: the start counts the store's history, and after that an
-// attempt counts when it ends. A job keeps its mark after it finishes, so a retry (which shows
-// the old attempts again) never counts them twice, and a restart recounts exactly the store.
-void Service::count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts) {
+// Each ended attempt is counted once: the start reads the counts the store keeps, and after
+// that an attempt counts when it ends, in memory and in the store (the change carries it, in
+// the same transaction as the attempt). A job keeps its mark after it finishes, so a retry
+// (which shows the old attempts again) never counts them twice.
+void Service::count_attempts(const Job& j, Change& c) {
   int& upto = counted_upto_[j.id];
-  for (const auto& a : attempts) {
+  bool built = false;
+  for (const auto& a : c.attempts) {
     if (a.ended_at && a.outcome && a.number > upto) {
-      stats_.observe(a.phase, *a.outcome, a.failure, *a.ended_at - a.started_at);
+      const Tally t =
+          AttemptStats::tally(a.phase, *a.outcome, a.failure, *a.ended_at - a.started_at);
+      stats_.add(t);
+      c.counts.push_back(
+          {t.phase, t.outcome, t.failure, t.bucket, static_cast<int64_t>(t.n), t.seconds});
+      built = built || a.phase == "build";
       upto = a.number;
+    }
+  }
+  // What the engine learned from a build that ended (Estimator::learn ran before this change).
+  if (built) {
+    if (auto l = engine_->estimator().learned(j.package)) {
+      c.learned = store::Store::LearnedRow{
+          j.package, l->kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l->peak, l->duration};
     }
   }
 }

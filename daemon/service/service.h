@@ -105,7 +105,10 @@ class Service {
   // Job `id` as the store has it, or newer, as it waits to be written (recorder.h).
   Result<std::optional<store::JobRow>> job_row(int64_t id) const;
   Result<std::vector<store::AttemptRow>> attempt_rows(int64_t id) const;
-  void count_attempts(const Job& j, const std::vector<store::AttemptRow>& attempts);
+  // Counts j's newly ended attempts (in memory, and in `c` for the store).
+  void count_attempts(const Job& j, Change& c);
+  // At start: what the store's history taught (Service::start).
+  Status load_learned();
 
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups that jobs may still point into (reload)

@@ -56,7 +56,7 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
   bool ok() const { return stmt_ != nullptr; }
 
-  using Value = std::variant<std::monostate, int64_t, std::string>;
+  using Value = std::variant<std::monostate, int64_t, double, std::string>;
   Stmt& bind(std::initializer_list<Value> values) {
     int i = 1;
     for (const auto& v : values) {
@@ -64,6 +64,8 @@ class Stmt {
         sqlite3_bind_null(stmt_, i);
       else if (auto* n = std::get_if<int64_t>(&v))
         sqlite3_bind_int64(stmt_, i, *n);
+      else if (auto* d = std::get_if<double>(&v))
+        sqlite3_bind_double(stmt_, i, *d);
       else {
         const auto& s = std::get<std::string>(v);
         sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -80,6 +82,7 @@ class Stmt {
     sqlite3_clear_bindings(stmt_);
   }
   int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double f64(int col) const { return sqlite3_column_double(stmt_, col); }
   bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) const {
     auto* p = sqlite3_column_text(stmt_, col);
@@ -102,6 +105,9 @@ inline Stmt::Value opt(const std::optional<std::string>& s) {
 }
 inline Stmt::Value opt(const std::optional<int64_t>& n) {
   return n ? Stmt::Value(*n) : Stmt::Value{};
+}
+inline Stmt::Value opt(const std::optional<double>& d) {
+  return d ? Stmt::Value(*d) : Stmt::Value{};
 }
 inline Stmt::Value opt(const std::optional<int>& n) {
   return n ? Stmt::Value(static_cast<int64_t>(*n)) : Stmt::Value{};

@@ -169,6 +169,28 @@ class Store {
   };
   Status each_ended_attempt(const std::function<void(const EndedAttempt&)>& f) const;
 
+  // What the daemon learned from ended attempts (schema/007_learned.sql): written as attempts
+  // end, read at start instead of the history (learned.cc).
+  struct AttemptCount {
+    std::string phase, outcome, failure;
+    int bucket = -1;
+    int64_t n = 0, seconds = 0;
+  };
+  struct LearnedRow {
+    std::string variant, kind;  // kind: gpu | cpu
+    std::optional<double> peak, duration;
+  };
+  Status add_attempt_counts(const std::vector<AttemptCount>& counts);  // added to what is there
+  Status save_learned(const std::vector<LearnedRow>& rows);            // replaces each variant's
+  Result<std::vector<AttemptCount>> attempt_counts() const;
+  Result<std::vector<LearnedRow>> learned() const;
+  // Whether the history before the learned tables was replayed into them (once per store).
+  Result<bool> history_learned() const;
+  Status mark_history_learned();
+  // Forgets what was learned: the next start replays the whole history again (after rows were
+  // written by something other than tvd serve, such as a repair or a test's fixture).
+  Status relearn_from_history();
+
   sqlite3* handle() const { return db_; }
 
  private:

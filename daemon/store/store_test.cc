@@ -274,7 +274,8 @@ TEST_F(StoreTest, TheAggregatesAreComputedForAnOlderStore) {
                            "DROP TRIGGER jobs_aggregates_on_insert; DROP TRIGGER "
                            "jobs_aggregates_on_state; DROP TRIGGER jobs_aggregates_on_delete;"
                            "DROP TABLE job_state_counts; DROP TABLE variant_last_job;"
-                           "PRAGMA user_version = 5;",
+                           "DROP TABLE learned_estimates; DROP TABLE attempt_counts;"
+                           "DROP TABLE store_meta; PRAGMA user_version = 5;",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
   }
@@ -310,9 +311,9 @@ TEST_F(StoreTest, TheDashboardsReadsScanNoHistory) {
   ASSERT_GE(statements.size(), 5u);
   for (const auto& sql : statements) {
     sqlite3_stmt* plan = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(s.handle(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan,
-                                 nullptr),
-              SQLITE_OK)
+    ASSERT_EQ(
+        sqlite3_prepare_v2(s.handle(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &plan, nullptr),
+        SQLITE_OK)
         << sql;
     std::string steps;
     while (sqlite3_step(plan) == SQLITE_ROW)
@@ -321,6 +322,36 @@ TEST_F(StoreTest, TheDashboardsReadsScanNoHistory) {
     EXPECT_EQ(steps.find("SCAN jobs"), std::string::npos) << sql << "\n" << steps;
     EXPECT_EQ(steps.find("SCAN attempts"), std::string::npos) << sql << "\n" << steps;
   }
+}
+
+// What the daemon learned is kept: counts add up, a variant's estimate is replaced, the mark
+// says the history was replayed, and relearning forgets all of it.
+TEST_F(StoreTest, WhatWasLearnedIsKeptAndCanBeForgotten) {
+  auto s = open();
+  EXPECT_FALSE(s.history_learned().value());
+  ASSERT_TRUE(s.add_attempt_counts({{"build", "failed", "oom", 3, 1, 600}}));
+  ASSERT_TRUE(s.add_attempt_counts(
+      {{"build", "failed", "oom", 3, 2, 900}, {"publish", "succeeded", "", 1, 1, 10}}));
+  ASSERT_TRUE(s.save_learned({{"a", "gpu", 40.0 * (1ull << 30), 7200.0}}));
+  ASSERT_TRUE(s.save_learned({{"a", "gpu", 42.0 * (1ull << 30), std::nullopt}}));
+  ASSERT_TRUE(s.mark_history_learned());
+  auto counts = s.attempt_counts().value();
+  ASSERT_EQ(counts.size(), 2u);
+  for (const auto& c : counts) {
+    if (c.phase == "build") {
+      EXPECT_EQ(c.n, 3);
+      EXPECT_EQ(c.seconds, 1500);
+    }
+  }
+  auto learned = s.learned().value();
+  ASSERT_EQ(learned.size(), 1u);
+  EXPECT_EQ(learned[0].peak, 42.0 * (1ull << 30));
+  EXPECT_FALSE(learned[0].duration);
+  EXPECT_TRUE(s.history_learned().value());
+  ASSERT_TRUE(s.relearn_from_history());
+  EXPECT_FALSE(s.history_learned().value());
+  EXPECT_TRUE(s.attempt_counts().value().empty());
+  EXPECT_TRUE(s.learned().value().empty());
 }
 
 }  // namespace

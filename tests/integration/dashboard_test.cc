@@ -69,6 +69,7 @@ class DashboardTest : public DaemonTest {
       add(sm80, n != kNights - 1, 5 * 3600, 1536);
       ASSERT_TRUE(store->finish_batch_if_done(batch, begin + 5 * 3600 + 60).value());
     }
+    ASSERT_TRUE(store->relearn_from_history());  // as if a tvd had run these nights
     std::string text = testing::read_text(config);
     text.replace(text.find("\"8GiB\""), 6, "\"" + budget + "\"");
     testing::write_text(config, text);

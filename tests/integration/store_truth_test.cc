@@ -118,6 +118,30 @@ TEST_F(StoreTruthTest, CountersNeitherMoveOnARetryNorDropOnARestart) {
   EXPECT_EQ(count("succeeded"), 2);
 }
 
+// A start reads what the daemon learned as attempts ended (a row per bucket and per variant),
+// not the history: with every attempt row gone, /metrics and the reservation are what they were.
+TEST_F(StoreTruthTest, AStartReadsWhatWasLearnedNotTheHistory) {
+  behave(cpu, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  settle();
+  auto failed = [&] {
+    auto m = testing::http_get(http_port(), "/metrics");
+    const std::string key = "tvd_build_duration_seconds_count{outcome=\"failed\"} ";
+    auto at = m.body.find(key);
+    return at == std::string::npos ? -1 : std::stoi(m.body.substr(at + key.size()));
+  };
+  ASSERT_EQ(failed(), 1);
+  ASSERT_EQ(stop(SIGTERM), 0);
+  {
+    auto store = store::Store::open(dir / "state" / "tvd.db").value();
+    ASSERT_EQ(sqlite3_exec(store.handle(), "DELETE FROM attempts", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  start();
+  EXPECT_EQ(failed(), 1);
+}
+
 // After a reboot the process group a crash left recorded may be anyone's: recovery kills only
 // a group that can still be the attempt's run, and leaves a stranger alone.
 TEST_F(StoreTruthTest, RecoveryDoesNotKillAStrangerWithARecordedGroupId) {
