@@ -378,8 +378,6 @@ TEST_F(ServiceTest, ReloadsDoNotGrowTheDaemonsMemory) {
   EXPECT_EQ(status()["jobs"][0]["state"], "building");  // the job lived through every reload
 }
 
-// kill -9 the daemon at random moments during builds and publishes, restart it, 20 times: every
-// job ends succeeded, each variant is published exactly once, and the database is intact.
 // Two nightlies over the same 42 recipes, with a restart and an unrelated commit between them:
 // flox 1.12+'s own check, keyed on HEAD, would publish all 42 again; tvd knows each output was
 // published and publishes nothing the second night.
@@ -405,102 +403,6 @@ TEST_F(ServiceTest, TwoNightliesOverUnchangedRecipesPublishEachOutputOnce) {
   EXPECT_EQ(calls("publish acme "), 42u);  // but nothing published twice
   auto events = tvctl({"show", std::to_string(json::parse(r.out)["jobs"][0]["id"].get<int>())});
   EXPECT_THAT(events.out, HasSubstr("already published: /nix/store/"));
-}
-
-// kill -9 at random moments while outputs are being published (each publish takes 0.6 s): no
-// output is published twice. A publish cut short is tried again at the same HEAD (the recipes
-// were all committed before), where flox's own HEAD-keyed check answers "already published" if
-// the upload had finished; tvd's record of published outputs covers the rest.
-TEST_F(ServiceTest, KillsDuringPublishesPublishNothingTwice) {
-  const std::vector<std::string> specs = {"sm90-avx2", "sm90-avx512", "sm90-armv9",
-                                          "cpu-avx2",  "sm89-avx2",   "sm86-avx2"};
-  for (const auto& spec : specs) {
-    const std::string pkg = spec.rfind("cpu-", 0) == 0 ? "torchvision-python313-" + spec
-                                                       : "torchvision-python313-cuda12_8-" + spec;
-    behave(pkg, "seconds=0.1\n");
-    testing::write_text(plan / (pkg + ".publish"), "seconds=0.6\n");
-  }
-  start();
-  std::vector<std::string> args = {"enqueue"};
-  args.insert(args.end(), specs.begin(), specs.end());
-  ASSERT_EQ(tvctl(args).exit_code, 0);
-  std::mt19937 rng(11);
-  std::uniform_int_distribution<int> ms(100, 900);
-  for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
-    stop(SIGKILL);
-    start();
-  }
-  auto s = settle(180s);
-  ASSERT_EQ(s["jobs"].size(), specs.size());
-  int started = 0;  // publishes begun, the ones a kill cut short among them
-  for (const auto& j : s["jobs"]) {
-    EXPECT_EQ(j["state"], "succeeded") << j.dump();
-    const std::string pkg = j["variant"];
-    EXPECT_EQ(calls("publish acme " + pkg + " "), 1u) << pkg;
-    started += std::stoi(testing::read_text(plan / (pkg + ".publish-attempts")));
-  }
-  RecordProperty("publishes_started", started);
-  std::cout << "publishes started: " << started << " for " << specs.size() << " outputs\n";
-}
-
-// kill -9 of the daemon while `git push` runs (here: a slow pre-receive hook upstream) used to
-// leave that git running after the restart, alongside the new one's. The restart ends it, and
-// the job then pushes and publishes.
-TEST_F(ServiceTest, AGitACrashLeftRunningIsEndedByTheRestart) {
-  const fs::path hook = dir / "upstream.git" / "hooks" / "pre-receive";
-  testing::write_text(hook, "#!/bin/sh\necho $$ > '" + (plan / "hook.pid").string() +
-                                "'\nif [ -e '" + (plan / "slow").string() +
-                                "' ]; then sleep 300; fi\nexit 0\n");
-  fs::permissions(hook, fs::perms::owner_all);
-  testing::write_text(plan / "slow", "");
-  start();
-  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
-  for (int i = 0; i < 200 && !fs::exists(plan / "hook.pid"); ++i)
-    std::this_thread::sleep_for(50ms);
-  ASSERT_TRUE(fs::exists(plan / "hook.pid")) << testing::read_text(dir / "serve.log");
-  std::this_thread::sleep_for(200ms);
-  const pid_t pushing = std::stoi(testing::read_text(plan / "hook.pid"));
-  ASSERT_TRUE(testing::process_alive(pushing));
-  stop(SIGKILL);
-  EXPECT_TRUE(testing::process_alive(pushing));  // the crash left it running
-  fs::remove(plan / "slow");
-  start();
-  bool ended = false;
-  for (int i = 0; i < 100 && !ended; ++i) {
-    ended = !testing::process_alive(pushing);
-    if (!ended) std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_TRUE(ended) << "the git push of the crashed run is still running";
-  EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("killed git left running"));
-  auto s = settle();
-  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
-  EXPECT_EQ(calls("publish acme " + cpu), 1u);
-}
-
-TEST_F(ServiceTest, CrashesLoseAndRepeatNothing) {
-  for (const char* isa : {"avx2", "avx512", "armv9"}) {
-    behave(std::string("torchvision-python313-cuda12_8-sm90-") + isa, "seconds=0.6\n");
-  }
-  behave(cpu, "seconds=0.4\n");
-  start();
-  ASSERT_EQ(tvctl({"enqueue", "sm90-avx2", "sm90-avx512", "sm90-armv9", "cpu-avx2"}).exit_code, 0);
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> ms(50, 700);
-  for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms(rng)));
-    stop(SIGKILL);
-    start();
-  }
-  auto s = settle(120s);
-  ASSERT_EQ(s["jobs"].size(), 4u);
-  for (const auto& j : s["jobs"]) {
-    EXPECT_EQ(j["state"], "succeeded") << j.dump();
-    EXPECT_EQ(calls("publish acme " + j["variant"].get<std::string>()), 1u) << j["variant"];
-  }
-  stop(SIGTERM);
-  auto store = store::Store::open(dir / "state" / "tvd.db").value();
-  EXPECT_EQ(store.integrity_check().value(), "ok");
 }
 
 }  // namespace
