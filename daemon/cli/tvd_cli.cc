@@ -277,6 +277,7 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
                                {"lower_bound_s", r.lower_bound.count()},
                                {"longest_job_s", r.longest_job.count()},
                                {"memory_bound_s", r.memory_bound.count()},
+                               {"slot_bound_s", r.slot_bound.count()},
                                {"cpu_bound_s", r.cpu_bound.count()},
                                {"peak_reserved_bytes", r.peak_reserved},
                                {"budget_bytes", r.budget},
@@ -292,8 +293,15 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
       << format_size(results.front().budget) << "\n"
       << "lower bound " << hours(results.front().lower_bound) << " = max(longest build "
       << hours(results.front().longest_job) << ", memory x time / budget "
-      << hours(results.front().memory_bound) << ", cores x time / cores "
-      << hours(results.front().cpu_bound) << ")\n\n";
+      << hours(results.front().memory_bound) << ", build time / " << results.front().max_parallel
+      << " slots " << hours(results.front().slot_bound) << ")\n";
+  if (results.front().cpu_bound > results.front().slot_bound) {
+    out << "note: " << results.front().max_parallel << " builds at once need more than "
+        << so.host.cores << " cores (MAX_JOBS=" << sched::kCoresPerBuild
+        << " each); the simulation does not slow them down, so a real night takes at least "
+        << hours(results.front().cpu_bound) << " (cores x time / cores)\n";
+  }
+  out << "\n";
   Table t({"POLICY", "SLOTS", "MAKESPAN", "OVER BOUND", "PEAK RESERVED", "BUDGET", "IDLE"});
   for (const auto& r : results) {
     char over[32];

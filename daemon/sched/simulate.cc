@@ -1,6 +1,7 @@
 #include "daemon/sched/simulate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -79,13 +80,20 @@ std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const Simu
   double memory_time = 0, core_time = 0;
   Duration longest{};
   const double cores_per_build = std::min(kCoresPerBuild, o.host.cores);
+  double slot_time = 0;
   for (const auto& w : work) {
-    memory_time += static_cast<double>(w.peak) * static_cast<double>(w.duration.count());
+    const double held = static_cast<double>(std::min(w.peak, budget));
+    memory_time += held * static_cast<double>(w.duration.count());
     core_time += cores_per_build * static_cast<double>(w.duration.count());
+    slot_time += static_cast<double>(w.duration.count());
     longest = std::max(longest, w.duration);
   }
-  Duration memory_bound(static_cast<long long>(memory_time / static_cast<double>(budget)));
-  Duration cpu_bound(static_cast<long long>(core_time / o.host.cores));
+  // Rounded up: a bound may not claim less than the work needs.
+  auto up = [](double seconds) { return Duration(static_cast<long long>(std::ceil(seconds))); };
+  const Duration memory_bound =
+      up(memory_time / static_cast<double>(std::max<uint64_t>(1, budget)));
+  const Duration slot_bound = up(slot_time / std::max(1u, slots));
+  const Duration cpu_bound = up(core_time / std::max(1u, o.host.cores));
 
   std::vector<PolicyResult> out = {
       run("tvd", work, {.memory_budget = budget, .max_parallel = slots}),
@@ -103,8 +111,9 @@ std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const Simu
   for (auto& r : out) {
     r.longest_job = longest;
     r.memory_bound = memory_bound;
+    r.slot_bound = slot_bound;
     r.cpu_bound = cpu_bound;
-    r.lower_bound = std::max({longest, memory_bound, cpu_bound});
+    r.lower_bound = std::max({longest, memory_bound, slot_bound});
   }
   return out;
 }
@@ -161,6 +170,13 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
         o.error("duration", "expected a duration such as \"3h\" or \"2h30m\"");
     }
     o.refuse_unknown_keys();
+    // One build per variant: a repeated name was simulated as one before.
+    for (size_t k = 0; k < out.size(); ++k) {
+      if (!w.variant.empty() && out[k].variant == w.variant) {
+        o.error("variant", "\"" + w.variant + "\" is also [" + std::to_string(k) +
+                               "]'s; a night builds each variant once");
+      }
+    }
     out.push_back(std::move(w));
   }
   if (!errors.empty()) return tl::unexpected(problems_error(origin, errors, ""));

@@ -32,10 +32,17 @@ unsigned auto_max_parallel(unsigned cores);       // max(1, cores / 32)
 struct PolicyResult {
   std::string name;
   Duration makespan{};
-  Duration lower_bound{};  // max of the three bounds below
+  // A true lower bound of the night's makespan under the simulation's rules (checked against the
+  // optimum of small instances, simulate_test.cc): the max of the three below.
+  Duration lower_bound{};
   Duration longest_job{};
-  Duration memory_bound{};  // sum of peak x duration / budget
-  Duration cpu_bound{};     // sum of min(32, cores) x duration / cores
+  Duration memory_bound{};  // sum of min(peak, budget) x duration / budget: a build larger than
+                            // the budget runs alone, holding all of it
+  Duration slot_bound{};    // sum of durations / tvd's max_parallel
+  // The host's cores: sum of min(32, cores) x duration / cores. Not part of the bound: the
+  // simulation does not slow builds that share cores, so above cores / 32 builds at once its
+  // night is shorter than a real one would be, and this says by how much at least.
+  Duration cpu_bound{};
   uint64_t peak_reserved = 0;
   uint64_t budget = 0;
   unsigned max_parallel = 0;
