@@ -3,13 +3,14 @@
 -- attempt of the history (issue 14). A store from before is replayed once, at its first start
 -- with this schema, and marked in store_meta.
 
--- Each variant's learned memory peak (the decaying maximum, bytes) and duration (the weighted
--- mean, seconds): sched/estimator.h.
+-- Each variant's learned memory peak (the decaying maximum, bytes), duration (the weighted
+-- mean, seconds) and the spread of its peaks (its reservation's margin): sched/estimator.h.
 CREATE TABLE learned_estimates (
   variant  TEXT PRIMARY KEY,
   kind     TEXT NOT NULL CHECK (kind IN ('gpu', 'cpu')),
   peak     REAL,
-  duration REAL
+  duration REAL,
+  spread   REAL
 ) WITHOUT ROWID;
 
 -- Ended attempts counted by phase, outcome, failure class and duration bucket (/metrics'

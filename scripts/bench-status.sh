@@ -24,7 +24,7 @@ start() {
   t0=$(date +%s%N)
   "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && { started_ms=$((($(date +%s%N) - t0) / 1000000)); return; }; sleep 0.02; done
+  for _ in $(seq 3000); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && { started_ms=$((($(date +%s%N) - t0) / 1000000)); return; }; sleep 0.02; done
   echo "tvd did not start" >&2; cat "$work/serve.log" >&2; exit 1
 }
 start; kill -TERM $pid; wait $pid || true  # creates and migrates the store
@@ -45,7 +45,8 @@ INSERT INTO batches (id, name, started_at, finished_at)
 SELECT i, 'nightly', 1700000000 + (i - 1) * 60000, 1700000000 + i * 60000 - 1 FROM n;
 UPDATE jobs SET batch_id = (id - 1) / 1000 + 1;
 UPDATE attempts SET peak_memory = (20 + id % 7) * 1073741824;
--- A store whose history no tvd has learned from yet (tvd before schema 7 has no such table).
+-- A store whose history no tvd has learned from yet (a tvd before schema 7 ignores the table).
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 DELETE FROM store_meta;
 SQL
 echo "store: $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM jobs') jobs, $(sqlite3 "$work/state/tvd.db" 'SELECT count(*) FROM attempts') attempts, $(du -h "$work/state/tvd.db" | cut -f1)"

@@ -18,6 +18,10 @@ void Estimator::record(const std::string& variant, BuildKind kind, std::optional
   l.kind = kind;
   if (peak && *peak > 0) {
     double p = static_cast<double>(*peak);
+    if (l.peak) {
+      const double change = std::abs(p - *l.peak) / std::max(p, *l.peak);
+      l.spread = l.spread ? defaults_.weight * change + (1 - defaults_.weight) * *l.spread : change;
+    }
     l.peak = l.peak ? std::max(p, *l.peak * defaults_.decay) : p;
   }
   if (duration && duration->count() > 0) {
@@ -62,16 +66,21 @@ void Estimator::learn(const std::string& variant, BuildKind kind, Ending ending,
   }
 }
 
+double Estimator::margin(const Learned& l) const {
+  if (!l.spread) return defaults_.margin;
+  return std::clamp(2 * *l.spread, 0.02, 0.25);
+}
+
 Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
   Estimate e;
-  auto with_margin = [&](double bytes) {
+  auto with_margin = [&](double bytes, double margin) {
     // Round up to a MiB so that figures read cleanly.
-    double b = bytes * (1 + defaults_.margin);
+    double b = bytes * (1 + margin);
     return static_cast<uint64_t>(std::ceil(b / (1 << 20))) << 20;
   };
   auto it = variants_.find(variant);
   if (it != variants_.end() && it->second.peak) {
-    e.memory = with_margin(*it->second.peak);
+    e.memory = with_margin(*it->second.peak, margin(it->second));
     e.memory_source = "measured";
   }
   if (it != variants_.end() && it->second.duration) {
@@ -81,7 +90,7 @@ Estimate Estimator::estimate(const std::string& variant, BuildKind kind) const {
   if (e.memory_source.empty() || e.duration_source.empty()) {
     const KindSums& k = kinds_[static_cast<int>(kind)];
     if (e.memory_source.empty() && k.peaks > 0) {
-      e.memory = with_margin(k.peak / k.peaks);
+      e.memory = with_margin(k.peak / k.peaks, defaults_.margin);
       e.memory_source = "kind average";
     }
     if (e.duration_source.empty() && k.durations > 0) {

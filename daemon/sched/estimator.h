@@ -2,7 +2,9 @@
 // builds. Pure: measurements come in as values.
 //
 // Memory: a decaying maximum of the variant's measured peaks (each new build lowers the old
-// maximum by `decay` before comparing), plus `margin`. With no history for the variant, the
+// maximum by `decay` before comparing), plus a margin learned from how much the variant's peaks
+// vary: twice the weighted mean of the relative change between its successive peaks, from 2 %
+// to 25 %; `margin` until it has two. With no history for the variant, the
 // average of its kind's variants; with none for the kind, the configured per-build default.
 // Duration: an exponentially weighted mean of the variant's builds, then the kind's average,
 // then a per-kind default.
@@ -26,7 +28,7 @@ struct EstimatorDefaults {
   uint64_t cpu_bytes = 16ull << 30;
   Duration gpu_duration = std::chrono::hours(3);
   Duration cpu_duration = std::chrono::hours(2);
-  double margin = 0.10;  // added to a learned peak
+  double margin = 0.10;  // added to a learned peak until the variant's spread is known
   double decay = 0.90;   // applied to the old maximum at each new measurement
   double weight = 0.5;   // of the newest duration in the mean
 };
@@ -63,7 +65,11 @@ class Estimator {
     BuildKind kind = BuildKind::kGpu;
     std::optional<double> peak;      // decaying maximum, bytes
     std::optional<double> duration;  // weighted mean, seconds
+    // Weighted mean of |peak - previous maximum| / the larger: how much its peaks vary.
+    std::optional<double> spread;
   };
+  // The margin a variant's reservation carries over its learned peak.
+  double margin(const Learned& l) const;
   std::optional<Learned> learned(std::string_view variant) const;
   const std::map<std::string, Learned, std::less<>>& all_learned() const { return variants_; }
   // At start: what an earlier run learned of `variant`.

@@ -159,8 +159,8 @@ Status Service::load_learned() {
       counts.push_back(std::move(row));
     std::vector<store::Store::LearnedRow> rows;
     for (const auto& [variant, l] : engine_->estimator().all_learned()) {
-      rows.push_back(
-          {variant, l.kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l.peak, l.duration});
+      rows.push_back({variant, l.kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l.peak, l.duration,
+                      l.spread});
     }
     auto kept_now = store_.atomically([&]() -> Status {
       TRY(store_.add_attempt_counts(counts));
@@ -178,8 +178,8 @@ Status Service::load_learned() {
   TRY_ASSIGN(auto learned, store_.learned());
   for (const auto& l : learned) {
     engine_->estimator().restore(
-        l.variant,
-        {l.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu, l.peak, l.duration});
+        l.variant, {l.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu, l.peak,
+                    l.duration, l.spread});
   }
   return {};
 }
@@ -232,8 +232,9 @@ void Service::count_attempts(const Job& j, Change& c) {
   // What the engine learned from a build that ended (Estimator::learn ran before this change).
   if (built) {
     if (auto l = engine_->estimator().learned(j.package)) {
-      c.learned = store::Store::LearnedRow{
-          j.package, l->kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l->peak, l->duration};
+      c.learned =
+          store::Store::LearnedRow{j.package, l->kind == sched::BuildKind::kCpu ? "cpu" : "gpu",
+                                   l->peak, l->duration, l->spread};
     }
   }
 }

@@ -178,7 +178,7 @@ class Store {
   };
   struct LearnedRow {
     std::string variant, kind;  // kind: gpu | cpu
-    std::optional<double> peak, duration;
+    std::optional<double> peak, duration, spread;
   };
   Status add_attempt_counts(const std::vector<AttemptCount>& counts);  // added to what is there
   Status save_learned(const std::vector<LearnedRow>& rows);            // replaces each variant's
