@@ -22,11 +22,21 @@ Duration until(TimePoint now, TimePoint then) {
 
 }  // namespace
 
+// Batch jobs, largest first by what they take of the host over time: duration x the larger of
+// a slot's share (1 / max_parallel) and the memory's share (reservation / budget). Where slots
+// bind (every build fits in a slot's share of the memory) this is the longest build first;
+// where memory binds, the builds that hold most memory for longest go first, so the small ones
+// fill the gaps at the end rather than leaving a large one to run alone.
 Scheduler::Key Scheduler::key_of(const Queued& q) const {
   const bool longest = limits_.order == Order::kLongestFirst;
-  long long duration = longest && q.spec.origin == Origin::kBatch
-                           ? -static_cast<long long>(q.est.duration.count())
-                           : 0;
+  long long duration = 0;
+  if (longest && q.spec.origin == Origin::kBatch) {
+    const double slot = 1.0 / std::max(1u, limits_.max_parallel);
+    const double budget = static_cast<double>(std::max<uint64_t>(1, limits_.memory_budget));
+    const double memory = std::min(1.0, static_cast<double>(q.est.memory) / budget);
+    const double share = std::max(slot, memory);
+    duration = -static_cast<long long>(static_cast<double>(q.est.duration.count()) * share * 1e6);
+  }
   int origin = longest ? static_cast<int>(q.spec.origin) : 0;
   return {-q.spec.priority, origin, duration, q.seq};
 }

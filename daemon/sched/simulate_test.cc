@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <numeric>
 #include <random>
 
@@ -186,6 +187,34 @@ TEST(Simulate, AProfileThatNamesAVariantTwiceIsRefused) {
                          "night.json");
   ASSERT_FALSE(p);
   EXPECT_THAT(p.error().message, HasSubstr("[2].variant: \"sm89-avx2\" is also [0]'s"));
+}
+
+// 20 random memory-bound nights (60 builds of 40-90 GiB and 2.5-4.5 h on a 256 GiB host with 8
+// slots): how far over the bound tvd ends. Prints the figures (docs/BENCHMARKS.md); asserts
+// only what must hold whatever the policy: never under the bound, never over the budget.
+TEST(Simulate, TwentyMemoryBoundNights) {
+  std::mt19937 rng(2026);
+  std::uniform_real_distribution<double> gib(40, 90), h(2.5, 4.5);
+  double sum = 0, worst = 0;
+  for (int night = 0; night < 20; ++night) {
+    std::vector<WorkItem> work;
+    for (int i = 0; i < 60; ++i) {
+      work.push_back({"v" + std::to_string(i), BuildKind::kGpu,
+                      static_cast<uint64_t>(gib(rng) * static_cast<double>(GiB)),
+                      Duration(static_cast<long long>(h(rng) * 3600))});
+    }
+    auto r = simulate(work, {.host = {.memory = 256 * GiB, .cores = 256}});
+    const auto& tvd = by_name(r, "tvd");
+    ASSERT_GE(tvd.makespan, tvd.lower_bound);
+    ASSERT_LE(tvd.peak_reserved, tvd.budget);
+    const double ratio =
+        static_cast<double>(tvd.makespan.count()) / static_cast<double>(tvd.lower_bound.count());
+    sum += ratio;
+    worst = std::max(worst, ratio);
+  }
+  std::printf("20 memory-bound nights: tvd / bound mean %.3f, worst %.3f\n", sum / 20, worst);
+  RecordProperty("mean_ratio_x1000", static_cast<int>(sum / 20 * 1000));
+  RecordProperty("worst_ratio_x1000", static_cast<int>(worst * 1000));
 }
 
 }  // namespace
