@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <charconv>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -68,7 +69,10 @@ void GitLane::git(std::vector<std::string> args, std::function<void(const exec::
                          .count();
     std::error_code ec;
     std::filesystem::create_directories(marker->parent_path(), ec);
-    if (!write_file_atomic(*marker, std::to_string(now) + "\n", Overwrite::kYes)) marker->clear();
+    // Not synced: it only has to outlive tvd's process, not the machine (a reboot ends the git).
+    std::ofstream out(*marker, std::ios::trunc);
+    out << now << '\n';
+    if (!out) marker->clear();
   }
 }
 

@@ -58,14 +58,17 @@ bool Recorder::record(Change c) {
     keep(std::move(c), st.error());
     return false;
   }
-  keep(std::move(c), trouble_ ? Error{ErrorKind::kIo, trouble_->error, ""}
-                              : Error{ErrorKind::kIo, "earlier changes wait", ""});
+  // Behind what waits: queued, not a write that failed.
+  keep(std::move(c),
+       trouble_ ? Error{ErrorKind::kIo, trouble_->error, ""}
+                : Error{ErrorKind::kIo, "earlier changes wait", ""},
+       /*failed=*/false);
   catch_up();
   return waiting_.empty();
 }
 
-void Recorder::keep(Change c, const Error& why) {
-  ++failures_;
+void Recorder::keep(Change c, const Error& why, bool failed) {
+  if (failed) ++failures_;
   // The newest state, with everything the waiting changes add (events, counts) kept.
   auto [it, fresh] = waiting_.try_emplace(c.job.id, Change{});
   auto events = std::move(it->second.events);

@@ -79,7 +79,8 @@ class Recorder {
 
  private:
   Status write(const Change& c);
-  void keep(Change c, const Error& why);
+  // Keeps `c` waiting; `failed`: its own write failed (counted in write_failures()).
+  void keep(Change c, const Error& why, bool failed = true);
   void arm();
 
   store::Store& store_;
