@@ -15,7 +15,7 @@ cleanup() { kill "${sleepers[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 
 run() {
-  local extra=$1 work pid
+  local extra=$1 work
   work=$(mktemp -d /tmp/tvd-bench-cpu-XXXXXX)
   flox_env "$work/env"
   fake_flox "$work"
@@ -24,10 +24,7 @@ run() {
     "scheduler": { "max_parallel": 8, "memory_budget": "64GiB", "min_free_disk": "1GiB",
                    "memory_per_build": { "gpu": "1GiB", "cpu": "1GiB" } } }\n' \
     "$work/flox" "$(id -gn)" > "$work/tvd.json"
-  "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
-  pid=$!
-  local sock="$work/state/tvd.sock"
-  for _ in $(seq 100); do "$tvctl" --socket "$sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+  serve "$work"
   cpu() { awk '{ print $14 + $15 }' /proc/$pid/stat; }
   local before done=0 round=0
   before=$(cpu)

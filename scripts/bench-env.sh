@@ -4,6 +4,8 @@
 #                             .flox/.gitignore, committed on main; with UPSTREAM, a bare
 #                             repository there as origin, main pushed and tracked
 #   fake_flox WORK            WORK/flox runs tests/support/fake-flox with the plan WORK/plan
+#   serve WORK                $tvd serve on WORK/tvd.json (log WORK/serve.log); sets $pid and
+#                             $sock (WORK/state/tvd.sock) and returns once it answers
 flox_env() {
   local dir=$1 upstream=${2:-}
   mkdir -p "$dir/.flox/env"
@@ -26,4 +28,15 @@ fake_flox() {
   printf '#!/bin/sh\nFAKE_FLOX_PLAN=%s exec %s "$@"\n' "$work/plan" \
     "$(pwd)/tests/support/fake-flox" > "$work/flox"
   chmod +x "$work/flox"
+}
+
+serve() {
+  local work=$1
+  "$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
+  pid=$!
+  sock="$work/state/tvd.sock"
+  for _ in $(seq 100); do "$tvctl" --socket "$sock" status >/dev/null 2>&1 && return; sleep 0.05; done
+  echo "tvd serve did not answer:" >&2
+  cat "$work/serve.log" >&2
+  return 1
 }

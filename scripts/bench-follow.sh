@@ -22,10 +22,7 @@ printf 'seconds=%s\nmb_per_s=%s\n' "$seconds" "$rate" > "$work/plan/$pkg.build"
 printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "flox": "%s",
   "socket_group": "%s", "http": { "listen": "off" }, "builds": { "log_limit": "2GiB" } }\n' \
   "$work/flox" "$(id -gn)" > "$work/tvd.json"
-"$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
-pid=$!
-sock="$work/state/tvd.sock"
-for _ in $(seq 100); do "$tvctl" --socket "$sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+serve "$work"
 rss() { awk '/^VmRSS/ { printf "%d MiB", $2 / 1024 }' /proc/$pid/status; }
 echo "tvd idle: $(rss)"
 "$tvctl" --socket "$sock" enqueue --no-publish cpu-avx2 >/dev/null

@@ -30,10 +30,7 @@ printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "
   "scheduler": { "max_parallel": 8, "memory_budget": "64GiB",
                  "memory_per_build": { "gpu": "1GiB", "cpu": "1GiB" }, "min_free_disk": "1GiB" } }\n' \
   "$work/flox" "$(id -gn)" > "$work/tvd.json"
-"$tvd" serve --config "$work/tvd.json" > "$work/serve.log" 2>&1 &
-pid=$!
-sock="$work/state/tvd.sock"
-for _ in $(seq 100); do "$tvctl" --socket "$sock" status >/dev/null 2>&1 && break; sleep 0.05; done
+serve "$work"
 rss() { awk '/^VmRSS/ { print int($2 / 1024) }' /proc/$pid/status; }
 echo "tvd idle: $(rss) MiB"
 # shellcheck disable=SC2086

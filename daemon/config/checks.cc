@@ -13,7 +13,10 @@
 #include <system_error>
 
 #include "daemon/exec/capture.h"
+#include "daemon/exec/child_env.h"
 #include "daemon/flox/flox_config.h"
+
+extern char** environ;
 
 namespace tvd {
 namespace {
@@ -35,9 +38,8 @@ bool executable(const std::string& name) {
 std::optional<std::string> git_says(const std::filesystem::path& repo,
                                     std::vector<std::string> args) {
   args.insert(args.begin(), {"git", "-C", repo.string()});
-  std::map<std::string, std::string> env;
-  if (const char* path = std::getenv("PATH")) env["PATH"] = path;
-  if (const char* home = std::getenv("HOME")) env["HOME"] = home;
+  // The environment the lane gives git: the children's, without secrets (hooks are repo code).
+  const auto env = exec::without_secrets(exec::child_environment(environ));
   auto r = exec::capture_all({args}, env, 1, std::chrono::seconds(30));
   if (!r[0].started || r[0].exit_code != 0) return std::nullopt;
   return r[0].out;

@@ -17,11 +17,17 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/base/names.h"
+
 namespace tvd::sched {
 
 using Duration = std::chrono::seconds;
 
 enum class BuildKind { kGpu, kCpu };
+inline constexpr Names<BuildKind, 2> kBuildKinds{{{
+    {BuildKind::kGpu, "gpu"},
+    {BuildKind::kCpu, "cpu"},
+}}};
 
 struct EstimatorDefaults {
   uint64_t gpu_bytes = 48ull << 30;

@@ -155,9 +155,9 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
     JsonObject o(doc[i], "[" + std::to_string(i) + "]", errors);
     WorkItem w;
     w.variant = o.string("variant").value_or("");
-    auto kind = o.string("kind").value_or("gpu");
-    if (kind != "gpu" && kind != "cpu") o.error("kind", "expected \"gpu\" or \"cpu\"");
-    w.kind = kind == "cpu" ? BuildKind::kCpu : BuildKind::kGpu;
+    auto kind = kBuildKinds.parse(o.string("kind").value_or("gpu"));
+    if (!kind) o.error("kind", "expected \"gpu\" or \"cpu\"");
+    w.kind = kind.value_or(BuildKind::kGpu);
     if (auto p = o.string("peak")) {
       auto size = parse_size(*p);
       if (size && *size > 0)

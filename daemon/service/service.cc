@@ -39,7 +39,7 @@ int last_ended(const Job& j) {
 // engine attributed to it when it ended.
 void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
   using Ending = sched::Estimator::Ending;
-  const auto kind = e.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu;
+  const auto kind = sched::kBuildKinds.parse(e.kind).value_or(sched::BuildKind::kGpu);
   const Ending ending = e.outcome == "succeeded" ? Ending::kSucceeded
                         : e.failure == flox::kFailures.name(flox::Failure::kOutOfMemory)
                             ? Ending::kOutOfMemory
@@ -48,6 +48,12 @@ void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
   if (e.peak_memory && *e.peak_memory > 0) peak = static_cast<uint64_t>(*e.peak_memory);
   estimator.learn(e.variant, kind, ending, peak,
                   std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
+}
+
+// What the estimator learned of `variant`, as the store keeps it.
+store::Store::LearnedRow learned_row(const std::string& variant,
+                                     const sched::Estimator::Learned& l) {
+  return {variant, std::string(sched::kBuildKinds.name(l.kind)), l.peak, l.duration, l.spread};
 }
 
 }  // namespace
@@ -159,8 +165,7 @@ Status Service::load_learned() {
       counts.push_back(std::move(row));
     std::vector<store::Store::LearnedRow> rows;
     for (const auto& [variant, l] : engine_->estimator().all_learned()) {
-      rows.push_back({variant, l.kind == sched::BuildKind::kCpu ? "cpu" : "gpu", l.peak, l.duration,
-                      l.spread});
+      rows.push_back(learned_row(variant, l));
     }
     auto kept_now = store_.atomically([&]() -> Status {
       TRY(store_.add_attempt_counts(counts));
@@ -178,7 +183,7 @@ Status Service::load_learned() {
   TRY_ASSIGN(auto learned, store_.learned());
   for (const auto& l : learned) {
     engine_->estimator().restore(
-        l.variant, {l.kind == "cpu" ? sched::BuildKind::kCpu : sched::BuildKind::kGpu, l.peak,
+        l.variant, {sched::kBuildKinds.parse(l.kind).value_or(sched::BuildKind::kGpu), l.peak,
                     l.duration, l.spread});
   }
   return {};
@@ -232,9 +237,7 @@ void Service::count_attempts(const Job& j, Change& c) {
   // What the engine learned from a build that ended (Estimator::learn ran before this change).
   if (built) {
     if (auto l = engine_->estimator().learned(j.package)) {
-      c.learned =
-          store::Store::LearnedRow{j.package, l->kind == sched::BuildKind::kCpu ? "cpu" : "gpu",
-                                   l->peak, l->duration, l->spread};
+      c.learned = learned_row(j.package, *l);
     }
   }
 }
