@@ -58,13 +58,13 @@ bool Recorder::record(Change c) {
     keep(std::move(c), st.error());
     return false;
   }
-  // Behind what waits: queued, not a write that failed.
+  // Behind what waits: queued, not a write that failed, and not tried now (catch-up's timer
+  // does that once a second), so that a busy store costs the daemon's thread nothing per change.
   keep(std::move(c),
        trouble_ ? Error{ErrorKind::kIo, trouble_->error, ""}
                 : Error{ErrorKind::kIo, "earlier changes wait", ""},
        /*failed=*/false);
-  catch_up();
-  return waiting_.empty();
+  return false;
 }
 
 void Recorder::keep(Change c, const Error& why, bool failed) {
