@@ -18,21 +18,6 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 Status write_all(int fd, std::string_view content) {
   while (!content.empty()) {
     ssize_t n = ::write(fd, content.data(), content.size());
@@ -58,8 +43,13 @@ int rename_noreplace(const char* from, const char* to) {
 
 }  // namespace
 
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
 Status sync_directory(const std::filesystem::path& dir) {
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0 || ::fsync(dfd.get()) != 0) {
     return fail(ErrorKind::kIo, "cannot sync " + dir.string() + ": " + errno_text(errno));
   }
@@ -70,7 +60,7 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
                          Overwrite overwrite, SyncDir sync_dir) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".tvd-XXXXXX")).string();
-  Fd fd(::mkstemp(tmpl.data()));
+  UniqueFd fd(::mkstemp(tmpl.data()));
   if (fd.get() < 0) {
     return fail(ErrorKind::kIo,
                 "cannot create a file in " + dir.string() + ": " + errno_text(errno),

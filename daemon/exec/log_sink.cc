@@ -110,7 +110,7 @@ void LogSink::copy_ring(uint64_t from, uint64_t to) {
   }
 }
 
-void LogSink::finish() {
+void LogSink::finish(bool sync) {
   if (finished_ || fd_ < 0) return;
   finished_ = true;
   if (past_head_ > 0 && ring_ >= 0) {
@@ -130,7 +130,7 @@ void LogSink::finish() {
     ::close(ring_);
     ring_ = -1;
   }
-  ::fsync(fd_);
+  if (sync) ::fsync(fd_);
 }
 
 std::string LogSink::last_output() const {

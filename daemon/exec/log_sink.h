@@ -26,8 +26,9 @@ class LogSink {
   ~LogSink();
 
   void append(std::string_view data);
-  // Writes the ring's bytes and the note; the file is complete afterwards.
-  void finish();
+  // Writes the ring's bytes and the note; the file is complete afterwards, and on disk when
+  // `sync` (a build's log outlives a crash of the machine; a git command's need not).
+  void finish(bool sync = true);
 
   uint64_t total() const { return total_; }
   bool truncated() const { return past_head_ > tail_limit_; }

@@ -273,7 +273,7 @@ class ProcessRunner final : public Runner {
     if (!run->exited || !run->drained || run->reported) return;
     run->reported = true;
     run->grace.cancel();
-    run->sink.finish();
+    run->sink.finish(run->spec.sync_log);
     run->result.duration =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run->started);
     run->result.output_bytes = run->sink.total();

@@ -26,6 +26,7 @@ struct RunSpec {
   std::filesystem::path log;
   // Past this size the log keeps its first and last halves and says what was left out.
   uint64_t log_limit = 64ull << 20;
+  bool sync_log = true;                          // fsync the log when the run ends
   std::chrono::seconds wall_timeout{0};          // 0: none
   std::chrono::seconds silence_timeout{0};       // no output for this long: 0: none
   std::chrono::milliseconds sample_every{5000};  // how often memory is sampled

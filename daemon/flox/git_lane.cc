@@ -1,6 +1,8 @@
 #include "daemon/flox/git_lane.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <fstream>
@@ -11,6 +13,7 @@
 #include "daemon/base/log.h"
 #include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
+#include "daemon/flox/git_status.h"
 #include "daemon/flox/lane_text.h"
 
 namespace tvd::flox {
@@ -18,85 +21,68 @@ namespace tvd::flox {
 using lane::first_lines;
 using lane::refused;
 
-namespace {
-
-// The lines of `git status --porcelain`: a two-letter code ("??", "A ", " M") and a path. Lines
-// of another shape (stderr shares the output) are left out.
-struct StatusLine {
-  std::string code, path;
-};
-std::vector<StatusLine> porcelain(std::string_view out) {
-  std::vector<StatusLine> lines;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t end = out.find('\n', pos);
-    if (end == std::string_view::npos) end = out.size();
-    std::string_view line = out.substr(pos, end - pos);
-    if (line.size() > 3 && line[2] == ' ') {
-      lines.push_back({std::string(line.substr(0, 2)), std::string(line.substr(3))});
-    }
-    pos = end + 1;
-  }
-  return lines;
-}
-
-}  // namespace
-
-void GitLane::git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then) {
+void GitLane::git_in(const std::filesystem::path& dir, std::vector<std::string> args,
+                     std::function<void(const exec::RunResult&)> then) {
   exec::RunSpec spec;
-  spec.argv = {"git", "-C", config_.env_dir.string()};
+  spec.argv = {"git", "-C", dir.string()};
   spec.argv.insert(spec.argv.end(), identity_.begin(), identity_.end());
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.cwd = config_.env_dir;
+  spec.cwd = dir;
   spec.env = exec::without_secrets(config_.child_env);  // git hooks are the repository's code
   spec.env["GIT_TERMINAL_PROMPT"] = "0";  // never wait for a password nobody will type
   spec.log = config_.log_dir / ("git-" + std::to_string(n_++ % 8) + ".log");
   spec.log_limit = 1 << 20;
+  spec.sync_log = false;  // diagnostics of one command; the job's own outcome says what happened
   spec.wall_timeout = config_.git_timeout;
-  // A marker per running git (its process group and start), so that the next start can end a
-  // git that a crash of tvd left running (recover()).
-  auto marker = std::make_shared<std::filesystem::path>();
-  auto run =
-      runner_.start(std::move(spec), [marker, then = std::move(then)](const exec::RunResult& r) {
-        std::error_code ec;
-        if (!marker->empty()) std::filesystem::remove(*marker, ec);
-        then(r);
-      });
-  if (auto pgid = runner_.process_group(run)) {
-    *marker = config_.log_dir / "running" / std::to_string(*pgid);
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  // The lane runs one git at a time: while it runs, the marker holds its process group and
+  // start, so that the next start can end a git that a crash of tvd left running (recover()).
+  // Rewritten in place, not created and removed, so that a git costs no new file.
+  const uint64_t mine = ++marked_;
+  auto run = runner_.start(std::move(spec),
+                           [this, mine, then = std::move(then)](const exec::RunResult& r) {
+                             if (marked_ == mine && marker_.get() >= 0) {
+                               (void)::ftruncate(marker_.get(), 0);
+                             }
+                             then(r);
+                           });
+  const auto pgid = runner_.process_group(run);
+  if (!pgid) return;
+  if (marker_.get() < 0) {
     std::error_code ec;
-    std::filesystem::create_directories(marker->parent_path(), ec);
-    // Not synced: it only has to outlive tvd's process, not the machine (a reboot ends the git).
-    std::ofstream out(*marker, std::ios::trunc);
-    out << now << '\n';
-    if (!out) marker->clear();
+    std::filesystem::create_directories(config_.log_dir, ec);
+    marker_ = UniqueFd(
+        ::open((config_.log_dir / "running-git").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  }
+  if (marker_.get() < 0) return;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  // Not synced: it only has to outlive tvd's process, not the machine (a reboot ends the git).
+  const std::string text = std::to_string(*pgid) + " " + std::to_string(now) + "\n";
+  if (::pwrite(marker_.get(), text.data(), text.size(), 0) == static_cast<ssize_t>(text.size())) {
+    (void)::ftruncate(marker_.get(), static_cast<off_t>(text.size()));
   }
 }
 
 void GitLane::end_orphans() {
-  std::error_code ec;
-  const auto dir = config_.log_dir / "running";
   std::vector<pid_t> killed;
-  for (auto it = std::filesystem::directory_iterator(dir, ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    pid_t pgid = 0;
-    const auto name = it->path().filename().string();
-    std::from_chars(name.data(), name.data() + name.size(), pgid);
-    auto text = read_file(it->path());
-    int64_t started = 0;
-    if (text) std::from_chars(text->data(), text->data() + text->size(), started);
-    std::error_code rm;
-    std::filesystem::remove(it->path(), rm);
-    if (pgid <= 1 || started <= 0) continue;
-    if (exec::may_be_our_run(pgid, started, {"git"})) {
-      ::kill(-pgid, SIGKILL);
-      killed.push_back(pgid);
-      log::warning("killed git left running by tvd's last run (process group " +
-                   std::to_string(pgid) + ")");
-    }
+  const auto marker = config_.log_dir / "running-git";
+  auto text = read_file(marker);
+  pid_t pgid = 0;
+  int64_t started = 0;
+  if (text) {
+    const char* p = text->data();
+    const char* end = p + text->size();
+    p = std::from_chars(p, end, pgid).ptr;
+    if (p < end && *p == ' ') std::from_chars(p + 1, end, started);
+  }
+  std::error_code ec;
+  std::filesystem::resize_file(marker, 0, ec);
+  if (pgid > 1 && started > 0 && exec::may_be_our_run(pgid, started, {"git"})) {
+    ::kill(-pgid, SIGKILL);
+    killed.push_back(pgid);
+    log::warning("killed git left running by tvd's last run (process group " +
+                 std::to_string(pgid) + ")");
   }
   // Until they are gone: the index.lock check after this must not see them holding it.
   for (int i = 0; i < 100 && !killed.empty(); ++i) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/base/file.h"
 #include "daemon/base/result.h"
 #include "daemon/exec/runner.h"
 #include "daemon/flox/classify.h"
@@ -99,13 +100,34 @@ class GitLane : public Lane {
   void run_next();
   void advance(const std::shared_ptr<Active>& t);
   void finish(const std::shared_ptr<Active>& t, LaneOutcome o);
-  void git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then);
+  void git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then) {
+    git_in(config_.env_dir, std::move(args), std::move(then));
+  }
+  void git_in(const std::filesystem::path& dir, std::vector<std::string> args,
+              std::function<void(const exec::RunResult&)> then);
+
+  // Publishing worktrees are kept and reused: slot k is <worktrees>/k on branch tvd-publish/k,
+  // one per publish running at once.
+  struct Worktree {
+    bool busy = false;     // a publish holds it
+    bool ready = false;    // made by this process and left as git made it
+    std::string upstream;  // what its branch tracks, as set by this process
+  };
+  size_t take_worktree();
+  void release_worktree(size_t slot, bool ok);
+  std::filesystem::path worktree_dir(size_t slot) const;
+  // Puts slot's worktree at `rev`, its branch tracking `upstream`.
+  void prepare_worktree(size_t slot, const std::string& rev, const std::string& upstream,
+                        std::function<void()> next, std::function<void(LaneOutcome)> fail);
   void check_identity(std::function<void()> next);
 
   exec::Runner& runner_;
   GitLaneConfig config_;
   std::deque<Transaction> queue_;
   bool busy_ = false;
+  UniqueFd marker_;      // <log_dir>/running-git, while a git runs: its process group and start
+  uint64_t marked_ = 0;  // which git the marker is of
+  std::vector<Worktree> worktrees_;
   std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
   bool identity_checked_ = false;
   int n_ = 0;

@@ -258,5 +258,61 @@ TEST_F(EngineTest, RecipeCommitsDoNotWaitBehindAnUpload) {
   EXPECT_THAT(testing::git(env_dir, {"status", "--porcelain"}), HasSubstr("manifest.toml"));
 }
 
+// Publishing worktrees are kept: the next publish moves the same worktree to its own revision
+// (one checkout of the files that differ, where a new worktree checks out everything), flox sees
+// that revision as HEAD, the branch keeps tracking the upstream, and a result-* link left in the
+// worktree (a garbage collector root holding a build output) does not outlive the publish.
+TEST_F(EngineTest, APublishingWorktreeIsReusedAtEachJobsOwnRevision) {
+  make(config());
+  const auto worktree = dir / "state" / "publish" / "0";
+  behave(cpu, "seconds=1\n", "publish");
+  auto a = enqueue({"cpu-avx2"});
+  ASSERT_TRUE(run_until(
+      [&] {
+        const Job* j = seen(*a[0].job);
+        return j && j->state == JobState::kPublishing && j->run.has_value();
+      },
+      30s));
+  const auto link = worktree / ("result-" + cpu);
+  fs::create_symlink("/nix/store/00000000000000000000000000000000-output", link);
+  run_until_idle();
+  ASSERT_EQ(seen(*a[0].job)->state, JobState::kSucceeded) << seen(*a[0].job)->error;
+  const std::string rev_a = seen(*a[0].job)->publish_rev;
+  EXPECT_FALSE(fs::is_symlink(link));
+
+  auto b = enqueue({"sm89-avx2"});
+  run_until_idle();
+  ASSERT_EQ(seen(*b[0].job)->state, JobState::kSucceeded) << seen(*b[0].job)->error;
+  const std::string rev_b = seen(*b[0].job)->publish_rev;
+  EXPECT_NE(rev_a, rev_b);
+  EXPECT_EQ(rev_b + "\n", testing::git(env_dir, {"rev-parse", "HEAD"}));
+  // Each was published at its own revision (the fake flox keys "already published" on HEAD).
+  EXPECT_THAT(testing::read_text(plan / "published" / "acme" / cpu), HasSubstr(rev_a));
+  EXPECT_THAT(testing::read_text(plan / "published" / "acme" / sm89), HasSubstr(rev_b));
+  EXPECT_EQ(testing::git(worktree, {"rev-parse", "HEAD"}), rev_b + "\n");
+  EXPECT_EQ(testing::git(worktree, {"rev-parse", "--abbrev-ref", "@{u}"}), "origin/main\n");
+  // One worktree besides the checkout itself.
+  const auto list = testing::git(env_dir, {"worktree", "list", "--porcelain"});
+  size_t worktrees = 0;
+  for (size_t pos = 0; (pos = list.find("worktree ", pos)) != std::string::npos; ++pos)
+    ++worktrees;
+  EXPECT_EQ(worktrees, 2u) << list;
+}
+
+// A worktree the last run of tvd left (a crash during an upload, with a stray file in it) is made
+// again from nothing by the next run's first publish, not trusted.
+TEST_F(EngineTest, APublishingWorktreeALastRunLeftIsMadeAgain) {
+  const auto worktree = dir / "state" / "publish" / "0";
+  fs::create_directories(worktree.parent_path());
+  testing::git(env_dir, {"worktree", "add", "-q", "-b", "tvd-publish/0", worktree.string()});
+  testing::write_text(worktree / ".flox" / "pkgs" / "stray.nix", "# left by a crash\n");
+  make(config());
+  auto a = enqueue({"cpu-avx2"});
+  run_until_idle();
+  ASSERT_EQ(seen(*a[0].job)->state, JobState::kSucceeded) << seen(*a[0].job)->error;
+  EXPECT_FALSE(fs::exists(worktree / ".flox" / "pkgs" / "stray.nix"));
+  EXPECT_EQ(testing::git(worktree, {"rev-parse", "HEAD"}), seen(*a[0].job)->publish_rev + "\n");
+}
+
 }  // namespace
 }  // namespace tvd::service
