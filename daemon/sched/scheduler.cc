@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "daemon/base/units.h"
+#include "daemon/sched/batch_plan.h"
 
 namespace tvd::sched {
 namespace {
@@ -27,10 +28,13 @@ Duration until(TimePoint now, TimePoint then) {
 // bind (every build fits in a slot's share of the memory) this is the longest build first;
 // where memory binds, the builds that hold most memory for longest go first, so the small ones
 // fill the gaps at the end rather than leaving a large one to run alone.
-Scheduler::Key Scheduler::key_of(const Queued& q) const {
+Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
   const bool longest = limits_.order == Order::kLongestFirst;
   long long duration = 0;
-  if (longest && q.spec.origin == Origin::kBatch) {
+  auto rank = batch_rank_.find(q.id);
+  if (planned && longest && q.spec.origin == Origin::kBatch && rank != batch_rank_.end()) {
+    duration = static_cast<long long>(rank->second);
+  } else if (longest && q.spec.origin == Origin::kBatch) {
     const double slot = 1.0 / std::max(1u, limits_.max_parallel);
     const double budget = static_cast<double>(std::max<uint64_t>(1, limits_.memory_budget));
     const double memory = std::min(1.0, static_cast<double>(q.est.memory) / budget);
@@ -43,8 +47,13 @@ Scheduler::Key Scheduler::key_of(const Queued& q) const {
 
 void Scheduler::insert(Queued q) {
   refresh();
+  if (q.spec.origin == Origin::kBatch) {
+    batch_dirty_ = true;
+    ++queued_batch_;
+  }
   q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
-  order_.push_back({key_of(q), q.id, q.est.memory, q.est.duration, q.not_before, true});
+  order_.push_back({key_of(q), q.id, q.est.memory, q.est.duration, q.not_before,
+                    q.spec.origin == Origin::kBatch, true});
   queued_.emplace(q.id, std::move(q));
 }
 
@@ -56,6 +65,8 @@ void Scheduler::erase_queued(std::map<JobId, Queued>::iterator it) {
       break;
     }
   }
+  batch_rank_.erase(it->first);
+  if (it->second.spec.origin == Origin::kBatch) --queued_batch_;
   queued_.erase(it);
 }
 
@@ -65,7 +76,8 @@ void Scheduler::refresh() const {
     dead_ = 0;
     for (auto& [id, q] : queued_) {
       q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
-      order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before, true});
+      order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before,
+                        q.spec.origin == Origin::kBatch, true});
     }
     sorted_ = 0;
     seen_generation_ = estimator_->generation();
@@ -149,7 +161,44 @@ std::vector<std::string> Scheduler::gate_notes(const Measurements& m) const {
   return out;
 }
 
+void Scheduler::plan_batch(TimePoint now) {
+  batch_dirty_ = false;
+  if (!planning() || plan_tries(queued_batch_, running_.size()) == 0) {
+    // The rule's order: a plan over a queue this long would not be worth its time.
+    if (!batch_rank_.empty()) {
+      batch_rank_.clear();
+      seen_generation_ = kStale;
+    }
+    return;
+  }
+  refresh();
+  // From the rule's order (largest memory × time first), which the search only improves on.
+  std::vector<std::pair<Key, JobId>> batch;
+  for (const auto& [id, q] : queued_) {
+    if (q.spec.origin == Origin::kBatch) batch.emplace_back(key_of(q, /*planned=*/false), id);
+  }
+  std::sort(batch.begin(), batch.end());
+  std::vector<PlanBuild> builds;
+  for (const auto& [key, id] : batch) {
+    const Estimate& est = queued_.at(id).est;
+    builds.push_back({std::min(est.memory, limits_.memory_budget), est.duration});
+  }
+  PlanHost host{.budget = limits_.memory_budget, .slots = limits_.max_parallel, .running = {}};
+  for (const auto& [id, a] : running_) {
+    host.running.push_back({a.run.reservation, until(now, a.run.started + a.run.expected)});
+  }
+  std::vector<size_t> order(builds.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  order = plan_order(builds, std::move(order), host);
+  batch_rank_.clear();
+  for (size_t pos = 0; pos < order.size(); ++pos)
+    batch_rank_[batch[order[pos]].second] = pos;
+  seen_generation_ = kStale;  // the queue is put in order again, by the ranks
+}
+
 std::vector<Start> Scheduler::next(TimePoint now, const Measurements& m) {
+  if (batch_dirty_) plan_batch(now);
   Plan p = plan(now, m, /*want_reasons=*/false);
   for (const auto& s : p.starts) {
     auto q = queued_.find(s.id);
@@ -255,7 +304,7 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     }
 
     if (block != Block::kNone) {
-      if (head == nullptr) {
+      if (head == nullptr && !(planning() && e.batch)) {
         // The head: when could it start, by the running builds' expected ends?
         head = &q();
         std::sort(ends.begin(), ends.end());

@@ -3,19 +3,20 @@
 // (daemon/service) starts what next() returns and reports back with finished() or requeue().
 //
 // Order: priority (higher first), then interactive before batch, then, among batch jobs, the
-// longest expected build first (so a night's makespan approaches its lower bound), then the
-// order of arrival.
+// batch plan (batch_plan.h: an order found by searching for the shortest night, from the
+// largest memory × time first), then the order of arrival.
 //
 // Admission: a build starts when a slot is free (max_parallel), its reservation fits beside the
 // running ones in the memory budget, and the live gates pass (memory pressure, MemAvailable,
 // free disk). A build that needs more than the whole budget reserves all of it and runs alone.
 //
-// The head of the queue is not starved (EASY backfilling): the first job that cannot start
-// becomes the head, and its shadow time is when, by the running builds' expected ends, enough
-// memory and a slot will be free for it. A job behind it may start first only if it is expected
-// to end by the shadow time, or if it fits in what is left beside the head at that time. A build
-// that overruns its estimate counts as ending now, so backfilling dries up instead of pushing the
-// head back for ever.
+// Batch jobs start first fit in the plan's order (one that does not fit yet lets later ones by),
+// as the plan assumed. An interactive head of the queue is not starved (EASY backfilling): the
+// first interactive job that cannot start becomes the head, and its shadow time is when, by the
+// running builds' expected ends, enough memory and a slot will be free for it. A job behind it may
+// start first only if it is expected to end by the shadow time, or if it fits in what is left
+// beside the head at that time. A build that overruns its estimate counts as ending now, so
+// backfilling dries up instead of pushing the head back for ever.
 #pragma once
 
 #include <chrono>
@@ -153,6 +154,7 @@ class Scheduler {
     uint64_t memory = 0;
     Duration duration{};
     TimePoint not_before{};
+    bool batch = false;
     bool alive = true;
   };
   struct Active {
@@ -166,7 +168,12 @@ class Scheduler {
   };
   // want_reasons: next() only needs the starts, status needs every reason.
   Plan plan(TimePoint now, const Measurements& m, bool want_reasons) const;
-  Key key_of(const Queued& q) const;
+  // With `planned`, a batch job's place is its rank in the batch plan when it has one.
+  Key key_of(const Queued& q, bool planned = true) const;
+  // Whether batch jobs follow a plan (plan_batch) and start first fit, without a head.
+  bool planning() const { return limits_.order == Order::kLongestFirst && limits_.memory_aware; }
+  // Orders the queued batch jobs by plan_order() from what runs now (batch_plan.h).
+  void plan_batch(TimePoint now);
   void insert(Queued q);
   void erase_queued(std::map<JobId, Queued>::iterator it);
   // Re-estimates the queue if the estimator learned something, sweeps and sorts it.
@@ -181,6 +188,9 @@ class Scheduler {
   mutable size_t sorted_ = 0;  // order_[0, sorted_) is in order; the rest is new
   mutable uint64_t seen_generation_ = kStale;
   std::map<JobId, Active> running_;
+  std::map<JobId, size_t> batch_rank_;  // each queued batch job's place in the batch plan
+  bool batch_dirty_ = false;            // batch jobs came or went back: plan again
+  size_t queued_batch_ = 0;             // how many queued jobs are batch jobs
   std::map<std::string, JobId, std::less<>> by_variant_;
   JobId next_id_ = 1;
   uint64_t next_seq_ = 0;
