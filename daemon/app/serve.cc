@@ -12,9 +12,13 @@
 #include "daemon/base/log.h"
 #include "daemon/config/checks.h"
 #include "daemon/exec/host.h"
+#include "daemon/exec/process_runner.h"
+#include "daemon/flox/git_lane.h"
 #include "daemon/server/dashboard.h"
 #include "daemon/server/http_server.h"
 #include "daemon/server/socket_server.h"
+#include "daemon/service/clock.h"
+#include "daemon/service/host_config.h"
 #include "daemon/service/notify.h"
 #include "daemon/service/service.h"
 
@@ -81,7 +85,12 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   boost::asio::io_context io;
   const auto socket = setup->config.socket;
   const auto group = setup->config.socket_group;
-  auto service = Service::start(io, std::move(*setup), environ);
+  Parts parts;
+  parts.runner = exec::make_process_runner(io);
+  parts.clock = make_asio_clock(io);
+  parts.lane = std::make_unique<flox::GitLane>(*parts.runner,
+                                               lane_config(engine_config(setup->config, environ)));
+  auto service = Service::start(std::move(*setup), std::move(parts), environ);
   if (!service) return report(service.error());
   auto server = server::SocketServer::listen(io, socket, group, **service,
                                              server::socket_limits(descriptors));

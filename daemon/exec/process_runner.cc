@@ -184,6 +184,10 @@ class ProcessRunner final : public Runner {
     if (it != runs_.end()) kill(it->second, Ending::kCancelled);
   }
 
+  void set_output_observer(std::function<void(RunId)> observer) override {
+    output_observer_ = std::move(observer);
+  }
+
   std::optional<pid_t> process_group(RunId id) const override {
     auto it = runs_.find(id);
     if (it == runs_.end()) return std::nullopt;
@@ -197,6 +201,7 @@ class ProcessRunner final : public Runner {
                                 if (n > 0) {
                                   run->sink.append(std::string_view(run->buf, n));
                                   arm_silence(run);
+                                  if (output_observer_) output_observer_(run->id);
                                 }
                                 if (ec) {
                                   run->drained = true;
@@ -286,6 +291,7 @@ class ProcessRunner final : public Runner {
 
   asio::io_context& io_;
   ProcessRunnerOptions options_;
+  std::function<void(RunId)> output_observer_;
   std::map<RunId, std::shared_ptr<Run>> runs_;
   RunId next_id_ = 1;
 };

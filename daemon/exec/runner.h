@@ -73,6 +73,9 @@ class Runner {
   virtual void cancel(RunId id) = 0;
   // The process group of a live run (for recovery after a crash).
   virtual std::optional<pid_t> process_group(RunId id) const = 0;
+  // Called with the run each time output of it was written to its log (one observer; an empty
+  // function removes it). A runner without live output never calls it.
+  virtual void set_output_observer(std::function<void(RunId)> observer) { (void)observer; }
 };
 
 }  // namespace tvd::exec

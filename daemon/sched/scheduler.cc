@@ -48,7 +48,8 @@ Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
 void Scheduler::insert(Queued q) {
   refresh();
   if (q.spec.origin == Origin::kBatch) {
-    batch_dirty_ = true;
+    // A requeued job keeps its place in the plan; a new one asks for a new plan.
+    if (!batch_rank_.contains(q.id)) batch_dirty_ = true;
     ++queued_batch_;
   }
   q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
@@ -65,7 +66,6 @@ void Scheduler::erase_queued(std::map<JobId, Queued>::iterator it) {
       break;
     }
   }
-  batch_rank_.erase(it->first);
   if (it->second.spec.origin == Origin::kBatch) --queued_batch_;
   queued_.erase(it);
 }
@@ -110,6 +110,7 @@ Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
 void Scheduler::finished(JobId id) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
+  batch_rank_.erase(id);
   by_variant_.erase(it->second.spec.variant);
   running_.erase(it);
 }
@@ -125,6 +126,7 @@ bool Scheduler::cancel(JobId id) {
   auto it = queued_.find(id);
   if (it == queued_.end()) return false;
   by_variant_.erase(it->second.spec.variant);
+  batch_rank_.erase(id);
   erase_queued(it);
   return true;
 }
@@ -163,7 +165,7 @@ std::vector<std::string> Scheduler::gate_notes(const Measurements& m) const {
 
 void Scheduler::plan_batch(TimePoint now) {
   batch_dirty_ = false;
-  if (!planning() || plan_tries(queued_batch_, running_.size()) == 0) {
+  if (!planning() || plan_tries(queued_batch_, running_.size(), limits_.plan_work) == 0) {
     // The rule's order: a plan over a queue this long would not be worth its time.
     if (!batch_rank_.empty()) {
       batch_rank_.clear();
@@ -190,7 +192,7 @@ void Scheduler::plan_batch(TimePoint now) {
   std::vector<size_t> order(builds.size());
   for (size_t i = 0; i < order.size(); ++i)
     order[i] = i;
-  order = plan_order(builds, std::move(order), host);
+  order = plan_order(builds, std::move(order), host, limits_.plan_work);
   batch_rank_.clear();
   for (size_t pos = 0; pos < order.size(); ++pos)
     batch_rank_[batch[order[pos]].second] = pos;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "daemon/base/names.h"
+#include "daemon/sched/batch_plan.h"
 #include "daemon/sched/estimator.h"
 
 namespace tvd::sched {
@@ -70,7 +71,8 @@ struct Limits {
   uint64_t min_free_disk = 0;
   double max_memory_pressure = 10.0;  // percent, "full avg10"
   Order order = Order::kLongestFirst;
-  bool memory_aware = true;  // false: only slots limit starts (for comparison)
+  bool memory_aware = true;        // false: only slots limit starts (for comparison)
+  uint64_t plan_work = kPlanWork;  // the batch plan's bound in steps (batch_plan.h); 0: none
 };
 
 struct Start {

@@ -178,7 +178,7 @@ Followed follow_op(const proto::Request& req, service::Service& service, const P
   auto step = service.follow_logs({static_cast<service::JobId>(id), offset,
                                    attempt > 0 ? std::optional<int>(attempt) : std::nullopt});
   if (!step) return {failure(req.id, step.error()), {}, {}};
-  Followed out{Reply::success(req.id, json(step->slice)), std::nullopt, step->wait};
+  Followed out{Reply::success(req.id, json(step->slice)), std::nullopt, step->wait, step->next};
   out.reply.more = !step->done;
   if (!step->done) {
     proto::Request next = req;

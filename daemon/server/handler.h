@@ -26,7 +26,8 @@ proto::Reply handle(const proto::Request& request, service::Service& service, co
 struct Followed {
   proto::Reply reply;
   std::optional<proto::Request> next;
-  std::chrono::milliseconds wait{0};
+  std::chrono::milliseconds wait{0};  // at most; sooner when the job's log grows (wake_on_log)
+  service::Service::LogCursor at;     // where the next step reads
 };
 bool is_follow(const proto::Request& request);
 Followed follow(const proto::Request& request, service::Service& service, const Peer& peer);

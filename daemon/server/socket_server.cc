@@ -102,16 +102,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // `logs` with follow: each step's reply is written before the next step is read, so a client
   // that reads slowly is followed slowly, and one that stops reading holds one reply at most.
+  // At the log's end, the next step waits for the job's log to grow or the job to change
+  // (Service::wake_on_log), or for `wait` at most, whichever comes first.
   void follow(const proto::Request& req) {
     auto step = server::follow(req, service_, peer_);
     auto next = std::move(step.next);
     const auto wait = step.wait;
+    const auto at = step.at;
     following_ = next.has_value();
-    send(proto::encode(step.reply), [self = shared_from_this(), next, wait] {
+    send(proto::encode(step.reply), [self = shared_from_this(), next, wait, at] {
       if (!next || !self->socket_.is_open()) return;
+      const uint64_t step_no = ++self->follow_step_;
+      auto go = [weak = std::weak_ptr<Connection>(self), next, step_no] {
+        auto s = weak.lock();
+        if (!s || s->follow_step_ != step_no || !s->socket_.is_open()) return;
+        ++s->follow_step_;  // whichever of the wake and the timer comes second does nothing
+        s->timer_.cancel();
+        if (s->ticket_) s->service_.forget_log_wait(std::exchange(s->ticket_, 0));
+        s->follow(*next);
+      };
+      if (wait.count() > 0) {
+        // Posted: the wake comes from inside the engine's change or the runner's read.
+        self->ticket_ = self->service_.wake_on_log(
+            at, [ex = self->socket_.get_executor(), go, weak = std::weak_ptr<Connection>(self)] {
+              if (auto s = weak.lock()) s->ticket_ = 0;
+              asio::post(ex, go);
+            });
+      }
       self->timer_.expires_after(wait);
-      self->timer_.async_wait([self, next](boost::system::error_code ec) {
-        if (!ec) self->follow(*next);
+      self->timer_.async_wait([go](boost::system::error_code ec) {
+        if (!ec) go();
       });
     });
   }
@@ -175,7 +195,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Outgoing> out_;
   size_t queued_ = 0;  // bytes in out_
   bool closing_ = false;
-  bool following_ = false;  // a `logs -f` goes on
+  bool following_ = false;    // a `logs -f` goes on
+  uint64_t follow_step_ = 0;  // which wait of the follow is current
+  uint64_t ticket_ = 0;       // its Service::wake_on_log, while it waits
   std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
   char buf_[65536];
 };

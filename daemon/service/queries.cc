@@ -168,11 +168,12 @@ Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
   step.next = {at.job, slice.offset, slice.attempt ? slice.attempt : at.attempt};
   // Stay on an attempt to its end, then go on with the next one at once. Behind a live log, the
   // next slice is read as soon as the client took this one (the socket is the pace: as fast as
-  // the client reads, as fast as the build writes); at its end, it is looked at again in 200 ms.
+  // the client reads, as fast as the build writes); at its end, the follower waits until the
+  // build writes again or the job changes (wake_on_log), or 10 s at most.
   std::error_code ec;
   const auto size = slice.log ? std::filesystem::file_size(*slice.log, ec) : 0;
   const bool behind = !ec && static_cast<int64_t>(size) > slice.offset;
-  step.wait = behind ? std::chrono::milliseconds(0) : std::chrono::milliseconds(200);
+  step.wait = behind ? std::chrono::milliseconds(0) : std::chrono::milliseconds(10'000);
   if (slice.next_attempt) {
     step.next.attempt = slice.next_attempt;
     step.next.offset = 0;
@@ -180,6 +181,55 @@ Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
   }
   step.slice = std::move(slice);
   return step;
+}
+
+uint64_t Service::wake_on_log(const LogCursor& at, std::function<void()> wake) {
+  const uint64_t ticket = next_ticket_++;
+  // What the follower has not seen yet, since its step was read (the reply was written to it in
+  // between): the job ended, a new attempt, or more of the attempt's log.
+  bool moved = true;
+  if (const Job* j = engine_->job(at.job); j && !is_terminal(j->state)) {
+    if (j->attempts.empty()) {
+      moved = false;
+    } else if (const Attempt& last = j->attempts.back(); at.attempt == last.number) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(last.log, ec);
+      moved = !ec && static_cast<int64_t>(size) > at.offset;
+    }
+  }
+  if (moved) {
+    wake();
+    return ticket;
+  }
+  log_waiters_.emplace(ticket, std::pair{at.job, std::move(wake)});
+  return ticket;
+}
+
+void Service::wake_log_waiters(JobId job) {
+  std::vector<std::function<void()>> woken;
+  for (auto it = log_waiters_.begin(); it != log_waiters_.end();) {
+    if (it->second.first == job) {
+      woken.push_back(std::move(it->second.second));
+      it = log_waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& w : woken)
+    w();
+}
+
+void Service::output_written(exec::RunId run) {
+  // Nobody follows: nothing to look up (this runs for every chunk of every build's output).
+  // Otherwise a few followers: each one's job is looked at.
+  if (log_waiters_.empty()) return;
+  std::vector<JobId> jobs;
+  for (const auto& [ticket, waiter] : log_waiters_) {
+    const Job* j = engine_->job(waiter.first);
+    if (j && j->run == run) jobs.push_back(waiter.first);
+  }
+  for (JobId id : jobs)
+    wake_log_waiters(id);
 }
 
 proto::MatrixView Service::matrix() {

@@ -6,7 +6,6 @@
 #include <climits>
 #include <tuple>
 
-#include <boost/asio/io_context.hpp>
 #include <fstream>
 #include <iostream>
 
@@ -14,7 +13,6 @@
 
 #include "daemon/base/units.h"
 #include "daemon/exec/host.h"
-#include "daemon/exec/process_runner.h"
 #include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/report_json.h"
@@ -58,24 +56,28 @@ store::Store::LearnedRow learned_row(const std::string& variant,
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> Service::start(boost::asio::io_context& io, Setup setup,
-                                                char** environ_vars) {
+Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char** environ_vars) {
   TRY_ASSIGN(auto store, store::Store::open(setup.config.state_dir / "tvd.db"));
   auto now = std::chrono::system_clock::now();
   RecipeEnv env{setup.config.flox_env, setup.config.pytorch_env};
   TRY(store.sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now)));
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(store)));
   s->environ_ = environ_vars;
-  s->runner_ = exec::make_process_runner(io);
-  s->clock_ = make_asio_clock(io);
+  s->runner_ = std::move(parts.runner);
+  s->clock_ = std::move(parts.clock);
   const Config& c = s->setup_.config;
   auto config = engine_config(c, environ_vars);
-  s->lane_ = std::make_unique<flox::GitLane>(*s->runner_, lane_config(config));
+  s->lane_ = std::move(parts.lane);
   s->engine_ =
       std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_, *s->lane_,
                                *s->clock_, [cfg = c] { return measure_host(cfg); });
   s->recorder_ = std::make_unique<Recorder>(s->store_, *s->clock_);
-  s->engine_->on_change([svc = s.get()](const Job& j) { return svc->persist(j); });
+  s->engine_->on_change([svc = s.get()](const Job& j) {
+    const bool recorded = svc->persist(j);
+    svc->wake_log_waiters(j.id);
+    return recorded;
+  });
+  s->runner_->set_output_observer([svc = s.get()](exec::RunId run) { svc->output_written(run); });
   // What each variant already published in this org, so that an unchanged output is not
   // published again (flox's own check is keyed on HEAD, which tvd's commits move).
   TRY_ASSIGN(auto published, s->store_.published_outputs(c.publish.org));

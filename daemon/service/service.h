@@ -18,11 +18,15 @@
 #include "daemon/store/store.h"
 #include "proto/views.h"
 
-namespace boost::asio {
-class io_context;
-}
-
 namespace tvd::service {
+
+// What the service runs on, made by the composition root (daemon/app: processes and time on its
+// io_context, and the git lane on that runner) or by a test (tests/support's fakes).
+struct Parts {
+  std::unique_ptr<exec::Runner> runner;
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<flox::Lane> lane;  // on `runner`, configured by lane_config(engine_config(…))
+};
 
 struct EnqueueRequest {
   std::vector<std::string> specs;
@@ -38,8 +42,7 @@ class Service {
   // Opens the store, syncs the matrix, recovers what a crash left: interrupted attempts are
   // recorded, their process groups killed if still alive, and their jobs queued again (a job
   // whose build succeeded resumes at publish).
-  static Result<std::unique_ptr<Service>> start(boost::asio::io_context& io, Setup setup,
-                                                char** environ_vars);
+  static Result<std::unique_ptr<Service>> start(Setup setup, Parts parts, char** environ_vars);
   ~Service();
 
   Result<proto::EnqueueView> enqueue(const EnqueueRequest& r);
@@ -65,9 +68,17 @@ class Service {
     proto::LogSliceView slice;
     bool done = false;  // the job ended and its last attempt's log was sent to its end
     LogCursor next;
+    // At the log's end: wait for wake_on_log() to say it grew (or the job changed), at most this
+    // long. Behind it: 0, the next slice is read as soon as the client took this one.
     std::chrono::milliseconds wait{0};
   };
   Result<LogStep> follow_logs(const LogCursor& at);
+  // Calls `wake` once, when the job's running build or publish next writes to its log, or the
+  // job changes (a new attempt, its end): the follower at the log's end (`at`, the step's next)
+  // reads on at once. At once if that happened since the step. The ticket forgets it
+  // (forget_log_wait) when the follower went on for another reason.
+  uint64_t wake_on_log(const LogCursor& at, std::function<void()> wake);
+  void forget_log_wait(uint64_t ticket) { log_waiters_.erase(ticket); }
   proto::MatrixView matrix();
   Result<proto::BatchesView> batches();
   Result<proto::BatchDetailView> show_batch(int64_t id);
@@ -116,7 +127,7 @@ class Service {
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;
   std::unique_ptr<Clock> clock_;
-  std::unique_ptr<flox::GitLane> lane_;
+  std::unique_ptr<flox::Lane> lane_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Recorder> recorder_;
   bool stopping_ = false;
@@ -127,6 +138,11 @@ class Service {
   // For each job seen since the start, the last attempt number already in stats_.
   std::map<JobId, int> counted_upto_;
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+  // Followers at the end of a job's log (wake_on_log), woken by its output or its next change.
+  std::map<uint64_t, std::pair<JobId, std::function<void()>>> log_waiters_;  // by ticket
+  uint64_t next_ticket_ = 1;
+  void wake_log_waiters(JobId job);
+  void output_written(exec::RunId run);
 };
 
 proto::JobView job_view(const store::JobRow& j);

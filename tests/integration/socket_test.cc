@@ -156,6 +156,45 @@ TEST_F(SocketTest, FollowingALogGoesFromTheBuildToThePublishWithoutLosingLines) 
   EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");
 }
 
+// At the log's end a follower waits for the build's next output (or the job's next change), not
+// for a poll: a build that prints a line a second for 4 s is followed in about one reply per
+// line; polling every 200 ms sent some 15 replies with nothing new in them.
+TEST_F(SocketTest, AFollowerAtTheLogsEndIsWokenByTheBuildsOutput) {
+  behave(cpu, "seconds=4\ntick=1\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100 && status()["jobs"][0]["phase"] != "build"; ++i)
+    std::this_thread::sleep_for(50ms);
+  int fd = connect_raw();
+  ASSERT_GE(fd, 0);
+  const std::string ask =
+      "{\"v\":1,\"id\":1,\"op\":\"logs\",\"args\":{\"job\":1,\"follow\":true}}\n";
+  ASSERT_EQ(::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ask.size()));
+  std::string pending, text;
+  int replies = 0, empty = 0;
+  bool more = true;
+  char buf[65536];
+  while (more) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "the daemon ended the follow early; replies so far: " << replies;
+    pending.append(buf, static_cast<size_t>(n));
+    for (size_t end; more && (end = pending.find('\n')) != std::string::npos;) {
+      const json reply = json::parse(pending.substr(0, end));
+      pending.erase(0, end + 1);
+      ASSERT_TRUE(reply.value("ok", false)) << reply.dump();
+      const std::string slice = reply["result"].value("text", "");
+      ++replies;
+      empty += slice.empty();
+      text += slice;
+      more = reply.value("more", false);
+    }
+  }
+  ::close(fd);
+  EXPECT_THAT(text, HasSubstr("[4/4] Building CXX object"));
+  EXPECT_THAT(text, HasSubstr("Completed build of " + cpu));
+  EXPECT_LE(empty, 3) << replies << " replies";
+}
+
 // A client that asks and asks but never reads its replies: once 16 MiB of them wait for it, the
 // daemon cuts it off (its writes then fail), says so in its log, and serves everyone else.
 TEST_F(SocketTest, AClientThatNeverReadsIsCutOffAndOthersAreServed) {
