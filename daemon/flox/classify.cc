@@ -7,6 +7,7 @@
 #include <cctype>
 #include <vector>
 
+#include "daemon/base/lines.h"
 #include "daemon/base/units.h"
 
 namespace tvd::flox {
@@ -45,14 +46,7 @@ std::string trim(std::string_view s) {
 }  // namespace
 
 std::string telling_line(std::string_view tail) {
-  std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < tail.size()) {
-    size_t end = tail.find('\n', pos);
-    if (end == std::string_view::npos) end = tail.size();
-    lines.push_back(tail.substr(pos, end - pos));
-    pos = end + 1;
-  }
+  const auto lines = lines_of(tail);
   for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
     if (lower(*it).find("error") != std::string::npos) return trim(*it);
   }
@@ -64,13 +58,7 @@ std::string telling_line(std::string_view tail) {
 
 FloxOutput read_flox_output(std::string_view tail) {
   FloxOutput out;
-  std::vector<std::string> lines;
-  for (size_t pos = 0; pos < tail.size();) {
-    size_t end = tail.find('\n', pos);
-    if (end == std::string_view::npos) end = tail.size();
-    lines.emplace_back(tail.substr(pos, end - pos));
-    pos = end + 1;
-  }
+  const auto lines = lines_of(tail);
   constexpr std::string_view kFloxError = "✘ ERROR: ";
   constexpr std::string_view kCannotBuild = "error: Cannot build '";
   std::string pending_drv;  // the derivation of the last "Cannot build" line
@@ -241,12 +229,8 @@ Verdict classify(const RunResult& r, Phase phase) {
 
 Verdict classify_push(std::string_view tail) {
   std::vector<std::string> lines;
-  for (size_t pos = 0; pos < tail.size();) {
-    size_t end = tail.find('\n', pos);
-    if (end == std::string_view::npos) end = tail.size();
-    lines.push_back(trim(tail.substr(pos, end - pos)));
-    pos = end + 1;
-  }
+  for (auto line : lines_of(tail))
+    lines.push_back(trim(line));
   auto line_with = [&](std::string_view what) -> std::string {
     for (const auto& l : lines)
       if (l.find(what) != std::string::npos) return l;

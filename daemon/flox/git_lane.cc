@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "daemon/base/file.h"
+#include "daemon/base/lines.h"
 #include "daemon/base/log.h"
 #include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
@@ -183,12 +184,9 @@ void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> 
       }
       git({"log", "--format=%s", "@{u}..HEAD"}, [this, next, fail](const exec::RunResult& l) {
         std::vector<std::string> foreign;
-        for (size_t pos = 0; l.succeeded() && pos < l.tail.size();) {
-          size_t end = l.tail.find('\n', pos);
-          if (end == std::string::npos) end = l.tail.size();
-          std::string subject = l.tail.substr(pos, end - pos);
+        for (auto line : l.succeeded() ? lines_of(l.tail) : std::vector<std::string_view>{}) {
+          std::string subject(line);
           if (!subject.empty() && !is_ours(subject)) foreign.push_back(subject);
-          pos = end + 1;
         }
         if (!l.succeeded() || !foreign.empty()) {
           fail(

@@ -2,21 +2,11 @@
 
 #include <charconv>
 
+#include "daemon/base/lines.h"
+
 namespace tvd::flox {
 
 namespace {
-
-std::vector<std::string_view> lines_of(std::string_view out) {
-  std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < out.size()) {
-    size_t end = out.find('\n', pos);
-    if (end == std::string_view::npos) end = out.size();
-    lines.push_back(out.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return lines;
-}
 
 // The text after the first `n` space-separated fields, or nullopt-like empty when too short.
 std::string_view after_fields(std::string_view line, int n) {

@@ -1,0 +1,21 @@
+// The lines of a command's output, without their newlines (a last line without one counts).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace tvd {
+
+inline std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    lines.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return lines;
+}
+
+}  // namespace tvd
