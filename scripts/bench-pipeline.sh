@@ -5,7 +5,8 @@
 # commit (git add, commit, push) and the publish (which needs a clean, pushed checkout) under one
 # flock, the build outside it. Also counts the git processes each side ran per package. Prints
 # the figures; asserts nothing. Usage: scripts/bench-pipeline.sh [pythons] [parallel] [tvd]
-# (packages = 18 × pythons; default 12 pythons, 216 packages, 8 in parallel).
+# (packages = 18 × pythons; default 12 pythons, 216 packages, 8 in parallel). KEEP=1 keeps the
+# scratch directory (its path is /tmp/tvd-bench-pipeline-*) to look at afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pythons=${1:-12}
