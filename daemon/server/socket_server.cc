@@ -123,11 +123,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
       };
       if (wait.count() > 0) {
         // Posted: the wake comes from inside the engine's change or the runner's read.
-        self->ticket_ = self->service_.wake_on_log(
-            at, [ex = self->socket_.get_executor(), go, weak = std::weak_ptr<Connection>(self)] {
+        const auto ex = self->socket_.get_executor();
+        auto ticket =
+            self->service_.wake_on_log(at, [ex, go, weak = std::weak_ptr<Connection>(self)] {
               if (auto s = weak.lock()) s->ticket_ = 0;
               asio::post(ex, go);
             });
+        if (!ticket) {  // it moved while this reply was being written
+          asio::post(ex, go);
+          return;
+        }
+        self->ticket_ = *ticket;
       }
       self->timer_.expires_after(wait);
       self->timer_.async_wait([go](boost::system::error_code ec) {

@@ -183,8 +183,7 @@ Result<Service::LogStep> Service::follow_logs(const LogCursor& at) {
   return step;
 }
 
-uint64_t Service::wake_on_log(const LogCursor& at, std::function<void()> wake) {
-  const uint64_t ticket = next_ticket_++;
+std::optional<uint64_t> Service::wake_on_log(const LogCursor& at, std::function<void()> wake) {
   // What the follower has not seen yet, since its step was read (the reply was written to it in
   // between): the job ended, a new attempt, or more of the attempt's log.
   bool moved = true;
@@ -197,10 +196,8 @@ uint64_t Service::wake_on_log(const LogCursor& at, std::function<void()> wake) {
       moved = !ec && static_cast<int64_t>(size) > at.offset;
     }
   }
-  if (moved) {
-    wake();
-    return ticket;
-  }
+  if (moved) return std::nullopt;
+  const uint64_t ticket = next_ticket_++;
   log_waiters_.emplace(ticket, std::pair{at.job, std::move(wake)});
   return ticket;
 }

@@ -75,9 +75,9 @@ class Service {
   Result<LogStep> follow_logs(const LogCursor& at);
   // Calls `wake` once, when the job's running build or publish next writes to its log, or the
   // job changes (a new attempt, its end): the follower at the log's end (`at`, the step's next)
-  // reads on at once. At once if that happened since the step. The ticket forgets it
-  // (forget_log_wait) when the follower went on for another reason.
-  uint64_t wake_on_log(const LogCursor& at, std::function<void()> wake);
+  // reads on then. Nothing, when that happened since the step (the follower reads on now). The
+  // ticket forgets it (forget_log_wait) when the follower went on for another reason.
+  std::optional<uint64_t> wake_on_log(const LogCursor& at, std::function<void()> wake);
   void forget_log_wait(uint64_t ticket) { log_waiters_.erase(ticket); }
   proto::MatrixView matrix();
   Result<proto::BatchesView> batches();
