@@ -114,7 +114,8 @@ class GitLane : public Lane {
     std::string upstream;  // what its branch tracks, as set by this process
   };
   size_t take_worktree();
-  void release_worktree(size_t slot, bool ok);
+  // `remake`: its state is not known (a flox run in it failed); made from nothing next time.
+  void release_worktree(size_t slot, bool remake);
   std::filesystem::path worktree_dir(size_t slot) const;
   // Puts slot's worktree at `rev`, its branch tracking `upstream`.
   void prepare_worktree(size_t slot, const std::string& rev, const std::string& upstream,

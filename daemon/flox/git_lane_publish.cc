@@ -104,7 +104,8 @@ void GitLane::publish(const std::string& package, const std::string& pinned_rev,
     prepare_worktree(slot, *rev, where->upstream, next, fail);
   });
   auto finish = [this, slot, done = std::move(done)](LaneOutcome o) {
-    release_worktree(slot, o.ok);
+    // A failed flox run may have left anything in it; a check that failed before it, nothing.
+    release_worktree(slot, /*remake=*/!o.ok && o.run.has_value());
     done(o);
   };
   enqueue(std::move(steps), [this, package, log, dir, rev, started, finish](LaneOutcome o) {
@@ -152,10 +153,10 @@ size_t GitLane::take_worktree() {
   return k;
 }
 
-void GitLane::release_worktree(size_t slot, bool ok) {
+void GitLane::release_worktree(size_t slot, bool remake) {
   auto& w = worktrees_[slot];
   w.busy = false;
-  if (!ok) w.ready = false;  // made again from nothing next time: its state is not known
+  if (remake) w.ready = false;  // made again from nothing next time
   // flox's result-* links beside .flox/ are garbage collector roots: the outputs they hold are
   // tens of GiB, and they must not live on in a worktree that is kept.
   std::error_code ec;
