@@ -88,8 +88,9 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   Parts parts;
   parts.runner = exec::make_process_runner(io);
   parts.clock = make_asio_clock(io);
-  parts.lane = std::make_unique<flox::GitLane>(*parts.runner,
-                                               lane_config(engine_config(setup->config, environ)));
+  parts.make_lane = [](exec::Runner& runner, const EngineConfig& c) {
+    return std::make_unique<flox::GitLane>(runner, lane_config(c));
+  };
   auto service = Service::start(std::move(*setup), std::move(parts), environ);
   if (!service) return report(service.error());
   auto server = server::SocketServer::listen(io, socket, group, **service,

@@ -67,7 +67,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   s->clock_ = std::move(parts.clock);
   const Config& c = s->setup_.config;
   auto config = engine_config(c, environ_vars);
-  s->lane_ = std::move(parts.lane);
+  s->lane_ = parts.make_lane(*s->runner_, config);
   s->engine_ =
       std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_, *s->lane_,
                                *s->clock_, [cfg = c] { return measure_host(cfg); });

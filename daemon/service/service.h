@@ -3,6 +3,7 @@
 // (proto/views.h) or an error. A command (enqueue, retry) is one transaction in the store.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -25,7 +26,8 @@ namespace tvd::service {
 struct Parts {
   std::unique_ptr<exec::Runner> runner;
   std::unique_ptr<Clock> clock;
-  std::unique_ptr<flox::Lane> lane;  // on `runner`, configured by lane_config(engine_config(…))
+  // The lane on `runner`, for the engine configuration the service derives from its setup.
+  std::function<std::unique_ptr<flox::Lane>(exec::Runner&, const EngineConfig&)> make_lane;
 };
 
 struct EnqueueRequest {

@@ -36,7 +36,9 @@ class ServiceOnFakes : public ::testing::Test {
     auto fake_clock = std::make_unique<testing::FakeClock>();
     auto fake_runner = std::make_unique<testing::FakeRunner>(*fake_clock);
     fake_runner->script("flox build", std::move(builds));
-    parts.lane = std::make_unique<testing::FakeLane>(*fake_clock, *fake_runner);
+    parts.make_lane = [clock = fake_clock.get()](exec::Runner& r, const EngineConfig&) {
+      return std::make_unique<testing::FakeLane>(*clock, r);
+    };
     clock = fake_clock.get();
     runner = fake_runner.get();
     parts.clock = std::move(fake_clock);
