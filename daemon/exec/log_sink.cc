@@ -41,12 +41,14 @@ LogSink::~LogSink() {
   if (ring_ >= 0) ::close(ring_);
 }
 
-void LogSink::write_fd(int fd, std::string_view data) {
+void LogSink::write_fd(int fd, std::string_view data, off_t at) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    ssize_t n =
+        at < 0 ? ::write(fd, data.data(), data.size()) : ::pwrite(fd, data.data(), data.size(), at);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a full disk must not stop the build; the log is best effort
+    if (n <= 0) return;
     data.remove_prefix(static_cast<size_t>(n));
+    if (at >= 0) at += n;
   }
 }
 
@@ -71,13 +73,7 @@ void LogSink::write_ring(std::string_view data) {
   while (!data.empty()) {
     const uint64_t at = past_head_ % tail_limit_;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), tail_limit_ - at));
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(ring_, data.data() + done, n - done, static_cast<off_t>(at + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;
-      done += static_cast<size_t>(w);
-    }
+    write_fd(ring_, data.substr(0, n), static_cast<off_t>(at));
     past_head_ += n;
     data.remove_prefix(n);
   }

@@ -6,6 +6,8 @@
 // loses the ring (the kernel frees an unnamed file); the head is on disk.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -38,7 +40,9 @@ class LogSink {
  private:
   LogSink(int fd, std::filesystem::path dir, uint64_t limit)
       : fd_(fd), dir_(std::move(dir)), head_limit_(limit / 2), tail_limit_(limit - limit / 2) {}
-  void write_fd(int fd, std::string_view data);
+  // All of `data` to `fd`, at its offset (append when at < 0); best effort: a full disk must not
+  // stop the build.
+  static void write_fd(int fd, std::string_view data, off_t at = -1);
   void write_ring(std::string_view data);
   void copy_ring(uint64_t from, uint64_t to);  // ring bytes [from, to) to the end of the log
 
