@@ -117,6 +117,7 @@ void from_json(const json& j, GenerateView& v) {
 void to_json(json& j, const JobView& v) {
   j = {{"id", v.id},
        {"variant", v.variant},
+       {"environment", v.environment},
        {"state", v.state},
        {"phase", v.phase},
        {"origin", v.origin},
@@ -140,6 +141,7 @@ void to_json(json& j, const JobView& v) {
 void from_json(const json& j, JobView& v) {
   j.at("id").get_to(v.id);
   j.at("variant").get_to(v.variant);
+  read(j, "environment", v.environment);  // a daemon from before environments: the default
   j.at("state").get_to(v.state);
   read(j, "phase", v.phase);
   read(j, "origin", v.origin);

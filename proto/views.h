@@ -19,10 +19,11 @@ namespace tvd::proto {
 // A job as `status`, `enqueue`, `cancel` and `retry` list it.
 struct JobView {
   int64_t id = 0;
-  std::string variant;  // the package name
-  std::string state;    // queued building publishing succeeded failed cancelled
-  std::string phase;    // recipe build publish
-  std::string origin;   // interactive batch
+  std::string variant;                 // the package name
+  std::string environment{"default"};  // where it is built; a variant is (environment, package)
+  std::string state;                   // queued building publishing succeeded failed cancelled
+  std::string phase;                   // recipe build publish
+  std::string origin;                  // interactive batch
   int priority = 0;
   bool publish = false;
   int build_tries = 0;

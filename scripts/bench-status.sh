@@ -29,12 +29,18 @@ start() {
 }
 start; kill -TERM $pid; wait $pid || true  # creates and migrates the store
 
-sed -e "s/ATTEMPTS/$attempts/g" -e "s/JOBS/$jobs/g" <<'SQL' | sqlite3 "$work/state/tvd.db"
+# A store of schema 8 or later keys jobs on (environment, package); an older tvd's has no
+# environment column (to compare with OLD/tvd).
+envcol= envval=
+if [ "$(sqlite3 "$work/state/tvd.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'environment'")" = 1 ]; then
+  envcol='environment, ' envval="'default', "
+fi
+sed -e "s/ATTEMPTS/$attempts/g" -e "s/JOBS/$jobs/g" -e "s/ENVCOL/$envcol/" -e "s/ENVVAL/$envval/" <<'SQL' | sqlite3 "$work/state/tvd.db"
 CREATE TEMP TABLE v AS SELECT row_number() OVER (ORDER BY package) - 1 AS k, package FROM variants;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < JOBS)
-INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, built, build_tries,
+INSERT INTO jobs (ENVCOL id, variant, state, phase, origin, priority, publish, built, build_tries,
                   publish_tries, failure, error, enqueued_at, started_at, finished_at)
-SELECT i, v.package, CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 'publish', 'batch',
+SELECT ENVVAL i, v.package, CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 'publish', 'batch',
        0, 1, 1, 1, 1, '', '', 1700000000 + i * 60, 1700000000 + i * 60, 1700003600 + i * 60
 FROM n JOIN v ON v.k = i % (SELECT count(*) FROM v);
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ATTEMPTS - 1)

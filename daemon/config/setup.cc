@@ -21,6 +21,8 @@ Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path
   }();
   if (!matrix) return tl::unexpected(matrix.error());
   TRY(apply_axes(*config, *matrix));
+  // The one environment a config names today: its flox_env checkout.
+  matrix->set_environment(Environment{std::string(kDefaultEnvironment), config->flox_env});
 
   auto templates =
       config->templates ? TemplateSet::load(*config->templates) : TemplateSet::embedded();

@@ -2,6 +2,7 @@
 // the constraints that exclude some of them. Pure data and pure functions; every module uses it.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "daemon/base/result.h"
+#include "daemon/matrix/variant_key.h"
 
 namespace tvd {
 
@@ -102,6 +104,13 @@ struct Product {
   std::string display;  // TorchVision
 };
 
+// Where a product's variants are built: one git checkout (one branch) with `.flox/`, with its
+// matrix. A variant is (environment, package). Today a host serves the one its config names.
+struct Environment {
+  std::string name{kDefaultEnvironment};  // the store's key
+  std::filesystem::path checkout = ".";   // the flox environment's git checkout
+};
+
 // One cell: a Python, an ISA, and for GPU builds a CUDA version and an architecture, of a
 // product. The pointers refer into the Matrix that made it, which outlives it.
 struct Variant {
@@ -111,6 +120,7 @@ struct Variant {
   const CpuIsa* isa = nullptr;
   const NixpkgsPin* nixpkgs = nullptr;  // null: flox's own nixpkgs
   const Product* product = nullptr;
+  const Environment* environment = nullptr;
 
   bool is_gpu() const { return gpu != nullptr; }
   // The package name, also the file name without .nix: torchvision-python313-cuda12_8-sm89-avx2.
@@ -119,6 +129,8 @@ struct Variant {
   std::string qualified() const;
   // Without Python and CUDA: sm89-avx2, cpu-avx2.
   std::string core() const;
+  // What work on it is keyed on: its environment's name and its package.
+  VariantKey key() const { return {environment->name, package()}; }
   friend bool operator==(const Variant&, const Variant&) = default;
 };
 
@@ -151,10 +163,13 @@ class Matrix {
   // A cell with this matrix's nixpkgs.
   Variant variant(const PythonVersion* py, const CudaVersion* cuda, const GpuArch* gpu,
                   const CpuIsa* isa) const {
-    return Variant{py, cuda, gpu, isa, nixpkgs_, &products_.front()};
+    return Variant{py, cuda, gpu, isa, nixpkgs_, &products_.front(), &environments_.front()};
   }
   // What this matrix's recipes build.
   const Product& product() const { return products_.front(); }
+  // Where they are built (a config's flox_env).
+  const Environment& environment() const { return environments_.front(); }
+  void set_environment(Environment e) { environments_.front() = std::move(e); }
 
   const PythonVersion* find_python(std::string_view name) const;
   const CudaVersion* find_cuda(std::string_view version) const;  // "12.9" or "12_9"
@@ -186,6 +201,7 @@ class Matrix {
   const NixpkgsPin* nixpkgs_ = nullptr;
   // One today; on the heap, so that variants keep pointing at it when the Matrix moves.
   std::vector<Product> products_{{"torchvision", "torchvision-", "TorchVision"}};
+  std::vector<Environment> environments_{Environment{}};  // likewise
 };
 
 // What PyTorch's CMake (CUDA_SELECT_NVCC_ARCH_FLAGS) accepts in TORCH_CUDA_ARCH_LIST: a dotted

@@ -35,7 +35,7 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
     // A recipe that would fail in flox build is marked whatever its last job did.
     const std::string broken = error_summary(service.recipe_findings(v));
     const std::string suffix = broken.empty() ? "" : "; " + broken + " (tvd check)";
-    auto it = last->find(pkg);
+    auto it = last->find(v.key());
     if (it == last->end()) return Cell{"never", "never built" + suffix, !broken.empty()};
     const auto& j = it->second;
     std::string title = j.state + " (job " + std::to_string(j.id) + ")";

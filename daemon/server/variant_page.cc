@@ -49,10 +49,10 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
   std::optional<Variant> cell;
   std::vector<std::string> names;
   for (const auto& v : m.cells()) {
-    names.push_back(v.package());
+    names.push_back(v.key().text());
     if (names.back() == package) cell = v;
   }
-  auto jobs = service.store().variant_jobs(package, 30);
+  auto jobs = service.store().variant_jobs(VariantKey::from_text(package), 30);
   if (!jobs) return internal(jobs.error());
   if (!cell && jobs->empty()) {
     auto near = nearest(package, names);

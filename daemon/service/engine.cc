@@ -21,8 +21,8 @@ std::string describe(const Variant& v) {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner,
-               flox::Lane& lane, Clock& clock, Measure measure)
+Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Lanes lanes,
+               Clock& clock, Measure measure)
     : config_(std::move(config)),
       templates_(templates),
       runner_(runner),
@@ -30,7 +30,7 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       measure_(std::move(measure)),
       estimator_(config_.estimates),
       sched_(config_.limits, &estimator_),
-      lane_(lane) {
+      lanes_(std::move(lanes)) {
   std::error_code ec;
   std::filesystem::create_directories(config_.log_dir / "git", ec);
 }
@@ -59,18 +59,23 @@ void Engine::unrecorded_start(Job& j) {
   clock_.call_at(clock_.now() + kRecordWait, [this] { pump(); });
 }
 
-std::map<std::string, std::string> Engine::preflight_errors(
+RecipeEnv Engine::recipe_env(const Variant& v) const {
+  return RecipeEnv{v.environment->checkout, config_.env.pytorch_env};
+}
+
+std::map<VariantKey, std::string> Engine::preflight_errors(
     const std::vector<Selection>& selections) const {
-  std::vector<Selection> chosen;
+  std::map<const Environment*, std::vector<Selection>> chosen;  // by environment
   for (const auto& sel : selections)
-    if (sel.chosen) chosen.push_back(sel);
-  std::map<std::string, std::string> out;
-  auto reports = inspect_recipes(templates_, config_.env, chosen);
-  if (!reports) return out;  // the recipe step reports it
-  for (const auto& r : *reports) {
-    for (const auto& f : r.findings) {
-      if (f.severity == Severity::kError) {
-        out.emplace(r.variant.package(), f.to_line());
+    if (sel.chosen) chosen[sel.variant.environment].push_back(sel);
+  std::map<VariantKey, std::string> out;
+  for (const auto& [environment, some] : chosen) {
+    auto reports = inspect_recipes(templates_, recipe_env(some.front().variant), some);
+    if (!reports) continue;  // the recipe step reports it
+    for (const auto& r : *reports) {
+      for (const auto& f : r.findings) {
+        if (f.severity != Severity::kError) continue;
+        out.emplace(r.variant.key(), f.to_line());
         break;
       }
     }
@@ -79,13 +84,14 @@ std::map<std::string, std::string> Engine::preflight_errors(
 }
 
 std::string Engine::fingerprint(const Job& j) const {
-  auto recipe = read_file(config_.env.pkgs_dir() / (j.package + ".nix"));
-  auto lock = read_file(config_.env.flox_env / ".flox/env/manifest.lock");
+  const RecipeEnv env = recipe_env(j.variant);
+  auto recipe = read_file(env.pkgs_dir() / (j.package + ".nix"));
+  auto lock = read_file(env.flox_env / ".flox/env/manifest.lock");
   return stable_hash((recipe ? *recipe : "") + "\n--\n" + (lock ? *lock : ""));
 }
 
 std::filesystem::path Engine::log_path(const Job& j, JobPhase phase) const {
-  auto dir = config_.log_dir / j.package;
+  auto dir = config_.log_dir / j.key().text();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   // Retention: keep the newest keep_logs - 1 logs of this variant, and the new one.
@@ -142,14 +148,21 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
     unrecorded_start(j);
     return;
   }
-  auto report = inspect_recipes(templates_, config_.env, {Selection{j.variant, {}, true}});
+  auto report =
+      inspect_recipes(templates_, recipe_env(j.variant), {Selection{j.variant, {}, true}});
   if (!report) {
     sched_.finished(j.id);
     fail(j, JobPhase::kRecipe, flox::Failure::kUnknown, report.error().message);
     return;
   }
+  flox::Lane* lane = lane_of(j.variant);
+  if (!lane) {
+    sched_.finished(j.id);
+    fail(j, JobPhase::kRecipe, flox::Failure::kUnknown, no_lane(j.variant));
+    return;
+  }
   const JobId id = j.id;
-  lane_.commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
+  lane->commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
                       [this, id](flox::LaneOutcome o) {
                         Job& job = jobs_.at(id);
                         if (job.cancel_requested) {
@@ -191,7 +204,8 @@ void Engine::start_build(Job& j) {
   a.phase = JobPhase::kBuild;
   a.started = clock_.now();
   a.log = log_path(j, JobPhase::kBuild);
-  auto spec = flox::build_run(config_.flox, config_.env.flox_env, j.package, config_.child_env);
+  auto spec =
+      flox::build_run(config_.flox, j.variant.environment->checkout, j.package, config_.child_env);
   spec.log = a.log;
   spec.log_limit = config_.log_limit;
   spec.wall_timeout = config_.build_timeout;
@@ -234,7 +248,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     // store keeps the figure, so a restart learns the same.
     const uint64_t seen = std::max(r.peak_group_rss, reserved);
     if (seen > 0) a.learned_peak = seen;
-    estimator_.learn(j.package, kind, sched::Estimator::Ending::kOutOfMemory, a.learned_peak,
+    estimator_.learn(j.key().text(), kind, sched::Estimator::Ending::kOutOfMemory, a.learned_peak,
                      sched::Duration{});
   }
   if (verdict.failure == flox::Failure::kNone) {
@@ -245,12 +259,12 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
       peak = r.host_peak_used - r.host_used_at_start;
     }
     a.learned_peak = peak;
-    estimator_.learn(j.package, kind, sched::Estimator::Ending::kSucceeded, peak,
+    estimator_.learn(j.key().text(), kind, sched::Estimator::Ending::kSucceeded, peak,
                      std::chrono::duration_cast<std::chrono::seconds>(r.duration));
     sched_.finished(id);
     j.built = true;
-    still_failing_.erase(j.package);
-    j.output = flox::built_output(config_.env.flox_env, j.package);
+    still_failing_.erase(j.key());
+    j.output = flox::built_output(j.variant.environment->checkout, j.package);
     if (j.publish) {
       start_publish(j);
     } else {
@@ -279,7 +293,7 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
                              verdict.failure == flox::Failure::kEvaluation;
     if (the_recipes) j.fingerprint = fingerprint(j);
     fail(j, JobPhase::kBuild, verdict.failure, verdict.reason);
-    if (the_recipes) still_failing_[j.package] = {j.fingerprint, verdict.reason};
+    if (the_recipes) still_failing_[j.key()] = {j.fingerprint, verdict.reason};
   }
   pump();
 }
@@ -288,7 +302,7 @@ void Engine::end(Job& j, JobState state) {
   j.state = state;
   j.finished = clock_.now();
   if (state == JobState::kSucceeded) j.error.clear();
-  active_.erase(j.package);
+  active_.erase(j.key());
   changed(j);
 }
 
@@ -307,18 +321,43 @@ void Engine::reconfigure(const EngineConfig& c) {
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);
-  lane_.set_publishing(publish_settings(c));
+  for (auto& [name, lane] : lanes_)
+    lane->set_publishing(publish_settings(c));
   pump();
+}
+
+std::string Engine::no_lane(const Variant& v) {
+  return "no git lane serves environment '" + v.environment->name +
+         "' (a bug in tvd: please report it)";
+}
+
+flox::Lane* Engine::lane_of(const Variant& v) const {
+  auto it = lanes_.find(v.environment->name);
+  return it == lanes_.end() ? nullptr : it->second;
 }
 
 void Engine::commit_recipes(const std::vector<RecipeReport>& recipes,
                             std::function<void(const std::string&)> on_error) {
   for (const auto& r : recipes) {
-    lane_.commit_recipe(r, "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
-                        [on_error, pkg = r.variant.package()](flox::LaneOutcome o) {
-                          if (!o.ok && on_error) on_error(pkg + ": " + o.reason);
+    flox::Lane* lane = lane_of(r.variant);
+    if (!lane) {
+      if (on_error) on_error(r.variant.key().text() + ": " + no_lane(r.variant));
+      continue;
+    }
+    lane->commit_recipe(r, "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
+                        [on_error, name = r.variant.key().text()](flox::LaneOutcome o) {
+                          if (!o.ok && on_error) on_error(name + ": " + o.reason);
                         });
   }
+}
+
+void Engine::recover_recipes(std::vector<RecipeReport> ours,
+                             const std::function<void(std::vector<std::string>)>& done) {
+  std::map<std::string, std::vector<RecipeReport>> by_lane;
+  for (auto& r : ours)
+    by_lane[r.variant.environment->name].push_back(std::move(r));
+  for (auto& [name, lane] : lanes_)
+    lane->recover(std::move(by_lane[name]), done);
 }
 
 const Job* Engine::job(JobId id) const {

@@ -1,7 +1,7 @@
 // The engine: the small loop between the scheduler (which decides) and the runner and git lane
 // (which act). It holds only the jobs that run or wait: every change goes to the observer (the
 // service stores it), and a job that has ended is forgotten; the store is the truth about it. A
-// job is keyed by its variant, and a variant never has two active jobs.
+// job is keyed by its variant (environment, package), and a variant never has two active jobs.
 //
 // A job's life: queued -> building (its recipe is made tracked and committed in the git lane,
 // then `flox build` runs under its memory reservation) -> publishing (`flox publish`, in the git
@@ -82,7 +82,9 @@ struct Attempt {
 struct Job {
   JobId id = 0;
   Variant variant;
-  std::string package;
+  std::string environment{kDefaultEnvironment};  // where it is built, with
+  std::string package;                           // what
+  VariantKey key() const { return {environment, package}; }
   sched::Origin origin = sched::Origin::kInteractive;
   int priority = 0;
   bool publish = false;
@@ -109,7 +111,8 @@ struct Job {
 
 struct EngineConfig {
   RecipeEnv env;
-  std::filesystem::path log_dir;  // per-attempt logs: <log_dir>/<package>/<job>-<n>-<phase>.log
+  // Per-attempt logs: <log_dir>/<variant>/<job>-<n>-<phase>.log (VariantKey::text()).
+  std::filesystem::path log_dir;
   std::string flox = "flox";
   std::map<std::string, std::string> child_env;
   bool publish = false;
@@ -131,9 +134,14 @@ struct EngineConfig {
 
 // What the lane is told about publishing under `c` (host_config.cc).
 flox::PublishSettings publish_settings(const EngineConfig& c);
-// The git lane's settings under `c`: its logs under the log directory, publishing worktrees
-// beside it (host_config.cc).
-flox::GitLaneConfig lane_config(const EngineConfig& c);
+// The git lane of `environment` under `c`: its checkout, its logs under the log directory and
+// its publishing worktrees beside it, each named for the environment outside the default one
+// (host_config.cc).
+flox::GitLaneConfig lane_config(const EngineConfig& c, const Environment& environment);
+
+// Each environment's git lane, by the environment's name: a checkout's git is one transaction at
+// a time, and environments are separate checkouts.
+using Lanes = std::map<std::string, flox::Lane*, std::less<>>;
 
 struct EnqueueOptions {
   sched::Origin origin = sched::Origin::kInteractive;
@@ -146,7 +154,7 @@ struct EnqueueOptions {
 };
 
 struct Enqueued {
-  std::string package;
+  VariantKey variant;
   std::optional<JobId> job;  // nullopt: skipped
   bool created = false;      // false with a job: it was already queued or running
   std::string skipped;       // why it was skipped ("excluded: ...", "still failing: ...")
@@ -161,8 +169,9 @@ class Engine {
   using Observer = std::function<bool(const Job&)>;
   static constexpr std::chrono::seconds kRecordWait{2};
 
-  // `lane` does the engine's git and flox publish; it outlives the engine.
-  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, flox::Lane& lane,
+  // `lanes` do the engine's git and flox publish, each in its environment; they outlive the
+  // engine.
+  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Lanes lanes,
          Clock& clock, Measure measure);
 
   std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
@@ -180,15 +189,11 @@ class Engine {
 
   // What each variant last published in this org (from the store at start): a build whose
   // output is already there is not published again.
-  void set_published(std::map<std::string, std::string> outputs) {
-    published_ = std::move(outputs);
-  }
+  void set_published(std::map<VariantKey, std::string> outputs) { published_ = std::move(outputs); }
   // The variants whose newest job failed its build for good (from the store at start):
-  // package -> (fingerprint, reason). Batches skip them while the fingerprint holds.
-  void set_still_failing(std::map<std::string, std::pair<std::string, std::string>> failing) {
-    still_failing_.clear();
-    for (auto& [pkg, f] : failing)
-      still_failing_.emplace(pkg, std::move(f));
+  // variant -> (fingerprint, reason). Batches skip them while the fingerprint holds.
+  void set_still_failing(std::map<VariantKey, std::pair<std::string, std::string>> failing) {
+    still_failing_ = std::move(failing);
   }
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
   // that had built resumes at its publish; the others wait again for a build.
@@ -198,7 +203,7 @@ class Engine {
   // starts from now on. The environment and the log directory stay (they need a restart).
   void reconfigure(const EngineConfig& c);
 
-  // After a reload: each job's variant is taken from `m` (by its package), so that the old
+  // After a reload: each job's variant is taken from `m` (by its key), so that the old
   // matrix can go. False if some job's variant is not in `m` (it still points into the old one).
   bool rebind(const Matrix& m);
 
@@ -207,11 +212,10 @@ class Engine {
   void commit_recipes(const std::vector<RecipeReport>& recipes,
                       std::function<void(const std::string&)> on_error);
 
-  // Recovery: finishes recipe commits a crash cut short (Lane::recover).
+  // Recovery: finishes recipe commits a crash cut short (Lane::recover), in each environment's
+  // lane; `done` is called once per lane.
   void recover_recipes(std::vector<RecipeReport> ours,
-                       std::function<void(std::vector<std::string>)> done) {
-    lane_.recover(std::move(ours), std::move(done));
-  }
+                       const std::function<void(std::vector<std::string>)>& done);
   // Job ids continue after the store's.
   void set_first_id(JobId id) { first_id_ = id; }
 
@@ -245,8 +249,13 @@ class Engine {
   std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;
   std::string fingerprint(const Job& j) const;  // recipe text and environment lock
-  // By package, the first error finding (check.h) of each chosen selection's recipe file.
-  std::map<std::string, std::string> preflight_errors(const std::vector<Selection>& s) const;
+  // The git lane of v's environment; null when none serves it (then a job of it fails).
+  flox::Lane* lane_of(const Variant& v) const;
+  static std::string no_lane(const Variant& v);  // why a job of v fails without one
+  // The recipe paths of j's environment.
+  RecipeEnv recipe_env(const Variant& v) const;
+  // By variant, the first error finding (check.h) of each chosen selection's recipe file.
+  std::map<VariantKey, std::string> preflight_errors(const std::vector<Selection>& s) const;
   void schedule_recheck();
 
   EngineConfig config_;
@@ -256,13 +265,13 @@ class Engine {
   Measure measure_;
   sched::Estimator estimator_;
   sched::Scheduler sched_;
-  flox::Lane& lane_;
+  Lanes lanes_;
   std::map<JobId, Job> jobs_;
-  std::map<std::string, JobId, std::less<>> active_;  // package -> active job
-  // package -> (fingerprint, reason) of its last permanent failure
-  std::map<std::string, std::pair<std::string, std::string>, std::less<>> still_failing_;
-  std::map<std::string, std::string> published_;  // package -> output last published
-  std::map<JobId, bool> overlapped_;  // running builds that shared the host with another
+  std::map<VariantKey, JobId> active_;  // variant -> its active job
+  // variant -> (fingerprint, reason) of its last permanent failure
+  std::map<VariantKey, std::pair<std::string, std::string>> still_failing_;
+  std::map<VariantKey, std::string> published_;  // variant -> output last published
+  std::map<JobId, bool> overlapped_;             // running builds that shared the host with another
   Observer observer_;
   bool recheck_armed_ = false;
   int held_ = 0;

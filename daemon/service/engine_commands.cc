@@ -23,7 +23,7 @@ void Engine::withdraw(const std::vector<JobId>& ids) {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) continue;
     (void)sched_.cancel(id);
-    if (auto a = active_.find(it->second.package); a != active_.end() && a->second == id) {
+    if (auto a = active_.find(it->second.key()); a != active_.end() && a->second == id) {
       active_.erase(a);
     }
     overlapped_.erase(id);
@@ -34,10 +34,10 @@ void Engine::withdraw(const std::vector<JobId>& ids) {
 std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
                                       const EnqueueOptions& o) {
   std::vector<Enqueued> out;
-  const auto broken = o.force ? std::map<std::string, std::string>{} : preflight_errors(selections);
+  const auto broken = o.force ? std::map<VariantKey, std::string>{} : preflight_errors(selections);
   for (const auto& sel : selections) {
     Enqueued e;
-    e.package = sel.variant.package();
+    e.variant = sel.variant.key();
     next_id_ = std::max(next_id_, first_id_);
     if (!sel.chosen) {
       std::string why;
@@ -47,7 +47,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
       out.push_back(std::move(e));
       continue;
     }
-    if (auto it = active_.find(e.package); it != active_.end()) {
+    if (auto it = active_.find(e.variant); it != active_.end()) {
       e.job = it->second;
       out.push_back(std::move(e));
       continue;
@@ -55,7 +55,8 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     Job j;
     j.id = next_id_++;
     j.variant = sel.variant;
-    j.package = e.package;
+    j.environment = e.variant.environment;
+    j.package = e.variant.package;
     j.origin = o.origin;
     j.priority = o.priority;
     j.publish = o.publish && config_.publish;
@@ -63,7 +64,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     j.batch_id = o.batch_id;
     j.enqueued = clock_.now();
     if (o.origin == sched::Origin::kBatch && !o.force) {
-      auto f = still_failing_.find(j.package);
+      auto f = still_failing_.find(j.key());
       if (f != still_failing_.end() && f->second.first == fingerprint(j)) {
         e.skipped = "still failing: " + f->second.second +
                     " (recipe and lock unchanged; --force rebuilds it)";
@@ -73,7 +74,7 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     }
     // A recipe that would fail in flox build fails its job now, with the finding as the reason,
     // rather than hours from now; --force builds it anyway.
-    if (auto finding = broken.find(j.package); finding != broken.end()) {
+    if (auto finding = broken.find(j.key()); finding != broken.end()) {
       e.job = j.id;
       e.created = true;
       auto& failed = jobs_[j.id] = std::move(j);
@@ -83,8 +84,8 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
       continue;
     }
     auto kind = kind_of(j.variant);
-    sched_.enqueue({j.package, kind, o.origin, o.priority}, j.id);
-    active_[j.package] = j.id;
+    sched_.enqueue({j.key().text(), kind, o.origin, o.priority}, j.id);
+    active_[j.key()] = j.id;
     e.job = j.id;
     e.created = true;
     auto& stored = jobs_[j.id] = std::move(j);
@@ -103,11 +104,13 @@ Status Engine::cancel(JobId id) {
   }
   Job& j = it->second;
   if (is_terminal(j.state)) {
-    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.package +
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + j.key().text() +
                                                ") already " + to_string(j.state));
   }
   j.cancel_requested = true;
-  if (sched_.cancel(id) || (j.state == JobState::kPublishing && !j.run && !lane_.busy())) {
+  const flox::Lane* lane = lane_of(j.variant);
+  if (sched_.cancel(id) ||
+      (j.state == JobState::kPublishing && !j.run && !(lane && lane->busy()))) {
     end(j, JobState::kCancelled);
   } else if (j.run) {
     runner_.cancel(*j.run);  // build_done or publish_done finishes it
@@ -118,26 +121,26 @@ Status Engine::cancel(JobId id) {
 
 Result<JobId> Engine::retry(Job ended) {
   const JobId id = ended.id;
-  if (auto other = active_.find(ended.package); other != active_.end() && other->second != id) {
+  if (auto other = active_.find(ended.key()); other != active_.end() && other->second != id) {
     return other->second;
   }
   // The engine's copy if it is still here (it ended a moment ago, or is active); else the store's.
   auto here = jobs_.find(id);
   const Job& seen = here != jobs_.end() ? here->second : ended;
   if (seen.state != JobState::kFailed && seen.state != JobState::kCancelled) {
-    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + seen.package +
+    return tvd::fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + seen.key().text() +
                                                ") is " + to_string(seen.state) +
                                                ": only failed or cancelled jobs are retried");
   }
   // A build needs a recipe that would not fail in flox build (the same check as at enqueue).
   if (!(seen.built && seen.publish)) {
     auto broken = preflight_errors({Selection{seen.variant, {}, true}});
-    if (auto f = broken.find(seen.package); f != broken.end()) {
-      return tvd::fail(
-          ErrorKind::kConflict,
-          "job " + std::to_string(id) + " (" + seen.package + ") would fail again: " + f->second,
-          "fix the recipe ('tvd check' lists every finding), or 'tvctl enqueue "
-          "--force' to build it anyway");
+    if (auto f = broken.find(seen.key()); f != broken.end()) {
+      return tvd::fail(ErrorKind::kConflict,
+                       "job " + std::to_string(id) + " (" + seen.key().text() +
+                           ") would fail again: " + f->second,
+                       "fix the recipe ('tvd check' lists every finding), or 'tvctl enqueue "
+                       "--force' to build it anyway");
     }
   }
   if (here == jobs_.end()) {
@@ -153,8 +156,8 @@ Result<JobId> Engine::retry(Job ended) {
   j.failure = flox::Failure::kNone;
   j.finished = {};
   j.fingerprint.clear();
-  still_failing_.erase(j.package);
-  active_[j.package] = id;
+  still_failing_.erase(j.key());
+  active_[j.key()] = id;
   if (j.built && j.publish) {
     j.state = JobState::kPublishing;
     j.phase = JobPhase::kPublish;
@@ -165,7 +168,7 @@ Result<JobId> Engine::retry(Job ended) {
   j.state = JobState::kQueued;
   j.phase = JobPhase::kRecipe;
   auto kind = kind_of(j.variant);
-  sched_.enqueue({j.package, kind, j.origin, j.priority}, id);
+  sched_.enqueue({j.key().text(), kind, j.origin, j.priority}, id);
   changed(j);
   pump();
   return id;
@@ -182,7 +185,7 @@ void Engine::restore(std::vector<Job> jobs) {
       if (a.interrupted) continue;
       ++(a.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries);
     }
-    active_[j.package] = j.id;
+    active_[j.key()] = j.id;
     Job& stored = jobs_[j.id] = std::move(j);
     if (stored.built && stored.publish) {
       start_publish(stored);
@@ -190,7 +193,7 @@ void Engine::restore(std::vector<Job> jobs) {
     }
     stored.state = JobState::kQueued;
     auto kind = kind_of(stored.variant);
-    sched_.enqueue({stored.package, kind, stored.origin, stored.priority}, stored.id);
+    sched_.enqueue({stored.key().text(), kind, stored.origin, stored.priority}, stored.id);
     changed(stored);
   }
   pump();
@@ -200,7 +203,7 @@ bool Engine::rebind(const Matrix& m) {
   bool all = true;
   for (auto& [id, j] : jobs_) {
     auto sel = resolve_specs(m, {j.package}, /*force=*/true);
-    if (sel && sel->size() == 1 && sel->front().variant.package() == j.package) {
+    if (sel && sel->size() == 1 && sel->front().variant.key() == j.key()) {
       j.variant = sel->front().variant;
     } else {
       all = false;

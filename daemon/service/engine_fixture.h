@@ -63,11 +63,12 @@ class EngineTest : public ::testing::Test {
   }
   void make(EngineConfig c) {
     engine.reset();
-    lane = std::make_unique<flox::GitLane>(*runner, lane_config(c));
-    engine = std::make_unique<Engine>(std::move(c), templates, *runner, *lane, *clock, [] {
-      return sched::Measurements{
-          .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
-    });
+    lane = std::make_unique<flox::GitLane>(*runner, lane_config(c, matrix.environment()));
+    engine = std::make_unique<Engine>(
+        std::move(c), templates, *runner, Lanes{{"default", lane.get()}}, *clock, [] {
+          return sched::Measurements{
+              .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
+        });
     engine->on_change([this](const Job& j) {
       history.emplace_back(j.id, j.state);
       latest.insert_or_assign(j.id, j);
@@ -77,6 +78,7 @@ class EngineTest : public ::testing::Test {
   void SetUp() override {
     fs::create_directories(plan);
     testing::make_git_flox_env(env_dir, upstream);
+    matrix.set_environment({"default", env_dir});  // as a config's flox_env makes it
   }
   std::vector<Selection> select(std::vector<std::string> specs) {
     return resolve_specs(matrix, specs, false).value();

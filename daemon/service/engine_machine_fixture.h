@@ -79,9 +79,12 @@ class EngineMachine : public ::testing::Test {
     c.recheck = 30s;
     return c;
   }
-  void make(EngineConfig c) {
-    lane.set_publishing(publish_settings(c));
-    engine = std::make_unique<Engine>(std::move(c), templates, runner, lane, clock,
+  // `lanes`: each environment's; the default environment's `lane` when not given.
+  void make(EngineConfig c, Lanes lanes = {}) {
+    if (lanes.empty()) lanes = {{"default", &lane}};
+    for (auto& [name, l] : lanes)
+      l->set_publishing(publish_settings(c));
+    engine = std::make_unique<Engine>(std::move(c), templates, runner, std::move(lanes), clock,
                                       [] { return sched::Measurements{}; });
     engine->on_change([this](const Job& j) {
       // The store (here: states and latest) cannot be written: it does not change.
@@ -94,6 +97,7 @@ class EngineMachine : public ::testing::Test {
   }
   void SetUp() override {
     testing::make_flox_env(env_dir);
+    matrix.set_environment({"default", env_dir});  // as a config's flox_env makes it
     runner.script("flox publish", {{.takes = 5min, .output = kPublished}});
     make(config());
   }

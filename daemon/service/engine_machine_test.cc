@@ -213,7 +213,7 @@ TEST_F(EngineMachine, NotLoggedInFailsThePublishAtOnceAndRetryPublishesWithoutRe
 }
 
 TEST_F(EngineMachine, AnOutputAlreadyPublishedIsNotPublishedAgain) {
-  engine->set_published({{cpu, "/nix/store/0123-" + cpu}});
+  engine->set_published({{VariantKey{"default", cpu}, "/nix/store/0123-" + cpu}});
   runner.script("flox build", {built(cpu)});
   JobId id = enqueue("cpu-avx2");
   run();
@@ -260,6 +260,55 @@ TEST(JobNames, EveryStateAndPhaseReadsBackAndOnlyEndsAreTerminal) {
   EXPECT_EQ(kJobStates.name(JobState::kCancelled), "cancelled");
   EXPECT_FALSE(is_terminal(JobState::kPublishing));
   EXPECT_TRUE(is_terminal(JobState::kCancelled));
+}
+
+// The branches of one repository build the same packages: a variant is (environment, package).
+// The same package in two environments is two jobs at once, each built in its own checkout,
+// committed and published through its own environment's git lane, its logs kept apart.
+TEST_F(EngineMachine, TheSamePackageInTwoEnvironmentsIsTwoJobsEachInItsOwnCheckout) {
+  const fs::path other_dir = dir / "build-torchvision-2.9";
+  testing::make_flox_env(other_dir);
+  Matrix other = std::move(Matrix::embedded().value());
+  other.set_environment({"pytorch-2.9", other_dir});
+  testing::FakeLane other_lane{clock, runner};
+  make(config(), {{"default", &lane}, {"pytorch-2.9", &other_lane}});
+  runner.script("flox build", {built(cpu)});
+
+  auto here = engine->enqueue(resolve_specs(matrix, {"cpu-avx2"}, false).value(), {});
+  auto there = engine->enqueue(resolve_specs(other, {"cpu-avx2"}, false).value(), {});
+  ASSERT_TRUE(here.at(0).created && there.at(0).created);
+  EXPECT_NE(here.at(0).job, there.at(0).job);
+  EXPECT_EQ(there.at(0).variant, (VariantKey{"pytorch-2.9", cpu}));
+  // Still one active job per variant.
+  auto again = engine->enqueue(resolve_specs(other, {"cpu-avx2"}, false).value(), {});
+  EXPECT_FALSE(again.at(0).created);
+  EXPECT_EQ(again.at(0).job, there.at(0).job);
+  run();
+
+  EXPECT_EQ(last(*here.at(0).job), JobState::kSucceeded);
+  EXPECT_EQ(last(*there.at(0).job), JobState::kSucceeded);
+  EXPECT_EQ(runner.count("flox build -d " + env_dir.string() + " " + cpu), 1u);
+  EXPECT_EQ(runner.count("flox build -d " + other_dir.string() + " " + cpu), 1u);
+  EXPECT_THAT(lane.asked(), ElementsAre("commit " + cpu, HasSubstr("publish " + cpu)));
+  EXPECT_THAT(other_lane.asked(), ElementsAre("commit " + cpu, HasSubstr("publish " + cpu)));
+  EXPECT_EQ(latest.at(*there.at(0).job).attempts.at(0).log.parent_path(),
+            dir / "state" / "logs" / "pytorch-2.9" / cpu);
+  EXPECT_EQ(latest.at(*here.at(0).job).attempts.at(0).log.parent_path(),
+            dir / "state" / "logs" / cpu);
+  engine.reset();  // before `other`, which its jobs' variants point into
+}
+
+// A job of an environment no lane serves fails at once and says so, rather than waiting.
+TEST_F(EngineMachine, AJobOfAnEnvironmentNoLaneServesFailsAndSaysSo) {
+  Matrix other = std::move(Matrix::embedded().value());
+  other.set_environment({"pytorch-2.9", env_dir});
+  auto e = engine->enqueue(resolve_specs(other, {"cpu-avx2"}, false).value(), {});
+  run();
+  const JobId id = e.at(0).job.value();
+  EXPECT_EQ(last(id), JobState::kFailed);
+  EXPECT_THAT(latest.at(id).error, HasSubstr("no git lane serves environment 'pytorch-2.9'"));
+  EXPECT_EQ(runner.count("flox build"), 0u);
+  engine.reset();
 }
 
 }  // namespace

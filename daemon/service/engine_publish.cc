@@ -12,7 +12,7 @@ void Engine::start_publish(Job& j) {
     return;
   }
   // Each output once: flox's own check is keyed on HEAD, which moves with every recipe commit.
-  if (auto p = published_.find(j.package);
+  if (auto p = published_.find(j.key());
       !j.output.empty() && p != published_.end() && p->second == j.output) {
     j.phase = JobPhase::kPublish;
     j.published = true;
@@ -39,7 +39,12 @@ void Engine::start_publish(Job& j) {
     retry_publish_at(id, clock_.now() + kRecordWait);
     return;
   }
-  lane_.publish(
+  flox::Lane* lane = lane_of(j.variant);
+  if (!lane) {
+    fail(j, JobPhase::kPublish, flox::Failure::kUnknown, no_lane(j.variant));
+    return;
+  }
+  lane->publish(
       j.package, j.publish_rev, log, [this, id](flox::LaneOutcome o) { publish_done(id, o); },
       [this, id](exec::RunId run, const std::string& rev) {
         Job& job = jobs_.at(id);
@@ -75,7 +80,7 @@ void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
   }
   if (o.ok) {
     j.published = true;
-    if (!j.output.empty()) published_[j.package] = j.output;
+    if (!j.output.empty()) published_[j.key()] = j.output;
     end(j, JobState::kSucceeded);
     return;
   }

@@ -62,15 +62,16 @@ flox::PublishSettings publish_settings(const EngineConfig& c) {
   return {c.flox, c.push, c.org, c.signing_key};
 }
 
-flox::GitLaneConfig lane_config(const EngineConfig& c) {
-  return {c.env.flox_env,
-          c.log_dir / "git",
+flox::GitLaneConfig lane_config(const EngineConfig& c, const Environment& environment) {
+  const std::string suffix = environment.name == kDefaultEnvironment ? "" : "-" + environment.name;
+  return {environment.checkout,
+          c.log_dir / ("git" + suffix),
           c.child_env,
           c.flox,
           c.push,
           c.org,
           c.signing_key,
-          c.log_dir.parent_path() / "publish",
+          c.log_dir.parent_path() / ("publish" + suffix),
           std::chrono::seconds(300),
           c.publish_timeout};
 }

@@ -38,6 +38,7 @@ flox::Failure failure_from(const std::string& s) {
 store::JobRow to_row(const Job& j, const std::string& org) {
   store::JobRow r;
   r.id = static_cast<int64_t>(j.id);
+  r.environment = j.environment;
   r.variant = j.package;
   r.state = to_string(j.state);
   r.phase = to_string(j.phase);
@@ -92,14 +93,21 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
 
 Result<Job> from_rows(const store::JobRow& row, const std::vector<store::AttemptRow>& attempts,
                       const Matrix& matrix) {
+  const VariantKey key{row.environment, row.variant};
+  if (row.environment != matrix.environment().name) {
+    return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + key.text() +
+                                          " is of environment '" + row.environment +
+                                          "', which the config does not serve");
+  }
   auto sel = resolve_specs(matrix, {row.variant}, /*force=*/true);
-  if (!sel) {
-    return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + row.variant +
+  if (!sel || sel->size() != 1 || sel->front().variant.key() != key) {
+    return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + key.text() +
                                           " can no longer be named by matrix.json");
   }
   Job j;
   j.id = static_cast<JobId>(row.id);
   j.variant = sel->front().variant;
+  j.environment = row.environment;
   j.package = row.variant;
   j.origin = sched::kOrigins.parse(row.origin).value_or(sched::Origin::kInteractive);
   j.priority = row.priority;
@@ -147,6 +155,7 @@ std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const Template
   for (size_t i = 0; i < cells.size(); ++i) {
     const Variant& v = cells[i].variant;
     store::VariantRow r;
+    r.environment = v.environment->name;
     r.package = v.package();
     r.python = v.python->name;
     if (v.is_gpu()) {

@@ -20,6 +20,7 @@ proto::JobView job_view(const store::JobRow& j) {
   proto::JobView v;
   v.id = j.id;
   v.variant = j.variant;
+  v.environment = j.environment;
   v.state = j.state;
   v.phase = j.phase;
   v.origin = j.origin;

@@ -44,12 +44,12 @@ void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
                             : Ending::kOther;
   std::optional<uint64_t> peak;
   if (e.peak_memory && *e.peak_memory > 0) peak = static_cast<uint64_t>(*e.peak_memory);
-  estimator.learn(e.variant, kind, ending, peak,
+  estimator.learn(e.variant.text(), kind, ending, peak,
                   std::chrono::seconds(std::max<int64_t>(0, e.seconds)));
 }
 
 // What the estimator learned of `variant`, as the store keeps it.
-store::Store::LearnedRow learned_row(const std::string& variant,
+store::Store::LearnedRow learned_row(const VariantKey& variant,
                                      const sched::Estimator::Learned& l) {
   return {variant, std::string(sched::kBuildKinds.name(l.kind)), l.peak, l.duration, l.spread};
 }
@@ -67,10 +67,11 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   s->clock_ = std::move(parts.clock);
   const Config& c = s->setup_.config;
   auto config = engine_config(c, environ_vars);
-  s->lane_ = parts.make_lane(*s->runner_, config);
-  s->engine_ =
-      std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_, *s->lane_,
-                               *s->clock_, [cfg = c] { return measure_host(cfg); });
+  const Environment& environment = s->setup_.matrix.environment();
+  s->lanes_.push_back(parts.make_lane(*s->runner_, config, environment));
+  s->engine_ = std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_,
+                                        Lanes{{environment.name, s->lanes_.back().get()}},
+                                        *s->clock_, [cfg = c] { return measure_host(cfg); });
   s->recorder_ = std::make_unique<Recorder>(s->store_, *s->clock_);
   s->engine_->on_change([svc = s.get()](const Job& j) {
     const bool recorded = svc->persist(j);
@@ -167,7 +168,7 @@ Status Service::load_learned() {
       counts.push_back(std::move(row));
     std::vector<store::Store::LearnedRow> rows;
     for (const auto& [variant, l] : engine_->estimator().all_learned()) {
-      rows.push_back(learned_row(variant, l));
+      rows.push_back(learned_row(VariantKey::from_text(variant), l));
     }
     auto kept_now = store_.atomically([&]() -> Status {
       TRY(store_.add_attempt_counts(counts));
@@ -184,9 +185,9 @@ Status Service::load_learned() {
   }
   TRY_ASSIGN(auto learned, store_.learned());
   for (const auto& l : learned) {
-    engine_->estimator().restore(
-        l.variant, {sched::kBuildKinds.parse(l.kind).value_or(sched::BuildKind::kGpu), l.peak,
-                    l.duration, l.spread});
+    engine_->estimator().restore(l.variant.text(),
+                                 {sched::kBuildKinds.parse(l.kind).value_or(sched::BuildKind::kGpu),
+                                  l.peak, l.duration, l.spread});
   }
   return {};
 }
@@ -204,7 +205,8 @@ bool Service::persist(const Job& j) {
   if (last != now) {
     last = now;
     const std::string& why = j.error.empty() ? j.note : j.error;
-    c.events.push_back({to_string(j.state), j.package + " " + now + (why.empty() ? "" : ": " + why),
+    c.events.push_back({to_string(j.state),
+                        j.key().text() + " " + now + (why.empty() ? "" : ": " + why),
                         unix_seconds(std::chrono::system_clock::now())});
   }
   count_attempts(j, c);
@@ -238,8 +240,8 @@ void Service::count_attempts(const Job& j, Change& c) {
   }
   // What the engine learned from a build that ended (Estimator::learn ran before this change).
   if (built) {
-    if (auto l = engine_->estimator().learned(j.package)) {
-      c.learned = learned_row(j.package, *l);
+    if (auto l = engine_->estimator().learned(j.key().text())) {
+      c.learned = learned_row(j.key(), *l);
     }
   }
 }
@@ -280,9 +282,9 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
     if (!o.batch_id) return {};
     for (const auto& e : done) {
       if (!e.job) {
-        TRY(store_.add_batch_skip(*o.batch_id, e.package, e.skipped));
+        TRY(store_.add_batch_skip(*o.batch_id, e.variant, e.skipped));
       } else if (!e.created) {
-        TRY(store_.add_batch_skip(*o.batch_id, e.package,
+        TRY(store_.add_batch_skip(*o.batch_id, e.variant,
                                   "already queued or running as job " + std::to_string(*e.job)));
       }
     }
@@ -299,7 +301,7 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   proto::EnqueueView out;
   for (const auto& e : done) {
     if (!e.job) {
-      out.skipped[e.package] = e.skipped;
+      out.skipped[e.variant.text()] = e.skipped;
       continue;
     }
     auto row = job_row(static_cast<int64_t>(*e.job));

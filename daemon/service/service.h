@@ -26,8 +26,10 @@ namespace tvd::service {
 struct Parts {
   std::unique_ptr<exec::Runner> runner;
   std::unique_ptr<Clock> clock;
-  // The lane on `runner`, for the engine configuration the service derives from its setup.
-  std::function<std::unique_ptr<flox::Lane>(exec::Runner&, const EngineConfig&)> make_lane;
+  // The git lane of an environment on `runner`, for the engine configuration the service derives
+  // from its setup.
+  std::function<std::unique_ptr<flox::Lane>(exec::Runner&, const EngineConfig&, const Environment&)>
+      make_lane;
 };
 
 struct EnqueueRequest {
@@ -129,7 +131,7 @@ class Service {
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;
   std::unique_ptr<Clock> clock_;
-  std::unique_ptr<flox::Lane> lane_;
+  std::vector<std::unique_ptr<flox::Lane>> lanes_;  // one per environment served
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Recorder> recorder_;
   bool stopping_ = false;

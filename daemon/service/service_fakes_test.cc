@@ -36,7 +36,8 @@ class ServiceOnFakes : public ::testing::Test {
     auto fake_clock = std::make_unique<testing::FakeClock>();
     auto fake_runner = std::make_unique<testing::FakeRunner>(*fake_clock);
     fake_runner->script("flox build", std::move(builds));
-    parts.make_lane = [clock = fake_clock.get()](exec::Runner& r, const EngineConfig&) {
+    parts.make_lane = [clock = fake_clock.get()](exec::Runner& r, const EngineConfig&,
+                                                 const Environment&) {
       return std::make_unique<testing::FakeLane>(*clock, r);
     };
     clock = fake_clock.get();

@@ -17,10 +17,12 @@ Result<int64_t> Store::create_batch(const std::string& name, int64_t started_at)
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
-Status Store::add_batch_skip(int64_t batch_id, const std::string& variant,
+Status Store::add_batch_skip(int64_t batch_id, const VariantKey& variant,
                              const std::string& reason) {
-  Stmt s(db_, "INSERT OR REPLACE INTO batch_skips (batch_id, variant, reason) VALUES (?,?,?)");
-  s.bind({batch_id, variant, reason});
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO batch_skips (batch_id, environment, variant, reason)"
+         " VALUES (?,?,?,?)");
+  s.bind({batch_id, variant.environment, variant.package, reason});
   if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "record a batch skip"));
   return {};
 }
@@ -86,16 +88,18 @@ Result<std::optional<Store::BatchRow>> Store::batch(int64_t id) const {
   }
   TRY(fill_states(db_, b));
   {
-    Stmt s(db_, "SELECT variant, reason FROM batch_skips WHERE batch_id = ? ORDER BY variant");
+    Stmt s(db_,
+           "SELECT environment, variant, reason FROM batch_skips WHERE batch_id = ?"
+           " ORDER BY environment, variant");
     s.bind({id});
     while (s.step() == SQLITE_ROW)
-      b.skipped.emplace_back(s.text(0), s.text(1));
+      b.skipped.emplace_back(VariantKey{s.text(0), s.text(1)}.text(), s.text(2));
   }
   {
-    Stmt s(db_, "SELECT variant, state FROM jobs WHERE batch_id = ?");
+    Stmt s(db_, "SELECT environment, variant, state FROM jobs WHERE batch_id = ?");
     s.bind({id});
     while (s.step() == SQLITE_ROW)
-      b.variant_state[s.text(0)] = s.text(1);
+      b.variant_state[VariantKey{s.text(0), s.text(1)}.text()] = s.text(2);
   }
   return std::optional<BatchRow>(std::move(b));
 }

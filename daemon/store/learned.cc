@@ -26,12 +26,14 @@ Status Store::add_attempt_counts(const std::vector<AttemptCount>& counts) {
 
 Status Store::save_learned(const std::vector<LearnedRow>& rows) {
   if (rows.empty()) return {};
-  Stmt s(db_,
-         "INSERT INTO learned_estimates (variant, kind, peak, duration, spread)"
-         " VALUES (?,?,?,?,?) ON CONFLICT (variant) DO UPDATE SET kind = excluded.kind,"
-         " peak = excluded.peak, duration = excluded.duration, spread = excluded.spread");
+  Stmt s(
+      db_,
+      "INSERT INTO learned_estimates (environment, variant, kind, peak, duration, spread)"
+      " VALUES (?,?,?,?,?,?) ON CONFLICT (environment, variant) DO UPDATE SET kind = excluded.kind,"
+      " peak = excluded.peak, duration = excluded.duration, spread = excluded.spread");
   for (const auto& r : rows) {
-    s.bind({r.variant, r.kind, opt(r.peak), opt(r.duration), opt(r.spread)});
+    s.bind({r.variant.environment, r.variant.package, r.kind, opt(r.peak), opt(r.duration),
+            opt(r.spread)});
     if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "save what was learned"));
     s.reset();
   }
@@ -51,14 +53,14 @@ Result<std::vector<Store::AttemptCount>> Store::attempt_counts() const {
 }
 
 Result<std::vector<Store::LearnedRow>> Store::learned() const {
-  Stmt s(db_, "SELECT variant, kind, peak, duration, spread FROM learned_estimates");
+  Stmt s(db_, "SELECT environment, variant, kind, peak, duration, spread FROM learned_estimates");
   std::vector<LearnedRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    LearnedRow r{s.text(0), s.text(1), std::nullopt, std::nullopt, std::nullopt};
-    if (!s.null(2)) r.peak = s.f64(2);
-    if (!s.null(3)) r.duration = s.f64(3);
-    if (!s.null(4)) r.spread = s.f64(4);
+    LearnedRow r{{s.text(0), s.text(1)}, s.text(2), std::nullopt, std::nullopt, std::nullopt};
+    if (!s.null(3)) r.peak = s.f64(3);
+    if (!s.null(4)) r.duration = s.f64(4);
+    if (!s.null(5)) r.spread = s.f64(5);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read what was learned"));

@@ -94,17 +94,31 @@ Result<Store> Store::open(const std::filesystem::path& file) {
                     ", newer than the " + std::to_string(want) + " this tvd knows",
                 "run the tvd that wrote it, or a newer one; nothing was changed");
   }
+  // Migrations may make a table again (create, copy, drop, rename), which SQLite asks to do with
+  // foreign keys off; they are all checked before each migration commits.
   const auto& all = schema::migrations();
+  if (have < want) TRY(exec(raw, "PRAGMA foreign_keys=OFF", file.string()));
   for (int v = have; v < want; ++v) {
+    const std::string name = "migration " + std::string(all[v].name);
     Transaction t(raw);
-    if (!t.ok()) return tl::unexpected(sql_error(raw, "migration " + std::string(all[v].name)));
+    if (!t.ok()) return tl::unexpected(sql_error(raw, name));
     std::string sql(all[v].sql);
     sql += "\nPRAGMA user_version = " + std::to_string(v + 1) + ";";
-    if (auto st = exec(raw, sql.c_str(), "migration " + std::string(all[v].name)); !st) {
-      return tl::unexpected(st.error());
+    TRY(exec(raw, sql.c_str(), name));
+    {
+      Stmt check(raw, "PRAGMA foreign_key_check");
+      if (const int found = check.step(); found == SQLITE_ROW) {
+        return fail(ErrorKind::kConflict,
+                    name + " of " + file.string() + " would leave a row of " + check.text(0) +
+                        " referring to a missing row of " + check.text(2),
+                    "nothing was changed; keep this store and report it with a copy of it");
+      } else if (found != SQLITE_DONE) {
+        return tl::unexpected(sql_error(raw, name));
+      }
     }
     TRY(t.commit());
   }
+  if (have < want) TRY(exec(raw, "PRAGMA foreign_keys=ON", file.string()));
   return store;
 }
 
@@ -127,19 +141,20 @@ Status Store::sync_variants(const std::vector<VariantRow>& current, int64_t now)
   }
   Stmt up(
       db_,
-      "INSERT INTO variants (package, python, cuda, gpu_arch, cpu_isa, kind, excluded, in_matrix,"
-      " recipe_source, template_hash, updated_at) VALUES (?,?,?,?,?,?,?,1,?,?,?)"
-      " ON CONFLICT(package) DO UPDATE SET python=excluded.python, cuda=excluded.cuda,"
+      "INSERT INTO variants (environment, package, python, cuda, gpu_arch, cpu_isa, kind, excluded,"
+      " in_matrix, recipe_source, template_hash, updated_at) VALUES (?,?,?,?,?,?,?,?,1,?,?,?)"
+      " ON CONFLICT(environment, package) DO UPDATE SET python=excluded.python, cuda=excluded.cuda,"
       " gpu_arch=excluded.gpu_arch, cpu_isa=excluded.cpu_isa, kind=excluded.kind,"
       " excluded=excluded.excluded, in_matrix=1,"
       " recipe_source=coalesce(excluded.recipe_source, variants.recipe_source),"
       " template_hash=coalesce(excluded.template_hash, variants.template_hash),"
       " updated_at=excluded.updated_at");
   for (const auto& v : current) {
-    up.bind({v.package, v.python, opt(v.cuda), opt(v.gpu_arch), v.cpu_isa, v.kind, opt(v.excluded),
-             opt(v.recipe_source), opt(v.template_hash), now});
+    up.bind({v.environment, v.package, v.python, opt(v.cuda), opt(v.gpu_arch), v.cpu_isa, v.kind,
+             opt(v.excluded), opt(v.recipe_source), opt(v.template_hash), now});
     if (up.step() != SQLITE_DONE)
-      return tl::unexpected(sql_error(db_, "sync variant " + v.package));
+      return tl::unexpected(
+          sql_error(db_, "sync variant " + VariantKey{v.environment, v.package}.text()));
     up.reset();
   }
   if (auto st = exec(db_, "UPDATE variants SET in_matrix = 0 WHERE in_matrix = 2", "retire"); !st) {
@@ -152,7 +167,7 @@ Result<std::vector<VariantRow>> Store::variants() const {
   Stmt s(
       db_,
       "SELECT package, python, cuda, gpu_arch, cpu_isa, kind, excluded, in_matrix, recipe_source,"
-      " template_hash FROM variants ORDER BY package");
+      " template_hash, environment FROM variants ORDER BY environment, package");
   std::vector<VariantRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -167,6 +182,7 @@ Result<std::vector<VariantRow>> Store::variants() const {
     v.in_matrix = s.i64(7) == 1;
     v.recipe_source = s.opt_text(8);
     v.template_hash = s.opt_text(9);
+    v.environment = s.text(10);
     out.push_back(std::move(v));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read variants"));
@@ -177,20 +193,20 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
   Transaction t(db_);
   if (!t.ok()) return tl::unexpected(sql_error(db_, "save job"));
   {
-    Stmt s(
-        db_,
-        "INSERT INTO jobs (id, variant, state, phase, origin, priority, publish, batch_id, built,"
-        " build_tries, publish_tries, failure, error, enqueued_at, started_at, finished_at,"
-        " output, published_to, note, publish_rev, fingerprint)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
-        " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
-        " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
-        " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
-        " finished_at=excluded.finished_at, output=excluded.output,"
-        " published_to=excluded.published_to, note=excluded.note,"
-        " publish_rev=excluded.publish_rev, fingerprint=excluded.fingerprint");
+    Stmt s(db_,
+           "INSERT INTO jobs (id, environment, variant, state, phase, origin, priority, publish,"
+           " batch_id, built, build_tries, publish_tries, failure, error, enqueued_at, started_at,"
+           " finished_at, output, published_to, note, publish_rev, fingerprint)"
+           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+           " ON CONFLICT(id) DO UPDATE SET state=excluded.state, phase=excluded.phase,"
+           " priority=excluded.priority, publish=excluded.publish, built=excluded.built,"
+           " build_tries=excluded.build_tries, publish_tries=excluded.publish_tries,"
+           " failure=excluded.failure, error=excluded.error, started_at=excluded.started_at,"
+           " finished_at=excluded.finished_at, output=excluded.output,"
+           " published_to=excluded.published_to, note=excluded.note,"
+           " publish_rev=excluded.publish_rev, fingerprint=excluded.fingerprint");
     s.bind({j.id,
+            j.environment,
             j.variant,
             j.state,
             j.phase,
@@ -230,7 +246,7 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
   }
   // What was published is recorded with the job's success, in the same transaction.
   if (j.state == "succeeded" && j.published_to && j.output) {
-    if (auto st = record_published(j.variant, *j.published_to, *j.output, j.id,
+    if (auto st = record_published({j.environment, j.variant}, *j.published_to, *j.output, j.id,
                                    j.finished_at.value_or(j.enqueued_at));
         !st)
       return st;
@@ -315,25 +331,26 @@ Result<std::string> Store::integrity_check() const {
   return s.text(0);
 }
 
-Result<std::map<std::string, JobRow>> Store::last_jobs() const {
+Result<std::map<VariantKey, JobRow>> Store::last_jobs() const {
   std::string sql = std::string("SELECT ") + kJobColumns +
                     " FROM jobs WHERE id IN (SELECT job_id FROM variant_last_job)";
   Stmt s(db_, sql.c_str());
-  std::map<std::string, JobRow> out;
+  std::map<VariantKey, JobRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     auto j = read_job(s);
-    out.emplace(j.variant, std::move(j));
+    VariantKey key{j.environment, j.variant};
+    out.emplace(std::move(key), std::move(j));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the newest jobs"));
   return out;
 }
 
-Result<std::vector<JobRow>> Store::variant_jobs(const std::string& variant, int limit) const {
+Result<std::vector<JobRow>> Store::variant_jobs(const VariantKey& variant, int limit) const {
   std::string sql = std::string("SELECT ") + kJobColumns +
-                    " FROM jobs WHERE variant = ? ORDER BY id DESC LIMIT ?";
+                    " FROM jobs WHERE environment = ? AND variant = ? ORDER BY id DESC LIMIT ?";
   Stmt s(db_, sql.c_str());
-  s.bind({variant, static_cast<int64_t>(limit)});
+  s.bind({variant.environment, variant.package, static_cast<int64_t>(limit)});
   std::vector<JobRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
@@ -354,20 +371,21 @@ Result<std::map<std::string, int64_t>> Store::job_counts() const {
 
 Status Store::each_ended_attempt(const std::function<void(const EndedAttempt&)>& f) const {
   Stmt s(db_,
-         "SELECT j.variant, v.kind, a.phase, a.outcome, COALESCE(a.failure, ''),"
+         "SELECT j.environment, j.variant, v.kind, a.phase, a.outcome, COALESCE(a.failure, ''),"
          " a.ended_at - a.started_at, a.peak_memory"
-         " FROM attempts a JOIN jobs j ON j.id = a.job_id JOIN variants v ON v.package = j.variant"
+         " FROM attempts a JOIN jobs j ON j.id = a.job_id"
+         " JOIN variants v ON v.environment = j.environment AND v.package = j.variant"
          " WHERE a.ended_at IS NOT NULL AND a.outcome IS NOT NULL ORDER BY a.id");
   int rc;
   EndedAttempt e;
   while ((rc = s.step()) == SQLITE_ROW) {
-    e.variant = s.text(0);
-    e.kind = s.text(1);
-    e.phase = s.text(2);
-    e.outcome = s.text(3);
-    e.failure = s.text(4);
-    e.seconds = s.i64(5);
-    e.peak_memory = s.opt_i64(6);
+    e.variant = {s.text(0), s.text(1)};
+    e.kind = s.text(2);
+    e.phase = s.text(3);
+    e.outcome = s.text(4);
+    e.failure = s.text(5);
+    e.seconds = s.i64(6);
+    e.peak_memory = s.opt_i64(7);
     f(e);
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the attempts"));

@@ -15,12 +15,15 @@
 #include <vector>
 
 #include "daemon/base/result.h"
+#include "daemon/matrix/variant_key.h"
 
 struct sqlite3;
 
 namespace tvd::store {
 
+// Rows name their variant by environment and package (schema/008).
 struct VariantRow {
+  std::string environment{kDefaultEnvironment};
   std::string package;
   std::string python;
   std::optional<std::string> cuda;
@@ -35,10 +38,11 @@ struct VariantRow {
 
 struct JobRow {
   int64_t id = 0;
-  std::string variant;
-  std::string state;   // queued building publishing succeeded failed cancelled
-  std::string phase;   // recipe build publish
-  std::string origin;  // interactive batch
+  std::string environment{kDefaultEnvironment};
+  std::string variant;  // the package
+  std::string state;    // queued building publishing succeeded failed cancelled
+  std::string phase;    // recipe build publish
+  std::string origin;   // interactive batch
   int priority = 0;
   bool publish = false;
   std::optional<int64_t> batch_id;
@@ -107,10 +111,10 @@ class Store {
 
   // Variants whose newest job failed its build for good, with that failure's fingerprint and
   // reason: variant -> (fingerprint, error) (variant_history.cc).
-  Result<std::map<std::string, std::pair<std::string, std::string>>> still_failing() const;
+  Result<std::map<VariantKey, std::pair<std::string, std::string>>> still_failing() const;
 
   // What each variant last published in `org`: variant -> output (variant_history.cc).
-  Result<std::map<std::string, std::string>> published_outputs(const std::string& org) const;
+  Result<std::map<VariantKey, std::string>> published_outputs(const std::string& org) const;
   Result<std::vector<JobRow>> active_jobs() const;
   Result<std::optional<JobRow>> job(int64_t id) const;
   // The active jobs and the `finished` most recently finished ones.
@@ -128,7 +132,7 @@ class Store {
 
   // Batches: a run over the matrix, such as the nightly.
   Result<int64_t> create_batch(const std::string& name, int64_t started_at);
-  Status add_batch_skip(int64_t batch_id, const std::string& variant, const std::string& reason);
+  Status add_batch_skip(int64_t batch_id, const VariantKey& variant, const std::string& reason);
   // Sets finished_at once none of the batch's jobs is active; true if it did.
   Result<bool> finish_batch_if_done(int64_t batch_id, int64_t now);
   struct BatchRow {
@@ -136,7 +140,8 @@ class Store {
     std::string name;
     int64_t started_at = 0;
     std::optional<int64_t> finished_at;
-    std::map<std::string, int> states;                         // job state -> count
+    std::map<std::string, int> states;  // job state -> count
+    // Variants by VariantKey::text().
     std::vector<std::pair<std::string, std::string>> skipped;  // variant, reason
     std::map<std::string, std::string> variant_state;          // variant -> its job's state
   };
@@ -147,9 +152,9 @@ class Store {
 
   // For the dashboard and /metrics; each reads through an index, whatever the history's size.
   // Every variant's newest job.
-  Result<std::map<std::string, JobRow>> last_jobs() const;
+  Result<std::map<VariantKey, JobRow>> last_jobs() const;
   // A variant's newest `limit` jobs, newest first.
-  Result<std::vector<JobRow>> variant_jobs(const std::string& variant, int limit) const;
+  Result<std::vector<JobRow>> variant_jobs(const VariantKey& variant, int limit) const;
   Result<std::map<std::string, int64_t>> job_counts() const;  // state -> jobs
   // The newest batch named `name`, with its counts.
   Result<std::optional<BatchRow>> last_batch(const std::string& name) const;
@@ -162,7 +167,8 @@ class Store {
   Result<BatchBuilds> batch_builds(int64_t batch_id) const;
   // Every ended attempt, oldest first: what the daemon learns from history at start.
   struct EndedAttempt {
-    std::string variant, kind;            // kind: gpu | cpu
+    VariantKey variant;
+    std::string kind;                     // gpu | cpu
     std::string phase, outcome, failure;  // failure: its class, or empty
     int64_t seconds = 0;
     std::optional<int64_t> peak_memory;
@@ -177,7 +183,8 @@ class Store {
     int64_t n = 0, seconds = 0;
   };
   struct LearnedRow {
-    std::string variant, kind;  // kind: gpu | cpu
+    VariantKey variant;
+    std::string kind;  // gpu | cpu
     std::optional<double> peak, duration, spread;
   };
   Status add_attempt_counts(const std::vector<AttemptCount>& counts);  // added to what is there
@@ -196,7 +203,7 @@ class Store {
  private:
   explicit Store(sqlite3* db) : db_(db) {}
   // Inside save_job's transaction.
-  Status record_published(const std::string& variant, const std::string& org,
+  Status record_published(const VariantKey& variant, const std::string& org,
                           const std::string& output, int64_t job_id, int64_t at);
   sqlite3* db_ = nullptr;
 };

@@ -21,9 +21,14 @@ std::string pragma(const Store& s, const char* sql) {
   return out;
 }
 
-VariantRow variant(std::string package) {
-  return {package, "python313",  "12.8", "sm89",       "avx2",
-          "gpu",   std::nullopt, true,   std::nullopt, std::nullopt};
+VariantRow variant(std::string package, std::string environment = "default") {
+  return {environment, package,      "python313", "12.8",       "sm89",      "avx2",
+          "gpu",       std::nullopt, true,        std::nullopt, std::nullopt};
+}
+
+// A package of the default environment.
+VariantKey key(std::string package) {
+  return {"default", std::move(package)};
 }
 
 JobRow job(int64_t id, std::string variant, std::string state) {
@@ -185,20 +190,20 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
   ASSERT_TRUE(s.save_job(job(3, "a", "succeeded"),
                          {ended(3, 1, "build", "succeeded", 2000, 100, 5 << 20)}));
   ASSERT_TRUE(s.save_job(job(4, "c", "queued"), {}));
-  ASSERT_TRUE(s.add_batch_skip(night, "c", "excluded"));
+  ASSERT_TRUE(s.add_batch_skip(night, key("c"), "excluded"));
   ASSERT_TRUE(s.create_batch("manual", 1500));
 
   auto last = s.last_jobs().value();
   ASSERT_EQ(last.size(), 3u);
-  EXPECT_EQ(last["a"].id, 3);  // the newest job, not the first
-  EXPECT_EQ(last["a"].state, "succeeded");
-  EXPECT_EQ(last["c"].state, "queued");
+  EXPECT_EQ(last[key("a")].id, 3);  // the newest job, not the first
+  EXPECT_EQ(last[key("a")].state, "succeeded");
+  EXPECT_EQ(last[key("c")].state, "queued");
 
-  auto of_a = s.variant_jobs("a", 10).value();
+  auto of_a = s.variant_jobs(key("a"), 10).value();
   ASSERT_EQ(of_a.size(), 2u);
   EXPECT_EQ(of_a[0].id, 3);
-  EXPECT_EQ(s.variant_jobs("a", 1).value().size(), 1u);
-  EXPECT_TRUE(s.variant_jobs("nope", 10).value().empty());
+  EXPECT_EQ(s.variant_jobs(key("a"), 1).value().size(), 1u);
+  EXPECT_TRUE(s.variant_jobs(key("nope"), 10).value().empty());
 
   auto counts = s.job_counts().value();
   EXPECT_EQ(counts["succeeded"], 2);
@@ -219,8 +224,8 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
 
   std::vector<std::string> seen;
   ASSERT_TRUE(s.each_ended_attempt([&](const Store::EndedAttempt& e) {
-    seen.push_back(e.variant + " " + e.kind + " " + e.phase + " " + e.outcome + " " + e.failure +
-                   " " + std::to_string(e.seconds) + " " +
+    seen.push_back(e.variant.text() + " " + e.kind + " " + e.phase + " " + e.outcome + " " +
+                   e.failure + " " + std::to_string(e.seconds) + " " +
                    (e.peak_memory ? std::to_string(*e.peak_memory >> 20) + "M" : "-"));
   }));
   EXPECT_THAT(seen, ::testing::ElementsAre(
@@ -253,37 +258,13 @@ TEST_F(StoreTest, TheAggregatesFollowEveryChange) {
                         {"failed", 1}, {"succeeded", 1}, {"cancelled", 1}, {"building", 1}}));
   auto last = s.last_jobs().value();
   ASSERT_EQ(last.size(), 3u);
-  EXPECT_EQ(last.at("a").id, 3);
-  EXPECT_EQ(last.at("b").id, 2);
-  EXPECT_EQ(last.at("c").id, 4);
+  EXPECT_EQ(last.at(key("a")).id, 3);
+  EXPECT_EQ(last.at(key("b")).id, 2);
+  EXPECT_EQ(last.at(key("c")).id, 4);
   // A failed change leaves the aggregates as they were (the trigger is in its transaction).
   auto bad = job(5, "nope", "queued");  // no such variant: the foreign key refuses it
   EXPECT_FALSE(s.save_job(bad, {}));
   EXPECT_EQ(s.job_counts().value(), counts);
-}
-
-// A store from before the aggregates (schema 5) gets them computed from its jobs.
-TEST_F(StoreTest, TheAggregatesAreComputedForAnOlderStore) {
-  {
-    auto s = open();
-    ASSERT_TRUE(s.sync_variants({variant("a"), variant("b")}, 1));
-    ASSERT_TRUE(s.save_job(job(1, "a", "failed"), {}));
-    ASSERT_TRUE(s.save_job(job(2, "a", "succeeded"), {}));
-    ASSERT_TRUE(s.save_job(job(3, "b", "queued"), {}));
-    ASSERT_EQ(sqlite3_exec(s.handle(),
-                           "DROP TRIGGER jobs_aggregates_on_insert; DROP TRIGGER "
-                           "jobs_aggregates_on_state; DROP TRIGGER jobs_aggregates_on_delete;"
-                           "DROP TABLE job_state_counts; DROP TABLE variant_last_job;"
-                           "DROP TABLE learned_estimates; DROP TABLE attempt_counts;"
-                           "DROP TABLE store_meta; PRAGMA user_version = 5;",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-  }
-  auto s = open();
-  EXPECT_EQ(s.schema_version(), Store::latest_version());
-  EXPECT_EQ(s.job_counts().value(),
-            (std::map<std::string, int64_t>{{"failed", 1}, {"succeeded", 1}, {"queued", 1}}));
-  EXPECT_EQ(s.last_jobs().value().at("a").id, 2);
 }
 
 // What the dashboard, /metrics and status read never scans the jobs or the attempts: every
@@ -306,7 +287,7 @@ TEST_F(StoreTest, TheDashboardsReadsScanNoHistory) {
   ASSERT_TRUE(s.last_jobs());
   ASSERT_TRUE(s.failing_jobs());
   ASSERT_TRUE(s.still_failing());
-  ASSERT_TRUE(s.variant_jobs("a", 10));
+  ASSERT_TRUE(s.variant_jobs(key("a"), 10));
   sqlite3_trace_v2(s.handle(), 0, nullptr, nullptr);
   ASSERT_GE(statements.size(), 5u);
   for (const auto& sql : statements) {
@@ -332,8 +313,8 @@ TEST_F(StoreTest, WhatWasLearnedIsKeptAndCanBeForgotten) {
   ASSERT_TRUE(s.add_attempt_counts({{"build", "failed", "oom", 3, 1, 600}}));
   ASSERT_TRUE(s.add_attempt_counts(
       {{"build", "failed", "oom", 3, 2, 900}, {"publish", "succeeded", "", 1, 1, 10}}));
-  ASSERT_TRUE(s.save_learned({{"a", "gpu", 40.0 * (1ull << 30), 7200.0}}));
-  ASSERT_TRUE(s.save_learned({{"a", "gpu", 42.0 * (1ull << 30), std::nullopt}}));
+  ASSERT_TRUE(s.save_learned({{key("a"), "gpu", 40.0 * (1ull << 30), 7200.0}}));
+  ASSERT_TRUE(s.save_learned({{key("a"), "gpu", 42.0 * (1ull << 30), std::nullopt}}));
   ASSERT_TRUE(s.mark_history_learned());
   auto counts = s.attempt_counts().value();
   ASSERT_EQ(counts.size(), 2u);

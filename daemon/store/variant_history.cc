@@ -6,40 +6,40 @@
 
 namespace tvd::store {
 
-Status Store::record_published(const std::string& variant, const std::string& org,
+Status Store::record_published(const VariantKey& variant, const std::string& org,
                                const std::string& output, int64_t job_id, int64_t at) {
   sql::Stmt s(db_,
-              "INSERT INTO published (variant, org, output, job_id, published_at)"
-              " VALUES (?,?,?,?,?) ON CONFLICT(variant, org) DO UPDATE SET"
+              "INSERT INTO published (environment, variant, org, output, job_id, published_at)"
+              " VALUES (?,?,?,?,?,?) ON CONFLICT(environment, variant, org) DO UPDATE SET"
               " output=excluded.output, job_id=excluded.job_id,"
               " published_at=excluded.published_at");
-  s.bind({variant, org, output, job_id, at});
+  s.bind({variant.environment, variant.package, org, output, job_id, at});
   if (s.step() != SQLITE_DONE) {
-    return tl::unexpected(sql::sql_error(db_, "record what " + variant + " published"));
+    return tl::unexpected(sql::sql_error(db_, "record what " + variant.text() + " published"));
   }
   return {};
 }
 
-Result<std::map<std::string, std::string>> Store::published_outputs(const std::string& org) const {
-  sql::Stmt s(db_, "SELECT variant, output FROM published WHERE org = ?");
+Result<std::map<VariantKey, std::string>> Store::published_outputs(const std::string& org) const {
+  sql::Stmt s(db_, "SELECT environment, variant, output FROM published WHERE org = ?");
   s.bind({org});
-  std::map<std::string, std::string> out;
+  std::map<VariantKey, std::string> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    out.emplace(s.text(0), s.text(1));
+    out.emplace(VariantKey{s.text(0), s.text(1)}, s.text(2));
   if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read published outputs"));
   return out;
 }
 
-Result<std::map<std::string, std::pair<std::string, std::string>>> Store::still_failing() const {
+Result<std::map<VariantKey, std::pair<std::string, std::string>>> Store::still_failing() const {
   sql::Stmt s(db_,
-              "SELECT j.variant, j.fingerprint, j.error FROM jobs j"
+              "SELECT j.environment, j.variant, j.fingerprint, j.error FROM jobs j"
               " JOIN variant_last_job newest"
               " ON newest.job_id = j.id WHERE j.state = 'failed' AND j.fingerprint IS NOT NULL");
-  std::map<std::string, std::pair<std::string, std::string>> out;
+  std::map<VariantKey, std::pair<std::string, std::string>> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    out.emplace(s.text(0), std::pair{s.text(1), s.text(2)});
+    out.emplace(VariantKey{s.text(0), s.text(1)}, std::pair{s.text(2), s.text(3)});
   if (rc != SQLITE_DONE) return tl::unexpected(sql::sql_error(db_, "read still-failing variants"));
   return out;
 }
