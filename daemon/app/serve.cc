@@ -88,8 +88,8 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   Parts parts;
   parts.runner = exec::make_process_runner(io);
   parts.clock = make_asio_clock(io);
-  parts.make_lane = [](exec::Runner& runner, const EngineConfig& c, const Environment& e) {
-    return std::make_unique<flox::GitLane>(runner, lane_config(c, e));
+  parts.make_lane = [&io](exec::Runner& runner, const EngineConfig& c, const Environment& e) {
+    return std::make_unique<flox::GitLane>(io, runner, lane_config(c, e));
   };
   auto service = Service::start(std::move(*setup), std::move(parts), environ);
   if (!service) return report(service.error());

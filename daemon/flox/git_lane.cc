@@ -14,6 +14,7 @@
 #include "daemon/base/log.h"
 #include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
+#include "daemon/flox/git_lane_flows.h"
 #include "daemon/flox/git_status.h"
 #include "daemon/flox/lane_text.h"
 
@@ -22,8 +23,8 @@ namespace tvd::flox {
 using lane::first_lines;
 using lane::refused;
 
-void GitLane::git_in(const std::filesystem::path& dir, std::vector<std::string> args,
-                     std::function<void(const exec::RunResult&)> then) {
+void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::string> args,
+                        std::function<void(const exec::RunResult&)> then) {
   exec::RunSpec spec;
   spec.argv = {"git", "-C", dir.string()};
   spec.argv.insert(spec.argv.end(), identity_.begin(), identity_.end());
@@ -92,8 +93,12 @@ void GitLane::end_orphans() {
   }
 }
 
-void GitLane::enqueue(std::vector<Step> steps, std::function<void(LaneOutcome)> done) {
-  queue_.push_back({std::move(steps), std::move(done)});
+void GitLane::enqueue(std::function<void()> start, bool first) {
+  if (first) {
+    queue_.push_front(std::move(start));
+  } else {
+    queue_.push_back(std::move(start));
+  }
   if (!busy_) run_next();
 }
 
@@ -103,38 +108,16 @@ void GitLane::run_next() {
     return;
   }
   busy_ = true;
-  auto t = std::make_shared<Active>(Active{std::move(queue_.front()), 0});
+  auto start = std::move(queue_.front());
   queue_.pop_front();
-  advance(t);
+  start();
 }
 
-void GitLane::advance(const std::shared_ptr<Active>& t) {
-  if (t->next_step == t->transaction.steps.size()) {
-    LaneOutcome ok;
-    ok.ok = true;
-    finish(t, ok);
-    return;
-  }
-  auto& step = t->transaction.steps[t->next_step++];
-  step([this, t] { advance(t); }, [this, t](LaneOutcome o) { finish(t, std::move(o)); });
-}
-
-void GitLane::finish(const std::shared_ptr<Active>& t, LaneOutcome o) {
-  auto done = std::move(t->transaction.done);
-  done(std::move(o));
-  run_next();
-}
-
-void GitLane::check_identity(std::function<void()> next) {
-  if (identity_checked_) {
-    next();
-    return;
-  }
-  git({"config", "user.email"}, [this, next](const exec::RunResult& r) {
-    identity_checked_ = true;
-    if (!r.succeeded()) identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
-    next();
-  });
+asio::awaitable<void> GitLane::Flows::check_identity(GitLane& lane) {
+  if (lane.identity_checked_) co_return;
+  auto r = co_await git(lane, "config", "user.email");
+  lane.identity_checked_ = true;
+  if (!r.succeeded()) lane.identity_ = {"-c", "user.name=tvd", "-c", "user.email=tvd@localhost"};
 }
 
 namespace {
@@ -163,237 +146,204 @@ LaneOutcome GitLane::push_refused(const flox::Verdict& v) const {
                  false, v.failure);
 }
 
-void GitLane::push(std::function<void()> next, std::function<void(LaneOutcome)> fail) {
-  git({"push", "-q"}, [this, next, fail](const exec::RunResult& r) {
-    if (r.succeeded()) {
-      next();
-      return;
-    }
-    const auto verdict = flox::classify_push(r.tail);
-    if (verdict.failure != flox::Failure::kCollision) {
-      fail(push_refused(verdict));
-      return;
-    }
-    // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
-    // unpushed commits on top of it, push again. Anyone else's unpushed commit stays untouched.
-    git({"fetch", "-q"}, [this, next, fail](const exec::RunResult& f) {
-      if (!f.succeeded()) {
-        fail(refused("the upstream moved and git fetch failed: " + flox::telling_line(f.tail), true,
-                     flox::Failure::kNetwork));
-        return;
-      }
-      git({"log", "--format=%s", "@{u}..HEAD"}, [this, next, fail](const exec::RunResult& l) {
-        std::vector<std::string> foreign;
-        for (auto line : l.succeeded() ? lines_of(l.tail) : std::vector<std::string_view>{}) {
-          std::string subject(line);
-          if (!subject.empty() && !is_ours(subject)) foreign.push_back(subject);
-        }
-        if (!l.succeeded() || !foreign.empty()) {
-          fail(
-              refused("the upstream moved, and the checkout has unpushed commits that are not "
-                      "tvd's (\"" +
-                          (foreign.empty() ? std::string("?") : foreign.front()) +
-                          "\"): tvd rebases only its own; push or rebase them in " +
-                          config_.env_dir.string() + ", then retry",
-                      false, flox::Failure::kPublishPrecondition));
-          return;
-        }
-        git({"rebase", "-q", "@{u}"}, [this, next, fail](const exec::RunResult& rb) {
-          if (rb.succeeded()) {
-            git({"push", "-q"}, [this, next, fail](const exec::RunResult& p) {
-              if (!p.succeeded()) {
-                fail(push_refused(flox::classify_push(p.tail)));
-                return;
-              }
-              next();
-            });
-            return;
-          }
-          git({"diff", "--name-only", "--diff-filter=U"}, [this, fail](const exec::RunResult& d) {
-            std::string paths;
-            for (char c : d.tail)
-              paths += c == '\n' ? ' ' : c;
-            while (!paths.empty() && paths.back() == ' ')
-              paths.pop_back();
-            git({"rebase", "--abort"}, [this, fail, paths](const exec::RunResult&) {
-              fail(
-                  refused("the upstream moved and changes what tvd's commit changes (conflict in " +
-                              (paths.empty() ? std::string("?") : paths) +
-                              "): tvd's commit is kept unpushed; in " + config_.env_dir.string() +
-                              " run 'git pull --rebase', resolve, push, then retry the job",
-                          false, flox::Failure::kPublishPrecondition));
-            });
-          });
-        });
-      });
-    });
-  });
-}
-
-void GitLane::add_ignore(const std::filesystem::path& path, std::string text,
-                         std::function<void()> next, std::function<void(LaneOutcome)> fail) {
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  text += "# flox build results\nresult-*\n";
-  if (auto st = write_file_atomic(path, text, Overwrite::kYes); !st) {
-    fail(refused("cannot update " + path.string() + ": " + st.error().message, false,
-                 flox::Failure::kUnknown));
-    return;
+asio::awaitable<Stop> GitLane::Flows::push(GitLane& lane) {
+  auto r = co_await git(lane, "push", "-q");
+  if (r.succeeded()) co_return std::nullopt;
+  const auto verdict = flox::classify_push(r.tail);
+  if (verdict.failure != flox::Failure::kCollision) co_return lane.push_refused(verdict);
+  // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
+  // unpushed commits on top of it, push again. Anyone else's unpushed commit stays untouched.
+  auto f = co_await git(lane, "fetch", "-q");
+  if (!f.succeeded()) {
+    co_return refused("the upstream moved and git fetch failed: " + flox::telling_line(f.tail),
+                      true, flox::Failure::kNetwork);
   }
-  git({"add", "--", ".gitignore"}, [this, next, fail](const exec::RunResult& r) {
-    if (!r.succeeded()) {
-      fail(refused("git add .gitignore failed: " + flox::telling_line(r.tail), false,
-                   flox::Failure::kUnknown));
-      return;
-    }
-    git({"commit", "-q", "-m", "Ignore flox build results (result-*)", "--", ".gitignore"},
-        [next, fail](const exec::RunResult& c) {
-          if (!c.succeeded()) {
-            fail(refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
-                         flox::Failure::kUnknown));
-            return;
-          }
-          next();
-        });
-  });
+  auto l = co_await git(lane, "log", "--format=%s", "@{u}..HEAD");
+  std::vector<std::string> foreign;
+  for (auto line : l.succeeded() ? lines_of(l.tail) : std::vector<std::string_view>{}) {
+    std::string subject(line);
+    if (!subject.empty() && !is_ours(subject)) foreign.push_back(subject);
+  }
+  if (!l.succeeded() || !foreign.empty()) {
+    co_return refused(
+        "the upstream moved, and the checkout has unpushed commits that are not "
+        "tvd's (\"" +
+            (foreign.empty() ? std::string("?") : foreign.front()) +
+            "\"): tvd rebases only its own; push or rebase them in " +
+            lane.config_.env_dir.string() + ", then retry",
+        false, flox::Failure::kPublishPrecondition);
+  }
+  auto rb = co_await git(lane, "rebase", "-q", "@{u}");
+  if (rb.succeeded()) {
+    auto p = co_await git(lane, "push", "-q");
+    if (!p.succeeded()) co_return lane.push_refused(flox::classify_push(p.tail));
+    co_return std::nullopt;
+  }
+  auto d = co_await git(lane, "diff", "--name-only", "--diff-filter=U");
+  std::string paths;
+  for (char c : d.tail)
+    paths += c == '\n' ? ' ' : c;
+  while (!paths.empty() && paths.back() == ' ')
+    paths.pop_back();
+  co_await git(lane, "rebase", "--abort");
+  co_return refused("the upstream moved and changes what tvd's commit changes (conflict in " +
+                        (paths.empty() ? std::string("?") : paths) +
+                        "): tvd's commit is kept unpushed; in " + lane.config_.env_dir.string() +
+                        " run 'git pull --rebase', resolve, push, then retry the job",
+                    false, flox::Failure::kPublishPrecondition);
 }
 
-void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
-                            std::function<void(LaneOutcome)> done) {
-  const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
-  auto committed = std::make_shared<bool>(false);
-  auto need_add = std::make_shared<bool>(false);
-  auto need_commit = std::make_shared<bool>(false);
-  std::vector<Step> steps;
-
-  // Who commits: the checkout's own identity, or tvd's when it has none (asked once).
-  steps.push_back([this](auto next, auto) { check_identity(next); });
-
+asio::awaitable<Stop> GitLane::Flows::ignore_results(GitLane& lane) {
   // result-* links never belong in git. tvd adds the line only to a .gitignore nobody is
   // editing: its commit must hold tvd's line and nothing of anyone else's.
-  steps.push_back([this](auto next, auto fail) {
-    auto path = config_.env_dir / ".gitignore";
-    auto text = read_file(path);
-    std::string current = text ? *text : "";
-    if (current.find("\nresult-*\n") != std::string::npos || current.rfind("result-*\n", 0) == 0) {
-      next();
-      return;
-    }
-    git({"status", "--porcelain", "--", ".gitignore"}, [this, path, current, next,
-                                                        fail](const exec::RunResult& st) {
-      if (!st.succeeded() || !st.tail.empty()) {
-        fail(refused(path.string() +
-                         " has changes nobody committed (git status: " + first_lines(st.tail, 1) +
-                         "); tvd adds \"result-*\" to it in a commit of its own: commit or "
-                         "discard those changes, or add the line yourself, then retry",
-                     false, flox::Failure::kPublishPrecondition));
-        return;
-      }
-      add_ignore(path, current, next, fail);
-    });
-  });
+  const auto path = lane.config_.env_dir / ".gitignore";
+  auto read = read_file(path);
+  std::string text = read ? *read : "";
+  if (text.find("\nresult-*\n") != std::string::npos || text.rfind("result-*\n", 0) == 0) {
+    co_return std::nullopt;
+  }
+  auto st = co_await git(lane, "status", "--porcelain", "--", ".gitignore");
+  if (!st.succeeded() || !st.tail.empty()) {
+    co_return refused(path.string() +
+                          " has changes nobody committed (git status: " + first_lines(st.tail, 1) +
+                          "); tvd adds \"result-*\" to it in a commit of its own: commit or "
+                          "discard those changes, or add the line yourself, then retry",
+                      false, flox::Failure::kPublishPrecondition);
+  }
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "# flox build results\nresult-*\n";
+  if (auto w = write_file_atomic(path, text, Overwrite::kYes); !w) {
+    co_return refused("cannot update " + path.string() + ": " + w.error().message, false,
+                      flox::Failure::kUnknown);
+  }
+  auto a = co_await git(lane, "add", "--", ".gitignore");
+  if (!a.succeeded()) {
+    co_return refused("git add .gitignore failed: " + flox::telling_line(a.tail), false,
+                      flox::Failure::kUnknown);
+  }
+  auto c = co_await git(lane, "commit", "-q", "-m", "Ignore flox build results (result-*)", "--",
+                        ".gitignore");
+  if (!c.succeeded()) {
+    co_return refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
+                      flox::Failure::kUnknown);
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeReport recipe,
+                                                    std::string message) {
+  const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
+  co_await check_identity(lane);
+  if (auto stop = co_await ignore_results(lane)) co_return *stop;
 
   // Where the recipe stands, in one git call: nothing said and the file there means tracked
   // and committed; "??" untracked; "A " added but never committed (a transaction a crash cut
   // short); anything else has changes nobody committed.
-  steps.push_back([this, rel, recipe, need_add, need_commit](auto next, auto fail) {
-    std::error_code ec;
-    std::filesystem::create_directories(recipe.file.parent_path(), ec);
-    git({"status", "--porcelain", "--untracked-files=all", "--", rel},
-        [rel, recipe, need_add, need_commit, next, fail](const exec::RunResult& r) {
-          if (!r.succeeded()) {
-            fail(refused("git status failed: " + flox::telling_line(r.tail), true,
-                         flox::Failure::kUnknown));
-            return;
-          }
-          // The line that names the recipe, if any.
-          std::optional<StatusLine> out;
-          for (auto& line : porcelain(r.tail)) {
-            if (line.path == rel) out = std::move(line);
-          }
-          if (!out) {
-            if (std::filesystem::exists(recipe.file)) {
-              next();
-              return;
-            }
-            auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo);
-            if (!st) {
-              fail(refused(st.error().message, false, flox::Failure::kUnknown));
-              return;
-            }
-            *need_add = *need_commit = true;
-          } else if (out->code == "??" && recipe.state != FileState::kDiffers) {
-            *need_add = *need_commit = true;  // tvd's own text, left by an interrupted commit
-          } else if (out->code == "??") {
-            // Someone's own recipe: tvd commits only what it wrote.
-            fail(refused(rel + " is untracked and differs from what tvd generates: tvd commits "
-                               "only its own recipes; commit it yourself (git add and git "
-                               "commit), or delete it to have tvd generate it, then retry",
-                         false, flox::Failure::kNotTracked));
-            return;
-          } else if (out->code == "A ") {
-            *need_commit = true;
-          } else {
-            fail(refused(rel + " has uncommitted changes (git status: " + out->code + " " +
-                             out->path + "): commit or discard them, then retry",
-                         false, flox::Failure::kPublishPrecondition));
-            return;
-          }
-          next();
-        });
-  });
-  steps.push_back([this, rel, need_add](auto next, auto fail) {
-    if (!*need_add) {
-      next();
-      return;
-    }
-    git({"add", "--", rel}, [rel, next, fail](const exec::RunResult& r) {
-      if (!r.succeeded()) {
-        fail(refused("git add " + rel + " failed: " + flox::telling_line(r.tail), false,
-                     flox::Failure::kUnknown));
-        return;
-      }
-      next();
-    });
-  });
-  steps.push_back([this, rel, need_commit, committed, message](auto next, auto fail) {
-    if (!*need_commit) {
-      next();
-      return;
-    }
-    git({"commit", "-q", "-m", message, "--", rel},
-        [committed, next, fail](const exec::RunResult& c) {
-          if (!c.succeeded()) {
-            fail(refused("git commit failed: " + flox::telling_line(c.tail), false,
-                         flox::Failure::kUnknown));
-            return;
-          }
-          *committed = true;
-          next();
-        });
-  });
-  if (config_.push) {
-    steps.push_back([this, committed](auto next, auto fail) {
-      if (!*committed) {
-        next();
-        return;
-      }
-      push(next, fail);
-    });
+  std::error_code ec;
+  std::filesystem::create_directories(recipe.file.parent_path(), ec);
+  auto r = co_await git(lane, "status", "--porcelain", "--untracked-files=all", "--", rel);
+  if (!r.succeeded()) {
+    co_return refused("git status failed: " + flox::telling_line(r.tail), true,
+                      flox::Failure::kUnknown);
   }
-  enqueue(std::move(steps), [committed, done = std::move(done)](LaneOutcome o) {
-    o.committed = *committed;
-    done(std::move(o));
-  });
+  std::optional<StatusLine> out;  // the line that names the recipe, if any
+  for (auto& line : porcelain(r.tail)) {
+    if (line.path == rel) out = std::move(line);
+  }
+  bool need_add = false, need_commit = false;
+  if (!out) {
+    if (!std::filesystem::exists(recipe.file)) {
+      if (auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo); !st) {
+        co_return refused(st.error().message, false, flox::Failure::kUnknown);
+      }
+      need_add = need_commit = true;
+    }
+  } else if (out->code == "??" && recipe.state != FileState::kDiffers) {
+    need_add = need_commit = true;  // tvd's own text, left by an interrupted commit
+  } else if (out->code == "??") {
+    // Someone's own recipe: tvd commits only what it wrote.
+    co_return refused(rel +
+                          " is untracked and differs from what tvd generates: tvd commits "
+                          "only its own recipes; commit it yourself (git add and git "
+                          "commit), or delete it to have tvd generate it, then retry",
+                      false, flox::Failure::kNotTracked);
+  } else if (out->code == "A ") {
+    need_commit = true;
+  } else {
+    co_return refused(rel + " has uncommitted changes (git status: " + out->code + " " + out->path +
+                          "): commit or discard them, then retry",
+                      false, flox::Failure::kPublishPrecondition);
+  }
+  if (need_add) {
+    auto a = co_await git(lane, "add", "--", rel);
+    if (!a.succeeded()) {
+      co_return refused("git add " + rel + " failed: " + flox::telling_line(a.tail), false,
+                        flox::Failure::kUnknown);
+    }
+  }
+  LaneOutcome done;
+  done.ok = true;
+  if (!need_commit) co_return done;
+  auto c = co_await git(lane, "commit", "-q", "-m", message, "--", rel);
+  if (!c.succeeded()) {
+    co_return refused("git commit failed: " + flox::telling_line(c.tail), false,
+                      flox::Failure::kUnknown);
+  }
+  done.committed = true;
+  if (lane.config_.push) {
+    if (auto stop = co_await push(lane)) {
+      stop->committed = true;
+      co_return *stop;
+    }
+  }
+  co_return done;
+}
+
+void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
+                            std::function<void(LaneOutcome)> done) {
+  Flows::transact<LaneOutcome>(
+      *this,
+      [this, recipe, message = std::move(message)] {
+        return Flows::commit(*this, recipe, message);
+      },
+      std::move(done));
+}
+
+asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
+                                                                  std::vector<RecipeReport> ours) {
+  std::vector<std::string> committed;  // packages
+  co_await check_identity(lane);
+  auto r = co_await git(lane, "status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs");
+  std::vector<std::string> pending;  // relative paths to commit
+  for (const auto& line : r.succeeded() ? porcelain(r.tail) : std::vector<StatusLine>{}) {
+    if (line.code != "??" && line.code != "A ") continue;
+    for (const auto& o : ours) {
+      if (".flox/pkgs/" + o.file.filename().string() == line.path) pending.push_back(line.path);
+    }
+  }
+  for (const auto& rel : pending) {
+    const std::string pkg = std::filesystem::path(rel).stem().string();
+    auto a = co_await git(lane, "add", "--", rel);
+    if (!a.succeeded()) {
+      log::warning("recovery: git add " + rel + " failed: " + flox::telling_line(a.tail));
+      co_return committed;
+    }
+    auto c = co_await git(lane, "commit", "-q", "-m",
+                          "Add " + pkg + " (its commit was interrupted)", "--", rel);
+    if (!c.succeeded()) {
+      log::warning("recovery: git commit failed: " + flox::telling_line(c.tail));
+      co_return committed;
+    }
+    committed.push_back(pkg);
+  }
+  if (lane.config_.push && !committed.empty()) {
+    co_await git(lane, "push", "-q");  // a publish pushes again if this fails
+  }
+  co_return committed;
 }
 
 void GitLane::recover(std::vector<RecipeReport> ours,
                       std::function<void(std::vector<std::string>)> done) {
-  struct State {
-    std::vector<RecipeReport> ours;
-    std::vector<std::string> pending;    // relative paths to commit
-    std::vector<std::string> committed;  // packages
-    std::shared_ptr<std::function<void(size_t)>> walker;
-  };
   // A crash of tvd during a git command leaves .git/index.lock, and every later git command
   // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so
   // a lock that no process holds open is that leftover.
@@ -405,70 +355,10 @@ void GitLane::recover(std::vector<RecipeReport> ours,
     log::warning(ec ? "cannot remove the stale " + lock.string() + ": " + ec.message()
                     : "removed " + lock.string() + ", left by an interrupted git command");
   }
-  auto st = std::make_shared<State>();
-  st->ours = std::move(ours);
-  std::vector<Step> steps;
-  steps.push_back([this](auto next, auto) { check_identity(next); });
-  steps.push_back([this, st](auto next, auto) {
-    git({"status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs"},
-        [st, next](const exec::RunResult& r) {
-          for (const auto& line : r.succeeded() ? porcelain(r.tail) : std::vector<StatusLine>{}) {
-            if (line.code != "??" && line.code != "A ") continue;
-            for (const auto& o : st->ours) {
-              if (".flox/pkgs/" + o.file.filename().string() == line.path) {
-                st->pending.push_back(line.path);
-              }
-            }
-          }
-          next();
-        });
-  });
-  // One step per pending file would need the list up front; instead one step walks it.
-  steps.push_back([this, st](auto next, auto fail) {
-    auto walk = std::make_shared<std::function<void(size_t)>>();
-    *walk = [this, st, next, fail,
-             weak = std::weak_ptr<std::function<void(size_t)>>(walk)](size_t i) {
-      if (i == st->pending.size()) {
-        next();
-        return;
-      }
-      const std::string rel = st->pending[i];
-      const std::string pkg = std::filesystem::path(rel).stem().string();
-      git({"add", "--", rel}, [this, st, rel, pkg, i, fail, weak](const exec::RunResult& a) {
-        if (!a.succeeded()) {
-          fail(refused("recovery: git add " + rel + " failed: " + flox::telling_line(a.tail)));
-          return;
-        }
-        git({"commit", "-q", "-m", "Add " + pkg + " (its commit was interrupted)", "--", rel},
-            [st, pkg, i, fail, weak](const exec::RunResult& c) {
-              if (!c.succeeded()) {
-                fail(refused("recovery: git commit failed: " + flox::telling_line(c.tail)));
-                return;
-              }
-              st->committed.push_back(pkg);
-              if (auto w = weak.lock()) (*w)(i + 1);
-            });
-      });
-    };
-    st->walker = walk;  // kept alive by the state until the transaction ends
-    (*walk)(0);
-  });
-  if (config_.push) {
-    steps.push_back([this, st](auto next, auto) {
-      if (st->committed.empty()) {
-        next();
-        return;
-      }
-      git({"push", "-q"}, [next](const exec::RunResult&) { next(); });  // publish pushes again
-    });
-  }
   // Ahead of everything already queued.
-  queue_.push_front({std::move(steps), [st, done = std::move(done)](LaneOutcome) {
-                       auto committed = std::move(st->committed);
-                       st->walker.reset();
-                       done(std::move(committed));
-                     }});
-  if (!busy_) run_next();
+  Flows::transact<std::vector<std::string>>(
+      *this, [this, ours = std::move(ours)] { return Flows::recover(*this, ours); },
+      std::move(done), /*first=*/true);
 }
 
 }  // namespace tvd::flox

@@ -1,9 +1,11 @@
 // Git in the flox environment, one transaction at a time. flox only builds recipes git tracks,
 // and flox publish refuses untracked or uncommitted files, so every change tvd makes to the
 // checkout is a whole transaction (write, `git add` that one file, commit that one path, push
-// where configured), and a publish holds the lane for its precondition checks and its run so
-// that no commit lands in between. Never `git add -A`. Every git and flox command is a child
-// process through the runner.
+// where configured), and a publish holds the lane for its precondition checks and while its
+// worktree is put at the revision to publish, so that no commit lands in between (the upload
+// itself runs in that worktree, outside the lane). Never `git add -A`. Every git and flox command
+// is a child process through the runner. A transaction is a coroutine (git_lane_flows.h): its steps
+// read in order, each refusal a `co_return`.
 #pragma once
 
 #include <deque>
@@ -22,6 +24,10 @@
 #include "daemon/flox/lane.h"
 #include "daemon/recipe/generate.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace tvd::flox {
 
 struct GitLaneConfig {
@@ -39,8 +45,9 @@ struct GitLaneConfig {
 
 class GitLane : public Lane {
  public:
-  GitLane(exec::Runner& runner, GitLaneConfig config)
-      : runner_(runner), config_(std::move(config)) {}
+  // Transactions run as coroutines on `io`, the io_context the runner calls back on.
+  GitLane(boost::asio::io_context& io, exec::Runner& runner, GitLaneConfig config)
+      : io_(io), runner_(runner), config_(std::move(config)) {}
 
   // Makes `recipe.file` tracked and committed: writes it from `recipe.text` if it is missing,
   // commits it if it is untracked, leaves it if it is committed, refuses if it has uncommitted
@@ -74,37 +81,26 @@ class GitLane : public Lane {
   const GitLaneConfig& config() const { return config_; }
 
  private:
-  // A push that failed for a reason other than a moved upstream, as the job's outcome.
-  LaneOutcome push_refused(const flox::Verdict& v) const;
-  // git push; when the upstream moved, fetch, rebase tvd's own unpushed commits onto it, and
-  // push again. A conflict, or someone else's unpushed commit, fails with what to do.
-  void push(std::function<void()> next, std::function<void(LaneOutcome)> fail);
+  // The transactions and their steps, as Asio coroutines (git_lane_flows.h, private to this
+  // folder, so that Asio stays out of this header).
+  struct Flows;
+  friend struct Flows;
+
+  // Transactions wait here, each as the function that starts it, and run one at a time.
+  void enqueue(std::function<void()> start, bool first = false);
+  void run_next();  // starts the next waiting transaction, or leaves the lane free
+  // Starts git in `dir`; `then` gets its result. The crash marker names it while it runs.
+  void start_git(const std::filesystem::path& dir, std::vector<std::string> args,
+                 std::function<void(const exec::RunResult&)> then);
   // At start: kills each git a crash of tvd left running (its marker names the process group),
   // if that group is still that git.
   void end_orphans();
-  // Adds "result-*" to the environment's .gitignore (now `text`) and commits that file alone.
-  void add_ignore(const std::filesystem::path& path, std::string text, std::function<void()> next,
-                  std::function<void(LaneOutcome)> fail);
-
-  using Step =
-      std::function<void(std::function<void()> next, std::function<void(LaneOutcome)> fail)>;
-  struct Transaction {
-    std::vector<Step> steps;
-    std::function<void(LaneOutcome)> done;
-  };
-  struct Active {
-    Transaction transaction;
-    size_t next_step = 0;
-  };
-  void enqueue(std::vector<Step> steps, std::function<void(LaneOutcome)> done);
-  void run_next();
-  void advance(const std::shared_ptr<Active>& t);
-  void finish(const std::shared_ptr<Active>& t, LaneOutcome o);
-  void git(std::vector<std::string> args, std::function<void(const exec::RunResult&)> then) {
-    git_in(config_.env_dir, std::move(args), std::move(then));
-  }
-  void git_in(const std::filesystem::path& dir, std::vector<std::string> args,
-              std::function<void(const exec::RunResult&)> then);
+  // A push that failed for a reason other than a moved upstream, as the job's outcome.
+  LaneOutcome push_refused(const flox::Verdict& v) const;
+  // Runs `flox publish` in slot's worktree at `rev` (outside the lane); `finish` gets the result.
+  void upload(const std::string& package, const std::filesystem::path& log, size_t slot,
+              const std::string& rev, std::function<void(LaneOutcome)> finish,
+              const std::function<void(exec::RunId, const std::string& rev)>& started);
 
   // Publishing worktrees are kept and reused: slot k is <worktrees>/k on branch tvd-publish/k,
   // one per publish running at once.
@@ -117,14 +113,11 @@ class GitLane : public Lane {
   // `remake`: its state is not known (a flox run in it failed); made from nothing next time.
   void release_worktree(size_t slot, bool remake);
   std::filesystem::path worktree_dir(size_t slot) const;
-  // Puts slot's worktree at `rev`, its branch tracking `upstream`.
-  void prepare_worktree(size_t slot, const std::string& rev, const std::string& upstream,
-                        std::function<void()> next, std::function<void(LaneOutcome)> fail);
-  void check_identity(std::function<void()> next);
 
+  boost::asio::io_context& io_;
   exec::Runner& runner_;
   GitLaneConfig config_;
-  std::deque<Transaction> queue_;
+  std::deque<std::function<void()>> queue_;
   bool busy_ = false;
   UniqueFd marker_;      // <log_dir>/running-git, while a git runs: its process group and start
   uint64_t marked_ = 0;  // which git the marker is of

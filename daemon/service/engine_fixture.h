@@ -63,7 +63,7 @@ class EngineTest : public ::testing::Test {
   }
   void make(EngineConfig c) {
     engine.reset();
-    lane = std::make_unique<flox::GitLane>(*runner, lane_config(c, matrix.environment()));
+    lane = std::make_unique<flox::GitLane>(io, *runner, lane_config(c, matrix.environment()));
     engine = std::make_unique<Engine>(
         std::move(c), templates, *runner, Lanes{{"default", lane.get()}}, *clock, [] {
           return sched::Measurements{
