@@ -6,6 +6,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/matrix/matrix.h"
+#include "daemon/recipe/generate.h"
 #include "daemon/recipe/recipe.h"
 
 namespace tvd {
@@ -16,6 +17,11 @@ struct Setup {
   TemplateSet templates;
   std::string matrix_origin;  // "built-in" or the file
 };
+
+// Where the setup's recipes are: its environment's checkout, and the sibling build-pytorch.
+inline RecipeEnv recipe_env(const Setup& s) {
+  return {s.matrix.environment().checkout, s.config.pytorch_env};
+}
 
 Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path);
 

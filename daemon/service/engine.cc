@@ -60,7 +60,7 @@ void Engine::unrecorded_start(Job& j) {
 }
 
 RecipeEnv Engine::recipe_env(const Variant& v) const {
-  return RecipeEnv{v.environment->checkout, config_.env.pytorch_env};
+  return RecipeEnv{v.environment->checkout, config_.pytorch_env};
 }
 
 std::map<VariantKey, std::string> Engine::preflight_errors(
@@ -314,10 +314,10 @@ void Engine::fail(Job& j, JobPhase phase, flox::Failure f, std::string reason) {
 }
 
 void Engine::reconfigure(const EngineConfig& c) {
-  auto env = config_.env;
+  auto pytorch_env = config_.pytorch_env;
   auto log_dir = config_.log_dir;
   config_ = c;
-  config_.env = env;
+  config_.pytorch_env = pytorch_env;
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);

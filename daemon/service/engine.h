@@ -110,7 +110,9 @@ struct Job {
 };
 
 struct EngineConfig {
-  RecipeEnv env;
+  // The sibling build-pytorch checkout recipes read; each variant is built in its own
+  // environment's checkout (Variant::environment).
+  std::filesystem::path pytorch_env;
   // Per-attempt logs: <log_dir>/<variant>/<job>-<n>-<phase>.log (VariantKey::text()).
   std::filesystem::path log_dir;
   std::string flox = "flox";

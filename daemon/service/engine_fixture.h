@@ -43,7 +43,7 @@ class EngineTest : public ::testing::Test {
 
   EngineConfig config() {
     EngineConfig c;
-    c.env = {env_dir, dir / "build-pytorch"};
+    c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
     c.flox = testing::fake_flox().string();
     c.child_env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},

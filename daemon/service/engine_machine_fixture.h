@@ -67,7 +67,7 @@ class EngineMachine : public ::testing::Test {
 
   EngineConfig config() {
     EngineConfig c;
-    c.env = {env_dir, dir / "build-pytorch"};
+    c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
     c.flox = "flox";
     c.publish = true;

@@ -34,7 +34,7 @@ sched::Measurements measure_host(const Config& c) {
 
 EngineConfig engine_config(const Config& c, char** environ_vars) {
   EngineConfig e;
-  e.env = {c.flox_env, c.pytorch_env};
+  e.pytorch_env = c.pytorch_env;
   e.log_dir = c.state_dir / "logs";
   e.flox = c.flox;
   e.child_env = exec::child_environment(environ_vars);

@@ -45,12 +45,12 @@ TEST(HostConfig, MeasuresTheStoreAndTheStateDirectory) {
 TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
   ::setenv("TVD_UNRELATED", "x", 1);
   ::setenv("NIX_REMOTE", "daemon", 1);
-  auto c = parse_config(R"({"flox_env": "/srv/tv", "builds": {"timeout": "3h", "max_tries": 4},
+  auto c = parse_config(R"({"pytorch_env": "/srv/pt", "builds": {"timeout": "3h", "max_tries": 4},
                             "publish": {"enabled": true, "org": "acme"}})",
                         "t", "/")
                .value();
   auto e = engine_config(c, environ);
-  EXPECT_EQ(e.env.flox_env, "/srv/tv");
+  EXPECT_EQ(e.pytorch_env, "/srv/pt");
   EXPECT_EQ(e.log_dir, "/var/lib/tvd/logs");
   EXPECT_EQ(e.build_timeout, std::chrono::hours(3));
   EXPECT_EQ(e.max_tries, 4);

@@ -236,7 +236,7 @@ proto::MatrixView Service::matrix() {
     auto ex = setup_.matrix.exclusions(v);
     cells.push_back({v, ex, ex.empty()});
   }
-  RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
+  const RecipeEnv env = recipe_env(setup_);
   proto::MatrixView out;
   if (auto reports = inspect_recipes(setup_.templates, env, cells)) {
     proto::MatrixView::Summary sum;

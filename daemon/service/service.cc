@@ -59,7 +59,7 @@ store::Store::LearnedRow learned_row(const VariantKey& variant,
 Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char** environ_vars) {
   TRY_ASSIGN(auto store, store::Store::open(setup.config.state_dir / "tvd.db"));
   auto now = std::chrono::system_clock::now();
-  RecipeEnv env{setup.config.flox_env, setup.config.pytorch_env};
+  const RecipeEnv env = recipe_env(setup);
   TRY(store.sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now)));
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(store)));
   s->environ_ = environ_vars;
@@ -380,7 +380,7 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
                 "the new config moves flox_env, state_dir or socket; that needs a restart",
                 "systemctl restart tvd");
   }
-  RecipeEnv env{neu.flox_env, neu.pytorch_env};
+  const RecipeEnv env = recipe_env(*next);
   if (auto st = store_.sync_variants(variant_rows(next->matrix, next->templates, env),
                                      unix_seconds(std::chrono::system_clock::now()));
       !st) {
@@ -406,7 +406,7 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
   }
   auto sel = resolve_specs(setup_.matrix, all ? std::vector<std::string>{"all"} : specs, force);
   if (!sel) return tl::unexpected(nothing_done(sel.error(), "Nothing was written."));
-  RecipeEnv env{setup_.config.flox_env, setup_.config.pytorch_env};
+  const RecipeEnv env = recipe_env(setup_);
   auto reports = inspect_recipes(setup_.templates, env, *sel);
   if (!reports) return tl::unexpected(reports.error());
   proto::GenerateView out;

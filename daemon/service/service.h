@@ -99,7 +99,7 @@ class Service {
   const Setup& setup() const { return setup_; }
   // What `tvd check` would say of v's recipe file now (text checks only).
   const std::vector<Finding>& recipe_findings(const Variant& v) {
-    return findings_.of(v, {setup_.config.flox_env, setup_.config.pytorch_env});
+    return findings_.of(v, {v.environment->checkout, setup_.config.pytorch_env});
   }
   // "2 building, 5 queued, 30 succeeded": for systemd's STATUS=.
   std::string summary() const;
