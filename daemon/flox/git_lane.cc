@@ -23,6 +23,12 @@ namespace tvd::flox {
 using lane::first_lines;
 using lane::refused;
 
+GitLane::GitLane(boost::asio::io_context& io, exec::Runner& runner, GitLaneConfig config)
+    : io_(io), runner_(runner), config_(std::move(config)) {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.log_dir, ec);  // a git that cannot log says why
+}
+
 void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::string> args,
                         std::function<void(const exec::RunResult&)> then) {
   exec::RunSpec spec;

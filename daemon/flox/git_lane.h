@@ -46,8 +46,8 @@ struct GitLaneConfig {
 class GitLane : public Lane {
  public:
   // Transactions run as coroutines on `io`, the io_context the runner calls back on.
-  GitLane(boost::asio::io_context& io, exec::Runner& runner, GitLaneConfig config)
-      : io_(io), runner_(runner), config_(std::move(config)) {}
+  // Its log directory is made here, if it is missing.
+  GitLane(boost::asio::io_context& io, exec::Runner& runner, GitLaneConfig config);
 
   // Makes `recipe.file` tracked and committed: writes it from `recipe.text` if it is missing,
   // commits it if it is untracked, leaves it if it is committed, refuses if it has uncommitted

@@ -30,10 +30,7 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       measure_(std::move(measure)),
       estimator_(config_.estimates),
       sched_(config_.limits, &estimator_),
-      lanes_(std::move(lanes)) {
-  std::error_code ec;
-  std::filesystem::create_directories(config_.log_dir / "git", ec);
-}
+      lanes_(std::move(lanes)) {}
 
 bool Engine::changed(Job& j) {
   const bool recorded = !observer_ || observer_(j);
