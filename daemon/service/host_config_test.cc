@@ -71,5 +71,26 @@ TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
   EXPECT_EQ(m.signing_key, "/etc/tvd/keys/catalog.key");
 }
 
+// Each environment's git lane works in its own checkout; outside the default environment its
+// logs and publishing worktrees are named for the environment, so that two lanes never share
+// them (a worktree's branch, tvd-publish/N, is per checkout).
+TEST(HostConfig, EachEnvironmentsLaneHasItsCheckoutLogsAndWorktrees) {
+  auto c = parse_config(R"({"state_dir": "/var/lib/tvd", "publish": {"enabled": true,
+                            "org": "acme", "push": true}})",
+                        "t", "/")
+               .value();
+  auto e = engine_config(c, environ);
+  auto here = lane_config(e, Environment{"default", "/srv/build-torchvision"});
+  EXPECT_EQ(here.env_dir, "/srv/build-torchvision");
+  EXPECT_EQ(here.log_dir, "/var/lib/tvd/logs/git");
+  EXPECT_EQ(here.worktrees, "/var/lib/tvd/publish");
+  EXPECT_EQ(here.org, "acme");
+  EXPECT_TRUE(here.push);
+  auto there = lane_config(e, Environment{"pytorch-2.9", "/srv/build-torchvision-2.9"});
+  EXPECT_EQ(there.env_dir, "/srv/build-torchvision-2.9");
+  EXPECT_EQ(there.log_dir, "/var/lib/tvd/logs/git-pytorch-2.9");
+  EXPECT_EQ(there.worktrees, "/var/lib/tvd/publish-pytorch-2.9");
+}
+
 }  // namespace
 }  // namespace tvd::service
