@@ -10,13 +10,13 @@
 #include <sys/wait.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <thread>
 
 #include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/matrix/spec.h"
+#include "tests/support/run_io.h"
 #include "tests/support/scratch.h"
 
 namespace tvd::flox {
@@ -67,20 +67,7 @@ class GitLaneTest : public ::testing::Test {
   }
   // Runs the io_context until `done()` holds or `limit` passes; whether it holds.
   bool run_until(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    boost::asio::steady_timer poll(io);
-    std::function<void()> check = [&] {
-      if (done() || std::chrono::steady_clock::now() > deadline) {
-        io.stop();
-        return;
-      }
-      poll.expires_after(10ms);
-      poll.async_wait([&](auto) { check(); });
-    };
-    check();
-    io.restart();
-    io.run();
-    return done();
+    return testing::run_io_until(io, done, limit, 10ms);
   }
   // A recipe commit of `spec`'s variant, as the engine asks for one, run to its end.
   LaneOutcome commit(const std::string& spec) {

@@ -6,12 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <map>
 
 #include "daemon/exec/process_runner.h"
 #include "daemon/service/engine.h"
+#include "tests/support/run_io.h"
 #include "tests/support/scratch.h"
 
 namespace tvd::service {
@@ -88,20 +88,7 @@ class EngineTest : public ::testing::Test {
   }
   // Runs the io_context until `done()` holds, or `limit` passes; whether it holds.
   bool run_until(const std::function<bool()>& done, std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    boost::asio::steady_timer poll(io);
-    std::function<void()> check = [&] {
-      if (done() || std::chrono::steady_clock::now() > deadline) {
-        io.stop();
-        return;
-      }
-      poll.expires_after(20ms);
-      poll.async_wait([&](auto) { check(); });
-    };
-    check();
-    io.restart();
-    io.run();
-    return done();
+    return testing::run_io_until(io, done, limit);
   }
   // Runs the io_context until the engine has nothing to do, or `limit` passes.
   void run_until_idle(std::chrono::seconds limit = 60s) {

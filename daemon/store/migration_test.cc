@@ -5,8 +5,8 @@
 #include <sqlite3.h>
 
 #include "daemon/store/store.h"
+#include "daemon/store/store_fixture.h"
 #include "schema/migrations.h"
-#include "tests/support/scratch.h"
 
 namespace tvd::store {
 namespace {
@@ -42,16 +42,7 @@ VariantKey key(std::string environment, std::string package) {
   return {std::move(environment), std::move(package)};
 }
 
-class MigrationTest : public ::testing::Test {
- protected:
-  testing::ScratchDir dir;
-  std::filesystem::path file = dir / "state" / "tvd.db";
-  Store open() {
-    auto s = Store::open(file);
-    EXPECT_TRUE(s) << (s ? "" : s.error().message);
-    return std::move(*s);
-  }
-};
+class MigrationTest : public StoreFixture {};
 
 // Rows of a store before environments (schema 7): variants a and b, a nightly that skipped b, a's
 // failed and then succeeded-and-published jobs, b's queued one, an ended attempt, what was

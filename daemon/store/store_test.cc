@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include "tests/support/scratch.h"
+#include "daemon/store/store_fixture.h"
 
 namespace tvd::store {
 namespace {
@@ -42,16 +42,7 @@ JobRow job(int64_t id, std::string variant, std::string state) {
   return j;
 }
 
-class StoreTest : public ::testing::Test {
- protected:
-  testing::ScratchDir dir;
-  std::filesystem::path file = dir / "state" / "tvd.db";
-  Store open() {
-    auto s = Store::open(file);
-    EXPECT_TRUE(s) << (s ? "" : s.error().message);
-    return std::move(*s);
-  }
-};
+class StoreTest : public StoreFixture {};
 
 TEST_F(StoreTest, OpensInWalModeAndMigrates) {
   Store s = open();
