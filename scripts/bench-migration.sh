@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${1:-1000000}
-command -v sqlite3 >/dev/null || { echo "needs the sqlite3 shell (apt-get install sqlite3)" >&2; exit 2; }
+scripts/deps.sh  # the sqlite3 shell among them
 work=$(mktemp -d /tmp/tvd-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 db=$work/tvd.db

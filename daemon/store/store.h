@@ -99,8 +99,8 @@ class Store {
   Status atomically(const std::function<Status()>& body);
   static int latest_version();
 
-  // The matrix as it is configured now: new cells are added, changed ones updated, cells no
-  // longer in it retired with their history kept.
+  // The matrix as it is configured now, every environment's cells: new cells are added, changed
+  // ones updated, cells no longer in it (of any environment) retired with their history kept.
   Status sync_variants(const std::vector<VariantRow>& current, int64_t now);
   Result<std::vector<VariantRow>> variants() const;
 
