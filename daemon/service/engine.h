@@ -82,9 +82,9 @@ struct Attempt {
 struct Job {
   JobId id = 0;
   Variant variant;
-  std::string environment{kDefaultEnvironment};  // where it is built, with
-  std::string package;                           // what
-  VariantKey key() const { return {environment, package}; }
+  std::string package;  // variant.package(), kept
+  // (environment, package): what the engine, the store and the lanes key it on.
+  VariantKey key() const { return {variant.environment->name, package}; }
   sched::Origin origin = sched::Origin::kInteractive;
   int priority = 0;
   bool publish = false;

@@ -55,7 +55,6 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
     Job j;
     j.id = next_id_++;
     j.variant = sel.variant;
-    j.environment = e.variant.environment;
     j.package = e.variant.package;
     j.origin = o.origin;
     j.priority = o.priority;

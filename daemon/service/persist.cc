@@ -38,7 +38,7 @@ flox::Failure failure_from(const std::string& s) {
 store::JobRow to_row(const Job& j, const std::string& org) {
   store::JobRow r;
   r.id = static_cast<int64_t>(j.id);
-  r.environment = j.environment;
+  r.environment = j.variant.environment->name;
   r.variant = j.package;
   r.state = to_string(j.state);
   r.phase = to_string(j.phase);
@@ -107,7 +107,6 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   Job j;
   j.id = static_cast<JobId>(row.id);
   j.variant = sel->front().variant;
-  j.environment = row.environment;
   j.package = row.variant;
   j.origin = sched::kOrigins.parse(row.origin).value_or(sched::Origin::kInteractive);
   j.priority = row.priority;
