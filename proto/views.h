@@ -46,7 +46,7 @@ struct AttemptView {
   std::string phase;
   int64_t started_at = 0;
   std::optional<int64_t> ended_at;
-  std::optional<std::string> outcome;  // succeeded failed interrupted; null while it runs
+  std::optional<std::string> outcome;  // succeeded failed cancelled interrupted; null while it runs
   std::string reason;
   std::string log;
   std::optional<int64_t> exit_code;

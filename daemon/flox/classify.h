@@ -9,45 +9,15 @@
 
 #include "daemon/base/names.h"
 #include "daemon/exec/runner.h"
+#include "proto/job.h"
 
 namespace tvd::flox {
 
 enum class Phase { kBuild, kPublish, kGit };
 
-enum class Failure {
-  kNone,
-  kCancelled,
-  kTimeout,
-  kSilence,
-  kKilled,
-  kOutOfMemory,
-  kNetwork,
-  kCollision,
-  kNotTracked,
-  kNotLoggedIn,
-  kPublishPrecondition,
-  kEvaluation,
-  kBuildError,
-  kStartFailure,
-  kUnknown,
-};
-inline constexpr Names<Failure, 15> kFailures{{{
-    {Failure::kNone, "none"},
-    {Failure::kCancelled, "cancelled"},
-    {Failure::kTimeout, "timeout"},
-    {Failure::kSilence, "silence"},
-    {Failure::kKilled, "killed"},
-    {Failure::kOutOfMemory, "out-of-memory"},
-    {Failure::kNetwork, "network"},
-    {Failure::kCollision, "collision"},
-    {Failure::kNotTracked, "not-tracked"},
-    {Failure::kNotLoggedIn, "not-logged-in"},
-    {Failure::kPublishPrecondition, "publish-precondition"},
-    {Failure::kEvaluation, "evaluation"},
-    {Failure::kBuildError, "build-error"},
-    {Failure::kStartFailure, "start-failure"},
-    {Failure::kUnknown, "unknown"},
-}}};
+// The failure classes are the contract's words (proto/job.h), read and written through kFailures.
+using proto::Failure;
+using proto::kFailures;
 const char* to_string(Failure f);
 
 struct Verdict {

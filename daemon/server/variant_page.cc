@@ -93,7 +93,8 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
     auto attempts = service.store().attempts(it->id);
     if (!attempts) return internal(attempts.error());
     for (const auto& a : *attempts) {
-      if (a.phase == "build" && a.ended_at && a.outcome && *a.outcome != "interrupted") {
+      if (a.phase == "build" && a.ended_at && a.outcome && *a.outcome != "interrupted" &&
+          *a.outcome != "cancelled") {
         ChartPoint p;
         p.label = day(a.started_at);
         p.seconds = static_cast<double>(*a.ended_at - a.started_at);

@@ -32,8 +32,32 @@ Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& 
       sched_(config_.limits, &estimator_),
       lanes_(std::move(lanes)) {}
 
-bool Engine::changed(Job& j) {
-  const bool recorded = !observer_ || observer_(j);
+bool Engine::changed(Job& j, std::optional<EventKind> kind) {
+  const bool moved = j.told_state != j.state || j.told_phase != j.phase;
+  if (!kind && moved) {
+    if (is_terminal(j.state)) {
+      kind = j.state == JobState::kSucceeded ? EventKind::kSucceeded
+             : j.state == JobState::kFailed  ? EventKind::kFailed
+                                             : EventKind::kCancelled;
+    } else if (j.state == JobState::kQueued) {
+      kind = j.told_state ? EventKind::kRequeued : EventKind::kQueued;
+    } else {
+      kind = EventKind::kStarted;
+    }
+  }
+  std::optional<JobEvent> event;
+  if (kind) {
+    event = JobEvent{*kind, j.told_state, j.state, j.phase, flox::Failure::kNone, {}};
+    if (*kind == EventKind::kFailed || *kind == EventKind::kRetrying) {
+      event->failure = j.failure;
+      event->reason = j.error;
+    } else if (*kind == EventKind::kSucceeded) {
+      event->reason = j.note;
+    }
+    j.told_state = j.state;
+    j.told_phase = j.phase;
+  }
+  const bool recorded = !observer_ || observer_(j, event);
   if (is_terminal(j.state)) {
     // After the code that ended it is done with it; a retry in between keeps it.
     clock_.call_at(clock_.now(), [this, id = j.id] {
@@ -105,10 +129,6 @@ std::filesystem::path Engine::log_path(const Job& j, JobPhase phase) const {
                 to_string(phase) + ".log");
 }
 
-std::chrono::milliseconds Engine::backoff(int tries) const {
-  return config_.backoff * (1 << std::min(tries - 1, 10));
-}
-
 void Engine::schedule_recheck() {
   if (recheck_armed_) return;
   recheck_armed_ = true;
@@ -141,56 +161,30 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
   j.phase = JobPhase::kRecipe;
   if (j.started == TimePoint{}) j.started = clock_.now();
   j.warning = s.warning;
-  if (!changed(j)) {
+  if (!changed(j, EventKind::kStarted)) {
     unrecorded_start(j);
     return;
   }
   auto report =
       inspect_recipes(templates_, recipe_env(j.variant), {Selection{j.variant, {}, true}});
   if (!report) {
-    sched_.finished(j.id);
-    fail(j, JobPhase::kRecipe, flox::Failure::kUnknown, report.error().message);
+    attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false, report.error().message});
     return;
   }
   flox::Lane* lane = lane_of(j.variant);
   if (!lane) {
-    sched_.finished(j.id);
-    fail(j, JobPhase::kRecipe, flox::Failure::kUnknown, no_lane(j.variant));
+    attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false, no_lane(j.variant)});
     return;
   }
   const JobId id = j.id;
   lane->commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
-                      [this, id](flox::LaneOutcome o) {
-                        Job& job = jobs_.at(id);
-                        if (job.cancel_requested) {
-                          sched_.finished(id);
-                          fail(job, JobPhase::kRecipe, flox::Failure::kCancelled, "cancelled");
-                          job.state = JobState::kCancelled;
-                          changed(job);
-                          pump();
-                          return;
-                        }
-                        if (o.ok) {
-                          start_build(job);
-                          return;
-                        }
-                        ++job.build_tries;
-                        if (o.transient && job.build_tries < config_.max_tries) {
-                          job.error = o.reason;
-                          job.state = JobState::kQueued;
-                          auto wait = backoff(job.build_tries);
-                          sched_.requeue(id, clock_.now() + wait,
-                                         "recipe: " + o.reason + "; try " +
-                                             std::to_string(job.build_tries + 1) + " of " +
-                                             std::to_string(config_.max_tries));
-                          changed(job);
-                          clock_.call_at(clock_.now() + wait, [this] { pump(); });
-                        } else {
-                          sched_.finished(id);
-                          fail(job, JobPhase::kRecipe, o.failure, o.reason);
-                        }
-                        pump();
-                      });
+                      [this, id](flox::LaneOutcome o) { recipe_done(id, o); });
+}
+
+void Engine::recipe_done(JobId id, const flox::LaneOutcome& o) {
+  Job& j = jobs_.at(id);
+  if (!o.ok) ++j.build_tries;  // a failed commit is a try of the build it was for
+  attempt_ended(j, ending_of(JobPhase::kRecipe, o));
 }
 
 void Engine::start_build(Job& j) {
@@ -210,7 +204,7 @@ void Engine::start_build(Job& j) {
   spec.sample_every = config_.sample_every;
   j.attempts.push_back(std::move(a));
   // The store knows the build started before it does.
-  if (!changed(j)) {
+  if (!changed(j, EventKind::kStarted)) {
     j.attempts.pop_back();
     --j.build_tries;
     unrecorded_start(j);
@@ -258,39 +252,61 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
     a.learned_peak = peak;
     estimator_.learn(j.key().text(), kind, sched::Estimator::Ending::kSucceeded, peak,
                      std::chrono::duration_cast<std::chrono::seconds>(r.duration));
-    sched_.finished(id);
+    // What was built stays built, even under a cancel: a retry resumes at its publish.
     j.built = true;
     still_failing_.erase(j.key());
     j.output = flox::built_output(j.variant.environment->checkout, j.package);
-    if (j.publish) {
+  }
+  attempt_ended(j, {JobPhase::kBuild, verdict.failure, verdict.transient, verdict.reason});
+}
+
+void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
+  const JobId id = j.id;
+  const int tries = e.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries;
+  const auto next =
+      after_attempt(e, tries, j.cancel_requested, j.publish, {config_.max_tries, config_.backoff});
+  // The recipe commit and the build run under the scheduler's reservation; a publish does not.
+  const bool reserved = e.phase != JobPhase::kPublish;
+  using Step = AfterAttempt::Step;
+  switch (next.step) {
+    case Step::kNextPhase:
+      if (next.next == JobPhase::kBuild) {
+        start_build(j);  // under the same reservation
+        return;
+      }
+      sched_.finished(id);
       start_publish(j);
-    } else {
-      end(j, JobState::kSucceeded);
+      break;
+    case Step::kRetry: {
+      j.error = e.reason;
+      j.failure = e.failure;
+      const TimePoint when = clock_.now() + next.wait;
+      if (e.phase == JobPhase::kPublish) {
+        // A publish is retried as a publish: the build is done and stays done.
+        changed(j, EventKind::kRetrying);
+        retry_publish_at(id, when);
+        return;
+      }
+      j.state = JobState::kQueued;
+      sched_.requeue(id, when, next.waiting);
+      changed(j, EventKind::kRetrying);
+      clock_.call_at(when, [this] { pump(); });
+      break;
     }
-  } else if (verdict.failure == flox::Failure::kCancelled || j.cancel_requested) {
-    sched_.finished(id);
-    end(j, JobState::kCancelled);
-  } else if (verdict.transient && j.build_tries < config_.max_tries) {
-    j.error = verdict.reason;
-    j.failure = verdict.failure;
-    j.state = JobState::kQueued;
-    auto wait = backoff(j.build_tries);
-    sched_.requeue(id, clock_.now() + wait,
-                   std::string(flox::to_string(verdict.failure)) + "; try " +
-                       std::to_string(j.build_tries + 1) + " of " +
-                       std::to_string(config_.max_tries));
-    changed(j);
-    clock_.call_at(clock_.now() + wait, [this] { pump(); });
-  } else {
-    sched_.finished(id);
-    // Only the recipe's own failures make a variant "still failing" for batches: rebuilding it
-    // unchanged would fail the same way. A host that could not start the build (a full disk, no
-    // flox) is not the recipe's fault, and the next batch tries again.
-    const bool the_recipes = verdict.failure == flox::Failure::kBuildError ||
-                             verdict.failure == flox::Failure::kEvaluation;
-    if (the_recipes) j.fingerprint = fingerprint(j);
-    fail(j, JobPhase::kBuild, verdict.failure, verdict.reason);
-    if (the_recipes) still_failing_[j.key()] = {j.fingerprint, verdict.reason};
+    case Step::kEnd:
+      if (reserved) sched_.finished(id);
+      j.phase = e.phase;
+      if (next.ends == JobState::kSucceeded) {
+        end(j, JobState::kSucceeded);
+      } else if (next.ends == JobState::kCancelled) {
+        j.failure = flox::Failure::kNone;  // a cancel is never recorded as a failure
+        end(j, JobState::kCancelled);
+      } else {
+        if (next.still_failing) j.fingerprint = fingerprint(j);
+        fail(j, e.phase, e.failure, e.reason);
+        if (next.still_failing) still_failing_[j.key()] = {j.fingerprint, e.reason};
+      }
+      break;
   }
   pump();
 }

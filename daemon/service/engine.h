@@ -32,34 +32,25 @@
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
 #include "daemon/sched/scheduler.h"
+#include "daemon/service/attempt_end.h"
 #include "daemon/service/clock.h"
+#include "proto/job.h"
 
 namespace tvd::service {
 
 using sched::JobId;
 
-enum class JobState { kQueued, kBuilding, kPublishing, kSucceeded, kFailed, kCancelled };
-inline constexpr Names<JobState, 6> kJobStates{{{
-    {JobState::kQueued, "queued"},
-    {JobState::kBuilding, "building"},
-    {JobState::kPublishing, "publishing"},
-    {JobState::kSucceeded, "succeeded"},
-    {JobState::kFailed, "failed"},
-    {JobState::kCancelled, "cancelled"},
-}}};
+// The job's words live in proto/job.h, below every layer that reads them.
+using proto::EventKind;
+using proto::is_terminal;
+using proto::JobPhase;
+using proto::JobState;
+using proto::kEventKinds;
+using proto::kJobPhases;
+using proto::kJobStates;
 const char* to_string(JobState s);
-// Ended: the job will not change again unless it is retried.
-constexpr bool is_terminal(JobState s) {
-  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
-}
-
-enum class JobPhase { kRecipe, kBuild, kPublish };
-inline constexpr Names<JobPhase, 3> kJobPhases{{{
-    {JobPhase::kRecipe, "recipe"},
-    {JobPhase::kBuild, "build"},
-    {JobPhase::kPublish, "publish"},
-}}};
 const char* to_string(JobPhase p);
+const char* to_string(EventKind k);
 
 // A variant's kind as the scheduler sees it.
 inline sched::BuildKind kind_of(const Variant& v) {
@@ -77,6 +68,17 @@ struct Attempt {
   std::optional<uint64_t> learned_peak;  // the memory attributed to it (Estimator::learn)
   std::optional<pid_t> pgid;             // while it runs, for recovery after a crash
   bool interrupted = false;              // tvd stopped while it ran
+};
+
+// One change of a job, as its event records it (proto/job.h): the kind, the states it went from
+// (none for a new job) and to, the phase it is in, and for a failure its class and reason.
+struct JobEvent {
+  EventKind kind = EventKind::kQueued;
+  std::optional<JobState> from;
+  JobState to = JobState::kQueued;
+  JobPhase phase = JobPhase::kRecipe;
+  flox::Failure failure = flox::Failure::kNone;
+  std::string reason;
 };
 
 struct Job {
@@ -107,6 +109,10 @@ struct Job {
   std::string note;         // for people, e.g. "already published: /nix/store/..."
   std::string publish_rev;  // the revision its publish runs from (kept across crashes)
   std::string fingerprint;  // a permanent build failure's recipe and lock (still failing)
+  // The state and phase the observer was last told of (none before the first change; a job
+  // read from the store has the store's), from which the next event goes.
+  std::optional<JobState> told_state;
+  JobPhase told_phase = JobPhase::kRecipe;
 };
 
 struct EngineConfig {
@@ -165,10 +171,11 @@ struct Enqueued {
 class Engine {
  public:
   using Measure = std::function<sched::Measurements()>;
-  // Every state change; it returns whether the change is recorded. A start (of a build's recipe
-  // step, its build, its publish) is recorded before it acts: if it is not, the job waits
+  // Every change of a job, with its event when the change is one of state or phase (or a retry
+  // that waits); it returns whether the change is recorded. A start (of a build's recipe step,
+  // its build, its publish) is recorded before it acts: if it is not, the job waits
   // (kRecordWait) and nothing runs.
-  using Observer = std::function<bool(const Job&)>;
+  using Observer = std::function<bool(const Job&, const std::optional<JobEvent>&)>;
   static constexpr std::chrono::seconds kRecordWait{2};
 
   // `lanes` do the engine's git and flox publish, each in its environment; they outlive the
@@ -234,21 +241,27 @@ class Engine {
 
  private:
   void pump();
-  // Tells the observer; an ended job is then forgotten. Whether the change is recorded.
-  bool changed(Job& j);
+  // Tells the observer, with the event of the change: `kind` when the caller knows why (a retry
+  // that waits, a requeue), else one derived from the states (started, ended). An ended job is
+  // then forgotten. Whether the change is recorded.
+  bool changed(Job& j, std::optional<EventKind> kind = std::nullopt);
   // A start that could not be recorded: the job waits in the queue and is tried again soon.
   void unrecorded_start(Job& j);
   void start_recipe(Job& j, const sched::Start& s);
   void start_build(Job& j);
+  void recipe_done(JobId id, const flox::LaneOutcome& o);
   void build_done(JobId id, const exec::RunResult& r);
   void start_publish(Job& j);
   void publish_done(JobId id, const flox::LaneOutcome& o);
+  // The one place an attempt of any phase ends: after_attempt() decides, this applies it (the
+  // scheduler's reservation, the next phase, the retry and its wait, the job's end).
+  void attempt_ended(Job& j, const AttemptEnd& e);
   // Starts j's publish again at `when` if it still waits for one.
   void retry_publish_at(JobId id, TimePoint when);
   // The job ends in `state` (terminal) now: it leaves the active set and the observer is told.
   void end(Job& j, JobState state);
+  // Ends j as failed in `phase`: from attempt_ended(), and for a job refused before any attempt.
   void fail(Job& j, JobPhase phase, flox::Failure f, std::string reason);
-  std::chrono::milliseconds backoff(int tries) const;
   std::filesystem::path log_path(const Job& j, JobPhase phase) const;
   std::string fingerprint(const Job& j) const;  // recipe text and environment lock
   // The git lane of v's environment; null when none serves it (then a job of it fails).

@@ -15,7 +15,9 @@ TEST_F(EngineMachine, CancelWhileQueuedRunsNothing) {
   ASSERT_TRUE(engine->cancel(second));
   run();
   EXPECT_EQ(last(first), JobState::kSucceeded);
-  EXPECT_EQ(last(second), JobState::kCancelled);
+  EXPECT_THAT(states[second], ElementsAre(JobState::kQueued, JobState::kCancelled));
+  EXPECT_THAT(story(second),
+              ElementsAre("queued ->queued recipe", "cancelled queued>cancelled recipe"));
   EXPECT_EQ(runner.count(sm90), 0u);
 }
 
@@ -26,7 +28,12 @@ TEST_F(EngineMachine, CancelWhileBuildingStopsTheRunAndNeverRetries) {
   ASSERT_EQ(runner.running(), 1u);
   ASSERT_TRUE(engine->cancel(id));
   run();
-  EXPECT_EQ(last(id), JobState::kCancelled);
+  EXPECT_THAT(states[id],
+              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                          "started building>building build", "cancelled building>cancelled build"));
+  EXPECT_EQ(latest.at(id).attempts.back().failure, flox::Failure::kCancelled);
   EXPECT_TRUE(runner.calls()[0].cancelled);
   EXPECT_EQ(runner.count("flox build"), 1u);
   EXPECT_EQ(runner.count("flox publish"), 0u);
@@ -38,8 +45,29 @@ TEST_F(EngineMachine, CancelDuringTheRecipeCommitEndsTheJobBeforeItBuilds) {
   clock.advance(1s);  // the commit takes 2 s
   ASSERT_TRUE(engine->cancel(id));
   run();
-  EXPECT_EQ(last(id), JobState::kCancelled);
+  // A cancel, and nothing else: never a failure on the way (it once went through "failed").
+  EXPECT_THAT(states[id],
+              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
+  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                                     "cancelled building>cancelled recipe"));
+  EXPECT_EQ(latest.at(id).phase, JobPhase::kRecipe);
+  EXPECT_EQ(latest.at(id).failure, flox::Failure::kNone);
   EXPECT_EQ(runner.count("flox build"), 0u);
+}
+
+TEST_F(EngineMachine, CancelDuringARecipeCommitThatFailsIsStillACancel) {
+  lane.script_commit(cpu, {{.ok = false,
+                            .transient = true,
+                            .failure = flox::Failure::kNetwork,
+                            .reason = "git push: could not resolve host"}});
+  JobId id = enqueue("cpu-avx2");
+  clock.advance(1s);
+  ASSERT_TRUE(engine->cancel(id));
+  run();
+  EXPECT_THAT(states[id],
+              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
+  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                                     "cancelled building>cancelled recipe"));
 }
 
 TEST_F(EngineMachine, CancelWhileWaitingToRetryEndsIt) {
@@ -49,7 +77,13 @@ TEST_F(EngineMachine, CancelWhileWaitingToRetryEndsIt) {
   ASSERT_EQ(runner.running(), 0u);
   ASSERT_TRUE(engine->cancel(id));
   run();
-  EXPECT_EQ(last(id), JobState::kCancelled);
+  EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kQueued,
+                                      JobState::kCancelled));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                          "started building>building build", "retrying building>queued build",
+                          "cancelled queued>cancelled build"));
+  EXPECT_EQ(events[id][3].failure, flox::Failure::kNetwork);
   EXPECT_EQ(runner.count("flox build"), 1u);
 }
 
@@ -61,7 +95,12 @@ TEST_F(EngineMachine, CancelWhilePublishingStopsTheUpload) {
   ASSERT_EQ(last(id), JobState::kPublishing);
   ASSERT_TRUE(engine->cancel(id));
   run();
-  EXPECT_EQ(last(id), JobState::kCancelled);
+  EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kPublishing,
+                                      JobState::kCancelled));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                          "started building>building build", "started building>publishing publish",
+                          "cancelled publishing>cancelled publish"));
   EXPECT_TRUE(runner.calls().back().cancelled);
   EXPECT_FALSE(latest.at(id).published);
 }

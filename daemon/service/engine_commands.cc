@@ -147,6 +147,8 @@ Result<JobId> Engine::retry(Job ended) {
     here = jobs_.emplace(id, std::move(ended)).first;
   }
   Job& j = here->second;
+  j.told_state = j.state;  // the store's, when it came from there
+  j.told_phase = j.phase;
   next_id_ = std::max(next_id_, j.id + 1);
   j.cancel_requested = false;
   j.build_tries = 0;
@@ -160,7 +162,7 @@ Result<JobId> Engine::retry(Job ended) {
   if (j.built && j.publish) {
     j.state = JobState::kPublishing;
     j.phase = JobPhase::kPublish;
-    changed(j);
+    changed(j, EventKind::kRetried);
     start_publish(j);
     return id;
   }
@@ -168,7 +170,7 @@ Result<JobId> Engine::retry(Job ended) {
   j.phase = JobPhase::kRecipe;
   auto kind = kind_of(j.variant);
   sched_.enqueue({j.key().text(), kind, j.origin, j.priority}, id);
-  changed(j);
+  changed(j, EventKind::kRetried);
   pump();
   return id;
 }
@@ -178,6 +180,8 @@ void Engine::restore(std::vector<Job> jobs) {
     next_id_ = std::max(next_id_, j.id + 1);
     j.run.reset();
     j.cancel_requested = false;
+    j.told_state = j.state;  // the store's
+    j.told_phase = j.phase;
     // A try that a crash of tvd interrupted is not the build's fault: it does not count.
     j.build_tries = j.publish_tries = 0;
     for (const auto& a : j.attempts) {

@@ -69,7 +69,7 @@ class EngineTest : public ::testing::Test {
           return sched::Measurements{
               .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
         });
-    engine->on_change([this](const Job& j) {
+    engine->on_change([this](const Job& j, const std::optional<JobEvent>&) {
       history.emplace_back(j.id, j.state);
       latest.insert_or_assign(j.id, j);
       return true;

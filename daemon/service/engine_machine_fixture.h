@@ -57,6 +57,7 @@ class EngineMachine : public ::testing::Test {
   TemplateSet templates = std::move(TemplateSet::embedded().value());
   std::unique_ptr<Engine> engine;
   std::map<JobId, std::vector<JobState>> states;  // every state each job went through
+  std::map<JobId, std::vector<JobEvent>> events;  // every event of each job, as recorded
   std::map<JobId, Job> latest;              // each job as the observer (the store) last saw it
   bool store_takes = true;                  // false: the store cannot be written (busy, full)
   std::function<bool(const Job&)> refuses;  // the changes it cannot write, when set
@@ -86,11 +87,12 @@ class EngineMachine : public ::testing::Test {
       l->set_publishing(publish_settings(c));
     engine = std::make_unique<Engine>(std::move(c), templates, runner, std::move(lanes), clock,
                                       [] { return sched::Measurements{}; });
-    engine->on_change([this](const Job& j) {
-      // The store (here: states and latest) cannot be written: it does not change.
+    engine->on_change([this](const Job& j, const std::optional<JobEvent>& e) {
+      // The store (here: states, events and latest) cannot be written: it does not change.
       if (!store_takes || (refuses && refuses(j))) return false;
       auto& seen = states[j.id];
       if (seen.empty() || seen.back() != j.state) seen.push_back(j.state);
+      if (e) events[j.id].push_back(*e);
       latest.insert_or_assign(j.id, j);
       return true;
     });
@@ -120,6 +122,15 @@ class EngineMachine : public ::testing::Test {
     ASSERT_TRUE(clock.run_while_not([&] { return engine->idle(); }));
   }
   JobState last(JobId id) { return states.at(id).back(); }
+  // Each event of job `id` as "kind from>to phase" ("started queued>building recipe").
+  std::vector<std::string> story(JobId id) {
+    std::vector<std::string> out;
+    for (const auto& e : events[id]) {
+      out.push_back(std::string(to_string(e.kind)) + " " + (e.from ? to_string(*e.from) : "-") +
+                    ">" + to_string(e.to) + " " + to_string(e.phase));
+    }
+    return out;
+  }
   std::vector<std::chrono::minutes> build_starts(const std::string& pkg) {
     std::vector<std::chrono::minutes> out;
     for (const auto& c : runner.calls()) {

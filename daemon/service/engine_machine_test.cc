@@ -14,6 +14,10 @@ TEST_F(EngineMachine, ABuildCommitsBuildsThenPublishesItsOutput) {
   run();
   EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kPublishing,
                                       JobState::kSucceeded));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                          "started building>building build", "started building>publishing publish",
+                          "succeeded publishing>succeeded publish"));
   EXPECT_THAT(lane.asked(), ElementsAre("commit " + sm89, "publish " + sm89 + "@rev1"));
   const Job* j = &latest.at(id);
   EXPECT_EQ(j->output, "/nix/store/0123-" + sm89);
@@ -96,6 +100,17 @@ TEST_F(EngineMachine, ATransientFailureWaitsTwiceAsLongEachTryThenFails) {
   EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kQueued,
                                       JobState::kBuilding, JobState::kQueued, JobState::kBuilding,
                                       JobState::kFailed));
+  // Each wait is a "retrying" event with the failure's class; the end is one "failed".
+  std::vector<std::string> kinds;
+  for (const auto& e : events[id]) {
+    kinds.push_back(to_string(e.kind));
+    if (e.kind == EventKind::kRetrying || e.kind == EventKind::kFailed) {
+      EXPECT_EQ(e.failure, flox::Failure::kNetwork);
+      EXPECT_THAT(e.reason, HasSubstr("Couldn't resolve host name"));
+    }
+  }
+  EXPECT_THAT(kinds, ElementsAre("queued", "started", "started", "retrying", "started", "started",
+                                 "retrying", "started", "started", "failed"));
 }
 
 TEST_F(EngineMachine, AnOutOfMemoryBuildIsRetriedReservingAQuarterMore) {
@@ -195,6 +210,12 @@ TEST_F(EngineMachine, AFailedPublishIsRetriedAsAPublishNeverARebuild) {
   EXPECT_THAT(lane.asked(),
               ElementsAre("commit " + cpu, "publish " + cpu + "@rev1", "publish " + cpu + "@rev1"));
   EXPECT_EQ(latest.at(id).attempts[1].failure, flox::Failure::kNetwork);
+  EXPECT_THAT(
+      story(id),
+      ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                  "started building>building build", "started building>publishing publish",
+                  "retrying publishing>publishing publish", "started publishing>publishing publish",
+                  "succeeded publishing>succeeded publish"));
 }
 
 TEST_F(EngineMachine, NotLoggedInFailsThePublishAtOnceAndRetryPublishesWithoutRebuilding) {
@@ -208,6 +229,12 @@ TEST_F(EngineMachine, NotLoggedInFailsThePublishAtOnceAndRetryPublishesWithoutRe
   ASSERT_TRUE(engine->retry(latest.at(id)));
   run();
   EXPECT_EQ(last(id), JobState::kSucceeded);
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                          "started building>building build", "started building>publishing publish",
+                          "failed publishing>failed publish", "retried failed>publishing publish",
+                          "started publishing>publishing publish",
+                          "succeeded publishing>succeeded publish"));
   EXPECT_EQ(runner.count("flox build"), 1u);
   EXPECT_EQ(runner.count("flox publish"), 2u);
 }

@@ -32,7 +32,7 @@ void Engine::start_publish(Job& j) {
   j.attempts.push_back(std::move(a));
   const JobId id = j.id;
   // The store knows the publish started before it does; else it waits and is tried again.
-  if (!changed(j)) {
+  if (!changed(j, EventKind::kStarted)) {
     j.attempts.pop_back();
     --j.publish_tries;
     changed(j);
@@ -41,7 +41,7 @@ void Engine::start_publish(Job& j) {
   }
   flox::Lane* lane = lane_of(j.variant);
   if (!lane) {
-    fail(j, JobPhase::kPublish, flox::Failure::kUnknown, no_lane(j.variant));
+    attempt_ended(j, {JobPhase::kPublish, flox::Failure::kUnknown, false, no_lane(j.variant)});
     return;
   }
   lane->publish(
@@ -74,25 +74,12 @@ void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
   a.result = o.run;
   a.failure = o.failure;
   a.reason = o.reason;
-  if (j.cancel_requested) {
-    end(j, JobState::kCancelled);
-    return;
-  }
   if (o.ok) {
+    // It is in the catalog, even if a cancel came too late to stop it.
     j.published = true;
     if (!j.output.empty()) published_[j.key()] = j.output;
-    end(j, JobState::kSucceeded);
-    return;
   }
-  if (o.transient && j.publish_tries < config_.max_tries) {
-    j.error = o.reason;
-    j.failure = o.failure;
-    changed(j);
-    // A publish is retried as a publish: the build is done and stays done.
-    retry_publish_at(id, clock_.now() + backoff(j.publish_tries));
-    return;
-  }
-  fail(j, JobPhase::kPublish, o.failure, o.reason);
+  attempt_ended(j, ending_of(JobPhase::kPublish, o));
 }
 
 }  // namespace tvd::service

@@ -1,4 +1,4 @@
-// The names of a job's states and phases, as the store, the protocol and people read them.
+// The names of a job's states, phases and events, as the store, the protocol and people read them.
 #include "daemon/service/engine.h"
 
 namespace tvd::service {
@@ -9,6 +9,10 @@ const char* to_string(JobState s) {
 
 const char* to_string(JobPhase p) {
   return kJobPhases.name(p).data();
+}
+
+const char* to_string(EventKind k) {
+  return kEventKinds.name(k).data();
 }
 
 }  // namespace tvd::service

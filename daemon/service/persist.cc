@@ -74,7 +74,9 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
     if (a.interrupted) {
       r.outcome = "interrupted";
     } else if (r.ended_at) {
-      r.outcome = a.failure == flox::Failure::kNone ? "succeeded" : "failed";
+      r.outcome = a.failure == flox::Failure::kNone        ? "succeeded"
+                  : a.failure == flox::Failure::kCancelled ? "cancelled"
+                                                           : "failed";
     }
     if (a.result) {
       if (a.result->ending == exec::Ending::kExited) r.exit_code = a.result->exit_code;
@@ -82,7 +84,10 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
       if (a.result->peak_group_rss) r.peak_memory = static_cast<int64_t>(a.result->peak_group_rss);
     }
     if (a.learned_peak) r.peak_memory = static_cast<int64_t>(*a.learned_peak);
-    r.failure = a.failure == flox::Failure::kNone ? "" : flox::to_string(a.failure);
+    // A cancel is an outcome, not a failure class.
+    r.failure = a.failure == flox::Failure::kNone || a.failure == flox::Failure::kCancelled
+                    ? ""
+                    : flox::to_string(a.failure);
     r.reason = a.reason;
     r.log_path = a.log.string();
     if (a.pgid) r.pgid = *a.pgid;
@@ -138,6 +143,8 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
     at.log = a.log_path;
     if (a.outcome == "failed") {
       at.failure = a.failure.empty() ? flox::Failure::kUnknown : failure_from(a.failure);
+    } else if (a.outcome == "cancelled") {
+      at.failure = flox::Failure::kCancelled;
     }
     j.attempts.push_back(std::move(at));
   }

@@ -25,7 +25,7 @@ Status Recorder::write(const Change& c) {
   return store_.atomically([&]() -> Status {
     TRY(store_.save_job(c.job, c.attempts));
     for (const auto& e : c.events)
-      TRY(store_.event(c.job.id, e.kind, e.message, e.at));
+      TRY(store_.add_event(e));
     TRY(store_.add_attempt_counts(c.counts));
     if (c.learned) TRY(store_.save_learned({*c.learned}));
     if (c.job.batch_id && ended(c.job)) {

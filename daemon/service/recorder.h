@@ -32,11 +32,7 @@ namespace tvd::service {
 struct Change {
   store::JobRow job;
   std::vector<store::AttemptRow> attempts;
-  struct Event {
-    std::string kind, message;
-    int64_t at = 0;
-  };
-  std::vector<Event> events;  // lines for the event log, oldest first
+  std::vector<store::EventRow> events;  // the job's events since the last write, oldest first
   // What its ended attempts add to what the daemon learned (kept as they end; store.h).
   std::vector<store::Store::AttemptCount> counts;
   std::optional<store::Store::LearnedRow> learned;

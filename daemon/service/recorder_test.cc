@@ -46,7 +46,16 @@ class RecorderTest : public ::testing::Test {
     c.job.phase = "build";
     c.job.origin = "interactive";
     c.job.enqueued_at = 1000;
-    if (!event.empty()) c.events.push_back({state, event, 1000 + id});
+    if (!event.empty()) {
+      store::EventRow e;
+      e.at = 1000 + id;
+      e.job_id = id;
+      e.variant.package = c.job.variant;
+      e.kind = proto::kEventKinds.parse(event).value_or(proto::EventKind::kStarted);
+      e.to = proto::kJobStates.parse(state).value();
+      e.phase = proto::JobPhase::kBuild;
+      c.events.push_back(std::move(e));
+    }
     return c;
   }
   std::string state_of(int64_t id) {

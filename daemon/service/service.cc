@@ -73,8 +73,8 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
                                         Lanes{{environment.name, s->lanes_.back().get()}},
                                         *s->clock_, [cfg = c] { return measure_host(cfg); });
   s->recorder_ = std::make_unique<Recorder>(s->store_, *s->clock_);
-  s->engine_->on_change([svc = s.get()](const Job& j) {
-    const bool recorded = svc->persist(j);
+  s->engine_->on_change([svc = s.get()](const Job& j, const std::optional<JobEvent>& e) {
+    const bool recorded = svc->persist(j, e);
     svc->wake_log_waiters(j.id);
     return recorded;
   });
@@ -194,27 +194,29 @@ Status Service::load_learned() {
 
 Service::~Service() = default;
 
-bool Service::persist(const Job& j) {
+bool Service::persist(const Job& j, const std::optional<JobEvent>& event) {
   if (stopping_) return true;  // a shutdown's kills are interruptions, not outcomes
   Change c;
   c.job = to_row(j, setup_.config.publish.org);
   c.attempts = to_rows(j);
-  // The event log: one line per change of state or phase.
-  std::string now = std::string(to_string(j.state)) + "/" + to_string(j.phase);
-  auto& last = last_state_[j.id];
-  if (last != now) {
-    last = now;
-    const std::string& why = j.error.empty() ? j.note : j.error;
-    c.events.push_back({to_string(j.state),
-                        j.key().text() + " " + now + (why.empty() ? "" : ": " + why),
-                        unix_seconds(std::chrono::system_clock::now())});
+  if (event) {
+    store::EventRow e;
+    e.at = unix_seconds(std::chrono::system_clock::now());
+    e.job_id = j.id;
+    e.variant = j.key();
+    e.kind = event->kind;
+    e.from = event->from;
+    e.to = event->to;
+    e.phase = event->phase;
+    if (event->failure != flox::Failure::kNone) e.failure = event->failure;
+    e.reason = event->reason;
+    c.events.push_back(std::move(e));
   }
   count_attempts(j, c);
   const bool recorded = recorder_->record(std::move(c));
   if (change_hook_) change_hook_();
   // What is kept of an active job in memory goes with it; a retry reads the store again.
   if (is_terminal(j.state)) {
-    last_state_.erase(j.id);
     counted_upto_.erase(j.id);
   }
   return recorded;
@@ -425,11 +427,8 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
     if (!dry_run && r.chosen && r.state == FileState::kMissing) to_commit.push_back(r);
     out.recipes.push_back(std::move(v));
   }
-  engine_->commit_recipes(to_commit, [this](const std::string& what) {
-    (void)store_.event(std::nullopt, "generate-failed", what,
-                       unix_seconds(std::chrono::system_clock::now()));
-    log::error("generate: " + what);
-  });
+  engine_->commit_recipes(to_commit,
+                          [](const std::string& what) { log::error("generate: " + what); });
   return out;
 }
 

@@ -116,7 +116,8 @@ class Service {
 
  private:
   Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
-  bool persist(const Job& j);  // whether the store has it now
+  // The job's change and its event in one transaction; whether the store has it now.
+  bool persist(const Job& j, const std::optional<JobEvent>& event);
   // Job `id` as the store has it, or newer, as it waits to be written (recorder.h).
   Result<std::optional<store::JobRow>> job_row(int64_t id) const;
   Result<std::vector<store::AttemptRow>> attempt_rows(int64_t id) const;
@@ -135,7 +136,6 @@ class Service {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Recorder> recorder_;
   bool stopping_ = false;
-  std::map<JobId, std::string> last_state_;  // for the event log
   std::function<void()> change_hook_;
   AttemptStats stats_;
   RecipeFindings findings_;

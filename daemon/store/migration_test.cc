@@ -184,6 +184,56 @@ TEST_F(MigrationTest, TheAggregatesAreComputedForAnOlderStore) {
   EXPECT_EQ(s.last_jobs().value().at(key("default", "a")).id, 2);
 }
 
+// Events of a store from before typed events (schema 8, lines of text as the daemon of that
+// schema wrote them) are read into their columns; events of no job are not kept.
+TEST_F(MigrationTest, EventLinesOfAnOlderStoreBecomeTypedEvents) {
+  store_at(file, 8, R"(
+    INSERT INTO variants (environment, package, python, cpu_isa, kind, updated_at)
+      VALUES ('default', 'a', 'python313', 'avx2', 'cpu', 1),
+             ('pytorch-2.9', 'a', 'python313', 'avx2', 'cpu', 1);
+    INSERT INTO jobs (id, environment, variant, state, phase, origin, publish, enqueued_at)
+      VALUES (1, 'default', 'a', 'failed', 'build', 'batch', 0, 1),
+             (2, 'pytorch-2.9', 'a', 'cancelled', 'recipe', 'batch', 0, 2);
+    INSERT INTO events (id, at, job_id, kind, message) VALUES
+      (1, 10, 1, 'queued', 'a queued/recipe'),
+      (2, 11, 1, 'building', 'a building/recipe'),
+      (3, 12, 1, 'building', 'a building/build'),
+      (4, 13, 1, 'queued', 'a queued/build: network: Couldn''t resolve host: x'),
+      (5, 14, 1, 'building', 'a building/build: network: Couldn''t resolve host: x'),
+      (6, 15, 1, 'failed', 'a failed/build: torch: builder failed with exit code 2'),
+      (7, 16, NULL, 'generate-failed', 'b: cannot commit'),
+      (8, 17, 2, 'queued', 'pytorch-2.9/a queued/recipe'),
+      (9, 18, 2, 'cancelled', 'pytorch-2.9/a cancelled/recipe'),
+      (10, 19, 1, 'queued', 'a queued/recipe');
+  )");
+  auto s = open();
+  std::vector<std::string> story;
+  const auto events = s.events_after(0, 100).value();
+  for (const auto& e : events) {
+    story.push_back(std::to_string(e.id) + " " + e.variant.text() + " " +
+                    std::string(proto::kEventKinds.name(e.kind)) + " " +
+                    (e.from ? std::string(proto::kJobStates.name(*e.from)) : "-") + ">" +
+                    std::string(proto::kJobStates.name(e.to)) + " " +
+                    std::string(proto::kJobPhases.name(e.phase)) + " [" + e.reason + "]");
+    EXPECT_FALSE(e.failure);  // not recorded then
+  }
+  EXPECT_THAT(
+      story,
+      ElementsAre("1 a queued ->queued recipe []", "2 a started queued>building recipe []",
+                  "3 a started building>building build []",
+                  "4 a retrying building>queued build [network: Couldn't resolve host: x]",
+                  "5 a started queued>building build [network: Couldn't resolve host: x]",
+                  "6 a failed building>failed build [torch: builder failed with exit code 2]",
+                  "8 pytorch-2.9/a queued ->queued recipe []",
+                  "9 pytorch-2.9/a cancelled queued>cancelled recipe []",
+                  "10 a retried failed>queued recipe []"));
+  // Read after a cursor, in pieces.
+  auto after = s.events_after(6, 2).value();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].id, 8);
+  EXPECT_EQ(after[1].id, 9);
+}
+
 // A migration that would leave a row referring to nothing is refused, and the store stays as
 // it was.
 TEST_F(MigrationTest, AMigrationThatWouldBreakAForeignKeyChangesNothing) {

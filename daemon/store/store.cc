@@ -317,14 +317,6 @@ Result<std::vector<AttemptRow>> Store::interrupt_running_attempts(int64_t now) {
   return out;
 }
 
-Status Store::event(std::optional<int64_t> job_id, const std::string& kind,
-                    const std::string& message, int64_t at) {
-  Stmt s(db_, "INSERT INTO events (at, job_id, kind, message) VALUES (?,?,?,?)");
-  s.bind({at, opt(job_id), kind, message});
-  if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "record event"));
-  return {};
-}
-
 Result<std::string> Store::integrity_check() const {
   Stmt s(db_, "PRAGMA integrity_check");
   if (s.step() != SQLITE_ROW) return tl::unexpected(sql_error(db_, "integrity check"));

@@ -16,6 +16,7 @@
 
 #include "daemon/base/result.h"
 #include "daemon/matrix/variant_key.h"
+#include "proto/job.h"
 
 struct sqlite3;
 
@@ -77,6 +78,21 @@ struct AttemptRow {
   std::optional<int64_t> pgid;
 };
 
+// One change of a job (schema/009_typed_events.sql): written in the transaction that records the
+// change, read after a cursor (events_after) by what follows jobs: notifications, the journal.
+struct EventRow {
+  int64_t id = 0;  // the cursor: ids only grow; 0 before it is written
+  int64_t at = 0;  // unix seconds
+  int64_t job_id = 0;
+  VariantKey variant;
+  proto::EventKind kind = proto::EventKind::kQueued;
+  std::optional<proto::JobState> from;  // none for a new job
+  proto::JobState to = proto::JobState::kQueued;
+  proto::JobPhase phase = proto::JobPhase::kRecipe;
+  std::optional<proto::Failure> failure;  // for failed and retrying
+  std::string reason;
+};
+
 class Store {
  public:
   // Opens (creating it and its directory if needed) and migrates.
@@ -127,8 +143,10 @@ class Store {
   // Attempts left running by a crash: marked interrupted, returned with their process groups.
   Result<std::vector<AttemptRow>> interrupt_running_attempts(int64_t now);
 
-  Status event(std::optional<int64_t> job_id, const std::string& kind, const std::string& message,
-               int64_t at);
+  // Events (events.cc): `e` is written (its id is the store's); the events after `cursor` (an
+  // id, 0 for the first), oldest first, at most `limit`.
+  Status add_event(const EventRow& e);
+  Result<std::vector<EventRow>> events_after(int64_t cursor, int limit) const;
 
   // Batches: a run over the matrix, such as the nightly.
   Result<int64_t> create_batch(const std::string& name, int64_t started_at);

@@ -106,6 +106,45 @@ TEST_F(StoreTest, JobsAndAttemptsAreSavedAsTheyChange) {
   EXPECT_EQ(s.max_job_id().value(), 7);
 }
 
+TEST_F(StoreTest, EventsAreTypedAndReadAfterACursor) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
+  ASSERT_TRUE(s.save_job(job(7, "a", "failed"), {}));
+  EventRow queued;
+  queued.at = 10;
+  queued.job_id = 7;
+  queued.variant = {"default", "a"};
+  EventRow failed = queued;
+  failed.at = 20;
+  failed.kind = proto::EventKind::kFailed;
+  failed.from = proto::JobState::kBuilding;
+  failed.to = proto::JobState::kFailed;
+  failed.phase = proto::JobPhase::kBuild;
+  failed.failure = proto::Failure::kOutOfMemory;
+  failed.reason = "killed by the kernel";
+  ASSERT_TRUE(s.add_event(queued));
+  ASSERT_TRUE(s.add_event(failed));
+  auto all = s.events_after(0, 10).value();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].kind, proto::EventKind::kQueued);
+  EXPECT_FALSE(all[0].from);
+  EXPECT_FALSE(all[0].failure);
+  EXPECT_EQ(all[1].kind, proto::EventKind::kFailed);
+  EXPECT_EQ(all[1].from, proto::JobState::kBuilding);
+  EXPECT_EQ(all[1].to, proto::JobState::kFailed);
+  EXPECT_EQ(all[1].phase, proto::JobPhase::kBuild);
+  EXPECT_EQ(all[1].failure, proto::Failure::kOutOfMemory);
+  EXPECT_EQ(all[1].reason, "killed by the kernel");
+  EXPECT_EQ(all[1].variant.text(), "a");
+  EXPECT_EQ(all[1].at, 20);
+  EXPECT_EQ(s.events_after(all[0].id, 10).value().size(), 1u);
+  EXPECT_TRUE(s.events_after(all[1].id, 10).value().empty());
+  // An event of no job is refused: every event is a job's.
+  EventRow orphan = queued;
+  orphan.job_id = 99;
+  EXPECT_FALSE(s.add_event(orphan));
+}
+
 TEST_F(StoreTest, AVariantHasAtMostOneActiveJob) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a")}, 1));

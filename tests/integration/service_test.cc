@@ -36,15 +36,19 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   EXPECT_EQ(stop(SIGTERM), 0);
   EXPECT_FALSE(fs::exists(socket));
 
-  // The store kept the story: an event per state, and the recipe's provenance.
+  // The store kept the story: an event per change of state or phase, typed.
   auto store = store::Store::open(dir / "state" / "tvd.db").value();
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(store.handle(), "SELECT group_concat(kind, ' ') FROM events WHERE job_id = 1",
-                     -1, &st, nullptr);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))),
-            "queued building building publishing succeeded");
-  sqlite3_finalize(st);
+  std::vector<std::string> story;
+  const auto events = store.events_after(0, 100).value();
+  for (const auto& e : events) {
+    if (e.job_id != 1) continue;
+    story.push_back(std::string(proto::kEventKinds.name(e.kind)) + " " +
+                    std::string(proto::kJobStates.name(e.to)) + "/" +
+                    std::string(proto::kJobPhases.name(e.phase)));
+  }
+  EXPECT_THAT(story, ::testing::ElementsAre("queued queued/recipe", "started building/recipe",
+                                            "started building/build", "started publishing/publish",
+                                            "succeeded succeeded/publish"));
 }
 
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {

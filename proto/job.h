@@ -1,0 +1,95 @@
+// The words of a job, as the contract has them (PROTOCOL.md, DESIGN.md "The contract"): its
+// states, its phases, its failure classes and the kinds of its events. They sit in proto/, below
+// every layer, so that the engine, the store's rows, the views, tvctl and the pages hold the enums
+// and turn them into text only through these tables.
+#pragma once
+
+#include "daemon/base/names.h"
+
+namespace tvd::proto {
+
+enum class JobState { kQueued, kBuilding, kPublishing, kSucceeded, kFailed, kCancelled };
+inline constexpr Names<JobState, 6> kJobStates{{{
+    {JobState::kQueued, "queued"},
+    {JobState::kBuilding, "building"},
+    {JobState::kPublishing, "publishing"},
+    {JobState::kSucceeded, "succeeded"},
+    {JobState::kFailed, "failed"},
+    {JobState::kCancelled, "cancelled"},
+}}};
+// Ended: the job will not change again unless it is retried.
+constexpr bool is_terminal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kCancelled;
+}
+
+enum class JobPhase { kRecipe, kBuild, kPublish };
+inline constexpr Names<JobPhase, 3> kJobPhases{{{
+    {JobPhase::kRecipe, "recipe"},
+    {JobPhase::kBuild, "build"},
+    {JobPhase::kPublish, "publish"},
+}}};
+
+// Why an attempt failed, for people and for the retry policy (daemon/flox/classify.h reads flox's
+// and Nix's output into these). Transient ones (a kill, OOM, a timeout, the network, a collision)
+// are worth retrying; permanent ones (the recipe, evaluation, a build error, a precondition) are
+// not.
+enum class Failure {
+  kNone,
+  kCancelled,
+  kTimeout,
+  kSilence,
+  kKilled,
+  kOutOfMemory,
+  kNetwork,
+  kCollision,
+  kNotTracked,
+  kNotLoggedIn,
+  kPublishPrecondition,
+  kEvaluation,
+  kBuildError,
+  kStartFailure,
+  kUnknown,
+};
+inline constexpr Names<Failure, 15> kFailures{{{
+    {Failure::kNone, "none"},
+    {Failure::kCancelled, "cancelled"},
+    {Failure::kTimeout, "timeout"},
+    {Failure::kSilence, "silence"},
+    {Failure::kKilled, "killed"},
+    {Failure::kOutOfMemory, "out-of-memory"},
+    {Failure::kNetwork, "network"},
+    {Failure::kCollision, "collision"},
+    {Failure::kNotTracked, "not-tracked"},
+    {Failure::kNotLoggedIn, "not-logged-in"},
+    {Failure::kPublishPrecondition, "publish-precondition"},
+    {Failure::kEvaluation, "evaluation"},
+    {Failure::kBuildError, "build-error"},
+    {Failure::kStartFailure, "start-failure"},
+    {Failure::kUnknown, "unknown"},
+}}};
+
+// What a job's change was, as its event records it. Each change of state, and each phase that
+// starts, is one event, written in the transaction that records the change.
+enum class EventKind {
+  kQueued,     // a new job waits for a build
+  kStarted,    // a phase started: the recipe commit, the build or the publish
+  kRetrying,   // an attempt failed transiently; the phase will be tried again after a wait
+  kRequeued,   // back in the queue through no failure of its own (a restart of tvd, a start the
+               // store could not record)
+  kRetried,    // a person retried the ended job
+  kSucceeded,  // ended: built, and published when publishing is on
+  kFailed,     // ended: an attempt failed for good, or the job was refused at enqueue
+  kCancelled,  // ended: a person cancelled it; never recorded as a failure
+};
+inline constexpr Names<EventKind, 8> kEventKinds{{{
+    {EventKind::kQueued, "queued"},
+    {EventKind::kStarted, "started"},
+    {EventKind::kRetrying, "retrying"},
+    {EventKind::kRequeued, "requeued"},
+    {EventKind::kRetried, "retried"},
+    {EventKind::kSucceeded, "succeeded"},
+    {EventKind::kFailed, "failed"},
+    {EventKind::kCancelled, "cancelled"},
+}}};
+
+}  // namespace tvd::proto
