@@ -6,9 +6,10 @@
 #include <cstdlib>
 
 #include "client/connection.h"
+#include "daemon/base/file.h"
 #include "daemon/base/table.h"
 #include "daemon/base/units.h"
-#include "daemon/config/config.h"
+#include "proto/protocol.h"
 
 namespace tvd::client {
 
@@ -43,14 +44,33 @@ std::string progress_bar(int64_t done, int64_t total) {
   return bar + buf;
 }
 
-// --socket, then $TVD_SOCKET, then the config's socket.
+// --socket, then $TVD_SOCKET, then the config's socket. tvctl reads the one key itself (as tvd's
+// parser reads it: comments allowed, a relative path from the config's directory) rather than
+// link the daemon's config parser; a config it cannot read is an error, as for tvd.
 Result<std::string> socket_path(const Global& g) {
   if (!g.socket.empty()) return g.socket;
   if (const char* env = std::getenv("TVD_SOCKET"); env && *env) return std::string(env);
-  auto c =
-      load_config(g.config.empty() ? std::nullopt : std::optional<std::filesystem::path>(g.config));
-  if (!c) return tl::unexpected(c.error());
-  return c->socket.string();
+  const std::filesystem::path file = g.config.empty() ? proto::kDefaultConfigPath : g.config;
+  auto text = read_file(file);
+  if (!text) {
+    if (g.config.empty() && text.error().kind == ErrorKind::kNotFound) return proto::kDefaultSocket;
+    return fail(ErrorKind::kBadInput, "config: " + text.error().message,
+                "pass --config with an existing file, or --socket PATH");
+  }
+  json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return fail(ErrorKind::kBadInput, file.string() + ": not a JSON object",
+                "'tvd check-config' says what is wrong with it; or pass --socket PATH");
+  }
+  auto it = doc.find("socket");
+  if (it == doc.end()) return proto::kDefaultSocket;
+  if (!it->is_string() || it->get<std::string>().empty()) {
+    return fail(ErrorKind::kBadInput, file.string() + ": socket: expected a path as a string",
+                "'tvd check-config' says what is wrong with it; or pass --socket PATH");
+  }
+  std::filesystem::path socket = it->get<std::string>();
+  if (socket.is_relative()) socket = std::filesystem::absolute(file).parent_path() / socket;
+  return socket.lexically_normal().string();
 }
 
 // Text from the daemon (an error, a reason) as a terminal may show it: control characters,

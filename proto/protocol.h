@@ -16,6 +16,11 @@ namespace tvd::proto {
 inline constexpr int kVersion = 1;
 inline constexpr size_t kMaxFrame = 1 << 20;
 
+// Where tvd and tvctl look when told nothing (DESIGN.md, "The contract"): the config, and in it
+// the `socket` key (a relative path is read from the config's directory).
+inline constexpr const char* kDefaultConfigPath = "/etc/tvd/tvd.json";
+inline constexpr const char* kDefaultSocket = "/run/tvd/tvd.sock";
+
 enum class Code {
   kBadRequest,
   kBadInput,

@@ -1,7 +1,9 @@
-# Enforces the dependency order the README's Hacking section writes down: a source file may
-# include only its own folder and the folders before it in that order. The order is read from the
-# README line that starts with "Dependency order:", so the two cannot drift. Tests (and test
-# fixtures, NAME_fixture.h) may also include tests/support.
+# Enforces the arrows the README's Hacking section draws: each layer lists the layers its code may
+# include ("- `server` uses base, proto, matrix, service"), and an include of any other layer fails,
+# upward or downward. Tests and fixtures (NAME_test.cc, NAME_perftest.cc, NAME_fixture.h) may
+# also use any layer before theirs in the README's "Dependency order:" line (a test composes what
+# it tests with what makes its inputs), and tests/support. Both are read from the README, so the
+# two cannot drift.
 # Run: cmake -DROOT=<source dir> -P tests/layering_check.cmake
 file(STRINGS "${ROOT}/README.md" order_line ENCODING UTF-8 REGEX "^Dependency order: ")
 list(LENGTH order_line n)
@@ -11,6 +13,22 @@ endif()
 string(REGEX REPLACE "^Dependency order: " "" order "${order_line}")
 string(REGEX REPLACE "[ .`]" "" order "${order}")
 string(REPLACE "→" ";" order "${order}")
+
+# The allowed edges: "- `LAYER` uses A, B, C" or "- `LAYER` uses nothing".
+file(STRINGS "${ROOT}/README.md" edge_lines ENCODING UTF-8 REGEX "^- `[a-z]+` uses ")
+foreach(line ${edge_lines})
+  string(REGEX REPLACE "^- `([a-z]+)` uses (.*)$" "\\1" from "${line}")
+  string(REGEX REPLACE "^- `([a-z]+)` uses (.*)$" "\\2" to "${line}")
+  string(REGEX REPLACE "[ .`]" "" to "${to}")
+  if(to STREQUAL "nothing")
+    set(to "")
+  endif()
+  string(REPLACE "," ";" to "${to}")
+  if(DEFINED uses_${from})
+    message(FATAL_ERROR "README.md lists the edges of '${from}' twice")
+  endif()
+  set(uses_${from} "${to}")
+endforeach()
 
 # A layer's folder: daemon/NAME, or proto/ and client/ at the top.
 function(folder_of layer out)
@@ -31,15 +49,32 @@ foreach(rank RANGE ${last})
   if(NOT IS_DIRECTORY "${ROOT}/${dir}")
     message(FATAL_ERROR "README's dependency order names '${layer}', but there is no ${dir}/")
   endif()
+  if(NOT DEFINED uses_${layer})
+    list(APPEND violations "README.md lists no edges for '${layer}' (a line '- `${layer}` uses ...')")
+    continue()
+  endif()
+  foreach(target ${uses_${layer}})
+    list(FIND order "${target}" target_rank)
+    if(target_rank EQUAL -1)
+      list(APPEND violations "README.md: '${layer}' uses '${target}', which is not in the order")
+    elseif(NOT target_rank LESS rank)
+      list(APPEND violations
+           "README.md: '${layer}' uses '${target}', which is not before it in the order")
+    endif()
+  endforeach()
   file(GLOB sources "${ROOT}/${dir}/*.h" "${ROOT}/${dir}/*.cc")
   foreach(source ${sources})
     math(EXPR files_checked "${files_checked} + 1")
     file(RELATIVE_PATH rel "${ROOT}" "${source}")
+    set(is_test FALSE)
+    if(rel MATCHES "(_test|_perftest)\\.cc$|_fixture\\.h$")
+      set(is_test TRUE)
+    endif()
     file(STRINGS "${source}" includes ENCODING UTF-8 REGEX "^#include \"")
     foreach(line ${includes})
       string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" header "${line}")
       if(header MATCHES "^tests/")
-        if(NOT rel MATCHES "(_test|_perftest)\\.cc$|_fixture\\.h$")
+        if(NOT is_test)
           list(APPEND violations "${rel} includes ${header}: only tests may use tests/")
         endif()
         continue()
@@ -51,12 +86,17 @@ foreach(rank RANGE ${last})
       else()
         continue()
       endif()
+      if(target STREQUAL layer)
+        continue()
+      endif()
       list(FIND order "${target}" target_rank)
+      list(FIND uses_${layer} "${target}" allowed)
       if(target_rank EQUAL -1)
         list(APPEND violations "${rel} includes ${header}: '${target}' is not in the order")
-      elseif(target_rank GREATER rank)
+      elseif(allowed EQUAL -1 AND NOT (is_test AND target_rank LESS rank))
+        list(JOIN uses_${layer} ", " may)
         list(APPEND violations
-             "${rel} includes ${header}: ${layer} may not use ${target}, a layer above it")
+             "${rel} includes ${header}: ${layer} may not use ${target} (it uses: ${may})")
       endif()
     endforeach()
   endforeach()
@@ -76,7 +116,8 @@ endforeach()
 
 if(violations)
   list(JOIN violations "\n  " text)
-  message(FATAL_ERROR "includes against the dependency order (README, Hacking):\n  ${text}\n"
-                      "Move the code to the layer it belongs to, or pass what it needs down.")
+  message(FATAL_ERROR "includes against the arrows the README draws (Hacking, Layout):\n  ${text}\n"
+                      "Move the code to the layer it belongs to, or pass what it needs down; an "
+                      "arrow that is not listed is a design change, made in the README first.")
 endif()
-message(STATUS "layering: ${files_checked} files follow: ${order_line}")
+message(STATUS "layering: ${files_checked} files follow the README's arrows")

@@ -12,7 +12,7 @@
 #include "daemon/exec/child_env.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/preflight.h"
-#include "daemon/recipe/report_json.h"
+#include "daemon/service/recipe_view.h"
 
 extern char** environ;
 

@@ -15,10 +15,10 @@
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
-#include "daemon/recipe/report_json.h"
 #include "daemon/sched/simulate.h"
 #include "daemon/service/engine.h"
 #include "daemon/service/host_config.h"
+#include "daemon/service/recipe_view.h"
 
 extern char** environ;
 

@@ -13,10 +13,11 @@
 #include "daemon/base/result.h"
 #include "daemon/base/units.h"
 #include "daemon/matrix/matrix.h"
+#include "proto/protocol.h"
 
 namespace tvd {
 
-inline constexpr const char* kDefaultConfigPath = "/etc/tvd/tvd.json";
+inline constexpr const char* kDefaultConfigPath = proto::kDefaultConfigPath;
 
 struct Config {
   std::string source;  // the file it came from, or "(built-in defaults)"
@@ -24,7 +25,7 @@ struct Config {
   std::filesystem::path flox_env = ".";  // the environment's git checkout
   std::filesystem::path pytorch_env;     // default: build-pytorch beside flox_env
   std::filesystem::path state_dir = "/var/lib/tvd";
-  std::filesystem::path socket = "/run/tvd/tvd.sock";
+  std::filesystem::path socket = proto::kDefaultSocket;
   std::string socket_group = "tvd";
   std::string flox = "flox";  // executable: a path, or a name looked up in PATH
   // flox reports usage metrics unless FLOX_DISABLE_METRICS is set; tvd sets it for its children

@@ -236,7 +236,7 @@ asio::awaitable<Stop> GitLane::Flows::ignore_results(GitLane& lane) {
   co_return std::nullopt;
 }
 
-asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeReport recipe,
+asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile recipe,
                                                     std::string message) {
   const std::string rel = ".flox/pkgs/" + recipe.file.filename().string();
   co_await check_identity(lane);
@@ -264,7 +264,7 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeReport 
       }
       need_add = need_commit = true;
     }
-  } else if (out->code == "??" && recipe.state != FileState::kDiffers) {
+  } else if (out->code == "??" && recipe.ours_on_disk) {
     need_add = need_commit = true;  // tvd's own text, left by an interrupted commit
   } else if (out->code == "??") {
     // Someone's own recipe: tvd commits only what it wrote.
@@ -305,7 +305,7 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeReport 
   co_return done;
 }
 
-void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
+void GitLane::commit_recipe(const RecipeFile& recipe, std::string message,
                             std::function<void(LaneOutcome)> done) {
   Flows::transact<LaneOutcome>(
       *this,
@@ -316,7 +316,7 @@ void GitLane::commit_recipe(const RecipeReport& recipe, std::string message,
 }
 
 asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
-                                                                  std::vector<RecipeReport> ours) {
+                                                                  std::vector<RecipeFile> ours) {
   std::vector<std::string> committed;  // packages
   co_await check_identity(lane);
   auto r = co_await git(lane, "status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs");
@@ -348,7 +348,7 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
   co_return committed;
 }
 
-void GitLane::recover(std::vector<RecipeReport> ours,
+void GitLane::recover(std::vector<RecipeFile> ours,
                       std::function<void(std::vector<std::string>)> done) {
   // A crash of tvd during a git command leaves .git/index.lock, and every later git command
   // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so

@@ -22,7 +22,6 @@
 #include "daemon/exec/runner.h"
 #include "daemon/flox/classify.h"
 #include "daemon/flox/lane.h"
-#include "daemon/recipe/generate.h"
 
 namespace boost::asio {
 class io_context;
@@ -52,7 +51,7 @@ class GitLane : public Lane {
   // Makes `recipe.file` tracked and committed: writes it from `recipe.text` if it is missing,
   // commits it if it is untracked, leaves it if it is committed, refuses if it has uncommitted
   // changes. Adds "result-*" to the environment's .gitignore first if it is missing there.
-  void commit_recipe(const RecipeReport& recipe, std::string message,
+  void commit_recipe(const RecipeFile& recipe, std::string message,
                      std::function<void(LaneOutcome)> done) override;
 
   // Checks flox publish's preconditions itself (so the error says what to fix), pushes an
@@ -68,7 +67,7 @@ class GitLane : public Lane {
   // After a crash: recipes of tvd's own (equal to what the templates give) that are untracked or
   // staged but not committed are committed, one commit each, and pushed when `push` is on. Other
   // files are left alone. Queued first, before anything else uses the lane.
-  void recover(std::vector<RecipeReport> ours,
+  void recover(std::vector<RecipeFile> ours,
                std::function<void(std::vector<std::string>)> done) override;
 
   bool busy() const override { return busy_; }

@@ -68,10 +68,9 @@ struct GitLane::Flows {
   static asio::awaitable<Stop> push(GitLane& lane);
   // "result-*" in the environment's .gitignore, committed alone, unless it is there already.
   static asio::awaitable<Stop> ignore_results(GitLane& lane);
-  static asio::awaitable<LaneOutcome> commit(GitLane& lane, RecipeReport recipe,
-                                             std::string message);
+  static asio::awaitable<LaneOutcome> commit(GitLane& lane, RecipeFile recipe, std::string message);
   static asio::awaitable<std::vector<std::string>> recover(GitLane& lane,
-                                                           std::vector<RecipeReport> ours);
+                                                           std::vector<RecipeFile> ours);
 
   // A publish's part in the lane: flox publish's checks, a push of an unpushed HEAD, the
   // revision to publish, and slot's worktree put at it.

@@ -16,6 +16,7 @@
 #include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/matrix/spec.h"
+#include "daemon/recipe/generate.h"
 #include "tests/support/run_io.h"
 #include "tests/support/scratch.h"
 
@@ -61,9 +62,16 @@ class GitLaneTest : public ::testing::Test {
   }
 
   RecipeEnv recipe_env() const { return {env_dir, dir / "build-pytorch"}; }
-  std::vector<RecipeReport> reports(const std::vector<std::string>& specs) {
-    return inspect_recipes(templates, recipe_env(), resolve_specs(matrix, specs, false).value())
-        .value();
+  // The recipes of `specs` as the engine hands them to the lane: what tvd's templates give.
+  std::vector<RecipeFile> reports(const std::vector<std::string>& specs) {
+    std::vector<RecipeFile> out;
+    const auto recipes =
+        inspect_recipes(templates, recipe_env(), resolve_specs(matrix, specs, false).value())
+            .value();
+    for (const auto& r : recipes) {
+      out.push_back({r.variant.package(), r.file, r.text, r.state != FileState::kDiffers});
+    }
+    return out;
   }
   // Runs the io_context until `done()` holds or `limit` passes; whether it holds.
   bool run_until(const std::function<bool()>& done, std::chrono::seconds limit = 30s) {
@@ -73,7 +81,7 @@ class GitLaneTest : public ::testing::Test {
   LaneOutcome commit(const std::string& spec) {
     std::optional<LaneOutcome> out;
     auto r = reports({spec}).front();
-    lane->commit_recipe(r, "Add " + spec + " (" + r.variant.package() + ")",
+    lane->commit_recipe(r, "Add " + spec + " (" + r.package + ")",
                         [&](LaneOutcome o) { out = std::move(o); });
     EXPECT_TRUE(run_until([&] { return out.has_value(); })) << "the commit did not end";
     return out.value_or(LaneOutcome{});

@@ -10,7 +10,6 @@
 
 #include "daemon/exec/runner.h"
 #include "daemon/flox/classify.h"
-#include "daemon/recipe/generate.h"
 
 namespace tvd::flox {
 
@@ -22,6 +21,16 @@ struct LaneOutcome {
   std::string reason;                  // for people: what was wrong and what to do
   bool committed = false;              // the recipe transaction made a commit
   std::optional<exec::RunResult> run;  // the flox publish run, if it got that far
+};
+
+// A recipe as the lane commits it: the package, its file (.flox/pkgs/PACKAGE.nix in the lane's
+// checkout), tvd's text of it, and whether a file there now is that text (an untracked file that
+// is not is someone's own, and tvd commits only what it wrote).
+struct RecipeFile {
+  std::string package;
+  std::filesystem::path file;
+  std::string text;
+  bool ours_on_disk = true;
 };
 
 // What `flox publish` is told; a reloaded config changes it for publishes that start later.
@@ -36,7 +45,7 @@ class Lane {
  public:
   virtual ~Lane() = default;
   // Makes `recipe.file` tracked and committed (and pushed when `push` is on).
-  virtual void commit_recipe(const RecipeReport& recipe, std::string message,
+  virtual void commit_recipe(const RecipeFile& recipe, std::string message,
                              std::function<void(LaneOutcome)> done) = 0;
   // Publishes `package` from `pinned_rev` (or HEAD); `started` learns the flox publish run and
   // the revision before the upload. "Package already published." is success.
@@ -44,7 +53,7 @@ class Lane {
                        std::filesystem::path log, std::function<void(LaneOutcome)> done,
                        std::function<void(exec::RunId, const std::string& rev)> started) = 0;
   // After a crash: tvd's own recipes left uncommitted are committed; `done` lists them.
-  virtual void recover(std::vector<RecipeReport> ours,
+  virtual void recover(std::vector<RecipeFile> ours,
                        std::function<void(std::vector<std::string>)> done) = 0;
   // A transaction holds the lane (a publish only for its checks, not its upload).
   virtual bool busy() const = 0;

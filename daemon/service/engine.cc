@@ -13,6 +13,12 @@ namespace {
 
 constexpr uint64_t kGiB = 1ull << 30;
 
+// What the lane needs of a recipe: its package, file and tvd's text, and whether the file on disk
+// is that text.
+flox::RecipeFile lane_file(const RecipeReport& r) {
+  return {r.variant.package(), r.file, r.text, r.state != FileState::kDiffers};
+}
+
 std::string describe(const Variant& v) {
   if (!v.is_gpu())
     return v.product->display + " CPU-only build optimized for " + v.isa->description;
@@ -177,7 +183,8 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
     return;
   }
   const JobId id = j.id;
-  lane->commit_recipe(report->front(), "Add " + describe(j.variant) + " (" + j.package + ")",
+  lane->commit_recipe(lane_file(report->front()),
+                      "Add " + describe(j.variant) + " (" + j.package + ")",
                       [this, id](flox::LaneOutcome o) { recipe_done(id, o); });
 }
 
@@ -357,7 +364,8 @@ void Engine::commit_recipes(const std::vector<RecipeReport>& recipes,
       if (on_error) on_error(r.variant.key().text() + ": " + no_lane(r.variant));
       continue;
     }
-    lane->commit_recipe(r, "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
+    lane->commit_recipe(lane_file(r),
+                        "Add " + describe(r.variant) + " (" + r.variant.package() + ")",
                         [on_error, name = r.variant.key().text()](flox::LaneOutcome o) {
                           if (!o.ok && on_error) on_error(name + ": " + o.reason);
                         });
@@ -366,9 +374,9 @@ void Engine::commit_recipes(const std::vector<RecipeReport>& recipes,
 
 void Engine::recover_recipes(std::vector<RecipeReport> ours,
                              const std::function<void(std::vector<std::string>)>& done) {
-  std::map<std::string, std::vector<RecipeReport>> by_lane;
-  for (auto& r : ours)
-    by_lane[r.variant.environment->name].push_back(std::move(r));
+  std::map<std::string, std::vector<flox::RecipeFile>> by_lane;
+  for (const auto& r : ours)
+    by_lane[r.variant.environment->name].push_back(lane_file(r));
   for (auto& [name, lane] : lanes_)
     lane->recover(std::move(by_lane[name]), done);
 }

@@ -7,9 +7,9 @@
 
 #include "daemon/base/units.h"
 #include "daemon/matrix/spec.h"
-#include "daemon/recipe/report_json.h"
 #include "daemon/service/host_config.h"
 #include "daemon/service/persist.h"
+#include "daemon/service/recipe_view.h"
 #include "daemon/service/service.h"
 
 namespace tvd::service {

@@ -15,9 +15,9 @@
 #include "daemon/exec/host.h"
 #include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
-#include "daemon/recipe/report_json.h"
 #include "daemon/service/host_config.h"
 #include "daemon/service/persist.h"
+#include "daemon/service/recipe_view.h"
 
 namespace tvd::service {
 

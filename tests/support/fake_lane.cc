@@ -2,9 +2,9 @@
 
 namespace tvd::testing {
 
-void FakeLane::commit_recipe(const RecipeReport& recipe, std::string /*message*/,
+void FakeLane::commit_recipe(const flox::RecipeFile& recipe, std::string /*message*/,
                              std::function<void(flox::LaneOutcome)> done) {
-  const std::string package = recipe.variant.package();
+  const std::string package = recipe.package;
   asked_.push_back("commit " + package);
   flox::LaneOutcome o{.ok = true, .committed = true};
   if (auto it = commits_table_.find(package); it != commits_table_.end() && !it->second.empty()) {
@@ -38,7 +38,7 @@ void FakeLane::publish(const std::string& package, const std::string& pinned_rev
   if (started) started(id, rev);
 }
 
-void FakeLane::recover(std::vector<RecipeReport> /*ours*/,
+void FakeLane::recover(std::vector<flox::RecipeFile> /*ours*/,
                        std::function<void(std::vector<std::string>)> done) {
   clock_.call_at(clock_.now(), [done = std::move(done)] { done({}); });
 }

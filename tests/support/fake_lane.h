@@ -24,12 +24,12 @@ class FakeLane : public flox::Lane {
   }
   void set_commit_time(std::chrono::milliseconds t) { commit_takes_ = t; }
 
-  void commit_recipe(const RecipeReport& recipe, std::string message,
+  void commit_recipe(const flox::RecipeFile& recipe, std::string message,
                      std::function<void(flox::LaneOutcome)> done) override;
   void publish(const std::string& package, const std::string& pinned_rev, std::filesystem::path log,
                std::function<void(flox::LaneOutcome)> done,
                std::function<void(exec::RunId, const std::string& rev)> started) override;
-  void recover(std::vector<RecipeReport> ours,
+  void recover(std::vector<flox::RecipeFile> ours,
                std::function<void(std::vector<std::string>)> done) override;
   bool busy() const override { return committing_ > 0; }
   void set_publishing(const flox::PublishSettings& s) override { settings_ = s; }

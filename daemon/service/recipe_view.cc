@@ -1,4 +1,4 @@
-#include "daemon/recipe/report_json.h"
+#include "daemon/service/recipe_view.h"
 
 namespace tvd {
 

@@ -1,5 +1,6 @@
-// A recipe report as JSON: what `tvd matrix --json`, `tvd generate --json` and the daemon's
-// matrix and generate ops print for each variant.
+// A recipe report as its view: what `tvd matrix --json`, `tvd generate --json` and the daemon's
+// matrix and generate ops print for each variant. It sits with the service, which builds the
+// views; recipe/ knows nothing of the wire format.
 #pragma once
 
 #include <nlohmann/json.hpp>
