@@ -18,13 +18,14 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
   (void)name;
   (void)terminal;
   int code = 0;
-  json a = {{"specs", o.specs},
-            {"all", o.all},
-            {"force", o.force},
-            {"no_publish", o.no_publish},
-            {"priority", o.priority}};
-  if (!o.batch.empty()) a["batch"] = o.batch;
-  auto r = call(g, "enqueue", a, err, code);
+  auto r = call(g,
+                proto::EnqueueRequest{.specs = o.specs,
+                                      .all = o.all,
+                                      .batch = o.batch,
+                                      .priority = o.priority,
+                                      .force = o.force,
+                                      .no_publish = o.no_publish},
+                err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
@@ -39,7 +40,7 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
   for (const auto& j : v->jobs) {
     const bool is_new = j.created.value_or(false);
     created += is_new;
-    failed += is_new && j.state == "failed";  // its recipe would fail: at once
+    failed += is_new && j.job_state() == proto::JobState::kFailed;  // its recipe would fail
   }
   out << '\n'
       << created - failed << " queued, " << v->jobs.size() - created
@@ -60,7 +61,7 @@ int run_watch(const std::string& name, Global& g, const Options& o, std::ostream
   static volatile std::sig_atomic_t stop = 0;
   std::signal(SIGINT, [](int) { stop = 1; });
   for (int n = 0; !stop && (o.watch_count == 0 || n < o.watch_count); ++n) {
-    auto r = call(g, "status", json::object(), err, code);
+    auto r = call(g, proto::StatusRequest{}, err, code);
     if (!r) return code;
     auto v = view_of<proto::StatusView>(*r, err, code);
     if (!v) return code;
@@ -82,7 +83,7 @@ int run_status(const std::string& name, Global& g, const Options& o, std::ostrea
   (void)o;
   (void)terminal;
   int code = 0;
-  auto r = call(g, "status", json::object(), err, code);
+  auto r = call(g, proto::StatusRequest{}, err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
@@ -100,7 +101,7 @@ int run_show(const std::string& name, Global& g, const Options& o, std::ostream&
   (void)name;
   (void)terminal;
   int code = 0;
-  auto r = call(g, "show", {{"job", o.job}}, err, code);
+  auto r = call(g, proto::ShowRequest{.job = o.job}, err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
@@ -116,7 +117,7 @@ int run_show(const std::string& name, Global& g, const Options& o, std::ostream&
            a.log, printable(a.reason)});
   }
   t.print(out);
-  return v->job.state == "failed" ? 1 : 0;
+  return v->job.job_state() == proto::JobState::kFailed ? 1 : 0;
 }
 
 // matrix and generate: one line per recipe.
@@ -124,12 +125,12 @@ int run_recipes(const std::string& name, Global& g, const Options& o, std::ostre
                 std::ostream& err, bool terminal) {
   (void)terminal;
   int code = 0;
-  auto r =
-      name == "matrix"
-          ? call(g, "matrix", json::object(), err, code)
-          : call(g, "generate",
-                 {{"specs", o.specs}, {"all", o.all}, {"dry_run", o.dry_run}, {"force", o.force}},
-                 err, code);
+  auto r = name == "matrix"
+               ? call(g, proto::MatrixRequest{}, err, code)
+               : call(g,
+                      proto::GenerateRequest{
+                          .specs = o.specs, .all = o.all, .dry_run = o.dry_run, .force = o.force},
+                      err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
@@ -174,8 +175,8 @@ int run_batches(const std::string& name, Global& g, const Options& o, std::ostre
                 std::ostream& err, bool terminal) {
   (void)terminal;
   int code = 0;
-  auto r = name == "batches" ? call(g, "batches", json::object(), err, code)
-                             : call(g, "show-batch", {{"batch", o.batch_id}}, err, code);
+  auto r = name == "batches" ? call(g, proto::BatchesRequest{}, err, code)
+                             : call(g, proto::ShowBatchRequest{.batch = o.batch_id}, err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
@@ -230,7 +231,8 @@ int run_logs(const std::string& name, Global& g, const Options& o, std::ostream&
   // Following a log waits for lines as long as the build runs: no reply timeout then.
   auto conn = Connection::open(*path, std::chrono::seconds(o.follow ? 0 : g.timeout));
   if (!conn) return fail_with(conn.error(), err, 3);
-  auto reply = conn->call("logs", {{"job", o.job}, {"follow", o.follow}});
+  const proto::LogsRequest request{.job = o.job, .follow = o.follow};
+  auto reply = conn->call(std::string(request.kOp), proto::to_args(request));
   std::optional<int> shown_attempt;  // following goes on from one attempt's log to the next
   while (true) {
     if (!reply) return fail_with(reply.error(), err, 3);
@@ -261,8 +263,8 @@ int run_cancel_or_retry(const std::string& name, Global& g, const Options& o, st
                         std::ostream& err, bool terminal) {
   (void)terminal;
   int code = 0;
-  auto r = name == "cancel" ? call(g, "cancel", {{"jobs", o.jobs}}, err, code)
-                            : call(g, "retry", {{"job", o.job}}, err, code);
+  auto r = name == "cancel" ? call(g, proto::CancelRequest{.jobs = o.jobs}, err, code)
+                            : call(g, proto::RetryRequest{.job = o.job}, err, code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';

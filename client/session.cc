@@ -22,13 +22,28 @@ std::string ago(int64_t then) {
   return format_duration(std::chrono::seconds(std::max<int64_t>(0, now - then))) + " ago";
 }
 
+// A job's state as the terminal shows it, coloured by what it is (read through its names table).
 std::string paint(const Global& g, const std::string& state) {
-  if (!g.color) return state;
-  const char* c = state == "succeeded"                           ? "\033[32m"
-                  : state == "failed"                            ? "\033[31m"
-                  : state == "building" || state == "publishing" ? "\033[33m"
-                  : state == "cancelled"                         ? "\033[90m"
-                                                                 : "";
+  auto s = proto::kJobStates.parse(state);
+  if (!g.color || !s) return state;
+  const char* c = "";
+  switch (*s) {
+    case proto::JobState::kSucceeded:
+      c = "\033[32m";
+      break;
+    case proto::JobState::kFailed:
+      c = "\033[31m";
+      break;
+    case proto::JobState::kBuilding:
+    case proto::JobState::kPublishing:
+      c = "\033[33m";
+      break;
+    case proto::JobState::kCancelled:
+      c = "\033[90m";
+      break;
+    case proto::JobState::kQueued:
+      break;
+  }
   return *c ? std::string(c) + state + "\033[0m" : state;
 }
 
@@ -98,8 +113,8 @@ int fail_with(const Error& e, std::ostream& err, int code) {
 }
 
 // One request; prints the error reply, returns nullopt and sets `code` on failure.
-std::optional<json> call(const Global& g, const std::string& op, const json& args,
-                         std::ostream& err, int& code) {
+std::optional<json> call(const Global& g, std::string_view op, const json& args, std::ostream& err,
+                         int& code) {
   auto path = socket_path(g);
   if (!path) {
     code = fail_with(path.error(), err, 2);
@@ -110,7 +125,7 @@ std::optional<json> call(const Global& g, const std::string& op, const json& arg
     code = fail_with(conn.error(), err, 3);
     return std::nullopt;
   }
-  auto reply = conn->call(op, args);
+  auto reply = conn->call(std::string(op), args);
   if (!reply) {
     code = fail_with(reply.error(), err, 3);
     return std::nullopt;
@@ -144,10 +159,14 @@ void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
                      .count();
       int64_t left = *j.eta_at - now;
       int64_t expected = *j.expected_s;
+      // Where the expectation comes from: only this variant's own builds are its history.
+      const std::string from = j.expected_from == "history" ? " (from history)"
+                               : j.expected_from == "kind"  ? " (from builds of its kind)"
+                                                            : " (a default: no build of it yet)";
       note = progress_bar(expected - left, expected) + " " +
-             (left > 0
-                  ? "ETA " + format_duration(std::chrono::seconds(left)) + " (from history)"
-                  : "running past its expected " + format_duration(std::chrono::seconds(expected)));
+             (left > 0 ? "ETA " + format_duration(std::chrono::seconds(left)) + from
+                       : "running past its expected " +
+                             format_duration(std::chrono::seconds(expected)) + from);
     }
     if (auto w = waiting.find(id); w != waiting.end()) note = w->second;
     t.add({id, j.variant, paint(g, j.state), j.phase, when, note});

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/base/result.h"
+#include "proto/requests.h"
 #include "proto/views.h"
 
 namespace tvd::client {
@@ -37,8 +38,14 @@ struct Options {
 };
 
 // One request; prints the error reply, returns nullopt and sets `code` on failure.
-std::optional<nlohmann::json> call(const Global& g, const std::string& op,
-                                   const nlohmann::json& args, std::ostream& err, int& code);
+std::optional<nlohmann::json> call(const Global& g, std::string_view op, const nlohmann::json& args,
+                                   std::ostream& err, int& code);
+// One request as its type (proto/requests.h): its op and its args from its one field list.
+template <class Request>
+std::optional<nlohmann::json> call(const Global& g, const Request& r, std::ostream& err,
+                                   int& code) {
+  return call(g, Request::kOp, proto::to_args(r), err, code);
+}
 Result<std::string> socket_path(const Global& g);
 int fail_with(const Error& e, std::ostream& err, int code);
 // Control characters from the daemon's text shown as \xNN, never sent to the terminal.

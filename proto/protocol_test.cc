@@ -3,9 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include "tests/support/golden.h"
 
 namespace tvd::proto {
 namespace {
@@ -13,38 +11,11 @@ namespace {
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-// Compares `text` with golden/<name>; TVD_ACCEPT=1 writes it instead (review the diff!).
 void golden(const std::string& name, const std::string& text) {
-  const std::string path = std::string(TVD_GOLDEN_DIR) + "/" + name;
-  if (std::getenv("TVD_ACCEPT")) {
-    std::ofstream(path) << text;
-    return;
-  }
-  std::ifstream in(path);
-  ASSERT_TRUE(in) << path << " is missing: run the test once with TVD_ACCEPT=1 and review it";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_EQ(text, ss.str()) << "golden/" << name << " differs (TVD_ACCEPT=1 rewrites it)";
+  testing::expect_golden(TVD_GOLDEN_DIR, name, text);
 }
 
-TEST(Golden, Requests) {
-  golden("request-status.json", encode(Request{1, "status", json::object()}));
-  golden("request-enqueue.json", encode(Request{2,
-                                                "enqueue",
-                                                {{"specs", {"sm89-avx512vnni", "cpu-avx2"}},
-                                                 {"priority", 5},
-                                                 {"force", false},
-                                                 {"no_publish", true}}}));
-  golden("request-cancel.json", encode(Request{3, "cancel", {{"jobs", {12, 13}}}}));
-  golden("request-show.json", encode(Request{4, "show", {{"job", 12}}}));
-  golden("request-retry.json", encode(Request{5, "retry", {{"job", 12}}}));
-  golden("request-logs.json",
-         encode(Request{6, "logs", {{"job", 12}, {"follow", true}, {"offset", 4096}}}));
-  golden("request-matrix.json", encode(Request{7, "matrix", json::object()}));
-  golden(
-      "request-generate.json",
-      encode(Request{8, "generate", {{"specs", {"sm90-*"}}, {"dry_run", true}, {"force", false}}}));
-}
+// The request goldens are written by tvctl's own code (client/requests_test.cc).
 
 TEST(Golden, Replies) {
   golden("reply-success.json",

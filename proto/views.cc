@@ -1,3 +1,5 @@
+// Each view names its fields once, in a `fields(visit, view)` list below, with how each is sent;
+// to_json and from_json both walk that list, so that no key is written in two places.
 #include "proto/views.h"
 
 namespace tvd::proto {
@@ -6,324 +8,324 @@ using nlohmann::json;
 
 namespace {
 
+// How a field is sent, and read back.
+enum class Send {
+  kAlways,    // always written; read when present
+  kRequired,  // always written; a payload without it is not this view
+  kNull,      // an optional: written as null when it has no value
+  kOmit,      // written only when it has a value (an optional) or is not empty (a string)
+};
+
 template <class T>
-json or_null(const std::optional<T>& v) {
-  return v ? json(*v) : json(nullptr);
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
+bool is_empty(const T& v) {
+  if constexpr (is_optional<T>::value) {
+    return !v.has_value();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v.empty();
+  } else {
+    return false;
+  }
 }
 
-// Reads key into `out` when present and not null; absent and null leave the default.
-template <class T>
-void read(const json& j, const char* key, T& out) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+struct Writer {
+  static constexpr bool kReading = false;
+  json& j;
+  template <class T>
+  void operator()(const char* key, const T& value, Send send = Send::kAlways) {
+    if (send == Send::kOmit && is_empty(value)) return;
+    if constexpr (is_optional<T>::value) {
+      j[key] = value ? json(*value) : json(nullptr);
+    } else {
+      j[key] = value;
+    }
+  }
+};
+
+struct Reader {
+  static constexpr bool kReading = true;
+  const json& j;
+  template <class T>
+  void operator()(const char* key, T& out, Send send = Send::kAlways) {
+    if (send == Send::kRequired) (void)j.at(key);  // throws: a payload without it is not this view
+    auto it = j.find(key);
+    if (it == j.end() || (it->is_null() && send != Send::kRequired)) return;
+    if constexpr (is_optional<T>::value) {
+      out = it->template get<typename T::value_type>();
+    } else {
+      it->get_to(out);
+    }
+  }
+};
+
+// Another view's fields, all but one key (which the outer view sends as something else).
+template <class V>
+struct AllBut {
+  static constexpr bool kReading = V::kReading;
+  V& inner;
+  const char* left_out;
+  template <class T>
+  void operator()(const char* key, T& value, Send send = Send::kAlways) {
+    if (std::string_view(key) != left_out) inner(key, value, send);
+  }
+};
+
+template <class View>
+void write(json& j, const View& v) {
+  j = json::object();
+  Writer w{j};
+  fields(w, v);
 }
-template <class T>
-void read(const json& j, const char* key, std::optional<T>& out) {
-  if (auto it = j.find(key); it != j.end() && !it->is_null()) out = it->get<T>();
+template <class View>
+void read(const json& j, View& v) {
+  Reader r{j};
+  fields(r, v);
 }
 
 }  // namespace
 
-void to_json(json& j, const FindingView& v) {
-  j = {{"severity", v.severity}, {"code", v.code}, {"file", v.file},
-       {"line", v.line},         {"what", v.what}, {"fix", v.fix}};
+// The field lists. `View` is const for writing, not for reading.
+
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, FindingView> {
+  f("severity", v.severity);
+  f("code", v.code);
+  f("file", v.file);
+  f("line", v.line);
+  f("what", v.what);
+  f("fix", v.fix);
 }
 
-void from_json(const json& j, FindingView& v) {
-  read(j, "severity", v.severity);
-  read(j, "code", v.code);
-  read(j, "file", v.file);
-  read(j, "line", v.line);
-  read(j, "what", v.what);
-  read(j, "fix", v.fix);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, RecipeView> {
+  f("variant", v.variant, Send::kRequired);
+  f("file", v.file);
+  f("kind", v.kind);
+  f("python", v.python);
+  f("cuda", v.cuda, Send::kNull);
+  f("gpu_arch", v.gpu_arch, Send::kNull);
+  f("cpu_isa", v.cpu_isa);
+  f("platform", v.platform);
+  f("state", v.state);
+  f("excluded", v.excluded);
+  f("buildable", v.buildable);
+  f("outcome", v.outcome, Send::kOmit);
+  f("gpu_target", v.gpu_target, Send::kNull);
+  f("gpu_target_source", v.gpu_target_source, Send::kNull);
+  f("file_gpu_target", v.file_gpu_target, Send::kNull);
+  f("nixpkgs", v.nixpkgs);
+  f("nixpkgs_source", v.nixpkgs_source);
+  f("pytorch_recipe", v.pytorch_recipe, Send::kNull);
+  f("pytorch_problems", v.pytorch_problems);
+  f("warning", v.warning, Send::kOmit);
+  f("findings", v.findings);
 }
 
-void to_json(json& j, const RecipeView& v) {
-  j = {{"variant", v.variant},
-       {"file", v.file},
-       {"kind", v.kind},
-       {"python", v.python},
-       {"cuda", or_null(v.cuda)},
-       {"gpu_arch", or_null(v.gpu_arch)},
-       {"cpu_isa", v.cpu_isa},
-       {"platform", v.platform},
-       {"state", v.state},
-       {"excluded", v.excluded},
-       {"buildable", v.buildable},
-       {"gpu_target", or_null(v.gpu_target)},
-       {"gpu_target_source", or_null(v.gpu_target_source)},
-       {"file_gpu_target", or_null(v.file_gpu_target)},
-       {"nixpkgs", v.nixpkgs},
-       {"nixpkgs_source", v.nixpkgs_source},
-       {"pytorch_recipe", or_null(v.pytorch_recipe)},
-       {"pytorch_problems", v.pytorch_problems},
-       {"findings", v.findings}};
-  if (v.outcome) j["outcome"] = *v.outcome;
-  if (!v.warning.empty()) j["warning"] = v.warning;
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, MatrixView::Summary> {
+  f("cells", v.cells);
+  f("buildable", v.buildable);
+  f("excluded", v.excluded);
 }
 
-void from_json(const json& j, RecipeView& v) {
-  j.at("variant").get_to(v.variant);
-  read(j, "file", v.file);
-  read(j, "kind", v.kind);
-  read(j, "python", v.python);
-  read(j, "cuda", v.cuda);
-  read(j, "gpu_arch", v.gpu_arch);
-  read(j, "cpu_isa", v.cpu_isa);
-  read(j, "platform", v.platform);
-  read(j, "state", v.state);
-  read(j, "excluded", v.excluded);
-  read(j, "buildable", v.buildable);
-  read(j, "outcome", v.outcome);
-  read(j, "gpu_target", v.gpu_target);
-  read(j, "gpu_target_source", v.gpu_target_source);
-  read(j, "file_gpu_target", v.file_gpu_target);
-  read(j, "nixpkgs", v.nixpkgs);
-  read(j, "nixpkgs_source", v.nixpkgs_source);
-  read(j, "pytorch_recipe", v.pytorch_recipe);
-  read(j, "pytorch_problems", v.pytorch_problems);
-  read(j, "warning", v.warning);
-  read(j, "findings", v.findings);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, MatrixView> {
+  f("cells", v.cells);
+  f("summary", v.summary, Send::kOmit);
 }
 
-void to_json(json& j, const MatrixView& v) {
-  j = {{"cells", v.cells}};
-  if (v.summary) {
-    j["summary"] = {{"cells", v.summary->cells},
-                    {"buildable", v.summary->buildable},
-                    {"excluded", v.summary->excluded}};
-  }
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, GenerateView> {
+  f("recipes", v.recipes);
+  f("dry_run", v.dry_run);
 }
 
-void from_json(const json& j, MatrixView& v) {
-  read(j, "cells", v.cells);
-  if (auto s = j.find("summary"); s != j.end() && s->is_object()) {
-    MatrixView::Summary sum;
-    read(*s, "cells", sum.cells);
-    read(*s, "buildable", sum.buildable);
-    read(*s, "excluded", sum.excluded);
-    v.summary = sum;
-  }
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, JobView> {
+  f("id", v.id, Send::kRequired);
+  f("variant", v.variant, Send::kRequired);
+  f("environment", v.environment);  // a daemon from before environments: the default
+  f("state", v.state, Send::kRequired);
+  f("phase", v.phase);
+  f("origin", v.origin);
+  f("priority", v.priority);
+  f("publish", v.publish);
+  f("build_tries", v.build_tries);
+  f("publish_tries", v.publish_tries);
+  f("enqueued_at", v.enqueued_at);
+  f("started_at", v.started_at, Send::kNull);
+  f("finished_at", v.finished_at, Send::kNull);
+  f("error", v.error, Send::kOmit);
+  f("note", v.note, Send::kOmit);
+  f("failure", v.failure, Send::kOmit);
+  f("output", v.output, Send::kOmit);
+  f("expected_s", v.expected_s, Send::kOmit);
+  f("eta_at", v.eta_at, Send::kOmit);
+  f("expected_from", v.expected_from, Send::kOmit);
+  f("reserved", v.reserved, Send::kOmit);
+  f("created", v.created, Send::kOmit);
 }
 
-void to_json(json& j, const GenerateView& v) {
-  j = {{"recipes", v.recipes}, {"dry_run", v.dry_run}};
-}
-
-void from_json(const json& j, GenerateView& v) {
-  read(j, "recipes", v.recipes);
-  read(j, "dry_run", v.dry_run);
-}
-
-void to_json(json& j, const JobView& v) {
-  j = {{"id", v.id},
-       {"variant", v.variant},
-       {"environment", v.environment},
-       {"state", v.state},
-       {"phase", v.phase},
-       {"origin", v.origin},
-       {"priority", v.priority},
-       {"publish", v.publish},
-       {"build_tries", v.build_tries},
-       {"publish_tries", v.publish_tries},
-       {"enqueued_at", v.enqueued_at},
-       {"started_at", or_null(v.started_at)},
-       {"finished_at", or_null(v.finished_at)}};
-  if (!v.error.empty()) j["error"] = v.error;
-  if (!v.note.empty()) j["note"] = v.note;
-  if (!v.failure.empty()) j["failure"] = v.failure;
-  if (v.output) j["output"] = *v.output;
-  if (v.expected_s) j["expected_s"] = *v.expected_s;
-  if (v.eta_at) j["eta_at"] = *v.eta_at;
-  if (v.reserved) j["reserved"] = *v.reserved;
-  if (v.created) j["created"] = *v.created;
-}
-
-void from_json(const json& j, JobView& v) {
-  j.at("id").get_to(v.id);
-  j.at("variant").get_to(v.variant);
-  read(j, "environment", v.environment);  // a daemon from before environments: the default
-  j.at("state").get_to(v.state);
-  read(j, "phase", v.phase);
-  read(j, "origin", v.origin);
-  read(j, "priority", v.priority);
-  read(j, "publish", v.publish);
-  read(j, "build_tries", v.build_tries);
-  read(j, "publish_tries", v.publish_tries);
-  read(j, "enqueued_at", v.enqueued_at);
-  read(j, "started_at", v.started_at);
-  read(j, "finished_at", v.finished_at);
-  read(j, "error", v.error);
-  read(j, "note", v.note);
-  read(j, "failure", v.failure);
-  read(j, "output", v.output);
-  read(j, "expected_s", v.expected_s);
-  read(j, "eta_at", v.eta_at);
-  read(j, "reserved", v.reserved);
-  read(j, "created", v.created);
-}
-
-void to_json(json& j, const AttemptView& v) {
-  j = {{"number", v.number},         {"phase", v.phase},
-       {"started_at", v.started_at}, {"outcome", or_null(v.outcome)},
-       {"reason", v.reason},         {"log", v.log}};
-  if (v.ended_at) j["ended_at"] = *v.ended_at;
-  if (v.exit_code) j["exit_code"] = *v.exit_code;
-  if (v.peak_memory) j["peak_memory"] = *v.peak_memory;
-}
-
-void from_json(const json& j, AttemptView& v) {
-  j.at("number").get_to(v.number);
-  read(j, "phase", v.phase);
-  read(j, "started_at", v.started_at);
-  read(j, "ended_at", v.ended_at);
-  read(j, "outcome", v.outcome);
-  read(j, "reason", v.reason);
-  read(j, "log", v.log);
-  read(j, "exit_code", v.exit_code);
-  read(j, "peak_memory", v.peak_memory);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, AttemptView> {
+  f("number", v.number, Send::kRequired);
+  f("phase", v.phase);
+  f("started_at", v.started_at);
+  f("ended_at", v.ended_at, Send::kOmit);
+  f("outcome", v.outcome, Send::kNull);
+  f("reason", v.reason);
+  f("log", v.log);
+  f("exit_code", v.exit_code, Send::kOmit);
+  f("peak_memory", v.peak_memory, Send::kOmit);
 }
 
 // The job's fields and its attempts, side by side in one object.
-void to_json(json& j, const JobDetailView& v) {
-  j = v.job;
-  j["attempts"] = v.attempts;
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, JobDetailView> {
+  fields(f, v.job);
+  f("attempts", v.attempts);
 }
 
-void from_json(const json& j, JobDetailView& v) {
-  j.get_to(v.job);
-  read(j, "attempts", v.attempts);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView::Memory> {
+  f("reserved", v.reserved);
+  f("budget", v.budget);
+  f("max_parallel", v.max_parallel);
 }
 
-void to_json(json& j, const StatusView& v) {
-  json disks = json::array();
-  for (const auto& d : v.disks)
-    disks.push_back({{"path", d.path}, {"free", or_null(d.free)}});
-  j = {{"jobs", v.jobs},
-       {"waiting", v.waiting},
-       {"summary", v.summary},
-       {"memory",
-        {{"reserved", v.memory.reserved},
-         {"budget", v.memory.budget},
-         {"max_parallel", v.memory.max_parallel}}},
-       {"gates", v.gates},
-       {"disks", disks}};
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView::Disk> {
+  f("path", v.path);
+  f("free", v.free, Send::kNull);
 }
 
-void from_json(const json& j, StatusView& v) {
-  read(j, "jobs", v.jobs);
-  read(j, "waiting", v.waiting);
-  read(j, "summary", v.summary);
-  if (auto m = j.find("memory"); m != j.end() && m->is_object()) {
-    read(*m, "reserved", v.memory.reserved);
-    read(*m, "budget", v.memory.budget);
-    read(*m, "max_parallel", v.memory.max_parallel);
-  }
-  read(j, "gates", v.gates);
-  v.disks.clear();
-  if (auto d = j.find("disks"); d != j.end() && d->is_array()) {
-    for (const auto& disk : *d) {
-      StatusView::Disk out;
-      read(disk, "path", out.path);
-      read(disk, "free", out.free);
-      v.disks.push_back(std::move(out));
-    }
-  }
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView> {
+  f("jobs", v.jobs);
+  f("waiting", v.waiting);
+  f("summary", v.summary);
+  f("memory", v.memory);
+  f("gates", v.gates);
+  f("disks", v.disks);
 }
 
-void to_json(json& j, const EnqueueView& v) {
-  j = {{"jobs", v.jobs}, {"skipped", v.skipped}};
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, EnqueueView> {
+  f("jobs", v.jobs);
+  f("skipped", v.skipped);
 }
 
-void from_json(const json& j, EnqueueView& v) {
-  read(j, "jobs", v.jobs);
-  read(j, "skipped", v.skipped);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, JobsView> {
+  f("jobs", v.jobs);
 }
 
-void to_json(json& j, const JobsView& v) {
-  j = {{"jobs", v.jobs}};
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, RetryView> {
+  f("job", v.job, Send::kRequired);
 }
 
-void from_json(const json& j, JobsView& v) {
-  read(j, "jobs", v.jobs);
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, BatchView> {
+  f("id", v.id, Send::kRequired);
+  f("name", v.name);
+  f("started_at", v.started_at);
+  f("finished_at", v.finished_at, Send::kNull);
+  f("duration_s", v.duration_s, Send::kOmit);
+  f("states", v.states);
+  f("skipped", v.skipped);  // a count here; `show-batch` sends the list instead
 }
 
-void to_json(json& j, const RetryView& v) {
-  j = {{"job", v.job}};
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, BatchesView> {
+  f("batches", v.batches);
 }
 
-void from_json(const json& j, RetryView& v) {
-  j.at("job").get_to(v.job);
+template <class F, class View>
+void fields(F& f,
+            View& v) requires std::is_same_v<std::remove_const_t<View>, BatchDetailView::Previous> {
+  f("id", v.id, Send::kRequired);
+  f("duration_s", v.duration_s, Send::kNull);
 }
 
-void to_json(json& j, const BatchView& v) {
-  j = {{"id", v.id},
-       {"name", v.name},
-       {"started_at", v.started_at},
-       {"finished_at", or_null(v.finished_at)},
-       {"states", v.states},
-       {"skipped", v.skipped}};
-  if (v.duration_s) j["duration_s"] = *v.duration_s;
-}
-
-void from_json(const json& j, BatchView& v) {
-  j.at("id").get_to(v.id);
-  read(j, "name", v.name);
-  read(j, "started_at", v.started_at);
-  read(j, "finished_at", v.finished_at);
-  read(j, "duration_s", v.duration_s);
-  read(j, "states", v.states);
-  if (auto s = j.find("skipped"); s != j.end() && s->is_number()) s->get_to(v.skipped);
-}
-
-void to_json(json& j, const BatchesView& v) {
-  j = {{"batches", v.batches}};
-}
-
-void from_json(const json& j, BatchesView& v) {
-  read(j, "batches", v.batches);
-}
-
-void to_json(json& j, const BatchDetailView& v) {
-  j = v.batch;
-  j["skipped"] = v.skipped;
-  j["variants"] = v.variants;
-  if (v.previous) {
-    j["previous"] = {{"id", v.previous->id}, {"duration_s", or_null(v.previous->duration_s)}};
-    j["newly_failing"] = v.newly_failing;
-    j["fixed"] = v.fixed;
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, BatchDetailView> {
+  AllBut<F> batch{f, "skipped"};
+  fields(batch, v.batch);
+  f("skipped", v.skipped);
+  f("variants", v.variants);
+  f("previous", v.previous, Send::kOmit);
+  if (F::kReading || v.previous) {  // what changed is sent with the batch it is against
+    f("newly_failing", v.newly_failing);
+    f("fixed", v.fixed);
   }
 }
 
-void from_json(const json& j, BatchDetailView& v) {
-  j.get_to(v.batch);
-  v.batch.skipped = 0;  // here `skipped` is the list
-  read(j, "skipped", v.skipped);
-  read(j, "variants", v.variants);
-  if (auto p = j.find("previous"); p != j.end() && p->is_object()) {
-    BatchDetailView::Previous prev;
-    p->at("id").get_to(prev.id);
-    read(*p, "duration_s", prev.duration_s);
-    v.previous = prev;
+template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, LogSliceView> {
+  f("text", v.text);
+  f("offset", v.offset);
+  f("done", v.done);
+  f("attempt", v.attempt, Send::kNull);
+  f("log", v.log, Send::kOmit);
+  f("phase", v.phase, Send::kOmit);
+  f("next_attempt", v.next_attempt, Send::kOmit);
+}
+
+// The nested parts have no to_json of their own in the header; they are sent inside their view.
+void to_json(json& j, const MatrixView::Summary& v) {
+  write(j, v);
+}
+void from_json(const json& j, MatrixView::Summary& v) {
+  read(j, v);
+}
+void to_json(json& j, const StatusView::Memory& v) {
+  write(j, v);
+}
+void from_json(const json& j, StatusView::Memory& v) {
+  read(j, v);
+}
+void to_json(json& j, const StatusView::Disk& v) {
+  write(j, v);
+}
+void from_json(const json& j, StatusView::Disk& v) {
+  read(j, v);
+}
+void to_json(json& j, const BatchDetailView::Previous& v) {
+  write(j, v);
+}
+void from_json(const json& j, BatchDetailView::Previous& v) {
+  read(j, v);
+}
+
+#define TVD_VIEW_JSON(View)                \
+  void to_json(json& j, const View& v) {   \
+    write(j, v);                           \
+  }                                        \
+  void from_json(const json& j, View& v) { \
+    read(j, v);                            \
   }
-  read(j, "newly_failing", v.newly_failing);
-  read(j, "fixed", v.fixed);
-}
 
-void to_json(json& j, const LogSliceView& v) {
-  j = {{"text", v.text}, {"offset", v.offset}, {"done", v.done}, {"attempt", or_null(v.attempt)}};
-  if (v.log) j["log"] = *v.log;
-  if (v.phase) j["phase"] = *v.phase;
-  if (v.next_attempt) j["next_attempt"] = *v.next_attempt;
-}
+TVD_VIEW_JSON(FindingView)
+TVD_VIEW_JSON(RecipeView)
+TVD_VIEW_JSON(MatrixView)
+TVD_VIEW_JSON(GenerateView)
+TVD_VIEW_JSON(JobView)
+TVD_VIEW_JSON(AttemptView)
+TVD_VIEW_JSON(JobDetailView)
+TVD_VIEW_JSON(StatusView)
+TVD_VIEW_JSON(EnqueueView)
+TVD_VIEW_JSON(JobsView)
+TVD_VIEW_JSON(RetryView)
+TVD_VIEW_JSON(BatchView)
+TVD_VIEW_JSON(BatchesView)
+TVD_VIEW_JSON(BatchDetailView)
+TVD_VIEW_JSON(LogSliceView)
 
-void from_json(const json& j, LogSliceView& v) {
-  read(j, "text", v.text);
-  read(j, "offset", v.offset);
-  read(j, "done", v.done);
-  read(j, "attempt", v.attempt);
-  read(j, "log", v.log);
-  read(j, "phase", v.phase);
-  read(j, "next_attempt", v.next_attempt);
-}
+#undef TVD_VIEW_JSON
 
 }  // namespace tvd::proto

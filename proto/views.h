@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/base/result.h"
+#include "proto/job.h"
 
 namespace tvd::proto {
 
@@ -34,10 +35,15 @@ struct JobView {
   std::string note;     // omitted when empty
   std::string failure;  // its class; omitted when empty
   std::optional<std::string> output;
-  // A running build's expectation (status only).
+  // A running build's expectation (status only), and where it comes from: "history" (this
+  // variant's own builds), "kind" (the average of its kind's), "default" (the config's).
   std::optional<int64_t> expected_s, eta_at;
+  std::optional<std::string> expected_from;
   std::optional<uint64_t> reserved;
   std::optional<bool> created;  // enqueue only: a new job, not one already queued or running
+
+  // The state through its names table (proto/job.h); none for a state this reader does not know.
+  std::optional<JobState> job_state() const { return kJobStates.parse(state); }
   friend bool operator==(const JobView&, const JobView&) = default;
 };
 

@@ -4,9 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include "tests/support/golden.h"
 
 namespace tvd::proto {
 namespace {
@@ -16,16 +14,7 @@ using nlohmann::json;
 template <class View>
 void golden(const std::string& name, const View& view) {
   const std::string text = json(view).dump(2) + "\n";
-  const std::string path = std::string(TVD_GOLDEN_DIR) + "/" + name;
-  if (std::getenv("TVD_ACCEPT")) {
-    std::ofstream(path) << text;
-  } else {
-    std::ifstream in(path);
-    ASSERT_TRUE(in) << path << " is missing: run the test once with TVD_ACCEPT=1 and review it";
-    std::stringstream ss;
-    ss << in.rdbuf();
-    EXPECT_EQ(text, ss.str()) << "golden/" << name << " differs (TVD_ACCEPT=1 rewrites it)";
-  }
+  testing::expect_golden(TVD_GOLDEN_DIR, name, text);
   auto back = read_view<View>(json::parse(text));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, view) << name << " does not read back as it was written";

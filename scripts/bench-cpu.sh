@@ -32,7 +32,7 @@ run() {
   while [ "$done" -lt "$builds" ]; do
     round=$((round + 1))
     "$tvctl" --socket "$sock" enqueue --force --no-publish --all >/dev/null
-    while "$tvctl" --socket "$sock" --json status | grep -q '"building"\|"queued"'; do sleep 0.2; done
+    while any_job "$sock" building queued; do sleep 0.2; done
     done=$("$tvctl" --socket "$sock" --json status | grep -oE '"succeeded": *[0-9]+' | grep -oE '[0-9]+$')
     done=${done:-0}
     [ "$round" -gt 20 ] && { echo "no builds succeed: $(tail -3 "$work/serve.log")"; exit 1; }

@@ -6,6 +6,10 @@
 #   fake_flox WORK            WORK/flox runs tests/support/fake-flox with the plan WORK/plan
 #   serve WORK                $tvd serve on WORK/tvd.json (log WORK/serve.log); sets $pid and
 #                             $sock (WORK/state/tvd.sock) and returns once it answers
+#   any_job SOCK STATE...     whether some job of `tvctl status` is in one of the STATEs. The
+#                             status is read whole before it is looked at: `tvctl ... | grep -q`
+#                             under pipefail ends the loop early once the status is over 4 KiB
+#                             (grep exits at the first match, tvctl dies of SIGPIPE, 141)
 flox_env() {
   local dir=$1 upstream=${2:-}
   mkdir -p "$dir/.flox/env"
@@ -38,5 +42,15 @@ serve() {
   for _ in $(seq 100); do "$tvctl" --socket "$sock" status >/dev/null 2>&1 && return; sleep 0.05; done
   echo "tvd serve did not answer:" >&2
   cat "$work/serve.log" >&2
+  return 1
+}
+
+any_job() {
+  local sock=$1 s state
+  shift
+  s=$("$tvctl" --socket "$sock" --json status) || return 1
+  for state in "$@"; do
+    [[ $s == *"\"state\": \"$state\""* || $s == *"\"state\":\"$state\""* ]] && return 0
+  done
   return 1
 }

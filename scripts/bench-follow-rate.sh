@@ -24,10 +24,10 @@ printf '{ "flox_env": "env", "state_dir": "state", "socket": "state/tvd.sock", "
   "scheduler": { "min_free_disk": "1GiB" } }\n' "$work/flox" "$(id -gn)" > "$work/tvd.json"
 serve "$work"
 "$tvctl" --socket "$sock" enqueue --no-publish cpu-avx2 >/dev/null
-until "$tvctl" --socket "$sock" --json status | grep -q '"building"'; do sleep 0.05; done
+until any_job "$sock" building; do sleep 0.05; done
 ( "$tvctl" --socket "$sock" logs -f 1 | wc -c > "$work/got"; date +%s.%N > "$work/follower-end" ) &
 follower=$!
-while "$tvctl" --socket "$sock" --json status | grep -q '"building"'; do sleep 0.1; done
+while any_job "$sock" building; do sleep 0.1; done
 build_end=$(date +%s.%N)
 wait $follower
 wrote=$(cat "$work"/state/logs/$pkg/*.log | wc -c)

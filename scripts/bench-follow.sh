@@ -26,7 +26,7 @@ serve "$work"
 rss() { awk '/^VmRSS/ { printf "%d MiB", $2 / 1024 }' /proc/$pid/status; }
 echo "tvd idle: $(rss)"
 "$tvctl" --socket "$sock" enqueue --no-publish cpu-avx2 >/dev/null
-until "$tvctl" --socket "$sock" --json status | grep -q '"building"'; do sleep 0.05; done
+until any_job "$sock" building; do sleep 0.05; done
 python3 - "$sock" slow > "$work/slow.out" <<'EOF' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
@@ -51,7 +51,7 @@ time.sleep(100000)
 EOF
 mute=$!
 start=$(date +%s)
-while "$tvctl" --socket "$sock" --json status | grep -q '"building"'; do
+while any_job "$sock" building; do
   sleep 10
   echo "after $(($(date +%s) - start)) s: tvd $(rss), log $(du -m "$work/state/logs/$pkg" | cut -f1) MiB"
 done

@@ -24,10 +24,10 @@ FLOX_FLOXHUB_TOKEN=bench "$tvd" serve --config "$work/tvd.json" > "$work/serve.l
 pid=$!
 for _ in $(seq 100); do "$tvctl" --socket "$work/state/tvd.sock" status >/dev/null 2>&1 && break; sleep 0.05; done
 "$tvctl" --socket "$work/state/tvd.sock" enqueue cpu-avx2 >/dev/null
-until "$tvctl" --socket "$work/state/tvd.sock" --json status | grep -q '"publishing"'; do sleep 0.05; done
+until any_job "$work/state/tvd.sock" publishing; do sleep 0.05; done
 sleep 1  # A's publish is under way
 t0=$(date +%s%N)
 "$tvctl" --socket "$work/state/tvd.sock" enqueue cpu-armv9 >/dev/null
-until git -C "$work/env" log --format=%s | grep -q "($b)"; do sleep 0.05; done
+until [[ $(git -C "$work/env" log --format=%s) == *"($b)"* ]]; do sleep 0.05; done
 "$tvctl" --socket "$work/state/tvd.sock" status >&2
 echo "recipe commit of B waited $((($(date +%s%N) - t0) / 1000000)) ms behind a ${publish_s} s publish"

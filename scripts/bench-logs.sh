@@ -36,7 +36,7 @@ echo "tvd idle: $(rss) MiB"
 # shellcheck disable=SC2086
 "$tvctl" --socket "$sock" enqueue --no-publish $specs >/dev/null
 peak=0 start=$(date +%s)
-while "$tvctl" --socket "$sock" --json status | grep -q '"building"\|"queued"'; do
+while any_job "$sock" building queued; do
   now=$(rss)
   [ "$now" -gt "$peak" ] && peak=$now
   sleep 1

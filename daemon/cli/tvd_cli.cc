@@ -291,7 +291,7 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
   out << "workload: " << workload << "\n"
       << "host: " << format_size(so.host.memory) << ", " << so.host.cores << " cores; budget "
       << format_size(results.front().budget) << "\n"
-      << "lower bound " << hours(results.front().lower_bound) << " = max(longest build "
+      << "tvd's lower bound " << hours(results.front().lower_bound) << " = max(longest build "
       << hours(results.front().longest_job) << ", memory x time / budget "
       << hours(results.front().memory_bound) << ", build time / " << results.front().max_parallel
       << " slots " << hours(results.front().slot_bound) << ")\n";
@@ -302,14 +302,16 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
         << hours(results.front().cpu_bound) << " (cores x time / cores)\n";
   }
   out << "\n";
-  Table t({"POLICY", "SLOTS", "MAKESPAN", "OVER BOUND", "PEAK RESERVED", "BUDGET", "IDLE"});
+  // Each policy against its own bound: its slots, and memory only where it keeps to the budget.
+  Table t({"POLICY", "SLOTS", "MAKESPAN", "ITS BOUND", "OVER BOUND", "PEAK RESERVED", "BUDGET",
+           "IDLE"});
   for (const auto& r : results) {
     char over[32];
     std::snprintf(over, sizeof over, "%+.1f %%",
                   100.0 * (static_cast<double>(r.makespan.count()) /
                                static_cast<double>(r.lower_bound.count()) -
                            1));
-    t.add({r.name, std::to_string(r.max_parallel), hours(r.makespan), over,
+    t.add({r.name, std::to_string(r.max_parallel), hours(r.makespan), hours(r.lower_bound), over,
            format_size(r.peak_reserved) + (r.over_budget ? " (over budget!)" : ""),
            format_size(r.budget), hours(r.idle)});
   }
@@ -325,75 +327,113 @@ int report_error(const Error& e, std::ostream& err) {
   return exit_code(e);
 }
 
+namespace {
+
+// Everything the command line can give; each subcommand declares and reads its own part.
+struct Args {
+  Options o;
+  std::vector<std::string> specs;
+  bool all = false, force = false, overwrite = false, dry_run = false;
+  CheckArgs check;
+  SimulateArgs simulate;
+};
+
+// The subcommands, as a table (as tvctl's): each declares its options and runs.
+struct Tool {
+  const char* name;
+  const char* help;
+  void (*declare)(CLI::App& sub, Args& a);
+  int (*run)(Args& a, std::ostream& out, std::ostream& err);
+};
+
+const Tool kTools[] = {
+    {"generate", "write missing recipes into <flox_env>/.flox/pkgs",
+     [](CLI::App& c, Args& a) {
+       c.add_option(
+           "spec", a.specs,
+           "variants: sm89-avx512vnni, cpu-avx2, python312-cuda12_9-sm90-avx2, 'sm90-*', all");
+       c.add_flag("--all", a.all, "every variant of the configured matrix");
+       c.add_flag("--dry-run", a.dry_run, "report what would be written; write nothing");
+       c.add_flag("--force", a.force, "accept excluded variants (they may not build)");
+       c.add_flag("--overwrite", a.overwrite, "replace recipes that differ from the templates");
+       c.add_flag("--json", a.o.json, "print one JSON document");
+       c.footer(
+           "Examples:\n"
+           "  tvd generate sm89-avx512vnni          one variant, default Python and CUDA\n"
+           "  tvd generate 'sm90-*' cpu-avx2         a glob and a CPU-only variant\n"
+           "  tvd generate --all --dry-run           what the whole matrix would write\n"
+           "A recipe that exists is never replaced unless --overwrite is given.");
+     },
+     [](Args& a, std::ostream& out, std::ostream& err) {
+       return cmd_generate(a.o, a.specs, a.all, a.force, a.overwrite, a.dry_run, out, err);
+     }},
+    {"matrix", "every cell: recipe state, GPU target and its source, exclusions",
+     [](CLI::App& c, Args& a) { c.add_flag("--json", a.o.json, "print one JSON document"); },
+     [](Args& a, std::ostream& out, std::ostream& err) { return cmd_matrix(a.o, out, err); }},
+    {"check-config", "load the config, matrix and templates and report problems",
+     [](CLI::App&, Args&) {},
+     [](Args& a, std::ostream& out, std::ostream& err) { return cmd_check_config(a.o, out, err); }},
+    {"check", "pre-flight checks of recipes: what would fail in flox build, and the fix",
+     [](CLI::App& c, Args& a) {
+       c.add_option("spec", a.check.specs,
+                    "variants (as for generate); default: every cell of the matrix");
+       c.add_flag("--json", a.check.json, "print one JSON document");
+       c.add_flag("--no-eval", a.check.no_eval,
+                  "only the checks of the recipes' text, no evaluation by Nix");
+       c.footer(
+           "Each finding names the file and line, what would fail and when, and the fix. With\n"
+           "nix-instantiate installed (config \"check\"), each recipe is also evaluated for its\n"
+           "platform as flox would, up to its derivation. Exit 1 when there is an error finding.");
+     },
+     [](Args& a, std::ostream& out, std::ostream& err) {
+       a.check.config = a.o.config;
+       return cmd_check(a.check, out, err);
+     }},
+    {"serve", "run the service in the foreground (systemd runs this)", [](CLI::App&, Args&) {},
+     [](Args& a, std::ostream& out, std::ostream& err) {
+       return app::serve(a.o.config, out, err);
+     }},
+    {"simulate", "a night of builds on a virtual clock: tvd's policy against fifo-2 and serial",
+     [](CLI::App& c, Args& a) {
+       c.add_option("--memory", a.simulate.memory, "host memory (default 256GiB)");
+       c.add_option("--cores", a.simulate.cores, "host cores (default 64)");
+       c.add_option("--max-parallel", a.simulate.max_parallel,
+                    "tvd's slots: a number, or auto = max(1, cores / 32)");
+       c.add_option("--budget", a.simulate.budget,
+                    "memory budget: a size, or auto = memory less max(4 GiB, 5 %)");
+       c.add_option("--profile", a.simulate.profile,
+                    "JSON list of {variant, kind, peak, duration}; default: the matrix with "
+                    "realistic figures");
+       c.add_flag("--json", a.o.json, "print one JSON document");
+       c.footer(
+           "Examples:\n"
+           "  tvd simulate                              the default night on a 256 GiB, 64-core "
+           "host\n"
+           "  tvd simulate --memory 512GiB --cores 128  a bigger host\n"
+           "  tvd simulate --profile night.json --json");
+     },
+     [](Args& a, std::ostream& out, std::ostream& err) {
+       return cmd_simulate(a.o, a.simulate, out, err);
+     }},
+};
+
+}  // namespace
+
 int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   CLI::App app{"tvd: builds a matrix of TorchVision variants with flox", "tvd"};
   app.fallthrough();
   app.require_subcommand(1);
-  Options o;
+  Args a;
   std::string config_path;
   app.add_option("--config", config_path,
                  "config file (default: /etc/tvd/tvd.json if it exists, else built-in defaults "
                  "with flox_env the current directory)");
-
-  std::vector<std::string> specs;
-  bool all = false, force = false, overwrite = false, dry_run = false;
-  auto* gen = app.add_subcommand("generate", "write missing recipes into <flox_env>/.flox/pkgs");
-  gen->add_option(
-      "spec", specs,
-      "variants: sm89-avx512vnni, cpu-avx2, python312-cuda12_9-sm90-avx2, 'sm90-*', all");
-  gen->add_flag("--all", all, "every variant of the configured matrix");
-  gen->add_flag("--dry-run", dry_run, "report what would be written; write nothing");
-  gen->add_flag("--force", force, "accept excluded variants (they may not build)");
-  gen->add_flag("--overwrite", overwrite, "replace recipes that differ from the templates");
-  gen->add_flag("--json", o.json, "print one JSON document");
-  gen->footer(
-      "Examples:\n"
-      "  tvd generate sm89-avx512vnni          one variant, default Python and CUDA\n"
-      "  tvd generate 'sm90-*' cpu-avx2         a glob and a CPU-only variant\n"
-      "  tvd generate --all --dry-run           what the whole matrix would write\n"
-      "A recipe that exists is never replaced unless --overwrite is given.");
-
-  auto* mat = app.add_subcommand("matrix",
-                                 "every cell: recipe state, GPU target and its source, exclusions");
-  mat->add_flag("--json", o.json, "print one JSON document");
-
-  auto* check = app.add_subcommand("check-config",
-                                   "load the config, matrix and templates and report problems");
-
-  CheckArgs check_args;
-  auto* recipes = app.add_subcommand(
-      "check", "pre-flight checks of recipes: what would fail in flox build, and the fix");
-  recipes->add_option("spec", check_args.specs,
-                      "variants (as for generate); default: every cell of the matrix");
-  recipes->add_flag("--json", check_args.json, "print one JSON document");
-  recipes->add_flag("--no-eval", check_args.no_eval,
-                    "only the checks of the recipes' text, no evaluation by Nix");
-  recipes->footer(
-      "Each finding names the file and line, what would fail and when, and the fix. With\n"
-      "nix-instantiate installed (config \"check\"), each recipe is also evaluated for its\n"
-      "platform as flox would, up to its derivation. Exit 1 when there is an error finding.");
-
-  auto* serve =
-      app.add_subcommand("serve", "run the service in the foreground (systemd runs this)");
-
-  SimulateArgs sim;
-  auto* simulate = app.add_subcommand(
-      "simulate", "a night of builds on a virtual clock: tvd's policy against fifo-2 and serial");
-  simulate->add_option("--memory", sim.memory, "host memory (default 256GiB)");
-  simulate->add_option("--cores", sim.cores, "host cores (default 64)");
-  simulate->add_option("--max-parallel", sim.max_parallel,
-                       "tvd's slots: a number, or auto = max(1, cores / 32)");
-  simulate->add_option("--budget", sim.budget,
-                       "memory budget: a size, or auto = memory less max(4 GiB, 5 %)");
-  simulate->add_option("--profile", sim.profile,
-                       "JSON list of {variant, kind, peak, duration}; default: the matrix with "
-                       "realistic figures");
-  simulate->add_flag("--json", o.json, "print one JSON document");
-  simulate->footer(
-      "Examples:\n"
-      "  tvd simulate                              the default night on a 256 GiB, 64-core host\n"
-      "  tvd simulate --memory 512GiB --cores 128  a bigger host\n"
-      "  tvd simulate --profile night.json --json");
+  std::vector<std::pair<const Tool*, CLI::App*>> tools;
+  for (const auto& t : kTools) {
+    CLI::App* sub = app.add_subcommand(t.name, t.help);
+    t.declare(*sub, a);
+    tools.emplace_back(&t, sub);
+  }
 
   std::vector<std::string> argv_rev(args.rbegin(), args.rend());
   try {
@@ -408,17 +448,10 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     err << "tvd: " << e.what() << "\n  hint: run 'tvd --help' or 'tvd COMMAND --help'\n";
     return 2;
   }
-  if (!config_path.empty()) o.config = config_path;
-
-  if (gen->parsed()) return cmd_generate(o, specs, all, force, overwrite, dry_run, out, err);
-  if (mat->parsed()) return cmd_matrix(o, out, err);
-  if (check->parsed()) return cmd_check_config(o, out, err);
-  if (recipes->parsed()) {
-    check_args.config = o.config;
-    return cmd_check(check_args, out, err);
+  if (!config_path.empty()) a.o.config = config_path;
+  for (const auto& [t, sub] : tools) {
+    if (sub->parsed()) return t->run(a, out, err);
   }
-  if (simulate->parsed()) return cmd_simulate(o, sim, out, err);
-  if (serve->parsed()) return app::serve(o.config, out, err);
   return 2;
 }
 

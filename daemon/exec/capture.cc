@@ -1,5 +1,4 @@
 #include "daemon/exec/capture.h"
-#include "daemon/exec/host.h"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -12,28 +11,15 @@
 #include <csignal>
 #include <memory>
 
+#include "daemon/exec/child_setup.h"
+#include "daemon/exec/host.h"
+
 namespace tvd::exec {
 
 namespace {
 
 namespace asio = boost::asio;
 namespace bp = boost::process::v2;
-
-// In the child: its own process group, no inherited descriptor but 0-2 (Boost.Process v2 in 1.81
-// leaks them otherwise), default SIGPIPE.
-struct ChildSetup {
-  template <class Launcher>
-  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-    ::setpgid(0, 0);
-    if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-      for (int fd = 3; fd < 65536; ++fd)
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    ::signal(SIGPIPE, SIG_DFL);
-    restore_child_descriptor_limit();
-    return {};
-  }
-};
 
 struct Job : std::enable_shared_from_this<Job> {
   explicit Job(asio::io_context& io) : out_pipe(io), err_pipe(io), timer(io) {}
@@ -117,7 +103,7 @@ std::vector<Captured> capture_all(const std::vector<std::vector<std::string>>& c
         job->proc = std::make_unique<bp::process>(
             io.get_executor(), exe, std::vector<std::string>(argv.begin() + 1, argv.end()),
             bp::process_stdio{nullptr, out_w, err_w}, bp::process_environment(env_list),
-            ChildSetup{});
+            ChildSetup<ChildGroup::kGroup>{});
       } catch (const std::exception& e) {
         r.err = "cannot execute '" + argv[0] + "': " + e.what();
         continue;

@@ -19,6 +19,7 @@
 #include <boost/process/v2/stdio.hpp>
 #include <map>
 
+#include "daemon/exec/child_setup.h"
 #include "daemon/exec/host.h"
 #include "daemon/exec/log_sink.h"
 
@@ -47,23 +48,6 @@ namespace {
 namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 using Clock = std::chrono::steady_clock;
-
-// Runs in the child between fork and exec: a session and process group of its own (so no
-// controlling terminal, and cancel reaches the whole group), every inherited descriptor but 0-2
-// closed at exec, and default SIGPIPE handling.
-struct ChildSetup {
-  template <class Launcher>
-  bp::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*&) {
-    if (::setsid() < 0) ::setpgid(0, 0);
-    if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-      for (int fd = 3; fd < 65536; ++fd)
-        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    ::signal(SIGPIPE, SIG_DFL);
-    restore_child_descriptor_limit();
-    return {};
-  }
-};
 
 class ProcessRunner;
 
@@ -155,7 +139,7 @@ class ProcessRunner final : public Runner {
       run->proc = std::make_unique<bp::process>(
           io_.get_executor(), exe, args, bp::process_stdio{nullptr, write_end, write_end},
           bp::process_environment(env), bp::process_start_dir(run->spec.cwd.string()),
-          ChildSetup{});
+          ChildSetup<ChildGroup::kSession>{});
     } catch (const std::exception& e) {
       // execve failed in the child (a script whose interpreter is missing, say).
       done = std::move(run->done);

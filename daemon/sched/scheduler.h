@@ -42,8 +42,11 @@ inline constexpr Names<Origin, 2> kOrigins{{{
     {Origin::kBatch, "batch"},
 }}};
 
+// `variant` below is always the variant's key as text (VariantKey::text(): the package in the
+// default environment, ENVIRONMENT/PACKAGE in another), never the package alone: the same
+// package in two environments is two variants. The scheduler stays below matrix/'s types.
 struct JobSpec {
-  std::string variant;  // the package name; a variant is never queued or running twice
+  std::string variant;  // its key as text; a variant is never queued or running twice
   BuildKind kind = BuildKind::kGpu;
   Origin origin = Origin::kInteractive;
   int priority = 0;

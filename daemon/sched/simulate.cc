@@ -95,28 +95,37 @@ std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const Simu
   auto up = [](double seconds) { return Duration(static_cast<long long>(std::ceil(seconds))); };
   const Duration memory_bound =
       up(memory_time / static_cast<double>(std::max<uint64_t>(1, budget)));
-  const Duration slot_bound = up(slot_time / std::max(1u, slots));
   const Duration cpu_bound = up(core_time / std::max(1u, o.host.cores));
 
-  std::vector<PolicyResult> out = {
-      run("tvd", work, {.memory_budget = budget, .max_parallel = slots}),
-      run("fifo-2", work,
-          {.memory_budget = budget,
-           .max_parallel = 2,
-           .order = Order::kArrival,
-           .memory_aware = false}),
-      run("serial", work,
-          {.memory_budget = budget,
-           .max_parallel = 1,
-           .order = Order::kArrival,
-           .memory_aware = false}),
+  struct Policy {
+    PolicyResult result;
+    bool memory_aware;
   };
-  for (auto& r : out) {
+  std::vector<Policy> policies = {
+      {run("tvd", work, {.memory_budget = budget, .max_parallel = slots}), true},
+      {run("fifo-2", work,
+           {.memory_budget = budget,
+            .max_parallel = 2,
+            .order = Order::kArrival,
+            .memory_aware = false}),
+       false},
+      {run("serial", work,
+           {.memory_budget = budget,
+            .max_parallel = 1,
+            .order = Order::kArrival,
+            .memory_aware = false}),
+       false},
+  };
+  // Each policy against a bound that holds for it: its own slots, and the memory bound only for
+  // a policy that keeps to the budget (the others may run over it, so it does not bind them).
+  std::vector<PolicyResult> out;
+  for (auto& [r, memory_aware] : policies) {
     r.longest_job = longest;
-    r.memory_bound = memory_bound;
-    r.slot_bound = slot_bound;
+    r.memory_bound = memory_aware ? memory_bound : Duration{};
+    r.slot_bound = up(slot_time / std::max(1u, r.max_parallel));
     r.cpu_bound = cpu_bound;
-    r.lower_bound = std::max({longest, memory_bound, slot_bound});
+    r.lower_bound = std::max({longest, r.memory_bound, r.slot_bound});
+    out.push_back(std::move(r));
   }
   return out;
 }

@@ -32,13 +32,14 @@ unsigned auto_max_parallel(unsigned cores);       // max(1, cores / 32)
 struct PolicyResult {
   std::string name;
   Duration makespan{};
-  // A true lower bound of the night's makespan under the simulation's rules (checked against the
-  // optimum of small instances, simulate_test.cc): the max of the three below.
+  // A true lower bound of this policy's night under the simulation's rules (checked against the
+  // optimum of small instances, simulate_test.cc): the max of the three below, for this policy.
   Duration lower_bound{};
   Duration longest_job{};
   Duration memory_bound{};  // sum of min(peak, budget) x duration / budget: a build larger than
-                            // the budget runs alone, holding all of it
-  Duration slot_bound{};    // sum of durations / tvd's max_parallel
+                            // the budget runs alone, holding all of it. 0 for a policy that does
+                            // not keep to the budget (fifo-2, serial): it does not bind them
+  Duration slot_bound{};    // sum of durations / the policy's max_parallel
   // The host's cores: sum of min(32, cores) x duration / cores. Not part of the bound: the
   // simulation does not slow builds that share cores, so above cores / 32 builds at once its
   // night is shorter than a real one would be, and this says by how much at least.

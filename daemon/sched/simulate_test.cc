@@ -36,6 +36,19 @@ TEST(Simulate, SerialIsTheSumOfDurations) {
   EXPECT_EQ(by_name(r, "tvd").longest_job, hours(3));
 }
 
+// Each policy is printed against a bound that holds for it: on a 32-core host tvd has one slot,
+// and fifo-2 (two slots, no memory rule) once showed -49.7 % "over" tvd's bound.
+TEST(Simulate, EveryPolicyIsAtOrAboveItsOwnBound) {
+  for (unsigned cores : {32u, 64u, 256u}) {
+    auto r = simulate(default_night(sixty()), {.host = {.memory = 256 * GiB, .cores = cores}});
+    for (const auto& p : r) {
+      EXPECT_GE(p.makespan, p.lower_bound) << p.name << " on " << cores << " cores";
+    }
+    EXPECT_EQ(by_name(r, "fifo-2").memory_bound, Duration{});  // it does not keep to the budget
+    EXPECT_EQ(by_name(r, "serial").lower_bound, by_name(r, "serial").makespan);  // sum of all
+  }
+}
+
 TEST(Simulate, TheDefaultNightStaysInBudgetNearItsLowerBound) {
   auto night = default_night(sixty());
   ASSERT_EQ(night.size(), 60u);

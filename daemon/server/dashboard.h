@@ -13,11 +13,7 @@
 #include <map>
 
 #include "daemon/server/http.h"
-#include "daemon/store/store.h"
-
-namespace tvd::service {
-class Service;
-}
+#include "daemon/service/service.h"
 
 namespace tvd::server {
 
@@ -28,7 +24,7 @@ class Dashboard {
 
  private:
   service::Service& service_;
-  std::map<int64_t, store::Store::BatchBuilds> finished_batches_;  // the nights page's reads
+  std::map<int64_t, service::Service::BatchBuilds> finished_batches_;  // the nights page's reads
 };
 
 }  // namespace tvd::server

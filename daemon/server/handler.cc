@@ -1,7 +1,8 @@
 #include "daemon/server/handler.h"
 
-#include <limits>
-#include <type_traits>
+#include <string_view>
+
+#include "proto/requests.h"
 
 namespace tvd::server {
 
@@ -21,37 +22,6 @@ Reply from(int64_t id, const Result<T>& r) {
   if (r) return Reply::success(id, json(*r));
   return failure(id, r.error());
 }
-
-// Typed reads of args; a wrong type is the client's error, said plainly.
-struct Args {
-  const json& args;
-  std::string problem;
-
-  template <class T>
-  T get(const char* key, T fallback) {
-    if (!args.contains(key) || args[key].is_null()) return fallback;
-    const json& v = args[key];
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
-      // nlohmann would turn 1e300 or -1 into some whole number of T without a word.
-      const bool whole = v.is_number_integer() || v.is_number_unsigned();
-      if (!whole || (v.is_number_unsigned()
-                         ? v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
-                         : v.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
-                               v.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))) {
-        problem = std::string("\"") + key + "\" must be a whole number from " +
-                  std::to_string(std::numeric_limits<T>::min()) + " to " +
-                  std::to_string(std::numeric_limits<T>::max());
-        return fallback;
-      }
-    }
-    try {
-      return v.get<T>();
-    } catch (const json::exception&) {
-      problem = std::string("\"") + key + "\" has the wrong type";
-      return fallback;
-    }
-  }
-};
 
 // A flag as the request gives it: true only when it is the JSON `true`. (A wrong type is refused
 // where the op reads its args; here it must not throw.)
@@ -92,65 +62,61 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
                           "changes need root or membership of the group '" +
                               service.setup().config.socket_group + "'");
   }
-  Args a{req.args, {}};
-  auto bad_args = [&] { return Reply::failure(req.id, Code::kBadRequest, a.problem); };
+  // The op's request, read from its args by the request's one field list (proto/requests.h).
+  auto bad = [&](const Error& e) { return Reply::failure(req.id, Code::kBadRequest, e.message); };
+  auto need_id = [&](int64_t id, const char* key) -> std::optional<Reply> {
+    if (id > 0) return std::nullopt;
+    return Reply::failure(req.id, Code::kBadRequest,
+                          std::string("\"") + key + "\" must be a" +
+                              (std::string_view(key) == "batch" ? " batch id" : " job id"));
+  };
 
-  if (req.op == "status") return Reply::success(req.id, json(service.status()));
-  if (req.op == "show") {
-    auto id = a.get<int64_t>("job", 0);
-    if (!a.problem.empty()) return bad_args();
-    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
-    return from(req.id, service.show(static_cast<service::JobId>(id)));
+  if (req.op == proto::StatusRequest::kOp) return Reply::success(req.id, json(service.status()));
+  if (req.op == proto::ShowRequest::kOp) {
+    auto r = proto::from_args<proto::ShowRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (auto no = need_id(r->job, "job")) return *no;
+    return from(req.id, service.show(static_cast<service::JobId>(r->job)));
   }
-  if (req.op == "enqueue") {
-    service::EnqueueRequest r;
-    r.specs = a.get<std::vector<std::string>>("specs", {});
-    r.all = a.get<bool>("all", false);
-    r.batch = a.get<std::string>("batch", "");
-    r.priority = a.get<int>("priority", 0);
-    r.force = a.get<bool>("force", false);
-    r.no_publish = a.get<bool>("no_publish", false);
-    if (!a.problem.empty()) return bad_args();
-    return from(req.id, service.enqueue(r));
+  if (req.op == proto::EnqueueRequest::kOp) {
+    auto r = proto::from_args<proto::EnqueueRequest>(req.args);
+    if (!r) return bad(r.error());
+    return from(req.id, service.enqueue(*r));
   }
-  if (req.op == "cancel") {
-    auto ids = a.get<std::vector<int64_t>>("jobs", {});
-    if (!a.problem.empty()) return bad_args();
-    if (ids.empty()) return Reply::failure(req.id, Code::kBadRequest, "\"jobs\" must list job ids");
-    std::vector<service::JobId> jobs(ids.begin(), ids.end());
+  if (req.op == proto::CancelRequest::kOp) {
+    auto r = proto::from_args<proto::CancelRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (r->jobs.empty()) {
+      return Reply::failure(req.id, Code::kBadRequest, "\"jobs\" must list job ids");
+    }
+    std::vector<service::JobId> jobs(r->jobs.begin(), r->jobs.end());
     return from(req.id, service.cancel(jobs));
   }
-  if (req.op == "retry") {
-    auto id = a.get<int64_t>("job", 0);
-    if (!a.problem.empty()) return bad_args();
-    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
-    return from(req.id, service.retry(static_cast<service::JobId>(id)));
+  if (req.op == proto::RetryRequest::kOp) {
+    auto r = proto::from_args<proto::RetryRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (auto no = need_id(r->job, "job")) return *no;
+    return from(req.id, service.retry(static_cast<service::JobId>(r->job)));
   }
-  if (req.op == "matrix") return Reply::success(req.id, json(service.matrix()));
-  if (req.op == "batches") return from(req.id, service.batches());
-  if (req.op == "show-batch") {
-    auto id = a.get<int64_t>("batch", 0);
-    if (!a.problem.empty()) return bad_args();
-    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"batch\" must be a batch id");
-    return from(req.id, service.show_batch(id));
+  if (req.op == proto::MatrixRequest::kOp) return Reply::success(req.id, json(service.matrix()));
+  if (req.op == proto::BatchesRequest::kOp) return from(req.id, service.batches());
+  if (req.op == proto::ShowBatchRequest::kOp) {
+    auto r = proto::from_args<proto::ShowBatchRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (auto no = need_id(r->batch, "batch")) return *no;
+    return from(req.id, service.show_batch(r->batch));
   }
-  if (req.op == "generate") {
-    auto specs = a.get<std::vector<std::string>>("specs", {});
-    auto all = a.get<bool>("all", false);
-    auto dry_run = a.get<bool>("dry_run", false);
-    auto force = a.get<bool>("force", false);
-    if (!a.problem.empty()) return bad_args();
-    return from(req.id, service.generate(specs, all, dry_run, force));
+  if (req.op == proto::GenerateRequest::kOp) {
+    auto r = proto::from_args<proto::GenerateRequest>(req.args);
+    if (!r) return bad(r.error());
+    return from(req.id, service.generate(r->specs, r->all, r->dry_run, r->force));
   }
-  if (req.op == "logs") {
-    auto id = a.get<int64_t>("job", 0);
-    auto offset = a.get<int64_t>("offset", -1);
-    auto attempt = a.get<int>("attempt", 0);
-    a.get<bool>("follow", false);
-    if (!a.problem.empty()) return bad_args();
-    if (id <= 0) return Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id");
-    return from(req.id, service.logs(static_cast<service::JobId>(id), offset,
-                                     attempt > 0 ? std::optional<int>(attempt) : std::nullopt));
+  if (req.op == proto::LogsRequest::kOp) {
+    auto r = proto::from_args<proto::LogsRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (auto no = need_id(r->job, "job")) return *no;
+    return from(req.id, service.logs(static_cast<service::JobId>(r->job), r->offset.value_or(-1),
+                                     r->attempt && *r->attempt > 0 ? r->attempt : std::nullopt));
   }
   return Reply::failure(
       req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
@@ -167,16 +133,13 @@ bool is_follow(const proto::Request& req) {
 namespace {
 
 Followed follow_op(const proto::Request& req, service::Service& service, const Peer& /*peer*/) {
-  Args a{req.args, {}};
-  auto id = a.get<int64_t>("job", 0);
-  auto offset = a.get<int64_t>("offset", -1);
-  auto attempt = a.get<int>("attempt", 0);
-  if (!a.problem.empty()) return {Reply::failure(req.id, Code::kBadRequest, a.problem), {}, {}};
-  if (id <= 0) {
+  auto r = proto::from_args<proto::LogsRequest>(req.args);
+  if (!r) return {Reply::failure(req.id, Code::kBadRequest, r.error().message), {}, {}};
+  if (r->job <= 0) {
     return {Reply::failure(req.id, Code::kBadRequest, "\"job\" must be a job id"), {}, {}};
   }
-  auto step = service.follow_logs({static_cast<service::JobId>(id), offset,
-                                   attempt > 0 ? std::optional<int>(attempt) : std::nullopt});
+  auto step = service.follow_logs({static_cast<service::JobId>(r->job), r->offset.value_or(-1),
+                                   r->attempt && *r->attempt > 0 ? r->attempt : std::nullopt});
   if (!step) return {failure(req.id, step.error()), {}, {}};
   Followed out{Reply::success(req.id, json(step->slice)), std::nullopt, step->wait, step->next};
   out.reply.more = !step->done;

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
   const Matrix& m = service.setup().matrix;
-  auto last = service.store().last_jobs();
+  auto last = service.last_jobs();
   if (!last) return internal(last.error());
   const int64_t now = now_s();
 

@@ -77,7 +77,7 @@ std::string label(const char* key, const std::string& value) {
 std::string render_metrics(service::Service& service) {
   Writer w;
   w.family("tvd_jobs", "gauge", "Jobs in the store by state (finished jobs stay counted).");
-  auto counts = service.store().job_counts();
+  auto counts = service.job_counts();
   for (const auto& [state, name] : service::kJobStates.entries()) {
     int64_t n = 0;
     if (counts) {
@@ -136,7 +136,7 @@ std::string render_metrics(service::Service& service) {
              static_cast<double>(n));
   }
 
-  if (auto b = service.store().last_batch("nightly"); b && *b) {
+  if (auto b = service.last_batch("nightly"); b && *b) {
     const auto& batch = **b;
     w.family("tvd_nightly_last_start_timestamp_seconds", "gauge",
              "When the last nightly batch started (Unix time).");

@@ -19,18 +19,18 @@ using html::escape;
 using nlohmann::json;
 
 HttpResponse nights_page(const HttpRequest& req, service::Service& service,
-                         std::map<int64_t, store::Store::BatchBuilds>& finished) {
-  auto batches = service.store().batches(30);
+                         std::map<int64_t, service::Service::BatchBuilds>& finished) {
+  auto batches = service.batch_records(30);
   if (!batches) return internal(batches.error());
   const int64_t now = now_s();
   std::vector<ChartPoint> points;
   std::string rows;
   for (auto it = batches->rbegin(); it != batches->rend(); ++it) {
     // A finished batch's builds do not change: read them once (10,000 attempts a night).
-    std::optional<store::Store::BatchBuilds> builds;
+    std::optional<service::Service::BatchBuilds> builds;
     if (auto c = finished.find(it->id); c != finished.end()) builds = c->second;
     if (!builds) {
-      auto read = service.store().batch_builds(it->id);
+      auto read = service.batch_builds(it->id);
       if (!read) return internal(read.error());
       builds = *read;
       if (it->finished_at) finished.emplace(it->id, *read);

@@ -13,11 +13,7 @@
 #include "daemon/base/result.h"
 #include "daemon/server/html.h"
 #include "daemon/server/http.h"
-#include "daemon/store/store.h"
-
-namespace tvd::service {
-class Service;
-}
+#include "daemon/service/service.h"
 
 namespace tvd::server::pages {
 
@@ -28,7 +24,7 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
 HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t id);
 HttpResponse log_slice(const HttpRequest& req, service::Service& service, int64_t id);
 HttpResponse nights_page(const HttpRequest& req, service::Service& service,
-                         std::map<int64_t, store::Store::BatchBuilds>& finished_batches);
+                         std::map<int64_t, service::Service::BatchBuilds>& finished_batches);
 
 // Shared by the pages.
 int64_t now_s();

@@ -20,8 +20,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string attempts_table(const std::vector<store::AttemptRow>& attempts, int64_t now,
-                           bool with_job) {
+std::string attempts_table(const std::vector<service::Service::AttemptRecord>& attempts,
+                           int64_t now, bool with_job) {
   std::string out = "<table class=\"attempts\"><tr>" + std::string(with_job ? "<th>Job</th>" : "") +
                     "<th>Attempt</th><th>Phase</th><th>Started</th><th>Took</th><th>Outcome</th>"
                     "<th>Peak memory</th><th>Reason</th></tr>";
@@ -52,7 +52,7 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
     names.push_back(v.key().text());
     if (names.back() == package) cell = v;
   }
-  auto jobs = service.store().variant_jobs(VariantKey::from_text(package), 30);
+  auto jobs = service.variant_jobs(VariantKey::from_text(package), 30);
   if (!jobs) return internal(jobs.error());
   if (!cell && jobs->empty()) {
     auto near = nearest(package, names);
@@ -88,9 +88,9 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
 
   // The chart and the attempts: oldest first for the chart, newest first in the table.
   std::vector<ChartPoint> points;
-  std::vector<store::AttemptRow> recent;
+  std::vector<service::Service::AttemptRecord> recent;
   for (auto it = jobs->rbegin(); it != jobs->rend(); ++it) {
-    auto attempts = service.store().attempts(it->id);
+    auto attempts = service.attempt_rows(it->id);
     if (!attempts) return internal(attempts.error());
     for (const auto& a : *attempts) {
       if (a.phase == "build" && a.ended_at && a.outcome && *a.outcome != "interrupted" &&
@@ -132,12 +132,12 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
 }
 
 HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t id) {
-  auto row = service.store().job(id);
+  auto row = service.job_row(id);
   if (!row) return internal(row.error());
   if (!*row) {
     return not_found("No job " + std::to_string(id) + ".", "The queue page lists jobs: /queue");
   }
-  auto attempts = service.store().attempts(id);
+  auto attempts = service.attempt_rows(id);
   if (!attempts) return internal(attempts.error());
   const auto& j = **row;
   const int64_t now = now_s();

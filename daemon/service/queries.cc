@@ -70,6 +70,14 @@ proto::StatusView Service::status() {
         // The expected end, from this variant's history (or its kind's, or the default).
         j.expected_s = it->second->expected.count();
         j.eta_at = unix_seconds(it->second->started + it->second->expected);
+        if (const Job* job = engine_->job(static_cast<JobId>(r.id))) {
+          const auto source = engine_->estimator()
+                                  .estimate(it->second->variant, kind_of(job->variant))
+                                  .duration_source;
+          j.expected_from = source == "measured"       ? "history"
+                            : source == "kind average" ? "kind"
+                                                       : "default";
+        }
         j.reserved = it->second->reservation;
       }
       out.jobs.push_back(std::move(j));

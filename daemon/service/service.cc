@@ -248,16 +248,6 @@ void Service::count_attempts(const Job& j, Change& c) {
   }
 }
 
-Result<std::optional<store::JobRow>> Service::job_row(int64_t id) const {
-  if (const Change* c = recorder_->waiting(id)) return std::optional<store::JobRow>(c->job);
-  return store_.job(id);
-}
-
-Result<std::vector<store::AttemptRow>> Service::attempt_rows(int64_t id) const {
-  if (const Change* c = recorder_->waiting(id)) return c->attempts;
-  return store_.attempts(id);
-}
-
 Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   if (r.all == !r.specs.empty()) {
     return fail(ErrorKind::kBadInput, "name the variants to enqueue, or all (not both)",

@@ -17,6 +17,7 @@
 #include "daemon/service/engine.h"
 #include "daemon/service/recorder.h"
 #include "daemon/store/store.h"
+#include "proto/requests.h"
 #include "proto/views.h"
 
 namespace tvd::service {
@@ -32,14 +33,7 @@ struct Parts {
       make_lane;
 };
 
-struct EnqueueRequest {
-  std::vector<std::string> specs;
-  bool all = false;
-  std::string batch;
-  int priority = 0;
-  bool force = false;
-  bool no_publish = false;
-};
+using proto::EnqueueRequest;  // what an enqueue asks for: proto/requests.h
 
 class Service {
  public:
@@ -108,6 +102,25 @@ class Service {
   Engine& engine() { return *engine_; }
   store::Store& store() { return store_; }
   const store::Store& store() const { return store_; }
+
+  // What the dashboard and /metrics read (history.cc): the store's history with the changes that
+  // wait to be recorded laid over it, as `show` and `status` see them, so that a page never
+  // shows an older state than tvctl. The server reads these, never the store.
+  using JobRecord = store::JobRow;
+  using AttemptRecord = store::AttemptRow;
+  using BatchRecord = store::Store::BatchRow;
+  using BatchBuilds = store::Store::BatchBuilds;
+  // Job `id` as the store has it, or newer, as it waits to be written (recorder.h).
+  Result<std::optional<JobRecord>> job_row(int64_t id) const;
+  Result<std::vector<AttemptRecord>> attempt_rows(int64_t id) const;
+  // Every variant's newest job.
+  Result<std::map<VariantKey, JobRecord>> last_jobs() const;
+  // A variant's newest `limit` jobs, newest first.
+  Result<std::vector<JobRecord>> variant_jobs(const VariantKey& variant, int limit) const;
+  Result<std::map<std::string, int64_t>> job_counts() const;        // state -> jobs
+  Result<std::vector<BatchRecord>> batch_records(int limit) const;  // newest first
+  Result<std::optional<BatchRecord>> last_batch(const std::string& name) const;
+  Result<BatchBuilds> batch_builds(int64_t batch_id) const;
   // Every ended attempt in the store's history and since: for /metrics.
   const AttemptStats& attempt_stats() const { return stats_; }
   // Writes to the store that failed, and the changes that wait (recorder.h): for /metrics.
@@ -118,9 +131,6 @@ class Service {
   Service(Setup setup, store::Store store) : setup_(std::move(setup)), store_(std::move(store)) {}
   // The job's change and its event in one transaction; whether the store has it now.
   bool persist(const Job& j, const std::optional<JobEvent>& event);
-  // Job `id` as the store has it, or newer, as it waits to be written (recorder.h).
-  Result<std::optional<store::JobRow>> job_row(int64_t id) const;
-  Result<std::vector<store::AttemptRow>> attempt_rows(int64_t id) const;
   // Counts j's newly ended attempts (in memory, and in `c` for the store).
   void count_attempts(const Job& j, Change& c);
   // At start: what the store's history taught (Service::start).

@@ -124,6 +124,18 @@ class DaemonTest : public ::testing::Test {
     ADD_FAILURE() << "jobs did not settle: " << s.dump();
     return s;
   }
+  // Polls until the first job of status is in `state` (up to `limit`); the last status read.
+  json first_job_in(const std::string& state, std::chrono::seconds limit = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    json s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      s = status();
+      if (!s["jobs"].empty() && s["jobs"][0]["state"] == state) return s;
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "the first job never was " << state << ": " << s.dump();
+    return s;
+  }
   size_t calls(const std::string& prefix) {
     std::ifstream in(plan / "calls");
     size_t n = 0;

@@ -8,6 +8,8 @@
 namespace tvd::integration {
 namespace {
 
+using ::testing::Not;
+
 class ServiceTest : public DaemonTest {};
 
 TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
@@ -285,8 +287,10 @@ TEST_F(ServiceTest, StatusGivesRunningBuildsAnEta) {
   }
   ASSERT_TRUE(s["jobs"][0].contains("eta_at")) << s.dump();
   EXPECT_EQ(s["jobs"][0]["expected_s"], 7200);  // the CPU default, 2 h: no history yet
+  EXPECT_EQ(s["jobs"][0]["expected_from"], "default");
   auto human = tvctl({"status"});
-  EXPECT_THAT(human.out, HasSubstr("(from history)"));
+  EXPECT_THAT(human.out, HasSubstr("(a default: no build of it yet)"));
+  EXPECT_THAT(human.out, Not(HasSubstr("(from history)")));
   EXPECT_THAT(human.out, ::testing::ContainsRegex("\\[[#.]{20}\\] +[0-9]+% ETA"));
   auto watched = tvctl({"watch", "--count", "2", "--interval", "0.2"});
   EXPECT_EQ(watched.exit_code, 0) << watched.err;
@@ -294,6 +298,18 @@ TEST_F(ServiceTest, StatusGivesRunningBuildsAnEta) {
   for (size_t at = 0; (at = watched.out.find("JOB  VARIANT", at)) != std::string::npos; ++at)
     ++tables;
   EXPECT_EQ(tables, 2u);
+  settle();
+
+  // Built once: the next build's expectation is this variant's own history.
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 100; ++i) {
+    s = status();
+    if (s["jobs"][0]["phase"] == "build" && s["jobs"][0].contains("eta_at")) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(s["jobs"][0]["expected_from"], "history") << s.dump();
+  EXPECT_LT(s["jobs"][0]["expected_s"].get<int64_t>(), 60);
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("(from history)"));
   settle();
 }
 

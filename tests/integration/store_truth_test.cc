@@ -198,7 +198,7 @@ TEST_F(StoreTruthTest, ALockedStoreDuringABuildLosesNothingAndRepeatsNothing) {
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir / "state" / "tvd.db").c_str(), &other), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-  std::this_thread::sleep_for(3s);  // the build ended meanwhile
+  first_job_in("publishing");  // the build ended meanwhile: its change waits
 
   const auto asked = std::chrono::steady_clock::now();
   auto s = status();
@@ -218,6 +218,15 @@ TEST_F(StoreTruthTest, ALockedStoreDuringABuildLosesNothingAndRepeatsNothing) {
   EXPECT_THAT(refused.err, HasSubstr("Nothing was queued."));
   auto metrics = testing::http_get(http_port(), "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("tvd_store_waiting_jobs 1"));
+  // The pages and /metrics show what tvctl shows (the change that waits), not the store's older
+  // "building": they read the service, never the store.
+  EXPECT_THAT(metrics.body, HasSubstr("tvd_jobs{state=\"publishing\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("tvd_jobs{state=\"building\"} 0\n"));
+  auto job_page = testing::http_get(http_port(), "/job/1");
+  EXPECT_THAT(job_page.body, HasSubstr(">publishing (publish)</td>"));
+  auto variant_page = testing::http_get(http_port(), "/variant/" + cpu);
+  EXPECT_THAT(variant_page.body, HasSubstr("publishing"));
+  EXPECT_THAT(variant_page.body, Not(HasSubstr(">building<")));
 
   ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(other);
@@ -265,9 +274,7 @@ TEST_F(StoreTruthTest, AFullStateDirectoryDuringABuildLosesNothingAndRepeatsNoth
     while (filler.write(block.data(), static_cast<std::streamsize>(block.size())))
       ;
   }
-  std::this_thread::sleep_for(3s);  // the build ended meanwhile
-  auto s = status();
-  EXPECT_EQ(s["jobs"][0]["state"], "publishing") << s.dump();
+  auto s = first_job_in("publishing");  // the build ended meanwhile: its change waits
   ASSERT_FALSE(s["gates"].empty()) << s.dump();
   EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("the store cannot be written since"));
   EXPECT_THAT(s["gates"][0].get<std::string>(), HasSubstr("full"));

@@ -1,7 +1,16 @@
 // A lane with no git: recipe commits end as a table says (by package; the n-th commit takes the
 // n-th outcome, the last repeats; by default they succeed), and a publish runs `flox publish`
-// through the runner, so that the runner's table scripts it and cancelling it works as on a real
+// through the runner, so that the runner's table scripts it and cancelling works as on a real
 // lane; its result is read by flox's own classification.
+//
+// Where it differs from the git lane (flox/git_lane.h), on purpose:
+// - commits do not wait for each other: each takes `commit_takes_` from when it is asked (the git
+//   lane runs one transaction at a time). The engine's tests time builds, not the lane's queue;
+//   the lane's own order is tested with real git in flox/git_lane_test.cc.
+// - a publish does not hold the lane for its checks: busy() is true only while commits run (the
+//   git lane is busy while a publish's checks run, and a cancel then waits for them).
+// - recover() commits nothing and reports nothing (the git lane commits tvd's own recipes left
+//   uncommitted); recovery is tested on the git lane and end to end (tests/integration).
 #pragma once
 
 #include <chrono>
