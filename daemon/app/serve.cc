@@ -9,8 +9,8 @@
 #include <cstring>
 #include <functional>
 
+#include "daemon/app/host_checks.h"
 #include "daemon/base/log.h"
-#include "daemon/config/checks.h"
 #include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/flox/git_lane.h"

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "daemon/app/host_checks.h"
 #include "daemon/app/serve.h"
 #include "daemon/base/file.h"
 #include "daemon/base/table.h"
-#include "daemon/config/checks.h"
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"

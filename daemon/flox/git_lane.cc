@@ -296,7 +296,7 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
                       flox::Failure::kUnknown);
   }
   done.committed = true;
-  if (lane.config_.push) {
+  if (lane.config_.publishing.push) {
     if (auto stop = co_await push(lane)) {
       stop->committed = true;
       co_return *stop;
@@ -342,7 +342,7 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
     }
     committed.push_back(pkg);
   }
-  if (lane.config_.push && !committed.empty()) {
+  if (lane.config_.publishing.push && !committed.empty()) {
     co_await git(lane, "push", "-q");  // a publish pushes again if this fails
   }
   co_return committed;

@@ -33,11 +33,8 @@ struct GitLaneConfig {
   std::filesystem::path env_dir;  // the flox environment's checkout
   std::filesystem::path log_dir;  // where the lane's command logs go
   std::map<std::string, std::string> child_env;
-  std::string flox = "flox";
-  bool push = false;                  // push recipe commits to the upstream
-  std::string org;                    // for flox publish
-  std::filesystem::path signing_key;  // flox publish --signing-private-key, when set
-  std::filesystem::path worktrees;    // where publishing worktrees are made
+  PublishSettings publishing;       // flox, push, org, signing key; a reload changes them
+  std::filesystem::path worktrees;  // where publishing worktrees are made
   std::chrono::seconds git_timeout{300};
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
@@ -71,12 +68,7 @@ class GitLane : public Lane {
                std::function<void(std::vector<std::string>)> done) override;
 
   bool busy() const override { return busy_; }
-  void set_publishing(const PublishSettings& s) override {
-    config_.flox = s.flox;
-    config_.push = s.push;
-    config_.org = s.org;
-    config_.signing_key = s.signing_key;
-  }
+  void set_publishing(const PublishSettings& s) override { config_.publishing = s; }
   const GitLaneConfig& config() const { return config_; }
 
  private:

@@ -51,7 +51,7 @@ asio::awaitable<GitLane::Flows::Prepared> GitLane::Flows::prepare_publish(GitLan
                                "'git push -u origin BRANCH', or set another upstream")};
   }
   if (where.ahead > 0) {
-    if (!lane.config_.push) {
+    if (!lane.config_.publishing.push) {
       co_return Prepared{
           refused("HEAD is not pushed to its upstream: push it, or set publish.push")};
     }
@@ -105,11 +105,12 @@ void GitLane::upload(const std::string& package, const std::filesystem::path& lo
                      const std::function<void(exec::RunId, const std::string& rev)>& started) {
   const auto dir = worktree_dir(slot);
   exec::RunSpec spec;
-  spec.argv = {config_.flox, "publish", "-d", dir.string(), "-o", config_.org};
-  if (!config_.signing_key.empty()) {
+  const PublishSettings& p = config_.publishing;
+  spec.argv = {p.flox, "publish", "-d", dir.string(), "-o", p.org};
+  if (!p.signing_key.empty()) {
     // A catalog with its own store needs its uploads signed (flox publish's
     // --signing-private-key; DESIGN.md).
-    spec.argv.insert(spec.argv.end(), {"--signing-private-key", config_.signing_key.string()});
+    spec.argv.insert(spec.argv.end(), {"--signing-private-key", p.signing_key.string()});
   }
   spec.argv.push_back(package);
   spec.cwd = dir;

@@ -54,9 +54,7 @@ class GitLaneTest : public ::testing::Test {
                    {"HOME", dir.path().string()},
                    {"FAKE_FLOX_PLAN", plan.string()},
                    {"FLOX_FLOXHUB_TOKEN", "t0ken"}};
-    c.flox = testing::fake_flox().string();
-    c.push = true;
-    c.org = "acme";
+    c.publishing = {testing::fake_flox().string(), true, "acme", {}};
     c.worktrees = worktrees;
     lane = std::make_unique<GitLane>(io, *runner, c);
   }

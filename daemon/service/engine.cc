@@ -202,8 +202,8 @@ void Engine::start_build(Job& j) {
   a.phase = JobPhase::kBuild;
   a.started = clock_.now();
   a.log = log_path(j, JobPhase::kBuild);
-  auto spec =
-      flox::build_run(config_.flox, j.variant.environment->checkout, j.package, config_.child_env);
+  auto spec = flox::build_run(config_.publishing.flox, j.variant.environment->checkout, j.package,
+                              config_.child_env);
   spec.log = a.log;
   spec.log_limit = config_.log_limit;
   spec.wall_timeout = config_.build_timeout;
@@ -342,7 +342,7 @@ void Engine::reconfigure(const EngineConfig& c) {
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);
   for (auto& [name, lane] : lanes_)
-    lane->set_publishing(publish_settings(c));
+    lane->set_publishing(c.publishing);
   pump();
 }
 

@@ -121,12 +121,11 @@ struct EngineConfig {
   std::filesystem::path pytorch_env;
   // Per-attempt logs: <log_dir>/<variant>/<job>-<n>-<phase>.log (VariantKey::text()).
   std::filesystem::path log_dir;
-  std::string flox = "flox";
   std::map<std::string, std::string> child_env;
   bool publish = false;
-  std::string org;
-  std::filesystem::path signing_key;  // flox publish --signing-private-key
-  bool push = false;
+  // The flox binary (builds run it too), pushing, the org and the signing key: what each
+  // environment's lane is told (Lane::set_publishing), kept once.
+  flox::PublishSettings publishing;
   sched::Limits limits;
   sched::EstimatorDefaults estimates;
   std::chrono::seconds build_timeout{std::chrono::hours(12)};
@@ -140,8 +139,6 @@ struct EngineConfig {
   std::chrono::milliseconds sample_every{std::chrono::seconds(5)};
 };
 
-// What the lane is told about publishing under `c` (host_config.cc).
-flox::PublishSettings publish_settings(const EngineConfig& c);
 // The git lane of `environment` under `c`: its checkout, its logs under the log directory and
 // its publishing worktrees beside it, each named for the environment outside the default one
 // (host_config.cc).

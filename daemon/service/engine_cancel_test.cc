@@ -195,8 +195,8 @@ TEST_F(EngineMachine, ARaisedBudgetStartsWaitingBuildsAtOnce) {
 
 TEST_F(EngineMachine, PublishingSettingsOfAReloadReachTheLane) {
   auto c = config();
-  c.org = "other";
-  c.signing_key = "/etc/tvd/key";
+  c.publishing.org = "other";
+  c.publishing.signing_key = "/etc/tvd/key";
   engine->reconfigure(c);
   EXPECT_EQ(lane.settings().org, "other");
   EXPECT_EQ(lane.settings().signing_key, "/etc/tvd/key");

@@ -45,14 +45,14 @@ class EngineTest : public ::testing::Test {
     EngineConfig c;
     c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
-    c.flox = testing::fake_flox().string();
+    c.publishing.flox = testing::fake_flox().string();
     c.child_env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
                    {"HOME", dir.path().string()},
                    {"FAKE_FLOX_PLAN", plan.string()},
                    {"FLOX_FLOXHUB_TOKEN", "t0ken"}};
     c.publish = true;
-    c.org = "acme";
-    c.push = true;
+    c.publishing.org = "acme";
+    c.publishing.push = true;
     c.limits = {.memory_budget = 1000 * GiB, .max_parallel = 4};
     c.estimates = {.gpu_bytes = 40 * GiB, .cpu_bytes = 16 * GiB};
     c.max_tries = 3;

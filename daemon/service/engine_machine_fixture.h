@@ -70,9 +70,9 @@ class EngineMachine : public ::testing::Test {
     EngineConfig c;
     c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
-    c.flox = "flox";
+    c.publishing.flox = "flox";
     c.publish = true;
-    c.org = "acme";
+    c.publishing.org = "acme";
     c.limits = {.memory_budget = 100 * GiB, .max_parallel = 4};
     c.estimates = {.gpu_bytes = 40 * GiB, .cpu_bytes = 16 * GiB};
     c.max_tries = 3;
@@ -84,7 +84,7 @@ class EngineMachine : public ::testing::Test {
   void make(EngineConfig c, Lanes lanes = {}) {
     if (lanes.empty()) lanes = {{"default", &lane}};
     for (auto& [name, l] : lanes)
-      l->set_publishing(publish_settings(c));
+      l->set_publishing(c.publishing);
     engine = std::make_unique<Engine>(std::move(c), templates, runner, std::move(lanes), clock,
                                       [] { return sched::Measurements{}; });
     engine->on_change([this](const Job& j, const std::optional<JobEvent>& e) {

@@ -87,7 +87,7 @@ TEST_F(EngineTest, APermanentFailureIsNotRetriedAndStillFailsUntilItsRecipeChang
 
 TEST_F(EngineTest, APublishPreconditionSaysWhatToFixAndRetryPublishesWithoutRebuilding) {
   auto c = config();
-  c.push = false;
+  c.publishing.push = false;
   make(c);
   auto e = enqueue({"cpu-avx2"});
   run_until_idle();
@@ -168,7 +168,7 @@ TEST_F(EngineTest, PublishesWithFloxsOwnCredentialsAndASigningKey) {
   c.child_env.erase("FLOX_FLOXHUB_TOKEN");
   testing::write_text(dir / ".config/flox/flox.toml", "floxhub_token = \"t0ken\"\n");
   testing::write_text(dir / "signing.key", "secret\n");
-  c.signing_key = dir / "signing.key";
+  c.publishing.signing_key = dir / "signing.key";
   make(c);
   auto e = enqueue({"cpu-avx2"});
   run_until_idle();

@@ -36,15 +36,12 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   EngineConfig e;
   e.pytorch_env = c.pytorch_env;
   e.log_dir = c.state_dir / "logs";
-  e.flox = c.flox;
   e.child_env = exec::child_environment(environ_vars);
   // flox's config: any option as FLOX_<NAME> (flox-config.md); a build farm's children report
   // no usage metrics unless the config asks for them.
   if (!c.flox_metrics) e.child_env["FLOX_DISABLE_METRICS"] = "true";
   e.publish = c.publish.enabled;
-  e.org = c.publish.org;
-  if (c.publish.signing_key) e.signing_key = *c.publish.signing_key;
-  e.push = c.publish.push;
+  e.publishing = {c.flox, c.publish.push, c.publish.org, c.publish.signing_key.value_or("")};
   e.limits = limits_for(c);
   e.estimates.gpu_bytes = c.scheduler.memory_per_build_gpu;
   e.estimates.cpu_bytes = c.scheduler.memory_per_build_cpu;
@@ -58,19 +55,12 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   return e;
 }
 
-flox::PublishSettings publish_settings(const EngineConfig& c) {
-  return {c.flox, c.push, c.org, c.signing_key};
-}
-
 flox::GitLaneConfig lane_config(const EngineConfig& c, const Environment& environment) {
   const std::string suffix = environment.name == kDefaultEnvironment ? "" : "-" + environment.name;
   return {environment.checkout,
           c.log_dir / ("git" + suffix),
           c.child_env,
-          c.flox,
-          c.push,
-          c.org,
-          c.signing_key,
+          c.publishing,
           c.log_dir.parent_path() / ("publish" + suffix),
           std::chrono::seconds(300),
           c.publish_timeout};

@@ -60,7 +60,7 @@ TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
   EXPECT_TRUE(e.child_env.count("PATH"));
   // flox reports no usage metrics from a build farm unless asked (FLOX_<OPTION>, flox-config.md).
   EXPECT_EQ(e.child_env.at("FLOX_DISABLE_METRICS"), "true");
-  EXPECT_TRUE(e.signing_key.empty());
+  EXPECT_TRUE(e.publishing.signing_key.empty());
 
   auto metrics = parse_config(R"({"flox_metrics": true, "publish": {"enabled": true, "org": "a",
                                   "signing_key": "keys/catalog.key"}})",
@@ -68,7 +68,7 @@ TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
                      .value();
   auto m = engine_config(metrics, environ);
   EXPECT_EQ(m.child_env.count("FLOX_DISABLE_METRICS"), 0u);
-  EXPECT_EQ(m.signing_key, "/etc/tvd/keys/catalog.key");
+  EXPECT_EQ(m.publishing.signing_key, "/etc/tvd/keys/catalog.key");
 }
 
 // Each environment's git lane works in its own checkout; outside the default environment its
@@ -84,8 +84,8 @@ TEST(HostConfig, EachEnvironmentsLaneHasItsCheckoutLogsAndWorktrees) {
   EXPECT_EQ(here.env_dir, "/srv/build-torchvision");
   EXPECT_EQ(here.log_dir, "/var/lib/tvd/logs/git");
   EXPECT_EQ(here.worktrees, "/var/lib/tvd/publish");
-  EXPECT_EQ(here.org, "acme");
-  EXPECT_TRUE(here.push);
+  EXPECT_EQ(here.publishing.org, "acme");
+  EXPECT_TRUE(here.publishing.push);
   auto there = lane_config(e, Environment{"pytorch-2.9", "/srv/build-torchvision-2.9"});
   EXPECT_EQ(there.env_dir, "/srv/build-torchvision-2.9");
   EXPECT_EQ(there.log_dir, "/var/lib/tvd/logs/git-pytorch-2.9");

@@ -1,4 +1,4 @@
-#include "daemon/config/checks.h"
+#include "daemon/app/host_checks.h"
 
 #include <grp.h>
 #include <pwd.h>
