@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# How long a store's one-time migration to environments (schema/008_environments.sql) takes on a
-# store of JOBS jobs (10 attempts each, 1,000 jobs per nightly): a schema-7 store is made from the
-# migrations and filled through SQL, then 008 is applied as tvd's Store::open applies it (foreign
-# keys off, one transaction, PRAGMA foreign_key_check before the commit), by the sqlite3 shell on
-# the same SQLite library. Prints the figures; asserts nothing.
+# How long a store's one-time migrations to environments (schema/008_environments.sql) and to
+# typed events (schema/009_typed_events.sql) take on a store of JOBS jobs (10 attempts and 5 event
+# lines each, 1,000 jobs per nightly): a schema-7 store is made from the migrations and filled
+# through SQL, then 008 and 009 are applied as tvd's Store::open applies them (foreign keys off,
+# one transaction each, PRAGMA foreign_key_check before the commit), by the sqlite3 shell on the
+# same SQLite library. Prints the figures; asserts nothing.
 # Usage: scripts/bench-migration.sh [jobs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,3 +53,28 @@ t0=$(date +%s%N)
 } | sqlite3 -bail "$db"
 t1=$(date +%s%N)
 echo "migration 008: $(((t1 - t0) / 1000000)) ms; after it: $(sqlite3 "$db" "SELECT count(*) FROM jobs WHERE environment = 'default'") jobs in 'default', integrity $(sqlite3 "$db" 'PRAGMA integrity_check'), $(du -h "$db" | cut -f1)"
+# The event lines a daemon of schema 8 wrote: five per job, as "PACKAGE state/phase[: why]".
+sed -e "s/JOBS/$jobs/g" <<'SQL' | sqlite3 "$db"
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < JOBS * 5 - 1)
+INSERT INTO events (at, job_id, kind, message)
+SELECT 1700000000 + i, i / 5 + 1,
+       CASE i % 5 WHEN 0 THEN 'queued' WHEN 1 THEN 'building' WHEN 2 THEN 'building'
+                  WHEN 3 THEN 'publishing' ELSE 'succeeded' END,
+       j.variant || ' ' ||
+       CASE i % 5 WHEN 0 THEN 'queued/recipe' WHEN 1 THEN 'building/recipe'
+                  WHEN 2 THEN 'building/build' WHEN 3 THEN 'publishing/publish'
+                  ELSE 'succeeded/publish' END
+FROM n JOIN jobs j ON j.id = i / 5 + 1;
+COMMIT;
+SQL
+t0=$(date +%s%N)
+{
+  echo "PRAGMA foreign_keys=OFF; BEGIN;"
+  cat schema/009_typed_events.sql
+  echo "PRAGMA user_version = 9;"
+  echo "SELECT 'foreign key problems: ' || count(*) FROM pragma_foreign_key_check;"
+  echo "COMMIT;"
+} | sqlite3 -bail "$db"
+t1=$(date +%s%N)
+echo "migration 009: $(((t1 - t0) / 1000000)) ms; after it: $(sqlite3 "$db" "SELECT count(*) FROM events WHERE kind = 'started'") 'started' events of $(sqlite3 "$db" 'SELECT count(*) FROM events'), integrity $(sqlite3 "$db" 'PRAGMA integrity_check'), $(du -h "$db" | cut -f1)"
