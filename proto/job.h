@@ -4,6 +4,9 @@
 // and turn them into text only through these tables.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "daemon/base/names.h"
 
 namespace tvd::proto {
@@ -91,5 +94,25 @@ inline constexpr Names<EventKind, 8> kEventKinds{{{
     {EventKind::kFailed, "failed"},
     {EventKind::kCancelled, "cancelled"},
 }}};
+
+// One change of a job, as its event records it: the kind, the states it went from (none for a new
+// job) and to, the phase it is in, and for a failure (or a retry that waits) its class and reason.
+// The engine makes it; the store keeps it as it is (store::EventRow).
+struct JobChange {
+  EventKind kind = EventKind::kQueued;
+  std::optional<JobState> from;
+  JobState to = JobState::kQueued;
+  JobPhase phase = JobPhase::kRecipe;
+  Failure failure = Failure::kNone;
+  std::string reason;
+};
+
+// "started queued>building recipe": a change in one line, for people and for the tests that
+// assert a job's whole story ("-" before the first state).
+inline std::string describe(const JobChange& c) {
+  return std::string(kEventKinds.name(c.kind)) + " " +
+         (c.from ? std::string(kJobStates.name(*c.from)) : "-") + ">" +
+         std::string(kJobStates.name(c.to)) + " " + std::string(kJobPhases.name(c.phase));
+}
 
 }  // namespace tvd::proto

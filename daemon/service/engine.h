@@ -70,16 +70,8 @@ struct Attempt {
   bool interrupted = false;              // tvd stopped while it ran
 };
 
-// One change of a job, as its event records it (proto/job.h): the kind, the states it went from
-// (none for a new job) and to, the phase it is in, and for a failure its class and reason.
-struct JobEvent {
-  EventKind kind = EventKind::kQueued;
-  std::optional<JobState> from;
-  JobState to = JobState::kQueued;
-  JobPhase phase = JobPhase::kRecipe;
-  flox::Failure failure = flox::Failure::kNone;
-  std::string reason;
-};
+// One change of a job, as its event records it (proto/job.h).
+using JobEvent = proto::JobChange;
 
 struct Job {
   JobId id = 0;

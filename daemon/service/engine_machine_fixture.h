@@ -125,10 +125,8 @@ class EngineMachine : public ::testing::Test {
   // Each event of job `id` as "kind from>to phase" ("started queued>building recipe").
   std::vector<std::string> story(JobId id) {
     std::vector<std::string> out;
-    for (const auto& e : events[id]) {
-      out.push_back(std::string(to_string(e.kind)) + " " + (e.from ? to_string(*e.from) : "-") +
-                    ">" + to_string(e.to) + " " + to_string(e.phase));
-    }
+    for (const auto& e : events[id])
+      out.push_back(describe(e));
     return out;
   }
   std::vector<std::chrono::minutes> build_starts(const std::string& pkg) {

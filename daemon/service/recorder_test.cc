@@ -51,9 +51,9 @@ class RecorderTest : public ::testing::Test {
       e.at = 1000 + id;
       e.job_id = id;
       e.variant.package = c.job.variant;
-      e.kind = proto::kEventKinds.parse(event).value_or(proto::EventKind::kStarted);
-      e.to = proto::kJobStates.parse(state).value();
-      e.phase = proto::JobPhase::kBuild;
+      e.change.kind = proto::kEventKinds.parse(event).value_or(proto::EventKind::kStarted);
+      e.change.to = proto::kJobStates.parse(state).value();
+      e.change.phase = proto::JobPhase::kBuild;
       c.events.push_back(std::move(e));
     }
     return c;

@@ -204,12 +204,7 @@ bool Service::persist(const Job& j, const std::optional<JobEvent>& event) {
     e.at = unix_seconds(std::chrono::system_clock::now());
     e.job_id = j.id;
     e.variant = j.key();
-    e.kind = event->kind;
-    e.from = event->from;
-    e.to = event->to;
-    e.phase = event->phase;
-    if (event->failure != flox::Failure::kNone) e.failure = event->failure;
-    e.reason = event->reason;
+    e.change = *event;
     c.events.push_back(std::move(e));
   }
   count_attempts(j, c);

@@ -20,11 +20,14 @@ Status Store::add_event(const EventRow& e) {
   Stmt s(db_,
          "INSERT INTO events (at, job_id, environment, package, kind, from_state, to_state, phase,"
          " failure, reason) VALUES (?,?,?,?,?,?,?,?,?,?)");
+  const proto::JobChange& c = e.change;
   s.bind({e.at, e.job_id, e.variant.environment, e.variant.package,
-          name(proto::kEventKinds, e.kind),
-          e.from ? Stmt::Value(name(proto::kJobStates, *e.from)) : Stmt::Value{},
-          name(proto::kJobStates, e.to), name(proto::kJobPhases, e.phase),
-          e.failure ? Stmt::Value(name(proto::kFailures, *e.failure)) : Stmt::Value{}, e.reason});
+          name(proto::kEventKinds, c.kind),
+          c.from ? Stmt::Value(name(proto::kJobStates, *c.from)) : Stmt::Value{},
+          name(proto::kJobStates, c.to), name(proto::kJobPhases, c.phase),
+          c.failure != proto::Failure::kNone ? Stmt::Value(name(proto::kFailures, c.failure))
+                                             : Stmt::Value{},
+          c.reason});
   if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "record event"));
   return {};
 }
@@ -43,12 +46,15 @@ Result<std::vector<EventRow>> Store::events_after(int64_t cursor, int limit) con
     e.job_id = s.i64(2);
     e.variant = {s.text(3), s.text(4)};
     // The schema's CHECKs allow only the tables' names.
-    e.kind = proto::kEventKinds.parse(s.text(5)).value_or(proto::EventKind::kQueued);
-    if (auto from = s.opt_text(6)) e.from = proto::kJobStates.parse(*from);
-    e.to = proto::kJobStates.parse(s.text(7)).value_or(proto::JobState::kQueued);
-    e.phase = proto::kJobPhases.parse(s.text(8)).value_or(proto::JobPhase::kRecipe);
-    if (auto failure = s.opt_text(9)) e.failure = proto::kFailures.parse(*failure);
-    e.reason = s.text(10);
+    proto::JobChange& c = e.change;
+    c.kind = proto::kEventKinds.parse(s.text(5)).value_or(proto::EventKind::kQueued);
+    if (auto from = s.opt_text(6)) c.from = proto::kJobStates.parse(*from);
+    c.to = proto::kJobStates.parse(s.text(7)).value_or(proto::JobState::kQueued);
+    c.phase = proto::kJobPhases.parse(s.text(8)).value_or(proto::JobPhase::kRecipe);
+    if (auto failure = s.opt_text(9)) {
+      c.failure = proto::kFailures.parse(*failure).value_or(proto::Failure::kUnknown);
+    }
+    c.reason = s.text(10);
     out.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read events"));

@@ -210,12 +210,9 @@ TEST_F(MigrationTest, EventLinesOfAnOlderStoreBecomeTypedEvents) {
   std::vector<std::string> story;
   const auto events = s.events_after(0, 100).value();
   for (const auto& e : events) {
-    story.push_back(std::to_string(e.id) + " " + e.variant.text() + " " +
-                    std::string(proto::kEventKinds.name(e.kind)) + " " +
-                    (e.from ? std::string(proto::kJobStates.name(*e.from)) : "-") + ">" +
-                    std::string(proto::kJobStates.name(e.to)) + " " +
-                    std::string(proto::kJobPhases.name(e.phase)) + " [" + e.reason + "]");
-    EXPECT_FALSE(e.failure);  // not recorded then
+    story.push_back(std::to_string(e.id) + " " + e.variant.text() + " " + describe(e.change) +
+                    " [" + e.change.reason + "]");
+    EXPECT_EQ(e.change.failure, proto::Failure::kNone);  // not recorded then
   }
   EXPECT_THAT(
       story,

@@ -85,12 +85,7 @@ struct EventRow {
   int64_t at = 0;  // unix seconds
   int64_t job_id = 0;
   VariantKey variant;
-  proto::EventKind kind = proto::EventKind::kQueued;
-  std::optional<proto::JobState> from;  // none for a new job
-  proto::JobState to = proto::JobState::kQueued;
-  proto::JobPhase phase = proto::JobPhase::kRecipe;
-  std::optional<proto::Failure> failure;  // for failed and retrying
-  std::string reason;
+  proto::JobChange change;  // its failure is kNone (NULL in the table) unless it failed or waits
 };
 
 class Store {

@@ -116,25 +116,18 @@ TEST_F(StoreTest, EventsAreTypedAndReadAfterACursor) {
   queued.variant = {"default", "a"};
   EventRow failed = queued;
   failed.at = 20;
-  failed.kind = proto::EventKind::kFailed;
-  failed.from = proto::JobState::kBuilding;
-  failed.to = proto::JobState::kFailed;
-  failed.phase = proto::JobPhase::kBuild;
-  failed.failure = proto::Failure::kOutOfMemory;
-  failed.reason = "killed by the kernel";
+  failed.change = {proto::EventKind::kFailed,    proto::JobState::kBuilding,
+                   proto::JobState::kFailed,     proto::JobPhase::kBuild,
+                   proto::Failure::kOutOfMemory, "killed by the kernel"};
   ASSERT_TRUE(s.add_event(queued));
   ASSERT_TRUE(s.add_event(failed));
   auto all = s.events_after(0, 10).value();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].kind, proto::EventKind::kQueued);
-  EXPECT_FALSE(all[0].from);
-  EXPECT_FALSE(all[0].failure);
-  EXPECT_EQ(all[1].kind, proto::EventKind::kFailed);
-  EXPECT_EQ(all[1].from, proto::JobState::kBuilding);
-  EXPECT_EQ(all[1].to, proto::JobState::kFailed);
-  EXPECT_EQ(all[1].phase, proto::JobPhase::kBuild);
-  EXPECT_EQ(all[1].failure, proto::Failure::kOutOfMemory);
-  EXPECT_EQ(all[1].reason, "killed by the kernel");
+  EXPECT_EQ(describe(all[0].change), "queued ->queued recipe");
+  EXPECT_EQ(all[0].change.failure, proto::Failure::kNone);
+  EXPECT_EQ(describe(all[1].change), "failed building>failed build");
+  EXPECT_EQ(all[1].change.failure, proto::Failure::kOutOfMemory);
+  EXPECT_EQ(all[1].change.reason, "killed by the kernel");
   EXPECT_EQ(all[1].variant.text(), "a");
   EXPECT_EQ(all[1].at, 20);
   EXPECT_EQ(s.events_after(all[0].id, 10).value().size(), 1u);

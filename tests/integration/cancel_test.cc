@@ -57,11 +57,8 @@ class CancelTest : public DaemonTest {
     std::vector<std::string> story;
     const auto events = store.events_after(0, 100).value();
     for (const auto& e : events) {
-      EXPECT_FALSE(e.failure);
-      story.push_back(std::string(proto::kEventKinds.name(e.kind)) + " " +
-                      (e.from ? std::string(proto::kJobStates.name(*e.from)) : "-") + ">" +
-                      std::string(proto::kJobStates.name(e.to)) + " " +
-                      std::string(proto::kJobPhases.name(e.phase)));
+      EXPECT_EQ(e.change.failure, proto::Failure::kNone);
+      story.push_back(describe(e.change));
     }
     return story;
   }

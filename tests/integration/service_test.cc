@@ -44,13 +44,12 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   const auto events = store.events_after(0, 100).value();
   for (const auto& e : events) {
     if (e.job_id != 1) continue;
-    story.push_back(std::string(proto::kEventKinds.name(e.kind)) + " " +
-                    std::string(proto::kJobStates.name(e.to)) + "/" +
-                    std::string(proto::kJobPhases.name(e.phase)));
+    story.push_back(describe(e.change));
   }
-  EXPECT_THAT(story, ::testing::ElementsAre("queued queued/recipe", "started building/recipe",
-                                            "started building/build", "started publishing/publish",
-                                            "succeeded succeeded/publish"));
+  EXPECT_THAT(story, ::testing::ElementsAre(
+                         "queued ->queued recipe", "started queued>building recipe",
+                         "started building>building build", "started building>publishing publish",
+                         "succeeded publishing>succeeded publish"));
 }
 
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
