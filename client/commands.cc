@@ -163,8 +163,8 @@ int run_recipes(const std::string& name, Global& g, const Options& o, std::ostre
               (errors > 1 ? " (and " + std::to_string(errors - 1) + " more errors)" : "");
     }
     const std::string target = c.gpu_target.value_or("-");
-    t.add({name == "matrix" ? c.variant : c.outcome.value_or(""),
-           name == "matrix" ? c.state : c.variant, target, note});
+    t.add({name == "matrix" ? c.package : c.outcome.value_or(""),
+           name == "matrix" ? c.state : c.package, target, note});
   }
   t.print(out);
   return 0;

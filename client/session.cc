@@ -169,7 +169,7 @@ void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
                              format_duration(std::chrono::seconds(expected)) + from);
     }
     if (auto w = waiting.find(id); w != waiting.end()) note = w->second;
-    t.add({id, j.variant, paint(g, j.state), j.phase, when, note});
+    t.add({id, j.package, paint(g, j.state), j.phase, when, note});
   }
   t.print(out);
 }

@@ -32,6 +32,24 @@ inline constexpr Names<JobPhase, 3> kJobPhases{{{
     {JobPhase::kPublish, "publish"},
 }}};
 
+// Why a job was queued: a person asked for it, or a batch (the nightly) did. The scheduler orders
+// interactive jobs first.
+enum class Origin { kInteractive, kBatch };
+inline constexpr Names<Origin, 2> kOrigins{{{
+    {Origin::kInteractive, "interactive"},
+    {Origin::kBatch, "batch"},
+}}};
+
+// How an attempt ended, as the store keeps it: a cancel is an outcome of its own, never a failure;
+// an interrupted attempt was cut short by a restart of tvd (it is tried again, and counts nothing).
+enum class AttemptOutcome { kSucceeded, kFailed, kCancelled, kInterrupted };
+inline constexpr Names<AttemptOutcome, 4> kAttemptOutcomes{{{
+    {AttemptOutcome::kSucceeded, "succeeded"},
+    {AttemptOutcome::kFailed, "failed"},
+    {AttemptOutcome::kCancelled, "cancelled"},
+    {AttemptOutcome::kInterrupted, "interrupted"},
+}}};
+
 // Why an attempt failed, for people and for the retry policy (daemon/flox/classify.h reads flox's
 // and Nix's output into these). Transient ones (a kill, OOM, a timeout, the network, a collision)
 // are worth retrying; permanent ones (the recipe, evaluation, a build error, a precondition) are
@@ -94,6 +112,26 @@ inline constexpr Names<EventKind, 8> kEventKinds{{{
     {EventKind::kFailed, "failed"},
     {EventKind::kCancelled, "cancelled"},
 }}};
+
+// Each enum above as text, through its table (pages and messages; a failure of none is "").
+inline std::string to_text(JobState e) {
+  return std::string(kJobStates.name(e));
+}
+inline std::string to_text(JobPhase e) {
+  return std::string(kJobPhases.name(e));
+}
+inline std::string to_text(Origin e) {
+  return std::string(kOrigins.name(e));
+}
+inline std::string to_text(AttemptOutcome e) {
+  return std::string(kAttemptOutcomes.name(e));
+}
+inline std::string to_text(EventKind e) {
+  return std::string(kEventKinds.name(e));
+}
+inline std::string to_text(Failure e) {
+  return e == Failure::kNone ? std::string() : std::string(kFailures.name(e));
+}
 
 // One change of a job, as its event records it: the kind, the states it went from (none for a new
 // job) and to, the phase it is in, and for a failure (or a retry that waits) its class and reason.

@@ -21,7 +21,7 @@ TEST(Golden, Replies) {
   golden("reply-success.json",
          encode(Reply::success(2, {{"jobs",
                                     {{{"id", 12},
-                                      {"variant", "torchvision-python313-cuda12_8-sm89-avx512vnni"},
+                                      {"package", "torchvision-python313-cuda12_8-sm89-avx512vnni"},
                                       {"state", "queued"},
                                       {"phase", "recipe"},
                                       {"created", true}}}},

@@ -14,6 +14,8 @@ enum class Send {
   kRequired,  // always written; a payload without it is not this view
   kNull,      // an optional: written as null when it has no value
   kOmit,      // written only when it has a value (an optional) or is not empty (a string)
+  kOldName,   // a field's name before it was renamed: written too, for readers from before; read
+              // when present, and the field's own name (listed after it) wins when both are
 };
 
 template <class T>
@@ -102,7 +104,8 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, Fi
 
 template <class F, class View>
 void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, RecipeView> {
-  f("variant", v.variant, Send::kRequired);
+  f("variant", v.package, Send::kOldName);  // until schema 10 (PROTOCOL.md, "Words")
+  f("package", v.package);
   f("file", v.file);
   f("kind", v.kind);
   f("python", v.python);
@@ -147,7 +150,8 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, Ge
 template <class F, class View>
 void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, JobView> {
   f("id", v.id, Send::kRequired);
-  f("variant", v.variant, Send::kRequired);
+  f("variant", v.package, Send::kOldName);  // until schema 10 (PROTOCOL.md, "Words")
+  f("package", v.package);
   f("environment", v.environment);  // a daemon from before environments: the default
   f("state", v.state, Send::kRequired);
   f("phase", v.phase);

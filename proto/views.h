@@ -20,7 +20,7 @@ namespace tvd::proto {
 // A job as `status`, `enqueue`, `cancel` and `retry` list it.
 struct JobView {
   int64_t id = 0;
-  std::string variant;                 // the package name
+  std::string package;                 // the recipe's file name without .nix
   std::string environment{"default"};  // where it is built; a variant is (environment, package)
   std::string state;                   // queued building publishing succeeded failed cancelled
   std::string phase;                   // recipe build publish
@@ -159,7 +159,7 @@ struct FindingView {
   friend bool operator==(const FindingView&, const FindingView&) = default;
 };
 struct RecipeView {
-  std::string variant;  // the package name
+  std::string package;  // the recipe's file name without .nix
   std::string file;
   std::string kind;  // gpu cpu
   std::string python;

@@ -23,7 +23,7 @@ void golden(const std::string& name, const View& view) {
 JobView failed_job() {
   JobView j;
   j.id = 12;
-  j.variant = "torchvision-python313-cuda12_8-sm89-avx512vnni";
+  j.package = "torchvision-python313-cuda12_8-sm89-avx512vnni";
   j.state = "failed";
   j.phase = "build";
   j.origin = "batch";
@@ -41,7 +41,7 @@ JobView failed_job() {
 JobView running_job() {
   JobView j;
   j.id = 13;
-  j.variant = "torchvision-python313-cpu-avx2";
+  j.package = "torchvision-python313-cpu-avx2";
   j.state = "building";
   j.phase = "build";
   j.origin = "interactive";
@@ -54,6 +54,27 @@ JobView running_job() {
   j.eta_at = 1800007302;
   j.reserved = 17179869184;
   return j;
+}
+
+// A job's and a recipe's package is sent as `package` and, for readers from before schema 10, as
+// `variant` too (PROTOCOL.md, "Words"); a reply of a daemon from before has only `variant`.
+TEST(Views, ThePackageIsSentUnderItsOldNameTooAndReadFromEither) {
+  const json sent = json(failed_job());
+  EXPECT_EQ(sent.at("package"), "torchvision-python313-cuda12_8-sm89-avx512vnni");
+  EXPECT_EQ(sent.at("variant"), sent.at("package"));
+  json old = sent;
+  old.erase("package");
+  auto from_old = read_view<JobView>(old);
+  ASSERT_TRUE(from_old) << from_old.error().message;
+  EXPECT_EQ(from_old->package, "torchvision-python313-cuda12_8-sm89-avx512vnni");
+  RecipeView r;
+  r.package = "torchvision-python313-cpu-avx2";
+  json recipe = json(r);
+  EXPECT_EQ(recipe.at("variant"), "torchvision-python313-cpu-avx2");
+  recipe.erase("package");
+  auto recipe_back = read_view<RecipeView>(recipe);
+  ASSERT_TRUE(recipe_back) << recipe_back.error().message;
+  EXPECT_EQ(recipe_back->package, r.package);
 }
 
 TEST(Views, Status) {
@@ -161,7 +182,7 @@ TEST(Views, Batches) {
 
 RecipeView gpu_cell() {
   RecipeView r;
-  r.variant = "torchvision-python313-cuda12_8-sm89-avx2";
+  r.package = "torchvision-python313-cuda12_8-sm89-avx2";
   r.file = ".flox/pkgs/torchvision-python313-cuda12_8-sm89-avx2.nix";
   r.kind = "gpu";
   r.python = "python313";
@@ -184,7 +205,7 @@ RecipeView gpu_cell() {
 
 TEST(Views, MatrixAndGenerate) {
   RecipeView cpu;
-  cpu.variant = "torchvision-python313-cpu-armv9";
+  cpu.package = "torchvision-python313-cpu-armv9";
   cpu.file = ".flox/pkgs/torchvision-python313-cpu-armv9.nix";
   cpu.kind = "cpu";
   cpu.python = "python313";

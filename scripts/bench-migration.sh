@@ -78,3 +78,12 @@ t0=$(date +%s%N)
 } | sqlite3 -bail "$db"
 t1=$(date +%s%N)
 echo "migration 009: $(((t1 - t0) / 1000000)) ms; after it: $(sqlite3 "$db" "SELECT count(*) FROM events WHERE kind = 'started'") 'started' events of $(sqlite3 "$db" 'SELECT count(*) FROM events'), integrity $(sqlite3 "$db" 'PRAGMA integrity_check'), $(du -h "$db" | cut -f1)"
+t0=$(date +%s%N)
+{
+  echo "PRAGMA foreign_keys=OFF; BEGIN;"
+  cat schema/010_package_columns.sql
+  echo "PRAGMA user_version = 10;"
+  echo "COMMIT;"
+} | sqlite3 -bail "$db"
+t1=$(date +%s%N)
+echo "migration 010: $(((t1 - t0) / 1000000)) ms; after it: $(sqlite3 "$db" "SELECT count(DISTINCT package) FROM jobs") packages in jobs, integrity $(sqlite3 "$db" 'PRAGMA integrity_check')"

@@ -31,14 +31,19 @@ start; kill -TERM $pid; wait $pid || true  # creates and migrates the store
 
 # A store of schema 8 or later keys jobs on (environment, package); an older tvd's has no
 # environment column (to compare with OLD/tvd).
-envcol= envval=
-if [ "$(sqlite3 "$work/state/tvd.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = 'environment'")" = 1 ]; then
+# Schema 10 names the package column `package` (it was `variant`).
+envcol= envval= pkgcol=variant
+has_column() {
+  [ "$(sqlite3 "$work/state/tvd.db" "SELECT count(*) FROM pragma_table_info('jobs') WHERE name = '$1'")" = 1 ]
+}
+if has_column environment; then
   envcol='environment, ' envval="'default', "
 fi
-sed -e "s/ATTEMPTS/$attempts/g" -e "s/JOBS/$jobs/g" -e "s/ENVCOL/$envcol/" -e "s/ENVVAL/$envval/" <<'SQL' | sqlite3 "$work/state/tvd.db"
+if has_column package; then pkgcol=package; fi
+sed -e "s/ATTEMPTS/$attempts/g" -e "s/JOBS/$jobs/g" -e "s/ENVCOL/$envcol/" -e "s/ENVVAL/$envval/" -e "s/PKGCOL/$pkgcol/" <<'SQL' | sqlite3 "$work/state/tvd.db"
 CREATE TEMP TABLE v AS SELECT row_number() OVER (ORDER BY package) - 1 AS k, package FROM variants;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < JOBS)
-INSERT INTO jobs (ENVCOL id, variant, state, phase, origin, priority, publish, built, build_tries,
+INSERT INTO jobs (ENVCOL id, PKGCOL, state, phase, origin, priority, publish, built, build_tries,
                   publish_tries, failure, error, enqueued_at, started_at, finished_at)
 SELECT ENVVAL i, v.package, CASE WHEN i % 10 = 0 THEN 'failed' ELSE 'succeeded' END, 'publish', 'batch',
        0, 1, 1, 1, 1, '', '', 1700000000 + i * 60, 1700000000 + i * 60, 1700003600 + i * 60
@@ -76,7 +81,7 @@ for args in (["status"], ["--json", "status"]):
     print(f"tvctl {' '.join(args)}: {runs} runs, p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {ms[-1]:.1f} ms")
 PY
 port=$(sed -n 's|.*on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$work/serve.log" | tail -1)
-variant=$(sqlite3 "$work/state/tvd.db" "SELECT variant FROM jobs WHERE id = $jobs")
+variant=$(sqlite3 "$work/state/tvd.db" "SELECT $pkgcol FROM jobs WHERE id = $jobs")
 python3 - "$port" "$runs" "$variant" <<'PY'
 import sys, time, urllib.request
 port, runs, variant = sys.argv[1], int(sys.argv[2]), sys.argv[3]

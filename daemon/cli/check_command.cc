@@ -127,7 +127,8 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
     for (const auto& f : checked->environment)
       j["environment"].push_back(finding_json(f));
     for (const auto& r : checked->recipes) {
-      json item = {{"variant", r.report.variant.package()},
+      json item = {{"package", r.report.variant.package()},
+                   {"variant", r.report.variant.package()},  // its name before schema 10
                    {"file", r.report.file.string()},
                    {"state", to_string(r.report.state)},
                    {"excluded", r.report.exclusions},

@@ -28,6 +28,261 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
   return path;
 }
 
+// Reads the config one section at a time: each section of tvd.json is one member below, with the
+// kinds of value they share (a path, a size, a whole number in a range, a duration). Every
+// problem is added to `errors`, so that one run names them all.
+class Sections {
+ public:
+  Sections(std::filesystem::path base_dir, std::vector<std::string>& errors)
+      : base_(std::move(base_dir)), errors_(errors) {}
+
+  void paths(JsonObject& root, Config& c);
+  void publish(const json& v, Config::Publish& out);
+  void scheduler(const json& v, Config::Scheduler& out);
+  void builds(const json& v, Config::Builds& out);
+  void logs(const json& v, Config::Logs& out);
+  void http(const json& v, Config::Http& out);
+  void check(const json& v, Config::Check& out);
+  void axes(const json& v, Config& c);
+
+ private:
+  // A path, relative to the config's directory.
+  void path(JsonObject& o, std::string_view key, std::filesystem::path& out) {
+    if (auto s = o.string(key, Need::kOptional)) {
+      if (s->empty())
+        o.error(key, "must not be empty");
+      else
+        out = resolve(base_, *s);
+    }
+  }
+  // A size ("48GiB"), more than 0; with `allow_auto`, "auto" too (stored as nullopt).
+  template <class Store>
+  void size(JsonObject& o, std::string_view key, Store&& store, bool allow_auto) {
+    const json* v = o.get(key, Need::kOptional);
+    if (!v) return;
+    if (!v->is_string()) {
+      o.error(key, "expected a size as a string, such as \"48GiB\"" +
+                       std::string(allow_auto ? " or \"auto\"" : ""));
+      return;
+    }
+    auto s = v->get<std::string>();
+    if (allow_auto && s == "auto") {
+      store(std::nullopt);
+      return;
+    }
+    auto parsed = parse_size(s);
+    if (!parsed)
+      o.error(key, parsed.error().message + "; " + parsed.error().hint);
+    else if (*parsed == 0)
+      o.error(key, "must be more than 0");
+    else
+      store(std::optional<uint64_t>(*parsed));
+  }
+  // A whole number from `low` to `high`.
+  template <class T>
+  void whole(JsonObject& o, std::string_view key, T low, T high, T& out) {
+    const json* v = o.get(key, Need::kOptional);
+    if (!v) return;
+    if (v->is_number_unsigned() && *v >= low && *v <= high) {
+      out = v->get<T>();
+    } else {
+      o.error(key, "expected a whole number from " + std::to_string(low) + " to " +
+                       std::to_string(high));
+    }
+  }
+  // A duration of more than nothing ("12h"), at most `longest` when given; `example` is what
+  // the error suggests.
+  void duration(JsonObject& o, std::string_view key, std::chrono::seconds& out,
+                const std::string& example, std::optional<std::chrono::seconds> longest = {}) {
+    auto s = o.string(key, Need::kOptional);
+    if (!s) return;
+    auto d = parse_duration(*s);
+    if (!d || d->count() <= 0) {
+      o.error(key, "expected a duration such as " + example);
+    } else if (longest && *d > *longest) {
+      o.error(key, "is longer than 30 days; expected a duration such as \"12h\"");
+    } else {
+      out = *d;
+    }
+  }
+
+  std::filesystem::path base_;
+  std::vector<std::string>& errors_;
+};
+
+void Sections::paths(JsonObject& root, Config& c) {
+  std::filesystem::path flox_env = resolve(base_, ".");
+  path(root, "flox_env", flox_env);
+  c.flox_env = flox_env;
+  std::filesystem::path pytorch_env;
+  path(root, "pytorch_env", pytorch_env);
+  c.pytorch_env = pytorch_env.empty() ? c.flox_env.parent_path() / "build-pytorch" : pytorch_env;
+  path(root, "state_dir", c.state_dir);
+  path(root, "socket", c.socket);
+  // A Unix socket's path must fit sockaddr_un's sun_path (108 bytes with its NUL on Linux).
+  if (constexpr size_t kSunPath = sizeof(sockaddr_un{}.sun_path);
+      c.socket.string().size() >= kSunPath) {
+    root.error("socket", c.socket.string() + " is " + std::to_string(c.socket.string().size()) +
+                             " bytes long; a Unix socket's path may have at most " +
+                             std::to_string(kSunPath - 1) + " (choose a shorter one)");
+  }
+  if (auto s = root.string("socket_group", Need::kOptional)) c.socket_group = *s;
+  if (auto s = root.string("flox", Need::kOptional)) {
+    if (s->empty())
+      root.error("flox", "must not be empty");
+    else
+      c.flox = s->find('/') == std::string::npos ? *s : resolve(base_, *s).string();
+  }
+  c.flox_metrics = root.boolean("flox_metrics", Need::kOptional).value_or(false);
+  std::filesystem::path matrix_path, templates_path;
+  path(root, "matrix", matrix_path);
+  if (!matrix_path.empty()) c.matrix = matrix_path;
+  path(root, "templates", templates_path);
+  if (!templates_path.empty()) c.templates = templates_path;
+  c.nixpkgs = root.string("nixpkgs", Need::kOptional);
+}
+
+void Sections::publish(const json& v, Config::Publish& out) {
+  JsonObject o(v, "publish", errors_);
+  out.enabled = o.boolean("enabled", Need::kOptional).value_or(false);
+  out.org = o.string("org", Need::kOptional).value_or("");
+  out.push = o.boolean("push", Need::kOptional).value_or(false);
+  std::filesystem::path key;
+  path(o, "signing_key", key);
+  if (!key.empty()) out.signing_key = key;
+  if (out.enabled && out.org.empty()) {
+    o.error("org", "is needed when publish.enabled is true (the FloxHub organisation)");
+  }
+  o.refuse_unknown_keys();
+}
+
+void Sections::scheduler(const json& v, Config::Scheduler& out) {
+  JsonObject o(v, "scheduler", errors_);
+  if (const json* mp = o.get("max_parallel", Need::kOptional)) {
+    if (mp->is_string() && *mp == "auto") {
+      out.max_parallel.reset();
+    } else if (mp->is_number_unsigned() && *mp >= 1 && *mp <= 1024) {
+      out.max_parallel = mp->get<unsigned>();
+    } else {
+      o.error("max_parallel", "expected a whole number from 1 to 1024, or \"auto\"");
+    }
+  }
+  size(
+      o, "memory_budget", [&](std::optional<uint64_t> b) { out.memory_budget = b; }, true);
+  if (const json* per = o.get("memory_per_build", Need::kOptional)) {
+    JsonObject po(*per, "scheduler.memory_per_build", errors_);
+    size(
+        po, "gpu", [&](std::optional<uint64_t> b) { out.memory_per_build_gpu = *b; }, false);
+    size(
+        po, "cpu", [&](std::optional<uint64_t> b) { out.memory_per_build_cpu = *b; }, false);
+    po.refuse_unknown_keys();
+  }
+  if (const json* p = o.get("max_memory_pressure", Need::kOptional)) {
+    if (p->is_number() && *p >= 0 && *p <= 100) {
+      out.max_memory_pressure = p->get<double>();
+    } else {
+      o.error("max_memory_pressure", "expected a percentage from 0 to 100");
+    }
+  }
+  size(
+      o, "min_free_disk", [&](std::optional<uint64_t> b) { out.min_free_disk = *b; }, false);
+  o.refuse_unknown_keys();
+}
+
+void Sections::builds(const json& v, Config::Builds& out) {
+  JsonObject o(v, "builds", errors_);
+  // Longer than 30 days is a mistake, and doubling it for backoff would overflow.
+  const std::string example = "\"12h\" or \"90min\"";
+  const std::chrono::seconds longest = std::chrono::hours(24 * 30);
+  duration(o, "timeout", out.timeout, example, longest);
+  duration(o, "silence_timeout", out.silence_timeout, example, longest);
+  duration(o, "publish_timeout", out.publish_timeout, example, longest);
+  duration(o, "backoff", out.backoff, example, longest);
+  whole(o, "max_tries", 1, 20, out.max_tries);
+  size(
+      o, "log_limit", [&](std::optional<uint64_t> b) { out.log_limit = *b; }, false);
+  o.refuse_unknown_keys();
+}
+
+void Sections::logs(const json& v, Config::Logs& out) {
+  JsonObject o(v, "logs", errors_);
+  whole(o, "keep_attempts", 1, 10000, out.keep_attempts);
+  o.refuse_unknown_keys();
+}
+
+void Sections::http(const json& v, Config::Http& out) {
+  JsonObject o(v, "http", errors_);
+  if (auto l = o.string("listen", Need::kOptional)) {
+    if (*l == "off" || parse_listen_address(*l)) {
+      out.listen = *l;
+    } else {
+      o.error("listen",
+              "expected an IP address and a port, such as \"127.0.0.1:8347\" (this host only), "
+              "\"0.0.0.0:8347\" or \"[::1]:8347\"; or \"off\"");
+    }
+  }
+  duration(o, "request_timeout", out.request_timeout, "\"10s\"");
+  o.refuse_unknown_keys();
+}
+
+void Sections::check(const json& v, Config::Check& out) {
+  JsonObject o(v, "check", errors_);
+  if (const json* e = o.get("evaluate", Need::kOptional)) {
+    if (e->is_boolean()) {
+      out.evaluate = e->get<bool>();
+    } else if (!(e->is_string() && *e == "auto")) {
+      o.error("evaluate", "expected true, false or \"auto\" (when nix-instantiate is found)");
+    }
+  }
+  if (auto n = o.string("nix_instantiate", Need::kOptional)) out.nix_instantiate = *n;
+  if (auto st = o.string("store", Need::kOptional)) out.store = *st;
+  if (auto np = o.strings("nix_path", Need::kOptional)) {
+    for (auto& entry : *np) {
+      auto eq = entry.find('=');
+      if (eq != std::string::npos && eq > 0)
+        entry = entry.substr(0, eq + 1) + resolve(base_, entry.substr(eq + 1)).string();
+      out.nix_path.push_back(entry);
+    }
+  }
+  if (const json* src = o.get("nixpkgs_sources", Need::kOptional)) {
+    if (!src->is_object()) {
+      o.error("nixpkgs_sources", "expected {\"<nixpkgs commit>\": \"/path/to/its/copy\"}");
+    } else {
+      for (const auto& [commit, p] : src->items()) {
+        if (!p.is_string() || p.get<std::string>().empty()) {
+          o.error("nixpkgs_sources", "\"" + commit + "\": expected a path");
+        } else {
+          out.nixpkgs_sources[commit] = resolve(base_, p.get<std::string>());
+        }
+      }
+    }
+  }
+  whole(o, "parallel", 1u, 256u, out.parallel);
+  duration(o, "timeout", out.timeout, "\"300s\"");
+  o.refuse_unknown_keys();
+}
+
+void Sections::axes(const json& v, Config& c) {
+  JsonObject o(v, "axes", errors_);
+  Axes axes;
+  auto list = [&](std::string_view key, std::vector<std::string>& out, bool& set) {
+    if (auto l = o.strings(key, Need::kOptional)) {
+      out = std::move(*l);
+      set = true;
+    }
+  };
+  list("python", axes.python, c.axes_python);
+  list("cuda", axes.cuda, c.axes_cuda);
+  list("gpu_archs", axes.gpu_archs, c.axes_gpu_archs);
+  list("cpu_isas", axes.cpu_isas, c.axes_cpu_isas);
+  if (auto b = o.boolean("cpu_only", Need::kOptional)) {
+    axes.cpu_only = *b;
+    c.axes_cpu_only = true;
+  }
+  o.refuse_unknown_keys();
+  c.axes = std::move(axes);
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view json_text, std::string_view origin,
@@ -43,257 +298,15 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   c.source = std::string(origin);
   std::vector<std::string> errors;
   JsonObject root(doc, "", errors);
-
-  auto path_key = [&](JsonObject& obj, std::string_view key, std::filesystem::path& out) {
-    if (auto s = obj.string(key, Need::kOptional)) {
-      if (s->empty())
-        obj.error(key, "must not be empty");
-      else
-        out = resolve(base_dir, *s);
-    }
-  };
-  auto size_key = [&](JsonObject& obj, std::string_view key, auto&& store, bool allow_auto) {
-    const json* v = obj.get(key, Need::kOptional);
-    if (!v) return;
-    if (!v->is_string()) {
-      obj.error(key, "expected a size as a string, such as \"48GiB\"" +
-                         std::string(allow_auto ? " or \"auto\"" : ""));
-      return;
-    }
-    auto s = v->get<std::string>();
-    if (allow_auto && s == "auto") {
-      store(std::nullopt);
-      return;
-    }
-    auto size = parse_size(s);
-    if (!size)
-      obj.error(key, size.error().message + "; " + size.error().hint);
-    else if (*size == 0)
-      obj.error(key, "must be more than 0");
-    else
-      store(std::optional<uint64_t>(*size));
-  };
-
-  std::filesystem::path flox_env = resolve(base_dir, ".");
-  path_key(root, "flox_env", flox_env);
-  c.flox_env = flox_env;
-  std::filesystem::path pytorch_env;
-  path_key(root, "pytorch_env", pytorch_env);
-  c.pytorch_env = pytorch_env.empty() ? c.flox_env.parent_path() / "build-pytorch" : pytorch_env;
-  path_key(root, "state_dir", c.state_dir);
-  path_key(root, "socket", c.socket);
-  // A Unix socket's path must fit sockaddr_un's sun_path (108 bytes with its NUL on Linux).
-  if (constexpr size_t kSunPath = sizeof(sockaddr_un{}.sun_path);
-      c.socket.string().size() >= kSunPath) {
-    root.error("socket", c.socket.string() + " is " + std::to_string(c.socket.string().size()) +
-                             " bytes long; a Unix socket's path may have at most " +
-                             std::to_string(kSunPath - 1) + " (choose a shorter one)");
-  }
-  if (auto s = root.string("socket_group", Need::kOptional)) c.socket_group = *s;
-  if (auto s = root.string("flox", Need::kOptional)) {
-    if (s->empty())
-      root.error("flox", "must not be empty");
-    else
-      c.flox = s->find('/') == std::string::npos ? *s : resolve(base_dir, *s).string();
-  }
-
-  c.flox_metrics = root.boolean("flox_metrics", Need::kOptional).value_or(false);
-
-  if (const json* p = root.get("publish", Need::kOptional)) {
-    JsonObject o(*p, "publish", errors);
-    c.publish.enabled = o.boolean("enabled", Need::kOptional).value_or(false);
-    c.publish.org = o.string("org", Need::kOptional).value_or("");
-    c.publish.push = o.boolean("push", Need::kOptional).value_or(false);
-    std::filesystem::path key;
-    path_key(o, "signing_key", key);
-    if (!key.empty()) c.publish.signing_key = key;
-    if (c.publish.enabled && c.publish.org.empty()) {
-      o.error("org", "is needed when publish.enabled is true (the FloxHub organisation)");
-    }
-    o.refuse_unknown_keys();
-  }
-
-  if (const json* s = root.get("scheduler", Need::kOptional)) {
-    JsonObject o(*s, "scheduler", errors);
-    if (const json* mp = o.get("max_parallel", Need::kOptional)) {
-      if (mp->is_string() && *mp == "auto") {
-        c.scheduler.max_parallel.reset();
-      } else if (mp->is_number_unsigned() && *mp >= 1 && *mp <= 1024) {
-        c.scheduler.max_parallel = mp->get<unsigned>();
-      } else {
-        o.error("max_parallel", "expected a whole number from 1 to 1024, or \"auto\"");
-      }
-    }
-    size_key(
-        o, "memory_budget", [&](std::optional<uint64_t> v) { c.scheduler.memory_budget = v; },
-        true);
-    if (const json* per = o.get("memory_per_build", Need::kOptional)) {
-      JsonObject po(*per, "scheduler.memory_per_build", errors);
-      size_key(
-          po, "gpu", [&](std::optional<uint64_t> v) { c.scheduler.memory_per_build_gpu = *v; },
-          false);
-      size_key(
-          po, "cpu", [&](std::optional<uint64_t> v) { c.scheduler.memory_per_build_cpu = *v; },
-          false);
-      po.refuse_unknown_keys();
-    }
-    if (const json* p = o.get("max_memory_pressure", Need::kOptional)) {
-      if (p->is_number() && *p >= 0 && *p <= 100) {
-        c.scheduler.max_memory_pressure = p->get<double>();
-      } else {
-        o.error("max_memory_pressure", "expected a percentage from 0 to 100");
-      }
-    }
-    size_key(
-        o, "min_free_disk", [&](std::optional<uint64_t> v) { c.scheduler.min_free_disk = *v; },
-        false);
-    o.refuse_unknown_keys();
-  }
-
-  if (const json* b = root.get("builds", Need::kOptional)) {
-    JsonObject o(*b, "builds", errors);
-    auto duration_key = [&](std::string_view key, std::chrono::seconds& out) {
-      if (auto s = o.string(key, Need::kOptional)) {
-        auto d = parse_duration(*s);
-        if (!d || d->count() <= 0) {
-          o.error(key, "expected a duration such as \"12h\" or \"90min\"");
-        } else if (*d > std::chrono::hours(24 * 30)) {
-          // Longer is a mistake, and doubling it for backoff would overflow.
-          o.error(key, "is longer than 30 days; expected a duration such as \"12h\"");
-        } else {
-          out = *d;
-        }
-      }
-    };
-    duration_key("timeout", c.builds.timeout);
-    duration_key("silence_timeout", c.builds.silence_timeout);
-    duration_key("publish_timeout", c.builds.publish_timeout);
-    duration_key("backoff", c.builds.backoff);
-    if (const json* t = o.get("max_tries", Need::kOptional)) {
-      if (t->is_number_unsigned() && *t >= 1 && *t <= 20) {
-        c.builds.max_tries = t->get<int>();
-      } else {
-        o.error("max_tries", "expected a whole number from 1 to 20");
-      }
-    }
-    size_key(
-        o, "log_limit", [&](std::optional<uint64_t> v) { c.builds.log_limit = *v; }, false);
-    o.refuse_unknown_keys();
-  }
-
-  if (const json* l = root.get("logs", Need::kOptional)) {
-    JsonObject o(*l, "logs", errors);
-    if (const json* k = o.get("keep_attempts", Need::kOptional)) {
-      if (k->is_number_unsigned() && *k >= 1 && *k <= 10000) {
-        c.logs.keep_attempts = k->get<int>();
-      } else {
-        o.error("keep_attempts", "expected a whole number from 1 to 10000");
-      }
-    }
-    o.refuse_unknown_keys();
-  }
-
-  if (const json* h = root.get("http", Need::kOptional)) {
-    JsonObject o(*h, "http", errors);
-    if (auto l = o.string("listen", Need::kOptional)) {
-      if (*l == "off" || parse_listen_address(*l)) {
-        c.http.listen = *l;
-      } else {
-        o.error("listen",
-                "expected an IP address and a port, such as \"127.0.0.1:8347\" (this host only), "
-                "\"0.0.0.0:8347\" or \"[::1]:8347\"; or \"off\"");
-      }
-    }
-    if (auto t = o.string("request_timeout", Need::kOptional)) {
-      auto d = parse_duration(*t);
-      if (!d || d->count() <= 0) {
-        o.error("request_timeout", "expected a duration such as \"10s\"");
-      } else {
-        c.http.request_timeout = *d;
-      }
-    }
-    o.refuse_unknown_keys();
-  }
-
-  if (const json* k = root.get("check", Need::kOptional)) {
-    JsonObject o(*k, "check", errors);
-    if (const json* e = o.get("evaluate", Need::kOptional)) {
-      if (e->is_boolean()) {
-        c.check.evaluate = e->get<bool>();
-      } else if (!(e->is_string() && *e == "auto")) {
-        o.error("evaluate", "expected true, false or \"auto\" (when nix-instantiate is found)");
-      }
-    }
-    if (auto n = o.string("nix_instantiate", Need::kOptional)) c.check.nix_instantiate = *n;
-    if (auto st = o.string("store", Need::kOptional)) c.check.store = *st;
-    if (auto np = o.strings("nix_path", Need::kOptional)) {
-      for (auto& entry : *np) {
-        auto eq = entry.find('=');
-        if (eq != std::string::npos && eq > 0)
-          entry = entry.substr(0, eq + 1) + resolve(base_dir, entry.substr(eq + 1)).string();
-        c.check.nix_path.push_back(entry);
-      }
-    }
-    if (const json* src = o.get("nixpkgs_sources", Need::kOptional)) {
-      if (!src->is_object()) {
-        o.error("nixpkgs_sources", "expected {\"<nixpkgs commit>\": \"/path/to/its/copy\"}");
-      } else {
-        for (const auto& [commit, path] : src->items()) {
-          if (!path.is_string() || path.get<std::string>().empty()) {
-            o.error("nixpkgs_sources", "\"" + commit + "\": expected a path");
-          } else {
-            c.check.nixpkgs_sources[commit] = resolve(base_dir, path.get<std::string>());
-          }
-        }
-      }
-    }
-    if (const json* par = o.get("parallel", Need::kOptional)) {
-      if (par->is_number_unsigned() && *par >= 1 && *par <= 256) {
-        c.check.parallel = par->get<unsigned>();
-      } else {
-        o.error("parallel", "expected a whole number from 1 to 256");
-      }
-    }
-    if (auto t = o.string("timeout", Need::kOptional)) {
-      auto d = parse_duration(*t);
-      if (!d || d->count() <= 0) {
-        o.error("timeout", "expected a duration such as \"300s\"");
-      } else {
-        c.check.timeout = *d;
-      }
-    }
-    o.refuse_unknown_keys();
-  }
-
-  std::filesystem::path matrix_path, templates_path;
-  path_key(root, "matrix", matrix_path);
-  if (!matrix_path.empty()) c.matrix = matrix_path;
-  path_key(root, "templates", templates_path);
-  if (!templates_path.empty()) c.templates = templates_path;
-
-  c.nixpkgs = root.string("nixpkgs", Need::kOptional);
-
-  if (const json* a = root.get("axes", Need::kOptional)) {
-    JsonObject o(*a, "axes", errors);
-    Axes axes;
-    auto list = [&](std::string_view key, std::vector<std::string>& out, bool& set) {
-      if (auto v = o.strings(key, Need::kOptional)) {
-        out = std::move(*v);
-        set = true;
-      }
-    };
-    list("python", axes.python, c.axes_python);
-    list("cuda", axes.cuda, c.axes_cuda);
-    list("gpu_archs", axes.gpu_archs, c.axes_gpu_archs);
-    list("cpu_isas", axes.cpu_isas, c.axes_cpu_isas);
-    if (auto b = o.boolean("cpu_only", Need::kOptional)) {
-      axes.cpu_only = *b;
-      c.axes_cpu_only = true;
-    }
-    o.refuse_unknown_keys();
-    c.axes = std::move(axes);
-  }
-
+  Sections read(base_dir, errors);
+  read.paths(root, c);
+  if (const json* v = root.get("publish", Need::kOptional)) read.publish(*v, c.publish);
+  if (const json* v = root.get("scheduler", Need::kOptional)) read.scheduler(*v, c.scheduler);
+  if (const json* v = root.get("builds", Need::kOptional)) read.builds(*v, c.builds);
+  if (const json* v = root.get("logs", Need::kOptional)) read.logs(*v, c.logs);
+  if (const json* v = root.get("http", Need::kOptional)) read.http(*v, c.http);
+  if (const json* v = root.get("check", Need::kOptional)) read.check(*v, c.check);
+  if (const json* v = root.get("axes", Need::kOptional)) read.axes(*v, c);
   root.refuse_unknown_keys();
   if (!errors.empty()) {
     return tl::unexpected(problems_error(

@@ -63,6 +63,129 @@ TorchTweaks read_tweaks(JsonObject& obj, std::vector<std::string>& errors) {
   return t;
 }
 
+NixpkgsPin read_pin(JsonObject& o) {
+  NixpkgsPin p;
+  p.name = o.string("name").value_or("");
+  p.commit = o.string("commit").value_or("");
+  p.sha256 = o.string("sha256", Need::kOptional).value_or("");
+  p.cuda = o.strings("cuda").value_or(std::vector<std::string>{});
+  p.source = o.string("source").value_or("");
+  bool hex = p.commit.size() == 40 && std::all_of(p.commit.begin(), p.commit.end(), [](char c) {
+               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+             });
+  if (!p.commit.empty() && !hex) o.error("commit", "expected a nixpkgs commit: 40 hex digits");
+  for (const auto& v : p.cuda) {
+    if (!parse_cuda_version(v)) o.error("cuda", "\"" + v + "\" is not MAJOR.MINOR");
+  }
+  return p;
+}
+
+PythonVersion read_python(JsonObject& o) {
+  PythonVersion p;
+  p.name = o.string("name").value_or("");
+  p.packages = o.string("packages").value_or("");
+  p.version = o.string("version").value_or("");
+  if (!p.name.empty() && !is_name_token(p.name)) o.error("name", "must be like python313");
+  return p;
+}
+
+CudaVersion read_cuda(JsonObject& o) {
+  CudaVersion c;
+  c.version = o.string("version").value_or("");
+  if (auto parsed = parse_cuda_version(c.version);
+      parsed && c.version.find('.') != c.version.npos) {
+    std::tie(c.major, c.minor) = *parsed;
+  } else if (!c.version.empty()) {
+    o.error("version", "expected MAJOR.MINOR, such as 12.8");
+  }
+  c.packages = o.string("packages").value_or("");
+  // The overlay selects this attribute for the whole package set; an attribute that names
+  // another version (or none) would build with a CUDA the package name does not say.
+  if (!c.packages.empty() && c.major > 0 &&
+      c.packages != "cudaPackages_" + std::to_string(c.major) + "_" + std::to_string(c.minor)) {
+    o.error("packages", "\"" + c.packages + "\" is not nixpkgs' attribute for CUDA " + c.version +
+                            " (cudaPackages_" + std::to_string(c.major) + "_" +
+                            std::to_string(c.minor) + ")");
+  }
+  c.available = o.boolean("available").value_or(true);
+  c.allow_broken = o.string("allow_broken", Need::kOptional).value_or("");
+  c.unavailable_reason =
+      o.string("reason", c.available ? Need::kOptional : Need::kRequired).value_or("");
+  return c;
+}
+
+GpuArch read_gpu_arch(JsonObject& o, std::vector<std::string>& errors) {
+  GpuArch g;
+  g.name = o.string("name").value_or("");
+  g.upper = o.string("upper").value_or("");
+  g.decimal = o.string("decimal").value_or("");
+  g.num = o.string("num").value_or("");
+  g.description = o.string("description").value_or("");
+  g.hardware = o.string("hardware").value_or("");
+  g.cpu_hardware = read_by_platform(o, "cpu_hardware", errors);
+  g.choose_this_if = read_by_platform(o, "choose_this_if", errors);
+  g.torch = read_tweaks(o, errors);
+  if (!g.decimal.empty()) {
+    if (auto problem = cuda_arch_problem(g.decimal); !problem.empty()) {
+      o.error("decimal", problem + ": it is what recipes pass as gpuTargets");
+    }
+  }
+  if (!g.name.empty() && (!is_name_token(g.name) || g.name.rfind("sm", 0) != 0)) {
+    o.error("name", "must be like sm89");
+  }
+  return g;
+}
+
+CpuIsa read_cpu_isa(JsonObject& o, std::vector<std::string>& errors) {
+  CpuIsa i;
+  i.name = o.string("name").value_or("");
+  i.token = o.string("token").value_or("");
+  i.description = o.string("description").value_or("");
+  i.flags = o.strings("flags").value_or(std::vector<std::string>{});
+  i.platform = o.string("platform").value_or("");
+  i.hardware = o.string("hardware").value_or("");
+  i.torch = read_tweaks(o, errors);
+  if (!i.token.empty() && !is_name_token(i.token)) {
+    o.error("token", "\"" + i.token +
+                         "\" may hold only a-z, 0-9 and _ (Nix reads a dot as an attribute path)");
+  }
+  if (!i.platform.empty() && !kPlatforms.count(i.platform)) {
+    o.error("platform", "expected x86_64-linux or aarch64-linux");
+  }
+  for (const auto& flag : i.flags) {
+    if (flag.find_first_of("\"\\$") != std::string::npos) {
+      o.error("flags", "\"" + flag + "\" has a character that would break the Nix string");
+    }
+  }
+  return i;
+}
+
+// A constraint names rows of `m`'s tables (complete by then); an ISA is kept by its token.
+Constraint read_constraint(JsonObject& o, const Matrix& m) {
+  Constraint c;
+  c.gpu_arch = o.string("gpu_arch").value_or("");
+  c.min_cuda = o.string("min_cuda", Need::kOptional);
+  c.platforms = o.strings("platforms", Need::kOptional).value_or(std::vector<std::string>{});
+  c.isas = o.strings("isas", Need::kOptional).value_or(std::vector<std::string>{});
+  c.reason = o.string("reason").value_or("");
+  for (auto& isa : c.isas) {
+    if (const CpuIsa* found = m.find_isa(isa)) {
+      isa = found->token;
+    } else {
+      o.error("isas", "no such ISA \"" + isa + "\"");
+    }
+  }
+  if (!m.find_gpu_arch(c.gpu_arch)) o.error("gpu_arch", "no such GPU architecture");
+  if (c.min_cuda && !parse_cuda_version(*c.min_cuda)) o.error("min_cuda", "expected MAJOR.MINOR");
+  for (const auto& p : c.platforms) {
+    if (!kPlatforms.count(p)) o.error("platforms", "unknown platform \"" + p + "\"");
+  }
+  if (!c.min_cuda && c.platforms.empty() && c.isas.empty()) {
+    o.error("", "a constraint needs min_cuda, platforms or isas");
+  }
+  return c;
+}
+
 }  // namespace
 
 Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin) {
@@ -97,137 +220,16 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
     }
   };
 
+  // The tables, each row by its reader above.
   each(
-      "nixpkgs_pins",
-      [&](JsonObject& o) {
-        NixpkgsPin p;
-        p.name = o.string("name").value_or("");
-        p.commit = o.string("commit").value_or("");
-        p.sha256 = o.string("sha256", Need::kOptional).value_or("");
-        p.cuda = o.strings("cuda").value_or(std::vector<std::string>{});
-        p.source = o.string("source").value_or("");
-        bool hex =
-            p.commit.size() == 40 && std::all_of(p.commit.begin(), p.commit.end(), [](char c) {
-              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-            });
-        if (!p.commit.empty() && !hex)
-          o.error("commit", "expected a nixpkgs commit: 40 hex digits");
-        for (const auto& v : p.cuda) {
-          if (!parse_cuda_version(v)) o.error("cuda", "\"" + v + "\" is not MAJOR.MINOR");
-        }
-        m.pins_.push_back(std::move(p));
-      },
-      Need::kOptional);
-
-  each("python", [&](JsonObject& o) {
-    PythonVersion p;
-    p.name = o.string("name").value_or("");
-    p.packages = o.string("packages").value_or("");
-    p.version = o.string("version").value_or("");
-    if (!p.name.empty() && !is_name_token(p.name)) o.error("name", "must be like python313");
-    m.pythons_.push_back(std::move(p));
-  });
-
-  each("cuda", [&](JsonObject& o) {
-    CudaVersion c;
-    c.version = o.string("version").value_or("");
-    if (auto parsed = parse_cuda_version(c.version);
-        parsed && c.version.find('.') != c.version.npos) {
-      std::tie(c.major, c.minor) = *parsed;
-    } else if (!c.version.empty()) {
-      o.error("version", "expected MAJOR.MINOR, such as 12.8");
-    }
-    c.packages = o.string("packages").value_or("");
-    // The overlay selects this attribute for the whole package set; an attribute that names
-    // another version (or none) would build with a CUDA the package name does not say.
-    if (!c.packages.empty() && c.major > 0 &&
-        c.packages != "cudaPackages_" + std::to_string(c.major) + "_" + std::to_string(c.minor)) {
-      o.error("packages", "\"" + c.packages + "\" is not nixpkgs' attribute for CUDA " + c.version +
-                              " (cudaPackages_" + std::to_string(c.major) + "_" +
-                              std::to_string(c.minor) + ")");
-    }
-    c.available = o.boolean("available").value_or(true);
-    c.allow_broken = o.string("allow_broken", Need::kOptional).value_or("");
-    c.unavailable_reason =
-        o.string("reason", c.available ? Need::kOptional : Need::kRequired).value_or("");
-    m.cudas_.push_back(std::move(c));
-  });
-
-  each("gpu_archs", [&](JsonObject& o) {
-    GpuArch g;
-    g.name = o.string("name").value_or("");
-    g.upper = o.string("upper").value_or("");
-    g.decimal = o.string("decimal").value_or("");
-    g.num = o.string("num").value_or("");
-    g.description = o.string("description").value_or("");
-    g.hardware = o.string("hardware").value_or("");
-    g.cpu_hardware = read_by_platform(o, "cpu_hardware", errors);
-    g.choose_this_if = read_by_platform(o, "choose_this_if", errors);
-    g.torch = read_tweaks(o, errors);
-    if (!g.decimal.empty()) {
-      if (auto problem = cuda_arch_problem(g.decimal); !problem.empty()) {
-        o.error("decimal", problem + ": it is what recipes pass as gpuTargets");
-      }
-    }
-    if (!g.name.empty() && (!is_name_token(g.name) || g.name.rfind("sm", 0) != 0)) {
-      o.error("name", "must be like sm89");
-    }
-    m.gpu_archs_.push_back(std::move(g));
-  });
-
-  each("cpu_isas", [&](JsonObject& o) {
-    CpuIsa i;
-    i.name = o.string("name").value_or("");
-    i.token = o.string("token").value_or("");
-    i.description = o.string("description").value_or("");
-    i.flags = o.strings("flags").value_or(std::vector<std::string>{});
-    i.platform = o.string("platform").value_or("");
-    i.hardware = o.string("hardware").value_or("");
-    i.torch = read_tweaks(o, errors);
-    if (!i.token.empty() && !is_name_token(i.token)) {
-      o.error("token",
-              "\"" + i.token +
-                  "\" may hold only a-z, 0-9 and _ (Nix reads a dot as an attribute path)");
-    }
-    if (!i.platform.empty() && !kPlatforms.count(i.platform)) {
-      o.error("platform", "expected x86_64-linux or aarch64-linux");
-    }
-    for (const auto& flag : i.flags) {
-      if (flag.find_first_of("\"\\$") != std::string::npos) {
-        o.error("flags", "\"" + flag + "\" has a character that would break the Nix string");
-      }
-    }
-    m.cpu_isas_.push_back(std::move(i));
-  });
-
-  if (!errors.empty()) {
-    // Lookups below need complete tables.
-  } else {
-    each("constraints", [&](JsonObject& o) {
-      Constraint c;
-      c.gpu_arch = o.string("gpu_arch").value_or("");
-      c.min_cuda = o.string("min_cuda", Need::kOptional);
-      c.platforms = o.strings("platforms", Need::kOptional).value_or(std::vector<std::string>{});
-      c.isas = o.strings("isas", Need::kOptional).value_or(std::vector<std::string>{});
-      c.reason = o.string("reason").value_or("");
-      for (auto& isa : c.isas) {
-        if (const CpuIsa* found = m.find_isa(isa)) {
-          isa = found->token;
-        } else {
-          o.error("isas", "no such ISA \"" + isa + "\"");
-        }
-      }
-      if (!m.find_gpu_arch(c.gpu_arch)) o.error("gpu_arch", "no such GPU architecture");
-      if (c.min_cuda && !parse_cuda_version(*c.min_cuda))
-        o.error("min_cuda", "expected MAJOR.MINOR");
-      for (const auto& p : c.platforms) {
-        if (!kPlatforms.count(p)) o.error("platforms", "unknown platform \"" + p + "\"");
-      }
-      if (!c.min_cuda && c.platforms.empty() && c.isas.empty()) {
-        o.error("", "a constraint needs min_cuda, platforms or isas");
-      }
-      m.constraints_.push_back(std::move(c));
-    });
+      "nixpkgs_pins", [&](JsonObject& o) { m.pins_.push_back(read_pin(o)); }, Need::kOptional);
+  each("python", [&](JsonObject& o) { m.pythons_.push_back(read_python(o)); });
+  each("cuda", [&](JsonObject& o) { m.cudas_.push_back(read_cuda(o)); });
+  each("gpu_archs", [&](JsonObject& o) { m.gpu_archs_.push_back(read_gpu_arch(o, errors)); });
+  each("cpu_isas", [&](JsonObject& o) { m.cpu_isas_.push_back(read_cpu_isa(o, errors)); });
+  // Constraints name rows of the tables: read once the tables are complete.
+  if (errors.empty()) {
+    each("constraints", [&](JsonObject& o) { m.constraints_.push_back(read_constraint(o, m)); });
   }
 
   // Names must be unique, or a spec could mean two things.

@@ -30,17 +30,15 @@
 #include "daemon/base/names.h"
 #include "daemon/sched/batch_plan.h"
 #include "daemon/sched/estimator.h"
+#include "proto/job.h"
 
 namespace tvd::sched {
 
 using TimePoint = std::chrono::system_clock::time_point;
 using JobId = uint64_t;
 
-enum class Origin { kInteractive, kBatch };
-inline constexpr Names<Origin, 2> kOrigins{{{
-    {Origin::kInteractive, "interactive"},
-    {Origin::kBatch, "batch"},
-}}};
+using proto::kOrigins;
+using proto::Origin;
 
 // `variant` below is always the variant's key as text (VariantKey::text(): the package in the
 // default environment, ENVIRONMENT/PACKAGE in another), never the package alone: the same

@@ -38,9 +38,9 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
     auto it = last->find(v.key());
     if (it == last->end()) return Cell{"never", "never built" + suffix, !broken.empty()};
     const auto& j = it->second;
-    std::string title = j.state + " (job " + std::to_string(j.id) + ")";
+    std::string title = proto::to_text(j.state) + " (job " + std::to_string(j.id) + ")";
     if (j.finished_at) title += ", " + html::ago(*j.finished_at, now);
-    if (!j.failure.empty()) title += ": " + j.failure;
+    if (j.failure != proto::Failure::kNone) title += ": " + proto::to_text(j.failure);
     return Cell{state_class(j.state), title + suffix, !broken.empty()};
   };
   // Each cell once (a CPU-only cell appears in every CUDA grid of its Python).

@@ -68,6 +68,11 @@ class Writer {
   std::string out_;
 };
 
+template <typename Enum, size_t N>
+std::string name(const Names<Enum, N>& table, Enum e) {
+  return std::string(table.name(e));
+}
+
 std::string label(const char* key, const std::string& value) {
   return std::string(key) + "=\"" + label_value(value) + "\"";
 }
@@ -125,14 +130,18 @@ std::string render_metrics(service::Service& service) {
   w.family("tvd_build_duration_seconds", "histogram",
            "Durations of ended flox build attempts, by outcome.");
   for (const auto& [outcome, h] : stats.build_durations())
-    w.histogram("tvd_build_duration_seconds", label("outcome", outcome), h);
+    w.histogram("tvd_build_duration_seconds",
+                label("outcome", name(proto::kAttemptOutcomes, outcome)), h);
   w.family("tvd_publish_duration_seconds", "histogram",
            "Durations of ended flox publish attempts, by outcome.");
   for (const auto& [outcome, h] : stats.publish_durations())
-    w.histogram("tvd_publish_duration_seconds", label("outcome", outcome), h);
+    w.histogram("tvd_publish_duration_seconds",
+                label("outcome", name(proto::kAttemptOutcomes, outcome)), h);
   w.family("tvd_failures_total", "counter", "Failed attempts by phase and failure class.");
   for (const auto& [key, n] : stats.failures()) {
-    w.sample("tvd_failures_total", label("phase", key.first) + "," + label("reason", key.second),
+    w.sample("tvd_failures_total",
+             label("phase", name(proto::kJobPhases, key.first)) + "," +
+                 label("reason", name(proto::kFailures, key.second)),
              static_cast<double>(n));
   }
 

@@ -64,7 +64,10 @@ HttpResponse respond(const HttpRequest& req, html::Page page) {
 }
 
 std::string state_class(const std::string& state) {
-  if (state == "building" || state == "publishing") return "running";
+  const auto known = proto::kJobStates.parse(state);
+  if (known == proto::JobState::kBuilding || known == proto::JobState::kPublishing) {
+    return "running";
+  }
   return state;  // queued succeeded failed cancelled
 }
 

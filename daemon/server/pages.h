@@ -36,6 +36,9 @@ HttpResponse internal(const Error& e);
 HttpResponse respond(const HttpRequest& req, html::Page page);
 // A job's state as a cell shows it, and the mark for that class.
 std::string state_class(const std::string& state);
+inline std::string state_class(proto::JobState state) {
+  return state_class(proto::to_text(state));
+}
 const char* mark(const std::string& cls);
 std::string job_link(int64_t id);
 std::string variant_link(const std::string& package);

@@ -45,9 +45,11 @@ HttpResponse queue_page(const HttpRequest& req, service::Service& service) {
   int n_running = 0, n_waiting = 0, n_finished = 0;
   for (const auto& j : st.jobs) {
     const std::string& state = j.state;
+    // A state this page does not know (a newer daemon's) is shown among the finished ones.
+    const auto known = proto::kJobStates.parse(state).value_or(proto::JobState::kFailed);
     const int64_t id = j.id;
-    const std::string& variant = j.variant;
-    if (state == "building" || state == "publishing") {
+    const std::string& variant = j.package;
+    if (known == proto::JobState::kBuilding || known == proto::JobState::kPublishing) {
       ++n_running;
       const int64_t started = j.started_at.value_or(now);
       const int64_t elapsed = std::max<int64_t>(0, now - started);
@@ -68,7 +70,7 @@ HttpResponse queue_page(const HttpRequest& req, service::Service& service) {
                  "</td><td>" + html::duration(elapsed) + "</td><td class=\"progress\">" + progress +
                  "</td><td class=\"eta\">" + eta + "</td><td>" +
                  (j.reserved ? html::size(static_cast<int64_t>(*j.reserved)) : "") + "</td></tr>";
-    } else if (state == "queued") {
+    } else if (known == proto::JobState::kQueued) {
       ++n_waiting;
       auto why = st.waiting.find(std::to_string(id));
       const std::string reason = why != st.waiting.end() ? why->second : "next in line";

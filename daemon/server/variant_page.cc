@@ -26,14 +26,15 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
                     "<th>Attempt</th><th>Phase</th><th>Started</th><th>Took</th><th>Outcome</th>"
                     "<th>Peak memory</th><th>Reason</th></tr>";
   for (const auto& a : attempts) {
-    const std::string outcome = a.outcome.value_or("running");
+    using proto::AttemptOutcome;
+    const std::string outcome = a.outcome ? proto::to_text(*a.outcome) : "running";
     out += "<tr class=\"attempt\">" + (with_job ? "<td>" + job_link(a.job_id) + "</td>" : "") +
-           "<td>" + std::to_string(a.number) + "</td><td>" + escape(a.phase) + "</td><td>" +
+           "<td>" + std::to_string(a.number) + "</td><td>" + proto::to_text(a.phase) + "</td><td>" +
            html::ago(a.started_at, now) + "</td><td>" +
            html::duration(a.ended_at.value_or(now) - a.started_at) + "</td><td class=\"s-" +
-           (outcome == "running"       ? "running"
-            : outcome == "interrupted" ? "cancelled"
-                                       : outcome) +
+           (!a.outcome                                   ? "running"
+            : *a.outcome == AttemptOutcome::kInterrupted ? "cancelled"
+                                                         : outcome) +
            "\">" + escape(outcome) + "</td><td>" +
            (a.peak_memory ? html::size(*a.peak_memory) : "") + "</td><td>" + escape(a.reason) +
            "</td></tr>";
@@ -82,7 +83,7 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
   }
   if (!jobs->empty()) {
     out += "<tr><th>Last result</th><td class=\"s-" + state_class(jobs->front().state) +
-           "\" id=\"last\">" + escape(jobs->front().state) + "</td></tr>";
+           "\" id=\"last\">" + proto::to_text(jobs->front().state) + "</td></tr>";
   }
   out += "</table>";
 
@@ -93,14 +94,16 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
     auto attempts = service.attempt_rows(it->id);
     if (!attempts) return internal(attempts.error());
     for (const auto& a : *attempts) {
-      if (a.phase == "build" && a.ended_at && a.outcome && *a.outcome != "interrupted" &&
-          *a.outcome != "cancelled") {
+      using proto::AttemptOutcome;
+      if (a.phase == proto::JobPhase::kBuild && a.ended_at && a.outcome &&
+          *a.outcome != AttemptOutcome::kInterrupted && *a.outcome != AttemptOutcome::kCancelled) {
         ChartPoint p;
         p.label = day(a.started_at);
         p.seconds = static_cast<double>(*a.ended_at - a.started_at);
         if (a.peak_memory) p.peak_bytes = static_cast<double>(*a.peak_memory);
         p.title = "job " + std::to_string(a.job_id) + " attempt " + std::to_string(a.number) +
-                  ": " + *a.outcome + ", " + html::duration(*a.ended_at - a.started_at) +
+                  ": " + proto::to_text(*a.outcome) + ", " +
+                  html::duration(*a.ended_at - a.started_at) +
                   (a.peak_memory ? ", peak " + html::size(*a.peak_memory) : "");
         points.push_back(std::move(p));
       }
@@ -120,11 +123,12 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
         "<th>Took</th><th>Tries (build, publish)</th><th>Why</th></tr>";
     for (const auto& j : *jobs) {
       out += "<tr><td>" + job_link(j.id) + "</td><td class=\"s-" + state_class(j.state) + "\">" +
-             escape(j.state) + "</td><td>" + escape(j.origin) + "</td><td>" +
+             proto::to_text(j.state) + "</td><td>" + proto::to_text(j.origin) + "</td><td>" +
              html::ago(j.enqueued_at, now) + "</td><td>" +
              (j.started_at ? html::duration(j.finished_at.value_or(now) - *j.started_at) : "") +
              "</td><td>" + std::to_string(j.build_tries) + ", " + std::to_string(j.publish_tries) +
-             "</td><td>" + escape(j.error.empty() ? j.failure : j.error) + "</td></tr>";
+             "</td><td>" + escape(j.error.empty() ? proto::to_text(j.failure) : j.error) +
+             "</td></tr>";
     }
     out += "</table><h2>Attempts</h2>" + attempts_table(recent, now, true);
   }
@@ -141,13 +145,13 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   if (!attempts) return internal(attempts.error());
   const auto& j = **row;
   const int64_t now = now_s();
-  std::string out = "<h1>Job " + std::to_string(id) + ": " + variant_link(j.variant) +
-                    "</h1><table class=\"facts\"><tr><th>State</th><td id=\"state\" class=\"s-" +
-                    state_class(j.state) + "\">" + escape(j.state) + " (" + escape(j.phase) +
-                    ")</td></tr><tr><th>Origin</th><td>" + escape(j.origin) +
-                    (j.batch_id ? " (batch " + std::to_string(*j.batch_id) + ")" : "") +
-                    "</td></tr><tr><th>Queued</th><td>" + html::ago(j.enqueued_at, now) +
-                    "</td></tr>";
+  std::string out =
+      "<h1>Job " + std::to_string(id) + ": " + variant_link(j.package) +
+      "</h1><table class=\"facts\"><tr><th>State</th><td id=\"state\" class=\"s-" +
+      state_class(j.state) + "\">" + proto::to_text(j.state) + " (" + proto::to_text(j.phase) +
+      ")</td></tr><tr><th>Origin</th><td>" + proto::to_text(j.origin) +
+      (j.batch_id ? " (batch " + std::to_string(*j.batch_id) + ")" : "") +
+      "</td></tr><tr><th>Queued</th><td>" + html::ago(j.enqueued_at, now) + "</td></tr>";
   if (j.started_at) {
     out += "<tr><th>Took</th><td>" + html::duration(j.finished_at.value_or(now) - *j.started_at) +
            (j.finished_at ? "" : " so far") + "</td></tr>";
@@ -166,7 +170,7 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
     const int number = log->attempt.value_or(0);
     log_section = "<section id=\"log-section\"><h2>Log" +
                   (any ? " of attempt " + std::to_string(attempts->back().number) + " (" +
-                             escape(attempts->back().phase) + ")"
+                             proto::to_text(attempts->back().phase) + ")"
                        : std::string()) +
                   "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
                   std::to_string(number) + "\" data-offset=\"" + std::to_string(log->offset) +

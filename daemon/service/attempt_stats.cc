@@ -23,13 +23,14 @@ const std::vector<double> kPublishBounds = {5, 15, 30, 60, 120, 300, 600, 1800, 
 
 }  // namespace
 
-Tally AttemptStats::tally(const std::string& phase, const std::string& outcome,
-                          const std::string& failure, int64_t seconds) {
+Tally AttemptStats::tally(proto::JobPhase phase, proto::AttemptOutcome outcome,
+                          proto::Failure failure, int64_t seconds) {
+  using proto::AttemptOutcome;
   Tally t{phase, outcome, failure, -1, 1, std::max<int64_t>(0, seconds)};
-  const std::vector<double>* bounds = phase == "build"     ? &kBuildBounds
-                                      : phase == "publish" ? &kPublishBounds
-                                                           : nullptr;
-  if (bounds && (outcome == "succeeded" || outcome == "failed")) {
+  const std::vector<double>* bounds = phase == proto::JobPhase::kBuild     ? &kBuildBounds
+                                      : phase == proto::JobPhase::kPublish ? &kPublishBounds
+                                                                           : nullptr;
+  if (bounds && (outcome == AttemptOutcome::kSucceeded || outcome == AttemptOutcome::kFailed)) {
     auto it = std::lower_bound(bounds->begin(), bounds->end(), static_cast<double>(t.seconds));
     t.bucket = static_cast<int>(it - bounds->begin());
   }
@@ -37,20 +38,22 @@ Tally AttemptStats::tally(const std::string& phase, const std::string& outcome,
 }
 
 void AttemptStats::add(const Tally& t) {
-  if (t.outcome == "failed") {
-    failures_[{t.phase, t.failure.empty() ? "unknown" : t.failure}] += t.n;
+  if (t.outcome == proto::AttemptOutcome::kFailed) {
+    failures_[{t.phase,
+               t.failure == proto::Failure::kNone ? proto::Failure::kUnknown : t.failure}] += t.n;
   }
   if (t.bucket < 0) return;
-  auto& h = t.phase == "build" ? builds_.try_emplace(t.outcome, kBuildBounds).first->second
-                               : publishes_.try_emplace(t.outcome, kPublishBounds).first->second;
+  auto& h = t.phase == proto::JobPhase::kBuild
+                ? builds_.try_emplace(t.outcome, kBuildBounds).first->second
+                : publishes_.try_emplace(t.outcome, kPublishBounds).first->second;
   if (static_cast<size_t>(t.bucket) >= h.counts.size()) return;  // bounds changed: not ours
   h.counts[static_cast<size_t>(t.bucket)] += t.n;
   h.sum += static_cast<double>(t.seconds);
   h.count += t.n;
 }
 
-void AttemptStats::observe(const std::string& phase, const std::string& outcome,
-                           const std::string& failure, int64_t seconds) {
+void AttemptStats::observe(proto::JobPhase phase, proto::AttemptOutcome outcome,
+                           proto::Failure failure, int64_t seconds) {
   add(tally(phase, outcome, failure, seconds));
 }
 

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "proto/job.h"
+
 namespace tvd::service {
 
 struct Histogram {
@@ -23,7 +25,9 @@ struct Histogram {
 // One or more ended attempts in one bucket, as the store keeps them (attempt_counts): a start
 // reads these rows instead of every attempt of the history.
 struct Tally {
-  std::string phase, outcome, failure;
+  proto::JobPhase phase = proto::JobPhase::kBuild;
+  proto::AttemptOutcome outcome = proto::AttemptOutcome::kSucceeded;
+  proto::Failure failure = proto::Failure::kNone;  // a failed attempt's class
   int bucket = -1;  // in the phase's duration histogram; -1 where none applies
   uint64_t n = 0;
   int64_t seconds = 0;  // summed
@@ -33,25 +37,26 @@ struct Tally {
 class AttemptStats {
  public:
   // One attempt as a tally row; observe() is add(tally(...)).
-  static Tally tally(const std::string& phase, const std::string& outcome,
-                     const std::string& failure, int64_t seconds);
+  static Tally tally(proto::JobPhase phase, proto::AttemptOutcome outcome, proto::Failure failure,
+                     int64_t seconds);
   void add(const Tally& t);
-  // `phase` recipe|build|publish, `outcome` succeeded|failed|interrupted, `failure` the class of
-  // a failure (oom, timeout, ...; empty otherwise).
-  void observe(const std::string& phase, const std::string& outcome, const std::string& failure,
+  // `failure` is the class of a failed attempt (kNone otherwise; a failed one without a class
+  // counts as unknown).
+  void observe(proto::JobPhase phase, proto::AttemptOutcome outcome, proto::Failure failure,
                int64_t seconds);
 
-  // By outcome (succeeded, failed); interrupted attempts are not durations of anything.
-  const std::map<std::string, Histogram>& build_durations() const { return builds_; }
-  const std::map<std::string, Histogram>& publish_durations() const { return publishes_; }
+  // By outcome (succeeded, failed); cancelled and interrupted attempts are not durations of
+  // anything.
+  const std::map<proto::AttemptOutcome, Histogram>& build_durations() const { return builds_; }
+  const std::map<proto::AttemptOutcome, Histogram>& publish_durations() const { return publishes_; }
   // (phase, failure class) -> failed attempts.
-  const std::map<std::pair<std::string, std::string>, uint64_t>& failures() const {
+  const std::map<std::pair<proto::JobPhase, proto::Failure>, uint64_t>& failures() const {
     return failures_;
   }
 
  private:
-  std::map<std::string, Histogram> builds_, publishes_;
-  std::map<std::pair<std::string, std::string>, uint64_t> failures_;
+  std::map<proto::AttemptOutcome, Histogram> builds_, publishes_;
+  std::map<std::pair<proto::JobPhase, proto::Failure>, uint64_t> failures_;
 };
 
 }  // namespace tvd::service

@@ -15,24 +15,29 @@ TEST(Histogram, CountsEachValueInTheFirstBucketThatHoldsIt) {
 }
 
 TEST(AttemptStats, BuildsAndPublishesByOutcomeAndFailuresByPhaseAndClass) {
+  using proto::AttemptOutcome;
+  using proto::Failure;
+  using proto::JobPhase;
   AttemptStats s;
-  s.observe("build", "succeeded", "", 3 * 3600);
-  s.observe("build", "failed", "oom", 600);
-  s.observe("build", "failed", "oom", 700);
-  s.observe("publish", "failed", "network", 30);
-  s.observe("recipe", "failed", "", 1);
-  s.observe("build", "interrupted", "", 100);  // neither a duration nor a failure
+  s.observe(JobPhase::kBuild, AttemptOutcome::kSucceeded, Failure::kNone, 3 * 3600);
+  s.observe(JobPhase::kBuild, AttemptOutcome::kFailed, Failure::kOutOfMemory, 600);
+  s.observe(JobPhase::kBuild, AttemptOutcome::kFailed, Failure::kOutOfMemory, 700);
+  s.observe(JobPhase::kPublish, AttemptOutcome::kFailed, Failure::kNetwork, 30);
+  s.observe(JobPhase::kRecipe, AttemptOutcome::kFailed, Failure::kNone, 1);
+  // Neither a duration nor a failure:
+  s.observe(JobPhase::kBuild, AttemptOutcome::kInterrupted, Failure::kNone, 100);
+  s.observe(JobPhase::kBuild, AttemptOutcome::kCancelled, Failure::kNone, 100);
   ASSERT_EQ(s.build_durations().size(), 2u);
-  EXPECT_EQ(s.build_durations().at("succeeded").count, 1u);
-  EXPECT_EQ(s.build_durations().at("failed").count, 2u);
-  EXPECT_EQ(s.publish_durations().at("failed").count, 1u);
-  EXPECT_EQ(s.failures().at({"build", "oom"}), 2u);
-  EXPECT_EQ(s.failures().at({"publish", "network"}), 1u);
-  EXPECT_EQ(s.failures().at({"recipe", "unknown"}), 1u);
+  EXPECT_EQ(s.build_durations().at(AttemptOutcome::kSucceeded).count, 1u);
+  EXPECT_EQ(s.build_durations().at(AttemptOutcome::kFailed).count, 2u);
+  EXPECT_EQ(s.publish_durations().at(AttemptOutcome::kFailed).count, 1u);
+  EXPECT_EQ(s.failures().at({JobPhase::kBuild, Failure::kOutOfMemory}), 2u);
+  EXPECT_EQ(s.failures().at({JobPhase::kPublish, Failure::kNetwork}), 1u);
+  EXPECT_EQ(s.failures().at({JobPhase::kRecipe, Failure::kUnknown}), 1u);
   EXPECT_EQ(s.failures().size(), 3u);
   // Negative durations (a clock step) count as zero.
-  s.observe("build", "succeeded", "", -5);
-  EXPECT_EQ(s.build_durations().at("succeeded").counts[0], 1u);
+  s.observe(JobPhase::kBuild, AttemptOutcome::kSucceeded, Failure::kNone, -5);
+  EXPECT_EQ(s.build_durations().at(AttemptOutcome::kSucceeded).counts[0], 1u);
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace tvd::service {
 namespace {
 
 VariantKey key_of(const store::JobRow& j) {
-  return {j.environment, j.variant};
+  return {j.environment, j.package};
 }
 
 }  // namespace
@@ -53,8 +53,8 @@ Result<std::map<std::string, int64_t>> Service::job_counts() const {
   TRY_ASSIGN(auto counts, store_.job_counts());
   for (const auto& [id, c] : recorder_->waiting()) {
     TRY_ASSIGN(auto stored, store_.job(id));
-    if (stored) --counts[stored->state];
-    ++counts[c.job.state];
+    if (stored) --counts[std::string(kJobStates.name(stored->state))];
+    ++counts[std::string(kJobStates.name(c.job.state))];
   }
   return counts;
 }

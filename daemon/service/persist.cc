@@ -18,19 +18,9 @@ std::optional<int64_t> when(TimePoint t) {
   return t == TimePoint{} ? std::nullopt : std::optional(unix_seconds(t));
 }
 
-JobPhase phase_from(const std::string& s) {
-  return kJobPhases.parse(s).value_or(JobPhase::kRecipe);
-}
-
-// The store's text for a job's state; an active one comes back queued (recovery restarts it).
-JobState state_from(const std::string& s) {
-  auto st = kJobStates.parse(s);
-  return st && is_terminal(*st) ? *st : JobState::kQueued;
-}
-
-flox::Failure failure_from(const std::string& s) {
-  return s.empty() ? flox::Failure::kNone
-                   : flox::kFailures.parse(s).value_or(flox::Failure::kUnknown);
+// A job's state as the store has it; an active one comes back queued (recovery restarts it).
+JobState state_from(JobState st) {
+  return is_terminal(st) ? st : JobState::kQueued;
 }
 
 }  // namespace
@@ -39,17 +29,17 @@ store::JobRow to_row(const Job& j, const std::string& org) {
   store::JobRow r;
   r.id = static_cast<int64_t>(j.id);
   r.environment = j.variant.environment->name;
-  r.variant = j.package;
-  r.state = to_string(j.state);
-  r.phase = to_string(j.phase);
-  r.origin = sched::kOrigins.name(j.origin);
+  r.package = j.package;
+  r.state = j.state;
+  r.phase = j.phase;
+  r.origin = j.origin;
   r.priority = j.priority;
   r.publish = j.publish;
   r.batch_id = j.batch_id;
   r.built = j.built;
   r.build_tries = j.build_tries;
   r.publish_tries = j.publish_tries;
-  r.failure = j.failure == flox::Failure::kNone ? "" : flox::to_string(j.failure);
+  r.failure = j.failure;
   r.error = j.error;
   r.enqueued_at = unix_seconds(j.enqueued);
   r.started_at = when(j.started);
@@ -68,15 +58,15 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
     store::AttemptRow r;
     r.job_id = static_cast<int64_t>(j.id);
     r.number = a.number;
-    r.phase = to_string(a.phase);
+    r.phase = a.phase;
     r.started_at = unix_seconds(a.started);
     r.ended_at = when(a.ended);
     if (a.interrupted) {
-      r.outcome = "interrupted";
+      r.outcome = proto::AttemptOutcome::kInterrupted;
     } else if (r.ended_at) {
-      r.outcome = a.failure == flox::Failure::kNone        ? "succeeded"
-                  : a.failure == flox::Failure::kCancelled ? "cancelled"
-                                                           : "failed";
+      r.outcome = a.failure == flox::Failure::kNone        ? proto::AttemptOutcome::kSucceeded
+                  : a.failure == flox::Failure::kCancelled ? proto::AttemptOutcome::kCancelled
+                                                           : proto::AttemptOutcome::kFailed;
     }
     if (a.result) {
       if (a.result->ending == exec::Ending::kExited) r.exit_code = a.result->exit_code;
@@ -85,9 +75,7 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
     }
     if (a.learned_peak) r.peak_memory = static_cast<int64_t>(*a.learned_peak);
     // A cancel is an outcome, not a failure class.
-    r.failure = a.failure == flox::Failure::kNone || a.failure == flox::Failure::kCancelled
-                    ? ""
-                    : flox::to_string(a.failure);
+    r.failure = a.failure == flox::Failure::kCancelled ? flox::Failure::kNone : a.failure;
     r.reason = a.reason;
     r.log_path = a.log.string();
     if (a.pgid) r.pgid = *a.pgid;
@@ -98,13 +86,13 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
 
 Result<Job> from_rows(const store::JobRow& row, const std::vector<store::AttemptRow>& attempts,
                       const Matrix& matrix) {
-  const VariantKey key{row.environment, row.variant};
+  const VariantKey key{row.environment, row.package};
   if (row.environment != matrix.environment().name) {
     return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + key.text() +
                                           " is of environment '" + row.environment +
                                           "', which the config does not serve");
   }
-  auto sel = resolve_specs(matrix, {row.variant}, /*force=*/true);
+  auto sel = resolve_specs(matrix, {row.package}, /*force=*/true);
   if (!sel || sel->size() != 1 || sel->front().variant.key() != key) {
     return fail(ErrorKind::kNotFound, "job " + std::to_string(row.id) + ": " + key.text() +
                                           " can no longer be named by matrix.json");
@@ -112,8 +100,8 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   Job j;
   j.id = static_cast<JobId>(row.id);
   j.variant = sel->front().variant;
-  j.package = row.variant;
-  j.origin = sched::kOrigins.parse(row.origin).value_or(sched::Origin::kInteractive);
+  j.package = row.package;
+  j.origin = row.origin;
   j.priority = row.priority;
   j.publish = row.publish;
   j.batch_id = row.batch_id;
@@ -121,13 +109,13 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   j.build_tries = row.build_tries;
   j.publish_tries = row.publish_tries;
   j.error = row.error;
-  j.failure = failure_from(row.failure);
+  j.failure = row.failure;
   j.output = row.output.value_or("");
   j.published = row.published_to.has_value();
   j.note = row.note;
   j.publish_rev = row.publish_rev.value_or("");
   j.fingerprint = row.fingerprint.value_or("");
-  j.phase = phase_from(row.phase);
+  j.phase = row.phase;
   j.state = state_from(row.state);
   j.enqueued = from_unix(row.enqueued_at);
   if (row.started_at) j.started = from_unix(*row.started_at);
@@ -135,15 +123,15 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   for (const auto& a : attempts) {
     Attempt at;
     at.number = a.number;
-    at.phase = phase_from(a.phase);
+    at.phase = a.phase;
     at.started = from_unix(a.started_at);
     if (a.ended_at) at.ended = from_unix(*a.ended_at);
-    at.interrupted = a.outcome == "interrupted";
+    at.interrupted = a.outcome == proto::AttemptOutcome::kInterrupted;
     at.reason = a.reason;
     at.log = a.log_path;
-    if (a.outcome == "failed") {
-      at.failure = a.failure.empty() ? flox::Failure::kUnknown : failure_from(a.failure);
-    } else if (a.outcome == "cancelled") {
+    if (a.outcome == proto::AttemptOutcome::kFailed) {
+      at.failure = a.failure == flox::Failure::kNone ? flox::Failure::kUnknown : a.failure;
+    } else if (a.outcome == proto::AttemptOutcome::kCancelled) {
       at.failure = flox::Failure::kCancelled;
     }
     j.attempts.push_back(std::move(at));

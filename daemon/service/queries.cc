@@ -19,11 +19,11 @@ using nlohmann::json;
 proto::JobView job_view(const store::JobRow& j) {
   proto::JobView v;
   v.id = j.id;
-  v.variant = j.variant;
+  v.package = j.package;
   v.environment = j.environment;
-  v.state = j.state;
-  v.phase = j.phase;
-  v.origin = j.origin;
+  v.state = kJobStates.name(j.state);
+  v.phase = kJobPhases.name(j.phase);
+  v.origin = proto::kOrigins.name(j.origin);
   v.priority = j.priority;
   v.publish = j.publish;
   v.build_tries = j.build_tries;
@@ -33,7 +33,7 @@ proto::JobView job_view(const store::JobRow& j) {
   v.finished_at = j.finished_at;
   v.error = j.error;
   v.note = j.note;
-  v.failure = j.failure;
+  if (j.failure != flox::Failure::kNone) v.failure = flox::kFailures.name(j.failure);
   v.output = j.output;
   return v;
 }
@@ -51,10 +51,8 @@ proto::StatusView Service::status() {
       std::set<int64_t> shown;
       for (const auto& r : *rows)
         shown.insert(r.id);
-      auto first_finished = std::find_if(rows->begin(), rows->end(), [](const store::JobRow& r) {
-        auto state = kJobStates.parse(r.state);
-        return state && is_terminal(*state);
-      });
+      auto first_finished = std::find_if(
+          rows->begin(), rows->end(), [](const store::JobRow& r) { return is_terminal(r.state); });
       std::vector<store::JobRow> extra;
       for (auto& f : *failing)
         if (!shown.count(f.id)) extra.push_back(std::move(f));
@@ -111,8 +109,11 @@ Result<proto::JobDetailView> Service::show(JobId id) {
   proto::JobDetailView out{job_view(**row), {}};
   if (auto attempts = attempt_rows(static_cast<int64_t>(id))) {
     for (const auto& a : *attempts) {
-      out.attempts.push_back({a.number, a.phase, a.started_at, a.ended_at, a.outcome, a.reason,
-                              a.log_path, a.exit_code, a.peak_memory});
+      std::optional<std::string> outcome;
+      if (a.outcome) outcome = proto::kAttemptOutcomes.name(*a.outcome);
+      out.attempts.push_back({a.number, std::string(kJobPhases.name(a.phase)), a.started_at,
+                              a.ended_at, outcome, a.reason, a.log_path, a.exit_code,
+                              a.peak_memory});
     }
   }
   return out;
@@ -164,7 +165,7 @@ Result<proto::LogSliceView> Service::logs(JobId id, int64_t offset, std::optiona
   out.done = finished && at_end && last;
   out.log = a.log_path;
   out.attempt = a.number;
-  out.phase = a.phase;
+  out.phase = kJobPhases.name(a.phase);
   // This attempt is over and was sent to its end: a follower goes on with the next one.
   if (!last && at_end && a.ended_at) out.next_attempt = std::next(it)->number;
   return out;

@@ -19,7 +19,7 @@ proto::RecipeView recipe_view(const RecipeReport& r) {
   const Variant& v = r.variant;
   const bool gpu = v.is_gpu();
   proto::RecipeView out;
-  out.variant = v.package();
+  out.package = v.package();
   out.file = r.file.string();
   out.kind = gpu ? "gpu" : "cpu";
   out.python = v.python->name;

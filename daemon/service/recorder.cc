@@ -9,8 +9,7 @@ namespace tvd::service {
 namespace {
 
 bool ended(const store::JobRow& j) {
-  auto s = kJobStates.parse(j.state);
-  return s && is_terminal(*s);
+  return is_terminal(j.state);
 }
 
 std::string clock_time(TimePoint t) {

@@ -41,16 +41,16 @@ class RecorderTest : public ::testing::Test {
   static Change change(int64_t id, const std::string& state, const std::string& event = "") {
     Change c;
     c.job.id = id;
-    c.job.variant = "torchvision-python313-cpu-avx2";
-    c.job.state = state;
-    c.job.phase = "build";
-    c.job.origin = "interactive";
+    c.job.package = "torchvision-python313-cpu-avx2";
+    c.job.state = proto::kJobStates.parse(state).value();
+    c.job.phase = proto::JobPhase::kBuild;
+    c.job.origin = proto::Origin::kInteractive;
     c.job.enqueued_at = 1000;
     if (!event.empty()) {
       store::EventRow e;
       e.at = 1000 + id;
       e.job_id = id;
-      e.variant.package = c.job.variant;
+      e.variant.package = c.job.package;
       e.change.kind = proto::kEventKinds.parse(event).value_or(proto::EventKind::kStarted);
       e.change.to = proto::kJobStates.parse(state).value();
       e.change.phase = proto::JobPhase::kBuild;
@@ -60,7 +60,7 @@ class RecorderTest : public ::testing::Test {
   }
   std::string state_of(int64_t id) {
     auto row = store.job(id).value();
-    return row ? row->state : "(none)";
+    return row ? proto::to_text(row->state) : "(none)";
   }
   int64_t events() {
     sqlite3_stmt* s = nullptr;
@@ -78,7 +78,7 @@ TEST_F(RecorderTest, ALockedStoreKeepsTheNewestChangeAndItsEventsUntilItCatchesU
   EXPECT_FALSE(recorder.record(change(1, "building", "building")));
   EXPECT_FALSE(recorder.record(change(1, "succeeded", "succeeded")));
   ASSERT_NE(recorder.waiting(1), nullptr);
-  EXPECT_EQ(recorder.waiting(1)->job.state, "succeeded");
+  EXPECT_EQ(recorder.waiting(1)->job.state, proto::JobState::kSucceeded);
   EXPECT_EQ(recorder.waiting(1)->events.size(), 2u);
   auto trouble = recorder.trouble();
   ASSERT_TRUE(trouble);

@@ -38,10 +38,9 @@ int last_ended(const Job& j) {
 void learn(sched::Estimator& estimator, const store::Store::EndedAttempt& e) {
   using Ending = sched::Estimator::Ending;
   const auto kind = sched::kBuildKinds.parse(e.kind).value_or(sched::BuildKind::kGpu);
-  const Ending ending = e.outcome == "succeeded" ? Ending::kSucceeded
-                        : e.failure == flox::kFailures.name(flox::Failure::kOutOfMemory)
-                            ? Ending::kOutOfMemory
-                            : Ending::kOther;
+  const Ending ending = e.outcome == proto::AttemptOutcome::kSucceeded ? Ending::kSucceeded
+                        : e.failure == flox::Failure::kOutOfMemory     ? Ending::kOutOfMemory
+                                                                       : Ending::kOther;
   std::optional<uint64_t> peak;
   if (e.peak_memory && *e.peak_memory > 0) peak = static_cast<uint64_t>(*e.peak_memory);
   estimator.learn(e.variant.text(), kind, ending, peak,
@@ -109,7 +108,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
     auto job = from_rows(row, attempts, s->setup_.matrix);
     if (!job) {
       auto failed = row;
-      failed.state = "failed";
+      failed.state = JobState::kFailed;
       failed.error = job.error().message;
       failed.finished_at = unix_seconds(now);
       (void)s->store_.save_job(failed, {});
@@ -155,13 +154,14 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
 Status Service::load_learned() {
   TRY_ASSIGN(bool kept, store_.history_learned());
   if (!kept) {
-    std::map<std::tuple<std::string, std::string, std::string, int>, store::Store::AttemptCount>
+    std::map<std::tuple<JobPhase, proto::AttemptOutcome, flox::Failure, int>,
+             store::Store::AttemptCount>
         sums;
     TRY(store_.each_ended_attempt([&](const store::Store::EndedAttempt& e) {
       const Tally t = AttemptStats::tally(e.phase, e.outcome, e.failure, e.seconds);
       auto& row = sums[{t.phase, t.outcome, t.failure, t.bucket}];
       row = {t.phase, t.outcome, t.failure, t.bucket, row.n + 1, row.seconds + t.seconds};
-      if (e.phase == "build") learn(engine_->estimator(), e);
+      if (e.phase == JobPhase::kBuild) learn(engine_->estimator(), e);
     }));
     std::vector<store::Store::AttemptCount> counts;
     for (auto& [key, row] : sums)
@@ -231,7 +231,7 @@ void Service::count_attempts(const Job& j, Change& c) {
       stats_.add(t);
       c.counts.push_back(
           {t.phase, t.outcome, t.failure, t.bucket, static_cast<int64_t>(t.n), t.seconds});
-      built = built || a.phase == "build";
+      built = built || a.phase == JobPhase::kBuild;
       upto = a.number;
     }
   }
@@ -313,8 +313,9 @@ Result<proto::JobsView> Service::cancel(const std::vector<JobId>& ids) {
       return fail(ErrorKind::kNotFound, "no job " + std::to_string(id) + "; nothing was cancelled",
                   "'tvctl status' lists the jobs");
     }
-    return fail(ErrorKind::kConflict, "job " + std::to_string(id) + " (" + (*row)->variant +
-                                          ") already " + (*row)->state + "; nothing was cancelled");
+    return fail(ErrorKind::kConflict,
+                "job " + std::to_string(id) + " (" + (*row)->package + ") already " +
+                    std::string(kJobStates.name((*row)->state)) + "; nothing was cancelled");
   }
   proto::JobsView out;
   for (JobId id : ids) {

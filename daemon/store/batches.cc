@@ -20,7 +20,7 @@ Result<int64_t> Store::create_batch(const std::string& name, int64_t started_at)
 Status Store::add_batch_skip(int64_t batch_id, const VariantKey& variant,
                              const std::string& reason) {
   Stmt s(db_,
-         "INSERT OR REPLACE INTO batch_skips (batch_id, environment, variant, reason)"
+         "INSERT OR REPLACE INTO batch_skips (batch_id, environment, package, reason)"
          " VALUES (?,?,?,?)");
   s.bind({batch_id, variant.environment, variant.package, reason});
   if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "record a batch skip"));
@@ -89,14 +89,14 @@ Result<std::optional<Store::BatchRow>> Store::batch(int64_t id) const {
   TRY(fill_states(db_, b));
   {
     Stmt s(db_,
-           "SELECT environment, variant, reason FROM batch_skips WHERE batch_id = ?"
-           " ORDER BY environment, variant");
+           "SELECT environment, package, reason FROM batch_skips WHERE batch_id = ?"
+           " ORDER BY environment, package");
     s.bind({id});
     while (s.step() == SQLITE_ROW)
       b.skipped.emplace_back(VariantKey{s.text(0), s.text(1)}.text(), s.text(2));
   }
   {
-    Stmt s(db_, "SELECT environment, variant, state FROM jobs WHERE batch_id = ?");
+    Stmt s(db_, "SELECT environment, package, state FROM jobs WHERE batch_id = ?");
     s.bind({id});
     while (s.step() == SQLITE_ROW)
       b.variant_state[VariantKey{s.text(0), s.text(1)}.text()] = s.text(2);

@@ -7,15 +7,6 @@ namespace tvd::store {
 
 using namespace sql;
 
-namespace {
-
-template <typename Enum, size_t N>
-std::string name(const Names<Enum, N>& table, Enum e) {
-  return std::string(table.name(e));
-}
-
-}  // namespace
-
 Status Store::add_event(const EventRow& e) {
   Stmt s(db_,
          "INSERT INTO events (at, job_id, environment, package, kind, from_state, to_state, phase,"

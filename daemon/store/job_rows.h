@@ -7,7 +7,7 @@
 namespace tvd::store {
 
 inline constexpr const char* kJobColumns =
-    "id, environment, variant, state, phase, origin, priority, publish, batch_id, built, "
+    "id, environment, package, state, phase, origin, priority, publish, batch_id, built, "
     "build_tries, "
     "publish_tries, failure, error, enqueued_at, started_at, finished_at, output, published_to, "
     "note, publish_rev, fingerprint";
@@ -16,17 +16,17 @@ inline JobRow read_job(const sql::Stmt& s) {
   JobRow j;
   j.id = s.i64(0);
   j.environment = s.text(1);
-  j.variant = s.text(2);
-  j.state = s.text(3);
-  j.phase = s.text(4);
-  j.origin = s.text(5);
+  j.package = s.text(2);
+  j.state = sql::parse(proto::kJobStates, s.text(3), proto::JobState::kQueued);
+  j.phase = sql::parse(proto::kJobPhases, s.text(4), proto::JobPhase::kRecipe);
+  j.origin = sql::parse(proto::kOrigins, s.text(5), proto::Origin::kInteractive);
   j.priority = static_cast<int>(s.i64(6));
   j.publish = s.i64(7) != 0;
   j.batch_id = s.opt_i64(8);
   j.built = s.i64(9) != 0;
   j.build_tries = static_cast<int>(s.i64(10));
   j.publish_tries = static_cast<int>(s.i64(11));
-  j.failure = s.text(12);
+  j.failure = sql::failure_from(s.text(12));
   j.error = s.text(13);
   j.enqueued_at = s.i64(14);
   j.started_at = s.opt_i64(15);

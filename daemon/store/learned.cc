@@ -17,7 +17,8 @@ Status Store::add_attempt_counts(const std::vector<AttemptCount>& counts) {
          " VALUES (?,?,?,?,?,?) ON CONFLICT (phase, outcome, failure, bucket)"
          " DO UPDATE SET n = n + excluded.n, seconds = seconds + excluded.seconds");
   for (const auto& c : counts) {
-    s.bind({c.phase, c.outcome, c.failure, static_cast<int64_t>(c.bucket), c.n, c.seconds});
+    s.bind({sql::name(proto::kJobPhases, c.phase), sql::name(proto::kAttemptOutcomes, c.outcome),
+            sql::failure_text(c.failure), static_cast<int64_t>(c.bucket), c.n, c.seconds});
     if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "count attempts"));
     s.reset();
   }
@@ -28,8 +29,8 @@ Status Store::save_learned(const std::vector<LearnedRow>& rows) {
   if (rows.empty()) return {};
   Stmt s(
       db_,
-      "INSERT INTO learned_estimates (environment, variant, kind, peak, duration, spread)"
-      " VALUES (?,?,?,?,?,?) ON CONFLICT (environment, variant) DO UPDATE SET kind = excluded.kind,"
+      "INSERT INTO learned_estimates (environment, package, kind, peak, duration, spread)"
+      " VALUES (?,?,?,?,?,?) ON CONFLICT (environment, package) DO UPDATE SET kind = excluded.kind,"
       " peak = excluded.peak, duration = excluded.duration, spread = excluded.spread");
   for (const auto& r : rows) {
     s.bind({r.variant.environment, r.variant.package, r.kind, opt(r.peak), opt(r.duration),
@@ -45,15 +46,16 @@ Result<std::vector<Store::AttemptCount>> Store::attempt_counts() const {
   std::vector<AttemptCount> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
-    out.push_back(
-        {s.text(0), s.text(1), s.text(2), static_cast<int>(s.i64(3)), s.i64(4), s.i64(5)});
+    out.push_back({sql::parse(proto::kJobPhases, s.text(0), proto::JobPhase::kBuild),
+                   sql::parse(proto::kAttemptOutcomes, s.text(1), proto::AttemptOutcome::kFailed),
+                   sql::failure_from(s.text(2)), static_cast<int>(s.i64(3)), s.i64(4), s.i64(5)});
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read attempt counts"));
   return out;
 }
 
 Result<std::vector<Store::LearnedRow>> Store::learned() const {
-  Stmt s(db_, "SELECT environment, variant, kind, peak, duration, spread FROM learned_estimates");
+  Stmt s(db_, "SELECT environment, package, kind, peak, duration, spread FROM learned_estimates");
   std::vector<LearnedRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "daemon/store/sql.h"
 #include "daemon/store/store.h"
 #include "daemon/store/store_fixture.h"
 #include "schema/migrations.h"
@@ -77,7 +78,7 @@ TEST_F(MigrationTest, AStoreFromBeforeEnvironmentsKeepsItsWorkInTheDefaultOne) {
   auto last = s.last_jobs().value();
   ASSERT_EQ(last.size(), 2u);
   EXPECT_EQ(last.at(key("default", "a")).id, 2);
-  EXPECT_EQ(last.at(key("default", "b")).state, "queued");
+  EXPECT_EQ(last.at(key("default", "b")).state, proto::JobState::kQueued);
   EXPECT_EQ(s.job(1).value()->environment, "default");
   EXPECT_EQ(s.job(1).value()->fingerprint, "f1");
   EXPECT_THAT(s.published_outputs("acme").value(),
@@ -94,7 +95,7 @@ TEST_F(MigrationTest, AStoreFromBeforeEnvironmentsKeepsItsWorkInTheDefaultOne) {
   EXPECT_EQ(learned[0].duration, 60.0);
   std::vector<std::string> ended;
   ASSERT_TRUE(s.each_ended_attempt([&](const Store::EndedAttempt& e) {
-    ended.push_back(e.variant.text() + " " + e.kind + " " + e.outcome);
+    ended.push_back(e.variant.text() + " " + e.kind + " " + proto::to_text(e.outcome));
   }));
   EXPECT_THAT(ended, ElementsAre("a cpu failed"));
 
@@ -102,16 +103,16 @@ TEST_F(MigrationTest, AStoreFromBeforeEnvironmentsKeepsItsWorkInTheDefaultOne) {
   // active job per variant, and the aggregates' triggers.
   JobRow orphan;
   orphan.id = 4;
-  orphan.variant = "nope";
-  orphan.state = "queued";
-  orphan.phase = "recipe";
-  orphan.origin = "interactive";
+  orphan.package = "nope";
+  orphan.state = proto::JobState::kQueued;
+  orphan.phase = proto::JobPhase::kRecipe;
+  orphan.origin = proto::Origin::kInteractive;
   EXPECT_FALSE(s.save_job(orphan, {}));
   JobRow twice = orphan;
-  twice.variant = "b";
+  twice.package = "b";
   EXPECT_FALSE(s.save_job(twice, {}));
   JobRow again = orphan;
-  again.variant = "a";
+  again.package = "a";
   ASSERT_TRUE(s.save_job(again, {}));
   EXPECT_EQ(s.last_jobs().value().at(key("default", "a")).id, 4);
   EXPECT_EQ(s.job_counts().value().at("queued"), 2);
@@ -125,14 +126,14 @@ TEST_F(MigrationTest, TheSamePackageInTwoEnvironmentsIsTwoVariants) {
   VariantRow other = a;
   other.environment = "pytorch-2.9";
   ASSERT_TRUE(s.sync_variants({a, other}, 1));
-  auto job = [](int64_t id, std::string environment, std::string state) {
+  auto job = [](int64_t id, std::string environment, std::string_view state) {
     JobRow j;
     j.id = id;
     j.environment = std::move(environment);
-    j.variant = "a";
-    j.state = std::move(state);
-    j.phase = "build";
-    j.origin = "batch";
+    j.package = "a";
+    j.state = proto::kJobStates.parse(state).value();
+    j.phase = proto::JobPhase::kBuild;
+    j.origin = proto::Origin::kBatch;
     j.enqueued_at = id;
     return j;
   };
@@ -155,8 +156,8 @@ TEST_F(MigrationTest, TheSamePackageInTwoEnvironmentsIsTwoVariants) {
 
   auto last = s.last_jobs().value();
   ASSERT_EQ(last.size(), 2u);
-  EXPECT_EQ(last.at(key("default", "a")).state, "succeeded");
-  EXPECT_EQ(last.at(key("pytorch-2.9", "a")).state, "failed");
+  EXPECT_EQ(last.at(key("default", "a")).state, proto::JobState::kSucceeded);
+  EXPECT_EQ(last.at(key("pytorch-2.9", "a")).state, proto::JobState::kFailed);
   EXPECT_EQ(s.variant_jobs(key("pytorch-2.9", "a"), 10).value().size(), 1u);
   EXPECT_THAT(s.still_failing().value(),
               ElementsAre(Pair(key("pytorch-2.9", "a"), Pair("f", "broken"))));
@@ -229,6 +230,43 @@ TEST_F(MigrationTest, EventLinesOfAnOlderStoreBecomeTypedEvents) {
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(after[0].id, 8);
   EXPECT_EQ(after[1].id, 9);
+}
+
+// Schema 10 calls every column that holds a package `package`: no table has a `variant` column
+// after it, what the rows held is kept, and the aggregates' triggers (written again) still keep
+// the newest job of each variant when jobs are added and removed.
+TEST_F(MigrationTest, ThePackageColumnsAreRenamedAndTheTriggersStillHold) {
+  store_at(file, 9, R"(
+    INSERT INTO variants (environment, package, python, cpu_isa, kind, updated_at)
+      VALUES ('default', 'a', 'python313', 'avx2', 'cpu', 1);
+    INSERT INTO jobs (id, environment, variant, state, phase, origin, publish, enqueued_at)
+      VALUES (1, 'default', 'a', 'succeeded', 'build', 'batch', 0, 1);
+    INSERT INTO published (environment, variant, org, output, job_id, published_at)
+      VALUES ('default', 'a', 'acme', '/nix/store/x', 1, 2);
+    INSERT INTO learned_estimates (environment, variant, kind, peak, duration, spread)
+      VALUES ('default', 'a', 'cpu', 1e9, 60, 0.1);
+  )");
+  auto s = open();
+  ASSERT_EQ(s.schema_version(), Store::latest_version());
+  {
+    sql::Stmt left(s.handle(),
+                   "SELECT t.name FROM sqlite_schema t JOIN pragma_table_info(t.name) c"
+                   " WHERE t.type = 'table' AND c.name = 'variant'");
+    std::vector<std::string> tables;
+    while (left.step() == SQLITE_ROW)
+      tables.push_back(left.text(0));
+    EXPECT_THAT(tables, ::testing::IsEmpty());
+  }
+  EXPECT_EQ(s.job(1).value()->package, "a");
+  EXPECT_EQ(s.published_outputs("acme").value().at(key("default", "a")), "/nix/store/x");
+  EXPECT_EQ(s.learned().value().at(0).variant, key("default", "a"));
+  JobRow next = *s.job(1).value();
+  next.id = 2;
+  next.state = proto::JobState::kQueued;
+  ASSERT_TRUE(s.save_job(next, {}));
+  EXPECT_EQ(s.last_jobs().value().at(key("default", "a")).id, 2);
+  ASSERT_EQ(run(file, "PRAGMA foreign_keys=ON; DELETE FROM jobs WHERE id = 2"), "");
+  EXPECT_EQ(s.last_jobs().value().at(key("default", "a")).id, 1);
 }
 
 // A migration that would leave a row referring to nothing is refused, and the store stays as

@@ -8,7 +8,9 @@
 #include <string>
 #include <variant>
 
+#include "daemon/base/names.h"
 #include "daemon/base/result.h"
+#include "proto/job.h"
 
 namespace tvd::store::sql {
 
@@ -156,5 +158,25 @@ class Transaction {
   bool nested_ = false;
   bool ok_ = false, done_ = false;
 };
+
+// Enums to and from the store's text, through their names tables (proto/job.h). The schema's
+// CHECKs allow only the tables' names, so `fallback` is for a row written by hand.
+template <typename Enum, size_t N>
+std::string name(const Names<Enum, N>& table, Enum e) {
+  return std::string(table.name(e));
+}
+template <typename Enum, size_t N>
+Enum parse(const Names<Enum, N>& table, const std::string& text, Enum fallback) {
+  return table.parse(text).value_or(fallback);
+}
+// A failure class: '' (or NULL) in the table for none; a class this binary does not know is
+// kUnknown.
+inline std::string failure_text(proto::Failure f) {
+  return f == proto::Failure::kNone ? "" : name(proto::kFailures, f);
+}
+inline proto::Failure failure_from(const std::string& text) {
+  return text.empty() ? proto::Failure::kNone
+                      : proto::kFailures.parse(text).value_or(proto::Failure::kUnknown);
+}
 
 }  // namespace tvd::store::sql

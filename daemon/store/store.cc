@@ -24,13 +24,15 @@ AttemptRow read_attempt(const Stmt& s) {
   AttemptRow a;
   a.job_id = s.i64(0);
   a.number = static_cast<int>(s.i64(1));
-  a.phase = s.text(2);
+  a.phase = sql::parse(proto::kJobPhases, s.text(2), proto::JobPhase::kRecipe);
   a.started_at = s.i64(3);
   a.ended_at = s.opt_i64(4);
-  a.outcome = s.opt_text(5);
+  if (auto outcome = s.opt_text(5)) {
+    a.outcome = sql::parse(proto::kAttemptOutcomes, *outcome, proto::AttemptOutcome::kFailed);
+  }
   if (!s.null(6)) a.exit_code = static_cast<int>(s.i64(6));
   if (!s.null(7)) a.signal = static_cast<int>(s.i64(7));
-  a.failure = s.text(8);
+  a.failure = sql::failure_from(s.text(8));
   a.reason = s.text(9);
   a.log_path = s.text(10);
   a.peak_memory = s.opt_i64(11);
@@ -194,7 +196,7 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
   if (!t.ok()) return tl::unexpected(sql_error(db_, "save job"));
   {
     Stmt s(db_,
-           "INSERT INTO jobs (id, environment, variant, state, phase, origin, priority, publish,"
+           "INSERT INTO jobs (id, environment, package, state, phase, origin, priority, publish,"
            " batch_id, built, build_tries, publish_tries, failure, error, enqueued_at, started_at,"
            " finished_at, output, published_to, note, publish_rev, fingerprint)"
            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -207,17 +209,17 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
            " publish_rev=excluded.publish_rev, fingerprint=excluded.fingerprint");
     s.bind({j.id,
             j.environment,
-            j.variant,
-            j.state,
-            j.phase,
-            j.origin,
+            j.package,
+            sql::name(proto::kJobStates, j.state),
+            sql::name(proto::kJobPhases, j.phase),
+            sql::name(proto::kOrigins, j.origin),
             static_cast<int64_t>(j.priority),
             static_cast<int64_t>(j.publish),
             opt(j.batch_id),
             static_cast<int64_t>(j.built),
             static_cast<int64_t>(j.build_tries),
             static_cast<int64_t>(j.publish_tries),
-            j.failure,
+            sql::failure_text(j.failure),
             j.error,
             j.enqueued_at,
             opt(j.started_at),
@@ -239,14 +241,16 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
         " outcome=excluded.outcome, exit_code=excluded.exit_code, signal=excluded.signal,"
         " failure=excluded.failure, reason=excluded.reason, peak_memory=excluded.peak_memory,"
         " pgid=excluded.pgid");
-    s.bind({a.job_id, static_cast<int64_t>(a.number), a.phase, a.started_at, opt(a.ended_at),
-            opt(a.outcome), opt(a.exit_code), opt(a.signal), a.failure, a.reason, a.log_path,
+    s.bind({a.job_id, static_cast<int64_t>(a.number), sql::name(proto::kJobPhases, a.phase),
+            a.started_at, opt(a.ended_at),
+            a.outcome ? Stmt::Value(sql::name(proto::kAttemptOutcomes, *a.outcome)) : Stmt::Value{},
+            opt(a.exit_code), opt(a.signal), sql::failure_text(a.failure), a.reason, a.log_path,
             opt(a.peak_memory), opt(a.pgid)});
     if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "save attempt"));
   }
   // What was published is recorded with the job's success, in the same transaction.
-  if (j.state == "succeeded" && j.published_to && j.output) {
-    if (auto st = record_published({j.environment, j.variant}, *j.published_to, *j.output, j.id,
+  if (j.state == proto::JobState::kSucceeded && j.published_to && j.output) {
+    if (auto st = record_published({j.environment, j.package}, *j.published_to, *j.output, j.id,
                                    j.finished_at.value_or(j.enqueued_at));
         !st)
       return st;
@@ -331,7 +335,7 @@ Result<std::map<VariantKey, JobRow>> Store::last_jobs() const {
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     auto j = read_job(s);
-    VariantKey key{j.environment, j.variant};
+    VariantKey key{j.environment, j.package};
     out.emplace(std::move(key), std::move(j));
   }
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read the newest jobs"));
@@ -340,7 +344,7 @@ Result<std::map<VariantKey, JobRow>> Store::last_jobs() const {
 
 Result<std::vector<JobRow>> Store::variant_jobs(const VariantKey& variant, int limit) const {
   std::string sql = std::string("SELECT ") + kJobColumns +
-                    " FROM jobs WHERE environment = ? AND variant = ? ORDER BY id DESC LIMIT ?";
+                    " FROM jobs WHERE environment = ? AND package = ? ORDER BY id DESC LIMIT ?";
   Stmt s(db_, sql.c_str());
   s.bind({variant.environment, variant.package, static_cast<int64_t>(limit)});
   std::vector<JobRow> out;
@@ -363,19 +367,19 @@ Result<std::map<std::string, int64_t>> Store::job_counts() const {
 
 Status Store::each_ended_attempt(const std::function<void(const EndedAttempt&)>& f) const {
   Stmt s(db_,
-         "SELECT j.environment, j.variant, v.kind, a.phase, a.outcome, COALESCE(a.failure, ''),"
+         "SELECT j.environment, j.package, v.kind, a.phase, a.outcome, COALESCE(a.failure, ''),"
          " a.ended_at - a.started_at, a.peak_memory"
          " FROM attempts a JOIN jobs j ON j.id = a.job_id"
-         " JOIN variants v ON v.environment = j.environment AND v.package = j.variant"
+         " JOIN variants v ON v.environment = j.environment AND v.package = j.package"
          " WHERE a.ended_at IS NOT NULL AND a.outcome IS NOT NULL ORDER BY a.id");
   int rc;
   EndedAttempt e;
   while ((rc = s.step()) == SQLITE_ROW) {
     e.variant = {s.text(0), s.text(1)};
     e.kind = s.text(2);
-    e.phase = s.text(3);
-    e.outcome = s.text(4);
-    e.failure = s.text(5);
+    e.phase = sql::parse(proto::kJobPhases, s.text(3), proto::JobPhase::kRecipe);
+    e.outcome = sql::parse(proto::kAttemptOutcomes, s.text(4), proto::AttemptOutcome::kFailed);
+    e.failure = sql::failure_from(s.text(5));
     e.seconds = s.i64(6);
     e.peak_memory = s.opt_i64(7);
     f(e);

@@ -40,17 +40,17 @@ struct VariantRow {
 struct JobRow {
   int64_t id = 0;
   std::string environment{kDefaultEnvironment};
-  std::string variant;  // the package
-  std::string state;    // queued building publishing succeeded failed cancelled
-  std::string phase;    // recipe build publish
-  std::string origin;   // interactive batch
+  std::string package;  // the recipe's file name without .nix
+  proto::JobState state = proto::JobState::kQueued;
+  proto::JobPhase phase = proto::JobPhase::kRecipe;
+  proto::Origin origin = proto::Origin::kInteractive;
   int priority = 0;
   bool publish = false;
   std::optional<int64_t> batch_id;
   bool built = false;
   int build_tries = 0;
   int publish_tries = 0;
-  std::string failure;
+  proto::Failure failure = proto::Failure::kNone;  // NULL/'' in the table when kNone
   std::string error;
   int64_t enqueued_at = 0;
   std::optional<int64_t> started_at;
@@ -65,13 +65,13 @@ struct JobRow {
 struct AttemptRow {
   int64_t job_id = 0;
   int number = 0;
-  std::string phase;
+  proto::JobPhase phase = proto::JobPhase::kRecipe;
   int64_t started_at = 0;
   std::optional<int64_t> ended_at;
-  std::optional<std::string> outcome;  // succeeded failed interrupted; nullopt while it runs
+  std::optional<proto::AttemptOutcome> outcome;  // nullopt while it runs
   std::optional<int> exit_code;
   std::optional<int> signal;
-  std::string failure;
+  proto::Failure failure = proto::Failure::kNone;  // a failed attempt's class; kNone otherwise
   std::string reason;
   std::string log_path;
   std::optional<int64_t> peak_memory;
@@ -181,8 +181,10 @@ class Store {
   // Every ended attempt, oldest first: what the daemon learns from history at start.
   struct EndedAttempt {
     VariantKey variant;
-    std::string kind;                     // gpu | cpu
-    std::string phase, outcome, failure;  // failure: its class, or empty
+    std::string kind;  // gpu | cpu
+    proto::JobPhase phase = proto::JobPhase::kBuild;
+    proto::AttemptOutcome outcome = proto::AttemptOutcome::kSucceeded;
+    proto::Failure failure = proto::Failure::kNone;
     int64_t seconds = 0;
     std::optional<int64_t> peak_memory;
   };
@@ -191,7 +193,9 @@ class Store {
   // What the daemon learned from ended attempts (schema/007_learned.sql): written as attempts
   // end, read at start instead of the history (learned.cc).
   struct AttemptCount {
-    std::string phase, outcome, failure;
+    proto::JobPhase phase = proto::JobPhase::kBuild;
+    proto::AttemptOutcome outcome = proto::AttemptOutcome::kSucceeded;
+    proto::Failure failure = proto::Failure::kNone;
     int bucket = -1;
     int64_t n = 0, seconds = 0;
   };

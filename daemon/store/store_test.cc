@@ -31,13 +31,19 @@ VariantKey key(std::string package) {
   return {"default", std::move(package)};
 }
 
-JobRow job(int64_t id, std::string variant, std::string state) {
+constexpr auto kBuild = proto::JobPhase::kBuild;
+constexpr auto kPublish = proto::JobPhase::kPublish;
+constexpr auto kSucceeded = proto::AttemptOutcome::kSucceeded;
+constexpr auto kFailed = proto::AttemptOutcome::kFailed;
+constexpr auto kOom = proto::Failure::kOutOfMemory;
+
+JobRow job(int64_t id, std::string variant, std::string_view state) {
   JobRow j;
   j.id = id;
-  j.variant = std::move(variant);
-  j.state = std::move(state);
-  j.phase = "build";
-  j.origin = "interactive";
+  j.package = std::move(variant);
+  j.state = proto::kJobStates.parse(state).value();
+  j.phase = proto::JobPhase::kBuild;
+  j.origin = proto::Origin::kInteractive;
   j.enqueued_at = 1000 + id;
   return j;
 }
@@ -78,26 +84,36 @@ TEST_F(StoreTest, VariantsFollowTheMatrixAndRetiredOnesKeepTheirHistory) {
   EXPECT_EQ(rows[0].excluded, "sm89 needs more");
   EXPECT_FALSE(rows[1].in_matrix);  // b retired
   EXPECT_TRUE(rows[2].in_matrix);
-  EXPECT_EQ(s.job(1).value()->variant, "b");
+  EXPECT_EQ(s.job(1).value()->package, "b");
 }
 
 TEST_F(StoreTest, JobsAndAttemptsAreSavedAsTheyChange) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
   auto j = job(7, "a", "building");
-  AttemptRow a{
-      7,  1,  "build",         2000,         std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-      "", "", "/logs/7-1.log", std::nullopt, 4242};
+  AttemptRow a{7,
+               1,
+               proto::JobPhase::kBuild,
+               2000,
+               std::nullopt,
+               std::nullopt,
+               std::nullopt,
+               std::nullopt,
+               proto::Failure::kNone,
+               "",
+               "/logs/7-1.log",
+               std::nullopt,
+               4242};
   ASSERT_TRUE(s.save_job(j, {a}));
-  j.state = "failed";
+  j.state = proto::JobState::kFailed;
   j.error = "the build failed";
   j.finished_at = 3000;
   a.ended_at = 3000;
-  a.outcome = "failed";
+  a.outcome = proto::AttemptOutcome::kFailed;
   a.exit_code = 1;
   ASSERT_TRUE(s.save_job(j, {a}));
   auto back = s.job(7).value().value();
-  EXPECT_EQ(back.state, "failed");
+  EXPECT_EQ(back.state, proto::JobState::kFailed);
   EXPECT_EQ(back.error, "the build failed");
   auto attempts = s.attempts(7).value();
   ASSERT_EQ(attempts.size(), 1u);
@@ -154,15 +170,25 @@ TEST_F(StoreTest, AVariantHasAtMostOneActiveJob) {
 TEST_F(StoreTest, RecoveryInterruptsWhatWasRunning) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
-  AttemptRow running{
-      1,  1,  "build", 2000,         std::nullopt, std::nullopt, std::nullopt, std::nullopt,
-      "", "", "",      std::nullopt, 777};
+  AttemptRow running{1,
+                     1,
+                     proto::JobPhase::kBuild,
+                     2000,
+                     std::nullopt,
+                     std::nullopt,
+                     std::nullopt,
+                     std::nullopt,
+                     proto::Failure::kNone,
+                     "",
+                     "",
+                     std::nullopt,
+                     777};
   ASSERT_TRUE(s.save_job(job(1, "a", "building"), {running}));
   auto interrupted = s.interrupt_running_attempts(5000).value();
   ASSERT_EQ(interrupted.size(), 1u);
   EXPECT_EQ(interrupted[0].pgid, 777);
   auto after = s.attempts(1).value();
-  EXPECT_EQ(after[0].outcome, "interrupted");
+  EXPECT_EQ(after[0].outcome, proto::AttemptOutcome::kInterrupted);
   EXPECT_EQ(after[0].ended_at, 5000);
   EXPECT_TRUE(s.interrupt_running_attempts(6000).value().empty());
 }
@@ -183,16 +209,17 @@ TEST_F(StoreTest, RecentJobsAreTheActiveOnesAndTheLastFinished) {
   EXPECT_EQ(r[2].id, 4);
 }
 
-AttemptRow ended(int64_t job, int number, std::string phase, std::string outcome, int64_t start,
-                 int64_t seconds, std::optional<int64_t> peak, std::string failure = "") {
+AttemptRow ended(int64_t job, int number, proto::JobPhase phase, proto::AttemptOutcome outcome,
+                 int64_t start, int64_t seconds, std::optional<int64_t> peak,
+                 proto::Failure failure = proto::Failure::kNone) {
   AttemptRow a;
   a.job_id = job;
   a.number = number;
-  a.phase = std::move(phase);
+  a.phase = phase;
   a.started_at = start;
   a.ended_at = start + seconds;
-  a.outcome = std::move(outcome);
-  a.failure = std::move(failure);
+  a.outcome = outcome;
+  a.failure = failure;
   a.peak_memory = peak;
   return a;
 }
@@ -206,12 +233,12 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
     return j;
   };
   ASSERT_TRUE(s.save_job(in_batch(job(1, "a", "failed")),
-                         {ended(1, 1, "build", "failed", 1000, 50, 3 << 20, "oom")}));
+                         {ended(1, 1, kBuild, kFailed, 1000, 50, 3 << 20, kOom)}));
   ASSERT_TRUE(s.save_job(in_batch(job(2, "b", "succeeded")),
-                         {ended(2, 1, "build", "succeeded", 1000, 300, 9 << 20),
-                          ended(2, 2, "publish", "succeeded", 1300, 20, std::nullopt)}));
-  ASSERT_TRUE(s.save_job(job(3, "a", "succeeded"),
-                         {ended(3, 1, "build", "succeeded", 2000, 100, 5 << 20)}));
+                         {ended(2, 1, kBuild, kSucceeded, 1000, 300, 9 << 20),
+                          ended(2, 2, kPublish, kSucceeded, 1300, 20, std::nullopt)}));
+  ASSERT_TRUE(
+      s.save_job(job(3, "a", "succeeded"), {ended(3, 1, kBuild, kSucceeded, 2000, 100, 5 << 20)}));
   ASSERT_TRUE(s.save_job(job(4, "c", "queued"), {}));
   ASSERT_TRUE(s.add_batch_skip(night, key("c"), "excluded"));
   ASSERT_TRUE(s.create_batch("manual", 1500));
@@ -219,8 +246,8 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
   auto last = s.last_jobs().value();
   ASSERT_EQ(last.size(), 3u);
   EXPECT_EQ(last[key("a")].id, 3);  // the newest job, not the first
-  EXPECT_EQ(last[key("a")].state, "succeeded");
-  EXPECT_EQ(last[key("c")].state, "queued");
+  EXPECT_EQ(last[key("a")].state, proto::JobState::kSucceeded);
+  EXPECT_EQ(last[key("c")].state, proto::JobState::kQueued);
 
   auto of_a = s.variant_jobs(key("a"), 10).value();
   ASSERT_EQ(of_a.size(), 2u);
@@ -247,12 +274,13 @@ TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
 
   std::vector<std::string> seen;
   ASSERT_TRUE(s.each_ended_attempt([&](const Store::EndedAttempt& e) {
-    seen.push_back(e.variant.text() + " " + e.kind + " " + e.phase + " " + e.outcome + " " +
-                   e.failure + " " + std::to_string(e.seconds) + " " +
+    seen.push_back(e.variant.text() + " " + e.kind + " " + proto::to_text(e.phase) + " " +
+                   proto::to_text(e.outcome) + " " + proto::to_text(e.failure) + " " +
+                   std::to_string(e.seconds) + " " +
                    (e.peak_memory ? std::to_string(*e.peak_memory >> 20) + "M" : "-"));
   }));
   EXPECT_THAT(seen, ::testing::ElementsAre(
-                        "a gpu build failed oom 50 3M", "b gpu build succeeded  300 9M",
+                        "a gpu build failed out-of-memory 50 3M", "b gpu build succeeded  300 9M",
                         "b gpu publish succeeded  20 -", "a gpu build succeeded  100 5M"));
 }
 
@@ -333,16 +361,16 @@ TEST_F(StoreTest, TheDashboardsReadsScanNoHistory) {
 TEST_F(StoreTest, WhatWasLearnedIsKeptAndCanBeForgotten) {
   auto s = open();
   EXPECT_FALSE(s.history_learned().value());
-  ASSERT_TRUE(s.add_attempt_counts({{"build", "failed", "oom", 3, 1, 600}}));
-  ASSERT_TRUE(s.add_attempt_counts(
-      {{"build", "failed", "oom", 3, 2, 900}, {"publish", "succeeded", "", 1, 1, 10}}));
+  ASSERT_TRUE(s.add_attempt_counts({{kBuild, kFailed, kOom, 3, 1, 600}}));
+  ASSERT_TRUE(s.add_attempt_counts({{kBuild, kFailed, kOom, 3, 2, 900},
+                                    {kPublish, kSucceeded, proto::Failure::kNone, 1, 1, 10}}));
   ASSERT_TRUE(s.save_learned({{key("a"), "gpu", 40.0 * (1ull << 30), 7200.0}}));
   ASSERT_TRUE(s.save_learned({{key("a"), "gpu", 42.0 * (1ull << 30), std::nullopt}}));
   ASSERT_TRUE(s.mark_history_learned());
   auto counts = s.attempt_counts().value();
   ASSERT_EQ(counts.size(), 2u);
   for (const auto& c : counts) {
-    if (c.phase == "build") {
+    if (c.phase == kBuild) {
       EXPECT_EQ(c.n, 3);
       EXPECT_EQ(c.seconds, 1500);
     }

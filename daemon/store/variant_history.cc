@@ -9,8 +9,8 @@ namespace tvd::store {
 Status Store::record_published(const VariantKey& variant, const std::string& org,
                                const std::string& output, int64_t job_id, int64_t at) {
   sql::Stmt s(db_,
-              "INSERT INTO published (environment, variant, org, output, job_id, published_at)"
-              " VALUES (?,?,?,?,?,?) ON CONFLICT(environment, variant, org) DO UPDATE SET"
+              "INSERT INTO published (environment, package, org, output, job_id, published_at)"
+              " VALUES (?,?,?,?,?,?) ON CONFLICT(environment, package, org) DO UPDATE SET"
               " output=excluded.output, job_id=excluded.job_id,"
               " published_at=excluded.published_at");
   s.bind({variant.environment, variant.package, org, output, job_id, at});
@@ -21,7 +21,7 @@ Status Store::record_published(const VariantKey& variant, const std::string& org
 }
 
 Result<std::map<VariantKey, std::string>> Store::published_outputs(const std::string& org) const {
-  sql::Stmt s(db_, "SELECT environment, variant, output FROM published WHERE org = ?");
+  sql::Stmt s(db_, "SELECT environment, package, output FROM published WHERE org = ?");
   s.bind({org});
   std::map<VariantKey, std::string> out;
   int rc;
@@ -33,7 +33,7 @@ Result<std::map<VariantKey, std::string>> Store::published_outputs(const std::st
 
 Result<std::map<VariantKey, std::pair<std::string, std::string>>> Store::still_failing() const {
   sql::Stmt s(db_,
-              "SELECT j.environment, j.variant, j.fingerprint, j.error FROM jobs j"
+              "SELECT j.environment, j.package, j.fingerprint, j.error FROM jobs j"
               " JOIN variant_last_job newest"
               " ON newest.job_id = j.id WHERE j.state = 'failed' AND j.fingerprint IS NOT NULL");
   std::map<VariantKey, std::pair<std::string, std::string>> out;

@@ -50,10 +50,10 @@ class CancelTest : public DaemonTest {
     auto store = store::Store::open(dir / "state" / "tvd.db").value();
     const auto attempts = store.attempts(1).value();
     for (const auto& a : attempts) {
-      EXPECT_NE(a.outcome, "failed") << a.reason;
-      EXPECT_NE(a.failure, "cancelled");
+      EXPECT_NE(a.outcome, proto::AttemptOutcome::kFailed) << a.reason;
+      EXPECT_NE(a.failure, proto::Failure::kCancelled);
     }
-    EXPECT_EQ(store.job(1).value()->failure, "");
+    EXPECT_EQ(store.job(1).value()->failure, proto::Failure::kNone);
     std::vector<std::string> story;
     const auto events = store.events_after(0, 100).value();
     for (const auto& e : events) {

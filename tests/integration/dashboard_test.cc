@@ -38,14 +38,14 @@ class DashboardTest : public DaemonTest {
       auto add = [&](const std::string& pkg, bool ok, int64_t seconds, int64_t peak_mib) {
         store::JobRow j;
         j.id = id++;
-        j.variant = pkg;
-        j.state = ok ? "succeeded" : "failed";
-        j.phase = "build";
-        j.origin = "batch";
+        j.package = pkg;
+        j.state = ok ? proto::JobState::kSucceeded : proto::JobState::kFailed;
+        j.phase = proto::JobPhase::kBuild;
+        j.origin = proto::Origin::kBatch;
         j.batch_id = batch;
         j.built = ok;
         j.build_tries = 1;
-        j.failure = ok ? "" : "oom";
+        j.failure = ok ? proto::Failure::kNone : proto::Failure::kOutOfMemory;
         j.error = ok ? "" : "the build ran out of memory";
         j.enqueued_at = begin;
         j.started_at = begin;
@@ -53,10 +53,10 @@ class DashboardTest : public DaemonTest {
         store::AttemptRow a;
         a.job_id = j.id;
         a.number = 1;
-        a.phase = "build";
+        a.phase = proto::JobPhase::kBuild;
         a.started_at = begin;
         a.ended_at = begin + seconds;
-        a.outcome = ok ? "succeeded" : "failed";
+        a.outcome = ok ? proto::AttemptOutcome::kSucceeded : proto::AttemptOutcome::kFailed;
         a.exit_code = ok ? 0 : 1;
         a.failure = j.failure;
         a.reason = j.error;
@@ -310,7 +310,7 @@ TEST_F(DashboardTest, MetricsPassPromtoolAndCountTheHistory) {
   // The history: 5 nights × 3 jobs, one failed by OOM; then this run's sm89, failed 3 times.
   EXPECT_EQ(value(R"(tvd_jobs{state="succeeded"})"), 14);
   EXPECT_EQ(value(R"(tvd_jobs{state="failed"})"), 2);
-  EXPECT_EQ(value(R"(tvd_failures_total{phase="build",reason="oom"})"), 1);
+  EXPECT_EQ(value(R"(tvd_failures_total{phase="build",reason="out-of-memory"})"), 1);
   EXPECT_EQ(value(R"(tvd_build_duration_seconds_count{outcome="succeeded"})"), 14);
   EXPECT_EQ(value(R"(tvd_build_duration_seconds_bucket{outcome="succeeded",le="3600"})"), 5);
   EXPECT_GE(value(R"(tvd_build_duration_seconds_count{outcome="failed"})"), 2);

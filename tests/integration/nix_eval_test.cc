@@ -69,7 +69,7 @@ class NixEval : public ::testing::Test {
     std::vector<std::pair<std::filesystem::path, std::string>> todo;
     std::vector<Variant> variants;
     for (const auto& r : report["recipes"]) {
-      Variant v = resolve_specs(setup.matrix, {r["variant"].get<std::string>()}, true)
+      Variant v = resolve_specs(setup.matrix, {r["package"].get<std::string>()}, true)
                       .value()
                       .front()
                       .variant;

@@ -36,7 +36,7 @@ TEST_F(RecoveryTest, KillsDuringPublishesPublishNothingTwice) {
   int started = 0;  // publishes begun, the ones a kill cut short among them
   for (const auto& j : s["jobs"]) {
     EXPECT_EQ(j["state"], "succeeded") << j.dump();
-    const std::string pkg = j["variant"];
+    const std::string pkg = j["package"];
     EXPECT_EQ(calls("publish acme " + pkg + " "), 1u) << pkg;
     started += std::stoi(testing::read_text(plan / (pkg + ".publish-attempts")));
   }
@@ -98,7 +98,7 @@ TEST_F(RecoveryTest, CrashesLoseAndRepeatNothing) {
   ASSERT_EQ(s["jobs"].size(), 4u);
   for (const auto& j : s["jobs"]) {
     EXPECT_EQ(j["state"], "succeeded") << j.dump();
-    EXPECT_EQ(calls("publish acme " + j["variant"].get<std::string>()), 1u) << j["variant"];
+    EXPECT_EQ(calls("publish acme " + j["package"].get<std::string>()), 1u) << j["package"];
   }
   stop(SIGTERM);
   auto store = store::Store::open(dir / "state" / "tvd.db").value();

@@ -18,7 +18,7 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto queued = json::parse(r.out);
   ASSERT_EQ(queued["jobs"].size(), 2u);
-  EXPECT_EQ(queued["jobs"][0]["variant"], sm89);
+  EXPECT_EQ(queued["jobs"][0]["package"], sm89);
   EXPECT_TRUE(queued["jobs"][0]["created"]);
 
   auto s = settle();

@@ -58,10 +58,11 @@ TEST_F(StoreTruthTest, StatusShowsEveryFailureAndCountsFromTheStore) {
     for (int i = 0; i < 28; ++i) {
       store::JobRow j;
       j.id = i + 1;
-      j.variant = cells[static_cast<size_t>(i)];
-      j.state = i < 3 ? "failed" : "succeeded";  // the failures finished first
-      j.phase = "build";
-      j.origin = "batch";
+      j.package = cells[static_cast<size_t>(i)];
+      // the failures finished first
+      j.state = i < 3 ? proto::JobState::kFailed : proto::JobState::kSucceeded;
+      j.phase = proto::JobPhase::kBuild;
+      j.origin = proto::Origin::kBatch;
       j.error = i < 3 ? "torch-2.8.0: builder failed with exit code 2" : "";
       j.enqueued_at = 1000;
       j.started_at = 1000;
@@ -160,17 +161,17 @@ TEST_F(StoreTruthTest, RecoveryDoesNotKillAStrangerWithARecordedGroupId) {
     auto store = store::Store::open(dir / "state" / "tvd.db").value();
     store::JobRow j;
     j.id = 1;
-    j.variant = "torchvision-python313-cpu-avx2";
-    j.state = "building";
-    j.phase = "build";
-    j.origin = "interactive";
+    j.package = "torchvision-python313-cpu-avx2";
+    j.state = proto::JobState::kBuilding;
+    j.phase = proto::JobPhase::kBuild;
+    j.origin = proto::Origin::kInteractive;
     j.build_tries = 1;
     j.enqueued_at = now - 7300;
     j.started_at = now - 7200;
     store::AttemptRow a;
     a.job_id = 1;
     a.number = 1;
-    a.phase = "build";
+    a.phase = proto::JobPhase::kBuild;
     a.started_at = now - 7200;  // two hours before the stranger started
     a.log_path = (dir / "old.log").string();
     a.pgid = stranger;

@@ -68,7 +68,7 @@ TEST_F(TvdBinary, MatrixJsonIsOneDocument) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["cells"].size(), 60u);
-  EXPECT_EQ(j["cells"][0]["variant"], "torchvision-python313-cuda12_8-sm121-avx512bf16");
+  EXPECT_EQ(j["cells"][0]["package"], "torchvision-python313-cuda12_8-sm121-avx512bf16");
   EXPECT_EQ(j["cells"][0]["buildable"], false);
 }
 
