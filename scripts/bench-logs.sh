@@ -41,5 +41,8 @@ while any_job "$sock" building queued; do
   [ "$now" -gt "$peak" ] && peak=$now
   sleep 1
 done
-echo "8 builds x ${rate} MiB/s x ${seconds} s: peak $peak MiB, at the end $(rss) MiB," \
-  "$(($(date +%s) - start)) s, logs $(du -sm "$work/state/logs" | cut -f1) MiB on disk"
+status=$("$tvctl" --socket "$sock" --json status)
+built=$(grep -oE '"succeeded": *[0-9]+' <<<"$status" | grep -oE '[0-9]+$' || echo 0)
+echo "8 builds x ${rate} MiB/s x ${seconds} s: peak $peak MiB, at the end $(rss) MiB;" \
+  "measured $(($(date +%s) - start)) s; ${built:-0} of 8 built;" \
+  "logs $(du -sm "$work/state/logs" | cut -f1) MiB on disk"

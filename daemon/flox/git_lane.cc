@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -27,6 +29,41 @@ GitLane::GitLane(boost::asio::io_context& io, exec::Runner& runner, GitLaneConfi
     : io_(io), runner_(runner), config_(std::move(config)) {
   std::error_code ec;
   std::filesystem::create_directories(config_.log_dir, ec);  // a git that cannot log says why
+  load_made();
+}
+
+void GitLane::load_made() {
+  if (config_.made_commits.empty()) return;
+  auto text = read_file(config_.made_commits);
+  if (!text) return;  // none yet
+  for (auto line : lines_of(*text)) {
+    if (line.size() == 40) made_.insert(std::string(line));
+  }
+}
+
+void GitLane::remember_made(const std::string& id) {
+  made_.insert(id);
+  if (config_.made_commits.empty()) return;
+  // Synced: a commit tvd made and forgot would block every later push until a person pushes it.
+  UniqueFd fd(
+      ::open(config_.made_commits.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  const std::string line = id + "\n";
+  if (fd.get() < 0 ||
+      ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::fsync(fd.get()) != 0) {
+    log::warning("cannot record tvd's commit " + id + " in " + config_.made_commits.string() +
+                 ": " + std::strerror(errno) +
+                 "; after a restart it is not pushed until a person does");
+  }
+}
+
+void GitLane::forget_made() {
+  made_.clear();
+  if (config_.made_commits.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::exists(config_.made_commits, ec)) {
+    std::filesystem::resize_file(config_.made_commits, 0, ec);
+  }
 }
 
 void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::string> args,
@@ -128,13 +165,38 @@ asio::awaitable<void> GitLane::Flows::check_identity(GitLane& lane) {
 
 namespace {
 
-// Subjects of the commits tvd makes: a rebase moves only these (see push()).
-bool is_ours(const std::string& subject) {
-  return (subject.rfind("Add ", 0) == 0 && subject.size() > 2 && subject.back() == ')') ||
-         subject == "Ignore flox build results (result-*)";
+// The id in git commit's summary line, "[BRANCH (root-commit) ID] subject", printed in full with
+// core.abbrev=40; empty when there is none (a hook's output pushed it out of the tail).
+std::string committed_id(const std::string& output) {
+  for (auto line : lines_of(output)) {
+    if (line.empty() || line.front() != '[') continue;
+    const auto close = line.find("] ");
+    if (close == std::string_view::npos || close < 41) continue;
+    const auto id = line.substr(close - 40, 40);
+    if (line[close - 41] == ' ' &&
+        id.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+      return std::string(id);
+    }
+  }
+  return {};
 }
 
 }  // namespace
+
+asio::awaitable<exec::RunResult> GitLane::Flows::commit_ours(GitLane& lane, std::string message,
+                                                             std::string path) {
+  auto c = co_await git(lane, "-c", "core.abbrev=40", "commit", "-m", message, "--", path);
+  if (!c.succeeded()) co_return c;
+  std::string id = committed_id(c.tail);
+  if (id.empty()) {
+    auto head = co_await git(lane, "rev-parse", "HEAD");
+    if (head.succeeded()) id = std::string(first_lines(head.tail, 1));
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
+      id.pop_back();
+  }
+  if (id.size() == 40) lane.remember_made(id);
+  co_return c;
+}
 
 LaneOutcome GitLane::push_refused(const flox::Verdict& v) const {
   if (v.transient) {
@@ -152,37 +214,57 @@ LaneOutcome GitLane::push_refused(const flox::Verdict& v) const {
                  false, v.failure);
 }
 
+asio::awaitable<Stop> GitLane::Flows::unpushed_are_ours(GitLane& lane) {
+  // What a push would send: every commit ahead of the upstream, each tvd's own or none goes.
+  auto ahead = co_await git(lane, "log", "--format=%H %s", "@{u}..HEAD");
+  if (!ahead.succeeded()) co_return lane.push_refused(flox::classify_push(ahead.tail));
+  std::vector<std::string> foreign;
+  for (auto line : lines_of(ahead.tail)) {
+    if (line.size() < 40 || lane.made_.count(std::string(line.substr(0, 40)))) continue;
+    foreign.push_back(std::string(line.substr(0, 12)) + " \"" + std::string(line.substr(41)) +
+                      "\"");
+  }
+  if (foreign.empty()) co_return std::nullopt;
+  std::string list;
+  for (size_t i = 0; i < foreign.size() && i < 5; ++i)
+    list += (i ? ", " : "") + foreign[i];
+  if (foreign.size() > 5) list += " and " + std::to_string(foreign.size() - 5) + " more";
+  co_return refused(
+      "tvd pushes only the commits it made, and " + lane.config_.env_dir.string() + " has " +
+          std::to_string(foreign.size()) + " unpushed commit(s) it did not make: " + list +
+          ". Push them yourself if they belong upstream ('git push'), or move them to a branch "
+          "of their own ('git branch my-work', then 'git reset --keep @{u}': tvd commits its "
+          "recipes again), then retry",
+      false, flox::Failure::kPublishPrecondition);
+}
+
 asio::awaitable<Stop> GitLane::Flows::push(GitLane& lane) {
+  if (auto stop = co_await unpushed_are_ours(lane)) co_return stop;
   auto r = co_await git(lane, "push", "-q");
-  if (r.succeeded()) co_return std::nullopt;
+  if (r.succeeded()) {
+    lane.forget_made();
+    co_return std::nullopt;
+  }
   const auto verdict = flox::classify_push(r.tail);
   if (verdict.failure != flox::Failure::kCollision) co_return lane.push_refused(verdict);
-  // The upstream moved (another build host, or a person pushed): fetch it, put tvd's own
-  // unpushed commits on top of it, push again. Anyone else's unpushed commit stays untouched.
+  // The upstream moved (another build host, or a person pushed): fetch it, put tvd's unpushed
+  // commits (all of them tvd's, checked above) on top of it, push again.
   auto f = co_await git(lane, "fetch", "-q");
   if (!f.succeeded()) {
     co_return refused("the upstream moved and git fetch failed: " + flox::telling_line(f.tail),
                       true, flox::Failure::kNetwork);
   }
-  auto l = co_await git(lane, "log", "--format=%s", "@{u}..HEAD");
-  std::vector<std::string> foreign;
-  for (auto line : l.succeeded() ? lines_of(l.tail) : std::vector<std::string_view>{}) {
-    std::string subject(line);
-    if (!subject.empty() && !is_ours(subject)) foreign.push_back(subject);
-  }
-  if (!l.succeeded() || !foreign.empty()) {
-    co_return refused(
-        "the upstream moved, and the checkout has unpushed commits that are not "
-        "tvd's (\"" +
-            (foreign.empty() ? std::string("?") : foreign.front()) +
-            "\"): tvd rebases only its own; push or rebase them in " +
-            lane.config_.env_dir.string() + ", then retry",
-        false, flox::Failure::kPublishPrecondition);
-  }
+  if (auto stop = co_await unpushed_are_ours(lane)) co_return stop;
   auto rb = co_await git(lane, "rebase", "-q", "@{u}");
   if (rb.succeeded()) {
+    // The rebased commits are tvd's under new ids.
+    auto moved = co_await git(lane, "log", "--format=%H", "@{u}..HEAD");
+    for (auto line : moved.succeeded() ? lines_of(moved.tail) : std::vector<std::string_view>{}) {
+      if (line.size() == 40) lane.remember_made(std::string(line));
+    }
     auto p = co_await git(lane, "push", "-q");
     if (!p.succeeded()) co_return lane.push_refused(flox::classify_push(p.tail));
+    lane.forget_made();
     co_return std::nullopt;
   }
   auto d = co_await git(lane, "diff", "--name-only", "--diff-filter=U");
@@ -227,8 +309,7 @@ asio::awaitable<Stop> GitLane::Flows::ignore_results(GitLane& lane) {
     co_return refused("git add .gitignore failed: " + flox::telling_line(a.tail), false,
                       flox::Failure::kUnknown);
   }
-  auto c = co_await git(lane, "commit", "-q", "-m", "Ignore flox build results (result-*)", "--",
-                        ".gitignore");
+  auto c = co_await commit_ours(lane, "Ignore flox build results (result-*)", ".gitignore");
   if (!c.succeeded()) {
     co_return refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
                       flox::Failure::kUnknown);
@@ -290,7 +371,7 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
   LaneOutcome done;
   done.ok = true;
   if (!need_commit) co_return done;
-  auto c = co_await git(lane, "commit", "-q", "-m", message, "--", rel);
+  auto c = co_await commit_ours(lane, message, rel);
   if (!c.succeeded()) {
     co_return refused("git commit failed: " + flox::telling_line(c.tail), false,
                       flox::Failure::kUnknown);
@@ -334,8 +415,7 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
       log::warning("recovery: git add " + rel + " failed: " + flox::telling_line(a.tail));
       co_return committed;
     }
-    auto c = co_await git(lane, "commit", "-q", "-m",
-                          "Add " + pkg + " (its commit was interrupted)", "--", rel);
+    auto c = co_await commit_ours(lane, "Add " + pkg + " (its commit was interrupted)", rel);
     if (!c.succeeded()) {
       log::warning("recovery: git commit failed: " + flox::telling_line(c.tail));
       co_return committed;
@@ -343,7 +423,9 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
     committed.push_back(pkg);
   }
   if (lane.config_.publishing.push && !committed.empty()) {
-    co_await git(lane, "push", "-q");  // a publish pushes again if this fails
+    if (auto stop = co_await push(lane)) {  // a publish pushes again
+      log::warning("recovery: the recovered commits are not pushed: " + stop->reason);
+    }
   }
   co_return committed;
 }

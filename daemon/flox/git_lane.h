@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct GitLaneConfig {
   std::map<std::string, std::string> child_env;
   PublishSettings publishing;       // flox, push, org, signing key; a reload changes them
   std::filesystem::path worktrees;  // where publishing worktrees are made
+  // The ids of the commits tvd made and has not pushed, one per line: a push sends nothing else
+  // (a person's commit is never pushed or rebased by tvd), and a restart knows them.
+  std::filesystem::path made_commits;
   std::chrono::seconds git_timeout{300};
   std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
@@ -86,6 +90,11 @@ class GitLane : public Lane {
   // At start: kills each git a crash of tvd left running (its marker names the process group),
   // if that group is still that git.
   void end_orphans();
+  // The commits tvd made and has not pushed (config_.made_commits): read at construction, one
+  // line appended (and synced) per commit, emptied by a push that sent them.
+  void load_made();
+  void remember_made(const std::string& id);
+  void forget_made();
   // A push that failed for a reason other than a moved upstream, as the job's outcome.
   LaneOutcome push_refused(const flox::Verdict& v) const;
   // Runs `flox publish` in slot's worktree at `rev` (outside the lane); `finish` gets the result.
@@ -113,6 +122,7 @@ class GitLane : public Lane {
   UniqueFd marker_;      // <log_dir>/running-git, while a git runs: its process group and start
   uint64_t marked_ = 0;  // which git the marker is of
   std::vector<Worktree> worktrees_;
+  std::set<std::string> made_;         // ids of tvd's unpushed commits
   std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
   bool identity_checked_ = false;
   int n_ = 0;

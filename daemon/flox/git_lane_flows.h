@@ -63,9 +63,15 @@ struct GitLane::Flows {
 
   // Who commits: the checkout's own identity, or tvd's when it has none (asked once).
   static asio::awaitable<void> check_identity(GitLane& lane);
-  // git push; when the upstream moved, fetch, rebase tvd's own unpushed commits onto it, and
-  // push again. A conflict, or someone else's unpushed commit, refuses with what to do.
+  // git push, when every commit ahead of the upstream is one tvd made (else it refuses, naming
+  // the others and what to do); when the upstream moved, fetch, rebase tvd's commits onto it,
+  // and push again. A conflict refuses with what to do.
   static asio::awaitable<Stop> push(GitLane& lane);
+  // Refuses, naming them, when a commit ahead of the upstream is not one tvd made.
+  static asio::awaitable<Stop> unpushed_are_ours(GitLane& lane);
+  // git commit of `path` alone with `message`; the commit's id is remembered as tvd's.
+  static asio::awaitable<exec::RunResult> commit_ours(GitLane& lane, std::string message,
+                                                      std::string path);
   // "result-*" in the environment's .gitignore, committed alone, unless it is there already.
   static asio::awaitable<Stop> ignore_results(GitLane& lane);
   static asio::awaitable<LaneOutcome> commit(GitLane& lane, RecipeFile recipe, std::string message);

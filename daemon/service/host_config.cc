@@ -57,13 +57,15 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
 
 flox::GitLaneConfig lane_config(const EngineConfig& c, const Environment& environment) {
   const std::string suffix = environment.name == kDefaultEnvironment ? "" : "-" + environment.name;
-  return {environment.checkout,
-          c.log_dir / ("git" + suffix),
-          c.child_env,
-          c.publishing,
-          c.log_dir.parent_path() / ("publish" + suffix),
-          std::chrono::seconds(300),
-          c.publish_timeout};
+  flox::GitLaneConfig out;
+  out.env_dir = environment.checkout;
+  out.log_dir = c.log_dir / ("git" + suffix);
+  out.child_env = c.child_env;
+  out.publishing = c.publishing;
+  out.worktrees = c.log_dir.parent_path() / ("publish" + suffix);
+  out.made_commits = c.log_dir.parent_path() / ("made-commits" + suffix);
+  out.publish_timeout = c.publish_timeout;
+  return out;
 }
 
 }  // namespace tvd::service

@@ -1,0 +1,101 @@
+// The git lane end to end, as a person who shares the checkout meets it: the real daemon, real git
+// with a bare upstream, the fake flox. tvd pushes only the commits it made (known by their ids,
+// never by their subjects), across a restart too; a person's unpushed commit, whatever its
+// subject, is neither pushed nor rewritten, and the job says which commit blocks it and what to do.
+#include "tests/integration/daemon_fixture.h"
+
+namespace tvd::integration {
+namespace {
+
+// A person's unpushed commit in the checkout, with its subject, and whether the upstream moved
+// meanwhile (then tvd's push is rejected and a rebase would be tried).
+struct PersonsCommit {
+  std::string subject;
+  bool upstream_moved = false;
+};
+
+class LaneTest : public DaemonTest, public ::testing::WithParamInterface<PersonsCommit> {
+ protected:
+  fs::path upstream = dir / "upstream.git";
+  std::string git(const fs::path& repo, const std::vector<std::string>& args) {
+    return testing::git(repo, args);
+  }
+  std::string commit_as_someone(const fs::path& repo, const std::string& file,
+                                const std::string& subject) {
+    testing::write_text(repo / file, "a person's work\n");
+    git(repo, {"add", file});
+    git(repo, {"-c", "user.name=someone", "-c", "user.email=s@x", "commit", "-q", "-m", subject});
+    return git(repo, {"rev-parse", "HEAD"});
+  }
+  // Another clone pushes a commit: the upstream moved.
+  void move_upstream() {
+    const fs::path other = dir / "other";
+    git(dir.path(), {"clone", "-q", upstream.string(), other.string()});
+    commit_as_someone(other, "FROM-ANOTHER-HOST.md", "Notes from another host");
+    git(other, {"push", "-q"});
+  }
+};
+
+TEST_P(LaneTest, APersonsUnpushedCommitIsNeitherPushedNorRewritten) {
+  const std::string mine = commit_as_someone(env_dir, "NOTES.md", GetParam().subject);
+  if (GetParam().upstream_moved) move_upstream();
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  auto s = settle();
+  const auto& job = s["jobs"][0];
+  EXPECT_EQ(job["state"], "failed") << s.dump();
+  EXPECT_EQ(job["failure"], "publish-precondition");
+  const std::string reason = job["error"];
+  EXPECT_THAT(reason, HasSubstr("unpushed commit(s) it did not make: " + mine.substr(0, 12) +
+                                " \"" + GetParam().subject + "\""));
+  EXPECT_THAT(reason, HasSubstr("git push"));
+  // Not on the upstream, not rewritten: the person's commit is where they left it, with its id.
+  EXPECT_EQ(git(upstream, {"log", "--format=%s", "main"}).find(GetParam().subject),
+            std::string::npos);
+  EXPECT_EQ(git(env_dir, {"log", "--format=%H", "-n", "1", "--", "NOTES.md"}), mine);
+  EXPECT_EQ(calls("publish "), 0u);
+  // tvd's own recipe commit is kept on top, unpushed, for when the person has dealt with theirs.
+  EXPECT_THAT(git(env_dir, {"log", "--format=%s", "-1"}), HasSubstr("(" + cpu + ")"));
+
+  // The person pushes their commit (the upstream has moved: onto it first); the retry goes
+  // through, with tvd's commit pushed and published.
+  if (GetParam().upstream_moved) {
+    git(env_dir, {"-c", "user.name=someone", "-c", "user.email=s@x", "pull", "-q", "--rebase"});
+  }
+  git(env_dir, {"push", "-q"});
+  ASSERT_EQ(tvctl({"retry", "1"}).exit_code, 0);
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
+  EXPECT_EQ(calls("publish acme " + cpu), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Subjects, LaneTest,
+    ::testing::Values(PersonsCommit{"WIP: my local notes", false},
+                      PersonsCommit{"Add my notes (draft)", true},
+                      PersonsCommit{"Ignore flox build results (result-*)", true},
+                      PersonsCommit{"Add cpu-avx2 (torchvision-python313-cpu-avx2)", false}));
+
+// tvd's unpushed commit is still tvd's after a crash: the upstream refused the push (a
+// pre-receive hook), tvd is killed, the hook goes; after the restart a retry pushes that commit.
+TEST_F(DaemonTest, TvdsUnpushedCommitIsKnownAfterACrash) {
+  const fs::path hook = dir / "upstream.git" / "hooks" / "pre-receive";
+  testing::write_text(hook, "#!/bin/sh\necho 'frozen for the release' >&2\nexit 1\n");
+  fs::permissions(hook, fs::perms::owner_all);
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  auto s = settle();
+  ASSERT_EQ(s["jobs"][0]["state"], "failed") << s.dump();
+  EXPECT_THAT(s["jobs"][0]["error"].get<std::string>(), HasSubstr("frozen for the release"));
+  EXPECT_EQ(stop(SIGKILL), 128 + SIGKILL);
+  fs::remove(hook);
+  start();
+  ASSERT_EQ(tvctl({"retry", "1"}).exit_code, 0);
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
+  EXPECT_THAT(testing::git(dir / "upstream.git", {"log", "--format=%s", "main"}),
+              HasSubstr("(" + cpu + ")"));
+}
+
+}  // namespace
+}  // namespace tvd::integration
