@@ -400,6 +400,7 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
                                                                   std::vector<RecipeFile> ours) {
   std::vector<std::string> committed;  // packages
   co_await check_identity(lane);
+  co_await clean_worktrees(lane);
   auto r = co_await git(lane, "status", "--porcelain", "--untracked-files=all", "--", ".flox/pkgs");
   std::vector<std::string> pending;  // relative paths to commit
   for (const auto& line : r.succeeded() ? porcelain(r.tail) : std::vector<StatusLine>{}) {

@@ -86,6 +86,10 @@ struct GitLane::Flows {
   };
   static asio::awaitable<Prepared> prepare_publish(GitLane& lane, std::string package,
                                                    std::string pinned_rev, size_t slot);
+  // At start: every worktree under config_.worktrees and every tvd-publish/ branch goes, whatever
+  // left them (a git killed during `worktree add` leaves one locked; a tvd before slots left one
+  // per package); slots are made again when a publish needs them.
+  static asio::awaitable<void> clean_worktrees(GitLane& lane);
   // Puts slot's worktree at `rev`, its branch tracking `upstream`.
   static asio::awaitable<Stop> prepare_worktree(GitLane& lane, size_t slot, std::string rev,
                                                 std::string upstream);

@@ -3,6 +3,8 @@
 #include <memory>
 #include <system_error>
 
+#include "daemon/base/lines.h"
+#include "daemon/base/log.h"
 #include "daemon/flox/git_lane.h"
 #include "daemon/flox/git_lane_flows.h"
 #include "daemon/flox/git_status.h"
@@ -117,17 +119,26 @@ void GitLane::upload(const std::string& package, const std::filesystem::path& lo
   spec.env = config_.child_env;
   spec.log = log;
   spec.wall_timeout = config_.publish_timeout;
-  auto id = runner_.start(std::move(spec), [finish = std::move(finish)](const exec::RunResult& r) {
-    auto v = flox::classify(r, flox::Phase::kPublish);
-    LaneOutcome out;
-    if (v.failure == flox::Failure::kNone) {
-      out.ok = true;
-    } else {
-      out = refused("flox publish: " + v.reason, v.transient, v.failure);
-    }
-    out.run = r;
-    finish(out);
-  });
+  auto id =
+      runner_.start(std::move(spec), [dir, finish = std::move(finish)](const exec::RunResult& r) {
+        auto v = flox::classify(r, flox::Phase::kPublish);
+        LaneOutcome out;
+        std::error_code ec;
+        if (v.failure == flox::Failure::kNone) {
+          out.ok = true;
+        } else if (!std::filesystem::exists(dir / ".git", ec)) {
+          // Someone (or a cleanup) deleted the worktree under the upload: nothing is wrong with
+          // the package; the worktree is made again and the publish tried again.
+          out = refused("flox publish: the publishing worktree " + dir.string() +
+                            " was deleted while it ran (" + v.reason +
+                            "); it is made again for the next try",
+                        true, flox::Failure::kUnknown);
+        } else {
+          out = refused("flox publish: " + v.reason, v.transient, v.failure);
+        }
+        out.run = r;
+        finish(out);
+      });
   if (started) started(id, rev);
 }
 
@@ -160,6 +171,36 @@ void GitLane::release_worktree(size_t slot, bool remake) {
   }
 }
 
+asio::awaitable<void> GitLane::Flows::clean_worktrees(GitLane& lane) {
+  std::error_code ec;
+  const auto root = std::filesystem::weakly_canonical(lane.config_.worktrees, ec);
+  auto under_root = [&](std::string_view path) {
+    const auto p = std::filesystem::weakly_canonical(std::filesystem::path(path), ec);
+    const auto rel = p.lexically_relative(root);
+    return !root.empty() && !rel.empty() && *rel.begin() != "..";
+  };
+  auto list = co_await git(lane, "worktree", "list", "--porcelain");
+  std::vector<std::string> ours;
+  for (auto line : list.succeeded() ? lines_of(list.tail) : std::vector<std::string_view>{}) {
+    if (line.rfind("worktree ", 0) == 0 && under_root(line.substr(9))) {
+      ours.emplace_back(line.substr(9));
+    }
+  }
+  for (const auto& path : ours) {
+    auto r = co_await git(lane, "worktree", "remove", "--force", "--force", path);
+    if (!r.succeeded()) {
+      log::warning("cannot remove the publishing worktree " + path + ": " +
+                   flox::telling_line(r.tail));
+    }
+  }
+  co_await git(lane, "worktree", "prune");
+  auto refs =
+      co_await git(lane, "for-each-ref", "--format=%(refname:short)", "refs/heads/tvd-publish/");
+  for (auto line : refs.succeeded() ? lines_of(refs.tail) : std::vector<std::string_view>{}) {
+    if (!line.empty()) co_await git(lane, "branch", "-q", "-D", std::string(line));
+  }
+}
+
 asio::awaitable<Stop> GitLane::Flows::prepare_worktree(GitLane& lane, size_t slot, std::string rev,
                                                        std::string upstream) {
   const auto dir = lane.worktree_dir(slot);
@@ -179,6 +220,10 @@ asio::awaitable<Stop> GitLane::Flows::prepare_worktree(GitLane& lane, size_t slo
     // Made from nothing: whatever a crash left there goes, git forgets worktrees whose
     // directories are gone (one of them would still hold the branch), and a new one is added.
     lane.worktrees_[slot] = {true, false, {}};
+    // A git killed during `worktree add` (a stop of tvd, a timeout) leaves the worktree locked
+    // "initializing", which prune keeps and which holds the branch: removed with a double force
+    // (nothing when the slot was never a worktree).
+    co_await git(lane, "worktree", "remove", "--force", "--force", dir.string());
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
     std::filesystem::create_directories(dir.parent_path(), ec);

@@ -7,6 +7,8 @@
 namespace tvd::integration {
 namespace {
 
+using ::testing::Not;
+
 // A person's unpushed commit in the checkout, with its subject, and whether the upstream moved
 // meanwhile (then tvd's push is rejected and a rebase would be tried).
 struct PersonsCommit {
@@ -95,6 +97,50 @@ TEST_F(DaemonTest, TvdsUnpushedCommitIsKnownAfterACrash) {
   EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
   EXPECT_THAT(testing::git(dir / "upstream.git", {"log", "--format=%s", "main"}),
               HasSubstr("(" + cpu + ")"));
+}
+
+// A stop of tvd while git adds a publishing worktree (here a smudge filter makes the checkout
+// take seconds, as git-lfs does) leaves the worktree locked "initializing", which `git worktree
+// prune` keeps: after a SIGTERM and after a kill -9 at that moment, the restarted tvd publishes
+// that job and three more. A worktree and branch per package, as a tvd before slots left them,
+// are gone after the start too.
+TEST_F(DaemonTest, AStopDuringASlowWorktreeCheckoutDoesNotStopPublishing) {
+  const fs::path smudging = dir / "smudging";
+  testing::write_text(env_dir / ".git" / "info" / "attributes", "*.nix filter=slow\n");
+  testing::git(env_dir, {"config", "filter.slow.smudge",
+                         "touch '" + smudging.string() + "'; sleep 2; cat"});
+  testing::git(env_dir, {"config", "filter.slow.clean", "cat"});
+  // What a tvd before slots left: a worktree and a branch named after a package.
+  const fs::path old = dir / "state" / "publish" / sm89;
+  testing::git(env_dir, {"worktree", "add", "-q", "-b", "tvd-publish/" + sm89, old.string()});
+
+  int n = 0;
+  for (int sig : {SIGTERM, SIGKILL}) {
+    fs::remove(smudging);
+    start();
+    const std::string spec = n++ == 0 ? "cpu-avx2" : "cpu-avx512";
+    ASSERT_EQ(tvctl({"enqueue", spec}).exit_code, 0);
+    for (int i = 0; i < 600 && !fs::exists(smudging); ++i)
+      std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(fs::exists(smudging)) << testing::read_text(dir / "serve.log");
+    std::this_thread::sleep_for(300ms);  // in the checkout, the worktree locked
+    stop(sig);
+    if (sig == SIGKILL) {
+      EXPECT_THAT(testing::git(env_dir, {"worktree", "list"}), HasSubstr("locked"));
+    }
+  }
+  testing::git(env_dir, {"config", "--unset", "filter.slow.smudge"});
+  start();
+  EXPECT_EQ(testing::git(env_dir, {"branch", "--list", "tvd-publish/" + sm89}), "");
+  EXPECT_FALSE(fs::exists(old));
+  ASSERT_EQ(tvctl({"enqueue", "sm89-avx2", "sm90-avx2", "cpu-armv9"}).exit_code, 0);
+  auto s = settle(120s);
+  ASSERT_EQ(s["jobs"].size(), 5u) << s.dump();
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump() << testing::read_text(dir / "serve.log");
+  }
+  EXPECT_EQ(calls("publish acme "), 5u);
+  EXPECT_THAT(testing::git(env_dir, {"worktree", "list"}), Not(HasSubstr("locked")));
 }
 
 }  // namespace
