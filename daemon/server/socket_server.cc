@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,11 +10,13 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -42,25 +45,80 @@ bool in_group(int fd, gid_t primary, gid_t group) {
   return std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
+class Connection;
+
+// The bounds of OutputBudget below.
+constexpr size_t kBudgetPerUser = 32u << 20;
+constexpr size_t kBudgetReadOnly = 64u << 20;
+
+// The replies waiting for their clients, in bytes, per user and in all: the daemon's memory for
+// its clients is bounded in aggregate, not only per connection. A connection answers its next
+// request only while its user is under `per_user` and, for a user who may only read, while all
+// such users together are under `read_only`; otherwise it waits (and reads nothing more) until
+// replies are taken. A user who may change things is held by its own bound only, so that no
+// reader can make `tvctl status` of root wait.
+class OutputBudget {
+ public:
+  OutputBudget(size_t per_user, size_t read_only) : per_user_(per_user), read_only_(read_only) {}
+  bool allows(const Peer& p) const {
+    auto it = by_user_.find(p.uid);
+    const size_t mine = it == by_user_.end() ? 0 : it->second;
+    return mine < per_user_ && (p.may_change || read_only_total_ < read_only_);
+  }
+  void add(const Peer& p, size_t n) {
+    by_user_[p.uid] += n;
+    if (!p.may_change) read_only_total_ += n;
+    peak_ = std::max(peak_, total() + n);
+  }
+  // Bytes taken (or dropped with their connection): waiting connections try again.
+  void remove(const Peer& p, size_t n);
+  void wait(std::weak_ptr<Connection> c) { waiting_.push_back(std::move(c)); }
+
+ private:
+  size_t total() const {
+    size_t t = 0;
+    for (const auto& [uid, n] : by_user_)
+      t += n;
+    return t;
+  }
+  size_t per_user_, read_only_;
+  std::map<uid_t, size_t> by_user_;
+  size_t read_only_total_ = 0;
+  size_t peak_ = 0;  // since the memory was last given back
+  std::vector<std::weak_ptr<Connection>> waiting_;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `live` is shared with the server: a connection that outlives the server (its handlers
   // still queued at shutdown) leaves a set that still exists.
   Connection(local::socket socket, Peer peer, service::Service& service,
-             std::shared_ptr<std::set<Connection*>> live)
+             std::shared_ptr<std::set<Connection*>> live, std::shared_ptr<OutputBudget> budget)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
         stall_(socket_.get_executor()),
         peer_(peer),
         service_(service),
-        live_(std::move(live)) {
+        live_(std::move(live)),
+        budget_(std::move(budget)) {
     live_->insert(this);
   }
-  ~Connection() { live_->erase(this); }
+  ~Connection() {
+    live_->erase(this);
+    if (queued_) budget_->remove(peer_, queued_);
+  }
   void start() { read(); }
+  // The budget has room again: answer what waits, then read on (posted: the budget is told from
+  // inside another connection's write or end).
+  void wake() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->waiting_ = false;
+      self->answer();
+    });
+  }
   const Peer& peer() const { return peer_; }
   // Nothing being answered or followed: closing it loses no reply.
-  bool idle() const { return out_.empty() && !following_ && socket_.is_open(); }
+  bool idle() const { return out_.empty() && lines_.empty() && !following_ && socket_.is_open(); }
   std::chrono::steady_clock::time_point last_active() const { return last_active_; }
   void close() {
     boost::system::error_code ec;
@@ -71,33 +129,52 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read() {
-    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                    boost::system::error_code ec, size_t n) {
-      if (ec) return;
-      self->last_active_ = std::chrono::steady_clock::now();
-      for (auto& line : self->framer_.feed(std::string_view(self->buf_, n))) {
-        if (!self->socket_.is_open()) return;  // cut off: the rest of its requests go unread
-        if (line.empty()) continue;
-        auto req = proto::decode_request(line);
-        proto::Reply reply;
-        if (!req) {
-          reply = proto::Reply::failure(0, req.error().code, req.error().message, req.error().hint);
-        } else if (is_follow(*req)) {
-          self->follow(*req);
-          continue;
-        } else {
-          reply = handle(*req, self->service_, self->peer_);
-        }
-        self->send(proto::encode(reply));
-      }
-      if (self->framer_.overflowed()) {
-        self->send(proto::encode(proto::Reply::failure(0, proto::Code::kTooLarge,
-                                                       "a request line is longer than 1 MiB", "")));
-        self->closing_ = true;
+    if (reading_ || closing_ || !socket_.is_open()) return;
+    reading_ = true;
+    socket_.async_read_some(
+        asio::buffer(buf_), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+          self->reading_ = false;
+          if (ec) return;
+          self->last_active_ = std::chrono::steady_clock::now();
+          for (auto& line : self->framer_.feed(std::string_view(self->buf_, n))) {
+            if (!line.empty()) self->lines_.push_back(std::move(line));
+          }
+          self->answer();
+        });
+  }
+
+  // One request at a time: the next is answered once the client has taken the last reply, and
+  // while the budget allows; what is not answered yet waits here, and nothing more is read (the
+  // kernel's socket buffer then holds the client back).
+  void answer() {
+    while (!lines_.empty() && socket_.is_open()) {
+      if (!out_.empty()) return;  // answered when the client takes it (write())
+      if (!budget_->allows(peer_)) {
+        if (!waiting_) budget_->wait(weak_from_this());
+        waiting_ = true;
         return;
       }
-      if (self->socket_.is_open()) self->read();
-    });
+      auto req = proto::decode_request(lines_.front());
+      lines_.pop_front();
+      proto::Reply reply;
+      if (!req) {
+        reply = proto::Reply::failure(0, req.error().code, req.error().message, req.error().hint);
+      } else if (is_follow(*req)) {
+        follow(*req);
+        continue;
+      } else {
+        reply = handle(*req, service_, peer_);
+      }
+      send(proto::encode(reply));
+    }
+    if (!lines_.empty() || !socket_.is_open()) return;
+    if (framer_.overflowed()) {
+      send(proto::encode(proto::Reply::failure(0, proto::Code::kTooLarge,
+                                               "a request line is longer than 1 MiB", "")));
+      closing_ = true;
+      return;
+    }
+    read();
   }
 
   // `logs` with follow: each step's reply is written before the next step is read, so a client
@@ -158,6 +235,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     queued_ += text.size();
+    budget_->add(peer_, text.size());
     out_.push_back({std::move(text), std::move(written)});
     if (out_.size() == 1) write();
   }
@@ -176,13 +254,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         if (ec) return;
                         self->last_active_ = std::chrono::steady_clock::now();
                         auto written = std::move(self->out_.front().written);
-                        self->queued_ -= self->out_.front().text.size();
+                        const size_t n = self->out_.front().text.size();
+                        self->queued_ -= n;
                         self->out_.pop_front();
+                        self->budget_->remove(self->peer_, n);
                         if (written) written();
                         if (!self->out_.empty()) {
                           self->write();
                         } else if (self->closing_) {
                           self->close();
+                        } else {
+                          self->answer();
                         }
                       });
   }
@@ -197,7 +279,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Peer peer_;
   service::Service& service_;
   std::shared_ptr<std::set<Connection*>> live_;
+  std::shared_ptr<OutputBudget> budget_;
   proto::LineFramer framer_;
+  std::deque<std::string> lines_;  // requests read and not yet answered
+  bool reading_ = false;           // a read is under way
+  bool waiting_ = false;           // for the budget
   std::deque<Outgoing> out_;
   size_t queued_ = 0;  // bytes in out_
   bool closing_ = false;
@@ -207,6 +293,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
   char buf_[65536];
 };
+
+void OutputBudget::remove(const Peer& p, size_t n) {
+  auto it = by_user_.find(p.uid);
+  if (it != by_user_.end()) {
+    it->second -= std::min(it->second, n);
+    if (it->second == 0) by_user_.erase(it);
+  }
+  if (!p.may_change) read_only_total_ -= std::min(read_only_total_, n);
+  // Replies of many MiB were freed: give the memory back to the system rather than keep the
+  // peak for good (glibc keeps freed memory in its arenas).
+  if (by_user_.empty() && peak_ > (8u << 20)) {
+    peak_ = 0;
+    ::malloc_trim(0);
+  }
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (auto& w : waiting) {
+    if (auto c = w.lock()) c->wake();
+  }
+}
 
 class Server final : public SocketServer {
  public:
@@ -242,7 +348,7 @@ class Server final : public SocketServer {
             cred.uid == 0 || cred.uid == ::geteuid() || (group_ && in_group(fd, cred.gid, *group_));
       }
       if (make_room(peer)) {
-        std::make_shared<Connection>(std::move(socket), peer, service_, live_)->start();
+        std::make_shared<Connection>(std::move(socket), peer, service_, live_, budget_)->start();
       } else {
         refuse(socket, peer);
       }
@@ -305,6 +411,8 @@ class Server final : public SocketServer {
   std::optional<gid_t> group_;
   SocketLimits limits_;
   std::shared_ptr<std::set<Connection*>> live_ = std::make_shared<std::set<Connection*>>();
+  std::shared_ptr<OutputBudget> budget_ =
+      std::make_shared<OutputBudget>(kBudgetPerUser, kBudgetReadOnly);
   log::Throttled accept_log_, close_log_;
 };
 
