@@ -52,7 +52,7 @@ const Command kCommands[] = {
      run_watch},
     {"show", "one job with its attempts",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.job, "the job id")->required();
+       c.add_option("job", o.job, "the job id")->required()->check(CLI::PositiveNumber);
        c.footer(
            "Example:\n  tvctl show 12        attempts, logs and reasons of job 12 (exit 1 if it "
            "failed)");
@@ -60,14 +60,14 @@ const Command kCommands[] = {
      run_show},
     {"cancel", "cancel queued or running jobs",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.jobs, "job ids")->required();
+       c.add_option("job", o.jobs, "job ids")->required()->check(CLI::PositiveNumber);
        c.footer(
            "Example:\n  tvctl cancel 12 13   a running build's whole process group is stopped");
      },
      run_cancel_or_retry},
     {"retry", "a failed or cancelled job again",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.job, "the job id")->required();
+       c.add_option("job", o.job, "the job id")->required()->check(CLI::PositiveNumber);
        c.footer(
            "Example:\n  tvctl retry 12       a job whose build succeeded retries only its "
            "publish");
@@ -99,7 +99,7 @@ const Command kCommands[] = {
      run_batches},
     {"logs", "the log of a job's latest attempt (the last 64 KiB)",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.job, "the job id")->required();
+       c.add_option("job", o.job, "the job id")->required()->check(CLI::PositiveNumber);
        c.add_flag("-f,--follow", o.follow, "keep printing as the build writes, until the job ends");
        c.footer(
            "Examples:\n  tvctl logs 12\n  tvctl logs -f 12      follow a running build until it "

@@ -88,8 +88,10 @@ void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::strin
                              if (marked_ == mine && marker_.get() >= 0) {
                                (void)::ftruncate(marker_.get(), 0);
                              }
+                             if (marked_ == mine) git_run_.reset();
                              then(r);
                            });
+  git_run_ = run;
   const auto pgid = runner_.process_group(run);
   if (!pgid) return;
   if (marker_.get() < 0) {
@@ -182,6 +184,18 @@ std::string committed_id(const std::string& output) {
 }
 
 }  // namespace
+
+std::string GitLane::git_failure(const exec::RunResult& r) const {
+  if (r.ending == exec::Ending::kTimedOut) {
+    return "it ran longer than the lane's limit of " + std::to_string(config_.git_timeout.count()) +
+           " s and was stopped (a hook of the repository that hangs? see " +
+           (config_.env_dir / ".git" / "hooks").string() + ")";
+  }
+  std::string line = flox::telling_line(r.tail);
+  if (!line.empty()) return line;
+  if (r.signal) return "killed by signal " + std::to_string(r.signal);
+  return "exit code " + std::to_string(r.exit_code) + ", nothing said";
+}
 
 asio::awaitable<exec::RunResult> GitLane::Flows::commit_ours(GitLane& lane, std::string message,
                                                              std::string path) {
@@ -311,7 +325,11 @@ asio::awaitable<Stop> GitLane::Flows::ignore_results(GitLane& lane) {
   }
   auto c = co_await commit_ours(lane, "Ignore flox build results (result-*)", ".gitignore");
   if (!c.succeeded()) {
-    co_return refused("git commit .gitignore failed: " + flox::telling_line(c.tail), false,
+    // Left as it was: unstaged, and the file without tvd's line, so that nobody's next commit
+    // takes it along.
+    co_await git(lane, "reset", "-q", "--", ".gitignore");
+    if (read) (void)write_file_atomic(path, *read, Overwrite::kYes);
+    co_return refused("git commit .gitignore failed: " + lane.git_failure(c), false,
                       flox::Failure::kUnknown);
   }
   co_return std::nullopt;
@@ -373,8 +391,8 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
   if (!need_commit) co_return done;
   auto c = co_await commit_ours(lane, message, rel);
   if (!c.succeeded()) {
-    co_return refused("git commit failed: " + flox::telling_line(c.tail), false,
-                      flox::Failure::kUnknown);
+    co_await git(lane, "reset", "-q", "--", rel);  // unstaged again: nobody's commit takes it
+    co_return refused("git commit failed: " + lane.git_failure(c), false, flox::Failure::kUnknown);
   }
   done.committed = true;
   if (lane.config_.publishing.push) {
@@ -386,14 +404,34 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
   co_return done;
 }
 
+asio::awaitable<LaneOutcome> GitLane::Flows::commit_job(GitLane& lane, RecipeFile recipe,
+                                                        std::string message) {
+  if (lane.cancelled_.erase(recipe.package)) {
+    co_return refused("cancelled before its commit started", false, flox::Failure::kCancelled);
+  }
+  lane.committing_ = recipe.package;
+  auto out = co_await commit(lane, recipe, message);
+  lane.committing_.clear();
+  co_return out;
+}
+
 void GitLane::commit_recipe(const RecipeFile& recipe, std::string message,
                             std::function<void(LaneOutcome)> done) {
+  cancelled_.erase(recipe.package);
   Flows::transact<LaneOutcome>(
       *this,
       [this, recipe, message = std::move(message)] {
-        return Flows::commit(*this, recipe, message);
+        return Flows::commit_job(*this, recipe, message);
       },
       std::move(done));
+}
+
+void GitLane::cancel_commit(const std::string& package) {
+  if (committing_ == package) {
+    if (git_run_) runner_.cancel(*git_run_);  // the transaction ends with that git's failure
+    return;
+  }
+  cancelled_.insert(package);
 }
 
 asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,

@@ -71,6 +71,7 @@ class GitLane : public Lane {
   void recover(std::vector<RecipeFile> ours,
                std::function<void(std::vector<std::string>)> done) override;
 
+  void cancel_commit(const std::string& package) override;
   bool busy() const override { return busy_; }
   void set_publishing(const PublishSettings& s) override { config_.publishing = s; }
   const GitLaneConfig& config() const { return config_; }
@@ -95,6 +96,9 @@ class GitLane : public Lane {
   void load_made();
   void remember_made(const std::string& id);
   void forget_made();
+  // Why a git command failed, for a job's reason: git's telling line, or the lane's time limit
+  // by name when it was stopped for it.
+  std::string git_failure(const exec::RunResult& r) const;
   // A push that failed for a reason other than a moved upstream, as the job's outcome.
   LaneOutcome push_refused(const flox::Verdict& v) const;
   // Runs `flox publish` in slot's worktree at `rev` (outside the lane); `finish` gets the result.
@@ -122,7 +126,11 @@ class GitLane : public Lane {
   UniqueFd marker_;      // <log_dir>/running-git, while a git runs: its process group and start
   uint64_t marked_ = 0;  // which git the marker is of
   std::vector<Worktree> worktrees_;
-  std::set<std::string> made_;         // ids of tvd's unpushed commits
+  std::set<std::string> made_;  // ids of tvd's unpushed commits
+  // The package whose recipe commit runs now, and its git; packages cancelled before theirs ran.
+  std::string committing_;
+  std::optional<exec::RunId> git_run_;
+  std::set<std::string> cancelled_;
   std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
   bool identity_checked_ = false;
   int n_ = 0;

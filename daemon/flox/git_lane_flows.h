@@ -75,6 +75,10 @@ struct GitLane::Flows {
   // "result-*" in the environment's .gitignore, committed alone, unless it is there already.
   static asio::awaitable<Stop> ignore_results(GitLane& lane);
   static asio::awaitable<LaneOutcome> commit(GitLane& lane, RecipeFile recipe, std::string message);
+  // commit() as a job's transaction: nothing when the job was cancelled while it waited; the
+  // package is the lane's `committing_` while it runs (cancel_commit()).
+  static asio::awaitable<LaneOutcome> commit_job(GitLane& lane, RecipeFile recipe,
+                                                 std::string message);
   static asio::awaitable<std::vector<std::string>> recover(GitLane& lane,
                                                            std::vector<RecipeFile> ours);
 

@@ -55,6 +55,10 @@ class Lane {
   // After a crash: tvd's own recipes left uncommitted are committed; `done` lists them.
   virtual void recover(std::vector<RecipeFile> ours,
                        std::function<void(std::vector<std::string>)> done) = 0;
+  // The job of `package` was cancelled during its recipe commit: the commit's running git is
+  // stopped (a hook that hangs holds nobody), or the commit, still queued, does nothing; its
+  // `done` is told either way.
+  virtual void cancel_commit(const std::string& package) { (void)package; }
   // A transaction holds the lane (a publish only for its checks, not its upload).
   virtual bool busy() const = 0;
   virtual void set_publishing(const PublishSettings& s) = 0;

@@ -68,7 +68,8 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
     if (id > 0) return std::nullopt;
     return Reply::failure(req.id, Code::kBadRequest,
                           std::string("\"") + key + "\" must be a" +
-                              (std::string_view(key) == "batch" ? " batch id" : " job id"));
+                              (std::string_view(key) == "batch" ? " batch id" : " job id") +
+                              " (1 or more), not " + std::to_string(id));
   };
 
   if (req.op == proto::StatusRequest::kOp) return Reply::success(req.id, json(service.status()));
@@ -88,6 +89,9 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
     if (!r) return bad(r.error());
     if (r->jobs.empty()) {
       return Reply::failure(req.id, Code::kBadRequest, "\"jobs\" must list job ids");
+    }
+    for (int64_t id : r->jobs) {
+      if (auto no = need_id(id, "jobs")) return *no;
     }
     std::vector<service::JobId> jobs(r->jobs.begin(), r->jobs.end());
     return from(req.id, service.cancel(jobs));

@@ -107,7 +107,10 @@ Status Engine::cancel(JobId id) {
                                                ") already " + to_string(j.state));
   }
   j.cancel_requested = true;
-  const flox::Lane* lane = lane_of(j.variant);
+  flox::Lane* lane = lane_of(j.variant);
+  if (lane && j.state == JobState::kBuilding && j.phase == JobPhase::kRecipe) {
+    lane->cancel_commit(j.package);  // recipe_done finishes it
+  }
   if (sched_.cancel(id) ||
       (j.state == JobState::kPublishing && !j.run && !(lane && lane->busy()))) {
     end(j, JobState::kCancelled);

@@ -139,6 +139,27 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
   return j;
 }
 
+store::VariantRow variant_row(const Matrix& matrix, const Variant& v) {
+  store::VariantRow r;
+  r.environment = v.environment->name;
+  r.package = v.package();
+  r.python = v.python->name;
+  if (v.is_gpu()) {
+    r.cuda = v.cuda->version;
+    r.gpu_arch = v.gpu->name;
+  }
+  r.cpu_isa = v.isa->token;
+  r.kind = v.is_gpu() ? "gpu" : "cpu";
+  auto ex = matrix.exclusions(v);
+  if (!ex.empty()) {
+    std::string why;
+    for (const auto& e : ex)
+      why += (why.empty() ? "" : "; ") + e;
+    r.excluded = why;
+  }
+  return r;
+}
+
 std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const TemplateSet& templates,
                                             const RecipeEnv& env) {
   std::vector<Selection> cells;
@@ -148,23 +169,7 @@ std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const Template
   std::vector<store::VariantRow> out;
   for (size_t i = 0; i < cells.size(); ++i) {
     const Variant& v = cells[i].variant;
-    store::VariantRow r;
-    r.environment = v.environment->name;
-    r.package = v.package();
-    r.python = v.python->name;
-    if (v.is_gpu()) {
-      r.cuda = v.cuda->version;
-      r.gpu_arch = v.gpu->name;
-    }
-    r.cpu_isa = v.isa->token;
-    r.kind = v.is_gpu() ? "gpu" : "cpu";
-    auto ex = matrix.exclusions(v);
-    if (!ex.empty()) {
-      std::string why;
-      for (const auto& e : ex)
-        why += (why.empty() ? "" : "; ") + e;
-      r.excluded = why;
-    }
+    store::VariantRow r = variant_row(matrix, v);
     if (reports) {
       const RecipeReport& rep = (*reports)[i];
       if (rep.state == FileState::kCurrent) {

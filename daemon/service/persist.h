@@ -21,6 +21,8 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
 
 // The configured matrix as the store keeps it, with each recipe's provenance: generated (and by
 // which template) when the file is what the templates give now, hand-written when it differs.
+// A cell's row: its axes and exclusions (no recipe facts).
+store::VariantRow variant_row(const Matrix& matrix, const Variant& v);
 std::vector<store::VariantRow> variant_rows(const Matrix& matrix, const TemplateSet& templates,
                                             const RecipeEnv& env);
 

@@ -22,6 +22,7 @@ Recorder::Recorder(store::Store& store, Clock& clock) : store_(store), clock_(cl
 
 Status Recorder::write(const Change& c) {
   return store_.atomically([&]() -> Status {
+    if (c.variant) TRY(store_.add_variant(*c.variant, c.job.enqueued_at));
     TRY(store_.save_job(c.job, c.attempts));
     for (const auto& e : c.events)
       TRY(store_.add_event(e));
@@ -77,7 +78,9 @@ void Recorder::keep(Change c, const Error& why, bool failed) {
   for (auto& n : c.counts)
     counts.push_back(std::move(n));
   auto learned = c.learned ? std::move(c.learned) : std::move(it->second.learned);
+  auto variant = c.variant ? std::move(c.variant) : std::move(it->second.variant);
   it->second = std::move(c);
+  it->second.variant = std::move(variant);
   it->second.events = std::move(events);
   it->second.counts = std::move(counts);
   it->second.learned = std::move(learned);

@@ -30,6 +30,9 @@ namespace tvd::service {
 
 // One change of a job, as the store keeps it.
 struct Change {
+  // A cell outside the configured matrix (any Python and CUDA of the tables may be enqueued):
+  // its row, written before its first job, which refers to it.
+  std::optional<store::VariantRow> variant;
   store::JobRow job;
   std::vector<store::AttemptRow> attempts;
   std::vector<store::EventRow> events;  // the job's events since the last write, oldest first

@@ -61,6 +61,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   const RecipeEnv env = recipe_env(setup);
   TRY(store.sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now)));
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(store)));
+  s->stored_are(s->setup_.matrix);
   s->environ_ = environ_vars;
   s->runner_ = std::move(parts.runner);
   s->clock_ = std::move(parts.clock);
@@ -194,9 +195,16 @@ Status Service::load_learned() {
 
 Service::~Service() = default;
 
+void Service::stored_are(const Matrix& matrix) {
+  stored_variants_.clear();
+  for (const auto& v : matrix.cells())
+    stored_variants_.insert(v.key());
+}
+
 bool Service::persist(const Job& j, const std::optional<JobEvent>& event) {
   if (stopping_) return true;  // a shutdown's kills are interruptions, not outcomes
   Change c;
+  if (stored_variants_.insert(j.key()).second) c.variant = variant_row(setup_.matrix, j.variant);
   c.job = to_row(j, setup_.config.publish.org);
   c.attempts = to_rows(j);
   if (event) {
@@ -374,6 +382,7 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
       !st) {
     return st;
   }
+  stored_are(next->matrix);
   // Jobs take their variants from the new matrix. The old setup is kept one reload longer (a
   // git transaction queued now may hold a copy of a variant), and longer only while a job's
   // variant is not in the new matrix. Moving a Matrix keeps its tables where they are.

@@ -151,6 +151,11 @@ class Service {
   RecipeFindings findings_;
   // For each job seen since the start, the last attempt number already in stats_.
   std::map<JobId, int> counted_upto_;
+  // Cells whose variant row the store has: the configured matrix's (synced at start and reload)
+  // and those outside it that a job was recorded for since; a job of any other cell brings its
+  // row with it (Change::variant).
+  std::set<VariantKey> stored_variants_;
+  void stored_are(const Matrix& matrix);
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   // Followers at the end of a job's log (wake_on_log), woken by its output or its next change.
   std::map<uint64_t, std::pair<JobId, std::function<void()>>> log_waiters_;  // by ticket

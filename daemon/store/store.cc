@@ -165,6 +165,20 @@ Status Store::sync_variants(const std::vector<VariantRow>& current, int64_t now)
   return t.commit();
 }
 
+Status Store::add_variant(const VariantRow& v, int64_t now) {
+  Stmt s(db_,
+         "INSERT INTO variants (environment, package, python, cuda, gpu_arch, cpu_isa, kind,"
+         " excluded, in_matrix, recipe_source, template_hash, updated_at)"
+         " VALUES (?,?,?,?,?,?,?,?,0,?,?,?) ON CONFLICT(environment, package) DO NOTHING");
+  s.bind({v.environment, v.package, v.python, opt(v.cuda), opt(v.gpu_arch), v.cpu_isa, v.kind,
+          opt(v.excluded), opt(v.recipe_source), opt(v.template_hash), now});
+  if (s.step() != SQLITE_DONE) {
+    return tl::unexpected(
+        sql_error(db_, "add variant " + VariantKey{v.environment, v.package}.text()));
+  }
+  return {};
+}
+
 Result<std::vector<VariantRow>> Store::variants() const {
   Stmt s(
       db_,

@@ -114,6 +114,9 @@ class Store {
   // ones updated, cells no longer in it (of any environment) retired with their history kept.
   Status sync_variants(const std::vector<VariantRow>& current, int64_t now);
   Result<std::vector<VariantRow>> variants() const;
+  // A cell of the tables outside the configured matrix, as its first job is recorded: kept with
+  // in_matrix 0 (a row that exists already is left as it is).
+  Status add_variant(const VariantRow& v, int64_t now);
 
   // A job and its attempts as they are now, in one transaction.
   // One transaction: the job, its attempts, and (a succeeded job with published_to) the output

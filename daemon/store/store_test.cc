@@ -48,6 +48,17 @@ JobRow job(int64_t id, std::string variant, std::string_view state) {
   return j;
 }
 
+// The first attempt of job `job`, a build started at `start` in process group `pgid`, running.
+AttemptRow running_build(int64_t job, int64_t start, int64_t pgid) {
+  AttemptRow a;
+  a.job_id = job;
+  a.number = 1;
+  a.phase = proto::JobPhase::kBuild;
+  a.started_at = start;
+  a.pgid = pgid;
+  return a;
+}
+
 class StoreTest : public StoreFixture {};
 
 TEST_F(StoreTest, OpensInWalModeAndMigrates) {
@@ -91,19 +102,8 @@ TEST_F(StoreTest, JobsAndAttemptsAreSavedAsTheyChange) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
   auto j = job(7, "a", "building");
-  AttemptRow a{7,
-               1,
-               proto::JobPhase::kBuild,
-               2000,
-               std::nullopt,
-               std::nullopt,
-               std::nullopt,
-               std::nullopt,
-               proto::Failure::kNone,
-               "",
-               "/logs/7-1.log",
-               std::nullopt,
-               4242};
+  AttemptRow a = running_build(7, 2000, 4242);
+  a.log_path = "/logs/7-1.log";
   ASSERT_TRUE(s.save_job(j, {a}));
   j.state = proto::JobState::kFailed;
   j.error = "the build failed";
@@ -170,19 +170,7 @@ TEST_F(StoreTest, AVariantHasAtMostOneActiveJob) {
 TEST_F(StoreTest, RecoveryInterruptsWhatWasRunning) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a")}, 1));
-  AttemptRow running{1,
-                     1,
-                     proto::JobPhase::kBuild,
-                     2000,
-                     std::nullopt,
-                     std::nullopt,
-                     std::nullopt,
-                     std::nullopt,
-                     proto::Failure::kNone,
-                     "",
-                     "",
-                     std::nullopt,
-                     777};
+  AttemptRow running = running_build(1, 2000, 777);
   ASSERT_TRUE(s.save_job(job(1, "a", "building"), {running}));
   auto interrupted = s.interrupt_running_attempts(5000).value();
   ASSERT_EQ(interrupted.size(), 1u);

@@ -15,6 +15,9 @@ struct PersonsCommit {
   std::string subject;
   bool upstream_moved = false;
 };
+void PrintTo(const PersonsCommit& c, std::ostream* os) {
+  *os << '"' << c.subject << '"' << (c.upstream_moved ? ", upstream moved" : "");
+}
 
 class LaneTest : public DaemonTest, public ::testing::WithParamInterface<PersonsCommit> {
  protected:
@@ -71,12 +74,19 @@ TEST_P(LaneTest, APersonsUnpushedCommitIsNeitherPushedNorRewritten) {
   EXPECT_EQ(calls("publish acme " + cpu), 1u);
 }
 
+std::string case_name(const ::testing::TestParamInfo<PersonsCommit>& info) {
+  static const char* const kNames[] = {"Wip", "AddDraftUpstreamMoved",
+                                       "TvdsGitignoreSubjectUpstreamMoved", "TvdsOwnRecipeSubject"};
+  return kNames[info.index];
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Subjects, LaneTest,
     ::testing::Values(PersonsCommit{"WIP: my local notes", false},
                       PersonsCommit{"Add my notes (draft)", true},
                       PersonsCommit{"Ignore flox build results (result-*)", true},
-                      PersonsCommit{"Add cpu-avx2 (torchvision-python313-cpu-avx2)", false}));
+                      PersonsCommit{"Add cpu-avx2 (torchvision-python313-cpu-avx2)", false}),
+    case_name);
 
 // tvd's unpushed commit is still tvd's after a crash: the upstream refused the push (a
 // pre-receive hook), tvd is killed, the hook goes; after the restart a retry pushes that commit.
@@ -107,8 +117,8 @@ TEST_F(DaemonTest, TvdsUnpushedCommitIsKnownAfterACrash) {
 TEST_F(DaemonTest, AStopDuringASlowWorktreeCheckoutDoesNotStopPublishing) {
   const fs::path smudging = dir / "smudging";
   testing::write_text(env_dir / ".git" / "info" / "attributes", "*.nix filter=slow\n");
-  testing::git(env_dir, {"config", "filter.slow.smudge",
-                         "touch '" + smudging.string() + "'; sleep 2; cat"});
+  testing::git(env_dir,
+               {"config", "filter.slow.smudge", "touch '" + smudging.string() + "'; sleep 2; cat"});
   testing::git(env_dir, {"config", "filter.slow.clean", "cat"});
   // What a tvd before slots left: a worktree and a branch named after a package.
   const fs::path old = dir / "state" / "publish" / sm89;
@@ -141,6 +151,31 @@ TEST_F(DaemonTest, AStopDuringASlowWorktreeCheckoutDoesNotStopPublishing) {
   }
   EXPECT_EQ(calls("publish acme "), 5u);
   EXPECT_THAT(testing::git(env_dir, {"worktree", "list"}), Not(HasSubstr("locked")));
+}
+
+// A repository hook that hangs (a pre-commit that sleeps): a cancel of the job whose commit waits
+// on it stops that git at once (it ends cancelled, not after the lane's limit), git leaves no
+// lock, nothing tvd staged stays staged, and the next job commits and builds. (Before, the cancel
+// was accepted and did nothing until the hook was killed at the limit.)
+TEST_F(DaemonTest, ACancelStopsACommitThatAHungHookHolds) {
+  const fs::path hook = env_dir / ".git" / "hooks" / "pre-commit";
+  const fs::path hooked = dir / "hooked";
+  testing::write_text(hook, "#!/bin/sh\ntouch '" + hooked.string() + "'\nsleep 300\n");
+  fs::permissions(hook, fs::perms::owner_all);
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  for (int i = 0; i < 600 && !fs::exists(hooked); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_TRUE(fs::exists(hooked));
+  ASSERT_EQ(tvctl({"cancel", "1"}).exit_code, 0);
+  auto s = settle(30s);  // the lane's limit is 300 s: a cancel that waited for it would not end
+  EXPECT_EQ(s["jobs"][0]["state"], "cancelled") << s.dump();
+  EXPECT_FALSE(fs::exists(env_dir / ".git" / "index.lock"));
+  EXPECT_EQ(testing::git(env_dir, {"diff", "--cached", "--name-only"}), "");
+  fs::remove(hook);
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  s = settle();
+  EXPECT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
 }
 
 }  // namespace

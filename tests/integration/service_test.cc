@@ -200,6 +200,28 @@ TEST_F(ServiceTest, OneBadSpecQueuesNothing) {
   EXPECT_EQ(tvctl({"frobnicate"}).exit_code, 2);
 }
 
+// Any cell of the tables may be enqueued, not only the configured axes' (the README's promise):
+// cells outside them (another Python, an architecture or ISA the axes leave out) are built and
+// published like the others, alone or beside a cell of the axes, and survive a restart. (They
+// failed with "FOREIGN KEY constraint failed" before: the store had no row for them.)
+TEST_F(ServiceTest, CellsOutsideTheConfiguredAxesAreBuiltToo) {
+  start();
+  auto r = tvctl({"--json", "enqueue", "sm89-avx2", "sm75-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["jobs"].size(), 2u);
+  r = tvctl({"enqueue", "python312-cuda12_8-sm90-avx2", "cpu-avx", "sm61-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = settle(120s);
+  ASSERT_EQ(s["jobs"].size(), 5u) << s.dump();
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(calls("publish acme torchvision-python313-cuda12_8-sm75-avx2"), 1u);
+  EXPECT_EQ(calls("publish acme torchvision-python312-cuda12_8-sm90-avx2"), 1u);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  start();
+  EXPECT_EQ(tvctl({"show", "2"}).exit_code, 0);
+}
+
 TEST_F(ServiceTest, AnUnreachableDaemonExitsThreeAndSaysWhere) {
   auto r = testing::run_command({TVCTL_BIN, "--socket", (dir / "nothing.sock").string(), "status"});
   EXPECT_EQ(r.exit_code, 3);
