@@ -148,6 +148,18 @@ std::vector<HostProblem> check_host(const Config& c) {
               " has no .flox directory: run 'flox init' there, or "
               "point flox_env at the environment");
     }
+    // tvd writes recipes into .flox/pkgs and commits them: through a symlink out of the checkout
+    // they would land elsewhere, where git does not track them and flox does not build them.
+    const auto pkgs = env / ".flox" / "pkgs";
+    if (std::filesystem::is_symlink(pkgs, ec)) {
+      const auto target = std::filesystem::weakly_canonical(pkgs, ec);
+      const auto rel = target.lexically_relative(std::filesystem::weakly_canonical(env, ec));
+      if (rel.empty() || *rel.begin() == "..") {
+        problem(pkgs.string() + " is a symlink to " + target.string() +
+                ", outside the checkout: tvd would write recipes there, where git does not track "
+                "them; make .flox/pkgs a directory of the checkout");
+      }
+    }
     if (!std::filesystem::exists(env / ".git", ec)) {
       problem("flox_env " + env.string() +
               " is not a git checkout: flox builds only recipes git "

@@ -141,7 +141,17 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
     hangup.async_wait([&](boost::system::error_code e, int) {
       if (e) return;
       notifier.send("RELOADING=1");
-      if (auto st = (*service)->reload(config); !st) {
+      // The host as the new config describes it, checked as at start (a flox that does not
+      // exist, a socket group that is gone): refused, the old config stays.
+      std::string refused;
+      if (auto next = load_config(config)) {
+        for (const auto& p : check_host(*next)) {
+          if (p.fatal) refused += (refused.empty() ? "" : "; ") + p.message;
+        }
+      }
+      if (!refused.empty()) {
+        log::error("SIGHUP: the new config is refused, the old one stays: " + refused);
+      } else if (auto st = (*service)->reload(config); !st) {
         log::error("SIGHUP: the new config is refused, the old one stays: " + st.error().message);
       } else {
         log::info("SIGHUP: config, matrix and templates reloaded");

@@ -199,6 +199,20 @@ TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
   EXPECT_THAT(out, HasSubstr("has changes nobody committed (git status: ?? NOTES.md)"));
   EXPECT_THAT(out, HasSubstr("give tvd a clone of its own"));
   std::filesystem::remove(env / "NOTES.md");
+  // .flox/pkgs as a symlink out of the checkout: recipes would be written where git does not
+  // track them (written through before).
+  const auto outside = root.path() / "elsewhere";
+  std::filesystem::create_directories(outside);
+  std::error_code ec;
+  const bool had = std::filesystem::exists(env / ".flox" / "pkgs");
+  if (had) std::filesystem::rename(env / ".flox" / "pkgs", root.path() / "pkgs.kept");
+  std::filesystem::create_directory_symlink(outside, env / ".flox" / "pkgs");
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": "/bin/true",
+                          "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock" })");
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_THAT(err, HasSubstr(", outside the checkout: tvd would write recipes there"));
+  std::filesystem::remove(env / ".flox" / "pkgs");
+  if (had) std::filesystem::rename(root.path() / "pkgs.kept", env / ".flox" / "pkgs", ec);
   write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");
   EXPECT_EQ(run({"check-config"}), 2);
   EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));

@@ -40,7 +40,6 @@ struct GitLaneConfig {
   // (a person's commit is never pushed or rebased by tvd), and a restart knows them.
   std::filesystem::path made_commits;
   std::chrono::seconds git_timeout{300};
-  std::chrono::seconds publish_timeout{std::chrono::hours(2)};
 };
 
 class GitLane : public Lane {

@@ -118,7 +118,7 @@ void GitLane::upload(const std::string& package, const std::filesystem::path& lo
   spec.cwd = dir;
   spec.env = config_.child_env;
   spec.log = log;
-  spec.wall_timeout = config_.publish_timeout;
+  spec.wall_timeout = p.timeout;
   auto id =
       runner_.start(std::move(spec), [dir, finish = std::move(finish)](const exec::RunResult& r) {
         auto v = flox::classify(r, flox::Phase::kPublish);

@@ -2,6 +2,7 @@
 // (git_lane.h); the engine's state-machine tests use a fake (tests/support/fake_lane.h).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -38,7 +39,8 @@ struct PublishSettings {
   std::string flox = "flox";
   bool push = false;  // push recipe commits to the upstream
   std::string org;
-  std::filesystem::path signing_key;  // --signing-private-key, when set
+  std::filesystem::path signing_key;                    // --signing-private-key, when set
+  std::chrono::seconds timeout{std::chrono::hours(2)};  // builds.publish_timeout: one upload
 };
 
 class Lane {

@@ -122,7 +122,6 @@ struct EngineConfig {
   sched::EstimatorDefaults estimates;
   std::chrono::seconds build_timeout{std::chrono::hours(12)};
   std::chrono::seconds silence_timeout{std::chrono::hours(1)};
-  std::chrono::seconds publish_timeout{std::chrono::hours(2)};
   uint64_t log_limit = 256ull << 20;
   int keep_logs = 20;                                           // per variant
   int max_tries = 3;                                            // per phase, the first try included

@@ -197,9 +197,11 @@ TEST_F(EngineMachine, PublishingSettingsOfAReloadReachTheLane) {
   auto c = config();
   c.publishing.org = "other";
   c.publishing.signing_key = "/etc/tvd/key";
+  c.publishing.timeout = std::chrono::minutes(5);  // builds.publish_timeout (applied late before)
   engine->reconfigure(c);
   EXPECT_EQ(lane.settings().org, "other");
   EXPECT_EQ(lane.settings().signing_key, "/etc/tvd/key");
+  EXPECT_EQ(lane.settings().timeout, std::chrono::minutes(5));
 }
 
 }  // namespace

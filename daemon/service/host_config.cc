@@ -41,13 +41,13 @@ EngineConfig engine_config(const Config& c, char** environ_vars) {
   // no usage metrics unless the config asks for them.
   if (!c.flox_metrics) e.child_env["FLOX_DISABLE_METRICS"] = "true";
   e.publish = c.publish.enabled;
-  e.publishing = {c.flox, c.publish.push, c.publish.org, c.publish.signing_key.value_or("")};
+  e.publishing = {c.flox, c.publish.push, c.publish.org, c.publish.signing_key.value_or(""),
+                  c.builds.publish_timeout};
   e.limits = limits_for(c);
   e.estimates.gpu_bytes = c.scheduler.memory_per_build_gpu;
   e.estimates.cpu_bytes = c.scheduler.memory_per_build_cpu;
   e.build_timeout = c.builds.timeout;
   e.silence_timeout = c.builds.silence_timeout;
-  e.publish_timeout = c.builds.publish_timeout;
   e.max_tries = c.builds.max_tries;
   e.backoff = c.builds.backoff;
   e.log_limit = c.builds.log_limit;
@@ -64,7 +64,6 @@ flox::GitLaneConfig lane_config(const EngineConfig& c, const Environment& enviro
   out.publishing = c.publishing;
   out.worktrees = c.log_dir.parent_path() / ("publish" + suffix);
   out.made_commits = c.log_dir.parent_path() / ("made-commits" + suffix);
-  out.publish_timeout = c.publish_timeout;
   return out;
 }
 

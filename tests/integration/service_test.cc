@@ -381,6 +381,25 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
   EXPECT_TRUE(refused);
   EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("schedulr: unknown key"));
   EXPECT_EQ(settle()["jobs"].size(), 2u);  // still serving, on the old config
+
+  // A flox that does not exist is refused as at start (it was taken before).
+  std::string no_flox = good;
+  no_flox.replace(no_flox.find("\"flox\": \"flox\""), 14, "\"flox\": \"/nonexistent/flox\"");
+  testing::write_text(config, no_flox);
+  ::kill(daemon, SIGHUP);
+  bool said = false;
+  for (int i = 0; i < 100 && !said; ++i) {
+    std::this_thread::sleep_for(50ms);
+    said = testing::read_text(dir / "serve.log").find("'/nonexistent/flox' is not an executable") !=
+           std::string::npos;
+  }
+  EXPECT_TRUE(said) << testing::read_text(dir / "serve.log");
+  ASSERT_EQ(tvctl({"enqueue", "--no-publish", "sm89-avx2"}).exit_code, 0);
+  auto s = settle();
+  ASSERT_EQ(s["jobs"].size(), 3u);
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();  // built with the old, working flox
+  }
 }
 
 // Each SIGHUP used to keep the old matrix and templates for good (about 64 KiB a reload): jobs
