@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "daemon/base/file.h"
@@ -38,27 +39,44 @@ void GitLane::load_made() {
   if (!text) return;  // none yet
   for (auto line : lines_of(*text)) {
     if (line.size() == 40) made_.insert(std::string(line));
+    if (line.rfind("pending ", 0) == 0) pending_.insert(std::string(line.substr(8)));
   }
 }
 
-void GitLane::remember_made(const std::string& id) {
-  made_.insert(id);
+void GitLane::record_made(const std::string& line) {
   if (config_.made_commits.empty()) return;
   // Synced: a commit tvd made and forgot would block every later push until a person pushes it.
   UniqueFd fd(
       ::open(config_.made_commits.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  const std::string line = id + "\n";
+  const std::string text = line + "\n";
   if (fd.get() < 0 ||
-      ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+      ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
       ::fsync(fd.get()) != 0) {
-    log::warning("cannot record tvd's commit " + id + " in " + config_.made_commits.string() +
+    log::warning("cannot record tvd's commit (" + line + ") in " + config_.made_commits.string() +
                  ": " + std::strerror(errno) +
-                 "; after a restart it is not pushed until a person does");
+                 "; after a restart it is not pushed until a "
+                 "person does");
   }
+}
+
+void GitLane::remember_made(const std::string& id) {
+  if (made_.insert(id).second) record_made(id);
+}
+
+std::string GitLane::remember_pending() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::string nonce;
+  for (int i = 0; i < 16; ++i)
+    nonce += kHex[rd() % 16];
+  pending_.insert(nonce);
+  record_made("pending " + nonce);
+  return nonce;
 }
 
 void GitLane::forget_made() {
   made_.clear();
+  pending_.clear();
   if (config_.made_commits.empty()) return;
   std::error_code ec;
   if (std::filesystem::exists(config_.made_commits, ec)) {
@@ -167,6 +185,9 @@ asio::awaitable<void> GitLane::Flows::check_identity(GitLane& lane) {
 
 namespace {
 
+// The trailer of each commit tvd makes, with the mark it wrote down before making it.
+constexpr std::string_view kCommitTrailer = "Tvd-Commit";
+
 // The id in git commit's summary line, "[BRANCH (root-commit) ID] subject", printed in full with
 // core.abbrev=40; empty when there is none (a hook's output pushed it out of the tail).
 std::string committed_id(const std::string& output) {
@@ -199,7 +220,11 @@ std::string GitLane::git_failure(const exec::RunResult& r) const {
 
 asio::awaitable<exec::RunResult> GitLane::Flows::commit_ours(GitLane& lane, std::string message,
                                                              std::string path) {
-  auto c = co_await git(lane, "-c", "core.abbrev=40", "commit", "-m", message, "--", path);
+  // Marked before it is made: a crash between the commit and the record of its id leaves the
+  // commit's trailer naming a mark tvd wrote down first (unpushed_are_ours()).
+  const std::string mark = lane.remember_pending();
+  auto c = co_await git(lane, "-c", "core.abbrev=40", "commit", "-m", message, "-m",
+                        std::string(kCommitTrailer) + ": " + mark, "--", path);
   if (!c.succeeded()) co_return c;
   std::string id = committed_id(c.tail);
   if (id.empty()) {
@@ -230,13 +255,24 @@ LaneOutcome GitLane::push_refused(const flox::Verdict& v) const {
 
 asio::awaitable<Stop> GitLane::Flows::unpushed_are_ours(GitLane& lane) {
   // What a push would send: every commit ahead of the upstream, each tvd's own or none goes.
-  auto ahead = co_await git(lane, "log", "--format=%H %s", "@{u}..HEAD");
+  auto ahead = co_await git(lane, "log",
+                            "--format=%H%x09%(trailers:key=" + std::string(kCommitTrailer) +
+                                ",valueonly,separator=%x2C)%x09%s",
+                            "@{u}..HEAD");
   if (!ahead.succeeded()) co_return lane.push_refused(flox::classify_push(ahead.tail));
   std::vector<std::string> foreign;
   for (auto line : lines_of(ahead.tail)) {
-    if (line.size() < 40 || lane.made_.count(std::string(line.substr(0, 40)))) continue;
-    foreign.push_back(std::string(line.substr(0, 12)) + " \"" + std::string(line.substr(41)) +
-                      "\"");
+    const auto tab = line.find('\t');
+    const auto tab2 = tab == std::string_view::npos ? tab : line.find('\t', tab + 1);
+    if (line.size() < 40 || tab != 40 || tab2 == std::string_view::npos) continue;
+    const std::string id(line.substr(0, 40));
+    const std::string mark(line.substr(tab + 1, tab2 - tab - 1));
+    if (lane.made_.count(id)) continue;
+    if (!mark.empty() && lane.pending_.count(mark)) {
+      lane.remember_made(id);  // made by tvd; its id was not recorded before a crash
+      continue;
+    }
+    foreign.push_back(id.substr(0, 12) + " \"" + std::string(line.substr(tab2 + 1)) + "\"");
   }
   if (foreign.empty()) co_return std::nullopt;
   std::string list;

@@ -93,7 +93,10 @@ class GitLane : public Lane {
   // The commits tvd made and has not pushed (config_.made_commits): read at construction, one
   // line appended (and synced) per commit, emptied by a push that sent them.
   void load_made();
+  void record_made(const std::string& line);  // appended and synced
   void remember_made(const std::string& id);
+  // A new mark, written down before the commit that carries it in its trailer is made.
+  std::string remember_pending();
   void forget_made();
   // Why a git command failed, for a job's reason: git's telling line, or the lane's time limit
   // by name when it was stopped for it.
@@ -125,7 +128,8 @@ class GitLane : public Lane {
   UniqueFd marker_;      // <log_dir>/running-git, while a git runs: its process group and start
   uint64_t marked_ = 0;  // which git the marker is of
   std::vector<Worktree> worktrees_;
-  std::set<std::string> made_;  // ids of tvd's unpushed commits
+  std::set<std::string> made_;     // ids of tvd's unpushed commits
+  std::set<std::string> pending_;  // marks of commits tvd began (their ids may be unrecorded)
   // The package whose recipe commit runs now, and its git; packages cancelled before theirs ran.
   std::string committing_;
   std::optional<exec::RunId> git_run_;

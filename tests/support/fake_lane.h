@@ -11,6 +11,8 @@
 //   git lane is busy while a publish's checks run, and a cancel then waits for them).
 // - recover() commits nothing and reports nothing (the git lane commits tvd's own recipes left
 //   uncommitted); recovery is tested on the git lane and end to end (tests/integration).
+// - cancel_commit() is Lane's no-op: a cancelled job's commit ends when its table says (the git
+//   lane stops that commit's git); tested end to end in tests/integration/lane_test.cc.
 #pragma once
 
 #include <chrono>
