@@ -12,8 +12,10 @@
 #include <optional>
 #include <system_error>
 
+#include "daemon/base/units.h"
 #include "daemon/exec/capture.h"
 #include "daemon/exec/child_env.h"
+#include "daemon/exec/host.h"
 #include "daemon/flox/flox_config.h"
 
 extern char** environ;
@@ -197,6 +199,20 @@ std::vector<HostProblem> check_host(const Config& c) {
     problem("state_dir " + c.state_dir.string() +
             " is not writable: give it to tvd's user "
             "(systemd's StateDirectory= does)");
+  }
+  if (std::filesystem::is_directory(c.socket, ec)) {
+    problem("socket " + c.socket.string() +
+            " is a directory: tvd listens on a file of that name; set socket to a path such as " +
+            (c.socket / "tvd.sock").string());
+  }
+  if (c.scheduler.memory_budget) {
+    if (auto mem = exec::read_meminfo(); mem && *c.scheduler.memory_budget > mem->total) {
+      problem("scheduler.memory_budget " + format_size(*c.scheduler.memory_budget) +
+                  " is more than this host's memory (" + format_size(mem->total) +
+                  "): builds would be started that the host cannot hold; set it below that, or "
+                  "\"auto\"",
+              false);
+    }
   }
   if (!writable_or_creatable(c.socket.parent_path())) {
     problem("the socket's directory " + c.socket.parent_path().string() +

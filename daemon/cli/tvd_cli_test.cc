@@ -213,6 +213,15 @@ TEST_F(TvdCli, CheckConfigChecksTheHostOneLineEach) {
   EXPECT_THAT(err, HasSubstr(", outside the checkout: tvd would write recipes there"));
   std::filesystem::remove(env / ".flox" / "pkgs");
   if (had) std::filesystem::rename(root.path() / "pkgs.kept", env / ".flox" / "pkgs", ec);
+  // A socket path that is a directory is an error; a budget over the host's memory a warning.
+  std::filesystem::create_directories(root.path() / "run" / "tvd.sock");
+  write_text(config, R"({ "flox_env": "build-torchvision", "flox": "/bin/true",
+                          "socket_group": "root", "state_dir": "state", "socket": "run/tvd.sock",
+                          "scheduler": { "memory_budget": "1000TiB" } })");
+  EXPECT_EQ(run({"check-config"}), 2);
+  EXPECT_THAT(err, HasSubstr("run/tvd.sock is a directory: tvd listens on a file of that name"));
+  EXPECT_THAT(out + err, HasSubstr("is more than this host's memory"));
+  std::filesystem::remove(root.path() / "run" / "tvd.sock");
   write_text(config, R"({ "scheduler": { "memory_budget": "lots" } })");
   EXPECT_EQ(run({"check-config"}), 2);
   EXPECT_THAT(err, HasSubstr("scheduler.memory_budget: \"lots\" is not a size"));
