@@ -170,6 +170,17 @@ TEST_F(DaemonTest, ACancelStopsACommitThatAHungHookHolds) {
   ASSERT_EQ(tvctl({"cancel", "1"}).exit_code, 0);
   auto s = settle(30s);  // the lane's limit is 300 s: a cancel that waited for it would not end
   EXPECT_EQ(s["jobs"][0]["state"], "cancelled") << s.dump();
+  {  // every state it passed through, and no failure among them
+    auto store = store::Store::open(dir / "state" / "tvd.db").value();
+    std::vector<std::string> story;
+    const auto events = store.events_after(0, 100).value();
+    for (const auto& e : events) {
+      if (e.job_id == 1) story.push_back(describe(e.change));
+    }
+    EXPECT_THAT(story,
+                ::testing::ElementsAre("queued ->queued recipe", "started queued>building recipe",
+                                       "cancelled building>cancelled recipe"));
+  }
   EXPECT_FALSE(fs::exists(env_dir / ".git" / "index.lock"));
   EXPECT_EQ(testing::git(env_dir, {"diff", "--cached", "--name-only"}), "");
   fs::remove(hook);
