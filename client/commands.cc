@@ -47,6 +47,12 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
       << " already queued or running, " << v->skipped.size() << " skipped";
   if (failed) out << ", " << failed << " failed at once ('tvd check' says why)";
   out << '\n';
+  if (v->batch_id) {
+    const bool joined = v->batch_joined.value_or(false);
+    out << (joined ? "joined batch " : "batch ") << *v->batch_id
+        << (joined ? " (it was still running)" : "") << ": 'tvctl show-batch " << *v->batch_id
+        << "' follows it\n";
+  }
   return failed ? 1 : 0;
 }
 

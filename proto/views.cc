@@ -221,6 +221,8 @@ template <class F, class View>
 void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, EnqueueView> {
   f("jobs", v.jobs);
   f("skipped", v.skipped);
+  f("batch_id", v.batch_id, Send::kOmit);
+  f("batch_joined", v.batch_joined, Send::kOmit);
 }
 
 template <class F, class View>

@@ -91,6 +91,10 @@ struct StatusView {
 struct EnqueueView {
   std::vector<JobView> jobs;
   std::map<std::string, std::string> skipped;
+  // With --batch: the batch's record, and whether this enqueue joined it (a batch of that name
+  // still had active jobs) rather than starting it.
+  std::optional<int64_t> batch_id;
+  std::optional<bool> batch_joined;
   friend bool operator==(const EnqueueView&, const EnqueueView&) = default;
 };
 

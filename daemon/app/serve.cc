@@ -124,6 +124,18 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   };
   if (notifier.watchdog_interval()) pet();
 
+  // The store's file, watched: one deleted under tvd is written back at once.
+  boost::asio::steady_timer store_watch(io);
+  std::function<void()> watch_store = [&] {
+    store_watch.expires_after(std::chrono::seconds(2));
+    store_watch.async_wait([&](boost::system::error_code e) {
+      if (e) return;
+      (*service)->check_store();
+      watch_store();
+    });
+  };
+  watch_store();
+
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](boost::system::error_code e, int sig) {
     if (e) return;
@@ -131,6 +143,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
               ": stopping; running builds are recorded as interrupted");
     notifier.send("STOPPING=1");
     watchdog.cancel();
+    store_watch.cancel();
     (*server)->stop();
     if (http) http->stop();
     (*service)->shutdown();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -104,6 +105,12 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   ss << in.rdbuf();
   if (in.bad()) return fail(ErrorKind::kIo, "cannot read " + path.string());
   return ss.str();
+}
+
+std::optional<uint64_t> free_disk(const std::filesystem::path& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 }  // namespace tvd

@@ -3,7 +3,9 @@
 // never sees half a recipe and a crash leaves either the old file or the new one.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,5 +53,8 @@ Status sync_directory(const std::filesystem::path& dir);
 
 // The whole file; kNotFound if it does not exist, kIo for any other failure.
 Result<std::string> read_file(const std::filesystem::path& path);
+
+// The bytes an unprivileged user may still write on the filesystem that holds `path`.
+std::optional<uint64_t> free_disk(const std::filesystem::path& path);
 
 }  // namespace tvd

@@ -1,8 +1,8 @@
 #include "daemon/exec/host.h"
 
 #include <sys/resource.h>
+#include <sys/utsname.h>
 
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -108,6 +108,14 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   return std::nullopt;
 }
 
+std::string host_system() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return "";
+  std::string machine = u.machine;
+  if (machine == "arm64") machine = "aarch64";
+  return machine + "-linux";
+}
+
 std::optional<MemInfo> read_meminfo() {
   auto t = slurp("/proc/meminfo");
   return t ? parse_meminfo(*t) : std::nullopt;
@@ -137,12 +145,6 @@ std::optional<uint64_t> read_cgroup_memory_limit() {
     dir = dir.parent_path();
   }
   return tightest;
-}
-
-std::optional<uint64_t> free_disk(const std::filesystem::path& path) {
-  struct statvfs st {};
-  if (::statvfs(path.c_str(), &st) != 0) return std::nullopt;
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 namespace {

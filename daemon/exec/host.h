@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <string>
 #include <string_view>
+
+#include "daemon/base/file.h"
 
 namespace tvd::exec {
 
@@ -33,11 +36,15 @@ struct ProcStat {
 };
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
 
+// Nix's name of this host's system ("x86_64-linux", "aarch64-linux"): what builtins.currentSystem
+// is when Nix evaluates here.
+std::string host_system();
+
 std::optional<MemInfo> read_meminfo();
 std::optional<double> read_memory_pressure();
 // memory.max of this process's cgroup (v2), if it has a limit.
 std::optional<uint64_t> read_cgroup_memory_limit();
-std::optional<uint64_t> free_disk(const std::filesystem::path& path);
+using tvd::free_disk;  // daemon/base/file.h
 // The sum of RSS over the live processes of a process group: its leader and the leader's
 // descendants in the group, so the cost is the build's process count, not the host's (all of
 // /proc is read only when the leader is gone).

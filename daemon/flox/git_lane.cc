@@ -47,12 +47,25 @@ void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::strin
   // start, so that the next start can end a git that a crash of tvd left running (recover()).
   // Rewritten in place, not created and removed, so that a git costs no new file.
   const uint64_t mine = ++marked_;
+  doing_ = "git";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "-c") {
+      ++i;  // and its value
+    } else if (!args[i].starts_with("-")) {
+      doing_ += " " + args[i];
+      break;
+    }
+  }
+  doing_since_ = std::chrono::steady_clock::now();
   auto run = runner_.start(std::move(spec),
                            [this, mine, then = std::move(then)](const exec::RunResult& r) {
                              if (marked_ == mine && marker_.get() >= 0) {
                                (void)::ftruncate(marker_.get(), 0);
                              }
-                             if (marked_ == mine) git_run_.reset();
+                             if (marked_ == mine) {
+                               git_run_.reset();
+                               doing_.clear();
+                             }
                              then(r);
                            });
   git_run_ = run;
@@ -112,6 +125,7 @@ void GitLane::enqueue(std::function<void()> start, bool first) {
 }
 
 void GitLane::run_next() {
+  task_.clear();
   if (queue_.empty()) {
     busy_ = false;
     return;
@@ -256,6 +270,7 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit_job(GitLane& lane, RecipeFil
     co_return refused("cancelled before its commit started", false, flox::Failure::kCancelled);
   }
   lane.committing_ = recipe.package;
+  lane.task_ = "committing the recipe of " + recipe.package;
   auto out = co_await commit(lane, recipe, message);
   lane.committing_.clear();
   co_return out;
@@ -270,6 +285,35 @@ void GitLane::commit_recipe(const RecipeFile& recipe, std::string message,
         return Flows::commit_job(*this, recipe, message);
       },
       std::move(done));
+}
+
+std::string GitLane::commit_activity(const std::string& package) const {
+  std::string running;
+  if (!doing_.empty()) {
+    const auto for_s = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::steady_clock::now() - doing_since_)
+                           .count();
+    running = doing_ + " running for " +
+              (for_s < 120 ? std::to_string(for_s) + " s" : std::to_string(for_s / 60) + " min");
+    if (doing_ == "git commit") {
+      // What runs in a commit besides git is the repository's hooks.
+      std::error_code ec;
+      const auto hooks = config_.env_dir / ".git" / "hooks";
+      std::string names;
+      for (const char* h : {"pre-commit", "prepare-commit-msg", "commit-msg", "post-commit"}) {
+        if (std::filesystem::exists(hooks / h, ec))
+          names += std::string(names.empty() ? "" : ", ") + h;
+      }
+      if (!names.empty()) running += " (the repository's " + names + " hook runs in it)";
+    }
+  }
+  if (committing_ == package) {
+    return "committing its recipe" + (running.empty() ? std::string() : ": " + running);
+  }
+  std::string what = task_.empty() ? std::string("starting") : task_;
+  if (!running.empty()) what += ": " + running;
+  return "waiting for the git lane to commit its recipe (" + std::to_string(queue_.size()) +
+         " transaction(s) wait; now " + what + ")";
 }
 
 void GitLane::cancel_commit(const std::string& package) {
@@ -330,7 +374,11 @@ void GitLane::recover(std::vector<RecipeFile> ours,
   }
   // Ahead of everything already queued.
   Flows::transact<std::vector<std::string>>(
-      *this, [this, ours = std::move(ours)] { return Flows::recover(*this, ours); },
+      *this,
+      [this, ours = std::move(ours)] {
+        task_ = "finishing what a stop of tvd cut short";
+        return Flows::recover(*this, ours);
+      },
       std::move(done), /*first=*/true);
 }
 

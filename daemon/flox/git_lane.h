@@ -71,6 +71,7 @@ class GitLane : public Lane {
                std::function<void(std::vector<std::string>)> done) override;
 
   void cancel_commit(const std::string& package) override;
+  std::string commit_activity(const std::string& package) const override;
   bool busy() const override { return busy_; }
   void set_publishing(const PublishSettings& s) override { config_.publishing = s; }
   const GitLaneConfig& config() const { return config_; }
@@ -134,6 +135,11 @@ class GitLane : public Lane {
   std::string committing_;
   std::optional<exec::RunId> git_run_;
   std::set<std::string> cancelled_;
+  // What the running transaction is ("committing the recipe of X", "preparing the publish of
+  // X"), its running git ("git commit") and since when, for status.
+  std::string task_;
+  std::string doing_;
+  std::chrono::steady_clock::time_point doing_since_;
   std::vector<std::string> identity_;  // -c user.name=... when the checkout has none
   bool identity_checked_ = false;
   int n_ = 0;

@@ -91,6 +91,7 @@ void GitLane::publish(const std::string& package, const std::string& pinned_rev,
   Flows::transact<Flows::Prepared>(
       *this,
       [this, package, pinned_rev, slot] {
+        task_ = "preparing the publish of " + package;
         return Flows::prepare_publish(*this, package, pinned_rev, slot);
       },
       [this, package, log, slot, started, finish](Flows::Prepared p) {

@@ -61,6 +61,12 @@ class Lane {
   // stopped (a hook that hangs holds nobody), or the commit, still queued, does nothing; its
   // `done` is told either way.
   virtual void cancel_commit(const std::string& package) { (void)package; }
+  // For status, where `package`'s recipe commit is: "committing: git commit running for 2 min
+  // (the repository's pre-commit hook runs in it)", or what the lane does while it waits.
+  virtual std::string commit_activity(const std::string& package) const {
+    (void)package;
+    return "committing its recipe";
+  }
   // A transaction holds the lane (a publish only for its checks, not its upload).
   virtual bool busy() const = 0;
   virtual void set_publishing(const PublishSettings& s) = 0;

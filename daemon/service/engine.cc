@@ -4,6 +4,7 @@
 
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
+#include "daemon/base/units.h"
 #include "daemon/flox/commands.h"
 #include "daemon/recipe/check.h"
 
@@ -79,7 +80,6 @@ bool Engine::changed(Job& j, std::optional<EventKind> kind) {
 
 void Engine::unrecorded_start(Job& j) {
   j.state = JobState::kQueued;
-  j.phase = JobPhase::kRecipe;
   overlapped_.erase(j.id);
   sched_.requeue(j.id, clock_.now() + kRecordWait, "waiting until the store can record its start");
   changed(j);
@@ -149,6 +149,15 @@ void Engine::pump() {
     pump_wanted_ = true;
     return;
   }
+  for (JobId id : std::exchange(recipes_due_, {})) {
+    auto it = jobs_.find(id);  // a cancel may have ended it meanwhile
+    if (it == jobs_.end()) continue;
+    Job& j = it->second;
+    if (j.state == JobState::kQueued && j.phase == JobPhase::kRecipe && !j.committing &&
+        !j.cancel_requested) {
+      start_recipe(j);
+    }
+  }
   auto starts = sched_.next(clock_.now(), measure_());
   for (const auto& s : starts) {
     // Builds that share the host cannot tell their memory apart by the host's figures.
@@ -157,20 +166,18 @@ void Engine::pump() {
       if (shared) overlapped_[r.id] = true;
     }
     overlapped_.emplace(s.id, shared);
-    start_recipe(jobs_.at(s.id), s);
+    start_build(jobs_.at(s.id), s);
   }
   if (sched_.queued_count() > 0) schedule_recheck();
 }
 
-void Engine::start_recipe(Job& j, const sched::Start& s) {
-  j.state = JobState::kBuilding;
-  j.phase = JobPhase::kRecipe;
-  if (j.started == TimePoint{}) j.started = clock_.now();
-  j.warning = s.warning;
-  if (!changed(j, EventKind::kStarted)) {
-    unrecorded_start(j);
-    return;
-  }
+void Engine::recipe_due(JobId id) {
+  recipes_due_.push_back(id);
+  pump();
+}
+
+void Engine::start_recipe(Job& j) {
+  j.recipe_wait.clear();
   auto report =
       inspect_recipes(templates_, recipe_env(j.variant), {Selection{j.variant, {}, true}});
   if (!report) {
@@ -183,6 +190,7 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
     return;
   }
   const JobId id = j.id;
+  j.committing = true;
   lane->commit_recipe(lane_file(report->front()),
                       "Add " + describe(j.variant) + " (" + j.package + ")",
                       [this, id](flox::LaneOutcome o) { recipe_done(id, o); });
@@ -190,12 +198,16 @@ void Engine::start_recipe(Job& j, const sched::Start& s) {
 
 void Engine::recipe_done(JobId id, const flox::LaneOutcome& o) {
   Job& j = jobs_.at(id);
+  j.committing = false;
   if (!o.ok) ++j.build_tries;  // a failed commit is a try of the build it was for
   attempt_ended(j, ending_of(JobPhase::kRecipe, o));
 }
 
-void Engine::start_build(Job& j) {
+void Engine::start_build(Job& j, const sched::Start& s) {
+  j.state = JobState::kBuilding;
   j.phase = JobPhase::kBuild;
+  if (j.started == TimePoint{}) j.started = clock_.now();
+  j.warning = s.warning;
   ++j.build_tries;
   Attempt a;
   a.number = static_cast<int>(j.attempts.size()) + 1;
@@ -270,16 +282,22 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
 void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
   const JobId id = j.id;
   const int tries = e.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries;
-  const auto next =
-      after_attempt(e, tries, j.cancel_requested, j.publish, {config_.max_tries, config_.backoff});
-  // The recipe commit and the build run under the scheduler's reservation; a publish does not.
-  const bool reserved = e.phase != JobPhase::kPublish;
+  // Publishing turned off by a reload stops publishes that have not started.
+  const auto next = after_attempt(e, tries, j.cancel_requested, j.publish && config_.publish,
+                                  {config_.max_tries, config_.backoff});
+  // Only the build runs under the scheduler's reservation: not the recipe commit before it, nor
+  // the publish after it.
+  const bool reserved = e.phase == JobPhase::kBuild;
   using Step = AfterAttempt::Step;
   switch (next.step) {
     case Step::kNextPhase:
       if (next.next == JobPhase::kBuild) {
-        start_build(j);  // under the same reservation
-        return;
+        // Its recipe is committed: it waits for the scheduler. No event: it is still queued.
+        j.phase = JobPhase::kBuild;
+        j.told_phase = j.phase;
+        changed(j);
+        sched_.enqueue({j.key().text(), kind_of(j.variant), j.origin, j.priority}, id);
+        break;
       }
       sched_.finished(id);
       start_publish(j);
@@ -295,6 +313,13 @@ void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
         return;
       }
       j.state = JobState::kQueued;
+      if (e.phase == JobPhase::kRecipe) {
+        j.recipe_wait = next.waiting;
+        j.recipe_retry_at = when;
+        changed(j, EventKind::kRetrying);
+        clock_.call_at(when, [this, id] { recipe_due(id); });
+        return;
+      }
       sched_.requeue(id, when, next.waiting);
       changed(j, EventKind::kRetrying);
       clock_.call_at(when, [this] { pump(); });
@@ -303,6 +328,9 @@ void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
     case Step::kEnd:
       if (reserved) sched_.finished(id);
       j.phase = e.phase;
+      if (next.ends == JobState::kSucceeded && e.phase == JobPhase::kBuild && j.publish) {
+        j.note = "built, not published: publishing was turned off (publish.enabled = false)";
+      }
       if (next.ends == JobState::kSucceeded) {
         end(j, JobState::kSucceeded);
       } else if (next.ends == JobState::kCancelled) {
@@ -394,7 +422,25 @@ std::vector<const Job*> Engine::jobs() const {
 }
 
 std::vector<sched::Waiting> Engine::waiting() const {
-  return sched_.waiting(clock_.now(), measure_());
+  auto out = sched_.waiting(clock_.now(), measure_());
+  // Jobs before the scheduler's queue: their recipe commits.
+  for (const auto& [id, j] : jobs_) {
+    if (j.state != JobState::kQueued || j.phase != JobPhase::kRecipe) continue;
+    std::string why;
+    if (j.committing) {
+      const flox::Lane* lane = lane_of(j.variant);
+      why = lane ? lane->commit_activity(j.package) : "committing its recipe";
+    } else if (!j.recipe_wait.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+          std::max(j.recipe_retry_at - clock_.now(), TimePoint::duration::zero()));
+      why = "waiting to retry its recipe commit in " + format_duration(left) + " (" +
+            j.recipe_wait + ")";
+    } else {
+      why = "its recipe commit starts next";
+    }
+    out.push_back({id, j.key().text(), why});
+  }
+  return out;
 }
 
 bool Engine::idle() const {

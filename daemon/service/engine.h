@@ -3,9 +3,11 @@
 // service stores it), and a job that has ended is forgotten; the store is the truth about it. A
 // job is keyed by its variant (environment, package), and a variant never has two active jobs.
 //
-// A job's life: queued -> building (its recipe is made tracked and committed in the git lane,
-// then `flox build` runs under its memory reservation) -> publishing (`flox publish`, in the git
-// lane, when publishing is on) -> succeeded. A transient failure (OOM, a kill, a timeout, the
+// A job's life: queued (its recipe is made tracked and committed in the git lane, then it waits
+// for the scheduler) -> building (`flox build` runs under its memory reservation) -> publishing
+// (`flox publish`, in the git lane, when publishing is on) -> succeeded. Nothing is reserved for a
+// job before its build starts: a recipe commit held up in git (a slow hook) holds no memory and
+// no slot. A transient failure (OOM, a kill, a timeout, the
 // network, a collision) waits with exponential backoff and tries again, up to a limit; a failed
 // publish is retried as a publish, never as a rebuild. A permanent failure ends the job; a later
 // batch skips the variant as "still failing" until its recipe or the environment's lock changes.
@@ -94,6 +96,9 @@ struct Job {
   TimePoint enqueued, started, finished;
   std::vector<Attempt> attempts;
   std::optional<exec::RunId> run;  // what runs now
+  bool committing = false;         // its recipe commit is in the git lane
+  std::string recipe_wait;         // why its recipe commit waits to be tried again
+  TimePoint recipe_retry_at;       // and until when
   bool cancel_requested = false;
   std::string warning;
   std::string output;       // what the build made: result-PKG's store path
@@ -160,9 +165,9 @@ class Engine {
  public:
   using Measure = std::function<sched::Measurements()>;
   // Every change of a job, with its event when the change is one of state or phase (or a retry
-  // that waits); it returns whether the change is recorded. A start (of a build's recipe step,
-  // its build, its publish) is recorded before it acts: if it is not, the job waits
-  // (kRecordWait) and nothing runs.
+  // that waits); it returns whether the change is recorded. A start (of a build, of a publish) is
+  // recorded before it acts: if it is not, the job waits (kRecordWait) and nothing runs. A
+  // recipe commit changes no state: its job stays queued, as the store has it.
   using Observer = std::function<bool(const Job&, const std::optional<JobEvent>&)>;
   static constexpr std::chrono::seconds kRecordWait{2};
 
@@ -235,8 +240,11 @@ class Engine {
   bool changed(Job& j, std::optional<EventKind> kind = std::nullopt);
   // A start that could not be recorded: the job waits in the queue and is tried again soon.
   void unrecorded_start(Job& j);
-  void start_recipe(Job& j, const sched::Start& s);
-  void start_build(Job& j);
+  // The recipe step, before the job enters the scheduler's queue: it holds no reservation.
+  void start_recipe(Job& j);
+  // The recipe commit of `id` starts at the next pump (not while a command holds starts).
+  void recipe_due(JobId id);
+  void start_build(Job& j, const sched::Start& s);
   void recipe_done(JobId id, const flox::LaneOutcome& o);
   void build_done(JobId id, const exec::RunResult& r);
   void start_publish(Job& j);
@@ -280,6 +288,7 @@ class Engine {
   int held_ = 0;
   bool pump_wanted_ = false;           // pump() while held
   std::vector<JobId> publish_wanted_;  // start_publish() while held
+  std::vector<JobId> recipes_due_;     // start_recipe() at the next pump
   JobId next_id_ = 1;
   JobId first_id_ = 1;
 };

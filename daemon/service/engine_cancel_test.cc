@@ -30,9 +30,8 @@ TEST_F(EngineMachine, CancelWhileBuildingStopsTheRunAndNeverRetries) {
   run();
   EXPECT_THAT(states[id],
               ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
-  EXPECT_THAT(story(id),
-              ElementsAre("queued ->queued recipe", "started queued>building recipe",
-                          "started building>building build", "cancelled building>cancelled build"));
+  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building build",
+                                     "cancelled building>cancelled build"));
   EXPECT_EQ(latest.at(id).attempts.back().failure, flox::Failure::kCancelled);
   EXPECT_TRUE(runner.calls()[0].cancelled);
   EXPECT_EQ(runner.count("flox build"), 1u);
@@ -46,10 +45,10 @@ TEST_F(EngineMachine, CancelDuringTheRecipeCommitEndsTheJobBeforeItBuilds) {
   ASSERT_TRUE(engine->cancel(id));
   run();
   // A cancel, and nothing else: never a failure on the way (it once went through "failed").
-  EXPECT_THAT(states[id],
-              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
-  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building recipe",
-                                     "cancelled building>cancelled recipe"));
+  // It never started building: its recipe commit reserved nothing and held no slot.
+  EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kCancelled));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "cancelled queued>cancelled recipe"));
   EXPECT_EQ(latest.at(id).phase, JobPhase::kRecipe);
   EXPECT_EQ(latest.at(id).failure, flox::Failure::kNone);
   EXPECT_EQ(runner.count("flox build"), 0u);
@@ -64,10 +63,10 @@ TEST_F(EngineMachine, CancelDuringARecipeCommitThatFailsIsStillACancel) {
   clock.advance(1s);
   ASSERT_TRUE(engine->cancel(id));
   run();
-  EXPECT_THAT(states[id],
-              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kCancelled));
-  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building recipe",
-                                     "cancelled building>cancelled recipe"));
+  // It never started building: its recipe commit reserved nothing and held no slot.
+  EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kCancelled));
+  EXPECT_THAT(story(id),
+              ElementsAre("queued ->queued recipe", "cancelled queued>cancelled recipe"));
 }
 
 TEST_F(EngineMachine, CancelWhileWaitingToRetryEndsIt) {
@@ -80,10 +79,9 @@ TEST_F(EngineMachine, CancelWhileWaitingToRetryEndsIt) {
   EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kQueued,
                                       JobState::kCancelled));
   EXPECT_THAT(story(id),
-              ElementsAre("queued ->queued recipe", "started queued>building recipe",
-                          "started building>building build", "retrying building>queued build",
-                          "cancelled queued>cancelled build"));
-  EXPECT_EQ(events[id][3].failure, flox::Failure::kNetwork);
+              ElementsAre("queued ->queued recipe", "started queued>building build",
+                          "retrying building>queued build", "cancelled queued>cancelled build"));
+  EXPECT_EQ(events[id][2].failure, flox::Failure::kNetwork);
   EXPECT_EQ(runner.count("flox build"), 1u);
 }
 
@@ -97,10 +95,9 @@ TEST_F(EngineMachine, CancelWhilePublishingStopsTheUpload) {
   run();
   EXPECT_THAT(states[id], ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kPublishing,
                                       JobState::kCancelled));
-  EXPECT_THAT(story(id),
-              ElementsAre("queued ->queued recipe", "started queued>building recipe",
-                          "started building>building build", "started building>publishing publish",
-                          "cancelled publishing>cancelled publish"));
+  EXPECT_THAT(story(id), ElementsAre("queued ->queued recipe", "started queued>building build",
+                                     "started building>publishing publish",
+                                     "cancelled publishing>cancelled publish"));
   EXPECT_TRUE(runner.calls().back().cancelled);
   EXPECT_FALSE(latest.at(id).published);
 }
@@ -110,7 +107,7 @@ TEST_F(EngineMachine, AnEndedJobIsForgottenAndOnlyEndedOnesAreRetried) {
   JobId id = enqueue("cpu-avx2");
   auto early = engine->retry(latest.at(id));
   ASSERT_FALSE(early);
-  EXPECT_THAT(early.error().message, HasSubstr("is building: only failed or cancelled jobs"));
+  EXPECT_THAT(early.error().message, HasSubstr("is queued: only failed or cancelled jobs"));
   run();
   clock.advance(1ms);
   // The store (here: what the observer saw) is the truth about it now.

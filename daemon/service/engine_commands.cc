@@ -82,11 +82,10 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
       out.push_back(std::move(e));
       continue;
     }
-    auto kind = kind_of(j.variant);
-    sched_.enqueue({j.key().text(), kind, o.origin, o.priority}, j.id);
     active_[j.key()] = j.id;
     e.job = j.id;
     e.created = true;
+    recipes_due_.push_back(j.id);  // its recipe first; then it waits for the scheduler
     auto& stored = jobs_[j.id] = std::move(j);
     changed(stored);
     out.push_back(std::move(e));
@@ -108,11 +107,10 @@ Status Engine::cancel(JobId id) {
   }
   j.cancel_requested = true;
   flox::Lane* lane = lane_of(j.variant);
-  if (lane && j.state == JobState::kBuilding && j.phase == JobPhase::kRecipe) {
-    lane->cancel_commit(j.package);  // recipe_done finishes it
-  }
-  if (sched_.cancel(id) ||
-      (j.state == JobState::kPublishing && !j.run && !(lane && lane->busy()))) {
+  if (j.committing) {
+    if (lane) lane->cancel_commit(j.package);  // recipe_done finishes it
+  } else if (sched_.cancel(id) || (j.state == JobState::kQueued && j.phase == JobPhase::kRecipe) ||
+             (j.state == JobState::kPublishing && !j.run && !(lane && lane->busy()))) {
     end(j, JobState::kCancelled);
   } else if (j.run) {
     runner_.cancel(*j.run);  // build_done or publish_done finishes it
@@ -171,10 +169,8 @@ Result<JobId> Engine::retry(Job ended) {
   }
   j.state = JobState::kQueued;
   j.phase = JobPhase::kRecipe;
-  auto kind = kind_of(j.variant);
-  sched_.enqueue({j.key().text(), kind, j.origin, j.priority}, id);
   changed(j, EventKind::kRetried);
-  pump();
+  recipe_due(id);
   return id;
 }
 
@@ -197,9 +193,15 @@ void Engine::restore(std::vector<Job> jobs) {
       start_publish(stored);
       continue;
     }
+    // One whose recipe was committed waits for the scheduler again; the others commit it first.
+    if (stored.state == JobState::kQueued && stored.phase == JobPhase::kBuild) {
+      sched_.enqueue({stored.key().text(), kind_of(stored.variant), stored.origin, stored.priority},
+                     stored.id);
+      continue;
+    }
     stored.state = JobState::kQueued;
-    auto kind = kind_of(stored.variant);
-    sched_.enqueue({stored.key().text(), kind, stored.origin, stored.priority}, stored.id);
+    stored.phase = JobPhase::kRecipe;
+    recipes_due_.push_back(stored.id);
     changed(stored);
   }
   pump();

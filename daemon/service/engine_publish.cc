@@ -11,6 +11,12 @@ void Engine::start_publish(Job& j) {
     publish_wanted_.push_back(j.id);
     return;
   }
+  if (!config_.publish) {  // a reload turned publishing off before this publish started
+    j.phase = JobPhase::kPublish;
+    j.note = "built, not published: publishing was turned off (publish.enabled = false)";
+    end(j, JobState::kSucceeded);
+    return;
+  }
   // Each output once: flox's own check is keyed on HEAD, which moves with every recipe commit.
   if (auto p = published_.find(j.key());
       !j.output.empty() && p != published_.end() && p->second == j.output) {

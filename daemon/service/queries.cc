@@ -91,6 +91,7 @@ proto::StatusView Service::status() {
     out.disks.push_back({d.path, d.free_bytes});
   out.memory = {engine_->scheduler().reserved(), limits.memory_budget, limits.max_parallel};
   out.gates = engine_->scheduler().gate_notes(host);
+  if (!store_note_.empty()) out.gates.insert(out.gates.begin(), store_note_);
   if (auto t = recorder_->trouble()) {
     out.gates.insert(out.gates.begin(),
                      "the store cannot be written since " + format_utc(unix_seconds(t->since)) +

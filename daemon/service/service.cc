@@ -267,17 +267,28 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   o.batch = r.batch;
   // One transaction: the batch, its skips and every new job are recorded, or nothing is queued.
   std::vector<Enqueued> done;
+  bool joined = false;
   engine_->hold();
   auto st = recorder_->command([&]() -> Status {
     const auto now = unix_seconds(std::chrono::system_clock::now());
+    joined = false;
     if (!r.batch.empty()) {
-      TRY_ASSIGN(o.batch_id, store_.create_batch(r.batch, now));
+      // One record per run of a batch: an enqueue of it while it runs joins it (50 timers that
+      // fire at once make one nightly, not 50).
+      TRY_ASSIGN(o.batch_id, store_.open_batch(r.batch));
+      joined = o.batch_id.has_value();
+      if (!joined) {
+        TRY_ASSIGN(o.batch_id, store_.create_batch(r.batch, now));
+      }
     }
     done = engine_->enqueue(*sel, o);
     if (!o.batch_id) return {};
     for (const auto& e : done) {
+      const Job* active = e.job ? engine_->job(*e.job) : nullptr;
       if (!e.job) {
         TRY(store_.add_batch_skip(*o.batch_id, e.variant, e.skipped));
+      } else if (!e.created && active && active->batch_id == o.batch_id) {
+        continue;  // already in this batch
       } else if (!e.created) {
         TRY(store_.add_batch_skip(*o.batch_id, e.variant,
                                   "already queued or running as job " + std::to_string(*e.job)));
@@ -294,6 +305,8 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   engine_->release();
   if (!st) return tl::unexpected(nothing_done(st.error(), "Nothing was queued."));
   proto::EnqueueView out;
+  out.batch_id = o.batch_id;
+  if (o.batch_id) out.batch_joined = joined;
   for (const auto& e : done) {
     if (!e.job) {
       out.skipped[e.variant.text()] = e.skipped;
@@ -425,6 +438,41 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
   engine_->commit_recipes(to_commit,
                           [](const std::string& what) { log::error("generate: " + what); });
   return out;
+}
+
+void Service::check_store() {
+  using FileState = store::Store::FileState;
+  const std::string file = store_.file().string();
+  switch (store_.file_state()) {
+    case FileState::kSame:
+      store_note_.clear();
+      return;
+    case FileState::kDeleted:
+      if (auto st = store_.write_back(); !st) {
+        store_note_ = "the store's file " + file +
+                      " was deleted while tvd ran, and writing it "
+                      "back failed: " +
+                      st.error().message + " (" + st.error().hint + ")";
+        log::error(store_note_);
+        return;
+      }
+      store_note_.clear();
+      log::error("the store's file " + file +
+                 " was deleted while tvd ran: tvd wrote back "
+                 "everything it held (every job, attempt and event), and goes on writing there; "
+                 "find what deleted it");
+      return;
+    case FileState::kReplaced:
+      if (store_note_.empty()) {
+        store_note_ = "the store's file " + file +
+                      " was replaced by another file while tvd "
+                      "ran: tvd still writes the one it opened, which is lost when it stops. "
+                      "Move the new file away (tvd then writes its own back), or restart tvd to "
+                      "use the new one";
+        log::error(store_note_);
+      }
+      return;
+  }
 }
 
 void Service::shutdown() {

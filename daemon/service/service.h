@@ -83,6 +83,11 @@ class Service {
   Result<proto::GenerateView> generate(const std::vector<std::string>& specs, bool all,
                                        bool dry_run, bool force);
 
+  // Every few seconds (serve.cc): the store's file is still the one tvd opened. Deleted (by
+  // hand, by a cleanup of the state directory), it is written back at once from what tvd still
+  // holds, and the log says so; replaced by another file, the log and status say what to do.
+  void check_store();
+
   // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
   void shutdown();
 
@@ -139,6 +144,7 @@ class Service {
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups that jobs may still point into (reload)
   store::Store store_;
+  std::string store_note_;  // for status, while the store's file is not the one tvd writes
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;
   std::unique_ptr<Clock> clock_;

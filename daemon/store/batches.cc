@@ -17,6 +17,18 @@ Result<int64_t> Store::create_batch(const std::string& name, int64_t started_at)
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
+Result<std::optional<int64_t>> Store::open_batch(const std::string& name) const {
+  Stmt s(db_,
+         "SELECT id FROM batches WHERE name = ? AND finished_at IS NULL AND EXISTS"
+         " (SELECT 1 FROM jobs WHERE batch_id = batches.id AND state IN"
+         " ('queued','building','publishing')) ORDER BY id DESC LIMIT 1");
+  s.bind({name});
+  const int rc = s.step();
+  if (rc == SQLITE_ROW) return s.i64(0);
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "find the open batch"));
+  return std::optional<int64_t>{};
+}
+
 Status Store::add_batch_skip(int64_t batch_id, const VariantKey& variant,
                              const std::string& reason) {
   Stmt s(db_,

@@ -8,8 +8,10 @@
 #include <string>
 #include <variant>
 
+#include "daemon/base/file.h"
 #include "daemon/base/names.h"
 #include "daemon/base/result.h"
+#include "daemon/base/units.h"
 #include "proto/job.h"
 
 namespace tvd::store::sql {
@@ -44,7 +46,17 @@ inline Error sql_error(sqlite3* db, const std::string& what) {
     default:
       break;
   }
-  return Error{kind, what + " in " + file + ": " + sqlite3_errmsg(db), hint};
+  std::string message = what + " in " + file + ": " + sqlite3_errmsg(db);
+  // SQLite says "disk I/O error" when it cannot make its -shm or -wal on a full disk.
+  const int code = sqlite3_errcode(db) & 0xff;
+  if (code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN) {
+    const auto dir = std::filesystem::path(file).parent_path();
+    if (auto free = free_disk(dir.empty() ? "." : dir); free && *free < (1u << 20)) {
+      message += " (its disk is full: " + format_size(*free) + " free)";
+      hint = "free space on the disk that holds " + file + ", then start tvd again";
+    }
+  }
+  return Error{kind, message, hint};
 }
 
 // One prepared statement; binds by position, reads columns by position.
@@ -118,9 +130,8 @@ inline Stmt::Value opt(const std::optional<int>& n) {
 inline Status exec(sqlite3* db, const char* sql, const std::string& what) {
   char* msg = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "?";
     sqlite3_free(msg);
-    return fail(ErrorKind::kIo, what + ": " + m);
+    return tl::unexpected(sql_error(db, what));  // SQLite's message, with what to check
   }
   return {};
 }

@@ -1,11 +1,14 @@
 #include "daemon/store/store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <system_error>
 #include <utility>
 #include <variant>
 
+#include "daemon/base/file.h"
+#include "daemon/base/units.h"
 #include "daemon/store/job_rows.h"
 #include "daemon/store/sql.h"
 #include "schema/migrations.h"
@@ -46,11 +49,20 @@ constexpr const char* kAttemptColumns =
 
 }  // namespace
 
-Store::Store(Store&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+Store::Store(Store&& o) noexcept
+    : db_(std::exchange(o.db_, nullptr)),
+      file_(std::move(o.file_)),
+      dev_(o.dev_),
+      ino_(o.ino_),
+      busy_(o.busy_) {}
 Store& Store::operator=(Store&& o) noexcept {
   if (this != &o) {
     if (db_) sqlite3_close(db_);
     db_ = std::exchange(o.db_, nullptr);
+    file_ = std::move(o.file_);
+    dev_ = o.dev_;
+    ino_ = o.ino_;
+    busy_ = o.busy_;
   }
   return *this;
 }
@@ -84,7 +96,7 @@ Result<Store> Store::open(const std::filesystem::path& file) {
   sqlite3_busy_timeout(raw, 5000);
   if (auto st =
           exec(raw, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-               file.string());
+               "open");
       !st) {
     return tl::unexpected(st.error());
   }
@@ -96,18 +108,42 @@ Result<Store> Store::open(const std::filesystem::path& file) {
                     ", newer than the " + std::to_string(want) + " this tvd knows",
                 "run the tvd that wrote it, or a newer one; nothing was changed");
   }
+  if (have < want) {
+    // A migration may make its tables again, and the WAL holds every new page until the commit:
+    // about twice the store, checked before anything changes (a disk that fills half way would
+    // fail it all the same, but later).
+    std::error_code size_ec;
+    uint64_t size = 0;
+    for (const auto& part : {file, std::filesystem::path(file.string() + "-wal")}) {
+      const auto n = std::filesystem::file_size(part, size_ec);
+      if (!size_ec) size += n;
+    }
+    const uint64_t need = 2 * size + (8ull << 20);
+    const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+    if (auto free = free_disk(dir); free && *free < need) {
+      return fail(ErrorKind::kIo,
+                  "migrating " + file.string() + " (" + format_size(size) + ") from schema " +
+                      std::to_string(have) + " to " + std::to_string(want) + " needs about " +
+                      format_size(need) + " free on its disk, and " + format_size(*free) +
+                      " is free",
+                  "free " + format_size(need - *free) + " or more on the disk that holds " +
+                      dir.string() + ", then start tvd again; nothing was changed");
+    }
+  }
   // Migrations may make a table again (create, copy, drop, rename), which SQLite asks to do with
-  // foreign keys off; they are all checked before each migration commits.
+  // foreign keys off; they are all checked before the migrations commit. All of them are one
+  // transaction: a store is at the schema it was or at the newest, never in between (which the
+  // previous release would refuse as newer than it knows).
   const auto& all = schema::migrations();
-  if (have < want) TRY(exec(raw, "PRAGMA foreign_keys=OFF", file.string()));
-  for (int v = have; v < want; ++v) {
-    const std::string name = "migration " + std::string(all[v].name);
+  if (have < want) {
+    TRY(exec(raw, "PRAGMA foreign_keys=OFF", "migrations"));
     Transaction t(raw);
-    if (!t.ok()) return tl::unexpected(sql_error(raw, name));
-    std::string sql(all[v].sql);
-    sql += "\nPRAGMA user_version = " + std::to_string(v + 1) + ";";
-    TRY(exec(raw, sql.c_str(), name));
-    {
+    if (!t.ok()) return tl::unexpected(sql_error(raw, "migrations"));
+    for (int v = have; v < want; ++v) {
+      const std::string name = "migration " + std::string(all[v].name);
+      std::string sql(all[v].sql);
+      sql += "\nPRAGMA user_version = " + std::to_string(v + 1) + ";";
+      TRY(exec(raw, sql.c_str(), name));
       Stmt check(raw, "PRAGMA foreign_key_check");
       if (const int found = check.step(); found == SQLITE_ROW) {
         return fail(ErrorKind::kConflict,
@@ -120,12 +156,55 @@ Result<Store> Store::open(const std::filesystem::path& file) {
     }
     TRY(t.commit());
   }
-  if (have < want) TRY(exec(raw, "PRAGMA foreign_keys=ON", file.string()));
+  if (have < want) TRY(exec(raw, "PRAGMA foreign_keys=ON", "migrations"));
+  store.file_ = file;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    store.dev_ = st.st_dev;
+    store.ino_ = st.st_ino;
+  }
   return store;
 }
 
 void Store::set_busy_timeout(std::chrono::milliseconds wait) {
+  busy_ = wait;
   sqlite3_busy_timeout(db_, static_cast<int>(wait.count()));
+}
+
+Store::FileState Store::file_state() const {
+  if (file_.empty() || ino_ == 0) return FileState::kSame;  // nothing known to compare
+  struct stat st {};
+  if (::stat(file_.c_str(), &st) != 0) return FileState::kDeleted;
+  return st.st_dev == dev_ && st.st_ino == ino_ ? FileState::kSame : FileState::kReplaced;
+}
+
+Status Store::write_back() {
+  std::error_code ec;
+  std::filesystem::create_directories(file_.parent_path(), ec);
+  const std::filesystem::path part = file_.string() + ".writing";
+  std::filesystem::remove(part, ec);
+  {
+    Stmt s(db_, "VACUUM INTO ?");
+    s.bind({part.string()});
+    if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "write the store back"));
+  }
+  // Not over a file someone put there meanwhile.
+  if (std::filesystem::exists(file_, ec)) {
+    return fail(ErrorKind::kConflict,
+                "the store's file " + file_.string() + " came back while tvd wrote it again",
+                "tvd's copy is " + part.string() + "; stop tvd and choose which one to keep");
+  }
+  std::filesystem::rename(part, file_, ec);
+  if (ec) {
+    return fail(ErrorKind::kIo,
+                "cannot put the store back at " + file_.string() + ": " + ec.message(),
+                "check the state directory's disk and permissions");
+  }
+  TRY_ASSIGN(auto again, open(file_));
+  const auto busy = busy_;
+  *this = std::move(again);
+  set_busy_timeout(busy);
+  return {};
 }
 
 Status Store::atomically(const std::function<Status()>& body) {

@@ -4,6 +4,8 @@
 // written.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -105,6 +107,15 @@ class Store {
   // process; what cannot be written now is written later (service/recorder.h).
   void set_busy_timeout(std::chrono::milliseconds wait);
 
+  // The store's file as it was opened, checked under a running daemon: deleted (by hand, or a
+  // cleanup of the state directory) or replaced by another file.
+  enum class FileState { kSame, kDeleted, kReplaced };
+  FileState file_state() const;
+  const std::filesystem::path& file() const { return file_; }
+  // After its file was deleted: what this connection still holds (every row, the last
+  // change included) is written back to the file (VACUUM INTO), and the store goes on there.
+  Status write_back();
+
   // `body`'s changes as one transaction: all of them are recorded, or none (when `body` or the
   // commit fails). The store's own transactions inside it become part of it.
   Status atomically(const std::function<Status()>& body);
@@ -148,6 +159,9 @@ class Store {
 
   // Batches: a run over the matrix, such as the nightly.
   Result<int64_t> create_batch(const std::string& name, int64_t started_at);
+  // The newest batch named `name` that still has active jobs, if there is one: a second enqueue
+  // of the same batch joins it rather than making another.
+  Result<std::optional<int64_t>> open_batch(const std::string& name) const;
   Status add_batch_skip(int64_t batch_id, const VariantKey& variant, const std::string& reason);
   // Sets finished_at once none of the batch's jobs is active; true if it did.
   Result<bool> finish_batch_if_done(int64_t batch_id, int64_t now);
@@ -222,10 +236,15 @@ class Store {
 
  private:
   explicit Store(sqlite3* db) : db_(db) {}
+  // Where it was opened, the file's identity then, and the busy timeout set.
   // Inside save_job's transaction.
   Status record_published(const VariantKey& variant, const std::string& org,
                           const std::string& output, int64_t job_id, int64_t at);
   sqlite3* db_ = nullptr;
+  std::filesystem::path file_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  std::chrono::milliseconds busy_{5000};
 };
 
 }  // namespace tvd::store

@@ -107,6 +107,15 @@ class DaemonTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return json::parse(r.out);
   }
+  // Polls the daemon's log until it holds `text` (at most `limit`); whether it does.
+  bool log_says(const std::string& text, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (testing::read_text(dir / "serve.log").find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return true;
+  }
   // Polls until every job is succeeded, failed or cancelled.
   json settle(std::chrono::seconds limit = 60s) {
     auto deadline = std::chrono::steady_clock::now() + limit;

@@ -160,7 +160,9 @@ TEST_F(DashboardTest, TheQueueShowsProgressAndWaitingReasonsAndRefreshesWithoutR
   b->run("window.loadedOnce = 42; return true");
   ASSERT_TRUE(
       b->wait_for("return document.querySelectorAll('#running tr[data-job]').length == 4"
-                  " && document.querySelectorAll('#waiting tr[data-job]').length == 1",
+                  " && document.querySelectorAll('#waiting tr[data-job]').length == 1"
+                  " && !document.querySelector('#waiting td.reason').textContent"
+                  ".startsWith('committing')",  // its recipe is committed: it waits for a slot
                   20s))
       << b->run("return document.querySelector('main').innerText");
   EXPECT_EQ(b->run("return document.querySelectorAll('#running td.progress progress').length"), 4);

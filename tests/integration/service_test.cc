@@ -1,5 +1,6 @@
 // The real `tvd serve` and `tvctl` binaries against a scratch flox environment (a git checkout
 // with a bare upstream) and the project's fake flox.
+#include <atomic>
 #include <sstream>
 
 #include "daemon/matrix/matrix.h"
@@ -46,10 +47,10 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
     if (e.job_id != 1) continue;
     story.push_back(describe(e.change));
   }
-  EXPECT_THAT(story, ::testing::ElementsAre(
-                         "queued ->queued recipe", "started queued>building recipe",
-                         "started building>building build", "started building>publishing publish",
-                         "succeeded publishing>succeeded publish"));
+  EXPECT_THAT(story,
+              ::testing::ElementsAre("queued ->queued recipe", "started queued>building build",
+                                     "started building>publishing publish",
+                                     "succeeded publishing>succeeded publish"));
 }
 
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
@@ -361,11 +362,7 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
                                   R"(, "axes": {"python": ["python313", "python312"],
                                    "gpu_archs": ["sm89"], "cpu_isas": ["avx2"]}})");
   ::kill(daemon, SIGHUP);
-  bool reloaded = false;
-  for (int i = 0; i < 100 && !reloaded; ++i) {
-    std::this_thread::sleep_for(50ms);
-    reloaded = testing::read_text(dir / "serve.log").find("reloaded") != std::string::npos;
-  }
+  const bool reloaded = log_says("reloaded");
   ASSERT_TRUE(reloaded) << testing::read_text(dir / "serve.log");
   auto after = tvctl({"--json", "enqueue", "--no-publish", "python312-*"});
   ASSERT_EQ(after.exit_code, 0) << after.err;
@@ -373,11 +370,7 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
 
   testing::write_text(config, "{ \"flox_env\": \"build-torchvision\", \"schedulr\": {} }");
   ::kill(daemon, SIGHUP);
-  bool refused = false;
-  for (int i = 0; i < 100 && !refused; ++i) {
-    std::this_thread::sleep_for(50ms);
-    refused = testing::read_text(dir / "serve.log").find("refused") != std::string::npos;
-  }
+  const bool refused = log_says("refused");
   EXPECT_TRUE(refused);
   EXPECT_THAT(testing::read_text(dir / "serve.log"), HasSubstr("schedulr: unknown key"));
   EXPECT_EQ(settle()["jobs"].size(), 2u);  // still serving, on the old config
@@ -387,12 +380,7 @@ TEST_F(ServiceTest, SighupReloadsAndABrokenConfigIsRefused) {
   no_flox.replace(no_flox.find("\"flox\": \"flox\""), 14, "\"flox\": \"/nonexistent/flox\"");
   testing::write_text(config, no_flox);
   ::kill(daemon, SIGHUP);
-  bool said = false;
-  for (int i = 0; i < 100 && !said; ++i) {
-    std::this_thread::sleep_for(50ms);
-    said = testing::read_text(dir / "serve.log").find("'/nonexistent/flox' is not an executable") !=
-           std::string::npos;
-  }
+  const bool said = log_says("'/nonexistent/flox' is not an executable");
   EXPECT_TRUE(said) << testing::read_text(dir / "serve.log");
   ASSERT_EQ(tvctl({"enqueue", "--no-publish", "sm89-avx2"}).exit_code, 0);
   auto s = settle();
@@ -463,6 +451,63 @@ TEST_F(ServiceTest, TwoNightliesOverUnchangedRecipesPublishEachOutputOnce) {
   EXPECT_EQ(calls("publish acme "), 42u);  // but nothing published twice
   auto events = tvctl({"show", std::to_string(json::parse(r.out)["jobs"][0]["id"].get<int>())});
   EXPECT_THAT(events.out, HasSubstr("already published: /nix/store/"));
+}
+
+// Before: a job building when a reload turned publishing off published all the same.
+TEST_F(ServiceTest, AReloadThatTurnsPublishingOffStopsPublishesNotYetStarted) {
+  behave(cpu, "seconds=2\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "cpu-avx2"}).exit_code, 0);
+  first_job_in("building");
+  std::string off = testing::read_text(config);
+  off.replace(off.find("\"enabled\": true"), 15, "\"enabled\": false");
+  testing::write_text(config, off);
+  ::kill(daemon, SIGHUP);
+  const bool reloaded = log_says("reloaded");
+  ASSERT_TRUE(reloaded) << testing::read_text(dir / "serve.log");
+  auto s = settle();
+  ASSERT_EQ(s["jobs"][0]["state"], "succeeded") << s.dump();
+  EXPECT_THAT(s["jobs"][0]["note"].get<std::string>(),
+              HasSubstr("built, not published: publishing was turned off"));
+  EXPECT_EQ(calls("build " + cpu), 1u);
+  EXPECT_EQ(calls("publish"), 0u);
+}
+
+// Before: 50 timers (or people) enqueuing the nightly at once made 50 batch records, 49 of them
+// empty, and the nights' pages and /metrics read the last, empty one.
+TEST_F(ServiceTest, FiftyConcurrentEnqueuesOfTheNightlyMakeOneBatch) {
+  // Builds long enough that the batch still runs when the last enqueue comes.
+  behave(cpu, "seconds=8\n");
+  behave(sm89, "seconds=8\n");
+  start();
+  std::vector<std::thread> clients;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 50; ++i) {
+    clients.emplace_back([&] {
+      if (tvctl({"enqueue", "--no-publish", "--batch", "nightly", "cpu-avx2", "sm89-avx2"})
+              .exit_code != 0) {
+        ++failed;
+      }
+    });
+  }
+  for (auto& c : clients)
+    c.join();
+  EXPECT_EQ(failed, 0);
+  auto s = settle();
+  EXPECT_EQ(s["jobs"].size(), 2u) << s.dump();
+  auto batches = tvctl({"--json", "batches"});
+  ASSERT_EQ(batches.exit_code, 0) << batches.err;
+  auto b = json::parse(batches.out);
+  ASSERT_EQ(b["batches"].size(), 1u) << b.dump();
+  EXPECT_EQ(b["batches"][0]["name"], "nightly");
+  // No skip recorded for its own jobs ("already queued or running as job 1").
+  auto one = tvctl({"--json", "show-batch", std::to_string(b["batches"][0]["id"].get<int>())});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_TRUE(json::parse(one.out)["skipped"].empty()) << one.out;
+  // A later nightly, once this one is over, is a batch of its own.
+  auto later = tvctl({"enqueue", "--no-publish", "--batch", "nightly", "cpu-avx2"});
+  ASSERT_EQ(later.exit_code, 0);
+  EXPECT_THAT(later.out, HasSubstr("batch 2: 'tvctl show-batch 2' follows it"));
 }
 
 }  // namespace
