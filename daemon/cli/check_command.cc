@@ -134,6 +134,7 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
                    {"excluded", r.report.exclusions},
                    {"evaluated", r.evaluated},
                    {"drv_path", r.drv_path.empty() ? json(nullptr) : json(r.drv_path)},
+                   {"system", r.system.empty() ? json(nullptr) : json(r.system)},
                    {"findings", json::array()}};
       for (const auto& f : r.findings)
         item["findings"].push_back(finding_json(f));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <regex>
 #include <set>
 
 #include "daemon/base/nearest.h"
@@ -18,6 +19,23 @@ bool operator<(const CudaVersion& a, const CudaVersion& b) {
 
 std::string NixpkgsPin::url() const {
   return "https://github.com/NixOS/nixpkgs/archive/" + commit + ".tar.gz";
+}
+
+std::optional<std::string> cuda_selected(std::string_view attr, std::string_view commit,
+                                         const std::vector<NixpkgsPin>* pins) {
+  static const std::regex kVersioned(R"re(cudaPackages_([0-9]+)_([0-9]+))re");
+  std::cmatch m;
+  if (std::regex_match(attr.begin(), attr.end(), m, kVersioned)) {
+    return m[1].str() + "." + m[2].str();
+  }
+  if (!pins) return std::nullopt;
+  for (const auto& p : *pins) {
+    if (p.commit != commit) continue;
+    if (auto it = p.cuda_aliases.find(std::string(attr)); it != p.cuda_aliases.end()) {
+      return it->second;
+    }
+  }
+  return std::nullopt;
 }
 
 bool NixpkgsPin::has_cuda(std::string_view version) const {
@@ -98,7 +116,7 @@ const T* find_by(const std::vector<T>& items, F&& match) {
 }  // namespace
 
 const NixpkgsPin* Matrix::find_pin(std::string_view name) const {
-  return find_by(pins_, [&](const NixpkgsPin& p) { return p.name == name; });
+  return find_by(*pins_, [&](const NixpkgsPin& p) { return p.name == name; });
 }
 
 Status Matrix::set_nixpkgs(std::string_view name) {
@@ -109,7 +127,7 @@ Status Matrix::set_nixpkgs(std::string_view name) {
   const NixpkgsPin* pin = find_pin(name);
   if (!pin) {
     std::vector<std::string> names = {"flox"};
-    for (const auto& p : pins_)
+    for (const auto& p : *pins_)
       names.push_back(p.name);
     std::string msg = "\"" + std::string(name) + "\" is not a pin in nixpkgs_pins";
     if (auto near = nearest(name, names); !near.empty())
@@ -220,7 +238,7 @@ std::vector<std::string> Matrix::exclusions(const Variant& v) const {
   if (v.nixpkgs) {
     if (!v.nixpkgs->has_cuda(v.cuda->version)) {
       std::string others;
-      for (const auto& p : pins_) {
+      for (const auto& p : *pins_) {
         if (p.has_cuda(v.cuda->version)) others += (others.empty() ? "" : ", ") + p.name;
       }
       out.push_back("CUDA " + v.cuda->version + " is not in the nixpkgs pin " + v.nixpkgs->name +

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,9 +53,19 @@ struct NixpkgsPin {
   std::string sha256;             // of the tarball; empty when not known (tvd check warns)
   std::vector<std::string> cuda;  // CUDA versions, "12.8"
   std::string source;             // where the pin comes from
-  std::string url() const;        // the GitHub archive tarball of `commit`
+  // What an unversioned CUDA attribute selects at this commit ("cudaPackages_13" -> "13.0"),
+  // where it is known, and from where: nixpkgs moves these aliases from one release to the next.
+  std::map<std::string, std::string> cuda_aliases;
+  std::string cuda_aliases_source;
+  std::string url() const;  // the GitHub archive tarball of `commit`
   bool has_cuda(std::string_view version) const;
 };
+
+// The CUDA version `attr` (cudaPackages_12_8, or an alias: cudaPackages_13, cudaPackages) selects
+// in the nixpkgs of `commit`: a versioned name says it itself; an alias, what `pins` know of that
+// commit. nullopt: not known.
+std::optional<std::string> cuda_selected(std::string_view attr, std::string_view commit,
+                                         const std::vector<NixpkgsPin>* pins);
 
 struct GpuArch {
   std::string name;     // {GPU_ARCH}: sm89
@@ -121,6 +132,8 @@ struct Variant {
   const NixpkgsPin* nixpkgs = nullptr;  // null: flox's own nixpkgs
   const Product* product = nullptr;
   const Environment* environment = nullptr;
+  // Every pin the matrix knows: a recipe may import another than the configured one.
+  const std::vector<NixpkgsPin>* pins = nullptr;
 
   bool is_gpu() const { return gpu != nullptr; }
   // The package name, also the file name without .nix: torchvision-python313-cuda12_8-sm89-avx2.
@@ -154,7 +167,7 @@ class Matrix {
   const Axes& axes() const { return axes_; }
   const PythonVersion& default_python() const { return *default_python_; }
   const CudaVersion& default_cuda() const { return *default_cuda_; }
-  const std::vector<NixpkgsPin>& pins() const { return pins_; }
+  const std::vector<NixpkgsPin>& pins() const { return *pins_; }
   // The pin recipes import; null means flox's own nixpkgs.
   const NixpkgsPin* nixpkgs() const { return nixpkgs_; }
   const NixpkgsPin* find_pin(std::string_view name) const;
@@ -163,7 +176,8 @@ class Matrix {
   // A cell with this matrix's nixpkgs.
   Variant variant(const PythonVersion* py, const CudaVersion* cuda, const GpuArch* gpu,
                   const CpuIsa* isa) const {
-    return Variant{py, cuda, gpu, isa, nixpkgs_, &products_.front(), &environments_.front()};
+    return Variant{py,         cuda, gpu, isa, nixpkgs_, &products_.front(), &environments_.front(),
+                   pins_.get()};
   }
   // What this matrix's recipes build.
   const Product& product() const { return products_.front(); }
@@ -197,7 +211,8 @@ class Matrix {
   Axes axes_;
   const PythonVersion* default_python_ = nullptr;
   const CudaVersion* default_cuda_ = nullptr;
-  std::vector<NixpkgsPin> pins_;
+  // On the heap, so that variants' `pins` stay valid when the matrix moves.
+  std::unique_ptr<std::vector<NixpkgsPin>> pins_ = std::make_unique<std::vector<NixpkgsPin>>();
   const NixpkgsPin* nixpkgs_ = nullptr;
   // One today; on the heap, so that variants keep pointing at it when the Matrix moves.
   std::vector<Product> products_{{"torchvision", "torchvision-", "TorchVision"}};

@@ -70,6 +70,21 @@ NixpkgsPin read_pin(JsonObject& o) {
   p.sha256 = o.string("sha256", Need::kOptional).value_or("");
   p.cuda = o.strings("cuda").value_or(std::vector<std::string>{});
   p.source = o.string("source").value_or("");
+  if (const auto* aliases = o.get("cuda_aliases", Need::kOptional);
+      aliases && !aliases->is_null()) {
+    if (!aliases->is_object()) {
+      o.error("cuda_aliases", "expected an object: {\"cudaPackages_13\": \"13.0\"}");
+    } else {
+      for (const auto& [attr, version] : aliases->items()) {
+        if (!version.is_string() || !parse_cuda_version(version.get<std::string>())) {
+          o.error("cuda_aliases", "\"" + attr + "\" must name a CUDA version, MAJOR.MINOR");
+        } else {
+          p.cuda_aliases[attr] = version.get<std::string>();
+        }
+      }
+    }
+    p.cuda_aliases_source = o.string("cuda_aliases_source").value_or("");
+  }
   bool hex = p.commit.size() == 40 && std::all_of(p.commit.begin(), p.commit.end(), [](char c) {
                return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
              });
@@ -222,7 +237,7 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
 
   // The tables, each row by its reader above.
   each(
-      "nixpkgs_pins", [&](JsonObject& o) { m.pins_.push_back(read_pin(o)); }, Need::kOptional);
+      "nixpkgs_pins", [&](JsonObject& o) { m.pins_->push_back(read_pin(o)); }, Need::kOptional);
   each("python", [&](JsonObject& o) { m.pythons_.push_back(read_python(o)); });
   each("cuda", [&](JsonObject& o) { m.cudas_.push_back(read_cuda(o)); });
   each("gpu_archs", [&](JsonObject& o) { m.gpu_archs_.push_back(read_gpu_arch(o, errors)); });
@@ -249,7 +264,7 @@ Result<Matrix> Matrix::parse(std::string_view json_text, std::string_view origin
   unique("cpu_isas", m.cpu_isas_, [](const CpuIsa& i) {
     return i.name == i.token ? std::vector{i.name} : std::vector{i.name, i.token};
   });
-  unique("nixpkgs_pins", m.pins_, [](const NixpkgsPin& p) { return std::vector{p.name}; });
+  unique("nixpkgs_pins", *m.pins_, [](const NixpkgsPin& p) { return std::vector{p.name}; });
 
   if (const json* d = root.get("defaults"); d && errors.empty()) {
     JsonObject defaults(*d, "defaults", errors);

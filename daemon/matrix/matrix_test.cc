@@ -108,7 +108,8 @@ TEST(Matrix, ParseReportsEveryProblemWithItsPath) {
   auto m = Matrix::parse(R"({
     // comments are fine
     "schema": 2,
-    "nixpkgs_pins": [{"name": "p", "commit": "fe5e41d7", "cuda": ["12.8"], "source": "s"}],
+    "nixpkgs_pins": [{"name": "p", "commit": "fe5e41d7", "cuda": ["12.8"], "source": "s",
+                      "cuda_aliases": {"cudaPackages_13": "thirteen"}}],
     "python": [{"name": "python313", "packages": "python3Packages", "version": "3.13", "colour": "x"}],
     "cuda": [{"version": "12.8", "packages": "cudaPackages_12_9", "available": true}],
     "defaults": {"python": "python313", "cuda": "12.8"},
@@ -130,9 +131,29 @@ TEST(Matrix, ParseReportsEveryProblemWithItsPath) {
   EXPECT_THAT(msg, HasSubstr("cuda[0].packages: \"cudaPackages_12_9\" is not nixpkgs' attribute "
                              "for CUDA 12.8 (cudaPackages_12_8)"));
   EXPECT_THAT(msg, HasSubstr("nixpkgs_pins[0].commit: expected a nixpkgs commit: 40 hex digits"));
+  EXPECT_THAT(msg, HasSubstr("nixpkgs_pins[0].cuda_aliases: \"cudaPackages_13\" must name a CUDA "
+                             "version, MAJOR.MINOR"));
   EXPECT_THAT(msg, HasSubstr("cpu_isas[0].token: \"armv8.2\" may hold only a-z, 0-9 and _"));
   EXPECT_THAT(msg, HasSubstr("cpu_isas[0].hardware: missing"));
   EXPECT_EQ(m.error().kind, ErrorKind::kBadInput);
+}
+
+// A versioned attribute says its CUDA itself; an alias is what a pin makes it, where known.
+TEST(Matrix, WhatACudaAttributeSelectsAtAPin) {
+  auto m = Matrix::embedded().value();
+  const auto* pins = &m.pins();
+  const std::string pin29 = "6a030d535719c5190187c4cec156f335e95e3211";
+  EXPECT_EQ(cuda_selected("cudaPackages_12_9", "", pins), "12.9");
+  EXPECT_EQ(cuda_selected("cudaPackages_13", pin29, pins), "13.0");
+  EXPECT_EQ(cuda_selected("cudaPackages_13", "2017d6d515f8a7b289fe06d3a880a7ec588c3900", pins),
+            std::nullopt);
+  EXPECT_EQ(cuda_selected("cudaPackages", pin29, pins), std::nullopt);
+  EXPECT_EQ(cuda_selected("cudaPackages_13", pin29, nullptr), std::nullopt);
+  // Variants know every pin, and keep knowing them when the matrix moves.
+  Matrix moved = std::move(m);
+  const auto cells = moved.cells();
+  ASSERT_FALSE(cells.empty());
+  EXPECT_EQ(cuda_selected("cudaPackages_13", pin29, cells.front().pins), "13.0");
 }
 
 TEST(Matrix, ASeedEraMatrixIsToldWhatChanged) {

@@ -57,7 +57,8 @@ std::optional<std::smatch> last_match(const std::string& text, const std::regex&
 }  // namespace
 
 std::vector<Finding> check_recipe_text(const Variant& v, const std::filesystem::path& file,
-                                       std::string_view view, const RecipeChoices& choices) {
+                                       std::string_view view, const RecipeChoices& choices,
+                                       std::string_view host_system) {
   std::vector<Finding> out;
   const std::string text(view);
   auto add = [&](Severity s, std::string code, size_t line, std::string what, std::string fix) {
@@ -94,14 +95,30 @@ std::vector<Finding> check_recipe_text(const Variant& v, const std::filesystem::
               choices.gpu_target + "\" (" + choices.gpu_target_source + ")",
           "gpuArchSM = \"" + choices.gpu_target + "\"");
     }
-    static const std::regex kCuda(R"re(cudaPackages\s*=\s*(?:final\.)?(cudaPackages_[0-9_]+))re");
-    if (std::regex_search(text, m, kCuda)) {
-      if (m[1].str() != v.cuda->packages) {
-        add(Severity::kError, "cuda-mismatch", line_at(text, static_cast<size_t>(m.position(1))),
-            "selects " + m[1].str() + " but the name says CUDA " + v.cuda->version +
-                ": the package would be published as CUDA " + v.cuda->version +
-                " and built with another",
-            "cudaPackages = final." + v.cuda->packages);
+    if (facts.cuda_packages) {
+      const std::string& attr = *facts.cuda_packages;
+      const std::string commit = facts.nixpkgs_commit.value_or("");
+      const std::string where =
+          commit.empty() ? std::string("its nixpkgs") : "nixpkgs " + commit.substr(0, 12);
+      if (auto selected = cuda_selected(attr, commit, v.pins)) {
+        if (*selected != v.cuda->version) {
+          add(Severity::kError, "cuda-mismatch", facts.cuda_packages_line,
+              "selects " + attr + " (CUDA " + *selected + " in " + where +
+                  ") but the name says CUDA " + v.cuda->version +
+                  ": the package would be published as CUDA " + v.cuda->version +
+                  " and built with another",
+              "cudaPackages = final." + v.cuda->packages);
+        }
+      } else {
+        // An alias moves between nixpkgs releases (cudaPackages_13 was 13.0, later 13.2): what
+        // it is here is a fact of that nixpkgs, which matrix.json may not hold.
+        add(Severity::kWarning, "cuda-alias", facts.cuda_packages_line,
+            "selects " + attr + ", whose CUDA version is whatever " + where +
+                " makes it; tvd does not know it there, so it cannot tell whether this is CUDA " +
+                v.cuda->version + " as the name says",
+            "cudaPackages = final." + v.cuda->packages +
+                " names the version (or record the alias in that pin's cuda_aliases in "
+                "matrix.json)");
       }
     } else {
       add(Severity::kWarning, "cuda-unselected", 0,
@@ -172,6 +189,38 @@ std::vector<Finding> check_recipe_text(const Variant& v, const std::filesystem::
         "platforms = [ \"" + v.isa->platform + "\" ];");
   }
 
+  if (facts.pin_without_system) {
+    // flox passes the system it builds for as `--argstr system` (package-builder/flox-build.mk)
+    // and nothing else: an import without it evaluates for builtins.currentSystem.
+    const std::string& platform = v.isa->platform;
+    const bool wrong_here = !host_system.empty() && host_system != platform;
+    add(wrong_here ? Severity::kError : Severity::kWarning, "pin-system", facts.pin_line,
+        wrong_here
+            ? "imports its nixpkgs without `system`, so it takes the evaluating host's "
+              "(builtins.currentSystem): from this " +
+                  std::string(host_system) + " host, `flox build --system " + platform +
+                  "` makes " + std::string(host_system) + " derivations under a " + platform +
+                  " name (or check-meta refuses them), and publishes them"
+            : "imports its nixpkgs without `system`, so it takes the evaluating host's "
+              "(builtins.currentSystem): right on a " +
+                  platform +
+                  " host, but evaluated on a host of another system (a remote builder's setup), "
+                  "it builds that host's code under this " +
+                  platform + " name",
+        "system = pkgs.stdenv.hostPlatform.system; in the import of its nixpkgs (as tvd's "
+        "templates do)");
+  }
+  if (v.product && v.product->name == "torchvision" && facts.torch_variable &&
+      !facts.propagates_torch_out) {
+    const std::string& t = *facts.torch_variable;
+    add(Severity::kError, "torch-out", facts.torch_variable_line,
+        "builds TorchVision against " + t + " but does not propagate " + t +
+            ".out: Nix's chooseDevOutputs puts torch's header-only `dev` output in its place, so "
+            "an environment that installs this package gets no torch from it, or another one "
+            "(the ABI mismatch build-torchvision fixed in 845c4ec)",
+        "propagatedBuildInputs = (oldAttrs.propagatedBuildInputs or []) ++ [ " + t +
+            ".out ]; in torchvision's overrideAttrs");
+  }
   if (text.find("MAX_JOBS") == std::string::npos) {
     add(Severity::kWarning, "max-jobs", 0,
         "no MAX_JOBS: PyTorch's build runs as many compilers as the builder has cores and can "

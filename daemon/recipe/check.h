@@ -30,9 +30,11 @@ struct Finding {
 };
 
 // What the text of `v`'s recipe says, against the matrix (and the choices its PyTorch sibling
-// makes). `file` names the recipe in findings.
+// makes). `file` names the recipe in findings. `host_system` is the system of the host that
+// evaluates it for flox (exec::host_system()); empty: not known.
 std::vector<Finding> check_recipe_text(const Variant& v, const std::filesystem::path& file,
-                                       std::string_view text, const RecipeChoices& choices);
+                                       std::string_view text, const RecipeChoices& choices,
+                                       std::string_view host_system = {});
 
 // What git says of the environment: a recipe flox cannot see, build results committed.
 struct GitView {

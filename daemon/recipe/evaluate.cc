@@ -37,8 +37,15 @@ let
     cmakeFlags = strings (d.drvAttrs.cmakeFlags or [ ]);
     requiredSystemFeatures = d.drvAttrs.requiredSystemFeatures or [ ];
   };
+  # What each is built for: a recipe that ignores flox's `system` is another system's build.
+  propagatedDrvs = builtins.filter (p: builtins.isAttrs p && p ? drvPath)
+    (drv.drvAttrs.propagatedBuildInputs or [ ]);
 in
-{ inherit (drv) drvPath; }
+{
+  inherit (drv) drvPath;
+  system = drv.system or null;
+  inputs = map (p: { name = p.name or null; system = p.system or null; }) propagatedDrvs;
+}
 // (if inspect then describe drv // {
   platforms = drv.meta.platforms or null;
   passthru = builtins.mapAttrs (_: v: if builtins.isString v || v == null then v else null)
@@ -108,6 +115,13 @@ std::vector<Evaluation> evaluate_recipes(
       try {
         auto j = nlohmann::json::parse(r.out);
         e.drv_path = j.at("drvPath").get<std::string>();
+        auto text = [](const nlohmann::json& o, const char* key) {
+          auto it = o.find(key);
+          return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+        };
+        e.system = text(j, "system");
+        for (const auto& in : j.value("inputs", nlohmann::json::array()))
+          e.inputs.emplace_back(text(in, "name"), text(in, "system"));
         e.ok = true;
       } catch (const std::exception& ex) {
         e.error = std::string("nix-instantiate printed no derivation: ") + ex.what();

@@ -34,8 +34,11 @@ struct Evaluation {
   std::filesystem::path file;
   bool ok = false;
   std::string drv_path;  // when ok
-  std::string json;      // stdout: the wrapper's JSON
-  std::string error;     // Nix's error, first lines
+  std::string system;    // the derivation's `system`, when ok
+  // Its propagated inputs (TorchVision's torch): name and system.
+  std::vector<std::pair<std::string, std::string>> inputs;
+  std::string json;   // stdout: the wrapper's JSON
+  std::string error;  // Nix's error, first lines
 };
 
 // Evaluates every recipe (file, system) pair; several at once.

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "daemon/base/file.h"
+#include "daemon/exec/host.h"
 
 namespace tvd {
 
@@ -46,6 +47,7 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
                                                   const RecipeEnv& env,
                                                   const std::vector<Selection>& selections) {
   const auto pytorch = PytorchRecipes::scan(env.pytorch_env);
+  const std::string host = exec::host_system();
   const auto dir = env.pkgs_dir();
   std::error_code ec;
   if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec)) {
@@ -69,7 +71,7 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
     if (existing) {
       r.state = *existing == r.text ? FileState::kCurrent : FileState::kDiffers;
       if (r.state == FileState::kDiffers) r.previous = *existing;
-      r.findings = check_recipe_text(sel.variant, r.file, *existing, r.choices);
+      r.findings = check_recipe_text(sel.variant, r.file, *existing, r.choices, host);
       if (sel.variant.is_gpu()) {
         r.file_target = read_recipe_facts(*existing).gpu_target;
         if (r.choices.from_pytorch && r.file_target != r.choices.gpu_target) {

@@ -1,9 +1,11 @@
 #include "daemon/recipe/preflight.h"
 
 #include <algorithm>
+#include <set>
 
 #include "daemon/base/file.h"
 #include "daemon/exec/capture.h"
+#include "daemon/exec/host.h"
 
 namespace tvd {
 
@@ -18,6 +20,30 @@ size_t count_all(const EnvironmentCheck& c, F&& pred) {
     for (const auto& f : r.findings)
       n += pred(f);
   return n;
+}
+
+// A derivation (or its torch) for another system than the cell's: evaluated as flox evaluates
+// it here (`--argstr system PLATFORM`, builtins.currentSystem this host's).
+std::optional<Finding> system_finding(const RecipeCheck& c, const Evaluation& e) {
+  const std::string& platform = c.report.variant.isa->platform;
+  std::string wrong;
+  if (!e.system.empty() && e.system != platform) wrong = "it is a derivation for " + e.system;
+  std::set<std::string> said;  // an input's outputs (torch's out and dev) are one input
+  for (const auto& [name, system] : e.inputs) {
+    if (system.empty() || system == platform || !said.insert(name).second) continue;
+    wrong += (wrong.empty() ? "its input " : ", and its input ") + name + " is for " + system;
+  }
+  if (wrong.empty()) return std::nullopt;
+  return Finding{Severity::kError,
+                 "system",
+                 c.report.file,
+                 0,
+                 "evaluated as `flox build --system " + platform + "` evaluates it on this " +
+                     exec::host_system() + " host, " + wrong + ", not " + platform +
+                     ": it would build that system's code under a " + platform +
+                     " name and publish it (its nixpkgs is imported without `system`)",
+                 "system = pkgs.stdenv.hostPlatform.system; in the import of its nixpkgs (as "
+                 "tvd's templates do)"};
 }
 
 }  // namespace
@@ -45,16 +71,21 @@ Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const R
   EnvironmentCheck out;
   std::vector<std::filesystem::path> present;
   std::map<std::string, size_t> unhashed;  // a pin's missing hash: said once, with a count
+  // A finding of the pin (its missing hash) goes to the environment, once; the others stay the
+  // recipe's.
+  auto keep = [&](std::vector<Finding> findings, RecipeCheck& c) {
+    for (auto& f : findings) {
+      if (f.code == "pin-hash") {
+        if (unhashed[f.what]++ == 0) out.environment.push_back(std::move(f));
+      } else {
+        c.findings.push_back(std::move(f));
+      }
+    }
+  };
   for (auto& r : *reports) {
     RecipeCheck c;
     if (r.state != FileState::kMissing) {
-      for (auto& f : r.findings) {
-        if (f.code == "pin-hash") {
-          if (unhashed[f.what]++ == 0) out.environment.push_back(std::move(f));
-        } else {
-          c.findings.push_back(std::move(f));
-        }
-      }
+      keep(std::move(r.findings), c);
       present.push_back(r.file);
     }
     c.report = std::move(r);
@@ -78,7 +109,9 @@ Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const R
     c.report.state = FileState::kDiffers;
     c.report.previous = *text;
     c.report.choices = pytorch.choose(*stray.variant);
-    c.findings = check_recipe_text(*stray.variant, stray.file, *text, c.report.choices);
+    keep(
+        check_recipe_text(*stray.variant, stray.file, *text, c.report.choices, exec::host_system()),
+        c);
     present.push_back(stray.file);
     out.recipes.push_back(std::move(c));
   }
@@ -131,6 +164,12 @@ Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const R
     c.evaluated = true;
     if (evaluations[i].ok) {
       c.drv_path = evaluations[i].drv_path;
+      c.system = evaluations[i].system;
+      if (auto f = system_finding(c, evaluations[i])) {
+        // What Nix made says it for sure: it replaces what the text suggested.
+        std::erase_if(c.findings, [](const Finding& x) { return x.code == "pin-system"; });
+        c.findings.push_back(std::move(*f));
+      }
     } else {
       c.findings.push_back(evaluation_finding(evaluations[i]));
     }

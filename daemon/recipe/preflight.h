@@ -19,6 +19,7 @@ struct RecipeCheck {
   std::vector<Finding> findings;
   bool evaluated = false;
   std::string drv_path;  // when it evaluated
+  std::string system;    // the derivation's system, when it evaluated
 };
 
 struct EnvironmentCheck {

@@ -21,6 +21,16 @@ struct RecipeFacts {
   std::optional<std::string> nixpkgs_commit;  // github.com/NixOS/nixpkgs/archive/<commit>
   std::optional<std::string> nixpkgs_sha256;  // the fetchTarball's sha256, when given
   std::optional<std::string> cuda_packages;   // cudaPackages = final.<attr> (an overlay)
+  size_t cuda_packages_line = 0;
+  // Its pinned nixpkgs is imported without `system`: it takes builtins.currentSystem, the
+  // evaluating host's, not the system flox builds for.
+  bool pin_without_system = false;
+  size_t pin_line = 0;
+  // A TorchVision recipe's custom torch (`torch = customPytorch;` in torchvision's override) and
+  // whether its `out` is in propagatedBuildInputs (else only torch's header-only `dev` is).
+  std::optional<std::string> torch_variable;
+  size_t torch_variable_line = 0;
+  bool propagates_torch_out = false;
 };
 RecipeFacts read_recipe_facts(std::string_view nix_text);
 

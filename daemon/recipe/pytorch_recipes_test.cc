@@ -91,7 +91,8 @@ TEST_F(PytorchSibling, ACudaMismatchInThePytorchRecipeIsReported) {
   pytorch("pytorch-python313-cuda12_8-sm89-avx2.nix", wrong);
   auto c = PytorchRecipes::scan(env.path()).choose(v("sm89", "avx2"));
   ASSERT_EQ(c.pytorch_problems.size(), 1u);
-  EXPECT_THAT(c.pytorch_problems[0], HasSubstr("selects cudaPackages_12_9, not CUDA 12.8"));
+  EXPECT_THAT(c.pytorch_problems[0],
+              HasSubstr("selects cudaPackages_12_9 (CUDA 12.9), not CUDA 12.8"));
 }
 
 TEST_F(PytorchSibling, AnArchitectureIsNotAPrefixOfAnother) {
@@ -112,6 +113,34 @@ TEST(RecipeFacts, ReadsLiteralsAndVariables) {
   EXPECT_EQ(today.gpu_target, "8.9");
   EXPECT_EQ(today.cuda_packages, "cudaPackages_12_8");
   EXPECT_FALSE(today.nixpkgs_sha256);
+}
+
+// Whether the pinned nixpkgs is imported with `system`: at the import's own level only.
+TEST(RecipeFacts, ThePinsImportWithOrWithoutSystem) {
+  const std::string head =
+      "let p = import (builtins.fetchTarball {\n  url = \"https://github.com/NixOS/nixpkgs/"
+      "archive/fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3.tar.gz\";\n}) {\n";
+  auto without =
+      read_recipe_facts(head + "  config = { system = 1; };\n  overlays = [ ];\n}; in p");
+  EXPECT_TRUE(without.pin_without_system);
+  EXPECT_EQ(without.pin_line, 2u);
+  EXPECT_FALSE(read_recipe_facts(head + "  system = pkgs.stdenv.hostPlatform.system;\n}; in p")
+                   .pin_without_system);
+  EXPECT_FALSE(read_recipe_facts(head + "  inherit (pkgs) system;\n}; in p").pin_without_system);
+  EXPECT_FALSE(read_recipe_facts("{ pkgs }: pkgs.hello").pin_without_system);  // no pin
+}
+
+// A TorchVision recipe's own torch, and whether its `out` propagates.
+TEST(RecipeFacts, TheTorchItBuildsAgainstAndWhetherItsOutPropagates) {
+  const std::string base = "(tv.override {\n  torch = customPytorch;\n}).overrideAttrs (old: {\n";
+  auto lacks = read_recipe_facts(base + "  pname = \"x\";\n})");
+  EXPECT_EQ(lacks.torch_variable, "customPytorch");
+  EXPECT_EQ(lacks.torch_variable_line, 2u);
+  EXPECT_FALSE(lacks.propagates_torch_out);
+  EXPECT_TRUE(read_recipe_facts(base +
+                                "  propagatedBuildInputs = (old.propagatedBuildInputs or []) ++ [ "
+                                "customPytorch.out ];\n})")
+                  .propagates_torch_out);
 }
 
 TEST(CudaArch, WhatPytorchsCmakeAccepts) {

@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "daemon/base/file.h"
+#include "daemon/exec/host.h"
 
 namespace tvd {
 
@@ -23,7 +24,8 @@ const std::vector<Finding>& RecipeFindings::of(const Variant& v, const RecipeEnv
   auto text = read_file(file);
   if (!text) return kNone;
   Entry e{mtime, size,
-          check_recipe_text(v, file, *text, PytorchRecipes::scan(env.pytorch_env).choose(v))};
+          check_recipe_text(v, file, *text, PytorchRecipes::scan(env.pytorch_env).choose(v),
+                            exec::host_system())};
   return by_file_.insert_or_assign(file, std::move(e)).first->second.findings;
 }
 

@@ -167,7 +167,8 @@ TEST_F(Check, EachFailureModeOfAHandWrittenRecipeIsFound) {
        "fails with \"Target 'torchvision-python313-cpu-armv8.2' not found.\"",
        "rename the file to torchvision-python313-cpu-armv8_2.nix", 0},
       {file("cuda12_8-sm80-avx512bf16"), "cuda-mismatch", "error",
-       "selects cudaPackages_12_9 but the name says CUDA 12.8", "final.cudaPackages_12_8", 20},
+       "selects cudaPackages_12_9 (CUDA 12.9 in nixpkgs fe5e41d7ffc0) but the name says CUDA 12.8",
+       "final.cudaPackages_12_8", 20},
       {file("cuda12_8-sm120-avx2"), "max-jobs", "warning", "can run out of memory", "MAX_JOBS=32",
        0},
       {file("cuda12_8-sm120-avx2"), "big-parallel", "warning", "remote builder",
@@ -235,6 +236,123 @@ TEST_F(Check, GeneratedRecipesPassAndAreEvaluated) {
     if (rec["state"] == "missing" || !have_nix) continue;
     EXPECT_THAT(rec["drv_path"].get<std::string>(), HasSubstr("/nix/store/"));
   }
+}
+
+// The real repositories' recipes, in shapes written for these tests (tests/integration/
+// real_shapes: each file cites the real file and commit it reproduces): their real defects are
+// found, with the cause and the fix, and nothing false is said of them (issue 23).
+TEST_F(Check, TheRealRepositoriesShapesAreJudgedAsTheyAre) {
+  const std::string pin29 = "6a030d535719c5190187c4cec156f335e95e3211";
+  const std::string pin210 = "2017d6d515f8a7b289fe06d3a880a7ec588c3900";
+  write_text(config, R"({"flox_env": "build-torchvision", "check": {"store": "dummy://",
+        "nix_path": ["nixpkgs=)" +
+                         kStub.string() + R"("], "nixpkgs_sources": {")" + kPin + R"(": ")" +
+                         kStub.string() + R"(", ")" + pin29 + R"(": ")" + kStub.string() +
+                         R"(", ")" + pin210 + R"(": ")" + kStub.string() + R"("}}})");
+  const fs::path shapes = fs::path(TVD_SOURCE_DIR) / "tests/integration/real_shapes";
+  fs::create_directories(pkgs);
+  for (const auto& name : testing::list_files(shapes))
+    fs::copy_file(shapes / name, pkgs / name);
+  // The same CUDA 13.0 recipe named for CUDA 13.1: the alias is 13.0 at its pin, a true error.
+  const std::string cuda13 = read_text(pkgs / "torchvision-python313-cuda13_0-sm120-avx512.nix");
+  std::string named_13_1 = cuda13;
+  for (size_t p; (p = named_13_1.find("cuda13_0")) != std::string::npos;)
+    named_13_1.replace(p, 8, "cuda13_1");
+  write_text(pkgs / "torchvision-python313-cuda13_1-sm120-avx512.nix", named_13_1);
+  // And on a pin whose alias matrix.json does not know: tvd cannot tell, and says so.
+  write_text(pkgs / "torchvision-python313-cuda13_0-sm120-avx2.nix",
+             replaced(replaced(cuda13, pin29, pin210), "sm120-avx512\";", "sm120-avx2\";"));
+  commit_all();
+
+  auto r = tvd({"check", "--json"});
+  const json report = json::parse(r.out);
+  const auto all = by_file(report);
+  auto codes = [&](const std::string& file) {  // the recipe's own (not its pin's) findings
+    std::vector<std::string> out;
+    for (const auto& rec : report["recipes"]) {
+      if (fs::path(rec["file"].get<std::string>()).filename() != file) continue;
+      for (const auto& f : rec["findings"])
+        out.push_back(f["code"].get<std::string>() + " " + f["severity"].get<std::string>());
+    }
+    return out;
+  };
+  const bool x86 = run_command({"uname", "-m"}).out == "x86_64\n";
+
+  // 1. cudaPackages_13 at 6a030d5 is CUDA 13.0: nothing to say of its CUDA, and the stub
+  // evaluates today's 2.10 recipe (the Python set's override, fetchFromGitHub, fetchpatch).
+  const std::string ok13 = "torchvision-python313-cuda13_0-sm120-avx512.nix";
+  EXPECT_THAT(codes(ok13), ::testing::IsEmpty()) << r.out;
+  const json* mismatch =
+      find(all, "torchvision-python313-cuda13_1-sm120-avx512.nix", "cuda-mismatch");
+  ASSERT_NE(mismatch, nullptr) << r.out;
+  EXPECT_EQ((*mismatch)["severity"], "error");
+  EXPECT_EQ((*mismatch)["line"], 15);
+  EXPECT_THAT((*mismatch)["what"].get<std::string>(),
+              HasSubstr("selects cudaPackages_13 (CUDA 13.0 in nixpkgs 6a030d535719) but the name "
+                        "says CUDA 13.1"));
+  EXPECT_EQ((*mismatch)["fix"], "cudaPackages = final.cudaPackages_13_1");
+  const json* alias = find(all, "torchvision-python313-cuda13_0-sm120-avx2.nix", "cuda-alias");
+  ASSERT_NE(alias, nullptr) << r.out;
+  EXPECT_EQ((*alias)["severity"], "warning");
+  EXPECT_THAT((*alias)["what"].get<std::string>(),
+              HasSubstr("whatever nixpkgs 2017d6d515f8 makes it; tvd does not know it there"));
+  EXPECT_EQ(find(all, "torchvision-python313-cuda13_0-sm120-avx2.nix", "cuda-mismatch"), nullptr);
+
+  // 3. TorchVision against a torch it does not propagate.
+  const json* out = find(all, "torchvision-python313-cuda12_8-sm75-avx2.nix", "torch-out");
+  ASSERT_NE(out, nullptr) << r.out;
+  EXPECT_EQ((*out)["severity"], "error");
+  EXPECT_EQ((*out)["line"], 27);
+  EXPECT_THAT((*out)["what"].get<std::string>(),
+              HasSubstr("does not propagate customPytorch.out: Nix's chooseDevOutputs puts "
+                        "torch's header-only `dev` output in its place"));
+  EXPECT_THAT((*out)["fix"].get<std::string>(), HasSubstr("++ [ customPytorch.out ]"));
+  for (const char* fine :
+       {"torchvision-python313-cuda13_0-sm120-avx512.nix",
+        "torchvision-python313-cuda12_8-sm90-armv9.nix", "torchvision-python313-cpu-armv9.nix"}) {
+    EXPECT_EQ(find(all, fine, "torch-out"), nullptr) << fine;
+  }
+
+  // 2. aarch64 cells whose nixpkgs is imported without `system`, judged from this host.
+  if (!x86) GTEST_SKIP() << "the system findings below are those of an x86_64 host";
+  const std::string gpu = "torchvision-python313-cuda12_8-sm90-armv9.nix";
+  const std::string cpu = "torchvision-python313-cpu-armv9.nix";
+  const json* text = find(all, cpu, "pin-system");
+  ASSERT_NE(text, nullptr) << r.out;
+  EXPECT_EQ((*text)["severity"], "error");
+  EXPECT_EQ((*text)["line"], 9);
+  EXPECT_THAT((*text)["what"].get<std::string>(),
+              HasSubstr("from this x86_64-linux host, `flox build --system aarch64-linux` makes "
+                        "x86_64-linux derivations under a aarch64-linux name"));
+  EXPECT_EQ((*text)["fix"],
+            "system = pkgs.stdenv.hostPlatform.system; in the import of its nixpkgs (as tvd's "
+            "templates do)");
+  if (have_nix) {
+    // The GPU cell evaluates, to an x86_64 derivation: the system tvd saw says it for sure.
+    const json* seen = find(all, gpu, "system");
+    ASSERT_NE(seen, nullptr) << r.out;
+    EXPECT_EQ((*seen)["severity"], "error");
+    EXPECT_THAT((*seen)["what"].get<std::string>(),
+                HasSubstr("evaluated as `flox build --system aarch64-linux` evaluates it on this "
+                          "x86_64-linux host, it is a derivation for x86_64-linux, and its input "
+                          "torch-2.8.0 is for x86_64-linux, not aarch64-linux"));
+    EXPECT_EQ(find(all, gpu, "pin-system"), nullptr) << "said once, by what Nix made";
+    for (const auto& rec : report["recipes"]) {
+      if (fs::path(rec["file"].get<std::string>()).filename() == gpu) {
+        EXPECT_EQ(rec["system"], "x86_64-linux");
+      }
+    }
+    // The CPU cell's platforms make check-meta refuse it, for the same cause.
+    const json* refused = find(all, cpu, "evaluation");
+    ASSERT_NE(refused, nullptr) << r.out;
+    EXPECT_THAT((*refused)["what"].get<std::string>(),
+                HasSubstr("hostPlatform.config = \"x86_64-unknown-linux-gnu\""));
+  } else {
+    EXPECT_NE(find(all, gpu, "pin-system"), nullptr);
+  }
+  // Recipes that pass `system` say nothing of it.
+  EXPECT_EQ(find(all, ok13, "pin-system"), nullptr);
+  EXPECT_EQ(find(all, ok13, "system"), nullptr);
 }
 
 }  // namespace

@@ -17,6 +17,17 @@
 #    overlay selecting CUDA reaches it, and an unknown cudaPackages_X_Y is a missing attribute.
 #  - torchvision propagates torch's header-only `dev` output, so a recipe must add torch's `out`
 #    (DESIGN.md; build-torchvision 845c4ec "fix(propagate): add customPytorch.out").
+#  - A Python package set is overridable as nixpkgs makes it (interpreters/python/passthrufun.nix:
+#    the set is callPackage'd with `overrides`, so `python3Packages.override { overrides = pfinal:
+#    pprev: { ... }; }` replaces them): its packages are a fixed point, torchvision takes the set's
+#    torch. `overrideAttrs` keeps `override` (lib/customisation.nix makeOverridable), as the
+#    pytorch-2.10 recipes' `(torch.overrideAttrs f).override { gpuTargets }` needs.
+#  - fetchFromGitHub and fetchpatch are fixed-output derivations of their hash (build-support/
+#    fetchgithub, fetchpatch); without one, nixpkgs assumes lib.fakeHash and the fetch fails.
+#  - torch builds with magma when cudaSupport (torch/source/default.nix, effectiveMagma), so an
+#    overlay's `magma.overrideAttrs` reaches it; cudaPackages has cuda_cccl.
+#  - cudaPackages_13 is cudaPackages_13_0, as at 6a030d5 (build-pytorch pytorch-2.10-python313
+#    docs/pytorch-2.10-cuda13-build-notes.md; matrix.json's cuda_aliases says the same).
 # Derivations are real `derivation`s: drvPaths are real (--store dummy:// computes them).
 { system ? builtins.currentSystem, config ? { }, overlays ? [ ], ... }:
 let
@@ -75,7 +86,21 @@ let
   makeOverridable = f: args:
     f args // {
       override = more: makeOverridable f (args // (if isFunction more then more args else more));
+      overrideAttrs = g: makeOverridable (a: (f a).overrideAttrs g) args;
     };
+
+  fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+  fixedOutput = name: hash: sha256: derivation ({
+    inherit name system;
+    builder = "/bin/sh";
+    args = [ "-c" "exit 1" ];
+    outputHashMode = "recursive";
+  } // (if hash == "" && sha256 != "" then { outputHashAlgo = "sha256"; outputHash = sha256; }
+        else { outputHash = if hash != "" then hash else fakeHash; }));
+  fetchFromGitHub = { owner, repo, rev ? null, tag ? null, hash ? "", sha256 ? "", ... }:
+    fixedOutput "source" hash sha256;
+  fetchpatch = { url, name ? baseNameOf url, hash ? "", sha256 ? "", ... }:
+    fixedOutput name hash sha256;
 
   # PyTorch's select_compute_arch.cmake: "+PTX" stripped, then MAJOR.MINOR (with a/f) or a name.
   archNames = [ "Kepler+Tegra" "Kepler+Tesla" "Kepler" "Maxwell+Tegra" "Maxwell" "Pascal" "Volta"
@@ -92,53 +117,61 @@ let
       inherit version;
       meta = { unfree = true; platforms = linux; };
     };
+    cuda_cccl = mkDerivation {
+      pname = "cuda_cccl";
+      inherit version;
+      meta = { unfree = true; platforms = linux; };
+    };
   };
 
-  pythonSet = final: pythonVersion:
+  pythonSet = final: pythonVersion: makeOverridable ({ overrides }:
     let
-      torch = makeOverridable
-        ({ cudaSupport, gpuTargets, cudaPackages }:
-          let bad = filter (t: !(validArch t)) gpuTargets;
-          in
-          if cudaSupport && bad != [ ] then
-            throw ("CMake Error at cmake/Modules_CUDA_fix/upstream/FindCUDA/select_compute_arch.cmake: "
-              + "Unknown CUDA Architecture Name ${head bad} in CUDA_SELECT_NVCC_ARCH_FLAGS "
-              + "(torch's gpuTargets = [ ${concatStringsSep " " gpuTargets} ]; PyTorch's configure step fails so, hours into the build)")
-          else
-            mkDerivation {
-              pname = "torch";
-              version = "2.8.0";
-              outputs = [ "out" "dev" "lib" "cxxdev" ];
-              buildInputs = lib.optionals cudaSupport [ cudaPackages.cudatoolkit ];
-              preConfigure = lib.optionalString cudaSupport
-                "export TORCH_CUDA_ARCH_LIST=\"${concatStringsSep ";" gpuTargets}\"\n";
-              cmakeFlags = [ "-DCUDAToolkit_VERSION=${cudaPackages.cudaMajorMinorVersion}" ];
-              passthru = { inherit cudaSupport cudaPackages; };
-              meta = {
-                platforms = linux;
-                broken = cudaSupport && !(elem cudaPackages.cudaMajorVersion [ "11" "12" ]);
-              };
-            })
-        {
-          cudaSupport = config.cudaSupport or false;
-          gpuTargets = [ ];
-          inherit (final) cudaPackages;
-        };
+      packages = self: {
+        python = { inherit pythonVersion; };
+        torch = makeOverridable
+          ({ cudaSupport, gpuTargets, cudaPackages }:
+            let bad = filter (t: !(validArch t)) gpuTargets;
+            in
+            if cudaSupport && bad != [ ] then
+              throw ("CMake Error at cmake/Modules_CUDA_fix/upstream/FindCUDA/select_compute_arch.cmake: "
+                + "Unknown CUDA Architecture Name ${head bad} in CUDA_SELECT_NVCC_ARCH_FLAGS "
+                + "(torch's gpuTargets = [ ${concatStringsSep " " gpuTargets} ]; PyTorch's configure step fails so, hours into the build)")
+            else
+              mkDerivation {
+                pname = "torch";
+                version = "2.8.0";
+                outputs = [ "out" "dev" "lib" "cxxdev" ];
+                buildInputs = lib.optionals cudaSupport [ cudaPackages.cudatoolkit final.magma ];
+                nativeBuildInputs = [ ];
+                patches = [ ];
+                preConfigure = lib.optionalString cudaSupport
+                  "export TORCH_CUDA_ARCH_LIST=\"${concatStringsSep ";" gpuTargets}\"\n";
+                cmakeFlags = [ "-DCUDAToolkit_VERSION=${cudaPackages.cudaMajorMinorVersion}" ];
+                passthru = { inherit cudaSupport cudaPackages; };
+                meta = {
+                  platforms = linux;
+                  broken = cudaSupport && !(elem cudaPackages.cudaMajorVersion [ "11" "12" ]);
+                };
+              })
+          {
+            cudaSupport = config.cudaSupport or false;
+            gpuTargets = [ ];
+            inherit (final) cudaPackages;
+          };
+        torchvision = makeOverridable
+          ({ torch }: mkDerivation {
+            pname = "torchvision";
+            version = "0.23.0";
+            propagatedBuildInputs = [ torch.dev ];
+            preConfigure = "";
+            meta = { homepage = "https://pytorch.org/vision"; platforms = linux; };
+          })
+          { inherit (self) torch; };
+        pytorch = throw "'pytorch' has been renamed to/replaced by 'torch'";
+      };
     in
-    {
-      python = { inherit pythonVersion; };
-      inherit torch;
-      torchvision = makeOverridable
-        ({ torch }: mkDerivation {
-          pname = "torchvision";
-          version = "0.23.0";
-          propagatedBuildInputs = [ torch.dev ];
-          preConfigure = "";
-          meta = { homepage = "https://pytorch.org/vision"; platforms = linux; };
-        })
-        { inherit torch; };
-      pytorch = throw "'pytorch' has been renamed to/replaced by 'torch'";
-    };
+    fix (extend packages overrides))
+    { overrides = _: _: { }; };
 
   base = final: {
     inherit lib config system;
@@ -151,8 +184,16 @@ let
     cudaPackages_12_8 = cudaSet "12.8";
     cudaPackages_12_9 = cudaSet "12.9";
     cudaPackages_13_0 = cudaSet "13.0";
+    cudaPackages_13 = final.cudaPackages_13_0;
     cudaPackages_13_1 = cudaSet "13.1";
     addDriverRunpath = mkDerivation { pname = "add-driver-runpath"; version = "0"; };
+    magma = mkDerivation {
+      pname = "magma";
+      version = "2.9.0";
+      patches = [ ];
+      meta.platforms = linux;
+    };
+    inherit fetchFromGitHub fetchpatch;
     openblas = mkDerivation { pname = "openblas"; version = "0.3.30"; meta.platforms = linux; };
     python3Packages = final.python313Packages;
     python311Packages = pythonSet final "3.11";
