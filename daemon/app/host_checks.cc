@@ -103,21 +103,33 @@ std::vector<std::string> describe_flox(const Config& c,
     behaviour =
         "before 1.12: flox publish has no 'already published' check, so every publish is "
         "a new catalog entry";
+  } else if (mm && v.find("-g") != std::string::npos) {
+    behaviour =
+        "flox's main after its release: flox publish asks whether a build was published "
+        "before building it (\"Package already published.\" at once), keyed on the upstream, "
+        "HEAD revision, base catalog and system; a new commit publishes an unchanged package "
+        "again, so tvd's own record of what it published decides first";
   } else if (mm) {
     behaviour =
-        "1.12 or later: flox publish skips a build already published from the same HEAD "
-        "revision, nixpkgs and system (\"Package already published.\"); a new commit "
-        "publishes an unchanged package again";
+        "1.12 or later: flox publish skips an upload already published from the same upstream, "
+        "HEAD revision, base catalog and system (\"Package already published.\"), but only "
+        "after building it (1.14.1); a new commit publishes an unchanged package again, so "
+        "tvd's own record of what it published decides first";
   }
   lines.push_back("flox:      " + v + " (" + behaviour + ")");
   if (!c.publish.enabled) return lines;
-  if (auto source = flox::flox_token_source(child_env)) {
+  std::vector<exec::Captured> status;
+  if (flox::flox_token_masked(child_env)) {
+    problems.push_back(
+        {false,
+         "FLOX_FLOXHUB_TOKEN is set but empty in the service's environment: flox takes that as "
+         "logged out and ignores floxhub_token and its own login, so every publish would fail; "
+         "remove it (or give it the token) in /etc/tvd/tvd.env"});
+  } else if (auto source = flox::flox_token_source(child_env)) {
     lines.push_back("publish:   FloxHub credentials: " + *source);
-    return lines;
-  }
-  auto status =
-      exec::capture_all({{c.flox, "auth", "status"}}, child_env, 1, std::chrono::seconds(30));
-  if (status[0].started && status[0].exit_code == 0) {
+  } else if (status = exec::capture_all({{c.flox, "auth", "status"}}, child_env, 1,
+                                        std::chrono::seconds(30));
+             status[0].started && status[0].exit_code == 0) {
     lines.push_back("publish:   FloxHub credentials: flox's own login (flox auth status: " +
                     first_line(status[0].err.empty() ? status[0].out : status[0].err) + ")");
   } else {

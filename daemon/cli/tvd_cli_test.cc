@@ -260,15 +260,30 @@ TEST_F(TvdCli, CheckConfigReportsFloxsVersionAndCredentials) {
                          R"(", "socket_group": "root", "state_dir": "state",
                          "socket": "run/tvd.sock", "publish": {"enabled": true, "org": "acme"} })");
   EXPECT_EQ(run({"check-config"}), 2);  // no upstream for publishing
-  EXPECT_THAT(out, HasSubstr("flox:      1.14.1 (1.12 or later: flox publish skips a build already "
-                             "published from the same HEAD revision"));
+  EXPECT_THAT(out, HasSubstr("flox:      1.14.1 (1.12 or later: flox publish skips an upload "
+                             "already published from the same upstream, HEAD revision"));
+  EXPECT_THAT(out, HasSubstr("but only after building it (1.14.1)"));
   EXPECT_THAT(out, HasSubstr("warning:   no FloxHub credentials for flox publish"));
 
   write_text(root / ".config/flox/flox.toml", "floxhub_token = \"t0ken\"\n");
   run({"check-config"});
   EXPECT_THAT(out, HasSubstr("publish:   FloxHub credentials: floxhub_token in " +
                              (root / ".config/flox/flox.toml").string()));
+  // An exported but empty FLOX_FLOXHUB_TOKEN masks that token (flox: logged out).
+  vars.set("FLOX_FLOXHUB_TOKEN", "");
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("warning:   FLOX_FLOXHUB_TOKEN is set but empty in the service's "
+                             "environment: flox takes that as logged out"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("publish:   FloxHub credentials:")));
+  vars.set("FLOX_FLOXHUB_TOKEN", nullptr);
   std::filesystem::remove(root / ".config/flox/flox.toml");
+  // The system's flox.toml counts, where FLOX_SYSTEM_CONFIG_DIR puts it.
+  write_text(root / "etc/flox.toml", "floxhub_token = \"t0ken\"\n");
+  vars.set("FLOX_SYSTEM_CONFIG_DIR", (root / "etc").c_str());
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("publish:   FloxHub credentials: floxhub_token in " +
+                             (root / "etc/flox.toml").string()));
+  vars.set("FLOX_SYSTEM_CONFIG_DIR", nullptr);
   write_text(root / "keyring", "t0ken\n");  // the fake's stand-in for `flox auth login`
   flox("FAKE_FLOX_KEYRING=" + (root / "keyring").string() + " export FAKE_FLOX_KEYRING\n");
   run({"check-config"});

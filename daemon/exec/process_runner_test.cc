@@ -146,7 +146,7 @@ TEST_F(ProcessRunnerTest, HugeOutputIsDrainedAndTheLogBounded) {
   std::string text = testing::read_text(log);
   EXPECT_THAT(text, HasSubstr("bytes of output were left out here"));
   EXPECT_THAT(text, HasSubstr("Completed build of chatty"));
-  EXPECT_THAT(text.substr(0, 200), HasSubstr("Building chatty in Nix expression mode"));
+  EXPECT_THAT(text.substr(0, 200), HasSubstr("Building chatty-0.23.0 in Nix expression mode"));
 }
 
 TEST_F(ProcessRunnerTest, MemoryOfTheProcessGroupIsSampled) {

@@ -66,11 +66,18 @@ FloxOutput read_flox_output(std::string_view tail) {
     const std::string line = trim(lines[i]);
     if (line.rfind("! ", 0) == 0) continue;  // flox's warnings never decide
     out.meaningful += line + "\n";
+    const std::string low = lower(line);
     if (line.rfind(kFloxError, 0) == 0) {
       out.flox_error = line.substr(kFloxError.size());
+      // flox's own words for a request that failed (the base catalog's), before "Build failed".
+      if (out.network_line.empty() && has_any(low, {"error sending request",
+                                                    "could not get information about the base "
+                                                    "catalog",
+                                                    "failed to get the base catalog"})) {
+        out.network_line = out.flox_error;
+      }
       continue;
     }
-    const std::string low = lower(line);
     if (line.rfind(kCannotBuild, 0) == 0) {
       // Nix (libstore): "Cannot build '/nix/store/HASH-NAME.drv'." then "Reason: ...".
       std::string drv = line.substr(kCannotBuild.size());
@@ -190,11 +197,12 @@ Verdict classify(const RunResult& r, Phase phase) {
     return {Failure::kOutOfMemory, true, with("out of memory", out.last_error)};
   }
   // Every build asks FloxHub's catalog and prefetches nixpkgs: failures there are transient.
-  if (has_any(text,
-              {"could not resolve", "couldn't resolve host", "temporary failure in name",
-               "connection refused", "connection timed out", "connection reset",
-               "network is unreachable", "unable to download", "http error 5", "tls handshake",
-               "error sending request", "failed to get the base catalog", "unable to upload"})) {
+  if (has_any(text, {"could not resolve", "couldn't resolve host", "temporary failure in name",
+                     "connection refused", "connection timed out", "connection reset",
+                     "network is unreachable", "unable to download", "http error 5",
+                     "tls handshake", "error sending request", "failed to get the base catalog",
+                     "unable to upload", "could not get information about the base catalog",
+                     "failed to check whether local revision exists"})) {
     return {Failure::kNetwork, true,
             with("network trouble", out.network_line.empty() ? flox_line : out.network_line)};
   }
@@ -202,9 +210,21 @@ Verdict classify(const RunResult& r, Phase phase) {
     return {Failure::kCollision, true,
             with("another build of the same package was running", flox_line)};
   }
+  // The upload reads the signing key (nix copy --to URL?secret-key=PATH), after the build: a key
+  // it cannot open is the configuration's fault, not the network's (flox sdk/publish.rs:422-475).
+  if (phase == Phase::kPublish && has_any(text, {"failed to upload to cache"}) &&
+      has_any(text, {"opening file", "secret-key", "signing key"})) {
+    return {Failure::kPublishPrecondition, false,
+            with("flox publish could not read the signing key (publish.signing_key must be "
+                 "readable by tvd's user; the build ran, the upload did not)",
+                 flox_line)};
+  }
+  // flox 1.14.1 wraps its repository checks as "The environment is in an unsupported state for
+  // publishing: ..." (sdk/publish.rs:67); the untracked recipe's and the lockfile's come without.
   if (phase == Phase::kPublish &&
-      has_any(text, {"untracked", "uncommitted", "not pushed", "no upstream", "manifest.lock",
-                     "dirty", "must be locked", "not tracked by git", "must be clean",
+      has_any(text, {"unsupported state for publishing", "untracked", "uncommitted", "not pushed",
+                     "no upstream", "manifest.lock", "dirty", "must be locked",
+                     "not tracked by git", "must be clean", "not present on remote",
                      "not found on any remote", "at least one remote"})) {
     return {Failure::kPublishPrecondition, false, with("flox publish refused", flox_line)};
   }
@@ -217,6 +237,7 @@ Verdict classify(const RunResult& r, Phase phase) {
     return {Failure::kEvaluation, false, "the recipe does not evaluate: " + out.eval_error};
   }
   if (has_any(text, {"error: undefined variable", "error: attribute", "syntax error",
+                     "invalid nix syntax", "failed to compute the catalog lock",
                      "infinite recursion", "called without required argument"})) {
     return {Failure::kEvaluation, false, with("the recipe does not evaluate", out.last_error)};
   }

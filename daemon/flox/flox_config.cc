@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <regex>
+#include <vector>
 
 namespace tvd::flox {
 
@@ -28,18 +29,33 @@ std::optional<std::string> flox_token_source(const std::map<std::string, std::st
     auto it = env.find(name);
     return it == env.end() ? std::string() : it->second;
   };
+  if (flox_token_masked(env)) return std::nullopt;
   if (!var("FLOX_FLOXHUB_TOKEN").empty()) return "FLOX_FLOXHUB_TOKEN in the environment";
-  std::string user;
+  std::vector<std::string> files;
   if (!var("FLOX_CONFIG_DIR").empty()) {
-    user = var("FLOX_CONFIG_DIR") + "/flox.toml";
+    files.push_back(var("FLOX_CONFIG_DIR") + "/flox.toml");
   } else if (!var("XDG_CONFIG_HOME").empty()) {
-    user = var("XDG_CONFIG_HOME") + "/flox/flox.toml";
+    files.push_back(var("XDG_CONFIG_HOME") + "/flox/flox.toml");
   } else if (!var("HOME").empty()) {
-    user = var("HOME") + "/.config/flox/flox.toml";
+    files.push_back(var("HOME") + "/.config/flox/flox.toml");
   }
-  if (!user.empty() && has_token(user)) return "floxhub_token in " + user;
-  if (has_token(system_config)) return "floxhub_token in " + system_config;
+  const std::string dirs = var("XDG_CONFIG_DIRS");
+  for (size_t start = 0; start < dirs.size();) {
+    const size_t end = std::min(dirs.find(':', start), dirs.size());
+    if (end > start) files.push_back(dirs.substr(start, end - start) + "/flox/flox.toml");
+    start = end + 1;
+  }
+  files.push_back(var("FLOX_SYSTEM_CONFIG_DIR").empty()
+                      ? system_config
+                      : var("FLOX_SYSTEM_CONFIG_DIR") + "/flox.toml");
+  for (const auto& f : files)
+    if (has_token(f)) return "floxhub_token in " + f;
   return std::nullopt;
+}
+
+bool flox_token_masked(const std::map<std::string, std::string>& env) {
+  auto it = env.find("FLOX_FLOXHUB_TOKEN");
+  return it != env.end() && it->second.empty();
 }
 
 }  // namespace tvd::flox

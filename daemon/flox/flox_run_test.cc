@@ -57,59 +57,217 @@ TEST_F(FloxRunTest, FailuresAreClassified) {
   }
 }
 
-// flox publish's preconditions, in the order DESIGN.md gives, each with flox 1.14.1's message.
-TEST_F(FloxRunTest, PublishPreconditions) {
+// flox publish's preconditions as flox 1.14.1 checks and words them (tests/support/fake-flox
+// cites each line of flox's source), and what tvd makes of each: its class, and whether it is
+// worth a retry (transient) or fails the job.
+TEST_F(FloxRunTest, PublishPreconditionsAsFlox1141SaysThem) {
   recipe("pub");
-  auto publish = [&](std::map<std::string, std::string> extra = {}) {
-    auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "pub"});
+  testing::git(env_dir, {"push", "-q"});
+  auto publish = [&](std::map<std::string, std::string> extra = {}, bool with_org = true) {
+    std::vector<std::string> args = {"publish", "-d", env_dir.string()};
+    if (with_org) args.insert(args.end(), {"-o", "acme"});
+    args.push_back("pub");
+    auto s = flox(args);
     for (auto& [k, v] : extra)
       s.env[k] = v;
     return run(s);
   };
   const std::map<std::string, std::string> token = {{"FLOX_FLOXHUB_TOKEN", "t0ken"}};
-  auto expect_refusal = [&](const RunResult& r, const char* says) {
+  struct Seen {
+    Failure failure;
+    bool transient;
+    std::string reason;
+  };
+  auto refused = [&](const RunResult& r, const std::string& says) -> Seen {
     EXPECT_EQ(r.exit_code, 1) << says;
     EXPECT_THAT(r.tail, HasSubstr(says));
+    auto v = classify(r, Phase::kPublish);
+    return {v.failure, v.transient, v.reason};
   };
-  expect_refusal(publish(), "✘ ERROR: You are not logged in to FloxHub.");
-  EXPECT_EQ(classify(publish(), Phase::kPublish).failure, Failure::kNotLoggedIn);
+  const std::string unsupported =
+      "✘ ERROR: The environment is in an unsupported state for publishing: ";
+
+  auto s = refused(publish(), "✘ ERROR: You are not logged in to FloxHub.");
+  EXPECT_EQ(s.failure, Failure::kNotLoggedIn);
+  EXPECT_FALSE(s.transient);
+  // An exported but empty token is "logged out", whatever flox.toml holds.
+  testing::write_text(dir / "cfg/flox.toml", "floxhub_token = \"t0ken\"\n");
+  s = refused(publish({{"FLOX_FLOXHUB_TOKEN", ""}, {"FLOX_CONFIG_DIR", (dir / "cfg").string()}}),
+              "You are not logged in to FloxHub.");
+  EXPECT_EQ(s.failure, Failure::kNotLoggedIn);
 
   fs::rename(env_dir / ".flox/env/manifest.lock", dir / "lock");
-  expect_refusal(publish(token), "✘ ERROR: Environment must be locked.");
+  s = refused(publish(token), unsupported + "Environment must be locked.");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(s.transient);
   fs::rename(dir / "lock", env_dir / ".flox/env/manifest.lock");
 
-  testing::write_text(env_dir / ".flox/pkgs/stray.nix", "{ }\n");
-  expect_refusal(publish(token),
-                 "The following environment files are not tracked by git:\n- .flox/pkgs/stray.nix");
-  testing::git(env_dir, {"add", ".flox/pkgs/stray.nix"});
-  auto staged = publish(token);
-  // A staged new recipe counts.
-  expect_refusal(staged, "Build repository must be clean, but has dirty tracked files.");
-  EXPECT_EQ(classify(staged, Phase::kPublish).failure, Failure::kPublishPrecondition);
-  testing::git(env_dir, {"commit", "-q", "-m", "Add stray"});
-  // The remote is asked: a commit that is only local is not on it.
-  expect_refusal(publish(token), "Current revision not found on any remote repositories.");
+  // The recipe itself untracked: flox's message names the file, and is not wrapped.
+  testing::write_text(env_dir / ".flox/pkgs/pub.nix", "{ }: { }\n");
+  testing::git(env_dir, {"rm", "-q", "--cached", ".flox/pkgs/pub.nix"});
+  testing::git(env_dir, {"commit", "-q", "-m", "untrack"});
+  auto untracked = publish(token);
+  s = refused(untracked, "The Nix expression for 'pub' does not appear to be tracked by git.");
+  EXPECT_THAT(untracked.tail, HasSubstr("Nix expression: 'pub' defined in '" +
+                                        fs::canonical(env_dir).string() + "/.flox/pkgs/pub.nix'"));
+  EXPECT_THAT(untracked.tail, ::testing::Not(HasSubstr("unsupported state")));
+  EXPECT_EQ(s.failure, Failure::kNotTracked);
+  testing::git(env_dir, {"add", ".flox/pkgs/pub.nix"});
+  testing::git(env_dir, {"commit", "-q", "-m", "track again"});
   testing::git(env_dir, {"push", "-q"});
 
+  testing::write_text(env_dir / ".flox/pkgs/stray.nix", "{ }\n");
+  s = refused(publish(token), unsupported +
+                                  "The following environment files are not tracked by git:\n- "
+                                  ".flox/pkgs/stray.nix");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+  testing::git(env_dir, {"add", ".flox/pkgs/stray.nix"});
+  s = refused(publish(token), unsupported +
+                                  "Build repository must be clean, but has dirty "
+                                  "tracked files.");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+  testing::git(env_dir, {"commit", "-q", "-m", "Add stray"});
+  // Asked of the upstream's remote for HEAD (git fetch --negotiate-only), not of local refs.
+  s = refused(publish(token), unsupported +
+                                  "Local revision is not present on remote 'origin/main'.\nPush "
+                                  "your commits with 'git push'");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(s.transient);
+  EXPECT_THAT(s.reason, HasSubstr("flox publish refused"));
+  EXPECT_THAT(s.reason, HasSubstr("Local revision is not present on remote 'origin/main'."));
+  testing::git(env_dir, {"push", "-q"});
+
+  // It builds first, as flox build does, and only then asks whether this was published.
   auto ok = publish(token);
   EXPECT_TRUE(ok.succeeded()) << ok.tail;
+  EXPECT_THAT(ok.tail, HasSubstr("Building pub-0.23.0 in Nix expression mode"));
   EXPECT_THAT(ok.tail, HasSubstr("Package published successfully."));
+  EXPECT_TRUE(fs::is_symlink(env_dir / "result-pub"));
   auto again = publish(token);
   EXPECT_TRUE(again.succeeded());
-  EXPECT_THAT(again.tail, HasSubstr("Package already published."));
-  // flox 1.12+ keys "already published" on HEAD: after any new commit, the unchanged package is
-  // published again as a new catalog entry.
+  const auto built_at = again.tail.find("Completed build of pub-0.23.0 in Nix expression mode");
+  const auto dup_at = again.tail.find("Package already published.");
+  ASSERT_NE(built_at, std::string::npos) << again.tail;
+  ASSERT_NE(dup_at, std::string::npos) << again.tail;
+  EXPECT_LT(built_at, dup_at) << "1.14.1 builds a duplicate before it finds it published";
+  // Keyed on HEAD: after any new commit the unchanged package is a new catalog entry.
   testing::git(env_dir, {"commit", "-q", "--allow-empty", "-m", "unrelated"});
   testing::git(env_dir, {"push", "-q"});
-  auto moved = publish(token);
-  EXPECT_TRUE(moved.succeeded());
-  EXPECT_THAT(moved.tail, HasSubstr("Package published successfully."));
+  EXPECT_THAT(publish(token).tail, HasSubstr("Package published successfully."));
   // Before 1.12 there is no check at all.
   auto old = publish({{"FLOX_FLOXHUB_TOKEN", "t0ken"}, {"FAKE_FLOX_VERSION", "1.11.0"}});
   EXPECT_THAT(old.tail, HasSubstr("Package published successfully."));
+  // Without -o flox publishes to the user's own catalog (tvd's config always names one).
+  auto own = publish(token, /*with_org=*/false);
+  EXPECT_TRUE(own.succeeded()) << own.tail;
+  EXPECT_THAT(own.tail, HasSubstr("Use 'flox install fake-user/pub' to install it."));
 
   testing::git(env_dir, {"branch", "--unset-upstream"});
-  expect_refusal(publish(token), "Current branch 'main' has no upstream remote configured.");
+  s = refused(publish(token), unsupported +
+                                  "Current branch 'main' has no upstream remote configured.\nSet "
+                                  "one with 'git branch --set-upstream-to=origin/main'");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+  testing::git(env_dir, {"checkout", "-q", "--detach"});
+  s = refused(publish(token), unsupported +
+                                  "Repository is in detached HEAD state and has no upstream "
+                                  "remote configured.");
+  EXPECT_EQ(s.failure, Failure::kPublishPrecondition);
+}
+
+// The signing key is read by the upload, after the build: a key flox cannot read fails the
+// publish hours in, as the configuration's fault (not retried as a network failure).
+TEST_F(FloxRunTest, ASigningKeyFloxCannotReadFailsAfterTheBuild) {
+  recipe("pub");
+  testing::git(env_dir, {"push", "-q"});
+  auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "--signing-private-key",
+                 (dir / "gone.key").string(), "pub"});
+  s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
+  auto r = run(s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.tail, HasSubstr("Completed build of pub-0.23.0"));
+  EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Failed to publish package: Failed to upload to cache: "
+                                "error: opening file '" +
+                                (dir / "gone.key").string() + "': No such file or directory"));
+  auto v = classify(r, Phase::kPublish);
+  EXPECT_EQ(v.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(v.transient);
+  EXPECT_THAT(v.reason, HasSubstr("could not read the signing key"));
+}
+
+// The catalog's "already published" check failing does not stop a publish.
+TEST_F(FloxRunTest, ADedupCheckThatFailsIsAWarningAndThePublishGoesOn) {
+  recipe("pub");
+  testing::git(env_dir, {"push", "-q"});
+  behave("pub", "result=dedup-down\n", "publish");
+  auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "pub"});
+  s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
+  auto r = run(s);
+  EXPECT_TRUE(r.succeeded()) << r.tail;
+  EXPECT_THAT(r.tail,
+              HasSubstr("! Unable to check if already published — continuing with publish."));
+  EXPECT_THAT(r.tail, HasSubstr("Package published successfully."));
+}
+
+// Every expression build asks for the base catalog first: its failure is the network's, retried.
+TEST_F(FloxRunTest, TheBaseCatalogUnreachableFailsTheBuildAsANetworkFailure) {
+  recipe("cat");
+  behave("cat", "result=catalog\n");
+  auto r = run(flox({"build", "-d", env_dir.string(), "cat"}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: could not get information about the base catalog: "));
+  EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Build failed"));
+  auto v = classify(r, Phase::kBuild);
+  EXPECT_EQ(v.failure, Failure::kNetwork);
+  EXPECT_TRUE(v.transient);
+  EXPECT_THAT(v.reason, HasSubstr("could not get information about the base catalog"));
+}
+
+// flox's main after 1.14.1 (no release yet; it reports 1.14.1-g6536dac) asks "already published"
+// before it builds, and reports a recipe's syntax error through its lock helper.
+TEST_F(FloxRunTest, FloxMainAsksBeforeBuildingAndNamesSyntaxErrorsItself) {
+  recipe("pub");
+  testing::git(env_dir, {"push", "-q"});
+  auto publish = [&] {
+    auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "pub"});
+    s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
+    s.env["FAKE_FLOX_VERSION"] = "1.14.1-g6536dac";
+    return run(s);
+  };
+  EXPECT_THAT(publish().tail, HasSubstr("Package published successfully."));
+  auto again = publish();
+  EXPECT_TRUE(again.succeeded());
+  EXPECT_THAT(again.tail, HasSubstr("Package already published."));
+  EXPECT_THAT(again.tail, ::testing::Not(HasSubstr("in Nix expression mode")));
+
+  recipe("broken");
+  behave("broken", "result=syntax\n");
+  for (const char* version : {"1.14.1", "1.14.1-g6536dac"}) {
+    auto s = flox({"build", "-d", env_dir.string(), "broken"});
+    s.env["FAKE_FLOX_VERSION"] = version;
+    auto r = run(s);
+    EXPECT_EQ(r.exit_code, 1);
+    auto v = classify(r, Phase::kBuild);
+    EXPECT_EQ(v.failure, Failure::kEvaluation) << version << ": " << r.tail;
+    EXPECT_FALSE(v.transient);
+    if (std::string(version) == "1.14.1") {
+      EXPECT_THAT(r.tail, HasSubstr("error: syntax error, unexpected end of file"));
+    } else {
+      EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Invalid Nix syntax at "));
+      EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Failed to compute the catalog lock."));
+    }
+  }
+  // The login reminder: quieted on main by FLOX_AUTH_NOTIFICATIONS=false, never inside an
+  // activation.
+  auto reminder = [&](std::map<std::string, std::string> extra) {
+    auto s = flox({"build", "-d", env_dir.string(), "pub"});
+    for (auto& [k, v] : extra)
+      s.env[k] = v;
+    return run(s).tail.find("! You are not logged in to FloxHub.") != std::string::npos;
+  };
+  EXPECT_TRUE(reminder({{"FLOX_AUTH_NOTIFICATIONS", "false"}}));
+  EXPECT_FALSE(
+      reminder({{"FLOX_AUTH_NOTIFICATIONS", "false"}, {"FAKE_FLOX_VERSION", "1.14.1-g6536dac"}}));
+  EXPECT_FALSE(reminder({{"_FLOX_ACTIVE_ENVIRONMENTS", "[]"}}));
 }
 
 }  // namespace

@@ -144,7 +144,7 @@ void GitLane::upload(const std::string& package, const std::filesystem::path& lo
 }
 
 std::filesystem::path GitLane::worktree_dir(size_t slot) const {
-  return config_.worktrees / std::to_string(slot);
+  return std::filesystem::absolute(config_.worktrees / std::to_string(slot));
 }
 
 size_t GitLane::take_worktree() {
@@ -229,8 +229,10 @@ asio::awaitable<Stop> GitLane::Flows::prepare_worktree(GitLane& lane, size_t slo
     std::filesystem::remove_all(dir, ec);
     std::filesystem::create_directories(dir.parent_path(), ec);
     co_await git(lane, "worktree", "prune");
-    auto r =
-        co_await git(lane, "worktree", "add", "-q", "--force", "-B", branch, dir.string(), rev);
+    // With absolute paths whatever the user's git config says: Nix's libgit2 cannot open a
+    // worktree that links back relatively (NixOS/nix#14987), and flox builds through it.
+    auto r = co_await git(lane, "-c", "worktree.useRelativePaths=false", "worktree", "add", "-q",
+                          "--force", "-B", branch, dir.string(), rev);
     if (!r.succeeded()) co_return cannot("make the publishing worktree", r);
     lane.worktrees_[slot].ready = true;
   }

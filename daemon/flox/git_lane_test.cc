@@ -361,6 +361,10 @@ TEST_F(GitLaneTest, APublishingWorktreeIsReusedAtEachRevision) {
   for (size_t pos = 0; (pos = list.find("worktree ", pos)) != std::string::npos; ++pos)
     ++count;
   EXPECT_EQ(count, 2u) << list;
+  // Linked both ways by absolute paths, even where the user's git config asks for relative ones:
+  // Nix's libgit2 cannot open a relative worktree (NixOS/nix#14987).
+  EXPECT_THAT(testing::read_text(worktree / ".git"), ::testing::StartsWith("gitdir: /"));
+  EXPECT_THAT(testing::read_text(env_dir / ".git/worktrees/0/gitdir"), ::testing::StartsWith("/"));
 }
 
 // A worktree the last run of tvd left (a crash during an upload, with a stray file in it) is made

@@ -96,7 +96,7 @@ Result<Store> Store::open(const std::filesystem::path& file) {
   sqlite3_busy_timeout(raw, 5000);
   if (auto st =
           exec(raw, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;",
-               "open");
+               "opening the store");
       !st) {
     return tl::unexpected(st.error());
   }

@@ -124,7 +124,7 @@ TEST_F(SocketTest, LogsShowTheLatestAttemptAndFollowItToTheEnd) {
     std::this_thread::sleep_for(50ms);
   auto followed = tvctl({"logs", "-f", "1"});  // returns when the build is over
   EXPECT_EQ(followed.exit_code, 0) << followed.err;
-  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + " in Nix expression mode"));
+  EXPECT_THAT(followed.out, HasSubstr("Building " + cpu + "-0.23.0 in Nix expression mode"));
   EXPECT_THAT(followed.out, HasSubstr("[20/20] Building CXX object"));
   EXPECT_THAT(followed.out, HasSubstr("Completed build of " + cpu));
   EXPECT_EQ(status()["jobs"][0]["state"], "succeeded");

@@ -86,7 +86,7 @@ TEST_F(StoreFaultsTest, AFullStateDiskAtStartIsCalledFull) {
   }
   auto r = testing::run_command({TVD_BIN, "serve", "--config", config.string()});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("full"));
+  EXPECT_THAT(r.err, HasSubstr("full")) << r.err;
   EXPECT_THAT(r.err, HasSubstr("free space on the disk that holds"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("permissions")));
 }
@@ -115,7 +115,7 @@ TEST_F(StoreFaultsTest, AMigrationWithoutRoomForItChangesNothingAndSaysHowMuchIt
                                              " \\([0-9.]+ MiB\\) from schema 7 to [0-9]+ needs "
                                              "about [0-9.]+ MiB free on its disk, and [0-9.]+ "
                                              "[KM]iB is free(.|\n)*"));
-  EXPECT_THAT(r.err, HasSubstr("nothing was changed"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was changed")) << r.err;
   EXPECT_EQ(user_version(), 7);
   // With room (the filler of an old log gone: here, a bigger disk), it migrates whole.
   testing::run_command({"mount", "-o", "remount,size=64m", state.string()});
