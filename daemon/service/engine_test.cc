@@ -184,6 +184,51 @@ TEST_F(EngineTest, PublishesWithFloxsOwnCredentialsAndASigningKey) {
   EXPECT_THAT(testing::read_text(j->attempts[0].log), ::testing::Not(HasSubstr("not logged in")));
 }
 
+// flox 1.14.1 reads the signing key only to upload, after it built the package again: a key that
+// went away since tvd started fails the publish as the configuration's fault, once (no retries
+// that would each cost a build), and the job says what to fix. Its build stays done.
+TEST_F(EngineTest, ASigningKeyThatWentAwayFailsThePublishOnceAndSaysWhy) {
+  auto c = config();
+  testing::write_text(dir / "signing.key", "secret\n");
+  c.publishing.signing_key = dir / "signing.key";
+  make(c);
+  fs::remove(dir / "signing.key");
+  auto e = enqueue({"cpu-avx2"});
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  ASSERT_NE(j, nullptr);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kPublish);
+  EXPECT_EQ(j->failure, flox::Failure::kPublishPrecondition);
+  EXPECT_THAT(j->error, HasSubstr("could not read the signing key"));
+  EXPECT_THAT(j->error, HasSubstr("signing.key': No such file or directory"));
+  EXPECT_TRUE(j->built);
+  EXPECT_EQ(j->publish_tries, 1);  // not retried: the next try would fail the same way
+  EXPECT_EQ(count_calls("publish"), 0u);
+}
+
+// The catalog unreachable when the build asks for its base catalog page: a network failure,
+// retried with backoff, and the build goes on when the catalog answers again.
+TEST_F(EngineTest, TheBaseCatalogUnreachableIsRetriedAsANetworkFailure) {
+  auto c = config();
+  c.publish = false;
+  make(c);
+  behave(cpu, "result=catalog\n");
+  auto e = enqueue({"cpu-avx2"});
+  ASSERT_TRUE(run_until(
+      [&] {
+        const Job* j = seen(*e[0].job);
+        return j && j->failure == flox::Failure::kNetwork;
+      },
+      30s));
+  EXPECT_THAT(seen(*e[0].job)->error,
+              HasSubstr("could not get information about the base catalog"));
+  behave(cpu, "result=ok\n");
+  run_until_idle();
+  EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded);
+  EXPECT_EQ(count_calls("build " + cpu), 2u);
+}
+
 TEST_F(EngineTest, CancelStopsABuildAndItsGrandchildren) {
   auto c = config();
   c.publish = false;
