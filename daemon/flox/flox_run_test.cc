@@ -15,7 +15,18 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using exec::RunResult;
-using FloxRunTest = testing::RunnerFixture;
+class FloxRunTest : public testing::RunnerFixture {
+ protected:
+  // `flox publish -d ENV -o acme ARGS... PKG` with a token in the environment.
+  exec::RunSpec publish_spec(const std::string& pkg, std::vector<std::string> args = {}) {
+    std::vector<std::string> argv = {"publish", "-d", env_dir.string(), "-o", "acme"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(pkg);
+    auto s = flox(argv);
+    s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
+    return s;
+  }
+};
 
 TEST_F(FloxRunTest, TwoBuildsOfOnePackageCollide) {
   recipe("twice");
@@ -179,10 +190,7 @@ TEST_F(FloxRunTest, PublishPreconditionsAsFlox1141SaysThem) {
 TEST_F(FloxRunTest, ASigningKeyFloxCannotReadFailsAfterTheBuild) {
   recipe("pub");
   testing::git(env_dir, {"push", "-q"});
-  auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "--signing-private-key",
-                 (dir / "gone.key").string(), "pub"});
-  s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
-  auto r = run(s);
+  auto r = run(publish_spec("pub", {"--signing-private-key", (dir / "gone.key").string()}));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.tail, HasSubstr("Completed build of pub-0.23.0"));
   EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Failed to publish package: Failed to upload to cache: "
@@ -199,9 +207,7 @@ TEST_F(FloxRunTest, ADedupCheckThatFailsIsAWarningAndThePublishGoesOn) {
   recipe("pub");
   testing::git(env_dir, {"push", "-q"});
   behave("pub", "result=dedup-down\n", "publish");
-  auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "pub"});
-  s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
-  auto r = run(s);
+  auto r = run(publish_spec("pub"));
   EXPECT_TRUE(r.succeeded()) << r.tail;
   EXPECT_THAT(r.tail,
               HasSubstr("! Unable to check if already published — continuing with publish."));
@@ -228,8 +234,7 @@ TEST_F(FloxRunTest, FloxMainAsksBeforeBuildingAndNamesSyntaxErrorsItself) {
   recipe("pub");
   testing::git(env_dir, {"push", "-q"});
   auto publish = [&] {
-    auto s = flox({"publish", "-d", env_dir.string(), "-o", "acme", "pub"});
-    s.env["FLOX_FLOXHUB_TOKEN"] = "t0ken";
+    auto s = publish_spec("pub");
     s.env["FAKE_FLOX_VERSION"] = "1.14.1-g6536dac";
     return run(s);
   };
