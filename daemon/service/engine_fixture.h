@@ -41,6 +41,15 @@ class EngineTest : public ::testing::Test {
     return it == latest.end() ? nullptr : &it->second;
   }
 
+  // Every state job `id` passed through, in order (a change that kept the state says nothing).
+  std::vector<JobState> states(JobId id) const {
+    std::vector<JobState> out;
+    for (const auto& [job, state] : history) {
+      if (job == id && (out.empty() || out.back() != state)) out.push_back(state);
+    }
+    return out;
+  }
+
   EngineConfig config() {
     EngineConfig c;
     c.pytorch_env = dir / "build-pytorch";

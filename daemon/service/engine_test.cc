@@ -38,12 +38,9 @@ TEST_F(EngineTest, EnqueueCommitsBuildsAndPublishes) {
   EXPECT_EQ(count_calls("publish acme " + sm89), 1u);
   EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
   // The states went queued -> building -> publishing -> succeeded.
-  std::vector<JobState> first;
-  for (const auto& [id, s] : history) {
-    if (id == e[0].job && (first.empty() || first.back() != s)) first.push_back(s);
-  }
-  EXPECT_EQ(first, (std::vector<JobState>{JobState::kQueued, JobState::kBuilding,
-                                          JobState::kPublishing, JobState::kSucceeded}));
+  EXPECT_EQ(states(*e[0].job),
+            (std::vector<JobState>{JobState::kQueued, JobState::kBuilding, JobState::kPublishing,
+                                   JobState::kSucceeded}));
 }
 
 TEST_F(EngineTest, APermanentFailureIsNotRetriedAndStillFailsUntilItsRecipeChanges) {
@@ -204,6 +201,8 @@ TEST_F(EngineTest, ASigningKeyThatWentAwayFailsThePublishOnceAndSaysWhy) {
   EXPECT_THAT(j->error, HasSubstr("signing.key': No such file or directory"));
   EXPECT_TRUE(j->built);
   EXPECT_EQ(j->publish_tries, 1);  // not retried: the next try would fail the same way
+  EXPECT_EQ(states(*e[0].job), (std::vector<JobState>{JobState::kQueued, JobState::kBuilding,
+                                                      JobState::kPublishing, JobState::kFailed}));
   EXPECT_EQ(count_calls("publish"), 0u);
 }
 
@@ -227,6 +226,10 @@ TEST_F(EngineTest, TheBaseCatalogUnreachableIsRetriedAsANetworkFailure) {
   run_until_idle();
   EXPECT_EQ(seen(*e[0].job)->state, JobState::kSucceeded);
   EXPECT_EQ(count_calls("build " + cpu), 2u);
+  // Built, failed on the network, waited (queued) and built again: never failed in between.
+  EXPECT_EQ(states(*e[0].job),
+            (std::vector<JobState>{JobState::kQueued, JobState::kBuilding, JobState::kQueued,
+                                   JobState::kBuilding, JobState::kSucceeded}));
 }
 
 TEST_F(EngineTest, CancelStopsABuildAndItsGrandchildren) {
