@@ -282,9 +282,8 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
 void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
   const JobId id = j.id;
   const int tries = e.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries;
-  // Publishing turned off by a reload stops publishes that have not started.
-  const auto next = after_attempt(e, tries, j.cancel_requested, j.publish && config_.publish,
-                                  {config_.max_tries, config_.backoff});
+  const auto next =
+      after_attempt(e, tries, j.cancel_requested, j.publish, {config_.max_tries, config_.backoff});
   // Only the build runs under the scheduler's reservation: not the recipe commit before it, nor
   // the publish after it.
   const bool reserved = e.phase == JobPhase::kBuild;
@@ -328,9 +327,6 @@ void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
     case Step::kEnd:
       if (reserved) sched_.finished(id);
       j.phase = e.phase;
-      if (next.ends == JobState::kSucceeded && e.phase == JobPhase::kBuild && j.publish) {
-        j.note = "built, not published: publishing was turned off (publish.enabled = false)";
-      }
       if (next.ends == JobState::kSucceeded) {
         end(j, JobState::kSucceeded);
       } else if (next.ends == JobState::kCancelled) {

@@ -11,7 +11,9 @@ void Engine::start_publish(Job& j) {
     publish_wanted_.push_back(j.id);
     return;
   }
-  if (!config_.publish) {  // a reload turned publishing off before this publish started
+  // A reload turned publishing off before this publish started (after its build, or before its
+  // retry or its resumption at a restart): the job ends with what it built.
+  if (!config_.publish) {
     j.phase = JobPhase::kPublish;
     j.note = "built, not published: publishing was turned off (publish.enabled = false)";
     end(j, JobState::kSucceeded);
