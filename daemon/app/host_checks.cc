@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -83,6 +84,35 @@ std::string first_line(const std::string& s) {
   return s.substr(0, end);
 }
 
+// The upstream remote's URL when it carries a credential ("https://user:token@host/..."), with
+// the credential masked; an ssh URL's user is its login, not a secret (as flox main reads it).
+struct UrlCredential {
+  std::string remote, masked;
+};
+std::optional<UrlCredential> upstream_url_credential(const std::filesystem::path& repo) {
+  auto branch = git_says(repo, {"symbolic-ref", "--short", "-q", "HEAD"});
+  if (!branch) return std::nullopt;
+  auto remote = git_says(repo, {"config", "branch." + first_line(*branch) + ".remote"});
+  if (!remote) return std::nullopt;
+  auto url = git_says(repo, {"remote", "get-url", first_line(*remote)});
+  if (!url) return std::nullopt;
+  const std::string u = first_line(*url);
+  const auto scheme_end = u.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  const auto host_start = scheme_end + 3;
+  const auto at = u.find('@', host_start);
+  if (at == std::string::npos || u.find('/', host_start) < at) return std::nullopt;
+  std::string scheme = u.substr(0, scheme_end);
+  for (auto& ch : scheme)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string userinfo = u.substr(host_start, at - host_start);
+  const bool ssh = scheme == "ssh" || scheme == "git+ssh" || scheme == "ssh+git";
+  const auto colon = userinfo.find(':');
+  if (ssh && colon == std::string::npos) return std::nullopt;
+  std::string shown = ssh ? userinfo.substr(0, colon) + ":***" : "***";
+  return UrlCredential{first_line(*remote), u.substr(0, host_start) + shown + u.substr(at)};
+}
+
 }  // namespace
 
 std::vector<std::string> describe_flox(const Config& c,
@@ -118,6 +148,18 @@ std::vector<std::string> describe_flox(const Config& c,
   }
   lines.push_back("flox:      " + v + " (" + behaviour + ")");
   if (!c.publish.enabled) return lines;
+  // flox 1.14.1 sends the upstream's URL to FloxHub as the published package's source exactly as
+  // `git remote get-url` gives it (sdk/publish.rs); main drops its credentials (6536dac28).
+  if (auto cred = upstream_url_credential(c.flox_env); cred && v.find("-g") == std::string::npos) {
+    problems.push_back(
+        {false, "the upstream remote '" + cred->remote + "' of " + c.flox_env.string() +
+                    " has a credential in its URL (" + cred->masked + "): flox " + v +
+                    " sends that URL, credential included, to FloxHub as the source of every "
+                    "package it publishes (flox after 1.14.1 drops it); keep the credential in "
+                    "a git credential helper instead (git config credential.helper store, or "
+                    "gh auth setup-git, as tvd's user) and run 'git remote set-url " +
+                    cred->remote + " URL-without-it' there"});
+  }
   std::vector<exec::Captured> status;
   if (flox::flox_token_masked(child_env)) {
     problems.push_back(

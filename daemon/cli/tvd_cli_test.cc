@@ -296,6 +296,31 @@ TEST_F(TvdCli, CheckConfigReportsFloxsVersionAndCredentials) {
               HasSubstr("publish:   FloxHub credentials: FLOX_FLOXHUB_TOKEN in the environment"));
   EXPECT_THAT(out, HasSubstr("flox:      1.11.2 (before 1.12: flox publish has no 'already "
                              "published' check"));
+
+  // A token in the upstream's URL: flox 1.14.1 publishes that URL as the package's source, token
+  // and all; flox's main drops it (6536dac28), and an ssh URL's user is only its login.
+  flox("");
+  testing::git(env, {"remote", "add", "origin",
+                     "https://x-access-token:ghs_s3cret@github.com/acme/build-torchvision"});
+  testing::git(env, {"config", "branch.main.remote", "origin"});
+  testing::git(env, {"config", "branch.main.merge", "refs/heads/main"});
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("warning:   the upstream remote 'origin' of "));
+  EXPECT_THAT(out, HasSubstr("has a credential in its URL "
+                             "(https://***@github.com/acme/build-torchvision): flox 1.14.1 sends "
+                             "that URL, credential included, to FloxHub"));
+  EXPECT_THAT(out, HasSubstr("git remote set-url origin URL-without-it"));
+  EXPECT_EQ(out.find("s3cret"), std::string::npos);
+  flox("FAKE_FLOX_VERSION=1.14.1-g6536dac export FAKE_FLOX_VERSION\n");
+  run({"check-config"});
+  EXPECT_EQ(out.find("has a credential in its URL"), std::string::npos);
+  flox("");
+  testing::git(env, {"remote", "set-url", "origin", "ssh://git@github.com/acme/build-torchvision"});
+  run({"check-config"});
+  EXPECT_EQ(out.find("has a credential in its URL"), std::string::npos);
+  testing::git(env, {"remote", "set-url", "origin", "https://github.com/acme/build-torchvision"});
+  run({"check-config"});
+  EXPECT_EQ(out.find("has a credential in its URL"), std::string::npos);
 }
 
 TEST_F(TvdCli, SimulateComparesThePolicies) {

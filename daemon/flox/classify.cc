@@ -187,6 +187,27 @@ Verdict classify(const RunResult& r, Phase phase) {
                 " (give the service FLOX_FLOXHUB_TOKEN, floxhub_token in flox.toml, or run "
                 "'flox auth login' as its user)"};
   }
+  // flox publish asks the upstream itself whether HEAD is there (`git fetch --negotiate-only`,
+  // flox sdk/publish.rs:1137-1142) and quotes git's failure: git's words decide, as for a push.
+  // A repository that is gone or not visible to these credentials is the checkout's to fix; the
+  // network is worth another try (below).
+  if (phase == Phase::kPublish) {
+    constexpr std::string_view kAsked = "Failed to check whether local revision exists on remote";
+    if (const auto at = r.tail.find(kAsked); at != std::string::npos) {
+      std::string asked = r.tail.substr(at);  // flox quotes git's stderr as "  stderr: ..."
+      for (auto pos = asked.find("  stderr: "); pos != std::string::npos;
+           pos = asked.find("  stderr: ", pos))
+        asked.erase(pos, 10);
+      const Verdict git_said = classify_push(asked);
+      if (!git_said.transient) {
+        return {
+            git_said.failure, false,
+            "flox publish could not ask the upstream whether HEAD is pushed: " + git_said.reason +
+                " (check 'git remote -v' and the branch's upstream in the checkout, then "
+                "retry the job)"};
+      }
+    }
+  }
   if (!out.nix_reason.empty() && out.nix_reason.find("signal 9") != std::string::npos) {
     return {Failure::kOutOfMemory, true,
             out.nix_reason + ": killed, most likely by the kernel's OOM killer"};

@@ -218,5 +218,38 @@ TEST(ClassifyPush, EachFailureOfGitPushHasItsClassAndItsOwnWords) {
   EXPECT_THAT(branch.reason, HasSubstr("has no upstream branch"));
 }
 
+// flox publish quotes git when it cannot ask the upstream whether HEAD is there (flox 1.14.1
+// sdk/publish.rs:1137-1142, GitCommandError::BadExit): the network is retried, a repository that
+// is gone or hidden from these credentials is not.
+TEST(Classify, FloxsRemoteCheckFailingReadsGitsWords) {
+  auto asked = [](const std::string& git_stderr) {
+    return exited(1,
+                  "✘ ERROR: The environment is in an unsupported state for publishing: Failed to "
+                  "check whether local revision exists on remote 'origin/main': Git failed with: "
+                  "[exit code 128]\n  stdout: \n  stderr: " +
+                      git_stderr + "\n");
+  };
+  auto offline = classify(asked("fatal: unable to access "
+                                "'https://github.com/acme/build-torchvision/': Could not "
+                                "resolve host: github.com"),
+                          Phase::kPublish);
+  EXPECT_EQ(offline.failure, Failure::kNetwork);
+  EXPECT_TRUE(offline.transient);
+  auto gone = classify(asked("remote: Repository not found.\nfatal: repository "
+                             "'https://github.com/acme/nope/' not found"),
+                       Phase::kPublish);
+  EXPECT_EQ(gone.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(gone.transient);
+  EXPECT_THAT(gone.reason, HasSubstr("flox publish could not ask the upstream whether HEAD is "
+                                     "pushed: the upstream does not exist, or these credentials "
+                                     "may not see it: fatal: repository "
+                                     "'https://github.com/acme/nope/' not found"));
+  auto key = classify(asked("git@github.com: Permission denied (publickey).\nfatal: Could not "
+                            "read from remote repository."),
+                      Phase::kPublish);
+  EXPECT_EQ(key.failure, Failure::kNotLoggedIn);
+  EXPECT_FALSE(key.transient);
+}
+
 }  // namespace
 }  // namespace tvd::flox

@@ -228,6 +228,40 @@ TEST_F(FloxRunTest, TheBaseCatalogUnreachableFailsTheBuildAsANetworkFailure) {
   EXPECT_THAT(v.reason, HasSubstr("could not get information about the base catalog"));
 }
 
+// The lock helper asks the catalog for the recipe's catalog inputs before Nix evaluates it; in
+// 1.14.1 also for a recipe without any (tvd's never have any), so the catalog being unreachable
+// fails every build: the network's fault, retried. flox's main does not ask for such a recipe.
+TEST_F(FloxRunTest, TheCatalogLockLookupUnreachableIsANetworkFailureIn1141Only) {
+  recipe("lock");
+  behave("lock", "result=lookup\n");
+  auto r = run(flox({"build", "-d", env_dir.string(), "lock"}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Communication Error: error sending request for url "
+                                "(https://api.flox.dev/api/v1/catalog/build-inputs/lookup)"));
+  EXPECT_THAT(r.tail, ::testing::Not(HasSubstr("in Nix expression mode")));  // nothing evaluated
+  auto v = classify(r, Phase::kBuild);
+  EXPECT_EQ(v.failure, Failure::kNetwork);
+  EXPECT_TRUE(v.transient);
+  EXPECT_THAT(v.reason, HasSubstr("network trouble: Communication Error: error sending request "
+                                  "for url (https://api.flox.dev/api/v1/catalog/build-inputs/"));
+
+  auto on_main = [&](const std::string& pkg) {
+    auto s = flox({"build", "-d", env_dir.string(), pkg});
+    s.env["FAKE_FLOX_VERSION"] = "1.14.1-g6536dac";
+    return run(s);
+  };
+  auto m = on_main("lock");
+  EXPECT_TRUE(m.succeeded()) << m.tail;
+  EXPECT_THAT(m.tail, HasSubstr("Completed build of lock-0.23.0 in Nix expression mode"));
+  // A recipe that takes packages from a catalog is looked up on main too.
+  testing::write_text(env_dir / ".flox/pkgs/withcat.nix", "{ catalogs }: catalogs.acme.torch\n");
+  testing::git(env_dir, {"add", ".flox/pkgs/withcat.nix"});
+  behave("withcat", "result=lookup\n");
+  auto c = on_main("withcat");
+  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_EQ(classify(c, Phase::kBuild).failure, Failure::kNetwork);
+}
+
 // flox's main after 1.14.1 (no release yet; it reports 1.14.1-g6536dac) asks "already published"
 // before it builds, and reports a recipe's syntax error through its lock helper.
 TEST_F(FloxRunTest, FloxMainAsksBeforeBuildingAndNamesSyntaxErrorsItself) {

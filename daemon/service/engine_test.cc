@@ -103,6 +103,33 @@ TEST_F(EngineTest, APublishPreconditionSaysWhatToFixAndRetryPublishesWithoutRebu
   EXPECT_EQ(count_calls("publish acme " + cpu), 1u);
 }
 
+// The upstream repository went away while the build ran (moved or deleted): tvd's own checks
+// read the local tracking ref and pass, but flox asks the remote itself whether HEAD is there
+// (1.14.1: `git fetch --negotiate-only`) and fails, quoting git. tvd reads git's words as it does
+// for its own push: the checkout's to fix, tried once, not retried as the network, the build not
+// repeated.
+TEST_F(EngineTest, AnUpstreamGoneBeforeThePublishIsFloxsRefusalAndNotRetried) {
+  make(config());
+  behave(cpu, "seconds=1\n");
+  auto e = enqueue({"cpu-avx2"});
+  ASSERT_TRUE(run_until([&] { return seen(*e[0].job)->state == JobState::kBuilding; }, 30s));
+  // The recipe's commit is pushed: tvd's check before publishing will not touch the remote.
+  EXPECT_EQ(testing::git(env_dir, {"rev-parse", "HEAD"}),
+            testing::git(upstream, {"rev-parse", "main"}));
+  fs::rename(upstream, dir / "moved.git");
+  run_until_idle();
+  const Job* j = seen(*e[0].job);
+  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(j->phase, JobPhase::kPublish);
+  EXPECT_EQ(j->failure, flox::Failure::kPublishPrecondition);
+  EXPECT_THAT(j->error, HasSubstr("flox publish could not ask the upstream whether HEAD is pushed: "
+                                  "the upstream does not exist: fatal: '" +
+                                  upstream.string() + "' does not appear to be a git repository"));
+  EXPECT_THAT(j->error, HasSubstr("check 'git remote -v'"));
+  EXPECT_EQ(j->publish_tries, 1);
+  EXPECT_EQ(count_calls("build " + cpu), 1u);
+}
+
 // Without credentials anywhere flox looks, flox's own refusal is the reason, and it is permanent:
 // tried once, never retried (the build is not repeated either).
 TEST_F(EngineTest, NotLoggedInIsAPermanentPublishFailure) {
