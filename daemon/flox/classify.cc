@@ -240,6 +240,15 @@ Verdict classify(const RunResult& r, Phase phase) {
                  "readable by tvd's user; the build ran, the upload did not)",
                  flox_line)};
   }
+  // A catalog with its own store takes only signed uploads, and only the catalog says which kind
+  // it has, in its answer after the build (flox sdk/publish.rs:785-808).
+  if (phase == Phase::kPublish && has_any(text, {"a signing key is required to upload"})) {
+    return {Failure::kPublishPrecondition, false,
+            with("the catalog keeps its own store and takes only signed uploads: set "
+                 "publish.signing_key in tvd's config to the catalog's signing key (the build "
+                 "ran, the upload did not)",
+                 flox_line)};
+  }
   // flox 1.14.1 wraps its repository checks as "The environment is in an unsupported state for
   // publishing: ..." (sdk/publish.rs:67); the untracked recipe's and the lockfile's come without.
   if (phase == Phase::kPublish &&

@@ -202,6 +202,47 @@ TEST_F(FloxRunTest, ASigningKeyFloxCannotReadFailsAfterTheBuild) {
   EXPECT_THAT(v.reason, HasSubstr("could not read the signing key"));
 }
 
+// The upload's store (an S3 bucket, for FloxHub's catalogs) out of reach: after the build, as the
+// network's fault, worth another try.
+TEST_F(FloxRunTest, AnUploadThatCannotReachTheStoreIsANetworkFailure) {
+  recipe("pub");
+  testing::git(env_dir, {"push", "-q"});
+  behave("pub", "result=network\n", "publish");
+  auto r = run(publish_spec("pub"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.tail, HasSubstr("Completed build of pub-0.23.0"));
+  auto v = classify(r, Phase::kPublish);
+  EXPECT_EQ(v.failure, Failure::kNetwork);
+  EXPECT_TRUE(v.transient);
+  EXPECT_THAT(v.reason, HasSubstr("Failed to upload to cache: error: AWS error fetching "
+                                  "'nix-cache-info': curlCode: 6, Couldn't resolve host name"));
+}
+
+// A catalog with its own store wants signed uploads; flox learns it from the catalog after the
+// build. Without a key the publish fails there, as the configuration's fault (not retried); a key
+// in flox's own config counts.
+TEST_F(FloxRunTest, ACatalogWithItsOwnStoreNeedsASigningKey) {
+  recipe("pub");
+  testing::git(env_dir, {"push", "-q"});
+  auto spec = publish_spec("pub");
+  spec.env["FAKE_FLOX_CATALOG_STORE"] = "nixcopy";
+  spec.env["FLOX_CONFIG_DIR"] = (dir / "flox-config").string();
+  auto r = run(spec);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.tail, HasSubstr("Completed build of pub-0.23.0"));
+  EXPECT_THAT(r.tail, HasSubstr("✘ ERROR: Failed to publish package: A signing key is required to "
+                                "upload artifacts."));
+  auto v = classify(r, Phase::kPublish);
+  EXPECT_EQ(v.failure, Failure::kPublishPrecondition);
+  EXPECT_FALSE(v.transient);
+  EXPECT_THAT(v.reason, HasSubstr("set publish.signing_key in tvd's config"));
+
+  testing::write_text(dir / "key", "secret\n");
+  testing::write_text(dir / "flox-config/flox.toml",
+                      "[publish]\nsigning_private_key = \"" + (dir / "key").string() + "\"\n");
+  EXPECT_TRUE(run(spec).succeeded());
+}
+
 // The catalog's "already published" check failing does not stop a publish.
 TEST_F(FloxRunTest, ADedupCheckThatFailsIsAWarningAndThePublishGoesOn) {
   recipe("pub");
