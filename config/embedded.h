@@ -7,7 +7,8 @@
 namespace tvd::embedded {
 
 std::string_view matrix_json();
-// "gpu.nix.in" or "cpu.nix.in"; empty for any other name.
-std::string_view template_text(std::string_view file_name);
+// A built-in product's template ("torchvision" or "pytorch"; "gpu.nix.in" or "cpu.nix.in");
+// empty for any other.
+std::string_view template_text(std::string_view product, std::string_view file_name);
 
 }  // namespace tvd::embedded

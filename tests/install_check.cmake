@@ -12,7 +12,7 @@ set(expected
   lib/sysusers.d/tvd.conf lib/tmpfiles.d/tvd.conf
   share/doc/tvd/examples/tvd.json share/doc/tvd/README.md share/doc/tvd/PROTOCOL.md
   share/doc/tvd/BENCHMARKS.md
-  share/tvd/matrix.json share/tvd/templates/gpu.nix.in share/tvd/templates/cpu.nix.in)
+  share/tvd/matrix.json share/tvd/templates/torchvision/gpu.nix.in share/tvd/templates/torchvision/cpu.nix.in share/tvd/templates/torchvision/gpu-paired.nix.in share/tvd/templates/torchvision/cpu-paired.nix.in share/tvd/templates/pytorch/gpu.nix.in share/tvd/templates/pytorch/cpu.nix.in)
 file(GLOB_RECURSE found RELATIVE "${STAGE}" "${STAGE}/*")
 list(SORT found)
 list(SORT expected)
@@ -20,7 +20,7 @@ if(NOT found STREQUAL expected)
   message(FATAL_ERROR "installed:\n  ${found}\nexpected:\n  ${expected}")
 endif()
 # The installed example config, matrix and templates work together.
-file(WRITE "${STAGE}/check.json" "{ \"matrix\": \"share/tvd/matrix.json\", \"templates\": \"share/tvd/templates\", \"flox_env\": \".\" }")
+file(WRITE "${STAGE}/check.json" "{ \"matrix\": \"share/tvd/matrix.json\", \"templates\": \"share/tvd/templates/torchvision\", \"flox_env\": \".\" }")
 execute_process(COMMAND ${STAGE}/bin/tvd matrix --config ${STAGE}/check.json
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "60 cells: 42 buildable")

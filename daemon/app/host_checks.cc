@@ -150,9 +150,11 @@ std::vector<std::string> describe_flox(const Config& c,
   if (!c.publish.enabled) return lines;
   // flox 1.14.1 sends the upstream's URL to FloxHub as the published package's source exactly as
   // `git remote get-url` gives it (sdk/publish.rs); main drops its credentials (6536dac28).
-  if (auto cred = upstream_url_credential(c.flox_env); cred && v.find("-g") == std::string::npos) {
+  for (const auto& e : c.environments) {
+    auto cred = upstream_url_credential(e.flox_env);
+    if (!cred || v.find("-g") != std::string::npos) continue;
     problems.push_back(
-        {false, "the upstream remote '" + cred->remote + "' of " + c.flox_env.string() +
+        {false, "the upstream remote '" + cred->remote + "' of " + e.flox_env.string() +
                     " has a credential in its URL (" + cred->masked + "): flox " + v +
                     " sends that URL, credential included, to FloxHub as the source of every "
                     "package it publishes (flox after 1.14.1 drops it); keep the credential in "
@@ -189,11 +191,12 @@ std::vector<std::string> describe_flox(const Config& c,
   return lines;
 }
 
-std::vector<HostProblem> check_host(const Config& c) {
-  std::vector<HostProblem> out;
+// One environment's checkout: a flox environment in git, with an upstream when tvd publishes or
+// pushes, and nobody else's work in it.
+static void check_checkout(const Config& c, const std::filesystem::path& env,
+                           std::vector<HostProblem>& out) {
   auto problem = [&](std::string m, bool fatal = true) { out.push_back({fatal, std::move(m)}); };
   std::error_code ec;
-  const auto& env = c.flox_env;
   if (!std::filesystem::is_directory(env, ec)) {
     problem("flox_env " + env.string() +
             " does not exist: set flox_env to the flox environment's "
@@ -233,6 +236,14 @@ std::vector<HostProblem> check_host(const Config& c) {
               false);
     }
   }
+}
+
+std::vector<HostProblem> check_host(const Config& c) {
+  std::vector<HostProblem> out;
+  auto problem = [&](std::string m, bool fatal = true) { out.push_back({fatal, std::move(m)}); };
+  std::error_code ec;
+  for (const auto& e : c.environments)
+    check_checkout(c, e.flox_env, out);
   if (!executable(c.flox)) {
     problem("flox '" + c.flox +
             "' is not an executable (PATH is searched for a bare name): "
@@ -273,7 +284,8 @@ std::vector<HostProblem> check_host(const Config& c) {
             " is not writable: "
             "systemd's RuntimeDirectory= makes /run/tvd");
   }
-  if (!std::filesystem::is_directory(c.pytorch_env / ".flox" / "pkgs", ec)) {
+  if (!c.environments_given &&
+      !std::filesystem::is_directory(c.pytorch_env / ".flox" / "pkgs", ec)) {
     problem("pytorch_env " + c.pytorch_env.string() +
                 " has no .flox/pkgs: GPU patterns will come "
                 "from matrix.json instead of the PyTorch recipes",

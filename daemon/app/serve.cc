@@ -70,14 +70,17 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
                               "state_dir"});
   }
   // One daemon per flox environment too: two would collide on builds and on git. The lock is
-  // on the checkout's directory itself, so nothing appears in it for git to see.
-  const auto& env_dir = setup->config.flox_env;
-  const int env_lock = ::open(env_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (env_lock >= 0 && ::flock(env_lock, LOCK_EX | LOCK_NB) != 0) {
-    return report({ErrorKind::kConflict,
-                   "another tvd is serving the flox environment " + env_dir.string(),
-                   "two daemons on one checkout collide on builds and commits: stop the other "
-                   "one, or give this one another flox_env"});
+  // on each checkout's directory itself, so nothing appears in it for git to see; the
+  // descriptors stay open (and the locks held) for the daemon's life.
+  for (const auto& e : setup->environments) {
+    const auto& env_dir = e.environment().checkout;
+    const int env_lock = ::open(env_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (env_lock >= 0 && ::flock(env_lock, LOCK_EX | LOCK_NB) != 0) {
+      return report({ErrorKind::kConflict,
+                     "another tvd is serving the flox environment " + env_dir.string(),
+                     "two daemons on one checkout collide on builds and commits: stop the "
+                     "other one, or give this one another flox_env"});
+    }
   }
   ::signal(SIGPIPE, SIG_IGN);
   // Descriptors: as many as the hard limit allows; the socket keeps its connections well below.

@@ -72,12 +72,14 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
 
   std::vector<Selection> selections;
   if (a.specs.empty()) {
-    for (const auto& v : setup->matrix.cells()) {
-      auto ex = setup->matrix.exclusions(v);
-      selections.push_back({v, ex, ex.empty()});
+    for (const auto& e : setup->environments) {
+      for (const auto& v : e.matrix.cells()) {
+        auto ex = e.matrix.exclusions(v);
+        selections.push_back({v, ex, ex.empty()});
+      }
     }
   } else {
-    auto sel = resolve_specs(setup->matrix, a.specs, /*force=*/true);
+    auto sel = resolve_specs(setup->matrices(), a.specs, /*force=*/true);
     if (!sel) return report_error(nothing_done(sel.error(), "Nothing was checked."), err);
     selections = std::move(*sel);
   }
@@ -87,23 +89,44 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
   options.env = env;
   options.evaluate = evaluation(setup->config, a.no_eval, env, options.why_not_evaluated);
 
-  RecipeEnv renv{setup->config.flox_env, setup->config.pytorch_env};
-  // Without specs, every recipe file is looked at: one that is no cell's own file is checked as
-  // the variant its name spells (a dot where the name needs an underscore), if any.
-  std::vector<StrayRecipe> strays;
-  if (a.specs.empty()) {
-    std::set<std::filesystem::path> own;
+  // Each environment with its own templates and checkout; the results in one report.
+  std::optional<EnvironmentCheck> checked;
+  for (const auto& e : setup->environments) {
+    std::vector<Selection> mine;
     for (const auto& s : selections)
-      own.insert(renv.pkgs_dir() / (s.variant.package() + ".nix"));
-    for (const auto& name : list_nix_files(renv.pkgs_dir())) {
-      auto file = renv.pkgs_dir() / name;
-      if (own.count(file)) continue;
-      auto sel = resolve_specs(setup->matrix, {file.stem().string()}, /*force=*/true);
-      strays.push_back({file, sel ? std::optional<Variant>(sel->front().variant) : std::nullopt});
+      if (s.variant.environment == &e.environment()) mine.push_back(s);
+    if (mine.empty()) continue;
+    const RecipeEnv renv = recipe_env(e);
+    // Without specs, every recipe file is looked at: one that is no cell's own file is checked
+    // as the variant its name spells (a dot where the name needs an underscore), if any.
+    std::vector<StrayRecipe> strays;
+    if (a.specs.empty()) {
+      std::set<std::filesystem::path> own;
+      for (const auto& s : mine)
+        own.insert(renv.pkgs_dir() / (s.variant.package() + ".nix"));
+      for (const auto& name : list_nix_files(renv.pkgs_dir())) {
+        auto file = renv.pkgs_dir() / name;
+        if (own.count(file)) continue;
+        auto sel = resolve_specs(e.matrix, {file.stem().string()}, /*force=*/true);
+        strays.push_back({file, sel ? std::optional<Variant>(sel->front().variant) : std::nullopt});
+      }
     }
+    auto one = check_environment(e.templates, renv, mine, strays, options);
+    if (!one) return report_error(one.error(), err);
+    if (!checked) {
+      checked = std::move(*one);
+      continue;
+    }
+    for (auto& r : one->recipes)
+      checked->recipes.push_back(std::move(r));
+    for (auto& f : one->environment)
+      checked->environment.push_back(std::move(f));
+    checked->evaluated = checked->evaluated && one->evaluated;
+    if (checked->not_evaluated.empty()) checked->not_evaluated = one->not_evaluated;
+    checked->static_time += one->static_time;
+    checked->evaluation_time += one->evaluation_time;
   }
-  auto checked = check_environment(setup->templates, renv, selections, strays, options);
-  if (!checked) return report_error(checked.error(), err);
+  if (!checked) return report_error({ErrorKind::kBadInput, "no cell to check"}, err);
 
   size_t present = 0, evaluated = 0;
   for (const auto& r : checked->recipes) {

@@ -47,6 +47,25 @@ struct Options {
   bool json = false;
 };
 
+// The selections of each environment, in the setup's order (each environment's recipes are
+// rendered with its own templates into its own checkout).
+std::vector<std::pair<const EnvironmentSetup*, std::vector<Selection>>> by_environment(
+    const Setup& setup, std::vector<Selection> selections) {
+  std::vector<std::pair<const EnvironmentSetup*, std::vector<Selection>>> out;
+  for (const auto& e : setup.environments) {
+    std::vector<Selection> mine;
+    for (auto& s : selections)
+      if (s.variant.environment == &e.environment()) mine.push_back(std::move(s));
+    if (!mine.empty()) out.emplace_back(&e, std::move(mine));
+  }
+  return out;
+}
+
+// How a table names a variant: its package, ENV/PACKAGE outside the default environment.
+std::string shown(const Variant& v) {
+  return v.key().text();
+}
+
 int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool all, bool force,
                  bool overwrite, bool dry_run, std::ostream& out, std::ostream& err) {
   if (all == !specs.empty()) {
@@ -57,11 +76,18 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
   auto setup = load_setup(o.config);
   if (!setup) return report(setup.error(), err);
   auto selections =
-      resolve_specs(setup->matrix, all ? std::vector<std::string>{"all"} : specs, force);
+      resolve_specs(setup->matrices(), all ? std::vector<std::string>{"all"} : specs, force);
   if (!selections) return report(nothing_done(selections.error(), "Nothing was written."), err);
-  RecipeEnv env{setup->config.flox_env, setup->config.pytorch_env};
-  auto reports = generate_recipes(setup->templates, env, *selections, {dry_run, overwrite});
-  if (!reports) return report(reports.error(), err);
+  auto reports = std::make_optional<std::vector<RecipeReport>>();
+  std::vector<std::filesystem::path> dirs;
+  for (auto& [e, mine] : by_environment(*setup, std::move(*selections))) {
+    const RecipeEnv env = recipe_env(*e);
+    auto written = generate_recipes(e->templates, env, mine, {dry_run, overwrite});
+    if (!written) return report(written.error(), err);
+    for (auto& r : *written)
+      reports->push_back(std::move(r));
+    dirs.push_back(env.pkgs_dir());
+  }
 
   std::map<Outcome, int> by_outcome;  // in the enum's order: written first, excluded last
   for (const auto& r : *reports)
@@ -89,7 +115,7 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
     for (const auto& p : r.choices.pytorch_problems)
       note += (note.empty() ? "" : "; ") + ("PyTorch recipe: " + p);
     if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
-    t.add({std::string(to_string(r.outcome)), r.variant.package(), target_text(r), note});
+    t.add({std::string(to_string(r.outcome)), shown(r.variant), target_text(r), note});
   }
   t.print(out);
   std::string summary;
@@ -100,76 +126,122 @@ int cmd_generate(const Options& o, const std::vector<std::string>& specs, bool a
   out << '\n'
       << reports->size() << (reports->size() == 1 ? " variant: " : " variants: ") << summary;
   if (counts.count("excluded")) out << " (--force generates excluded variants)";
-  out << "\nrecipes: " << env.pkgs_dir().string() << '\n';
+  out << "\nrecipes: ";
+  for (size_t i = 0; i < dirs.size(); ++i)
+    out << (i ? ", " : "") << dirs[i].string();
+  out << '\n';
   return 0;
 }
 
 int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   auto setup = load_setup(o.config);
   if (!setup) return report(setup.error(), err);
-  std::vector<Selection> cells;
-  for (const auto& v : setup->matrix.cells()) {
-    auto ex = setup->matrix.exclusions(v);
-    cells.push_back({v, ex, ex.empty()});
+  struct Seen {
+    const EnvironmentSetup* e;
+    RecipeEnv env;
+    std::vector<RecipeReport> reports;
+  };
+  std::vector<Seen> seen;
+  for (const auto& e : setup->environments) {
+    std::vector<Selection> cells;
+    for (const auto& v : e.matrix.cells()) {
+      auto ex = e.matrix.exclusions(v);
+      cells.push_back({v, ex, ex.empty()});
+    }
+    const RecipeEnv env = recipe_env(e);
+    auto reports = inspect_recipes(e.templates, env, cells);
+    if (!reports) return report(reports.error(), err);
+    seen.push_back({&e, env, std::move(*reports)});
   }
-  RecipeEnv env{setup->config.flox_env, setup->config.pytorch_env};
-  auto reports = inspect_recipes(setup->templates, env, cells);
-  if (!reports) return report(reports.error(), err);
-
-  size_t buildable = 0, warnings = 0, broken = 0;
+  size_t total = 0, buildable = 0, warnings = 0, broken = 0;
   std::map<std::string, int> states;
-  for (const auto& r : *reports) {
-    buildable += r.exclusions.empty();
-    warnings += !r.warning.empty();
-    broken += has_error(r.findings);
-    states[std::string(to_string(r.state))]++;
+  for (const auto& s : seen) {
+    for (const auto& r : s.reports) {
+      ++total;
+      buildable += r.exclusions.empty();
+      warnings += !r.warning.empty();
+      broken += has_error(r.findings);
+      states[std::string(to_string(r.state))]++;
+    }
   }
-  const auto& axes = setup->matrix.axes();
+  auto axes_json = [](const Axes& axes) {
+    return json{{"python", axes.python},
+                {"cuda", axes.cuda},
+                {"gpu_archs", axes.gpu_archs},
+                {"cpu_isas", axes.cpu_isas},
+                {"cpu_only", axes.cpu_only}};
+  };
   if (o.json) {
+    // The first environment's fields at the top (one environment: as before), every one's in
+    // "environments", and every cell in "cells".
+    const Seen& first = seen.front();
     json j = {
-        {"matrix", setup->matrix_origin},
-        {"axes",
-         {{"python", axes.python},
-          {"cuda", axes.cuda},
-          {"gpu_archs", axes.gpu_archs},
-          {"cpu_isas", axes.cpu_isas},
-          {"cpu_only", axes.cpu_only}}},
-        {"flox_env", env.flox_env.string()},
-        {"pytorch_env", env.pytorch_env.string()},
+        {"matrix", first.e->matrix_origin},
+        {"axes", axes_json(first.e->matrix.axes())},
+        {"flox_env", first.env.flox_env.string()},
+        {"pytorch_env", first.env.pytorch_env.string()},
+        {"environments", json::array()},
         {"cells", json::array()},
         {"summary",
-         {{"cells", reports->size()},
+         {{"cells", total},
           {"buildable", buildable},
-          {"excluded", reports->size() - buildable},
+          {"excluded", total - buildable},
           {"recipes", states},
           {"gpu_target_warnings", warnings},
           {"recipes_with_errors", broken}}},
     };
-    for (const auto& r : *reports)
-      j["cells"].push_back(report_json(r));
+    for (const auto& s : seen) {
+      j["environments"].push_back({{"name", s.e->name()},
+                                   {"product", s.e->product().name},
+                                   {"matrix", s.e->matrix_origin},
+                                   {"axes", axes_json(s.e->matrix.axes())},
+                                   {"flox_env", s.env.flox_env.string()},
+                                   {"torch_from", s.e->torch_from},
+                                   {"cells", s.reports.size()}});
+      for (const auto& r : s.reports) {
+        json cell = report_json(r);
+        cell["environment"] = s.e->name();
+        j["cells"].push_back(std::move(cell));
+      }
+    }
     out << j.dump(2) << '\n';
     return 0;
   }
-  Table t({"VARIANT", "RECIPE", "GPU TARGET", "SOURCE", "NOTE"});
-  for (const auto& r : *reports) {
-    std::string source =
-        r.variant.is_gpu() ? (r.choices.from_pytorch ? "pytorch" : "matrix.json") : "-";
-    std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
-    if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
-    if (auto e = error_summary(r.findings); !e.empty()) note += (note.empty() ? "" : "; ") + e;
-    t.add({r.variant.package(), std::string(to_string(r.state)), target_text(r), source, note});
+  for (const auto& s : seen) {
+    if (seen.size() > 1) {
+      out << "environment " << s.e->name() << ": " << s.e->product().display << " in "
+          << s.env.flox_env.string()
+          << (s.e->torch_from.empty() ? "" : ", torch from " + s.e->torch_from) << "\n";
+    }
+    Table t({"VARIANT", "RECIPE", "GPU TARGET", "SOURCE", "NOTE"});
+    for (const auto& r : s.reports) {
+      std::string source =
+          r.variant.is_gpu() ? (r.choices.from_pytorch ? "pytorch" : "matrix.json") : "-";
+      std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
+      if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
+      if (auto e = error_summary(r.findings); !e.empty()) note += (note.empty() ? "" : "; ") + e;
+      t.add({shown(r.variant), std::string(to_string(r.state)), target_text(r), source, note});
+    }
+    t.print(out);
+    if (seen.size() > 1) out << '\n';
   }
-  t.print(out);
   out << '\n'
-      << reports->size() << " cells: " << buildable << " buildable, " << reports->size() - buildable
+      << total << " cells: " << buildable << " buildable, " << total - buildable
       << " excluded; recipes:";
   for (const auto& [name, n] : states)
     out << ' ' << n << ' ' << name;
   if (warnings)
     out << "; " << warnings << " recipe(s) disagree with their PyTorch recipe's GPU target";
   if (broken) out << "; " << broken << " recipe(s) would fail in flox build ('tvd check' says why)";
-  out << "\nmatrix: " << setup->matrix_origin << "; recipes in " << env.pkgs_dir().string()
-      << "; PyTorch recipes in " << (env.pytorch_env / ".flox" / "pkgs").string() << '\n';
+  out << '\n';
+  for (const auto& s : seen) {
+    out << (seen.size() > 1 ? s.e->name() + ": " : std::string())
+        << "matrix: " << s.e->matrix_origin << "; recipes in " << s.env.pkgs_dir().string();
+    if (!s.env.pytorch_env.empty()) {
+      out << "; PyTorch recipes in " << (s.env.pytorch_env / ".flox" / "pkgs").string();
+    }
+    out << '\n';
+  }
   return 0;
 }
 
@@ -177,16 +249,26 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
   auto setup = load_setup(o.config);
   if (!setup) return report(setup.error(), err);
   const Config& c = setup->config;
-  size_t cells = 0, buildable = 0;
-  for (const auto& v : setup->matrix.cells()) {
-    ++cells;
-    buildable += setup->matrix.exclusions(v).empty();
+  out << "config:    " << c.source << '\n';
+  for (const auto& e : setup->environments) {
+    size_t cells = 0, buildable = 0;
+    for (const auto& v : e.matrix.cells()) {
+      ++cells;
+      buildable += e.matrix.exclusions(v).empty();
+    }
+    const NixpkgsPin* pin = e.matrix.nixpkgs();
+    if (c.environments_given) {
+      out << "environment " << e.name() << ": " << e.product().display << " (" << e.product().name
+          << ")" << (e.torch_from.empty() ? "" : ", its torch from " + e.torch_from + "'s recipes")
+          << '\n';
+    }
+    out << "flox_env:  " << e.environment().checkout.string() << '\n'
+        << "matrix:    " << e.matrix_origin << ": " << cells << " cells, " << buildable
+        << " buildable, " << cells - buildable << " excluded; nixpkgs "
+        << (pin ? pin->name + " (" + pin->commit.substr(0, 12) + ")" : "flox's own") << '\n'
+        << "templates: " << e.templates.origin << '\n';
+    if (c.publish.enabled) out << "publish:   to " << e.org << '\n';
   }
-  out << "config:    " << c.source << '\n'
-      << "flox_env:  " << c.flox_env.string() << '\n'
-      << "matrix:    " << setup->matrix_origin << ": " << cells << " cells, " << buildable
-      << " buildable, " << cells - buildable << " excluded\n"
-      << "templates: " << setup->templates.origin << '\n';
   auto problems = check_host(c);
   // flox is asked with the environment the service gives its children.
   const auto child_env = service::engine_config(c, environ).child_env;
@@ -257,9 +339,9 @@ int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std
     auto setup = load_setup(o.config);
     if (!setup) return report(setup.error(), err);
     std::vector<std::pair<std::string, sched::BuildKind>> variants;
-    for (const auto& v : setup->matrix.cells()) {
-      variants.emplace_back(v.package(), service::kind_of(v));
-    }
+    for (const auto& e : setup->environments)
+      for (const auto& v : e.matrix.cells())
+        variants.emplace_back(v.key().text(), service::kind_of(v));
     work = sched::default_night(variants);
     workload = "the matrix's " + std::to_string(work.size()) +
                " variants with figures drawn in realistic ranges (GPU 2.5-4.5 h, 40-90 GiB; CPU "

@@ -89,8 +89,9 @@ TEST_F(TvdCli, ForceGeneratesAnExcludedVariant) {
 
 TEST_F(TvdCli, AStrayPlaceholderInATemplateWritesNothing) {
   for (const char* f : {"gpu.nix.in", "cpu.nix.in"}) {
-    write_text(root / "templates" / f, testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) /
-                                                          "config" / "templates" / f));
+    write_text(root / "templates" / f,
+               testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) / "config" / "templates" /
+                                  "torchvision" / f));
   }
   write_text(root / "templates" / "cpu.nix.in", "# {CPU_ISA} {CPU_ARCH}\n");
   write_text(config, R"({ "flox_env": "build-torchvision", "templates": "templates" })");
@@ -128,11 +129,11 @@ TEST_F(TvdCli, MatrixListsEveryCell) {
 // not select the version it names.
 TEST_F(TvdCli, SeedEraInputsAreRefusedAtLoadWithExitTwo) {
   const auto src = std::filesystem::path(TVD_SOURCE_DIR) / "config";
-  std::string gpu = testing::read_text(src / "templates" / "gpu.nix.in");
+  std::string gpu = testing::read_text(src / "templates" / "torchvision" / "gpu.nix.in");
   gpu.replace(gpu.find("pythonPackages.torch.override"), 20, "pythonPackages.pytorch");
   write_text(root / "templates" / "gpu.nix.in", gpu);
   write_text(root / "templates" / "cpu.nix.in",
-             testing::read_text(src / "templates" / "cpu.nix.in"));
+             testing::read_text(src / "templates" / "torchvision" / "cpu.nix.in"));
   write_text(config, R"({ "flox_env": "build-torchvision", "templates": "templates" })");
   EXPECT_EQ(run({"generate", "sm89-avx2"}), 2);
   EXPECT_THAT(err,
@@ -321,6 +322,50 @@ TEST_F(TvdCli, CheckConfigReportsFloxsVersionAndCredentials) {
   testing::git(env, {"remote", "set-url", "origin", "https://github.com/acme/build-torchvision"});
   run({"check-config"});
   EXPECT_EQ(out.find("has a credential in its URL"), std::string::npos);
+}
+
+// Two environments, PyTorch's and TorchVision's, paired: generate writes each product's recipe
+// into its own checkout (PyTorch's first, which TorchVision's then reads), ENV/SPEC selects in one,
+// and matrix and check-config show both.
+TEST_F(TvdCli, TwoEnvironmentsPyTorchAndTorchVision) {
+  const auto pt = root / "build-pytorch";
+  testing::make_flox_env(pt);
+  write_text(config, R"({"environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch"}]})");
+  const auto pt_sm89 = pt / ".flox/pkgs/pytorch-python313-cuda12_8-sm89-avx2.nix";
+  const auto tv_sm89 = env / ".flox/pkgs/torchvision-python313-cuda12_8-sm89-avx2.nix";
+  ASSERT_EQ(run({"generate", "sm89-avx2"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("pytorch/pytorch-python313-cuda12_8-sm89-avx2"));
+  EXPECT_THAT(out, HasSubstr("torchvision/torchvision-python313-cuda12_8-sm89-avx2"));
+  ASSERT_TRUE(std::filesystem::exists(pt_sm89));
+  ASSERT_TRUE(std::filesystem::exists(tv_sm89));
+  EXPECT_THAT(testing::read_text(pt_sm89),
+              HasSubstr("pname = \"pytorch-python313-cuda12_8-sm89-avx2\";"));
+  // TorchVision's GPU target is the one its PyTorch recipe passes.
+  EXPECT_THAT(testing::read_text(tv_sm89),
+              HasSubstr("gpuArchSM = \"8.9\"; # as " + pt_sm89.string() + ":"));
+
+  ASSERT_EQ(run({"generate", "pytorch/cpu-avx2"}), 0) << err;
+  EXPECT_TRUE(std::filesystem::exists(pt / ".flox/pkgs/pytorch-python313-cpu-avx2.nix"));
+  EXPECT_FALSE(std::filesystem::exists(env / ".flox/pkgs/torchvision-python313-cpu-avx2.nix"));
+  EXPECT_EQ(run({"generate", "nowhere/cpu-avx2"}), 2);
+  EXPECT_THAT(err, HasSubstr("'nowhere/cpu-avx2': no environment 'nowhere' (known: pytorch, "
+                             "torchvision)"));
+
+  ASSERT_EQ(run({"matrix"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("environment pytorch: PyTorch in " + pt.string()));
+  EXPECT_THAT(out, HasSubstr("environment torchvision: TorchVision in " + env.string() +
+                             ", torch from pytorch"));
+  EXPECT_THAT(out, HasSubstr("120 cells: 84 buildable, 36 excluded"));
+
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("environment pytorch: PyTorch (pytorch)\nflox_env:  " + pt.string()));
+  EXPECT_THAT(out, HasSubstr("environment torchvision: TorchVision (torchvision), its torch from "
+                             "pytorch's recipes"));
+  EXPECT_THAT(out, HasSubstr("templates: built-in pytorch templates"));
+  EXPECT_THAT(out, HasSubstr("nixpkgs pytorch-2.8 (fe5e41d7ffc0)"));
 }
 
 TEST_F(TvdCli, SimulateComparesThePolicies) {

@@ -28,6 +28,17 @@ std::filesystem::path resolve(const std::filesystem::path& base, const std::stri
   return path;
 }
 
+// An environment's or product's name: it becomes part of specs (ENV/SPEC), paths and the store's
+// keys, so lowercase letters, digits, '.', '_' and '-', starting with a letter or digit.
+bool is_name(std::string_view n) {
+  if (n.empty() || n.size() > 64 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
+  return std::all_of(n.begin(), n.end(), [](char ch) {
+    return (std::islower(static_cast<unsigned char>(ch)) != 0) ||
+           (std::isdigit(static_cast<unsigned char>(ch)) != 0) || ch == '.' || ch == '_' ||
+           ch == '-';
+  });
+}
+
 // Reads the config one section at a time: each section of tvd.json is one member below, with the
 // kinds of value they share (a path, a size, a whole number in a range, a duration). Every
 // problem is added to `errors`, so that one run names them all.
@@ -43,7 +54,9 @@ class Sections {
   void logs(const json& v, Config::Logs& out);
   void http(const json& v, Config::Http& out);
   void check(const json& v, Config::Check& out);
-  void axes(const json& v, Config& c);
+  void axes(const json& v, const std::string& where, AxesChoice& out);
+  void products(const json& v, std::vector<ProductConfig>& out);
+  void environments(const json& v, Config& c);
 
  private:
   // A path, relative to the config's directory.
@@ -150,9 +163,6 @@ void Sections::publish(const json& v, Config::Publish& out) {
   std::filesystem::path key;
   path(o, "signing_key", key);
   if (!key.empty()) out.signing_key = key;
-  if (out.enabled && out.org.empty()) {
-    o.error("org", "is needed when publish.enabled is true (the FloxHub organisation)");
-  }
   o.refuse_unknown_keys();
 }
 
@@ -262,25 +272,128 @@ void Sections::check(const json& v, Config::Check& out) {
   o.refuse_unknown_keys();
 }
 
-void Sections::axes(const json& v, Config& c) {
-  JsonObject o(v, "axes", errors_);
-  Axes axes;
-  auto list = [&](std::string_view key, std::vector<std::string>& out, bool& set) {
-    if (auto l = o.strings(key, Need::kOptional)) {
-      out = std::move(*l);
-      set = true;
-    }
-  };
-  list("python", axes.python, c.axes_python);
-  list("cuda", axes.cuda, c.axes_cuda);
-  list("gpu_archs", axes.gpu_archs, c.axes_gpu_archs);
-  list("cpu_isas", axes.cpu_isas, c.axes_cpu_isas);
-  if (auto b = o.boolean("cpu_only", Need::kOptional)) {
-    axes.cpu_only = *b;
-    c.axes_cpu_only = true;
-  }
+void Sections::axes(const json& v, const std::string& where, AxesChoice& out) {
+  JsonObject o(v, where, errors_);
+  out.python = o.strings("python", Need::kOptional);
+  out.cuda = o.strings("cuda", Need::kOptional);
+  out.gpu_archs = o.strings("gpu_archs", Need::kOptional);
+  out.cpu_isas = o.strings("cpu_isas", Need::kOptional);
+  out.cpu_only = o.boolean("cpu_only", Need::kOptional);
   o.refuse_unknown_keys();
-  c.axes = std::move(axes);
+}
+
+void Sections::products(const json& v, std::vector<ProductConfig>& out) {
+  if (!v.is_array()) {
+    errors_.push_back(
+        "products: expected a list of {\"name\", \"prefix\", \"display\", "
+        "\"templates\", \"depends_on\"}");
+    return;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    JsonObject o(v[i], "products[" + std::to_string(i) + "]", errors_);
+    ProductConfig p;
+    p.name = o.string("name").value_or("");
+    if (!p.name.empty() && !is_name(p.name)) {
+      o.error("name", "'" + p.name + "': use lowercase letters, digits, '.', '_' and '-'");
+    } else if (find_builtin_product(p.name)) {
+      o.error("name", "'" + p.name + "' is built in; give a new product another name");
+    }
+    for (const auto& q : out)
+      if (!p.name.empty() && q.name == p.name) o.error("name", "'" + p.name + "' is listed twice");
+    p.prefix = o.string("prefix", Need::kOptional).value_or(p.name + "-");
+    p.display = o.string("display", Need::kOptional).value_or(p.name);
+    p.depends_on = o.string("depends_on", Need::kOptional).value_or("");
+    path(o, "templates", p.templates);
+    if (p.templates.empty()) {
+      o.error("templates", "is needed: the directory with the product's gpu.nix.in and cpu.nix.in");
+    }
+    o.refuse_unknown_keys();
+    out.push_back(std::move(p));
+  }
+}
+
+void Sections::environments(const json& v, Config& c) {
+  if (!v.is_array() || v.empty()) {
+    errors_.push_back(
+        "environments: expected a list of at least one {\"name\", \"product\", "
+        "\"flox_env\"}");
+    return;
+  }
+  auto product_known = [&](const std::string& name) -> const std::string* {
+    if (auto* b = find_builtin_product(name)) return &b->depends_on;
+    for (const auto& p : c.products)
+      if (p.name == name) return &p.depends_on;
+    return nullptr;
+  };
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string where = "environments[" + std::to_string(i) + "]";
+    JsonObject o(v[i], where, errors_);
+    EnvironmentConfig e;
+    e.name = o.string("name").value_or("");
+    if (!e.name.empty() && !is_name(e.name)) {
+      o.error("name", "'" + e.name + "': use lowercase letters, digits, '.', '_' and '-'");
+    }
+    e.product = o.string("product").value_or("");
+    if (!e.product.empty() && !product_known(e.product)) {
+      std::string known;
+      for (const auto& p : builtin_products())
+        known += (known.empty() ? "" : ", ") + p.name;
+      for (const auto& p : c.products)
+        known += ", " + p.name;
+      o.error("product", "'" + e.product + "' is not a product (known: " + known +
+                             "; a new one goes in \"products\")");
+    }
+    path(o, "flox_env", e.flox_env);
+    if (e.flox_env.empty() && !o.get("flox_env", Need::kOptional)) {
+      o.error("flox_env", "is needed: the environment's git checkout");
+    }
+    std::filesystem::path file;
+    path(o, "matrix", file);
+    if (!file.empty()) e.matrix = file;
+    file.clear();
+    path(o, "templates", file);
+    if (!file.empty()) e.templates = file;
+    e.nixpkgs = o.string("nixpkgs", Need::kOptional);
+    if (const json* a = o.get("axes", Need::kOptional)) axes(*a, where + ".axes", e.axes);
+    e.org = o.string("org", Need::kOptional);
+    e.torch_from = o.string("torch_from", Need::kOptional);
+    o.refuse_unknown_keys();
+    c.environments.push_back(std::move(e));
+  }
+  // Across them: names and checkouts are one each; a pairing names a PyTorch environment.
+  for (size_t i = 0; i < c.environments.size(); ++i) {
+    const auto& e = c.environments[i];
+    const std::string where = "environments[" + std::to_string(i) + "]";
+    for (size_t j = 0; j < i; ++j) {
+      const auto& other = c.environments[j];
+      if (!e.name.empty() && other.name == e.name) {
+        errors_.push_back(where + ".name: '" + e.name + "' is also environments[" +
+                          std::to_string(j) + "]'s; each environment needs a name of its own");
+      }
+      if (!e.flox_env.empty() && other.flox_env == e.flox_env) {
+        errors_.push_back(where + ".flox_env: " + e.flox_env.string() + " is also " + other.name +
+                          "'s checkout; each environment needs a checkout of its "
+                          "own (a clone per branch)");
+      }
+    }
+    const std::string* needs = product_known(e.product);
+    if (!e.torch_from) continue;
+    const EnvironmentConfig* from = nullptr;
+    for (const auto& other : c.environments)
+      if (other.name == *e.torch_from) from = &other;
+    if (!from) {
+      errors_.push_back(where + ".torch_from: '" + *e.torch_from +
+                        "' names no environment of this config");
+    } else if (from == &e) {
+      errors_.push_back(where + ".torch_from: an environment cannot take its torch from itself");
+    } else if (needs && needs->empty()) {
+      errors_.push_back(where + ".torch_from: the product '" + e.product +
+                        "' takes its torch from no other product; remove torch_from");
+    } else if (needs && from->product != *needs) {
+      errors_.push_back(where + ".torch_from: '" + from->name + "' builds " + from->product +
+                        ", but " + e.product + " takes its torch from " + *needs);
+    }
+  }
 }
 
 }  // namespace
@@ -306,7 +419,33 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   if (const json* v = root.get("logs", Need::kOptional)) read.logs(*v, c.logs);
   if (const json* v = root.get("http", Need::kOptional)) read.http(*v, c.http);
   if (const json* v = root.get("check", Need::kOptional)) read.check(*v, c.check);
-  if (const json* v = root.get("axes", Need::kOptional)) read.axes(*v, c);
+  if (const json* v = root.get("axes", Need::kOptional)) read.axes(*v, "axes", c.axes);
+  if (const json* v = root.get("products", Need::kOptional)) read.products(*v, c.products);
+  if (const json* v = root.get("environments", Need::kOptional)) {
+    c.environments_given = true;
+    read.environments(*v, c);
+  } else {
+    // The shorthand: one TorchVision environment in flox_env.
+    EnvironmentConfig e;
+    e.name = kDefaultEnvironment;
+    e.product = "torchvision";
+    e.flox_env = c.flox_env;
+    c.environments.push_back(std::move(e));
+  }
+  if (c.publish.enabled) {
+    for (size_t i = 0; i < c.environments.size(); ++i) {
+      const auto& e = c.environments[i];
+      if (c.publish.org.empty() && !e.org) {
+        errors.push_back(c.environments_given
+                             ? "environments[" + std::to_string(i) +
+                                   "].org: is needed when "
+                                   "publish.enabled is true and publish.org is not set (the "
+                                   "FloxHub organisation)"
+                             : "publish.org: is needed when publish.enabled is true (the FloxHub "
+                               "organisation)");
+      }
+    }
+  }
   root.refuse_unknown_keys();
   if (!errors.empty()) {
     return tl::unexpected(problems_error(
@@ -336,23 +475,23 @@ Result<Config> load_config(const std::optional<std::filesystem::path>& path) {
   return parse_config(*text, file.string(), abs.parent_path());
 }
 
-Status apply_axes(const Config& config, Matrix& matrix) {
-  if (config.nixpkgs) {
-    if (auto st = matrix.set_nixpkgs(*config.nixpkgs); !st) {
-      return fail(ErrorKind::kBadInput, config.source + ": nixpkgs: " + st.error().message,
+Status apply_axes(const std::optional<std::string>& nixpkgs, const AxesChoice& choice,
+                  Matrix& matrix, const std::string& where) {
+  if (nixpkgs) {
+    if (auto st = matrix.set_nixpkgs(*nixpkgs); !st) {
+      return fail(ErrorKind::kBadInput, where + ": nixpkgs: " + st.error().message,
                   st.error().hint);
     }
   }
-  if (!config.axes) return {};
   Axes axes = matrix.axes();
-  if (config.axes_python) axes.python = config.axes->python;
-  if (config.axes_cuda) axes.cuda = config.axes->cuda;
-  if (config.axes_gpu_archs) axes.gpu_archs = config.axes->gpu_archs;
-  if (config.axes_cpu_isas) axes.cpu_isas = config.axes->cpu_isas;
-  if (config.axes_cpu_only) axes.cpu_only = config.axes->cpu_only;
+  if (choice.python) axes.python = *choice.python;
+  if (choice.cuda) axes.cuda = *choice.cuda;
+  if (choice.gpu_archs) axes.gpu_archs = *choice.gpu_archs;
+  if (choice.cpu_isas) axes.cpu_isas = *choice.cpu_isas;
+  if (choice.cpu_only) axes.cpu_only = *choice.cpu_only;
   auto st = matrix.set_axes(std::move(axes));
   if (!st) {
-    return fail(ErrorKind::kBadInput, config.source + ": axes: " + st.error().message,
+    return fail(ErrorKind::kBadInput, where + ": axes: " + st.error().message,
                 "axes name rows of matrix.json's tables; 'tvd matrix --json' shows them");
   }
   return {};

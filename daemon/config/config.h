@@ -19,6 +19,35 @@ namespace tvd {
 
 inline constexpr const char* kDefaultConfigPath = proto::kDefaultConfigPath;
 
+// A config's choice of axes: each list it gives replaces matrix.json's.
+struct AxesChoice {
+  std::optional<std::vector<std::string>> python, cuda, gpu_archs, cpu_isas;
+  std::optional<bool> cpu_only;
+};
+
+// A product beyond the built-in ones (builtin_products()): its names, its templates, and the
+// product whose recipe of the same cell gives it its torch.
+struct ProductConfig {
+  std::string name;     // "torchaudio"
+  std::string prefix;   // "torchaudio-"
+  std::string display;  // "TorchAudio"
+  std::string depends_on;
+  std::filesystem::path templates;  // gpu.nix.in and cpu.nix.in
+};
+
+// One environment: a checkout of a product's repository (one branch), with its own matrix.
+struct EnvironmentConfig {
+  std::string name;  // the store keys its history on it
+  std::string product;
+  std::filesystem::path flox_env;
+  std::optional<std::filesystem::path> matrix;     // else the config's, else the built-in one
+  std::optional<std::filesystem::path> templates;  // else its product's
+  std::optional<std::string> nixpkgs;              // else the config's
+  AxesChoice axes;                                 // over the config's, key by key
+  std::optional<std::string> org;                  // else publish.org
+  std::optional<std::string> torch_from;           // the environment whose recipes give its torch
+};
+
 struct Config {
   std::string source;  // the file it came from, or "(built-in defaults)"
 
@@ -80,12 +109,15 @@ struct Config {
   } check;
 
   std::optional<std::filesystem::path> matrix;     // another matrix.json
-  std::optional<std::filesystem::path> templates;  // another template directory
+  std::optional<std::filesystem::path> templates;  // TorchVision's templates, another directory
   std::optional<std::string> nixpkgs;              // a pin of matrix.json, or "flox"
-  std::optional<Axes> axes;                        // overrides matrix.json's axes, key by key
-  // Which axes keys the config set (the others keep matrix.json's values).
-  bool axes_python = false, axes_cuda = false, axes_gpu_archs = false, axes_cpu_isas = false,
-       axes_cpu_only = false;
+  AxesChoice axes;                                 // over matrix.json's axes, key by key
+
+  std::vector<ProductConfig> products;  // beyond the built-in ones
+  // Every environment tvd serves, in the config's order. Without "environments" in the file, one:
+  // "default", TorchVision in flox_env (its torch's choices read from pytorch_env).
+  std::vector<EnvironmentConfig> environments;
+  bool environments_given = false;  // the file listed them
 };
 
 // Relative paths are resolved against `base_dir` (the config file's directory).
@@ -96,7 +128,8 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
 // the built-in defaults with flox_env the current directory.
 Result<Config> load_config(const std::optional<std::filesystem::path>& path);
 
-// Applies the config's nixpkgs and axes keys over the matrix's own.
-Status apply_axes(const Config& config, Matrix& matrix);
+// Applies a nixpkgs pin choice and an axes choice over the matrix's own; errors name `where`.
+Status apply_axes(const std::optional<std::string>& nixpkgs, const AxesChoice& axes, Matrix& matrix,
+                  const std::string& where);
 
 }  // namespace tvd

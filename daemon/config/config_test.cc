@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/config/setup.h"
+#include "daemon/matrix/spec.h"
 #include "tests/support/scratch.h"
 
 namespace tvd {
@@ -68,8 +69,8 @@ TEST(Config, EveryKeyOfTheContract) {
   EXPECT_EQ(c->builds.max_tries, 5);
   EXPECT_EQ(c->builds.log_limit, 64ull << 20);
   EXPECT_EQ(*c->matrix, "/etc/tvd/matrix.json");
-  EXPECT_TRUE(c->axes_python);
-  EXPECT_FALSE(c->axes_cuda);
+  EXPECT_TRUE(c->axes.python);
+  EXPECT_FALSE(c->axes.cuda);
 }
 
 TEST(Config, TheShippedExampleParses) {
@@ -153,7 +154,7 @@ TEST(LoadSetup, AxesFromTheConfigChangeTheMatrix) {
   testing::write_text(dir / "tvd.json", R"({"axes": {"cuda": ["12.9"], "gpu_archs": ["sm121"]}})");
   auto s = load_setup(dir / "tvd.json");
   ASSERT_TRUE(s) << s.error().message;
-  EXPECT_EQ(s->matrix.cells().size(), 6u + 6u);
+  EXPECT_EQ(s->environments.front().matrix.cells().size(), 6u + 6u);
   testing::write_text(dir / "tvd.json", R"({"axes": {"gpu_archs": ["sm999"]}})");
   auto bad = load_setup(dir / "tvd.json");
   ASSERT_FALSE(bad);
@@ -177,6 +178,121 @@ TEST(Config, ASocketPathTooLongAndAnEndlessDurationAreRefused) {
   EXPECT_THAT(r.error().message, HasSubstr("a Unix socket's path may have at most 107"));
   EXPECT_THAT(r.error().message, HasSubstr("builds.backoff"));
   EXPECT_THAT(r.error().message, HasSubstr("longer than 30 days"));
+}
+
+// Several environments: each a product in a checkout of its own, with its own pin, axes and org;
+// a TorchVision one takes its torch from a PyTorch one.
+TEST(Config, EnvironmentsAreData) {
+  auto c = parse(R"({
+    "publish": {"enabled": true, "org": "acme"},
+    "environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "/srv/build-pytorch",
+       "nixpkgs": "pytorch-2.9", "axes": {"cuda": ["12.9"]}, "org": "acme-torch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "/srv/build-torchvision",
+       "nixpkgs": "pytorch-2.9", "torch_from": "pytorch"}
+    ]})");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->environments.size(), 2u);
+  EXPECT_TRUE(c->environments_given);
+  EXPECT_EQ(c->environments[0].product, "pytorch");
+  EXPECT_EQ(c->environments[0].flox_env, "/srv/build-pytorch");
+  EXPECT_EQ(*c->environments[0].axes.cuda, std::vector<std::string>{"12.9"});
+  EXPECT_EQ(c->environments[0].org, "acme-torch");
+  EXPECT_EQ(c->environments[1].torch_from, "pytorch");
+  EXPECT_FALSE(c->environments[1].org);
+
+  // Without "environments": one, "default", TorchVision in flox_env.
+  auto one = parse(R"({"flox_env": "/srv/tv"})").value();
+  ASSERT_EQ(one.environments.size(), 1u);
+  EXPECT_EQ(one.environments[0].name, "default");
+  EXPECT_EQ(one.environments[0].product, "torchvision");
+  EXPECT_EQ(one.environments[0].flox_env, "/srv/tv");
+  EXPECT_FALSE(one.environments_given);
+}
+
+TEST(Config, EnvironmentsThatCannotWorkAreRefusedEachWithItsPath) {
+  const std::string msg = problems(R"({
+    "publish": {"enabled": true},
+    "environments": [
+      {"name": "pt", "product": "pytorch", "flox_env": "/srv/a"},
+      {"name": "Bad Name", "product": "torchaudio", "flox_env": "/srv/b"},
+      {"name": "pt", "product": "torchvision", "flox_env": "/srv/a", "torch_from": "nowhere"},
+      {"name": "tv", "product": "torchvision", "flox_env": "/srv/c", "torch_from": "tv2"},
+      {"name": "tv2", "product": "torchvision", "flox_env": "/srv/d", "org": "x"},
+      {"name": "p2", "product": "pytorch", "flox_env": "/srv/e", "torch_from": "pt"},
+      {"product": "pytorch", "flocks_env": "/srv/f"}
+    ]})");
+  EXPECT_THAT(msg, HasSubstr("environments[1].name: 'Bad Name': use lowercase letters"));
+  EXPECT_THAT(msg, HasSubstr("environments[1].product: 'torchaudio' is not a product (known: "
+                             "pytorch, torchvision; a new one goes in \"products\")"));
+  EXPECT_THAT(msg, HasSubstr("environments[2].name: 'pt' is also environments[0]'s"));
+  EXPECT_THAT(msg, HasSubstr("environments[2].flox_env: /srv/a is also pt's checkout"));
+  EXPECT_THAT(msg, HasSubstr("environments[2].torch_from: 'nowhere' names no environment"));
+  EXPECT_THAT(msg, HasSubstr("environments[3].torch_from: 'tv2' builds torchvision, but "
+                             "torchvision takes its torch from pytorch"));
+  EXPECT_THAT(msg, HasSubstr("environments[5].torch_from: the product 'pytorch' takes its torch "
+                             "from no other product"));
+  EXPECT_THAT(msg, HasSubstr("environments[6].name: missing"));
+  EXPECT_THAT(msg, HasSubstr("environments[6].flocks_env: unknown key"));
+  EXPECT_THAT(msg, HasSubstr("environments[0].org: is needed when publish.enabled is true"));
+  EXPECT_EQ(msg.find("environments[4].org"), std::string::npos);  // it has its own
+}
+
+// A pairing whose pins differ would build torch twice, differently: refused, naming both pins.
+TEST(LoadSetup, APairingWithAnotherPinIsRefused) {
+  testing::ScratchDir dir;
+  testing::write_text(dir / "tvd.json", R"({"environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "pt", "nixpkgs": "pytorch-2.9"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "tv",
+       "nixpkgs": "pytorch-2.8", "torch_from": "pytorch"}]})");
+  auto s = load_setup(dir / "tvd.json");
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().message,
+              HasSubstr("environment 'torchvision' takes its torch from 'pytorch', but imports "
+                        "nixpkgs 'pytorch-2.8' ("));
+  EXPECT_THAT(s.error().message, HasSubstr("where 'pytorch' imports 'pytorch-2.9' ("));
+  EXPECT_THAT(s.error().hint, HasSubstr("the same \"nixpkgs\" pin"));
+
+  testing::write_text(dir / "tvd.json", R"({"nixpkgs": "pytorch-2.9", "environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "pt"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "tv", "torch_from": "pytorch"}]})");
+  auto ok = load_setup(dir / "tvd.json");
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_EQ(ok->environments.size(), 2u);
+  const auto& tv = ok->environments[1];
+  EXPECT_EQ(tv.product().name, "torchvision");
+  EXPECT_EQ(tv.pytorch_env, dir / "pt");  // its torch's choices come from the PyTorch checkout
+  EXPECT_EQ(tv.matrix.cells().front().package().rfind("torchvision-", 0), 0u);
+  EXPECT_EQ(ok->environments[0].matrix.cells().front().package().rfind("pytorch-", 0), 0u);
+  EXPECT_EQ(ok->environments[0].templates.origin, "built-in pytorch templates");
+}
+
+// A third product is a templates directory and a few lines of configuration.
+TEST(LoadSetup, AThirdProductIsTemplatesAndConfiguration) {
+  testing::ScratchDir dir;
+  for (const char* f : {"gpu.nix.in", "cpu.nix.in"}) {
+    testing::write_text(dir / "torchaudio" / f,
+                        "# TorchAudio {PYTHON} {CPU_ISA}\n{ pkgs ? import <nixpkgs> { } }: { }\n");
+  }
+  testing::write_text(dir / "tvd.json", R"({
+    "products": [{"name": "torchaudio", "display": "TorchAudio", "templates": "torchaudio",
+                  "depends_on": "pytorch"}],
+    "environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "pt"},
+      {"name": "torchaudio", "product": "torchaudio", "flox_env": "ta", "torch_from": "pytorch"}]})");
+  auto s = load_setup(dir / "tvd.json");
+  ASSERT_TRUE(s) << s.error().message;
+  const auto& ta = s->environments[1];
+  EXPECT_EQ(ta.product().prefix, "torchaudio-");
+  EXPECT_EQ(ta.product().display, "TorchAudio");
+  EXPECT_EQ(ta.product().depends_on, "pytorch");
+  EXPECT_EQ(ta.templates.origin, (dir / "torchaudio").string());
+  auto sel = resolve_specs(s->matrices(), {"torchaudio/cpu-avx2"}, false).value();
+  ASSERT_EQ(sel.size(), 1u);
+  EXPECT_EQ(sel[0].variant.package(), "torchaudio-python313-cpu-avx2");
+  auto text = render_recipe(ta.templates, sel[0].variant, {});
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, "# TorchAudio python313 avx2\n{ pkgs ? import <nixpkgs> { } }: { }\n");
 }
 
 }  // namespace

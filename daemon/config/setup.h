@@ -1,8 +1,11 @@
-// The configured world every command starts from: the config, the matrix it names (built-in or
-// a file) with its axes applied, and the templates.
+// The configured world every command starts from: the config, and each environment it serves
+// with its own matrix (built-in or a file, with its pin and axes applied) and its product's
+// templates.
 #pragma once
 
 #include <optional>
+#include <string_view>
+#include <vector>
 
 #include "daemon/config/config.h"
 #include "daemon/matrix/matrix.h"
@@ -11,16 +14,43 @@
 
 namespace tvd {
 
-struct Setup {
-  Config config;
+// One environment as tvd serves it: its checkout and product (its matrix holds both), its cells,
+// its product's templates, and where its torch comes from.
+struct EnvironmentSetup {
   Matrix matrix;
   TemplateSet templates;
   std::string matrix_origin;  // "built-in" or the file
+  std::string org;            // the FloxHub organisation it publishes to
+  // Where its recipes' torch choices (GPU target, nixpkgs) are read: the paired PyTorch
+  // environment's checkout, the shorthand's pytorch_env, or nothing (PyTorch's own environment).
+  std::filesystem::path pytorch_env;
+  std::string torch_from;  // the paired PyTorch environment's name; empty: not paired
+  // That environment, in the same Setup (whose environments never move once loaded).
+  const EnvironmentSetup* torch = nullptr;
+
+  const Environment& environment() const { return matrix.environment(); }
+  const std::string& name() const { return matrix.environment().name; }
+  const Product& product() const { return matrix.product(); }
 };
 
-// Where the setup's recipes are: its environment's checkout, and the sibling build-pytorch.
-inline RecipeEnv recipe_env(const Setup& s) {
-  return {s.matrix.environment().checkout, s.config.pytorch_env};
+struct Setup {
+  Config config;
+  std::vector<EnvironmentSetup> environments;  // the config's, in its order; never empty
+
+  const EnvironmentSetup* find(std::string_view name) const;
+  // Each environment's matrix, in order: what specs are resolved against.
+  std::vector<const Matrix*> matrices() const;
+};
+
+// Where an environment's recipes are: its checkout, the checkout its torch choices come from,
+// and, paired, the environment whose recipes are its torch (copied under .flox/<product>/).
+inline RecipeEnv recipe_env(const EnvironmentSetup& e) {
+  RecipeEnv out{e.environment().checkout, e.pytorch_env};
+  if (e.torch) {
+    out.torch = TorchSource{e.torch->name(), e.torch->environment().checkout, &e.torch->templates,
+                            &e.torch->matrix, e.torch->product().name};
+  }
+  return out;
 }
 
 Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path);

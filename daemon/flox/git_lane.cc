@@ -183,7 +183,9 @@ asio::awaitable<Stop> GitLane::Flows::ignore_results(GitLane& lane) {
     co_return refused("git add .gitignore failed: " + flox::telling_line(a.tail), false,
                       flox::Failure::kUnknown);
   }
-  auto c = co_await commit_ours(lane, "Ignore flox build results (result-*)", ".gitignore");
+  std::vector<std::string> ignore_file;  // not a braced list: GCC 12's coroutine frames
+  ignore_file.emplace_back(".gitignore");
+  auto c = co_await commit_ours(lane, "Ignore flox build results (result-*)", ignore_file);
   if (!c.succeeded()) {
     // Left as it was: unstaged, and the file without tvd's line, so that nobody's next commit
     // takes it along.
@@ -246,12 +248,34 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
                         flox::Failure::kUnknown);
     }
   }
+  // Its companions (tvd's copy of a paired torch recipe), in the same commit: written where they
+  // differ, staged, and committed when that changed anything.
+  std::vector<std::string> paths = {rel};
+  for (const auto& [file, text] : recipe.companions) {
+    const std::string crel = file.lexically_relative(lane.config_.env_dir).string();
+    auto now = read_file(file);
+    if (!now || *now != text) {
+      std::filesystem::create_directories(file.parent_path(), ec);
+      if (auto st = write_file_atomic(file, text, Overwrite::kYes); !st) {
+        co_return refused(st.error().message, false, flox::Failure::kUnknown);
+      }
+    }
+    auto a = co_await git(lane, "add", "--", crel);
+    if (!a.succeeded()) {
+      co_return refused("git add " + crel + " failed: " + flox::telling_line(a.tail), false,
+                        flox::Failure::kUnknown);
+    }
+    auto staged = co_await git(lane, "diff", "--cached", "--quiet", "--", crel);
+    if (!staged.succeeded()) need_commit = true;  // exit 1: it has staged changes
+    paths.push_back(crel);
+  }
   LaneOutcome done;
   done.ok = true;
   if (!need_commit) co_return done;
-  auto c = co_await commit_ours(lane, message, rel);
+  auto c = co_await commit_ours(lane, message, paths);
   if (!c.succeeded()) {
-    co_await git(lane, "reset", "-q", "--", rel);  // unstaged again: nobody's commit takes it
+    for (const auto& p : paths)  // unstaged again: nobody's commit takes them
+      co_await git(lane, "reset", "-q", "--", p);
     co_return refused("git commit failed: " + lane.git_failure(c), false, flox::Failure::kUnknown);
   }
   done.committed = true;
@@ -344,7 +368,9 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
       log::warning("recovery: git add " + rel + " failed: " + flox::telling_line(a.tail));
       co_return committed;
     }
-    auto c = co_await commit_ours(lane, "Add " + pkg + " (its commit was interrupted)", rel);
+    std::vector<std::string> recovered;
+    recovered.push_back(rel);
+    auto c = co_await commit_ours(lane, "Add " + pkg + " (its commit was interrupted)", recovered);
     if (!c.succeeded()) {
       log::warning("recovery: git commit failed: " + flox::telling_line(c.tail));
       co_return committed;

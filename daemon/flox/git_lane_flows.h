@@ -52,6 +52,14 @@ struct GitLane::Flows {
                                                  Args&&... args) {
     std::vector<std::string> argv;
     (argv.emplace_back(std::forward<Args>(args)), ...);
+    return git_argv_in(lane, std::move(dir), std::move(argv));
+  }
+  // git with an argument list made at run time, in the checkout.
+  static asio::awaitable<exec::RunResult> git_argv(GitLane& lane, std::vector<std::string> argv) {
+    return git_argv_in(lane, lane.config_.env_dir, std::move(argv));
+  }
+  static asio::awaitable<exec::RunResult> git_argv_in(GitLane& lane, std::filesystem::path dir,
+                                                      std::vector<std::string> argv) {
     return asio::async_initiate<const asio::use_awaitable_t<>&, void(exec::RunResult)>(
         [&lane, dir = std::move(dir), argv = std::move(argv)](auto handler) mutable {
           // The runner keeps a copyable function; the coroutine's handler can only be moved.
@@ -69,9 +77,9 @@ struct GitLane::Flows {
   static asio::awaitable<Stop> push(GitLane& lane);
   // Refuses, naming them, when a commit ahead of the upstream is not one tvd made.
   static asio::awaitable<Stop> unpushed_are_ours(GitLane& lane);
-  // git commit of `path` alone with `message`; the commit's id is remembered as tvd's.
+  // git commit of `paths` alone with `message`; the commit's id is remembered as tvd's.
   static asio::awaitable<exec::RunResult> commit_ours(GitLane& lane, std::string message,
-                                                      std::string path);
+                                                      std::vector<std::string> paths);
   // "result-*" in the environment's .gitignore, committed alone, unless it is there already.
   static asio::awaitable<Stop> ignore_results(GitLane& lane);
   static asio::awaitable<LaneOutcome> commit(GitLane& lane, RecipeFile recipe, std::string message);

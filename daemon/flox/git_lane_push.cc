@@ -96,12 +96,20 @@ std::string committed_id(const std::string& output) {
 }  // namespace
 
 asio::awaitable<exec::RunResult> GitLane::Flows::commit_ours(GitLane& lane, std::string message,
-                                                             std::string path) {
+                                                             std::vector<std::string> paths) {
   // Marked before it is made: a crash between the commit and the record of its id leaves the
   // commit's trailer naming a mark tvd wrote down first (unpushed_are_ours()).
   const std::string mark = lane.remember_pending();
-  auto c = co_await git(lane, "-c", "core.abbrev=40", "commit", "-m", message, "-m",
-                        std::string(kCommitTrailer) + ": " + mark, "--", path);
+  std::vector<std::string> args = {"-c",
+                                   "core.abbrev=40",
+                                   "commit",
+                                   "-m",
+                                   message,
+                                   "-m",
+                                   std::string(kCommitTrailer) + ": " + mark,
+                                   "--"};
+  args.insert(args.end(), paths.begin(), paths.end());
+  auto c = co_await git_argv(lane, std::move(args));
   if (!c.succeeded()) co_return c;
   std::string id = committed_id(c.tail);
   if (id.empty()) {

@@ -37,7 +37,7 @@ class GitLaneTest : public ::testing::Test {
   fs::path plan = dir / "plan";
   fs::path worktrees = dir / "state" / "publish";
   Matrix matrix = std::move(Matrix::embedded().value());
-  TemplateSet templates = std::move(TemplateSet::embedded().value());
+  TemplateSet templates = std::move(TemplateSet::embedded("torchvision").value());
   std::unique_ptr<GitLane> lane;
   const std::string sm89 = "torchvision-python313-cuda12_8-sm89-avx2";
   const std::string sm90 = "torchvision-python313-cuda12_8-sm90-avx2";

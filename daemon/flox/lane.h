@@ -32,6 +32,9 @@ struct RecipeFile {
   std::filesystem::path file;
   std::string text;
   bool ours_on_disk = true;
+  // Files tvd writes and commits with the recipe, in the same commit (a paired recipe's copy of
+  // its torch's recipe): tvd's own, written where they differ.
+  std::vector<std::pair<std::filesystem::path, std::string>> companions = {};
 };
 
 // What `flox publish` is told; a reloaded config changes it for publishes that start later.

@@ -9,6 +9,20 @@
 
 namespace tvd {
 
+const std::vector<Product>& builtin_products() {
+  static const std::vector<Product> kBuiltIn = {
+      {"pytorch", "pytorch-", "PyTorch", ""},
+      {"torchvision", "torchvision-", "TorchVision", "pytorch"},
+  };
+  return kBuiltIn;
+}
+
+const Product* find_builtin_product(std::string_view name) {
+  for (const auto& p : builtin_products())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
 std::string CudaVersion::token() const {
   return std::to_string(major) + "_" + std::to_string(minor);
 }
@@ -275,6 +289,17 @@ std::vector<std::string> Matrix::exclusions(const Variant& v) const {
     }
   }
   return out;
+}
+
+std::optional<Variant> Matrix::counterpart(const Variant& v) const {
+  const PythonVersion* py = find_python(v.python->name);
+  const CpuIsa* isa = find_isa(v.isa->token);
+  if (!py || !isa) return std::nullopt;
+  if (!v.is_gpu()) return variant(py, nullptr, nullptr, isa);
+  const CudaVersion* cuda = find_cuda(v.cuda->version);
+  const GpuArch* gpu = find_gpu_arch(v.gpu->name);
+  if (!cuda || !gpu) return std::nullopt;
+  return variant(py, cuda, gpu, isa);
 }
 
 }  // namespace tvd

@@ -107,13 +107,20 @@ struct Axes {
 };
 
 // What a recipe builds: its package names start with `prefix`, and people call it `display`.
-// Today every matrix builds TorchVision; PyTorch (build-pytorch) would be a second product with
-// its own templates.
+// A product has templates of its own (the recipe module finds them by `name`), and may take its
+// torch from another product's recipe of the same cell (`depends_on`), as TorchVision does from
+// PyTorch's when its environment is paired with a PyTorch one.
 struct Product {
-  std::string name;     // torchvision
-  std::string prefix;   // torchvision-
-  std::string display;  // TorchVision
+  std::string name;          // torchvision
+  std::string prefix;        // torchvision-
+  std::string display;       // TorchVision
+  std::string depends_on{};  // "pytorch"; empty: none
 };
+
+// The products tvd knows without configuration: pytorch (build-pytorch's recipes) and
+// torchvision (build-torchvision's), which depends on pytorch.
+const std::vector<Product>& builtin_products();
+const Product* find_builtin_product(std::string_view name);
 
 // Where a product's variants are built: one git checkout (one branch) with `.flox/`, with its
 // matrix. A variant is (environment, package). Today a host serves the one its config names.
@@ -179,8 +186,9 @@ class Matrix {
     return Variant{py,         cuda, gpu, isa, nixpkgs_, &products_.front(), &environments_.front(),
                    pins_.get()};
   }
-  // What this matrix's recipes build.
+  // What this matrix's recipes build (torchvision unless set).
   const Product& product() const { return products_.front(); }
+  void set_product(Product p) { products_.front() = std::move(p); }
   // Where they are built (a config's flox_env).
   const Environment& environment() const { return environments_.front(); }
   void set_environment(Environment e) { environments_.front() = std::move(e); }
@@ -192,6 +200,10 @@ class Matrix {
 
   // Replaces the axes (a config's override); every name must be in the tables.
   Status set_axes(Axes axes);
+
+  // The cell of this matrix with v's Python, CUDA, GPU architecture and ISA (v may be another
+  // matrix's); nullopt when a table lacks one of them.
+  std::optional<Variant> counterpart(const Variant& v) const;
 
   // Every cell of the configured matrix, GPU cells first (Python, CUDA, arch, ISA in table
   // order), then CPU-only cells.
@@ -214,8 +226,8 @@ class Matrix {
   // On the heap, so that variants' `pins` stay valid when the matrix moves.
   std::unique_ptr<std::vector<NixpkgsPin>> pins_ = std::make_unique<std::vector<NixpkgsPin>>();
   const NixpkgsPin* nixpkgs_ = nullptr;
-  // One today; on the heap, so that variants keep pointing at it when the Matrix moves.
-  std::vector<Product> products_{{"torchvision", "torchvision-", "TorchVision"}};
+  // One; on the heap, so that variants keep pointing at it when the Matrix moves.
+  std::vector<Product> products_{*find_builtin_product("torchvision")};
   std::vector<Environment> environments_{Environment{}};  // likewise
 };
 

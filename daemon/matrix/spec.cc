@@ -198,4 +198,71 @@ Result<std::vector<Selection>> resolve_specs(const Matrix& matrix,
   return out;
 }
 
+Result<std::vector<Selection>> resolve_specs(const std::vector<const Matrix*>& environments,
+                                             const std::vector<std::string>& specs, bool force) {
+  if (environments.size() == 1) return resolve_specs(*environments.front(), specs, force);
+  if (specs.empty()) {
+    return fail(ErrorKind::kBadInput, "no variant named",
+                "name one or more specs (sm89-avx2, pytorch/cpu-avx2, 'torchvision/sm90-*') or "
+                "use --all");
+  }
+  std::vector<Selection> out;
+  std::set<VariantKey> seen;
+  std::vector<std::string> problems;
+  std::string hint;
+  auto take = [&](std::vector<Selection> found) {
+    for (auto& s : found)
+      if (seen.insert(s.variant.key()).second) out.push_back(std::move(s));
+  };
+  for (const auto& spec : specs) {
+    if (const auto slash = spec.find('/'); slash != std::string::npos) {
+      const std::string env = spec.substr(0, slash);
+      const Matrix* m = nullptr;
+      std::string known;
+      for (const Matrix* candidate : environments) {
+        if (candidate->environment().name == env) m = candidate;
+        known += (known.empty() ? "" : ", ") + candidate->environment().name;
+      }
+      if (!m) {
+        problems.push_back("'" + spec + "': no environment '" + env + "' (known: " + known + ")");
+        continue;
+      }
+      auto found = resolve_specs(*m, {spec.substr(slash + 1)}, force);
+      if (!found) {
+        problems.push_back(env + ": " + found.error().message);
+        hint = found.error().hint;
+        continue;
+      }
+      take(std::move(*found));
+      continue;
+    }
+    // In every environment where it names a cell.
+    std::vector<std::string> why;
+    bool any = false;
+    for (const Matrix* m : environments) {
+      auto found = resolve_specs(*m, {spec}, force);
+      if (found) {
+        any = true;
+        take(std::move(*found));
+      } else {
+        why.push_back(m->environment().name + ": " + found.error().message);
+        hint = found.error().hint;
+      }
+    }
+    if (!any) {
+      for (auto& w : why)
+        problems.push_back(std::move(w));
+    }
+  }
+  if (!problems.empty()) {
+    std::string msg = problems.front();
+    for (size_t i = 1; i < problems.size(); ++i)
+      msg += "\n" + problems[i];
+    return fail(
+        ErrorKind::kBadInput, msg,
+        hint.empty() ? "ENV/SPEC names a cell of one environment; 'tvd matrix' lists them" : hint);
+  }
+  return out;
+}
+
 }  // namespace tvd

@@ -23,7 +23,12 @@ let
   fetchTarball = a:
     let c = commitOf (urlOf a);
     in if c != null && local ? ${c} then /. + local.${c} else builtins.fetchTarball a;
-  scope = { builtins = builtins // { inherit fetchTarball; }; inherit fetchTarball; };
+  # What the recipe imports (a paired torch recipe) is read in the same scope.
+  scope = {
+    builtins = builtins // { inherit fetchTarball; import = scopedImport scope; };
+    inherit fetchTarball;
+    import = scopedImport scope;
+  };
   file = /. + recipe;
   f = if local == { } then import file else scopedImport scope file;
   pkgs = import <nixpkgs> { inherit system; config.allowUnfree = true; };

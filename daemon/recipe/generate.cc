@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "daemon/base/file.h"
+#include "daemon/base/hash.h"
 #include "daemon/exec/host.h"
 
 namespace tvd {
@@ -43,6 +44,36 @@ std::string_view to_string(Outcome o) {
   return "?";
 }
 
+namespace {
+
+// The copy a paired recipe imports: the torch environment's recipe of the same cell, as its file
+// is (a hand-written one too: that is what it builds), or as its templates make it when it has
+// none yet (what its job will write).
+Result<Companion> paired_torch(const TorchSource& torch, const std::filesystem::path& flox_env,
+                               const Variant& v) {
+  auto cell = torch.matrix ? torch.matrix->counterpart(v) : std::nullopt;
+  if (!cell || !torch.templates) {
+    return fail(ErrorKind::kBadInput,
+                v.key().text() + ": the environment '" + torch.environment +
+                    "', whose recipes give it its torch, has no such cell",
+                "give '" + torch.environment + "' the same Python, CUDA, GPU and ISA axes");
+  }
+  const std::string name = cell->package() + ".nix";
+  Companion out{flox_env / ".flox" / torch.dir / name, {}};
+  if (auto text = read_file(torch.checkout / ".flox" / "pkgs" / name)) {
+    out.text = std::move(*text);
+    return out;
+  } else if (text.error().kind != ErrorKind::kNotFound) {
+    return tl::unexpected(text.error());
+  }
+  auto text = render_recipe(*torch.templates, *cell, PytorchRecipes::scan({}).choose(*cell));
+  if (!text) return tl::unexpected(text.error());
+  out.text = std::move(*text);
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
                                                   const RecipeEnv& env,
                                                   const std::vector<Selection>& selections) {
@@ -63,6 +94,15 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
     r.exclusions = sel.exclusions;
     r.chosen = sel.chosen;
     r.choices = pytorch.choose(sel.variant);
+    if (env.torch) {
+      auto torch = paired_torch(*env.torch, env.flox_env, sel.variant);
+      if (!torch) return tl::unexpected(torch.error());
+      r.choices.torch_recipe = "../" + env.torch->dir + "/" + torch->file.filename().string();
+      r.choices.torch_note = "tvd's copy of " + env.torch->environment + "'s " +
+                             torch->file.filename().string() + " (text " +
+                             stable_hash(torch->text) + ")";
+      r.companions.push_back(std::move(*torch));
+    }
     auto text = render_recipe(templates, sel.variant, r.choices);
     if (!text) return tl::unexpected(text.error());
     r.text = std::move(*text);
@@ -151,6 +191,19 @@ Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
   }
   if (!done.empty()) {
     if (auto st = sync_directory(dir); !st) return tl::unexpected(st.error());
+  }
+  for (const auto& r : *reports) {
+    const bool kept = r.outcome == Outcome::kWritten || r.outcome == Outcome::kOverwritten ||
+                      r.outcome == Outcome::kUnchanged;
+    if (!kept) continue;
+    for (const auto& c : r.companions) {
+      auto now = read_file(c.file);
+      if (now && *now == c.text) continue;
+      std::filesystem::create_directories(c.file.parent_path(), ec);
+      if (auto st = write_file_atomic(c.file, c.text, Overwrite::kYes); !st) {
+        return tl::unexpected(st.error());
+      }
+    }
   }
   return reports;
 }

@@ -32,6 +32,12 @@ enum class Outcome {
 };
 std::string_view to_string(Outcome o);
 
+// A file tvd writes and commits with a recipe: the copy of the paired torch recipe it imports.
+struct Companion {
+  std::filesystem::path file;  // in the recipe's checkout
+  std::string text;
+};
+
 struct RecipeReport {
   Variant variant;
   std::filesystem::path file;
@@ -43,13 +49,26 @@ struct RecipeReport {
   std::string warning;            // e.g. the file's GPU target disagrees with its PyTorch recipe's
   std::vector<Finding> findings;  // of the file's text (check.h), when it exists
   Outcome outcome = Outcome::kNone;
-  std::string text;      // what the templates give now
-  std::string previous;  // the file's text when it differs
+  std::string text;                   // what the templates give now
+  std::string previous;               // the file's text when it differs
+  std::vector<Companion> companions;  // written and committed with the recipe (paired)
+};
+
+// A paired environment's torch: the environment whose recipe of the same cell is this one's
+// torch (its checkout, templates and matrix), and the directory under this checkout's .flox/
+// where tvd keeps its copies of those recipes (the product's name: .flox/pytorch/).
+struct TorchSource {
+  std::string environment;
+  std::filesystem::path checkout;
+  const TemplateSet* templates = nullptr;
+  const Matrix* matrix = nullptr;
+  std::string dir;
 };
 
 struct RecipeEnv {
   std::filesystem::path flox_env;     // holds .flox/pkgs
-  std::filesystem::path pytorch_env;  // the sibling build-pytorch checkout
+  std::filesystem::path pytorch_env;  // the checkout of the PyTorch recipes its choices follow
+  std::optional<TorchSource> torch = std::nullopt;  // paired: where its torch's recipe is
   std::filesystem::path pkgs_dir() const { return flox_env / ".flox" / "pkgs"; }
 };
 
@@ -64,7 +83,9 @@ struct GenerateOptions {
 };
 
 // inspect_recipes, then writes. Everything is rendered before the first write, and a failed
-// write removes what this call had written, so an error leaves the directory as it was.
+// write removes what this call had written, so an error leaves the directory as it was. The
+// companions of every chosen recipe that is written or current are written where they differ
+// (they are tvd's own files).
 Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
                                                    const RecipeEnv& env,
                                                    const std::vector<Selection>& selections,

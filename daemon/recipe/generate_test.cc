@@ -17,7 +17,7 @@ using testing::write_text;
 class Generate : public ::testing::Test {
  protected:
   Matrix m = std::move(Matrix::embedded().value());
-  TemplateSet t = std::move(TemplateSet::embedded().value());
+  TemplateSet t = std::move(TemplateSet::embedded("torchvision").value());
   ScratchDir root;
   RecipeEnv env{root / "build-torchvision", root / "build-pytorch"};
 

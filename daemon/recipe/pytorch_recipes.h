@@ -47,6 +47,10 @@ struct RecipeChoices {
   // What is wrong in the sibling PyTorch recipe (it passes "sm_89", its CUDA is another one): a
   // sentence each, with the fix. Such a value is never taken.
   std::vector<std::string> pytorch_problems;
+  // Paired: the PyTorch recipe this one imports for its torch, as a path from .flox/pkgs/
+  // ("../pytorch/pytorch-python313-cpu-avx2.nix"), and a line saying whence and which text.
+  std::string torch_recipe;
+  std::string torch_note;
 };
 
 class PytorchRecipes {

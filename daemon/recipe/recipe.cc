@@ -19,6 +19,7 @@ const std::set<std::string, std::less<>>& known_placeholders() {
       "CHOOSE_THIS_IF", "GPU_TARGET",        "GPU_TARGET_SOURCE",
       "CUDA_PACKAGES",  "NIXPKGS_SOURCE",    "NIXPKGS_NOTE",
       "TORCH_EXPORTS",  "TORCH_CMAKE_FLAGS", "ALLOW_BROKEN",
+      "TORCH_RECIPE",   "TORCH_NOTE",
   };
   return kKnown;
 }
@@ -26,6 +27,8 @@ const std::set<std::string, std::less<>>& known_placeholders() {
 namespace {
 
 constexpr const char* kFiles[] = {"gpu.nix.in", "cpu.nix.in"};
+// A dependent product's templates when its torch comes from a paired environment's recipe.
+constexpr const char* kPairedFiles[] = {"gpu-paired.nix.in", "cpu-paired.nix.in"};
 
 // nixpkgs renamed pythonXPackages.pytorch to torch; the alias now throws "'pytorch' has been
 // renamed to/replaced by 'torch'" (pkgs/top-level/python-aliases.nix), so a template calling it
@@ -48,32 +51,49 @@ std::string removed_alias_problem(std::string_view name, std::string_view text) 
   return "";
 }
 
-Result<TemplateSet> assemble(std::string origin, const std::string_view (&texts)[2]) {
-  std::vector<Template> parsed;
+// The two templates, and the two paired ones when `paired` has them (empty texts: none).
+Result<TemplateSet> assemble(std::string origin, const std::string_view (&texts)[2],
+                             const std::string_view (&paired)[2]) {
+  std::vector<std::optional<Template>> parsed;
   std::string errors, hint;
-  for (size_t i = 0; i < 2; ++i) {
-    if (auto problem = removed_alias_problem(kFiles[i], texts[i]); !problem.empty()) {
+  const bool has_paired = !paired[0].empty() || !paired[1].empty();
+  for (size_t i = 0; i < (has_paired ? 4u : 2u); ++i) {
+    const char* name = i < 2 ? kFiles[i] : kPairedFiles[i - 2];
+    const std::string_view text = i < 2 ? texts[i] : paired[i - 2];
+    if (auto problem = removed_alias_problem(name, text); !problem.empty()) {
       errors += "\n" + problem;
       continue;
     }
-    auto t = Template::parse(kFiles[i], texts[i], known_placeholders());
+    auto t = Template::parse(name, text, known_placeholders());
     if (t) {
-      parsed.push_back(std::move(*t));
+      parsed.emplace_back(std::move(*t));
     } else {
       errors += "\n" + t.error().message;
       hint = t.error().hint;
     }
   }
   if (!errors.empty()) return fail(ErrorKind::kBadInput, origin + ":" + errors, hint);
-  return TemplateSet{std::move(parsed[0]), std::move(parsed[1]), std::move(origin)};
+  TemplateSet set{std::move(*parsed[0]), std::move(*parsed[1]), std::move(origin), {}, {}};
+  if (has_paired) {
+    set.gpu_paired = std::move(parsed[2]);
+    set.cpu_paired = std::move(parsed[3]);
+  }
+  return set;
 }
 
 }  // namespace
 
-Result<TemplateSet> TemplateSet::embedded() {
-  const std::string_view texts[2] = {embedded::template_text(kFiles[0]),
-                                     embedded::template_text(kFiles[1])};
-  return assemble("built-in templates", texts);
+Result<TemplateSet> TemplateSet::embedded(std::string_view product) {
+  const std::string_view texts[2] = {embedded::template_text(product, kFiles[0]),
+                                     embedded::template_text(product, kFiles[1])};
+  const std::string_view paired[2] = {embedded::template_text(product, kPairedFiles[0]),
+                                      embedded::template_text(product, kPairedFiles[1])};
+  if (texts[0].empty() || texts[1].empty()) {
+    return fail(ErrorKind::kBadInput,
+                "no built-in templates for the product '" + std::string(product) + "'",
+                "give the product a \"templates\" directory with gpu.nix.in and cpu.nix.in");
+  }
+  return assemble("built-in " + std::string(product) + " templates", texts, paired);
 }
 
 Result<TemplateSet> TemplateSet::load(const std::filesystem::path& dir) {
@@ -93,8 +113,21 @@ Result<TemplateSet> TemplateSet::load(const std::filesystem::path& dir) {
     }
     contents[i] = std::move(*text);
   }
+  // The paired templates are optional; one without the other is an error.
+  std::string paired_contents[2];
+  for (size_t i = 0; i < 2; ++i) {
+    if (auto text = read_file(dir / kPairedFiles[i])) paired_contents[i] = std::move(*text);
+  }
+  if (paired_contents[0].empty() != paired_contents[1].empty()) {
+    return fail(ErrorKind::kBadInput,
+                "templates: " + dir.string() + " has " +
+                    (paired_contents[0].empty() ? kPairedFiles[1] : kPairedFiles[0]) + " but not " +
+                    (paired_contents[0].empty() ? kPairedFiles[0] : kPairedFiles[1]),
+                "a product that takes its torch from a paired environment needs both");
+  }
   const std::string_view texts[2] = {contents[0], contents[1]};
-  return assemble(dir.string(), texts);
+  const std::string_view paired[2] = {paired_contents[0], paired_contents[1]};
+  return assemble(dir.string(), texts, paired);
 }
 
 std::string format_cpu_flags(const std::vector<std::string>& flags) {
@@ -191,12 +224,24 @@ Substitutions substitutions(const Variant& v, const RecipeChoices& c) {
     }
   }
   add_torch_tweaks(s, v);
+  s["TORCH_RECIPE"] = c.torch_recipe;
+  s["TORCH_NOTE"] = c.torch_note;
   return s;
 }
 
 Result<std::string> render_recipe(const TemplateSet& templates, const Variant& v,
                                   const RecipeChoices& choices) {
-  const Template& t = v.is_gpu() ? templates.gpu : templates.cpu;
+  const bool paired = !choices.torch_recipe.empty();
+  const std::optional<Template>& paired_template =
+      v.is_gpu() ? templates.gpu_paired : templates.cpu_paired;
+  if (paired && !paired_template) {
+    return fail(ErrorKind::kBadInput,
+                v.package() + ": its torch comes from a paired environment, but " +
+                    templates.origin + " has no " +
+                    (v.is_gpu() ? kPairedFiles[0] : kPairedFiles[1]),
+                "add the paired templates, or remove torch_from from the environment");
+  }
+  const Template& t = paired ? *paired_template : (v.is_gpu() ? templates.gpu : templates.cpu);
   auto text = t.render(substitutions(v, choices));
   if (!text) {
     Error e = text.error();

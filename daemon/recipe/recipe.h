@@ -23,8 +23,12 @@ struct TemplateSet {
   Template gpu;  // gpu.nix.in
   Template cpu;  // cpu.nix.in
   std::string origin;
+  // gpu-paired.nix.in and cpu-paired.nix.in: a dependent product's recipes when its torch is the
+  // paired environment's recipe (RecipeChoices::torch_recipe); none for other products.
+  std::optional<Template> gpu_paired, cpu_paired;
 
-  static Result<TemplateSet> embedded();
+  // A built-in product's (builtin_products()): its two templates compiled into tvd.
+  static Result<TemplateSet> embedded(std::string_view product);
   // The two files from a directory; a missing one is an error. A template that still calls
   // PyTorch `pytorch` (nixpkgs' removed alias) is refused with its line.
   static Result<TemplateSet> load(const std::filesystem::path& dir);

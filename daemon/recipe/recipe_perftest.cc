@@ -11,7 +11,7 @@ namespace {
 
 struct World {
   Matrix matrix = std::move(Matrix::embedded().value());
-  TemplateSet templates = std::move(TemplateSet::embedded().value());
+  TemplateSet templates = std::move(TemplateSet::embedded("torchvision").value());
   std::vector<Selection> all = resolve_specs(matrix, {"all"}, /*force=*/true).value();
 };
 

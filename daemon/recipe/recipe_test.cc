@@ -66,7 +66,7 @@ SeedTemplates seed_templates() {
 class Recipes : public ::testing::Test {
  protected:
   Matrix m = std::move(Matrix::embedded().value());
-  TemplateSet t = std::move(TemplateSet::embedded().value());
+  TemplateSet t = std::move(TemplateSet::embedded("torchvision").value());
   SeedTemplates seed = seed_templates();
 
   Variant variant(std::string_view arch, std::string_view isa, std::string_view cuda = "12.8") {
@@ -214,7 +214,7 @@ TEST_F(Recipes, TemplatesLoadFromADirectoryAndRefuseStrayPlaceholders) {
   testing::ScratchDir dir;
   for (const char* f : {"gpu.nix.in", "cpu.nix.in"}) {
     testing::write_text(dir / f, testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) /
-                                                    "config" / "templates" / f));
+                                                    "config" / "templates" / "torchvision" / f));
   }
   ASSERT_TRUE(TemplateSet::load(dir.path()));
   testing::write_text(dir / "cpu.nix.in", "{ {PYTHON_PACKAGES}, {GPU_ARCH_NUMBER} }:\n");
@@ -229,7 +229,7 @@ TEST_F(Recipes, TemplatesLoadFromADirectoryAndRefuseStrayPlaceholders) {
 // A template that still calls nixpkgs' removed alias would fail every recipe at evaluation.
 TEST_F(Recipes, ATemplateNamingPytorchIsRefusedAtLoad) {
   testing::ScratchDir dir;
-  const auto src = std::filesystem::path(TVD_SOURCE_DIR) / "config" / "templates";
+  const auto src = std::filesystem::path(TVD_SOURCE_DIR) / "config" / "templates" / "torchvision";
   testing::write_text(dir / "cpu.nix.in", testing::read_text(src / "cpu.nix.in"));
   std::string gpu = testing::read_text(src / "gpu.nix.in");
   auto pos = gpu.find("pythonPackages.torch.override");

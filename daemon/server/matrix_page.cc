@@ -19,7 +19,9 @@ using html::escape;
 using nlohmann::json;
 
 HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
-  const Matrix& m = service.setup().matrix;
+  // The first environment's grid (one grid per environment is to come with the views of
+  // several products).
+  const Matrix& m = service.setup().environments.front().matrix;
   auto last = service.last_jobs();
   if (!last) return internal(last.error());
   const int64_t now = now_s();

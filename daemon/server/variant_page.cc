@@ -46,12 +46,13 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
 
 HttpResponse variant_page(const HttpRequest& req, service::Service& service,
                           const std::string& package) {
-  const Matrix& m = service.setup().matrix;
   std::optional<Variant> cell;
   std::vector<std::string> names;
-  for (const auto& v : m.cells()) {
-    names.push_back(v.key().text());
-    if (names.back() == package) cell = v;
+  for (const auto& e : service.setup().environments) {
+    for (const auto& v : e.matrix.cells()) {
+      names.push_back(v.key().text());
+      if (names.back() == package) cell = v;
+    }
   }
   auto jobs = service.variant_jobs(VariantKey::from_text(package), 30);
   if (!jobs) return internal(jobs.error());
@@ -74,7 +75,8 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
     }
     out += "<tr><th>CPU</th><td>" + escape(cell->isa->name + " — " + cell->isa->description) +
            "</td></tr>";
-    auto ex = m.exclusions(*cell);
+    const EnvironmentSetup* e = service.setup().find(cell->environment->name);
+    auto ex = e ? e->matrix.exclusions(*cell) : std::vector<std::string>{};
     if (!ex.empty()) {
       out += "<tr><th>Excluded</th><td class=\"excluded\">" + escape(join(ex, " ")) + "</td></tr>";
     }

@@ -17,7 +17,10 @@ constexpr uint64_t kGiB = 1ull << 30;
 // What the lane needs of a recipe: its package, file and tvd's text, and whether the file on disk
 // is that text.
 flox::RecipeFile lane_file(const RecipeReport& r) {
-  return {r.variant.package(), r.file, r.text, r.state != FileState::kDiffers};
+  flox::RecipeFile f{r.variant.package(), r.file, r.text, r.state != FileState::kDiffers};
+  for (const auto& c : r.companions)
+    f.companions.emplace_back(c.file, c.text);
+  return f;
 }
 
 std::string describe(const Variant& v) {
@@ -28,10 +31,10 @@ std::string describe(const Variant& v) {
 
 }  // namespace
 
-Engine::Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Lanes lanes,
+Engine::Engine(EngineConfig config, RecipeSources sources, exec::Runner& runner, Lanes lanes,
                Clock& clock, Measure measure)
     : config_(std::move(config)),
-      templates_(templates),
+      sources_(std::move(sources)),
       runner_(runner),
       clock_(clock),
       measure_(std::move(measure)),
@@ -87,7 +90,15 @@ void Engine::unrecorded_start(Job& j) {
 }
 
 RecipeEnv Engine::recipe_env(const Variant& v) const {
-  return RecipeEnv{v.environment->checkout, config_.pytorch_env};
+  auto it = sources_.find(v.environment->name);
+  RecipeEnv out = it == sources_.end() ? RecipeEnv{} : it->second.env;
+  out.flox_env = v.environment->checkout;  // each variant in its own environment's checkout
+  return out;
+}
+
+const TemplateSet* Engine::templates_of(const Variant& v) const {
+  auto it = sources_.find(v.environment->name);
+  return it == sources_.end() ? nullptr : it->second.templates;
 }
 
 std::map<VariantKey, std::string> Engine::preflight_errors(
@@ -97,8 +108,10 @@ std::map<VariantKey, std::string> Engine::preflight_errors(
     if (sel.chosen) chosen[sel.variant.environment].push_back(sel);
   std::map<VariantKey, std::string> out;
   for (const auto& [environment, some] : chosen) {
-    auto reports = inspect_recipes(templates_, recipe_env(some.front().variant), some);
-    if (!reports) continue;  // the recipe step reports it
+    const TemplateSet* templates = templates_of(some.front().variant);
+    if (!templates) continue;  // the recipe step reports it
+    auto reports = inspect_recipes(*templates, recipe_env(some.front().variant), some);
+    if (!reports) continue;  // likewise
     for (const auto& r : *reports) {
       for (const auto& f : r.findings) {
         if (f.severity != Severity::kError) continue;
@@ -178,15 +191,22 @@ void Engine::recipe_due(JobId id) {
 
 void Engine::start_recipe(Job& j) {
   j.recipe_wait.clear();
-  auto report =
-      inspect_recipes(templates_, recipe_env(j.variant), {Selection{j.variant, {}, true}});
-  if (!report) {
-    attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false, report.error().message});
-    return;
-  }
   flox::Lane* lane = lane_of(j.variant);
   if (!lane) {
     attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false, no_lane(j.variant)});
+    return;
+  }
+  const TemplateSet* templates = templates_of(j.variant);
+  if (!templates) {
+    attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false,
+                      "no templates for the environment '" + j.variant.environment->name +
+                          "' (not in the config any more?)"});
+    return;
+  }
+  auto report =
+      inspect_recipes(*templates, recipe_env(j.variant), {Selection{j.variant, {}, true}});
+  if (!report) {
+    attempt_ended(j, {JobPhase::kRecipe, flox::Failure::kUnknown, false, report.error().message});
     return;
   }
   const JobId id = j.id;
@@ -358,10 +378,8 @@ void Engine::fail(Job& j, JobPhase phase, flox::Failure f, std::string reason) {
 }
 
 void Engine::reconfigure(const EngineConfig& c) {
-  auto pytorch_env = config_.pytorch_env;
   auto log_dir = config_.log_dir;
   config_ = c;
-  config_.pytorch_env = pytorch_env;
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
   estimator_.set_defaults(c.estimates);

@@ -112,10 +112,17 @@ struct Job {
   JobPhase told_phase = JobPhase::kRecipe;
 };
 
+// How one environment's recipes are made: its product's templates, and where they are and what
+// they read (recipe_env in setup.h). Each variant is built in its own environment's checkout
+// (Variant::environment).
+struct RecipeSource {
+  const TemplateSet* templates = nullptr;
+  RecipeEnv env;  // its checkout, its torch's choices and, paired, its torch's recipes
+};
+// By environment name.
+using RecipeSources = std::map<std::string, RecipeSource, std::less<>>;
+
 struct EngineConfig {
-  // The sibling build-pytorch checkout recipes read; each variant is built in its own
-  // environment's checkout (Variant::environment).
-  std::filesystem::path pytorch_env;
   // Per-attempt logs: <log_dir>/<variant>/<job>-<n>-<phase>.log (VariantKey::text()).
   std::filesystem::path log_dir;
   std::map<std::string, std::string> child_env;
@@ -173,8 +180,10 @@ class Engine {
 
   // `lanes` do the engine's git and flox publish, each in its environment; they outlive the
   // engine.
-  Engine(EngineConfig config, const TemplateSet& templates, exec::Runner& runner, Lanes lanes,
+  Engine(EngineConfig config, RecipeSources sources, exec::Runner& runner, Lanes lanes,
          Clock& clock, Measure measure);
+  // A reload's: the templates (and torch sources) of each environment from now on.
+  void set_recipe_sources(RecipeSources sources) { sources_ = std::move(sources); }
 
   std::vector<Enqueued> enqueue(const std::vector<Selection>& selections, const EnqueueOptions& o);
   Status cancel(JobId id);
@@ -207,7 +216,7 @@ class Engine {
 
   // After a reload: each job's variant is taken from `m` (by its key), so that the old
   // matrix can go. False if some job's variant is not in `m` (it still points into the old one).
-  bool rebind(const Matrix& m);
+  bool rebind(const std::vector<const Matrix*>& environments);
 
   // `generate` through the daemon: each missing recipe is written and committed in the git lane,
   // as before a build. Failures go to `on_error`.
@@ -270,7 +279,9 @@ class Engine {
   void schedule_recheck();
 
   EngineConfig config_;
-  const TemplateSet& templates_;
+  RecipeSources sources_;
+  // The templates of v's environment; null when it has none (a job of it fails).
+  const TemplateSet* templates_of(const Variant& v) const;
   exec::Runner& runner_;
   Clock& clock_;
   Measure measure_;

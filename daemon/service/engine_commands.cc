@@ -207,10 +207,17 @@ void Engine::restore(std::vector<Job> jobs) {
   pump();
 }
 
-bool Engine::rebind(const Matrix& m) {
+bool Engine::rebind(const std::vector<const Matrix*>& environments) {
   bool all = true;
   for (auto& [id, j] : jobs_) {
-    auto sel = resolve_specs(m, {j.package}, /*force=*/true);
+    const Matrix* m = nullptr;
+    for (const Matrix* candidate : environments)
+      if (candidate->environment().name == j.key().environment) m = candidate;
+    if (!m) {
+      all = false;
+      continue;
+    }
+    auto sel = resolve_specs(*m, {j.package}, /*force=*/true);
     if (sel && sel->size() == 1 && sel->front().variant.key() == j.key()) {
       j.variant = sel->front().variant;
     } else {

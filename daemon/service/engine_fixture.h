@@ -31,7 +31,7 @@ class EngineTest : public ::testing::Test {
   fs::path upstream = dir / "upstream.git";
   fs::path plan = dir / "plan";
   Matrix matrix = std::move(Matrix::embedded().value());
-  TemplateSet templates = std::move(TemplateSet::embedded().value());
+  TemplateSet templates = std::move(TemplateSet::embedded("torchvision").value());
   std::unique_ptr<flox::GitLane> lane;
   std::unique_ptr<Engine> engine;
   std::vector<std::pair<JobId, JobState>> history;
@@ -52,7 +52,6 @@ class EngineTest : public ::testing::Test {
 
   EngineConfig config() {
     EngineConfig c;
-    c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
     c.publishing.flox = testing::fake_flox().string();
     c.child_env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
@@ -74,7 +73,9 @@ class EngineTest : public ::testing::Test {
     engine.reset();
     lane = std::make_unique<flox::GitLane>(io, *runner, lane_config(c, matrix.environment()));
     engine = std::make_unique<Engine>(
-        std::move(c), templates, *runner, Lanes{{"default", lane.get()}}, *clock, [] {
+        std::move(c),
+        RecipeSources{{"default", {&templates, RecipeEnv{env_dir, dir / "build-pytorch"}}}},
+        *runner, Lanes{{"default", lane.get()}}, *clock, [] {
           return sched::Measurements{
               .memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
         });

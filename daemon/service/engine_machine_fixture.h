@@ -54,7 +54,7 @@ class EngineMachine : public ::testing::Test {
   testing::FakeRunner runner{clock};
   testing::FakeLane lane{clock, runner};
   Matrix matrix = std::move(Matrix::embedded().value());
-  TemplateSet templates = std::move(TemplateSet::embedded().value());
+  TemplateSet templates = std::move(TemplateSet::embedded("torchvision").value());
   std::unique_ptr<Engine> engine;
   std::map<JobId, std::vector<JobState>> states;  // every state each job went through
   std::map<JobId, std::vector<JobEvent>> events;  // every event of each job, as recorded
@@ -68,7 +68,6 @@ class EngineMachine : public ::testing::Test {
 
   EngineConfig config() {
     EngineConfig c;
-    c.pytorch_env = dir / "build-pytorch";
     c.log_dir = dir / "state" / "logs";
     c.publishing.flox = "flox";
     c.publish = true;
@@ -83,10 +82,13 @@ class EngineMachine : public ::testing::Test {
   // `lanes`: each environment's; the default environment's `lane` when not given.
   void make(EngineConfig c, Lanes lanes = {}) {
     if (lanes.empty()) lanes = {{"default", &lane}};
-    for (auto& [name, l] : lanes)
+    RecipeSources sources;
+    for (auto& [name, l] : lanes) {
       l->set_publishing(c.publishing);
-    engine = std::make_unique<Engine>(std::move(c), templates, runner, std::move(lanes), clock,
-                                      [] { return sched::Measurements{}; });
+      sources[name] = {&templates, RecipeEnv{env_dir, dir / "build-pytorch"}};
+    }
+    engine = std::make_unique<Engine>(std::move(c), std::move(sources), runner, std::move(lanes),
+                                      clock, [] { return sched::Measurements{}; });
     engine->on_change([this](const Job& j, const std::optional<JobEvent>& e) {
       // The store (here: states, events and latest) cannot be written: it does not change.
       if (!store_takes || (refuses && refuses(j))) return false;

@@ -34,7 +34,6 @@ sched::Measurements measure_host(const Config& c) {
 
 EngineConfig engine_config(const Config& c, char** environ_vars) {
   EngineConfig e;
-  e.pytorch_env = c.pytorch_env;
   e.log_dir = c.state_dir / "logs";
   e.child_env = exec::child_environment(environ_vars);
   // flox's config: any option as FLOX_<NAME> (flox-config.md); a build farm's children report

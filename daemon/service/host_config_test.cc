@@ -50,7 +50,6 @@ TEST(HostConfig, TheEngineGetsTheConfigAndAFilteredEnvironment) {
                         "t", "/")
                .value();
   auto e = engine_config(c, environ);
-  EXPECT_EQ(e.pytorch_env, "/srv/pt");
   EXPECT_EQ(e.log_dir, "/var/lib/tvd/logs");
   EXPECT_EQ(e.build_timeout, std::chrono::hours(3));
   EXPECT_EQ(e.max_tries, 4);

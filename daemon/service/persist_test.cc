@@ -10,7 +10,7 @@ namespace {
 
 TEST(Persist, VariantRowsCarryTheMatrixAndRecipeProvenance) {
   auto matrix = Matrix::embedded().value();
-  auto templates = TemplateSet::embedded().value();
+  auto templates = TemplateSet::embedded("torchvision").value();
   testing::ScratchDir dir;
   RecipeEnv env{dir / "env", dir / "pytorch"};
   testing::make_flox_env(env.flox_env);

@@ -241,20 +241,25 @@ void Service::output_written(exec::RunId run) {
 }
 
 proto::MatrixView Service::matrix() {
-  std::vector<Selection> cells;
-  for (const auto& v : setup_.matrix.cells()) {
-    auto ex = setup_.matrix.exclusions(v);
-    cells.push_back({v, ex, ex.empty()});
-  }
-  const RecipeEnv env = recipe_env(setup_);
   proto::MatrixView out;
-  if (auto reports = inspect_recipes(setup_.templates, env, cells)) {
-    proto::MatrixView::Summary sum;
+  proto::MatrixView::Summary sum;
+  bool any = false;
+  for (const auto& e : setup_.environments) {
+    std::vector<Selection> cells;
+    for (const auto& v : e.matrix.cells()) {
+      auto ex = e.matrix.exclusions(v);
+      cells.push_back({v, ex, ex.empty()});
+    }
+    auto reports = inspect_recipes(e.templates, recipe_env(e), cells);
+    if (!reports) continue;
+    any = true;
     for (const auto& r : *reports) {
       out.cells.push_back(recipe_view(r));
       sum.buildable += r.exclusions.empty();
+      ++sum.cells;
     }
-    sum.cells = static_cast<int64_t>(reports->size());
+  }
+  if (any) {
     sum.excluded = sum.cells - sum.buildable;
     out.summary = sum;
   }

@@ -53,25 +53,40 @@ store::Store::LearnedRow learned_row(const VariantKey& variant,
   return {variant, std::string(sched::kBuildKinds.name(l.kind)), l.peak, l.duration, l.spread};
 }
 
+// Every environment's cells as the store keeps them.
+std::vector<store::VariantRow> all_variant_rows(const Setup& setup) {
+  std::vector<store::VariantRow> out;
+  for (const auto& e : setup.environments) {
+    for (auto& row : variant_rows(e.matrix, e.templates, recipe_env(e)))
+      out.push_back(std::move(row));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char** environ_vars) {
   TRY_ASSIGN(auto store, store::Store::open(setup.config.state_dir / "tvd.db"));
   auto now = std::chrono::system_clock::now();
-  const RecipeEnv env = recipe_env(setup);
-  TRY(store.sync_variants(variant_rows(setup.matrix, setup.templates, env), unix_seconds(now)));
+  TRY(store.sync_variants(all_variant_rows(setup), unix_seconds(now)));
   std::unique_ptr<Service> s(new Service(std::move(setup), std::move(store)));
-  s->stored_are(s->setup_.matrix);
+  s->stored_are(s->setup_);
   s->environ_ = environ_vars;
   s->runner_ = std::move(parts.runner);
   s->clock_ = std::move(parts.clock);
   const Config& c = s->setup_.config;
   auto config = engine_config(c, environ_vars);
-  const Environment& environment = s->setup_.matrix.environment();
-  s->lanes_.push_back(parts.make_lane(*s->runner_, config, environment));
-  s->engine_ = std::make_unique<Engine>(std::move(config), s->setup_.templates, *s->runner_,
-                                        Lanes{{environment.name, s->lanes_.back().get()}},
-                                        *s->clock_, [cfg = c] { return measure_host(cfg); });
+  // A git lane per environment, each publishing to its environment's organisation.
+  Lanes lanes;
+  for (const auto& e : s->setup_.environments) {
+    EngineConfig mine = config;
+    mine.publishing.org = e.org;
+    s->lanes_.push_back(parts.make_lane(*s->runner_, mine, e.environment()));
+    lanes.emplace(e.name(), s->lanes_.back().get());
+  }
+  s->engine_ = std::make_unique<Engine>(std::move(config), s->recipe_sources(), *s->runner_,
+                                        std::move(lanes), *s->clock_,
+                                        [cfg = c] { return measure_host(cfg); });
   s->recorder_ = std::make_unique<Recorder>(s->store_, *s->clock_);
   s->engine_->on_change([svc = s.get()](const Job& j, const std::optional<JobEvent>& e) {
     const bool recorded = svc->persist(j, e);
@@ -81,7 +96,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   s->runner_->set_output_observer([svc = s.get()](exec::RunId run) { svc->output_written(run); });
   // What each variant already published in this org, so that an unchanged output is not
   // published again (flox's own check is keyed on HEAD, which tvd's commits move).
-  TRY_ASSIGN(auto published, s->store_.published_outputs(c.publish.org));
+  TRY_ASSIGN(auto published, s->published_outputs());
   s->engine_->set_published(std::move(published));
   // Permanent failures stay "still failing" for batches across restarts.
   TRY_ASSIGN(auto failing, s->store_.still_failing());
@@ -106,7 +121,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   std::vector<Job> restored;
   for (const auto& row : active) {
     TRY_ASSIGN(auto attempts, s->store_.attempts(row.id));
-    auto job = from_rows(row, attempts, s->setup_.matrix);
+    auto job = from_rows(row, attempts, s->matrix_for(row.environment));
     if (!job) {
       auto failed = row;
       failed.state = JobState::kFailed;
@@ -131,13 +146,15 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   // Finish recipe transactions the crash cut short before anything else uses the git lane: a
   // staged or untracked recipe of tvd's own would block every publish.
   {
-    std::vector<Selection> cells;
-    for (const auto& v : s->setup_.matrix.cells())
-      cells.push_back({v, {}, true});
     std::vector<RecipeReport> ours;
-    if (auto reports = inspect_recipes(s->setup_.templates, env, cells)) {
-      for (auto& r : *reports) {
-        if (r.state == FileState::kCurrent) ours.push_back(std::move(r));
+    for (const auto& e : s->setup_.environments) {
+      std::vector<Selection> cells;
+      for (const auto& v : e.matrix.cells())
+        cells.push_back({v, {}, true});
+      if (auto reports = inspect_recipes(e.templates, recipe_env(e), cells)) {
+        for (auto& r : *reports) {
+          if (r.state == FileState::kCurrent) ours.push_back(std::move(r));
+        }
       }
     }
     s->engine_->recover_recipes(std::move(ours), [](std::vector<std::string> committed) {
@@ -195,17 +212,48 @@ Status Service::load_learned() {
 
 Service::~Service() = default;
 
-void Service::stored_are(const Matrix& matrix) {
+void Service::stored_are(const Setup& setup) {
   stored_variants_.clear();
-  for (const auto& v : matrix.cells())
-    stored_variants_.insert(v.key());
+  for (const auto& e : setup.environments)
+    for (const auto& v : e.matrix.cells())
+      stored_variants_.insert(v.key());
+}
+
+const Matrix& Service::matrix_for(std::string_view name) const {
+  const EnvironmentSetup* e = setup_.find(name);
+  return e ? e->matrix : setup_.environments.front().matrix;
+}
+
+RecipeSources Service::recipe_sources() const {
+  RecipeSources out;
+  for (const auto& e : setup_.environments)
+    out[e.name()] = {&e.templates, recipe_env(e)};
+  return out;
+}
+
+const std::string& Service::org_of(std::string_view environment) const {
+  const EnvironmentSetup* e = setup_.find(environment);
+  return e ? e->org : setup_.config.publish.org;
+}
+
+Result<std::map<VariantKey, std::string>> Service::published_outputs() {
+  // Each environment's variants, from what its organisation holds.
+  std::map<VariantKey, std::string> out;
+  for (const auto& e : setup_.environments) {
+    TRY_ASSIGN(auto some, store_.published_outputs(e.org));
+    for (auto& [key, output] : some)
+      if (key.environment == e.name()) out.emplace(key, std::move(output));
+  }
+  return out;
 }
 
 bool Service::persist(const Job& j, const std::optional<JobEvent>& event) {
   if (stopping_) return true;  // a shutdown's kills are interruptions, not outcomes
   Change c;
-  if (stored_variants_.insert(j.key()).second) c.variant = variant_row(setup_.matrix, j.variant);
-  c.job = to_row(j, setup_.config.publish.org);
+  if (stored_variants_.insert(j.key()).second) {
+    c.variant = variant_row(matrix_for(j.key().environment), j.variant);
+  }
+  c.job = to_row(j, org_of(j.key().environment));
   c.attempts = to_rows(j);
   if (event) {
     store::EventRow e;
@@ -257,7 +305,7 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
                 "tvctl enqueue sm89-avx512vnni   or   tvctl enqueue --all");
   }
   auto sel =
-      resolve_specs(setup_.matrix, r.all ? std::vector<std::string>{"all"} : r.specs, r.force);
+      resolve_specs(setup_.matrices(), r.all ? std::vector<std::string>{"all"} : r.specs, r.force);
   if (!sel) return tl::unexpected(nothing_done(sel.error(), "Nothing was queued."));
   EnqueueOptions o;
   o.origin = r.batch.empty() ? sched::Origin::kInteractive : sched::Origin::kBatch;
@@ -357,7 +405,7 @@ Result<proto::RetryView> Service::retry(JobId id) {
                 "'tvctl status' lists the jobs");
   }
   TRY_ASSIGN(auto attempts, attempt_rows(static_cast<int64_t>(id)));
-  TRY_ASSIGN(Job job, from_rows(*row, attempts, setup_.matrix));
+  TRY_ASSIGN(Job job, from_rows(*row, attempts, matrix_for(row->environment)));
   // One transaction: the job is queued again (or its publish is) only if the store records it.
   const bool was_active = engine_->job(id) && !is_terminal(engine_->job(id)->state);
   const bool counted = counted_upto_.count(id) > 0;
@@ -384,26 +432,36 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   if (!next) return tl::unexpected(next.error());
   const Config& old = setup_.config;
   const Config& neu = next->config;
-  if (neu.flox_env != old.flox_env || neu.state_dir != old.state_dir || neu.socket != old.socket) {
+  // Each environment has its git lane from the start: a config that adds, removes or moves one
+  // needs a restart, as one that moves the state or the socket.
+  auto places = [](const Setup& s) {
+    std::vector<std::pair<std::string, std::filesystem::path>> out;
+    for (const auto& e : s.environments)
+      out.emplace_back(e.name(), e.environment().checkout);
+    return out;
+  };
+  if (places(*next) != places(setup_) || neu.state_dir != old.state_dir ||
+      neu.socket != old.socket) {
     return fail(ErrorKind::kBadInput,
-                "the new config moves flox_env, state_dir or socket; that needs a restart",
+                "the new config adds, removes or moves an environment (flox_env), or moves "
+                "state_dir or socket; that needs a restart",
                 "systemctl restart tvd");
   }
-  const RecipeEnv env = recipe_env(*next);
-  if (auto st = store_.sync_variants(variant_rows(next->matrix, next->templates, env),
+  if (auto st = store_.sync_variants(all_variant_rows(*next),
                                      unix_seconds(std::chrono::system_clock::now()));
       !st) {
     return st;
   }
-  stored_are(next->matrix);
-  // Jobs take their variants from the new matrix. The old setup is kept one reload longer (a
+  stored_are(*next);
+  // Jobs take their variants from the new matrices. The old setup is kept one reload longer (a
   // git transaction queued now may hold a copy of a variant), and longer only while a job's
-  // variant is not in the new matrix. Moving a Matrix keeps its tables where they are.
-  if (engine_->rebind(next->matrix)) retired_.clear();
+  // variant is not in the new matrices. Moving a Matrix keeps its tables where they are.
+  if (engine_->rebind(next->matrices())) retired_.clear();
   retired_.push_back(std::move(setup_));
   setup_ = std::move(*next);
+  engine_->set_recipe_sources(recipe_sources());
   engine_->reconfigure(engine_config(setup_.config, environ_));
-  if (auto published = store_.published_outputs(setup_.config.publish.org)) {
+  if (auto published = published_outputs()) {
     engine_->set_published(std::move(*published));  // the org may have changed
   }
   return {};
@@ -414,15 +472,23 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
   if (all == !specs.empty()) {
     return fail(ErrorKind::kBadInput, "name the variants to generate, or all (not both)");
   }
-  auto sel = resolve_specs(setup_.matrix, all ? std::vector<std::string>{"all"} : specs, force);
+  auto sel = resolve_specs(setup_.matrices(), all ? std::vector<std::string>{"all"} : specs, force);
   if (!sel) return tl::unexpected(nothing_done(sel.error(), "Nothing was written."));
-  const RecipeEnv env = recipe_env(setup_);
-  auto reports = inspect_recipes(setup_.templates, env, *sel);
-  if (!reports) return tl::unexpected(reports.error());
+  std::vector<RecipeReport> reports;
+  for (const auto& e : setup_.environments) {
+    std::vector<Selection> mine;
+    for (const auto& s : *sel)
+      if (s.variant.environment == &e.environment()) mine.push_back(s);
+    if (mine.empty()) continue;
+    auto some = inspect_recipes(e.templates, recipe_env(e), mine);
+    if (!some) return tl::unexpected(some.error());
+    for (auto& r : *some)
+      reports.push_back(std::move(r));
+  }
   proto::GenerateView out;
   out.dry_run = dry_run;
   std::vector<RecipeReport> to_commit;
-  for (auto& r : *reports) {
+  for (auto& r : reports) {
     proto::RecipeView v = recipe_view(r);
     if (!r.chosen)
       v.outcome = "excluded";

@@ -98,7 +98,8 @@ class Service {
   const Setup& setup() const { return setup_; }
   // What `tvd check` would say of v's recipe file now (text checks only).
   const std::vector<Finding>& recipe_findings(const Variant& v) {
-    return findings_.of(v, {v.environment->checkout, setup_.config.pytorch_env});
+    const EnvironmentSetup* e = setup_.find(v.environment->name);
+    return findings_.of(v, e ? recipe_env(*e) : RecipeEnv{v.environment->checkout, {}});
   }
   // "2 building, 5 queued, 30 succeeded": for systemd's STATUS=.
   std::string summary() const;
@@ -161,7 +162,16 @@ class Service {
   // and those outside it that a job was recorded for since; a job of any other cell brings its
   // row with it (Change::variant).
   std::set<VariantKey> stored_variants_;
-  void stored_are(const Matrix& matrix);
+  void stored_are(const Setup& setup);
+  // The matrix of the environment `name`; the first environment's when the config has none of
+  // that name (a job of it then fails to be named: from_rows says so).
+  const Matrix& matrix_for(std::string_view name) const;
+  // Each environment's templates and torch source, for the engine.
+  RecipeSources recipe_sources() const;
+  // What each environment's variants last published, each in its environment's organisation.
+  Result<std::map<VariantKey, std::string>> published_outputs();
+  // The organisation `environment` publishes to.
+  const std::string& org_of(std::string_view environment) const;
   std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   // Followers at the end of a job's log (wake_on_log), woken by its output or its next change.
   std::map<uint64_t, std::pair<JobId, std::function<void()>>> log_waiters_;  // by ticket

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "daemon/config/setup.h"
@@ -69,14 +70,15 @@ class NixEval : public ::testing::Test {
     std::vector<std::pair<std::filesystem::path, std::string>> todo;
     std::vector<Variant> variants;
     for (const auto& r : report["recipes"]) {
-      Variant v = resolve_specs(setup.matrix, {r["package"].get<std::string>()}, true)
+      Variant v = resolve_specs(setup.matrices(), {r["package"].get<std::string>()}, true)
                       .value()
                       .front()
                       .variant;
       todo.emplace_back(r["file"].get<std::string>(), v.isa->platform);
       variants.push_back(v);
     }
-    auto results = evaluate_recipes(stub_settings(setup.matrix), todo, env_for_nix());
+    auto results =
+        evaluate_recipes(stub_settings(setup.environments.front().matrix), todo, env_for_nix());
     size_t evaluated = 0;
     for (size_t i = 0; i < results.size(); ++i) {
       const Variant& v = variants[i];
@@ -118,6 +120,66 @@ class NixEval : public ::testing::Test {
     return evaluated;
   }
 
+  // `environments` (JSON list items, checkouts under root): generates every cell of every one
+  // with the real binary, commits each checkout and evaluates from what git tracks (as flox
+  // does). For each (PyTorch, TorchVision) pair, how many buildable TorchVision cells have the
+  // PyTorch recipe's drvPath as their torch, by "ENV PLATFORM"; every one must.
+  std::map<std::string, int> paired_torches(
+      const std::string& environments,
+      const std::vector<std::pair<std::string, std::string>>& pairs) {
+    testing::write_text(config, R"({"environments": [)" + environments + "]}");
+    auto setup = load_setup(config).value();
+    for (const auto& e : setup.environments)
+      testing::make_git_flox_env(e.environment().checkout, root / (e.name() + ".git"));
+    auto gen = run_command({TVD_BIN, "generate", "--all", "--json", "--config", config.string()});
+    EXPECT_EQ(gen.exit_code, 0) << gen.err;
+    // What flox evaluates: a copy of the files git tracks.
+    std::map<std::string, std::filesystem::path> copies;
+    for (const auto& e : setup.environments) {
+      const auto dir = e.environment().checkout;
+      testing::git(dir, {"add", "-A"});
+      testing::git(dir, {"commit", "-q", "-m", "tvd's recipes"});
+      copies[e.name()] = root / (e.name() + "-tracked");
+      std::filesystem::create_directories(copies[e.name()]);
+      auto archive = run_command({"sh", "-c",
+                                  "git -C '" + dir.string() + "' archive HEAD | tar -x -C '" +
+                                      copies[e.name()].string() + "'"});
+      EXPECT_EQ(archive.exit_code, 0) << archive.err;
+    }
+    std::map<std::string, int> same;
+    for (const auto& [pt_name, tv_name] : pairs) {
+      const auto& pytorch = *setup.find(pt_name);
+      const auto& torchvision = *setup.find(tv_name);
+      std::vector<std::pair<std::filesystem::path, std::string>> todo;
+      std::vector<Variant> cells;
+      for (const auto& v : torchvision.matrix.cells()) {
+        if (!torchvision.matrix.exclusions(v).empty()) continue;
+        const Variant p = pytorch.matrix.counterpart(v).value();
+        todo.emplace_back(copies[pt_name] / ".flox/pkgs" / (p.package() + ".nix"), v.isa->platform);
+        todo.emplace_back(copies[tv_name] / ".flox/pkgs" / (v.package() + ".nix"), v.isa->platform);
+        cells.push_back(v);
+      }
+      auto results = evaluate_recipes(stub_settings(pytorch.matrix), todo, env_for_nix());
+      for (size_t i = 0; i < cells.size(); ++i) {
+        SCOPED_TRACE(tv_name + "/" + cells[i].package());
+        const Evaluation& torch = results[2 * i];
+        const Evaluation& vision = results[2 * i + 1];
+        EXPECT_TRUE(torch.ok) << torch.error;
+        EXPECT_TRUE(vision.ok) << vision.error;
+        if (!torch.ok || !vision.ok) continue;
+        std::string inside;
+        const json seen = json::parse(vision.json);
+        for (const auto& p : seen["propagated"])
+          if (p["outputName"] == "out" && p["pname"].is_string() &&
+              p["pname"].get<std::string>().rfind("pytorch-", 0) == 0)
+            inside = p["drvPath"];
+        EXPECT_EQ(inside, torch.drv_path);
+        same[tv_name + " " + cells[i].isa->platform] += inside == torch.drv_path;
+      }
+    }
+    return same;
+  }
+
   // Evaluates one file for `system` with the stub; Nix's error when it fails.
   Evaluation evaluate(const std::filesystem::path& file, const std::string& system) {
     auto m = Matrix::embedded().value();
@@ -155,6 +217,118 @@ TEST_F(NixEval, ARecipeEvaluatedForAnotherPlatformIsRefused) {
   ASSERT_FALSE(e.ok);
   EXPECT_THAT(e.error, HasSubstr("is not available on the requested hostPlatform"));
   EXPECT_THAT(e.error, HasSubstr("hostPlatform.config = \"aarch64-unknown-linux-gnu\""));
+}
+
+// PyTorch's recipes (the pytorch product's templates, after build-pytorch's): every cell of the
+// full matrix evaluates for its platform, and the derivation is torch itself, named after the
+// file, built for the cell's GPU target and ISA.
+TEST_F(NixEval, EveryPyTorchRecipeOfTheFull60CellMatrix) {
+  auto m = Matrix::embedded().value();
+  m.set_product(*find_builtin_product("pytorch"));
+  const auto templates = TemplateSet::embedded("pytorch").value();
+  std::vector<std::pair<std::filesystem::path, std::string>> todo;
+  std::vector<Variant> variants;
+  for (const auto& v : m.cells()) {
+    // No sibling PyTorch recipe: the matrix decides.
+    const RecipeChoices choices = PytorchRecipes::scan(root / "none").choose(v);
+    const auto file = root / (v.package() + ".nix");
+    auto text = render_recipe(templates, v, choices);
+    ASSERT_TRUE(text) << text.error().message;
+    testing::write_text(file, *text);
+    todo.emplace_back(file, v.isa->platform);
+    variants.push_back(v);
+  }
+  ASSERT_EQ(variants.size(), 60u);
+  auto results = evaluate_recipes(stub_settings(m), todo, env_for_nix());
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Variant& v = variants[i];
+    SCOPED_TRACE(v.package());
+    ASSERT_TRUE(results[i].ok) << results[i].error;
+    json seen = json::parse(results[i].json);
+    EXPECT_THAT(v.package(), ::testing::StartsWith("pytorch-python"));
+    EXPECT_THAT(seen["drvPath"].get<std::string>(), HasSubstr("-" + v.package() + "-"));
+    EXPECT_EQ(seen["pname"], v.package());
+    EXPECT_EQ(seen["platforms"], json::array({v.isa->platform}));
+    EXPECT_EQ(seen["requiredSystemFeatures"], json::array({"big-parallel"}));
+    EXPECT_EQ(seen["passthru"]["cpuISA"], v.isa->token);
+    const std::string pre = seen["preConfigure"];
+    EXPECT_THAT(pre, HasSubstr("export MAX_JOBS=32"));
+    if (v.is_gpu()) {
+      EXPECT_THAT(pre, HasSubstr("export TORCH_CUDA_ARCH_LIST=\"" + v.gpu->decimal + "\""));
+      EXPECT_THAT(seen["cmakeFlags"].dump(), HasSubstr("-DCUDAToolkit_VERSION=" + v.cuda->version));
+      EXPECT_EQ(seen["passthru"]["gpuArch"], v.gpu->decimal);
+      EXPECT_EQ(seen["passthru"]["blasProvider"], "cublas");
+    } else {
+      EXPECT_THAT(pre, HasSubstr("export USE_CUDA=0"));
+      EXPECT_EQ(seen["passthru"]["blasProvider"], "openblas");
+    }
+  }
+}
+
+// build-pytorch and build-torchvision as two environments, paired: for every buildable cell of
+// the default matrix, evaluated by the real Nix from what git tracks in each repository (as flox
+// evaluates), the torch inside the TorchVision recipe is the PyTorch recipe's derivation: the
+// same drvPath, so that Nix builds it once. Unpaired (today's recipes), it is another one.
+TEST_F(NixEval, APairedTorchVisionRecipesTorchIsThePyTorchRecipesDerivation) {
+  auto same = paired_torches(R"(
+      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch"})",
+                             {{"pytorch", "torchvision"}});
+  EXPECT_EQ(same["torchvision x86_64-linux"], 28);
+  EXPECT_EQ(same["torchvision aarch64-linux"], 14);
+  std::cout << "same torch drvPath: " << same["torchvision x86_64-linux"] << " x86_64-linux, "
+            << same["torchvision aarch64-linux"] << " aarch64-linux cells\n";
+
+  // The unpaired recipe of a cell builds a torch of its own.
+  auto setup = load_setup(config).value();
+  const auto& tv = *setup.find("torchvision");
+  const Variant v = resolve_specs(tv.matrix, {"sm89-avx2"}, false).value().front().variant;
+  const auto templates = TemplateSet::embedded("torchvision").value();
+  const auto file = root / "unpaired.nix";
+  testing::write_text(
+      file,
+      render_recipe(templates, v, PytorchRecipes::scan(root / "build-pytorch").choose(v)).value());
+  auto own = evaluate(file, "x86_64-linux");
+  ASSERT_TRUE(own.ok) << own.error;
+  const json seen = json::parse(own.json);
+  std::string inside;
+  for (const auto& p : seen["propagated"])
+    if (p["pname"] == "torch" && p["outputName"] == "out") inside = p["drvPath"];
+  EXPECT_FALSE(inside.empty()) << own.json;
+  auto theirs = evaluate(
+      root / "pytorch-tracked/.flox/pkgs/pytorch-python313-cuda12_8-sm89-avx2.nix", "x86_64-linux");
+  ASSERT_TRUE(theirs.ok) << theirs.error;
+  EXPECT_NE(inside, theirs.drv_path);
+}
+
+// Two branches of each repository as four environments, each TorchVision branch paired with its
+// PyTorch branch: PyTorch 2.8 on its pin with CUDA 12.8, PyTorch 2.9 on another pin with CUDA 12.9
+// and 13.0. Each pair shares its torch.
+TEST_F(NixEval, TwoBranchesOfEachRepositoryEachPairedWithItsOwnPin) {
+  auto same =
+      paired_torches(R"(
+      {"name": "pytorch-2.8", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision-2.8", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch-2.8"},
+      {"name": "pytorch-2.9", "product": "pytorch", "flox_env": "build-pytorch-2.9",
+       "nixpkgs": "pytorch-2.9", "axes": {"cuda": ["12.9", "13.0"], "gpu_archs": ["sm90", "sm120"],
+       "cpu_isas": ["avx512", "armv9"]}},
+      {"name": "torchvision-2.9", "product": "torchvision", "flox_env": "build-torchvision-2.9",
+       "nixpkgs": "pytorch-2.9", "axes": {"cuda": ["12.9", "13.0"], "gpu_archs": ["sm90", "sm120"],
+       "cpu_isas": ["avx512", "armv9"]}, "torch_from": "pytorch-2.9"})",
+                     {{"pytorch-2.8", "torchvision-2.8"}, {"pytorch-2.9", "torchvision-2.9"}});
+  EXPECT_EQ(same["torchvision-2.8 x86_64-linux"] + same["torchvision-2.8 aarch64-linux"], 42);
+  // 2 CUDA x 2 archs x 2 ISAs, and 2 CPU-only cells.
+  EXPECT_EQ(same["torchvision-2.9 x86_64-linux"] + same["torchvision-2.9 aarch64-linux"], 10);
+  std::cout << "same torch drvPath, 2.9 pair: " << same["torchvision-2.9 x86_64-linux"]
+            << " x86_64-linux, " << same["torchvision-2.9 aarch64-linux"] << " aarch64-linux\n";
+  // Each branch's recipes import its own pin.
+  EXPECT_THAT(testing::read_text(root / "build-torchvision-2.9/.flox/pytorch/"
+                                        "pytorch-python313-cuda12_9-sm90-avx512.nix"),
+              HasSubstr("6a030d535719c5190187c4cec156f335e95e3211"));
+  EXPECT_THAT(testing::read_text(env / ".flox/pytorch/pytorch-python313-cuda12_8-sm89-avx2.nix"),
+              HasSubstr("fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3"));
 }
 
 // The seed's templates as tvd shipped them until now: the stub must be strict enough to reject

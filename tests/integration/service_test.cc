@@ -53,6 +53,52 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
                                      "succeeded publishing>succeeded publish"));
 }
 
+// One daemon serving two environments, PyTorch's and TorchVision's (paired), each a checkout with
+// its own upstream: a cell of each is committed, pushed, built and published in its own
+// repository, and TorchVision's commit carries its copy of the PyTorch recipe it imports.
+TEST_F(ServiceTest, TwoEnvironmentsBuildAndPublishEachInItsRepository) {
+  const fs::path pt_dir = dir / "build-pytorch";
+  testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
+  testing::write_text(config, R"({
+    "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
+    "publish": {"enabled": true, "org": "acme", "push": true},
+    "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
+                  "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
+    "builds": {"backoff": "1s", "timeout": "1min"},
+    "http": {"listen": "off"},
+    "environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch"}]
+  })");
+  start();
+  auto r = tvctl({"--json", "enqueue", "pytorch/cpu-avx2", "torchvision/cpu-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = settle();
+  ASSERT_EQ(s["jobs"].size(), 2u);
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  const std::string pt = "pytorch-python313-cpu-avx2", tv = "torchvision-python313-cpu-avx2";
+  EXPECT_EQ(calls("build " + pt), 1u);
+  EXPECT_EQ(calls("publish acme " + pt), 1u);
+  EXPECT_EQ(calls("publish acme " + tv), 1u);
+  // Each recipe committed and pushed in its own repository.
+  EXPECT_EQ(testing::git(pt_dir, {"rev-parse", "HEAD"}),
+            testing::git(dir / "pt-upstream.git", {"rev-parse", "main"}));
+  EXPECT_THAT(testing::git(dir / "pt-upstream.git", {"show", "--name-only", "--format=%s", "main"}),
+              HasSubstr(".flox/pkgs/" + pt + ".nix"));
+  const std::string tv_commit =
+      testing::git(dir / "upstream.git", {"show", "--name-only", "--format=%s", "main"});
+  EXPECT_THAT(tv_commit, HasSubstr("(" + tv + ")"));
+  EXPECT_THAT(tv_commit, HasSubstr(".flox/pkgs/" + tv + ".nix"));
+  EXPECT_THAT(tv_commit, HasSubstr(".flox/pytorch/" + pt + ".nix"));
+  EXPECT_EQ(testing::read_text(env_dir / ".flox/pytorch" / (pt + ".nix")),
+            testing::read_text(pt_dir / ".flox/pkgs" / (pt + ".nix")));
+  EXPECT_THAT(testing::read_text(env_dir / ".flox/pkgs" / (tv + ".nix")),
+              HasSubstr("customPytorch = import ../pytorch/" + pt + ".nix { inherit pkgs; };"));
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
   // 8 GiB budget and 3 GiB per GPU build: two at a time, the third waits for memory.
   testing::write_text(config, R"({
