@@ -69,9 +69,10 @@ enum class Failure {
   kEvaluation,
   kBuildError,
   kStartFailure,
+  kDependency,  // a build it needs (its torch's) failed or was cancelled
   kUnknown,
 };
-inline constexpr Names<Failure, 15> kFailures{{{
+inline constexpr Names<Failure, 16> kFailures{{{
     {Failure::kNone, "none"},
     {Failure::kCancelled, "cancelled"},
     {Failure::kTimeout, "timeout"},
@@ -86,6 +87,7 @@ inline constexpr Names<Failure, 15> kFailures{{{
     {Failure::kEvaluation, "evaluation"},
     {Failure::kBuildError, "build-error"},
     {Failure::kStartFailure, "start-failure"},
+    {Failure::kDependency, "dependency"},
     {Failure::kUnknown, "unknown"},
 }}};
 

@@ -325,8 +325,8 @@ TEST_F(TvdCli, CheckConfigReportsFloxsVersionAndCredentials) {
 }
 
 // Two environments, PyTorch's and TorchVision's, paired: generate writes each product's recipe
-// into its own checkout (PyTorch's first, which TorchVision's then reads), ENV/SPEC selects in one,
-// and matrix and check-config show both.
+// into its own checkout (TorchVision's with its copy of PyTorch's), ENV/SPEC selects in one, and
+// matrix and check-config show both.
 TEST_F(TvdCli, TwoEnvironmentsPyTorchAndTorchVision) {
   const auto pt = root / "build-pytorch";
   testing::make_flox_env(pt);
@@ -343,9 +343,13 @@ TEST_F(TvdCli, TwoEnvironmentsPyTorchAndTorchVision) {
   ASSERT_TRUE(std::filesystem::exists(tv_sm89));
   EXPECT_THAT(testing::read_text(pt_sm89),
               HasSubstr("pname = \"pytorch-python313-cuda12_8-sm89-avx2\";"));
-  // TorchVision's GPU target is the one its PyTorch recipe passes.
-  EXPECT_THAT(testing::read_text(tv_sm89),
-              HasSubstr("gpuArchSM = \"8.9\"; # as " + pt_sm89.string() + ":"));
+  // Its torch is the PyTorch recipe, copied beside it; what it says itself is the matrix's.
+  EXPECT_THAT(
+      testing::read_text(tv_sm89),
+      HasSubstr("customPytorch = import ../pytorch/pytorch-python313-cuda12_8-sm89-avx2.nix"));
+  EXPECT_EQ(testing::read_text(env / ".flox/pytorch/pytorch-python313-cuda12_8-sm89-avx2.nix"),
+            testing::read_text(pt_sm89));
+  EXPECT_THAT(testing::read_text(tv_sm89), HasSubstr("gpuArchSM = \"8.9\";"));
 
   ASSERT_EQ(run({"generate", "pytorch/cpu-avx2"}), 0) << err;
   EXPECT_TRUE(std::filesystem::exists(pt / ".flox/pkgs/pytorch-python313-cpu-avx2.nix"));

@@ -261,7 +261,8 @@ TEST(LoadSetup, APairingWithAnotherPinIsRefused) {
   ASSERT_EQ(ok->environments.size(), 2u);
   const auto& tv = ok->environments[1];
   EXPECT_EQ(tv.product().name, "torchvision");
-  EXPECT_EQ(tv.pytorch_env, dir / "pt");  // its torch's choices come from the PyTorch checkout
+  EXPECT_EQ(tv.torch, &ok->environments[0]);  // its torch is the PyTorch environment's recipe
+  EXPECT_TRUE(tv.pytorch_env.empty());        // and the matrix decides what it says itself
   EXPECT_EQ(tv.matrix.cells().front().package().rfind("torchvision-", 0), 0u);
   EXPECT_EQ(ok->environments[0].matrix.cells().front().package().rfind("pytorch-", 0), 0u);
   EXPECT_EQ(ok->environments[0].templates.origin, "built-in pytorch templates");

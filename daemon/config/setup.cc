@@ -98,7 +98,9 @@ Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path
     if (e.torch_from.empty()) continue;
     const EnvironmentSetup* from = setup.find(e.torch_from);
     if (!from) continue;  // the config's parser said so
-    e.pytorch_env = from->environment().checkout;
+    // Its torch is the copy of that environment's recipe; what it says itself (its GPU target,
+    // its pin, the same by the check below) comes from the matrix, so that its text does not
+    // depend on whether that recipe was written yet.
     e.torch = from;
     const NixpkgsPin* mine = e.matrix.nixpkgs();
     const NixpkgsPin* theirs = from->matrix.nixpkgs();

@@ -21,8 +21,9 @@ struct EnvironmentSetup {
   TemplateSet templates;
   std::string matrix_origin;  // "built-in" or the file
   std::string org;            // the FloxHub organisation it publishes to
-  // Where its recipes' torch choices (GPU target, nixpkgs) are read: the paired PyTorch
-  // environment's checkout, the shorthand's pytorch_env, or nothing (PyTorch's own environment).
+  // Where its recipes' torch choices (GPU target, nixpkgs) are read: the shorthand's
+  // pytorch_env, or nothing (PyTorch's own environment, and a paired one: the matrix decides, its
+  // torch is the copy of the paired recipe).
   std::filesystem::path pytorch_env;
   std::string torch_from;  // the paired PyTorch environment's name; empty: not paired
   // That environment, in the same Setup (whose environments never move once loaded).

@@ -218,7 +218,17 @@ asio::awaitable<LaneOutcome> GitLane::Flows::commit(GitLane& lane, RecipeFile re
     if (line.path == rel) out = std::move(line);
   }
   bool need_add = false, need_commit = false;
-  if (!out) {
+  if (!out && !recipe.replaces.empty()) {
+    // tvd's own committed recipe, to be replaced (its paired torch changed): only while nobody
+    // changed it since.
+    auto now = read_file(recipe.file);
+    if (now && *now == recipe.replaces) {
+      if (auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kYes); !st) {
+        co_return refused(st.error().message, false, flox::Failure::kUnknown);
+      }
+      need_add = need_commit = true;
+    }
+  } else if (!out) {
     if (!std::filesystem::exists(recipe.file)) {
       if (auto st = write_file_atomic(recipe.file, recipe.text, Overwrite::kNo); !st) {
         co_return refused(st.error().message, false, flox::Failure::kUnknown);

@@ -35,6 +35,9 @@ struct RecipeFile {
   // Files tvd writes and commits with the recipe, in the same commit (a paired recipe's copy of
   // its torch's recipe): tvd's own, written where they differ.
   std::vector<std::pair<std::filesystem::path, std::string>> companions = {};
+  // tvd's own committed text of the recipe that `text` replaces (a paired recipe whose torch
+  // changed): replaced only while the file is exactly that; empty: nothing to replace.
+  std::string replaces = {};
 };
 
 // What `flox publish` is told; a reloaded config changes it for publishes that start later.

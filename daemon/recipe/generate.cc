@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <regex>
 #include <system_error>
 
 #include "daemon/base/file.h"
@@ -72,6 +73,12 @@ Result<Companion> paired_torch(const TorchSource& torch, const std::filesystem::
   return out;
 }
 
+// A paired recipe's text without the hash of its torch recipe's text (in its TORCH_NOTE line).
+std::string without_torch_text(const std::string& text) {
+  static const std::regex kTorchText(R"(\(text [0-9a-f]{16}\))");
+  return std::regex_replace(text, kTorchText, "(text)");
+}
+
 }  // namespace
 
 Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
@@ -110,7 +117,11 @@ Result<std::vector<RecipeReport>> inspect_recipes(const TemplateSet& templates,
     auto existing = read_file(r.file);
     if (existing) {
       r.state = *existing == r.text ? FileState::kCurrent : FileState::kDiffers;
-      if (r.state == FileState::kDiffers) r.previous = *existing;
+      if (r.state == FileState::kDiffers) {
+        r.previous = *existing;
+        r.outdated_torch =
+            env.torch && without_torch_text(r.previous) == without_torch_text(r.text);
+      }
       r.findings = check_recipe_text(sel.variant, r.file, *existing, r.choices, host);
       if (sel.variant.is_gpu()) {
         r.file_target = read_recipe_facts(*existing).gpu_target;
@@ -152,7 +163,7 @@ Result<std::vector<RecipeReport>> generate_recipes(const TemplateSet& templates,
       r.outcome = options.dry_run ? Outcome::kWouldWrite : Outcome::kWritten;
     } else if (r.state == FileState::kCurrent) {
       r.outcome = Outcome::kUnchanged;
-    } else if (options.overwrite) {
+    } else if (options.overwrite || r.outdated_torch) {
       r.outcome = options.dry_run ? Outcome::kWouldOverwrite : Outcome::kOverwritten;
     } else {
       r.outcome = Outcome::kKept;

@@ -52,6 +52,9 @@ struct RecipeReport {
   std::string text;                   // what the templates give now
   std::string previous;               // the file's text when it differs
   std::vector<Companion> companions;  // written and committed with the recipe (paired)
+  // It differs only in the paired torch recipe it names (its text changed): tvd's own recipe,
+  // which tvd replaces, with its copy, in one commit (state stays kDiffers, `previous` its text).
+  bool outdated_torch = false;
 };
 
 // A paired environment's torch: the environment whose recipe of the same cell is this one's

@@ -56,7 +56,7 @@ size_t EnvironmentCheck::warnings() const {
 }
 
 const std::string& text_to_build(const RecipeReport& r) {
-  return r.state == FileState::kDiffers ? r.previous : r.text;
+  return r.state == FileState::kDiffers && !r.outdated_torch ? r.previous : r.text;
 }
 
 Result<EnvironmentCheck> check_environment(const TemplateSet& templates, const RecipeEnv& env,

@@ -54,7 +54,7 @@ void Scheduler::insert(Queued q) {
   }
   q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
   order_.push_back({key_of(q), q.id, q.est.memory, q.est.duration, q.not_before,
-                    q.spec.origin == Origin::kBatch, true});
+                    q.spec.origin == Origin::kBatch, true, !q.waits_for.empty()});
   queued_.emplace(q.id, std::move(q));
 }
 
@@ -77,7 +77,7 @@ void Scheduler::refresh() const {
     for (auto& [id, q] : queued_) {
       q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
       order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before,
-                        q.spec.origin == Origin::kBatch, true});
+                        q.spec.origin == Origin::kBatch, true, !q.waits_for.empty()});
     }
     sorted_ = 0;
     seen_generation_ = estimator_->generation();
@@ -102,9 +102,25 @@ Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
   }
   if (id == 0) id = next_id_;
   next_id_ = std::max(next_id_, id + 1);
-  insert(Queued{id, spec, next_seq_++, TimePoint{}, "", {}});
+  insert(Queued{id, spec, next_seq_++, TimePoint{}, "", {}, spec.after});
   by_variant_.emplace(spec.variant, id);
   return {id, true};
+}
+
+void Scheduler::built(JobId id) {
+  for (auto& e : order_) {
+    if (!e.alive || !e.blocked) continue;
+    auto& q = queued_.at(e.id);
+    q.waits_for.erase(id);
+    e.blocked = !q.waits_for.empty();
+  }
+}
+
+std::vector<JobId> Scheduler::dependents(JobId id) const {
+  std::vector<JobId> out;
+  for (const auto& [qid, q] : queued_)
+    if (q.waits_for.count(id)) out.push_back(qid);
+  return out;
 }
 
 void Scheduler::finished(JobId id) {
@@ -118,7 +134,7 @@ void Scheduler::finished(JobId id) {
 void Scheduler::requeue(JobId id, TimePoint not_before, std::string why) {
   auto it = running_.find(id);
   if (it == running_.end()) return;
-  insert(Queued{id, it->second.spec, it->second.seq, not_before, std::move(why), {}});
+  insert(Queued{id, it->second.spec, it->second.seq, not_before, std::move(why), {}, {}});
   running_.erase(it);
 }
 
@@ -281,6 +297,16 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     auto q = [&]() -> const Queued& { return queued_.at(e.id); };
     if (!gate.empty()) {
       wait(q(), gate);
+      continue;
+    }
+    if (e.blocked) {
+      // It cannot start before what it needs is built, whatever is free: never the head.
+      if (want_reasons) {
+        std::string what;
+        for (const auto& [dep, variant] : q().waits_for)
+          what += (what.empty() ? "" : ", ") + variant + " (job " + std::to_string(dep) + ")";
+        wait(q(), "waiting for " + what + " to be built");
+      }
       continue;
     }
     if (e.not_before > now) {

@@ -48,6 +48,9 @@ struct JobSpec {
   BuildKind kind = BuildKind::kGpu;
   Origin origin = Origin::kInteractive;
   int priority = 0;
+  // The jobs whose builds it needs (a TorchVision build, its torch's), with their variants: it
+  // waits, reserving nothing, until built() says each was built (queued here or not yet).
+  std::map<JobId, std::string> after = {};
 };
 
 // Live readings of the host; nullopt where the source is missing (then that gate is off).
@@ -121,6 +124,11 @@ class Scheduler {
   // Removes a queued job; false if it is not queued (running jobs are cancelled by the driver,
   // which then calls finished()).
   bool cancel(JobId id);
+  // `id`'s build succeeded: jobs that need it may start. (A failed one's dependents are the
+  // driver's to end, with cancel().)
+  void built(JobId id);
+  // The queued jobs that wait for `id`'s build.
+  std::vector<JobId> dependents(JobId id) const;
 
   // Every queued job, in order, with the reason it is not starting.
   std::vector<Waiting> waiting(TimePoint now, const Measurements& m) const;
@@ -144,7 +152,8 @@ class Scheduler {
     uint64_t seq;
     TimePoint not_before;
     std::string backoff_reason;
-    Estimate est;  // cached until the estimator's generation changes
+    Estimate est;                                 // cached until the estimator's generation changes
+    std::map<JobId, std::string> waits_for = {};  // builds it needs, not built yet: variants
   };
   // Position in the queue: (-priority, origin, -expected duration for batch jobs, arrival).
   using Key = std::tuple<int, int, long long, uint64_t>;
@@ -159,6 +168,7 @@ class Scheduler {
     TimePoint not_before{};
     bool batch = false;
     bool alive = true;
+    bool blocked = false;  // it waits for another job's build
   };
   struct Active {
     Running run;

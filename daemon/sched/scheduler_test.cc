@@ -54,6 +54,31 @@ TEST_F(SchedulerTest, TheSameVariantIsNeverQueuedTwice) {
   EXPECT_TRUE(s.enqueue(gpu("a")).created);
 }
 
+// A job that needs another's build (TorchVision its torch) waits for it, reserving nothing and
+// never holding up others as the head; it starts once that build is done.
+TEST_F(SchedulerTest, AJobWaitsForTheBuildItNeedsAndReservesNothing) {
+  auto s = make(100 * GiB, 8);
+  const auto torch = s.enqueue(gpu("pytorch/pytorch-sm89"));
+  JobSpec vision = gpu("torchvision/torchvision-sm89");
+  vision.after = {{torch.id, "pytorch/pytorch-sm89"}};
+  const auto tv = s.enqueue(vision);
+  s.enqueue(gpu("other"));
+  EXPECT_EQ(names(s.next(clock.now, quiet)),
+            (std::vector<std::string>{"pytorch/pytorch-sm89", "other"}));
+  auto waits = s.waiting(clock.now, quiet);
+  ASSERT_EQ(waits.size(), 1u);
+  EXPECT_EQ(waits[0].id, tv.id);
+  EXPECT_EQ(waits[0].reason,
+            "waiting for pytorch/pytorch-sm89 (job " + std::to_string(torch.id) + ") to be built");
+  EXPECT_EQ(s.reserved(), 96 * GiB);
+  EXPECT_EQ(s.dependents(torch.id), std::vector<JobId>{tv.id});
+  s.finished(torch.id);
+  EXPECT_TRUE(s.next(clock.now, quiet).empty());  // finished is not built: a failure ends there
+  s.built(torch.id);
+  EXPECT_EQ(names(s.next(clock.now, quiet)),
+            std::vector<std::string>{"torchvision/torchvision-sm89"});
+}
+
 TEST_F(SchedulerTest, StartsWhatFitsTheBudgetAndSaysWhyTheRestWaits) {
   auto s = make(100 * GiB, 8);
   s.enqueue(gpu("a"));

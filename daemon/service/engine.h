@@ -280,6 +280,25 @@ class Engine {
 
   EngineConfig config_;
   RecipeSources sources_;
+  // A paired variant's torch: the variant of its torch environment whose build it needs.
+  std::optional<Variant> needs(const Variant& v) const;
+  // What a job about to wait for the scheduler waits for: its needed variant's active job,
+  // unless that one is built.
+  std::map<JobId, std::string> waits_for(const Job& j) const;
+  // The text hash of a recipe file now ("" when there is none).
+  std::string recipe_hash(const Variant& v) const;
+  // A build others need ended without being built: the jobs waiting for it end, naming it.
+  void end_dependents(const Job& needed);
+  // j's build succeeded: what waits for it may start.
+  void built(const Job& j);
+  // Each needed variant's recipe hash when its build last succeeded (this run of the daemon):
+  // a dependent's enqueue builds it first unless that is its current recipe.
+  std::map<VariantKey, std::string> built_recipe_;
+  // A needed variant whose job ended unbuilt, until it is enqueued again: (job, why).
+  std::map<VariantKey, std::pair<JobId, std::string>> needed_failed_;
+  // The jobs a needed build's failure ended, by that build's job: its retry retries them (this
+  // run of the daemon; ended jobs leave jobs_ at once).
+  std::map<JobId, std::vector<Job>> ended_dependents_;
   // The templates of v's environment; null when it has none (a job of it fails).
   const TemplateSet* templates_of(const Variant& v) const;
   exec::Runner& runner_;

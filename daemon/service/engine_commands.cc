@@ -2,6 +2,8 @@
 // command's hold on starts until its transaction is recorded (engine.h).
 #include "daemon/service/engine.h"
 
+#include <set>
+
 namespace tvd::service {
 
 void Engine::release() {
@@ -31,8 +33,28 @@ void Engine::withdraw(const std::vector<JobId>& ids) {
   }
 }
 
-std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& selections,
+std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& asked,
                                       const EnqueueOptions& o) {
+  // A paired variant needs its torch environment's build of the same cell: enqueued first when
+  // it is neither active nor built from its current recipe (in this run of the daemon).
+  std::vector<Selection> selections;
+  std::set<VariantKey> listed;
+  for (const auto& sel : asked)
+    listed.insert(sel.variant.key());
+  for (const auto& sel : asked) {
+    if (auto need = sel.chosen ? needs(sel.variant) : std::nullopt) {
+      const VariantKey key = need->key();
+      auto b = built_recipe_.find(key);
+      if (!listed.count(key) && !active_.count(key) &&
+          (b == built_recipe_.end() || b->second != recipe_hash(*need))) {
+        const auto& torch = *sources_.at(sel.variant.environment->name).env.torch;
+        auto ex = torch.matrix->exclusions(*need);
+        selections.push_back({*need, ex, ex.empty()});
+        listed.insert(key);
+      }
+    }
+    selections.push_back(sel);
+  }
   std::vector<Enqueued> out;
   const auto broken = o.force ? std::map<VariantKey, std::string>{} : preflight_errors(selections);
   for (const auto& sel : selections) {
@@ -169,12 +191,22 @@ Result<JobId> Engine::retry(Job ended) {
   }
   j.state = JobState::kQueued;
   j.phase = JobPhase::kRecipe;
+  needed_failed_.erase(j.key());
   changed(j, EventKind::kRetried);
   recipe_due(id);
+  // The jobs its failure ended (they needed its build) wait for it again.
+  auto dependents = ended_dependents_.extract(id);
+  if (!dependents.empty()) {
+    for (auto& d : dependents.mapped())
+      (void)retry(std::move(d));
+  }
   return id;
 }
 
 void Engine::restore(std::vector<Job> jobs) {
+  // Every job is in place before any waits for the scheduler: a job that needs another's build
+  // (its torch's) finds that job, and whether it is built, whatever the order.
+  std::vector<JobId> ids;
   for (auto& j : jobs) {
     next_id_ = std::max(next_id_, j.id + 1);
     j.run.reset();
@@ -188,14 +220,19 @@ void Engine::restore(std::vector<Job> jobs) {
       ++(a.phase == JobPhase::kPublish ? j.publish_tries : j.build_tries);
     }
     active_[j.key()] = j.id;
-    Job& stored = jobs_[j.id] = std::move(j);
+    ids.push_back(j.id);
+    jobs_[j.id] = std::move(j);
+  }
+  for (JobId id : ids) {
+    Job& stored = jobs_.at(id);
     if (stored.built && stored.publish) {
       start_publish(stored);
       continue;
     }
     // One whose recipe was committed waits for the scheduler again; the others commit it first.
     if (stored.state == JobState::kQueued && stored.phase == JobPhase::kBuild) {
-      sched_.enqueue({stored.key().text(), kind_of(stored.variant), stored.origin, stored.priority},
+      sched_.enqueue({stored.key().text(), kind_of(stored.variant), stored.origin, stored.priority,
+                      waits_for(stored)},
                      stored.id);
       continue;
     }

@@ -498,7 +498,10 @@ Result<proto::GenerateView> Service::generate(const std::vector<std::string>& sp
       v.outcome = "kept";
     else
       v.outcome = dry_run ? "would write" : "committing";
-    if (!dry_run && r.chosen && r.state == FileState::kMissing) to_commit.push_back(r);
+    if (r.outdated_torch) v.outcome = dry_run ? "would write" : "committing";
+    if (!dry_run && r.chosen && (r.state == FileState::kMissing || r.outdated_torch)) {
+      to_commit.push_back(r);
+    }
     out.recipes.push_back(std::move(v));
   }
   engine_->commit_recipes(to_commit,
