@@ -11,7 +11,28 @@ namespace {
 
 using ::testing::Not;
 
-class ServiceTest : public DaemonTest {};
+class ServiceTest : public DaemonTest {
+ protected:
+  // A second checkout with its own upstream, build-pytorch, and a config serving both: PyTorch's
+  // environment and TorchVision's, paired. Returns the PyTorch checkout.
+  fs::path paired_environments() {
+    const fs::path pt_dir = dir / "build-pytorch";
+    testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
+    testing::write_text(config, R"({
+      "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
+      "publish": {"enabled": true, "org": "acme", "push": true},
+      "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
+                    "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
+      "builds": {"backoff": "1s", "timeout": "1min"},
+      "http": {"listen": "off"},
+      "environments": [
+        {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+        {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+         "torch_from": "pytorch"}]
+    })");
+    return pt_dir;
+  }
+};
 
 TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
   start();
@@ -57,20 +78,7 @@ TEST_F(ServiceTest, EnqueueGeneratesCommitsBuildsAndPublishes) {
 // its own upstream: a cell of each is committed, pushed, built and published in its own
 // repository, and TorchVision's commit carries its copy of the PyTorch recipe it imports.
 TEST_F(ServiceTest, TwoEnvironmentsBuildAndPublishEachInItsRepository) {
-  const fs::path pt_dir = dir / "build-pytorch";
-  testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
-  testing::write_text(config, R"({
-    "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
-    "publish": {"enabled": true, "org": "acme", "push": true},
-    "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
-                  "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
-    "builds": {"backoff": "1s", "timeout": "1min"},
-    "http": {"listen": "off"},
-    "environments": [
-      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
-      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
-       "torch_from": "pytorch"}]
-  })");
+  const fs::path pt_dir = paired_environments();
   start();
   auto r = tvctl({"--json", "enqueue", "pytorch/cpu-avx2", "torchvision/cpu-avx2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -128,20 +136,7 @@ TEST_F(ServiceTest, TwoEnvironmentsBuildAndPublishEachInItsRepository) {
 // waits for that build, reserving nothing; a PyTorch failure ends it without building it, naming
 // the PyTorch job; a retry of the PyTorch job builds both.
 TEST_F(ServiceTest, ATorchVisionCellWaitsForItsPyTorchBuildAndEndsWithItsFailure) {
-  const fs::path pt_dir = dir / "build-pytorch";
-  testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
-  testing::write_text(config, R"({
-    "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
-    "publish": {"enabled": true, "org": "acme", "push": true},
-    "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
-                  "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
-    "builds": {"backoff": "1s", "timeout": "1min"},
-    "http": {"listen": "off"},
-    "environments": [
-      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
-      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
-       "torch_from": "pytorch"}]
-  })");
+  const fs::path pt_dir = paired_environments();
   const std::string pt = "pytorch-python313-cpu-avx2", tv = "torchvision-python313-cpu-avx2";
   behave(pt, "seconds=2\nresult=fail\n");
   start();
