@@ -18,6 +18,13 @@ bool valid_package(std::string_view s) {
   });
 }
 
+// A variant as pages name it: PACKAGE, or ENVIRONMENT/PACKAGE outside the default environment.
+bool valid_variant(std::string_view s) {
+  const auto slash = s.find('/');
+  if (slash == std::string_view::npos) return valid_package(s);
+  return valid_package(s.substr(0, slash)) && valid_package(s.substr(slash + 1));
+}
+
 }  // namespace
 
 HttpResponse Dashboard::operator()(const HttpRequest& req) {
@@ -42,7 +49,7 @@ HttpResponse Dashboard::operator()(const HttpRequest& req) {
   constexpr std::string_view kVariant = "/variant/", kJob = "/job/";
   if (p.rfind(kVariant, 0) == 0) {
     std::string name = p.substr(kVariant.size());
-    if (valid_package(name)) return variant_page(req, service, name);
+    if (valid_variant(name)) return variant_page(req, service, name);
   }
   if (p.rfind(kJob, 0) == 0) {
     std::string_view rest = std::string_view(p).substr(kJob.size());

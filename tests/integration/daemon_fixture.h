@@ -71,6 +71,28 @@ class DaemonTest : public ::testing::Test {
     }
   }
 
+  // A second checkout with its own upstream, build-pytorch, and a config serving both: PyTorch's
+  // environment and TorchVision's, paired; the dashboard on `listen`. Returns the PyTorch
+  // checkout.
+  fs::path paired_environments(const std::string& listen = "off") {
+    const fs::path pt_dir = dir / "build-pytorch";
+    testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
+    testing::write_text(config, R"({
+      "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
+      "publish": {"enabled": true, "org": "acme", "push": true},
+      "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
+                    "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
+      "builds": {"backoff": "1s", "timeout": "1min"},
+      "http": {"listen": ")" + listen +
+                                    R"("},
+      "environments": [
+        {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+        {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+         "torch_from": "pytorch"}]
+    })");
+    return pt_dir;
+  }
+
   void start() {
     daemon =
         testing::spawn_logged({TVD_BIN, "serve", "--config", config.string()}, dir / "serve.log");

@@ -271,6 +271,25 @@ TEST_F(DashboardTest, AJobPageFollowsItsLogLive) {
   EXPECT_TRUE(keep_screenshot(*b, "dashboard-job.png"));
 }
 
+// Two environments: a section of grids each, and a variant of the other environment has its page.
+TEST_F(DashboardTest, TheMatrixPageShowsEachEnvironment) {
+  paired_environments("127.0.0.1:0");
+  start();
+  port = http_port();
+  auto page = testing::http_get(port, "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_THAT(page.body, HasSubstr("data-environment=\"pytorch\">pytorch: PyTorch</h2>"));
+  EXPECT_THAT(page.body,
+              HasSubstr("data-environment=\"torchvision\">torchvision: TorchVision, torch from "
+                        "pytorch</h2>"));
+  const std::string pt = "pytorch/pytorch-python313-cpu-avx2";
+  EXPECT_THAT(page.body, HasSubstr("<a href=\"/variant/" + pt + "\">"));
+  auto variant = testing::http_get(port, "/variant/" + pt);
+  EXPECT_EQ(variant.status, 200);
+  EXPECT_THAT(variant.body, HasSubstr(pt));
+  EXPECT_EQ(testing::http_get(port, "/variant/pytorch/../x").status, 404);
+}
+
 TEST_F(DashboardTest, TheNightsPageShowsEachBatch) {
   start_with_history();
   auto b = browser();
