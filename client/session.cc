@@ -169,7 +169,10 @@ void print_jobs(const Global& g, const std::vector<proto::JobView>& jobs,
                              format_duration(std::chrono::seconds(expected)) + from);
     }
     if (auto w = waiting.find(id); w != waiting.end()) note = w->second;
-    t.add({id, j.package, paint(g, j.state), j.phase, when, note});
+    // A variant as people name it: ENV/PACKAGE outside the default environment.
+    const std::string variant =
+        j.environment == "default" ? j.package : j.environment + "/" + j.package;
+    t.add({id, variant, paint(g, j.state), j.phase, when, note});
   }
   t.print(out);
 }

@@ -83,6 +83,10 @@ TEST_F(ServiceTest, TwoEnvironmentsBuildAndPublishEachInItsRepository) {
             testing::read_text(pt_dir / ".flox/pkgs" / (pt + ".nix")));
   EXPECT_THAT(testing::read_text(env_dir / ".flox/pkgs" / (tv + ".nix")),
               HasSubstr("customPytorch = import ../pytorch/" + pt + ".nix { inherit pkgs; };"));
+  // tvctl names each job's variant with its environment.
+  const auto human = tvctl({"status"});
+  EXPECT_THAT(human.out, HasSubstr("pytorch/" + pt));
+  EXPECT_THAT(human.out, HasSubstr("torchvision/" + tv));
 
   // Someone changes the PyTorch recipe upstream of tvd: the TorchVision cell's next enqueue
   // builds PyTorch again, and tvd replaces its TorchVision recipe's reference and its copy in one
