@@ -288,119 +288,6 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-struct SimulateArgs {
-  std::string memory = "256GiB";
-  unsigned cores = 64;
-  std::string max_parallel = "auto";
-  std::string budget = "auto";
-  std::string profile;
-};
-
-std::string hours(sched::Duration d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f h", static_cast<double>(d.count()) / 3600);
-  return buf;
-}
-
-int cmd_simulate(const Options& o, const SimulateArgs& a, std::ostream& out, std::ostream& err) {
-  sched::SimulationOptions so;
-  auto memory = parse_size(a.memory);
-  if (!memory)
-    return report(
-        {ErrorKind::kBadInput, "--memory: " + memory.error().message, memory.error().hint}, err);
-  so.host = {*memory, a.cores};
-  if (a.cores == 0) return report({ErrorKind::kBadInput, "--cores must be at least 1"}, err);
-  if (a.max_parallel != "auto") {
-    unsigned n = 0;
-    auto [p, ec] =
-        std::from_chars(a.max_parallel.data(), a.max_parallel.data() + a.max_parallel.size(), n);
-    if (ec != std::errc() || p != a.max_parallel.data() + a.max_parallel.size() || n == 0) {
-      return report({ErrorKind::kBadInput, "--max-parallel: expected a whole number or auto"}, err);
-    }
-    so.max_parallel = n;
-  }
-  if (a.budget != "auto") {
-    auto b = parse_size(a.budget);
-    if (!b)
-      return report({ErrorKind::kBadInput, "--budget: " + b.error().message, b.error().hint}, err);
-    so.budget = *b;
-  }
-
-  std::vector<sched::WorkItem> work;
-  std::string workload;
-  if (!a.profile.empty()) {
-    auto text = read_file(a.profile);
-    if (!text) return report({ErrorKind::kBadInput, "--profile: " + text.error().message}, err);
-    auto parsed = sched::parse_profile(*text, a.profile);
-    if (!parsed) return report(parsed.error(), err);
-    work = std::move(*parsed);
-    workload = a.profile;
-  } else {
-    auto setup = load_setup(o.config);
-    if (!setup) return report(setup.error(), err);
-    std::vector<std::pair<std::string, sched::BuildKind>> variants;
-    for (const auto& e : setup->environments)
-      for (const auto& v : e.matrix.cells())
-        variants.emplace_back(v.key().text(), service::kind_of(v));
-    work = sched::default_night(variants);
-    workload = "the matrix's " + std::to_string(work.size()) +
-               " variants with figures drawn in realistic ranges (GPU 2.5-4.5 h, 40-90 GiB; CPU "
-               "1.5-2.5 h, 16-32 GiB)";
-  }
-  auto results = sched::simulate(work, so);
-
-  if (o.json) {
-    json j = {{"host", {{"memory_bytes", so.host.memory}, {"cores", so.host.cores}}},
-              {"builds", work.size()},
-              {"policies", json::array()}};
-    for (const auto& r : results) {
-      j["policies"].push_back({{"name", r.name},
-                               {"makespan_s", r.makespan.count()},
-                               {"lower_bound_s", r.lower_bound.count()},
-                               {"longest_job_s", r.longest_job.count()},
-                               {"memory_bound_s", r.memory_bound.count()},
-                               {"slot_bound_s", r.slot_bound.count()},
-                               {"cpu_bound_s", r.cpu_bound.count()},
-                               {"peak_reserved_bytes", r.peak_reserved},
-                               {"budget_bytes", r.budget},
-                               {"max_parallel", r.max_parallel},
-                               {"idle_s", r.idle.count()},
-                               {"over_budget", r.over_budget}});
-    }
-    out << j.dump(2) << '\n';
-    return 0;
-  }
-  out << "workload: " << workload << "\n"
-      << "host: " << format_size(so.host.memory) << ", " << so.host.cores << " cores; budget "
-      << format_size(results.front().budget) << "\n"
-      << "tvd's lower bound " << hours(results.front().lower_bound) << " = max(longest build "
-      << hours(results.front().longest_job) << ", memory x time / budget "
-      << hours(results.front().memory_bound) << ", build time / " << results.front().max_parallel
-      << " slots " << hours(results.front().slot_bound) << ")\n";
-  if (results.front().cpu_bound > results.front().slot_bound) {
-    out << "note: " << results.front().max_parallel << " builds at once need more than "
-        << so.host.cores << " cores (MAX_JOBS=" << sched::kCoresPerBuild
-        << " each); the simulation does not slow them down, so a real night takes at least "
-        << hours(results.front().cpu_bound) << " (cores x time / cores)\n";
-  }
-  out << "\n";
-  // Each policy against its own bound: its slots, and memory only where it keeps to the budget.
-  Table t({"POLICY", "SLOTS", "MAKESPAN", "ITS BOUND", "OVER BOUND", "PEAK RESERVED", "BUDGET",
-           "IDLE"});
-  for (const auto& r : results) {
-    char over[32];
-    std::snprintf(over, sizeof over, "%+.1f %%",
-                  100.0 * (static_cast<double>(r.makespan.count()) /
-                               static_cast<double>(r.lower_bound.count()) -
-                           1));
-    t.add({r.name, std::to_string(r.max_parallel), hours(r.makespan), hours(r.lower_bound), over,
-           format_size(r.peak_reserved) + (r.over_budget ? " (over budget!)" : ""),
-           format_size(r.budget), hours(r.idle)});
-  }
-  t.print(out);
-  return 0;
-}
-
 }  // namespace
 
 int report_error(const Error& e, std::ostream& err) {
@@ -495,7 +382,7 @@ const Tool kTools[] = {
            "  tvd simulate --profile night.json --json");
      },
      [](Args& a, std::ostream& out, std::ostream& err) {
-       return cmd_simulate(a.o, a.simulate, out, err);
+       return cmd_simulate(a.o.config, a.o.json, a.simulate, out, err);
      }},
 };
 

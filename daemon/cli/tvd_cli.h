@@ -24,6 +24,18 @@ struct CheckArgs {
 // `tvd check` (check_command.cc): 0 no error finding, 1 some, 2 bad input.
 int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err);
 
+// `tvd simulate` (simulate_command.cc): a night on a virtual clock, from the configured matrix
+// or a profile.
+struct SimulateArgs {
+  std::string memory = "256GiB";
+  unsigned cores = 64;
+  std::string max_parallel = "auto";
+  std::string budget = "auto";
+  std::string profile;
+};
+int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_json,
+                 const SimulateArgs& a, std::ostream& out, std::ostream& err);
+
 // args excludes the program name. Returns the exit code: 0 done, 1 failed, 2 bad usage or bad
 // input (nothing was changed).
 int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

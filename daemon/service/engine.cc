@@ -98,51 +98,6 @@ RecipeEnv Engine::recipe_env(const Variant& v) const {
   return out;
 }
 
-std::optional<Variant> Engine::needs(const Variant& v) const {
-  auto it = sources_.find(v.environment->name);
-  if (it == sources_.end() || !it->second.env.torch || !it->second.env.torch->matrix) {
-    return std::nullopt;
-  }
-  return it->second.env.torch->matrix->counterpart(v);
-}
-
-std::string Engine::recipe_hash(const Variant& v) const {
-  auto text = read_file(v.environment->checkout / ".flox" / "pkgs" / (v.package() + ".nix"));
-  return text ? stable_hash(*text) : "";
-}
-
-std::map<JobId, std::string> Engine::waits_for(const Job& j) const {
-  auto need = needs(j.variant);
-  if (!need) return {};
-  auto it = active_.find(need->key());
-  if (it == active_.end()) return {};
-  auto job = jobs_.find(it->second);
-  if (job == jobs_.end() || job->second.built) return {};
-  return {{it->second, need->key().text()}};
-}
-
-void Engine::end_dependents(const Job& needed) {
-  // Only a torch environment's jobs are needed by others.
-  bool needed_by_others = false;
-  for (const auto& [name, source] : sources_)
-    needed_by_others = needed_by_others || (source.env.torch && source.env.torch->environment ==
-                                                                    needed.key().environment);
-  if (!needed_by_others) return;
-  const std::string why =
-      needed.state == JobState::kCancelled ? "was cancelled" : "failed: " + needed.error;
-  needed_failed_[needed.key()] = {needed.id, why};
-  for (JobId id : sched_.dependents(needed.id)) {
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || is_terminal(it->second.state)) continue;
-    sched_.cancel(id);
-    Job& d = it->second;
-    fail(d, JobPhase::kBuild, flox::Failure::kDependency,
-         "its torch, " + needed.key().text() + " (job " + std::to_string(needed.id) + "), " + why +
-             "; 'tvctl retry " + std::to_string(needed.id) + "' builds it and then this one");
-    ended_dependents_[needed.id].push_back(d);
-  }
-}
-
 const TemplateSet* Engine::templates_of(const Variant& v) const {
   auto it = sources_.find(v.environment->name);
   return it == sources_.end() ? nullptr : it->second.templates;
@@ -362,20 +317,7 @@ void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
         // event: it is still queued.
         j.phase = JobPhase::kBuild;
         j.told_phase = j.phase;
-        if (auto need = needs(j.variant); need && !active_.count(need->key())) {
-          // What it needs ended unbuilt meanwhile (and was not built since): it ends too.
-          auto f = needed_failed_.find(need->key());
-          auto b = built_recipe_.find(need->key());
-          if (f != needed_failed_.end() &&
-              (b == built_recipe_.end() || b->second != recipe_hash(*need))) {
-            fail(j, JobPhase::kBuild, flox::Failure::kDependency,
-                 "its torch, " + need->key().text() + " (job " + std::to_string(f->second.first) +
-                     "), " + f->second.second + "; 'tvctl retry " +
-                     std::to_string(f->second.first) + "' builds it and then this one");
-            ended_dependents_[f->second.first].push_back(j);
-            break;
-          }
-        }
+        if (ended_with_its_need(j)) break;
         changed(j);
         sched_.enqueue({j.key().text(), kind_of(j.variant), j.origin, j.priority, waits_for(j)},
                        id);
@@ -434,17 +376,6 @@ void Engine::end(Job& j, JobState state) {
   active_.erase(j.key());
   changed(j);
   if (state != JobState::kSucceeded && !j.built) end_dependents(j);
-}
-
-void Engine::built(const Job& j) {
-  // Jobs that need this build may start; a later dependent's enqueue knows it is built.
-  sched_.built(j.id);
-  needed_failed_.erase(j.key());
-  bool needed_by_others = false;
-  for (const auto& [name, source] : sources_)
-    needed_by_others = needed_by_others ||
-                       (source.env.torch && source.env.torch->environment == j.key().environment);
-  if (needed_by_others) built_recipe_[j.key()] = recipe_hash(j.variant);
 }
 
 void Engine::fail(Job& j, JobPhase phase, flox::Failure f, std::string reason) {

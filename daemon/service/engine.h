@@ -289,6 +289,12 @@ class Engine {
   std::string recipe_hash(const Variant& v) const;
   // A build others need ended without being built: the jobs waiting for it end, naming it.
   void end_dependents(const Job& needed);
+  // A job about to wait for the scheduler whose needed build ended unbuilt (and was not built
+  // since): it ends too; whether it did.
+  bool ended_with_its_need(Job& j);
+  // Whether some environment takes its torch from `key`'s environment.
+  bool needed_by_others(const VariantKey& key) const;
+  static std::string dependency_reason(const Variant& needed, JobId id, const std::string& why);
   // j's build succeeded: what waits for it may start.
   void built(const Job& j);
   // Each needed variant's recipe hash when its build last succeeded (this run of the daemon):

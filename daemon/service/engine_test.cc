@@ -119,7 +119,8 @@ TEST_F(EngineTest, AnUpstreamGoneBeforeThePublishIsFloxsRefusalAndNotRetried) {
   fs::rename(upstream, dir / "moved.git");
   run_until_idle();
   const Job* j = seen(*e[0].job);
-  EXPECT_EQ(j->state, JobState::kFailed);
+  EXPECT_EQ(states(*e[0].job), (std::vector<JobState>{JobState::kQueued, JobState::kBuilding,
+                                                      JobState::kPublishing, JobState::kFailed}));
   EXPECT_EQ(j->phase, JobPhase::kPublish);
   EXPECT_EQ(j->failure, flox::Failure::kPublishPrecondition);
   EXPECT_THAT(j->error, HasSubstr("flox publish could not ask the upstream whether HEAD is pushed: "

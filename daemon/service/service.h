@@ -163,6 +163,8 @@ class Service {
   // row with it (Change::variant).
   std::set<VariantKey> stored_variants_;
   void stored_are(const Setup& setup);
+  // Every environment's cells as the store keeps them.
+  static std::vector<store::VariantRow> all_variant_rows(const Setup& setup);
   // The matrix of the environment `name`; the first environment's when the config has none of
   // that name (a job of it then fails to be named: from_rows says so).
   const Matrix& matrix_for(std::string_view name) const;
