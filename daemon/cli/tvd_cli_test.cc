@@ -392,6 +392,31 @@ TEST_F(TvdCli, SimulateComparesThePolicies) {
   EXPECT_THAT(out, HasSubstr("POLICY  SLOTS  MAKESPAN"));
 }
 
+// Paired environments: the night of both products with torch built once, against today's, where
+// each TorchVision build compiles its own torch: same cells, same figures.
+TEST_F(TvdCli, SimulateComparesTorchOnceWithToday) {
+  testing::make_flox_env(root / "build-pytorch");
+  write_text(config, R"({"environments": [
+      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch"}]})");
+  ASSERT_EQ(run({"simulate", "--json"}), 0) << err;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["builds"], 120);
+  ASSERT_TRUE(j.contains("today"));
+  const auto once = j["policies"][0];
+  EXPECT_LT(once["makespan_s"].get<long long>(), j["today"]["makespan_s"].get<long long>());
+  EXPECT_LT(j["cpu_hours"].get<double>(), j["today"]["cpu_hours"].get<double>());
+  ASSERT_EQ(run({"simulate"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("a TorchVision build after its torch's GPU 15-40 min"));
+  EXPECT_THAT(out, HasSubstr("NIGHT       MAKESPAN  LOWER BOUND  LONGEST CHAIN  CPU-HOURS"));
+  EXPECT_THAT(out, HasSubstr("torch once"));
+  // One environment: no comparison.
+  write_text(config, R"({"flox_env": "build-torchvision"})");
+  ASSERT_EQ(run({"simulate", "--json"}), 0) << err;
+  EXPECT_FALSE(nlohmann::json::parse(out).contains("today"));
+}
+
 TEST_F(TvdCli, SimulateRefusesBadWorkloads) {
   EXPECT_EQ(run({"simulate", "--memory", "lots"}), 2);
   EXPECT_THAT(err, HasSubstr("--memory: \"lots\" is not a size"));

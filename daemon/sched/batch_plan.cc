@@ -8,31 +8,62 @@ namespace tvd::sched {
 
 Duration first_fit_makespan(const std::vector<PlanBuild>& builds, const std::vector<size_t>& order,
                             const PlanHost& host) {
-  using End = std::pair<Duration, uint64_t>;  // (when, reservation)
+  constexpr size_t kRunning = ~size_t{0};  // a build that runs already
+  struct End {
+    Duration when;
+    uint64_t memory;
+    size_t build;
+    bool operator>(const End& o) const { return when > o.when; }
+  };
   std::priority_queue<End, std::vector<End>, std::greater<>> ends;
   uint64_t reserved = 0;
   for (const auto& r : host.running) {
-    ends.push({r.duration, r.memory});
+    ends.push({r.duration, r.memory, kRunning});
     reserved += r.memory;
   }
+  // Most nights have no chains: then nothing below asks what ended.
+  const bool chained = std::any_of(builds.begin(), builds.end(), [](const PlanBuild& b) {
+    return !b.after.empty() || b.ready > Duration{};
+  });
+  std::vector<char> ended(chained ? builds.size() : 0, 0);
+  auto can_start = [&](const PlanBuild& b, Duration now) {
+    if (b.ready > now) return false;
+    for (size_t need : b.after)
+      if (!ended[need]) return false;
+    return true;
+  };
   std::vector<size_t> waiting = order;
   Duration now{}, last{};
   while (!waiting.empty() || !ends.empty()) {
     size_t kept = 0;
+    Duration next_ready = Duration::max();
     for (size_t k = 0; k < waiting.size(); ++k) {
       const PlanBuild& b = builds[waiting[k]];
-      if (ends.size() < host.slots && reserved + b.memory <= host.budget) {
-        ends.push({now + b.duration, b.memory});
+      if (ends.size() < host.slots && reserved + b.memory <= host.budget &&
+          (!chained || can_start(b, now))) {
+        ends.push({now + b.duration, b.memory, waiting[k]});
         reserved += b.memory;
       } else {
+        if (b.ready > now) next_ready = std::min(next_ready, b.ready);
         waiting[kept++] = waiting[k];
       }
     }
     waiting.resize(kept);
-    if (ends.empty()) break;  // nothing runs and nothing fits: cannot happen within the budget
-    now = ends.top().first;
+    if (ends.empty()) {
+      // Nothing runs: the next start is the earliest a waiting build becomes ready. Nothing
+      // ready and nothing running cannot happen within the budget and without cycles.
+      if (next_ready == Duration::max()) break;
+      now = next_ready;
+      continue;
+    }
+    if (next_ready < ends.top().when) {
+      now = next_ready;
+      continue;
+    }
+    now = ends.top().when;
     last = std::max(last, now);
-    reserved -= ends.top().second;
+    reserved -= ends.top().memory;
+    if (chained && ends.top().build != kRunning) ended[ends.top().build] = 1;
     ends.pop();
   }
   return last;

@@ -16,6 +16,10 @@ namespace tvd::sched {
 struct PlanBuild {
   uint64_t memory = 0;  // its reservation (never more than the budget)
   Duration duration{};
+  // The builds (indices into the same list) that must end before it starts, and the earliest it
+  // can start otherwise (what it needs that is running already ends then).
+  std::vector<size_t> after = {};
+  Duration ready{};
 };
 
 struct PlanHost {
@@ -26,7 +30,8 @@ struct PlanHost {
 };
 
 // When the last of `builds` ends if they start in `order` (indices into builds), each as soon
-// as a slot is free and it fits (first fit: a build that does not fit yet lets later ones by).
+// as a slot is free, what it needs has ended and it fits (first fit: a build that cannot start
+// yet lets later ones by). `after` must not make a cycle.
 Duration first_fit_makespan(const std::vector<PlanBuild>& builds, const std::vector<size_t>& order,
                             const PlanHost& host);
 

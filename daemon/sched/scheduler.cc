@@ -27,7 +27,8 @@ Duration until(TimePoint now, TimePoint then) {
 // a slot's share (1 / max_parallel) and the memory's share (reservation / budget). Where slots
 // bind (every build fits in a slot's share of the memory) this is the longest build first;
 // where memory binds, the builds that hold most memory for longest go first, so the small ones
-// fill the gaps at the end rather than leaving a large one to run alone.
+// fill the gaps at the end rather than leaving a large one to run alone. A job others wait for
+// counts with its chain (its duration plus tail()): the critical path goes first.
 Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
   const bool longest = limits_.order == Order::kLongestFirst;
   long long duration = 0;
@@ -39,14 +40,33 @@ Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
     const double budget = static_cast<double>(std::max<uint64_t>(1, limits_.memory_budget));
     const double memory = std::min(1.0, static_cast<double>(q.est.memory) / budget);
     const double share = std::max(slot, memory);
-    duration = -static_cast<long long>(static_cast<double>(q.est.duration.count()) * share * 1e6);
+    const Duration chain = q.est.duration + tail(q.id);
+    duration = -static_cast<long long>(static_cast<double>(chain.count()) * share * 1e6);
   }
   int origin = longest ? static_cast<int>(q.spec.origin) : 0;
   return {-q.spec.priority, origin, duration, q.seq};
 }
 
+Duration Scheduler::tail(JobId id) const {
+  Duration longest{};
+  auto it = needed_by_.find(id);
+  if (it == needed_by_.end()) return longest;
+  for (JobId d : it->second) {
+    auto q = queued_.find(d);
+    if (q != queued_.end()) longest = std::max(longest, q->second.est.duration + tail(d));
+  }
+  return longest;
+}
+
 void Scheduler::insert(Queued q) {
-  refresh();
+  // A job that waits for others lengthens their chains: the queue is keyed again at the next
+  // decision (once for a whole enqueue), not now.
+  if (!q.waits_for.empty()) {
+    for (const auto& [need, variant] : q.waits_for)
+      needed_by_[need].push_back(q.id);
+    seen_generation_ = kStale;
+  }
+  if (seen_generation_ != kStale) refresh();
   if (q.spec.origin == Origin::kBatch) {
     // A requeued job keeps its place in the plan; a new one asks for a new plan.
     if (!batch_rank_.contains(q.id)) batch_dirty_ = true;
@@ -67,6 +87,12 @@ void Scheduler::erase_queued(std::map<JobId, Queued>::iterator it) {
     }
   }
   if (it->second.spec.origin == Origin::kBatch) --queued_batch_;
+  for (const auto& [need, variant] : it->second.waits_for) {
+    auto n = needed_by_.find(need);
+    if (n == needed_by_.end()) continue;
+    std::erase(n->second, it->first);
+    if (n->second.empty()) needed_by_.erase(n);
+  }
   queued_.erase(it);
 }
 
@@ -74,8 +100,9 @@ void Scheduler::refresh() const {
   if (seen_generation_ != estimator_->generation()) {
     order_.clear();
     dead_ = 0;
-    for (auto& [id, q] : queued_) {
+    for (auto& [id, q] : queued_)
       q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
+    for (auto& [id, q] : queued_) {  // after every estimate: a key reads its dependents' too
       order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before,
                         q.spec.origin == Origin::kBatch, true, !q.waits_for.empty()});
     }
@@ -108,18 +135,22 @@ Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
 }
 
 void Scheduler::built(JobId id) {
+  auto n = needed_by_.find(id);
+  if (n == needed_by_.end()) return;
+  const std::vector<JobId> freed = std::move(n->second);
+  needed_by_.erase(n);
+  for (JobId d : freed)
+    queued_.at(d).waits_for.erase(id);
   for (auto& e : order_) {
-    if (!e.alive || !e.blocked) continue;
-    auto& q = queued_.at(e.id);
-    q.waits_for.erase(id);
-    e.blocked = !q.waits_for.empty();
+    if (e.alive && e.blocked) e.blocked = !queued_.at(e.id).waits_for.empty();
   }
 }
 
 std::vector<JobId> Scheduler::dependents(JobId id) const {
-  std::vector<JobId> out;
-  for (const auto& [qid, q] : queued_)
-    if (q.waits_for.count(id)) out.push_back(qid);
+  auto n = needed_by_.find(id);
+  if (n == needed_by_.end()) return {};
+  std::vector<JobId> out = n->second;
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -196,10 +227,25 @@ void Scheduler::plan_batch(TimePoint now) {
     if (q.spec.origin == Origin::kBatch) batch.emplace_back(key_of(q, /*planned=*/false), id);
   }
   std::sort(batch.begin(), batch.end());
+  std::map<JobId, size_t> index;
+  for (size_t i = 0; i < batch.size(); ++i)
+    index[batch[i].second] = i;
   std::vector<PlanBuild> builds;
   for (const auto& [key, id] : batch) {
-    const Estimate& est = queued_.at(id).est;
-    builds.push_back({std::min(est.memory, limits_.memory_budget), est.duration});
+    const Queued& q = queued_.at(id);
+    PlanBuild b{std::min(q.est.memory, limits_.memory_budget), q.est.duration};
+    // What it waits for: a batch build of the plan, one running (it ends when expected), or an
+    // interactive one queued (it runs first: at least its own duration).
+    for (const auto& [need, variant] : q.waits_for) {
+      if (auto i = index.find(need); i != index.end()) {
+        b.after.push_back(i->second);
+      } else if (auto r = running_.find(need); r != running_.end()) {
+        b.ready = std::max(b.ready, until(now, r->second.run.started + r->second.run.expected));
+      } else if (auto w = queued_.find(need); w != queued_.end()) {
+        b.ready = std::max(b.ready, w->second.est.duration);
+      }
+    }
+    builds.push_back(std::move(b));
   }
   PlanHost host{.budget = limits_.memory_budget, .slots = limits_.max_parallel, .running = {}};
   for (const auto& [id, a] : running_) {

@@ -4,7 +4,10 @@
 //
 // Order: priority (higher first), then interactive before batch, then, among batch jobs, the
 // batch plan (batch_plan.h: an order found by searching for the shortest night, from the
-// largest memory × time first), then the order of arrival.
+// largest memory × time first), then the order of arrival. A job that others wait for counts
+// with its chain: its own expected duration plus the longest chain of queued jobs waiting for
+// it (PyTorch 3 h before a TorchVision of 20 min is a 3 h 20 min chain), the critical path in
+// expected durations, and the plan never starts a job before what it needs ends.
 //
 // Admission: a build starts when a slot is free (max_parallel), its reservation fits beside the
 // running ones in the memory budget, and the live gates pass (memory pressure, MemAvailable,
@@ -191,6 +194,8 @@ class Scheduler {
   void erase_queued(std::map<JobId, Queued>::iterator it);
   // Re-estimates the queue if the estimator learned something, sweeps and sorts it.
   void refresh() const;
+  // How long the longest chain of queued jobs waiting for `id` is expected to take after it ends.
+  Duration tail(JobId id) const;
   static constexpr uint64_t kStale = ~0ull;
 
   Limits limits_;
@@ -205,6 +210,8 @@ class Scheduler {
   bool batch_dirty_ = false;            // batch jobs came or went back: plan again
   size_t queued_batch_ = 0;             // how many queued jobs are batch jobs
   std::map<std::string, JobId, std::less<>> by_variant_;
+  // The queued jobs that wait for each job's build (the reverse of Queued::waits_for).
+  std::map<JobId, std::vector<JobId>> needed_by_;
   JobId next_id_ = 1;
   uint64_t next_seq_ = 0;
 };

@@ -79,6 +79,39 @@ TEST_F(SchedulerTest, AJobWaitsForTheBuildItNeedsAndReservesNothing) {
             std::vector<std::string>{"torchvision/torchvision-sm89"});
 }
 
+// A batch job that others wait for counts with its chain, in expected durations: a torch of 3 h
+// that a 20-minute vision waits for (3 h 20 min) goes before a lone build of 3 h 10 min, whether
+// the rule orders the queue (no plan) or the plan's search does.
+TEST_F(SchedulerTest, TheCriticalPathGoesFirst) {
+  est.record("torch", BuildKind::kGpu, 10 * GiB, hours(3));
+  est.record("vision", BuildKind::kGpu, 10 * GiB, minutes(20));
+  est.record("a", BuildKind::kGpu, 10 * GiB, hours(3) + minutes(10));
+  est.record("b", BuildKind::kGpu, 10 * GiB, hours(3) + minutes(10));
+  for (uint64_t work : {uint64_t{0}, kPlanWork}) {
+    Scheduler s({.memory_budget = 200 * GiB, .max_parallel = 2, .plan_work = work}, &est);
+    s.enqueue(gpu("a", Origin::kBatch));
+    s.enqueue(gpu("b", Origin::kBatch));
+    const auto torch = s.enqueue(gpu("torch", Origin::kBatch));
+    JobSpec vision = gpu("vision", Origin::kBatch);
+    vision.after = {{torch.id, "torch"}};
+    s.enqueue(vision);
+    const auto first = names(s.next(clock.now, quiet));
+    ASSERT_EQ(first.size(), 2u) << "plan work " << work;
+    EXPECT_EQ(first[0], "torch") << "plan work " << work;
+    // By count of steps or arrival, the torch would wait for a lone build (3 h 10 min) and the
+    // night would end at 6 h 30 min. Here, at 3 h the torch is built; the vision is now a
+    // 20-minute chain, so the other lone build goes first and the vision fills a's slot at
+    // 3 h 10 min: the night ends at 6 h 10 min.
+    const TimePoint t = clock.now + hours(3);
+    s.finished(torch.id);
+    s.built(torch.id);
+    EXPECT_EQ(names(s.next(t, quiet)), std::vector<std::string>{"b"}) << "plan work " << work;
+    s.finished(*s.find("a"));
+    EXPECT_EQ(names(s.next(t + minutes(10), quiet)), std::vector<std::string>{"vision"})
+        << "plan work " << work;
+  }
+}
+
 TEST_F(SchedulerTest, StartsWhatFitsTheBudgetAndSaysWhyTheRestWaits) {
   auto s = make(100 * GiB, 8);
   s.enqueue(gpu("a"));

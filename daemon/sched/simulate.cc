@@ -33,8 +33,18 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
     items[w.variant] = &w;
   }
   Scheduler s(limits, &est);
-  for (const auto& w : work)
-    s.enqueue({w.variant, w.kind, Origin::kBatch, 0});
+  // What each build needs is enqueued before it (parse_profile and default_nights refuse
+  // cycles and unknown names).
+  std::map<std::string, JobId> ids;
+  for (size_t before = ~size_t{0}; ids.size() < work.size() && ids.size() != before;) {
+    before = ids.size();
+    for (const auto& w : work) {
+      if (ids.contains(w.variant) || (!w.after.empty() && !ids.contains(w.after))) continue;
+      JobSpec spec{w.variant, w.kind, Origin::kBatch, 0};
+      if (!w.after.empty()) spec.after = {{ids.at(w.after), w.after}};
+      ids[w.variant] = s.enqueue(spec).id;
+    }
+  }
 
   PolicyResult r;
   r.name = name;
@@ -62,6 +72,7 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
         static_cast<double>(reserved) * std::chrono::duration<double>(first->first - now).count();
     now = first->first;
     s.finished(first->second.first);
+    s.built(first->second.first);
     reserved -= first->second.second;
     ends.erase(first);
     ++done;
@@ -84,12 +95,21 @@ std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const Simu
   Duration longest{};
   const double cores_per_build = std::min(kCoresPerBuild, o.host.cores);
   double slot_time = 0;
+  std::map<std::string, const WorkItem*> by_name;
+  for (const auto& w : work)
+    by_name[w.variant] = &w;
   for (const auto& w : work) {
     const double held = static_cast<double>(std::min(w.peak, budget));
     memory_time += held * static_cast<double>(w.duration.count());
     core_time += cores_per_build * static_cast<double>(w.duration.count());
     slot_time += static_cast<double>(w.duration.count());
-    longest = std::max(longest, w.duration);
+    // Its chain: it cannot end before what it waits for has run, end to end.
+    Duration chain = w.duration;
+    for (const WorkItem* x = &w; !x->after.empty();) {
+      x = by_name.at(x->after);
+      chain += x->duration;
+    }
+    longest = std::max(longest, chain);
   }
   // Rounded up: a bound may not claim less than the work needs.
   auto up = [](double seconds) { return Duration(static_cast<long long>(std::ceil(seconds))); };
@@ -146,6 +166,38 @@ std::vector<WorkItem> default_night(
   return out;
 }
 
+PairedNights default_nights(const std::vector<NightCell>& cells) {
+  std::vector<std::pair<std::string, BuildKind>> own;
+  for (const auto& c : cells)
+    if (c.torch.empty()) own.emplace_back(c.variant, c.kind);
+  const std::vector<WorkItem> drawn = default_night(own);
+  std::map<std::string, const WorkItem*> by_name;
+  for (const auto& w : drawn)
+    by_name[w.variant] = &w;
+  std::mt19937_64 rng(25);  // the paired builds' own figures, apart: the others' stay as they were
+  std::uniform_real_distribution<double> gpu_min(15, 40), cpu_min(10, 20), gpu_gib(8, 20),
+      cpu_gib(4, 8);
+  PairedNights out;
+  size_t next = 0;
+  for (const auto& c : cells) {
+    if (c.torch.empty()) {
+      out.once.push_back(drawn[next]);
+      out.today.push_back(drawn[next++]);
+      continue;
+    }
+    const bool gpu = c.kind == BuildKind::kGpu;
+    const double minutes = gpu ? gpu_min(rng) : cpu_min(rng);
+    const double gib = gpu ? gpu_gib(rng) : cpu_gib(rng);
+    WorkItem self{c.variant, c.kind, static_cast<uint64_t>(gib * (1ull << 30)),
+                  Duration(static_cast<long long>(minutes * 60)), c.torch};
+    out.once.push_back(self);
+    const WorkItem& torch = *by_name.at(c.torch);
+    out.today.push_back(
+        {c.variant, c.kind, std::max(torch.peak, self.peak), torch.duration + self.duration});
+  }
+  return out;
+}
+
 Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::string_view origin) {
   nlohmann::json doc;
   try {
@@ -181,6 +233,7 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
       else
         o.error("duration", "expected a duration such as \"3h\" or \"2h30m\"");
     }
+    w.after = o.string("after", JsonObject::Need::kOptional).value_or("");
     o.refuse_unknown_keys();
     // One build per variant: a repeated name was simulated as one before.
     for (size_t k = 0; k < out.size(); ++k) {
@@ -190,6 +243,30 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
       }
     }
     out.push_back(std::move(w));
+  }
+  // What a build waits for is another build of the night, and no chain comes back to itself.
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::vector<std::string> chain = {out[i].variant};
+    for (const WorkItem* x = &out[i]; !x->after.empty();) {
+      auto it = std::find_if(out.begin(), out.end(),
+                             [&](const WorkItem& w) { return w.variant == x->after; });
+      if (it == out.end()) {
+        if (x == &out[i]) {
+          errors.push_back("[" + std::to_string(i) + "].after: \"" + x->after +
+                           "\" is no build of this profile");
+        }
+        break;
+      }
+      if (std::find(chain.begin(), chain.end(), it->variant) != chain.end()) {
+        std::string text;
+        for (const auto& v : chain)
+          text += v + " -> ";
+        errors.push_back("[" + std::to_string(i) + "].after: a cycle: " + text + it->variant);
+        break;
+      }
+      chain.push_back(it->variant);
+      x = &*it;
+    }
   }
   if (!errors.empty()) return tl::unexpected(problems_error(origin, errors, ""));
   return out;

@@ -13,8 +13,9 @@ namespace tvd::sched {
 struct WorkItem {
   std::string variant;
   BuildKind kind = BuildKind::kGpu;
-  uint64_t peak = 0;    // bytes the build really uses at its peak
-  Duration duration{};  // how long it really takes
+  uint64_t peak = 0;       // bytes the build really uses at its peak
+  Duration duration{};     // how long it really takes
+  std::string after = {};  // the variant whose build it needs first (its torch's); empty: none
 };
 
 struct Host {
@@ -35,7 +36,7 @@ struct PolicyResult {
   // A true lower bound of this policy's night under the simulation's rules (checked against the
   // optimum of small instances, simulate_test.cc): the max of the three below, for this policy.
   Duration lower_bound{};
-  Duration longest_job{};
+  Duration longest_job{};   // the longest chain: a build and what it waits for, end to end
   Duration memory_bound{};  // sum of min(peak, budget) x duration / budget: a build larger than
                             // the budget runs alone, holding all of it. 0 for a policy that does
                             // not keep to the budget (fifo-2, serial): it does not bind them
@@ -68,7 +69,26 @@ std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const Simu
 // 16-32 GiB.
 std::vector<WorkItem> default_night(const std::vector<std::pair<std::string, BuildKind>>& variants);
 
-// A profile: [{"variant": "...", "kind": "gpu"|"cpu", "peak": "64GiB", "duration": "3h"}, ...]
+// A cell of a night of several products: `torch` names the cell whose build gives its torch (a
+// paired TorchVision cell's PyTorch cell, listed too); empty for the others.
+struct NightCell {
+  std::string variant;
+  BuildKind kind = BuildKind::kGpu;
+  std::string torch = {};
+};
+// The same night two ways, with the same figures: `once`, each paired cell waits for its torch's
+// build and then builds only itself (GPU 15-40 min and 8-20 GiB, CPU 10-20 min and 4-8 GiB);
+// `today`, each paired cell compiles its own torch inside its build (the torch's figures plus its
+// own, the larger peak), as every TorchVision recipe does without tvd's pairing. The unpaired
+// cells' figures are default_night()'s.
+struct PairedNights {
+  std::vector<WorkItem> once;
+  std::vector<WorkItem> today;
+};
+PairedNights default_nights(const std::vector<NightCell>& cells);
+
+// A profile: [{"variant": "...", "kind": "gpu"|"cpu", "peak": "64GiB", "duration": "3h",
+// "after": "<another variant of the profile>" (optional)}, ...]
 Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::string_view origin);
 
 }  // namespace tvd::sched

@@ -205,6 +205,59 @@ TEST(Simulate, AProfileThatNamesAVariantTwiceIsRefused) {
 // 20 random memory-bound nights (60 builds of 40-90 GiB and 2.5-4.5 h on a 256 GiB host with 8
 // slots): how far over the bound tvd ends. Prints the figures (docs/BENCHMARKS.md); asserts
 // only what must hold whatever the policy: never under the bound, never over the budget.
+// A build that waits for another (a TorchVision for its torch) starts after it: the night is at
+// least the chain, and the chain is the bound's longest job.
+TEST(Simulate, AChainRunsEndToEnd) {
+  using std::chrono::minutes;
+  std::vector<WorkItem> w = {{"vision", BuildKind::kGpu, 10 * GiB, minutes(20), "torch"},
+                             {"torch", BuildKind::kGpu, 50 * GiB, hours(3)},
+                             {"other", BuildKind::kGpu, 50 * GiB, hours(3)}};
+  auto r = simulate(w, {.host = {.memory = 256 * GiB, .cores = 64}});
+  EXPECT_EQ(by_name(r, "tvd").longest_job, hours(3) + minutes(20));
+  EXPECT_EQ(by_name(r, "tvd").makespan, hours(3) + minutes(20));
+  EXPECT_EQ(by_name(r, "serial").makespan, hours(6) + minutes(20));
+}
+
+TEST(Simulate, AProfileWaitsOnlyForItsOwnBuildsWithoutCycles) {
+  auto r = parse_profile(R"([{"variant": "a", "duration": "1h", "peak": "1GiB", "after": "b"},
+                              {"variant": "b", "duration": "1h", "peak": "1GiB", "after": "a"},
+                              {"variant": "c", "duration": "1h", "peak": "1GiB", "after": "z"}])",
+                         "night.json");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("[0].after: a cycle: a -> b -> a"));
+  EXPECT_THAT(r.error().message, HasSubstr("[2].after: \"z\" is no build of this profile"));
+}
+
+// Torch built once against today: the same cells and figures, the paired ones either waiting
+// for their torch and building only themselves, or compiling their own torch inside.
+TEST(Simulate, TorchOnceAgainstToday) {
+  std::vector<NightCell> cells;
+  for (int i = 0; i < 10; ++i) {
+    cells.push_back({"pytorch/sm" + std::to_string(i), BuildKind::kGpu});
+    cells.push_back(
+        {"torchvision/sm" + std::to_string(i), BuildKind::kGpu, "pytorch/sm" + std::to_string(i)});
+  }
+  const auto nights = default_nights(cells);
+  ASSERT_EQ(nights.once.size(), 20u);
+  ASSERT_EQ(nights.today.size(), 20u);
+  for (size_t i = 0; i < 20; i += 2) {
+    const WorkItem &torch = nights.once[i], &vision = nights.once[i + 1],
+                   &today = nights.today[i + 1];
+    EXPECT_EQ(nights.today[i].duration, torch.duration);
+    EXPECT_EQ(vision.after, torch.variant);
+    EXPECT_LE(vision.duration, std::chrono::minutes(40));
+    EXPECT_EQ(today.duration, torch.duration + vision.duration);
+    EXPECT_EQ(today.peak, std::max(torch.peak, vision.peak));
+    EXPECT_TRUE(today.after.empty());
+  }
+  const SimulationOptions o{.host = {.memory = 256 * GiB, .cores = 64}};
+  const auto once = by_name(simulate(nights.once, o), "tvd");
+  const auto today = by_name(simulate(nights.today, o), "tvd");
+  EXPECT_GE(once.makespan, once.lower_bound);
+  EXPECT_LT(once.makespan, today.makespan);
+  EXPECT_LT(once.cpu_bound, today.cpu_bound);
+}
+
 TEST(Simulate, TwentyMemoryBoundNights) {
   std::mt19937 rng(2026);
   std::uniform_real_distribution<double> gib(40, 90), h(2.5, 4.5);
