@@ -154,6 +154,11 @@ std::vector<JobId> Scheduler::dependents(JobId id) const {
   return out;
 }
 
+std::map<JobId, std::string> Scheduler::waits_for(JobId id) const {
+  auto it = queued_.find(id);
+  return it == queued_.end() ? std::map<JobId, std::string>{} : it->second.waits_for;
+}
+
 void Scheduler::finished(JobId id) {
   auto it = running_.find(id);
   if (it == running_.end()) return;

@@ -132,6 +132,8 @@ class Scheduler {
   void built(JobId id);
   // The queued jobs that wait for `id`'s build.
   std::vector<JobId> dependents(JobId id) const;
+  // What queued job `id` still waits for (job -> variant); empty when it waits for nothing.
+  std::map<JobId, std::string> waits_for(JobId id) const;
 
   // Every queued job, in order, with the reason it is not starting.
   std::vector<Waiting> waiting(TimePoint now, const Measurements& m) const;

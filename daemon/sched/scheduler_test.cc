@@ -72,9 +72,13 @@ TEST_F(SchedulerTest, AJobWaitsForTheBuildItNeedsAndReservesNothing) {
             "waiting for pytorch/pytorch-sm89 (job " + std::to_string(torch.id) + ") to be built");
   EXPECT_EQ(s.reserved(), 96 * GiB);
   EXPECT_EQ(s.dependents(torch.id), std::vector<JobId>{tv.id});
+  EXPECT_EQ(s.waits_for(tv.id), (std::map<JobId, std::string>{{torch.id, "pytorch/pytorch-sm89"}}));
+  EXPECT_TRUE(s.waits_for(torch.id).empty());
   s.finished(torch.id);
   EXPECT_TRUE(s.next(clock.now, quiet).empty());  // finished is not built: a failure ends there
   s.built(torch.id);
+  EXPECT_TRUE(s.waits_for(tv.id).empty());
+  EXPECT_TRUE(s.dependents(torch.id).empty());
   EXPECT_EQ(names(s.next(clock.now, quiet)),
             std::vector<std::string>{"torchvision/torchvision-sm89"});
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "daemon/service/host_config.h"
 #include "daemon/service/service.h"
@@ -81,25 +82,45 @@ std::string label(const char* key, const std::string& value) {
 
 std::string render_metrics(service::Service& service) {
   Writer w;
-  w.family("tvd_jobs", "gauge", "Jobs in the store by state (finished jobs stay counted).");
-  auto counts = service.job_counts();
-  for (const auto& [state, name] : service::kJobStates.entries()) {
-    int64_t n = 0;
-    if (counts) {
-      if (auto it = counts->find(std::string(name)); it != counts->end()) n = it->second;
+  w.family("tvd_jobs", "gauge",
+           "Jobs in the store by environment and state (finished jobs stay counted).");
+  auto counts = service.job_counts_by_environment();
+  // Every configured environment's every state, zeros included; an environment no longer
+  // configured while its jobs are kept, where it has any.
+  std::set<std::string> environments;
+  for (const auto& e : service.setup().environments)
+    environments.insert(e.name());
+  if (counts) {
+    for (const auto& [key, n] : *counts)
+      if (n > 0) environments.insert(key.first);
+  }
+  for (const auto& environment : environments) {
+    for (const auto& [state, name] : service::kJobStates.entries()) {
+      int64_t n = 0;
+      if (counts) {
+        if (auto it = counts->find({environment, std::string(name)}); it != counts->end())
+          n = it->second;
+      }
+      w.sample("tvd_jobs",
+               label("environment", environment) + "," + label("state", std::string(name)),
+               static_cast<double>(n));
     }
-    w.sample("tvd_jobs", label("state", std::string(name)), static_cast<double>(n));
   }
 
-  int building = 0, publishing = 0;
+  std::map<std::string, std::pair<int, int>> running;  // environment -> (builds, publishes)
+  for (const auto& environment : environments)
+    running[environment] = {0, 0};
   for (const auto* j : service.engine().jobs()) {
+    auto& [building, publishing] = running[j->key().environment];
     building += j->state == service::JobState::kBuilding;
     publishing += j->state == service::JobState::kPublishing;
   }
-  w.family("tvd_running_builds", "gauge", "flox build processes running now.");
-  w.sample("tvd_running_builds", "", building);
-  w.family("tvd_running_publishes", "gauge", "flox publish processes running now.");
-  w.sample("tvd_running_publishes", "", publishing);
+  w.family("tvd_running_builds", "gauge", "flox build processes running now, by environment.");
+  for (const auto& [environment, n] : running)
+    w.sample("tvd_running_builds", label("environment", environment), n.first);
+  w.family("tvd_running_publishes", "gauge", "flox publish processes running now, by environment.");
+  for (const auto& [environment, n] : running)
+    w.sample("tvd_running_publishes", label("environment", environment), n.second);
 
   const auto& sched = service.engine().scheduler();
   w.family("tvd_memory_reserved_bytes", "gauge", "Memory reserved by the running builds.");

@@ -148,7 +148,8 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   const auto& j = **row;
   const int64_t now = now_s();
   std::string out =
-      "<h1>Job " + std::to_string(id) + ": " + variant_link(j.package) +
+      "<h1>Job " + std::to_string(id) + ": " +
+      variant_link(VariantKey{j.environment, j.package}.text()) +
       "</h1><table class=\"facts\"><tr><th>State</th><td id=\"state\" class=\"s-" +
       state_class(j.state) + "\">" + proto::to_text(j.state) + " (" + proto::to_text(j.phase) +
       ")</td></tr><tr><th>Origin</th><td>" + proto::to_text(j.origin) +
@@ -157,6 +158,25 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   if (j.started_at) {
     out += "<tr><th>Took</th><td>" + html::duration(j.finished_at.value_or(now) - *j.started_at) +
            (j.finished_at ? "" : " so far") + "</td></tr>";
+  }
+  // A paired job's wait, both ways, while it lasts (the scheduler's; an ended dependent's error
+  // names the build it needed).
+  const auto& sched = service.engine().scheduler();
+  auto jobs = [](const std::map<sched::JobId, std::string>& m) {
+    std::vector<std::string> parts;
+    for (const auto& [other, variant] : m)
+      parts.push_back(job_link(static_cast<int64_t>(other)) + " " + variant_link(variant));
+    return join(parts, ", ");
+  };
+  if (auto w = sched.waits_for(static_cast<sched::JobId>(id)); !w.empty()) {
+    out += "<tr><th>Waits for</th><td id=\"waits-for\">" + jobs(w) + " to be built</td></tr>";
+  }
+  std::map<sched::JobId, std::string> waiting;
+  for (auto other : sched.dependents(static_cast<sched::JobId>(id))) {
+    if (const auto* o = service.engine().job(other)) waiting[other] = o->key().text();
+  }
+  if (!waiting.empty()) {
+    out += "<tr><th>Waited for by</th><td id=\"waited-for-by\">" + jobs(waiting) + "</td></tr>";
   }
   if (!j.error.empty()) out += "<tr><th>Error</th><td>" + escape(j.error) + "</td></tr>";
   out += "</table><h2>Attempts</h2>";

@@ -50,11 +50,21 @@ Result<std::vector<Service::JobRecord>> Service::variant_jobs(const VariantKey& 
 }
 
 Result<std::map<std::string, int64_t>> Service::job_counts() const {
-  TRY_ASSIGN(auto counts, store_.job_counts());
+  TRY_ASSIGN(auto by_environment, job_counts_by_environment());
+  std::map<std::string, int64_t> counts;
+  for (const auto& [key, n] : by_environment)
+    counts[key.second] += n;
+  return counts;
+}
+
+Result<std::map<std::pair<std::string, std::string>, int64_t>> Service::job_counts_by_environment()
+    const {
+  TRY_ASSIGN(auto counts, store_.job_counts_by_environment());
   for (const auto& [id, c] : recorder_->waiting()) {
     TRY_ASSIGN(auto stored, store_.job(id));
-    if (stored) --counts[std::string(kJobStates.name(stored->state))];
-    ++counts[std::string(kJobStates.name(c.job.state))];
+    const std::string& environment = c.job.environment;
+    if (stored) --counts[{environment, std::string(kJobStates.name(stored->state))}];
+    ++counts[{environment, std::string(kJobStates.name(c.job.state))}];
   }
   return counts;
 }

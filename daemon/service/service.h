@@ -123,7 +123,9 @@ class Service {
   Result<std::map<VariantKey, JobRecord>> last_jobs() const;
   // A variant's newest `limit` jobs, newest first.
   Result<std::vector<JobRecord>> variant_jobs(const VariantKey& variant, int limit) const;
-  Result<std::map<std::string, int64_t>> job_counts() const;        // state -> jobs
+  Result<std::map<std::string, int64_t>> job_counts() const;  // state -> jobs
+  // (environment, state) -> jobs, the store's with the changes it has not taken yet.
+  Result<std::map<std::pair<std::string, std::string>, int64_t>> job_counts_by_environment() const;
   Result<std::vector<BatchRecord>> batch_records(int limit) const;  // newest first
   Result<std::optional<BatchRecord>> last_batch(const std::string& name) const;
   Result<BatchBuilds> batch_builds(int64_t batch_id) const;

@@ -182,6 +182,7 @@ TEST_F(MigrationTest, TheAggregatesAreComputedForAnOlderStore) {
   EXPECT_EQ(s.schema_version(), Store::latest_version());
   EXPECT_EQ(s.job_counts().value(),
             (std::map<std::string, int64_t>{{"failed", 1}, {"succeeded", 1}, {"queued", 1}}));
+  EXPECT_EQ(s.job_counts_by_environment().value().at({"default", "queued"}), 1);
   EXPECT_EQ(s.last_jobs().value().at(key("default", "a")).id, 2);
 }
 

@@ -449,11 +449,20 @@ Result<std::vector<JobRow>> Store::variant_jobs(const VariantKey& variant, int l
 }
 
 Result<std::map<std::string, int64_t>> Store::job_counts() const {
-  Stmt s(db_, "SELECT state, n FROM job_state_counts WHERE n > 0");
+  TRY_ASSIGN(auto by_environment, job_counts_by_environment());
   std::map<std::string, int64_t> out;
+  for (const auto& [key, n] : by_environment)
+    out[key.second] += n;
+  return out;
+}
+
+Result<std::map<std::pair<std::string, std::string>, int64_t>> Store::job_counts_by_environment()
+    const {
+  Stmt s(db_, "SELECT environment, state, n FROM job_state_counts WHERE n > 0");
+  std::map<std::pair<std::string, std::string>, int64_t> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    out[s.text(0)] = s.i64(1);
+    out[{s.text(0), s.text(1)}] = s.i64(2);
   if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "count jobs"));
   return out;
 }

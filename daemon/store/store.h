@@ -186,6 +186,8 @@ class Store {
   // A variant's newest `limit` jobs, newest first.
   Result<std::vector<JobRow>> variant_jobs(const VariantKey& variant, int limit) const;
   Result<std::map<std::string, int64_t>> job_counts() const;  // state -> jobs
+  // (environment, state) -> jobs.
+  Result<std::map<std::pair<std::string, std::string>, int64_t>> job_counts_by_environment() const;
   // The newest batch named `name`, with its counts.
   Result<std::optional<BatchRow>> last_batch(const std::string& name) const;
   // A batch's builds: the largest peak memory and the summed build time.

@@ -212,6 +212,27 @@ AttemptRow ended(int64_t job, int number, proto::JobPhase phase, proto::AttemptO
   return a;
 }
 
+// Jobs are counted by environment and state (/metrics' tvd_jobs); a change of state moves a job
+// within its environment; the state counts are their sums.
+TEST_F(StoreTest, JobsAreCountedByEnvironment) {
+  Store s = open();
+  ASSERT_TRUE(s.sync_variants({variant("a"), variant("a", "pytorch"), variant("b", "pytorch")}, 1));
+  auto in = [](JobRow j, std::string environment) {
+    j.environment = std::move(environment);
+    return j;
+  };
+  ASSERT_TRUE(s.save_job(job(1, "a", "queued"), {}));
+  ASSERT_TRUE(s.save_job(in(job(2, "a", "queued"), "pytorch"), {}));
+  ASSERT_TRUE(s.save_job(in(job(3, "b", "failed"), "pytorch"), {}));
+  ASSERT_TRUE(s.save_job(in(job(2, "a", "succeeded"), "pytorch"), {}));
+  using Counts = std::map<std::pair<std::string, std::string>, int64_t>;
+  EXPECT_EQ(s.job_counts_by_environment().value(), (Counts{{{"default", "queued"}, 1},
+                                                           {{"pytorch", "failed"}, 1},
+                                                           {{"pytorch", "succeeded"}, 1}}));
+  EXPECT_EQ(s.job_counts().value(),
+            (std::map<std::string, int64_t>{{"queued", 1}, {"failed", 1}, {"succeeded", 1}}));
+}
+
 TEST_F(StoreTest, TheDashboardsQueriesReadTheNewestJobsCountsAndBatches) {
   Store s = open();
   ASSERT_TRUE(s.sync_variants({variant("a"), variant("b"), variant("c")}, 1));

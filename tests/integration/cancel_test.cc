@@ -43,8 +43,8 @@ class CancelTest : public DaemonTest {
     EXPECT_EQ(m.status, 200);
     EXPECT_THAT(m.body, Not(HasSubstr("tvd_failures_total{")));
     EXPECT_THAT(m.body, Not(HasSubstr("outcome=\"failed\"")));
-    EXPECT_THAT(m.body, HasSubstr("tvd_jobs{state=\"failed\"} 0\n"));
-    EXPECT_THAT(m.body, HasSubstr("tvd_jobs{state=\"cancelled\"} 1\n"));
+    EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"default\",state=\"failed\"} 0\n"));
+    EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"default\",state=\"cancelled\"} 1\n"));
     EXPECT_EQ(stop(SIGTERM), 0);
 
     auto store = store::Store::open(dir / "state" / "tvd.db").value();

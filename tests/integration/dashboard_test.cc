@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <regex>
 
 #include "tests/integration/daemon_fixture.h"
@@ -288,6 +290,46 @@ TEST_F(DashboardTest, TheMatrixPageShowsEachEnvironment) {
   EXPECT_EQ(variant.status, 200);
   EXPECT_THAT(variant.body, HasSubstr(pt));
   EXPECT_EQ(testing::http_get(port, "/variant/pytorch/../x").status, 404);
+
+  // /metrics counts each environment's jobs, zeros included.
+  auto m = testing::http_get(port, "/metrics");
+  EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"pytorch\",state=\"queued\"} 0\n"));
+  EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"torchvision\",state=\"failed\"} 0\n"));
+  EXPECT_THAT(m.body, HasSubstr("tvd_running_builds{environment=\"torchvision\"} 0\n"));
+
+  // A TorchVision job's page names the PyTorch job it waits for, and that one's page the jobs
+  // that wait for it, while they wait.
+  behave("pytorch-python313-cpu-avx2", "seconds=4\n");
+  auto r = tvctl({"--json", "enqueue", "torchvision/cpu-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto queued = nlohmann::json::parse(r.out)["jobs"];
+  ASSERT_EQ(queued.size(), 2u) << r.out;
+  const std::string torch_job = std::to_string(queued[0]["id"].get<int>());
+  const std::string vision_job = std::to_string(queued[1]["id"].get<int>());
+  // It waits once its recipe is committed and it is in the scheduler's queue.
+  auto vision = testing::http_get(port, "/job/" + vision_job);
+  for (int i = 0; i < 60 && vision.body.find("Waits for") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    vision = testing::http_get(port, "/job/" + vision_job);
+  }
+  EXPECT_THAT(vision.body, HasSubstr("<h1>Job " + vision_job +
+                                     ": <a href=\"/variant/torchvision/torchvision-python313-cpu-"
+                                     "avx2\">"));
+  EXPECT_THAT(vision.body, HasSubstr("<th>Waits for</th><td id=\"waits-for\"><a href=\"/job/" +
+                                     torch_job + "\">#" + torch_job + "</a> <a href=\"/variant/" +
+                                     pt + "\">" + pt + "</a> to be built</td>"));
+  auto torch = testing::http_get(port, "/job/" + torch_job);
+  EXPECT_THAT(torch.body, HasSubstr("<th>Waited for by</th><td id=\"waited-for-by\"><a "
+                                    "href=\"/job/" +
+                                    vision_job + "\">#" + vision_job + "</a>"));
+  m = testing::http_get(port, "/metrics");
+  EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"torchvision\",state=\"queued\"} 1\n"));
+  settle();
+  vision = testing::http_get(port, "/job/" + vision_job);
+  EXPECT_EQ(vision.body.find("Waits for"), std::string::npos);
+  m = testing::http_get(port, "/metrics");
+  EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"torchvision\",state=\"succeeded\"} 1\n"));
+  EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"pytorch\",state=\"succeeded\"} 1\n"));
 }
 
 TEST_F(DashboardTest, TheNightsPageShowsEachBatch) {
@@ -329,8 +371,8 @@ TEST_F(DashboardTest, MetricsPassPromtoolAndCountTheHistory) {
     return -1;
   };
   // The history: 5 nights × 3 jobs, one failed by OOM; then this run's sm89, failed 3 times.
-  EXPECT_EQ(value(R"(tvd_jobs{state="succeeded"})"), 14);
-  EXPECT_EQ(value(R"(tvd_jobs{state="failed"})"), 2);
+  EXPECT_EQ(value(R"(tvd_jobs{environment="default",state="succeeded"})"), 14);
+  EXPECT_EQ(value(R"(tvd_jobs{environment="default",state="failed"})"), 2);
   EXPECT_EQ(value(R"(tvd_failures_total{phase="build",reason="out-of-memory"})"), 1);
   EXPECT_EQ(value(R"(tvd_build_duration_seconds_count{outcome="succeeded"})"), 14);
   EXPECT_EQ(value(R"(tvd_build_duration_seconds_bucket{outcome="succeeded",le="3600"})"), 5);
@@ -340,7 +382,7 @@ TEST_F(DashboardTest, MetricsPassPromtoolAndCountTheHistory) {
   EXPECT_EQ(value(R"(tvd_nightly_last_jobs{state="failed"})"), 1);
   EXPECT_EQ(value(R"(tvd_nightly_last_jobs{state="succeeded"})"), 2);
   EXPECT_EQ(value("tvd_memory_budget_bytes"), 8.0 * (1 << 30));
-  EXPECT_EQ(value("tvd_running_builds"), 0);
+  EXPECT_EQ(value(R"(tvd_running_builds{environment="default"})"), 0);
   EXPECT_GE(value("tvd_uptime_seconds"), 0);
   EXPECT_EQ(value(R"(tvd_build_info{version="0.1.0"})"), 1);
 }

@@ -221,8 +221,9 @@ TEST_F(StoreTruthTest, ALockedStoreDuringABuildLosesNothingAndRepeatsNothing) {
   EXPECT_THAT(metrics.body, HasSubstr("tvd_store_waiting_jobs 1"));
   // The pages and /metrics show what tvctl shows (the change that waits), not the store's older
   // "building": they read the service, never the store.
-  EXPECT_THAT(metrics.body, HasSubstr("tvd_jobs{state=\"publishing\"} 1\n"));
-  EXPECT_THAT(metrics.body, HasSubstr("tvd_jobs{state=\"building\"} 0\n"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("tvd_jobs{environment=\"default\",state=\"publishing\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("tvd_jobs{environment=\"default\",state=\"building\"} 0\n"));
   auto job_page = testing::http_get(http_port(), "/job/1");
   EXPECT_THAT(job_page.body, HasSubstr(">publishing (publish)</td>"));
   auto variant_page = testing::http_get(http_port(), "/variant/" + cpu);
