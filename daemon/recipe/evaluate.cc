@@ -13,7 +13,7 @@ namespace {
 // same for `system`. A fetchTarball of a commit in `sources` reads the local copy: scopedImport
 // replaces `builtins` and `fetchTarball` in the recipe's scope only.
 constexpr const char* kWrapper = R"nix(
-{ recipe, system, sources ? "{}", inspect ? false }:
+{ recipe, system, sources ? "{}", inspect ? false, instantiate ? false }:
 let
   local = builtins.fromJSON sources;
   urlOf = a: if builtins.isString a then a else a.url;
@@ -46,6 +46,7 @@ let
   propagatedDrvs = builtins.filter (p: builtins.isAttrs p && p ? drvPath)
     (drv.drvAttrs.propagatedBuildInputs or [ ]);
 in
+if instantiate then drv else
 {
   inherit (drv) drvPath;
   system = drv.system or null;
@@ -84,17 +85,19 @@ std::string error_lines(const std::string& err) {
 
 std::vector<std::string> evaluation_argv(const EvalSettings& s, const std::filesystem::path& recipe,
                                          const std::string& system) {
-  std::vector<std::string> argv = {s.nix_instantiate, "--eval", "--strict", "--json"};
+  std::vector<std::string> argv = {s.nix_instantiate};
+  if (!s.instantiate) argv.insert(argv.end(), {"--eval", "--strict", "--json"});
   if (s.store) argv.insert(argv.end(), {"--store", *s.store});
   for (const auto& p : s.nix_path)
     argv.insert(argv.end(), {"-I", p});
   nlohmann::json sources = nlohmann::json::object();
   for (const auto& [commit, path] : s.nixpkgs_sources)
     sources[commit] = std::filesystem::absolute(path).string();
-  argv.insert(argv.end(),
-              {"-E", kWrapper, "--argstr", "recipe", std::filesystem::absolute(recipe).string(),
-               "--argstr", "system", system, "--argstr", "sources", sources.dump(), "--arg",
-               "inspect", s.inspect ? "true" : "false"});
+  argv.insert(
+      argv.end(),
+      {"-E", kWrapper, "--argstr", "recipe", std::filesystem::absolute(recipe).string(), "--argstr",
+       "system", system, "--argstr", "sources", sources.dump(), "--arg", "inspect",
+       s.inspect ? "true" : "false", "--arg", "instantiate", s.instantiate ? "true" : "false"});
   return argv;
 }
 
@@ -115,6 +118,11 @@ std::vector<Evaluation> evaluate_recipes(
       e.error = r.err;
     } else if (r.exit_code != 0) {
       e.error = error_lines(r.err);
+    } else if (s.instantiate) {
+      // The .drv's path, one line.
+      e.drv_path = r.out.substr(0, r.out.find('\n'));
+      e.ok = e.drv_path.ends_with(".drv");
+      if (!e.ok) e.error = "nix-instantiate printed no derivation: " + r.out;
     } else {
       e.json = r.out;
       try {

@@ -24,6 +24,10 @@ struct EvalSettings {
   unsigned parallel = 2;
   std::chrono::seconds timeout{300};
   bool inspect = false;  // also report the derivation's attributes (tests)
+  // Instantiate rather than evaluate: the .drv files are written into the store (an evaluation
+  // only computes their paths) so that `nix-store --realise` can build them; only drv_path is
+  // reported.
+  bool instantiate = false;
 };
 
 // The nix-instantiate command line for one recipe, evaluated for `system`.

@@ -8,8 +8,10 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "daemon/config/setup.h"
+#include "daemon/exec/capture.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/evaluate.h"
 #include "daemon/recipe/recipe.h"
@@ -120,20 +122,19 @@ class NixEval : public ::testing::Test {
     return evaluated;
   }
 
-  // `environments` (JSON list items, checkouts under root): generates every cell of every one
-  // with the real binary, commits each checkout and evaluates from what git tracks (as flox
-  // does). For each (PyTorch, TorchVision) pair, how many buildable TorchVision cells have the
-  // PyTorch recipe's drvPath as their torch, by "ENV PLATFORM"; every one must.
-  std::map<std::string, int> paired_torches(
-      const std::string& environments,
-      const std::vector<std::pair<std::string, std::string>>& pairs) {
+  // `environments` (JSON list items, checkouts under root): generates `specs` with the real
+  // binary, commits each checkout and copies what git tracks (what flox evaluates) to
+  // root/ENV-tracked. The setup, and each environment's copy.
+  std::pair<tvd::Setup, std::map<std::string, std::filesystem::path>> tracked(
+      const std::string& environments, std::vector<std::string> specs) {
     testing::write_text(config, R"({"environments": [)" + environments + "]}");
     auto setup = load_setup(config).value();
     for (const auto& e : setup.environments)
       testing::make_git_flox_env(e.environment().checkout, root / (e.name() + ".git"));
-    auto gen = run_command({TVD_BIN, "generate", "--all", "--json", "--config", config.string()});
+    std::vector<std::string> argv = {TVD_BIN, "generate", "--json", "--config", config.string()};
+    argv.insert(argv.end(), specs.begin(), specs.end());
+    auto gen = run_command(argv);
     EXPECT_EQ(gen.exit_code, 0) << gen.err;
-    // What flox evaluates: a copy of the files git tracks.
     std::map<std::string, std::filesystem::path> copies;
     for (const auto& e : setup.environments) {
       const auto dir = e.environment().checkout;
@@ -146,6 +147,16 @@ class NixEval : public ::testing::Test {
                                       copies[e.name()].string() + "'"});
       EXPECT_EQ(archive.exit_code, 0) << archive.err;
     }
+    return {std::move(setup), std::move(copies)};
+  }
+
+  // Every cell of every environment through tracked(); for each (PyTorch, TorchVision) pair, how
+  // many buildable TorchVision cells have the PyTorch recipe's drvPath as their torch, by
+  // "ENV PLATFORM"; every one must.
+  std::map<std::string, int> paired_torches(
+      const std::string& environments,
+      const std::vector<std::pair<std::string, std::string>>& pairs) {
+    auto [setup, copies] = tracked(environments, {"--all"});
     std::map<std::string, int> same;
     for (const auto& [pt_name, tv_name] : pairs) {
       const auto& pytorch = *setup.find(pt_name);
@@ -300,6 +311,82 @@ TEST_F(NixEval, APairedTorchVisionRecipesTorchIsThePyTorchRecipesDerivation) {
       root / "pytorch-tracked/.flox/pkgs/pytorch-python313-cuda12_8-sm89-avx2.nix", "x86_64-linux");
   ASSERT_TRUE(theirs.ok) << theirs.error;
   EXPECT_NE(inside, theirs.drv_path);
+}
+
+// The real Nix builds a pair (Debian's nix-bin, as any user: a local store of the test's own at
+// another path, `local?store=…`, no sandbox, no build users): PyTorch's recipe, then
+// TorchVision's, each as flox evaluates it from what git tracks. The torch's builder runs once:
+// building TorchVision builds TorchVision alone, on top of the PyTorch recipe's output. Today's
+// unpaired recipe of the same cell builds a torch of its own again. (The stub's builders print
+// "stub builder: NAME"; Nix prints "building '….drv'" for every derivation it builds.)
+TEST_F(NixEval, TheRealNixBuildsThePairsTorchOnce) {
+  if (run_command({"nix-store", "--version"}).exit_code != 0) {
+    GTEST_SKIP() << "nix-store is not installed (scripts/deps.sh installs nix-bin)";
+  }
+  auto [setup, copies] = tracked(
+      R"(
+      {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+      {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
+       "torch_from": "pytorch"})",
+      {"pytorch/sm89-avx2", "pytorch/cpu-avx2", "torchvision/sm89-avx2", "torchvision/cpu-avx2"});
+  const auto nix = root / "nix";
+  const std::string store = "local?store=" + (nix / "store").string() +
+                            "&state=" + (nix / "var").string() + "&log=" + (nix / "log").string();
+  EvalSettings eval = stub_settings(setup.find("pytorch")->matrix);
+  eval.store = store;
+  eval.instantiate = true;  // the .drv files are written into it
+  auto nix_env = env_for_nix();
+  nix_env["NIX_CONFIG"] = "build-users-group =\nsandbox = false\nsubstituters =\n";
+  // The derivations one realisation built, by the names their builders printed.
+  auto realise = [&](const std::string& drv) {
+    auto r = exec::capture_all({{"nix-store", "--store", store, "--realise", drv}}, nix_env, 1,
+                               std::chrono::seconds(300))
+                 .front();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> built;
+    std::istringstream lines(r.err);
+    for (std::string l; std::getline(lines, l);)
+      if (l.rfind("stub builder: ", 0) == 0) built.push_back(l.substr(14));
+    return built;
+  };
+  const auto& tv = *setup.find("torchvision");
+  const auto& pt = *setup.find("pytorch");
+  for (const std::string spec : {"sm89-avx2", "cpu-avx2"}) {
+    SCOPED_TRACE(spec);
+    const Variant v = resolve_specs(tv.matrix, {spec}, false).value().front().variant;
+    const Variant p = pt.matrix.counterpart(v).value();
+    auto evaluated = evaluate_recipes(
+        eval,
+        {{copies["pytorch"] / ".flox/pkgs" / (p.package() + ".nix"), "x86_64-linux"},
+         {copies["torchvision"] / ".flox/pkgs" / (v.package() + ".nix"), "x86_64-linux"}},
+        nix_env);
+    ASSERT_TRUE(evaluated[0].ok) << evaluated[0].error;
+    ASSERT_TRUE(evaluated[1].ok) << evaluated[1].error;
+    const auto torch = realise(evaluated[0].drv_path);
+    EXPECT_THAT(torch, ::testing::Contains(p.package() + "-2.8.0"));
+    const auto vision = realise(evaluated[1].drv_path);
+    EXPECT_EQ(vision, std::vector<std::string>{v.package() + "-0.23.0"});
+    // It is built on the PyTorch recipe's derivation, not beside it.
+    auto requisites = exec::capture_all(
+        {{"nix-store", "--store", store, "--query", "--requisites", evaluated[1].drv_path}},
+        nix_env, 1, std::chrono::seconds(60));
+    EXPECT_THAT(requisites.front().out, HasSubstr(evaluated[0].drv_path));
+    std::cout << spec << ": building PyTorch ran " << torch.size()
+              << " builder(s) (the torch and what it needs); TorchVision then ran " << vision.size()
+              << "\n";
+  }
+
+  // Today's recipe of the cell (unpaired, its own customPytorch): its torch is built again.
+  const Variant v = resolve_specs(tv.matrix, {"sm89-avx2"}, false).value().front().variant;
+  const auto file = root / "unpaired.nix";
+  testing::write_text(file, render_recipe(TemplateSet::embedded("torchvision").value(), v,
+                                          PytorchRecipes::scan(root / "build-pytorch").choose(v))
+                                .value());
+  auto own = evaluate_recipes(eval, {{file, "x86_64-linux"}}, nix_env).front();
+  ASSERT_TRUE(own.ok) << own.error;
+  const auto today = realise(own.drv_path);
+  EXPECT_EQ(today.size(), 2u) << ::testing::PrintToString(today);  // a torch, then TorchVision
+  EXPECT_THAT(today, ::testing::Contains(v.package() + "-0.23.0"));
 }
 
 // Two branches of each repository as four environments, each TorchVision branch paired with its

@@ -69,8 +69,10 @@ let
       problem = refusal attrs meta;
       drv = derivation (removeAttrs attrs [ "meta" "passthru" ] // {
         name = "${attrs.pname}-${attrs.version}";
+        # Buildable by the real Nix as root (tests/integration/nix_build_test.cc): every output is
+        # a file; the build log names the derivation, so that a test can count its builds.
         builder = "/bin/sh";
-        args = [ "-c" "echo stub > $out" ];
+        args = [ "-c" "echo \"stub builder: $name\"; for o in \${outputs:-out}; do eval \"echo stub > \\$$o\"; done" ];
         inherit system;
         # Instantiating forces the check, as nixpkgs' `validity.handled` does.
         metaCheck = if problem == null then "ok" else throw problem;
