@@ -74,7 +74,9 @@ class DaemonTest : public ::testing::Test {
   // A second checkout with its own upstream, build-pytorch, and a config serving both: PyTorch's
   // environment and TorchVision's, paired; the dashboard on `listen`. Returns the PyTorch
   // checkout.
-  fs::path paired_environments(const std::string& listen = "off") {
+  // `axes`: each environment's "axes" object (JSON), or empty for the whole default matrix.
+  fs::path paired_environments(const std::string& listen = "off", const std::string& axes = "") {
+    const std::string own_axes = axes.empty() ? "" : R"(, "axes": )" + axes;
     const fs::path pt_dir = dir / "build-pytorch";
     testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
     testing::write_text(config, R"({
@@ -86,9 +88,11 @@ class DaemonTest : public ::testing::Test {
       "http": {"listen": ")" + listen +
                                     R"("},
       "environments": [
-        {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch"},
+        {"name": "pytorch", "product": "pytorch", "flox_env": "build-pytorch")" +
+                                    own_axes + R"(},
         {"name": "torchvision", "product": "torchvision", "flox_env": "build-torchvision",
-         "torch_from": "pytorch"}]
+         "torch_from": "pytorch")" + own_axes +
+                                    R"(}]
     })");
     return pt_dir;
   }

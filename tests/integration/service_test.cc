@@ -167,6 +167,39 @@ TEST_F(ServiceTest, ATorchVisionCellWaitsForItsPyTorchBuildAndEndsWithItsFailure
   EXPECT_EQ(stop(SIGTERM), 0);
 }
 
+// A nightly over both environments (each reduced to a GPU and a CPU cell): every cell built once,
+// each PyTorch build before the TorchVision build that needs it, every one published.
+TEST_F(ServiceTest, ANightlyOverBothEnvironments) {
+  paired_environments("off", R"({"cuda": ["12.8"], "gpu_archs": ["sm89"], "cpu_isas": ["avx2"]})");
+  const std::vector<std::string> cells = {"cuda12_8-sm89-avx2", "cpu-avx2"};
+  for (const auto& c : cells)
+    behave("pytorch-python313-" + c, "seconds=1\n");
+  start();
+  auto r = tvctl({"--json", "enqueue", "--all", "--batch", "nightly"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["jobs"].size(), 4u) << r.out;  // each PyTorch cell once
+  auto s = settle();
+  ASSERT_EQ(s["jobs"].size(), 4u);
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  std::ifstream in(plan / "calls");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);)
+    lines.push_back(l);
+  auto at = [&](const std::string& call) {
+    return std::find(lines.begin(), lines.end(), call) - lines.begin();
+  };
+  for (const auto& c : cells) {
+    const std::string pt = "pytorch-python313-" + c, tv = "torchvision-python313-" + c;
+    EXPECT_EQ(calls("build " + pt), 1u) << pt;
+    EXPECT_EQ(calls("build " + tv), 1u) << tv;
+    EXPECT_EQ(calls("publish acme " + pt), 1u) << pt;
+    EXPECT_EQ(calls("publish acme " + tv), 1u) << tv;
+    EXPECT_LT(at("build " + pt), at("build " + tv)) << c;  // its torch's build ended first
+  }
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
   // 8 GiB budget and 3 GiB per GPU build: two at a time, the third waits for memory. (The
   // pressure gate is off: a loaded test machine's pressure would hold the starts instead.)
