@@ -73,10 +73,8 @@ int cmd_check(const CheckArgs& a, std::ostream& out, std::ostream& err) {
   std::vector<Selection> selections;
   if (a.specs.empty()) {
     for (const auto& e : setup->environments) {
-      for (const auto& v : e.matrix.cells()) {
-        auto ex = e.matrix.exclusions(v);
-        selections.push_back({v, ex, ex.empty()});
-      }
+      auto cells = e.cells();
+      selections.insert(selections.end(), cells.begin(), cells.end());
     }
   } else {
     auto sel = resolve_specs(setup->matrices(), a.specs, /*force=*/true);

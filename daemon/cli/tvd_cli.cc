@@ -143,13 +143,8 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   };
   std::vector<Seen> seen;
   for (const auto& e : setup->environments) {
-    std::vector<Selection> cells;
-    for (const auto& v : e.matrix.cells()) {
-      auto ex = e.matrix.exclusions(v);
-      cells.push_back({v, ex, ex.empty()});
-    }
     const RecipeEnv env = recipe_env(e);
-    auto reports = inspect_recipes(e.templates, env, cells);
+    auto reports = inspect_recipes(e.templates, env, e.cells());
     if (!reports) return report(reports.error(), err);
     seen.push_back({&e, env, std::move(*reports)});
   }

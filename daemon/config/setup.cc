@@ -10,6 +10,16 @@ const EnvironmentSetup* Setup::find(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<Selection> EnvironmentSetup::cells() const {
+  std::vector<Selection> out;
+  for (const auto& v : matrix.cells()) {
+    auto ex = matrix.exclusions(v);
+    const bool buildable = ex.empty();
+    out.push_back({v, std::move(ex), buildable});
+  }
+  return out;
+}
+
 std::vector<const Matrix*> Setup::matrices() const {
   std::vector<const Matrix*> out;
   for (const auto& e : environments)

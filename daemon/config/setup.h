@@ -32,6 +32,8 @@ struct EnvironmentSetup {
   const Environment& environment() const { return matrix.environment(); }
   const std::string& name() const { return matrix.environment().name; }
   const Product& product() const { return matrix.product(); }
+  // Every cell, as a selection: an excluded one not chosen, with its reasons.
+  std::vector<Selection> cells() const;
 };
 
 struct Setup {

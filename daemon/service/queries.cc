@@ -245,12 +245,7 @@ proto::MatrixView Service::matrix() {
   proto::MatrixView::Summary sum;
   bool any = false;
   for (const auto& e : setup_.environments) {
-    std::vector<Selection> cells;
-    for (const auto& v : e.matrix.cells()) {
-      auto ex = e.matrix.exclusions(v);
-      cells.push_back({v, ex, ex.empty()});
-    }
-    auto reports = inspect_recipes(e.templates, recipe_env(e), cells);
+    auto reports = inspect_recipes(e.templates, recipe_env(e), e.cells());
     if (!reports) continue;
     any = true;
     for (const auto& r : *reports) {
