@@ -21,7 +21,71 @@ Duration until(TimePoint now, TimePoint then) {
   return std::chrono::duration_cast<Duration>(then > now ? then - now : TimePoint::duration{});
 }
 
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
 }  // namespace
+
+bool Builder::serves(const JobSpec& spec) const {
+  if (systems.empty()) return true;
+  if (!spec.system.empty() && !contains(systems, spec.system)) return false;
+  return std::all_of(spec.features.begin(), spec.features.end(),
+                     [&](const std::string& f) { return contains(features, f); });
+}
+
+void Scheduler::set_builders(std::vector<Builder> builders) {
+  builders_ = std::move(builders);
+  seen_generation_ = kStale;  // which builders serve each job is worked out again
+}
+
+std::vector<Builder> Scheduler::builders() const {
+  std::vector<Builder> out = builders_;
+  if (out.empty()) out.push_back({"local", {}, {}, 1, 0, true, true});
+  for (auto& b : out) {
+    if (b.local) {
+      b.slots = limits_.max_parallel;
+      b.budget = limits_.memory_budget;
+    }
+  }
+  return out;
+}
+
+bool Scheduler::set_reachable(const std::string& builder, bool reachable) {
+  for (auto& b : builders_) {
+    if (b.name == builder) {
+      b.reachable = reachable;
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t Scheduler::reserved(const std::string& builder) const {
+  uint64_t sum = 0;
+  for (const auto& [id, a] : running_)
+    if (a.run.builder == builder) sum += a.run.reservation;
+  return sum;
+}
+
+uint64_t Scheduler::serving(const JobSpec& spec, const std::vector<Builder>& all) const {
+  uint64_t bits = 0;
+  for (size_t i = 0; i < all.size() && i < 64; ++i)
+    if (all[i].serves(spec)) bits |= uint64_t{1} << i;
+  return bits;
+}
+
+Scheduler::Entry Scheduler::entry_of(const Queued& q, const std::vector<Builder>& all) const {
+  return {key_of(q),
+          q.id,
+          q.est.memory,
+          q.est.duration,
+          q.not_before,
+          q.spec.origin == Origin::kBatch,
+          true,
+          !q.waits_for.empty(),
+          serving(q.spec, all)};
+}
 
 // Batch jobs, largest first by what they take of the host over time: duration x the larger of
 // a slot's share (1 / max_parallel) and the memory's share (reservation / budget). Where slots
@@ -36,8 +100,15 @@ Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
   if (planned && longest && q.spec.origin == Origin::kBatch && rank != batch_rank_.end()) {
     duration = static_cast<long long>(rank->second);
   } else if (longest && q.spec.origin == Origin::kBatch) {
-    const double slot = 1.0 / std::max(1u, limits_.max_parallel);
-    const double budget = static_cast<double>(std::max<uint64_t>(1, limits_.memory_budget));
+    // Over every builder: a slot's share of all slots, memory against the largest budget.
+    unsigned slots = 0;
+    uint64_t largest = 0;
+    for (const auto& b : builders()) {
+      slots += b.slots;
+      largest = std::max(largest, b.budget);
+    }
+    const double slot = 1.0 / std::max(1u, slots);
+    const double budget = static_cast<double>(std::max<uint64_t>(1, largest));
     const double memory = std::min(1.0, static_cast<double>(q.est.memory) / budget);
     const double share = std::max(slot, memory);
     const Duration chain = q.est.duration + tail(q.id);
@@ -73,8 +144,7 @@ void Scheduler::insert(Queued q) {
     ++queued_batch_;
   }
   q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
-  order_.push_back({key_of(q), q.id, q.est.memory, q.est.duration, q.not_before,
-                    q.spec.origin == Origin::kBatch, true, !q.waits_for.empty()});
+  order_.push_back(entry_of(q, builders()));
   queued_.emplace(q.id, std::move(q));
 }
 
@@ -102,10 +172,9 @@ void Scheduler::refresh() const {
     dead_ = 0;
     for (auto& [id, q] : queued_)
       q.est = estimator_->estimate(q.spec.variant, q.spec.kind);
-    for (auto& [id, q] : queued_) {  // after every estimate: a key reads its dependents' too
-      order_.push_back({key_of(q), id, q.est.memory, q.est.duration, q.not_before,
-                        q.spec.origin == Origin::kBatch, true, !q.waits_for.empty()});
-    }
+    const auto all = builders();
+    for (auto& [id, q] : queued_)  // after every estimate: a key reads its dependents' too
+      order_.push_back(entry_of(q, all));
     sorted_ = 0;
     seen_generation_ = estimator_->generation();
   }
@@ -217,7 +286,9 @@ std::vector<std::string> Scheduler::gate_notes(const Measurements& m) const {
 
 void Scheduler::plan_batch(TimePoint now) {
   batch_dirty_ = false;
-  if (!planning() || plan_tries(queued_batch_, running_.size(), limits_.plan_work) == 0) {
+  // The plan's night is one host's: with several builders the rule's order stands.
+  if (!planning() || builders().size() != 1 ||
+      plan_tries(queued_batch_, running_.size(), limits_.plan_work) == 0) {
     // The rule's order: a plan over a queue this long would not be worth its time.
     if (!batch_rank_.empty()) {
       batch_rank_.clear();
@@ -271,8 +342,13 @@ std::vector<Start> Scheduler::next(TimePoint now, const Measurements& m) {
   Plan p = plan(now, m, /*want_reasons=*/false);
   for (const auto& s : p.starts) {
     auto q = queued_.find(s.id);
-    running_.emplace(s.id, Active{Running{s.id, s.variant, s.reservation, now, s.expected},
-                                  q->second.spec, q->second.seq});
+    const auto all = builders();
+    size_t b = 0;
+    while (b + 1 < all.size() && all[b].name != s.builder)
+      ++b;
+    running_.emplace(s.id,
+                     Active{Running{s.id, s.variant, s.reservation, now, s.expected, s.builder},
+                            q->second.spec, q->second.seq, b});
     erase_queued(q);
   }
   return p.starts;
@@ -285,9 +361,10 @@ std::vector<Waiting> Scheduler::waiting(TimePoint now, const Measurements& m) co
 Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_reasons) const {
   refresh();
   Plan out;
-  const uint64_t budget = limits_.memory_budget;
+  const std::vector<Builder> all = builders();
+  const size_t n = std::min<size_t>(all.size(), 64);
 
-  // Host-wide gates hold every start.
+  // The local host's gates hold every local start.
   std::string gate;
   if (m.memory_pressure && *m.memory_pressure > limits_.max_memory_pressure) {
     char buf[128];
@@ -302,15 +379,31 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     }
   }
 
-  uint64_t reserved = this->reserved();
-  size_t busy = running_.size();
-  // Expected ends of what runs (overdue builds count as ending now), for the head's shadow time.
-  std::vector<std::pair<TimePoint, uint64_t>> ends;
+  // Each builder's reservations, busy slots and, for the head's shadow time, the expected ends
+  // of what runs there (overdue builds count as ending now).
+  struct Pool {
+    uint64_t reserved = 0;
+    size_t busy = 0;
+    std::vector<std::pair<TimePoint, uint64_t>> ends;
+  };
+  std::vector<Pool> pools(n);
   for (const auto& [id, a] : running_) {
-    ends.emplace_back(std::max(now, a.run.started + a.run.expected), a.run.reservation);
+    if (a.builder >= n) continue;
+    Pool& p = pools[a.builder];
+    p.reserved += a.run.reservation;
+    ++p.busy;
+    p.ends.emplace_back(std::max(now, a.run.started + a.run.expected), a.run.reservation);
   }
+  auto can_take_more = [&]() {
+    for (size_t b = 0; b < n; ++b) {
+      if (!all[b].reachable || (all[b].local && !gate.empty())) continue;
+      if (pools[b].busy < all[b].slots) return true;
+    }
+    return false;
+  };
 
   const Queued* head = nullptr;
+  size_t head_builder = 0;
   TimePoint shadow{};
   uint64_t spare_at_shadow = 0;
   size_t spare_slots_at_shadow = 0;
@@ -318,19 +411,25 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
   auto wait = [&](const Queued& q, std::string reason) {
     out.waiting.push_back({q.id, q.spec.variant, std::move(reason)});
   };
-  // Why a job cannot start now; the text is only made when someone will read it.
-  enum class Block { kNone, kSlots, kAlone, kMemory, kMemAvailable };
-  auto describe = [&](Block b, uint64_t memory, uint64_t need) -> std::string {
-    switch (b) {
+  // Why a job cannot start now on builder b; the text is only made when someone will read it.
+  enum class Block { kNone, kGate, kUnreachable, kSlots, kAlone, kMemory, kMemAvailable };
+  auto describe = [&](Block blk, size_t b, uint64_t memory, uint64_t need) -> std::string {
+    const Builder& bu = all[b];
+    const Pool& p = pools[b];
+    switch (blk) {
+      case Block::kGate:
+        return gate;
+      case Block::kUnreachable:
+        return "waiting: builder " + bu.name + " is unreachable";
       case Block::kSlots:
-        return "waiting: " + std::to_string(busy) + " of " + std::to_string(limits_.max_parallel) +
+        return "waiting: " + std::to_string(p.busy) + " of " + std::to_string(bu.slots) +
                " slots busy";
       case Block::kAlone:
-        return "waiting to run alone: needs " + gib(memory) + ", more than the " + gib(budget) +
-               " budget; " + std::to_string(busy) + " build(s) still running";
+        return "waiting to run alone: needs " + gib(memory) + ", more than the " + gib(bu.budget) +
+               " budget; " + std::to_string(p.busy) + " build(s) still running";
       case Block::kMemory:
-        return "waiting for memory: " + gib(reserved) + " of " + gib(budget) + " reserved, needs " +
-               gib(need);
+        return "waiting for memory: " + gib(p.reserved) + " of " + gib(bu.budget) +
+               " reserved, needs " + gib(need);
       case Block::kMemAvailable:
         return "waiting: MemAvailable is " + gib(*m.mem_available) + ", below the " + gib(need) +
                " this build reserves";
@@ -339,17 +438,32 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
     }
     return {};
   };
+  auto need_on = [&](const Entry& e, size_t b) -> uint64_t {
+    if (!limits_.memory_aware) return 0;
+    return e.memory > all[b].budget ? all[b].budget : e.memory;
+  };
+  auto block_on = [&](const Entry& e, size_t b) {
+    const Builder& bu = all[b];
+    const Pool& p = pools[b];
+    const bool oversized = limits_.memory_aware && e.memory > bu.budget;
+    const uint64_t need = need_on(e, b);
+    if (!bu.reachable) return Block::kUnreachable;
+    if (bu.local && !gate.empty()) return Block::kGate;
+    if (p.busy >= bu.slots) return Block::kSlots;
+    if (oversized && p.reserved > 0) return Block::kAlone;
+    if (limits_.memory_aware && p.reserved + need > bu.budget) return Block::kMemory;
+    if (bu.local && limits_.memory_aware && m.mem_available && *m.mem_available < need) {
+      return Block::kMemAvailable;
+    }
+    return Block::kNone;
+  };
 
   for (const Entry& e : order_) {
     // Nothing more can start: the rest only matter for their reasons.
-    if (!want_reasons && (!gate.empty() || busy >= limits_.max_parallel)) break;
+    if (!want_reasons && !can_take_more()) break;
     if (!e.alive) continue;
     // The job's record is only read when it starts or a reason is wanted.
     auto q = [&]() -> const Queued& { return queued_.at(e.id); };
-    if (!gate.empty()) {
-      wait(q(), gate);
-      continue;
-    }
     if (e.blocked) {
       // It cannot start before what it needs is built, whatever is free: never the head.
       if (want_reasons) {
@@ -357,6 +471,15 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
         for (const auto& [dep, variant] : q().waits_for)
           what += (what.empty() ? "" : ", ") + variant + " (job " + std::to_string(dep) + ")";
         wait(q(), "waiting for " + what + " to be built");
+      }
+      continue;
+    }
+    if (e.serving == 0) {
+      if (want_reasons) {
+        const auto& spec = q().spec;
+        wait(q(), "waiting: no builder serves " +
+                      (spec.system.empty() ? std::string("it") : spec.system) +
+                      (spec.features.empty() ? "" : " with the features of its recipe"));
       }
       continue;
     }
@@ -368,65 +491,95 @@ Scheduler::Plan Scheduler::plan(TimePoint now, const Measurements& m, bool want_
       }
       continue;
     }
-    const bool oversized = limits_.memory_aware && e.memory > budget;
-    const uint64_t need = !limits_.memory_aware ? 0 : oversized ? budget : e.memory;
 
-    Block block = Block::kNone;
-    if (busy >= limits_.max_parallel) {
-      block = Block::kSlots;
-    } else if (oversized && reserved > 0) {
-      block = Block::kAlone;
-    } else if (limits_.memory_aware && reserved + need > budget) {
-      block = Block::kMemory;
-    } else if (limits_.memory_aware && m.mem_available && *m.mem_available < need) {
-      block = Block::kMemAvailable;
-    }
-
-    if (block != Block::kNone) {
-      if (head == nullptr && !(planning() && e.batch)) {
-        // The head: when could it start, by the running builds' expected ends?
-        head = &q();
-        std::sort(ends.begin(), ends.end());
-        uint64_t free_mem = budget >= reserved ? budget - reserved : 0;
-        size_t free_slots = limits_.max_parallel > busy ? limits_.max_parallel - busy : 0;
-        shadow = now;
-        for (const auto& [t, bytes] : ends) {
-          if (free_mem >= need && free_slots >= 1) break;
-          free_mem += bytes;
-          ++free_slots;
-          shadow = t;
-        }
-        spare_at_shadow = free_mem >= need ? free_mem - need : 0;
-        spare_slots_at_shadow = free_slots >= 1 ? free_slots - 1 : 0;
-      }
-      if (want_reasons) wait(q(), describe(block, e.memory, need));
-      continue;
-    }
-    if (head != nullptr) {
-      // Backfill: it must not delay the head.
-      bool ends_in_time = now + e.duration <= shadow;
-      bool fits_beside = need <= spare_at_shadow && spare_slots_at_shadow >= 1;
-      if (!ends_in_time && !fits_beside) {
-        if (want_reasons) {
-          wait(q(), "waiting behind " + head->spec.variant +
-                        ", first in line (it should start in " + in(until(now, shadow)) + ")");
-        }
+    // The first builder that serves it and can take it now; a builder behind the head's shadow
+    // takes it only if that does not delay the head.
+    std::optional<size_t> placed;
+    std::vector<std::pair<size_t, Block>> blocks;
+    std::string behind;
+    for (size_t b = 0; b < n && !placed; ++b) {
+      if (!(e.serving >> b & 1)) continue;
+      const Block blk = block_on(e, b);
+      if (blk != Block::kNone) {
+        blocks.emplace_back(b, blk);
         continue;
       }
-      if (!ends_in_time) {
-        spare_at_shadow -= need;
-        --spare_slots_at_shadow;
+      if (head != nullptr && b == head_builder) {
+        const bool ends_in_time = now + e.duration <= shadow;
+        const bool fits_beside = need_on(e, b) <= spare_at_shadow && spare_slots_at_shadow >= 1;
+        if (!ends_in_time && !fits_beside) {
+          behind = "waiting behind " + head->spec.variant + ", first in line (it should start in " +
+                   in(until(now, shadow)) + ")";
+          continue;
+        }
+        if (!ends_in_time) {
+          spare_at_shadow -= need_on(e, b);
+          --spare_slots_at_shadow;
+        }
       }
+      placed = b;
     }
-    Start s{e.id, q().spec.variant, need, e.duration, ""};
-    if (oversized) {
-      s.warning = s.variant + " needs " + gib(e.memory) + ", more than the whole " + gib(budget) +
-                  " budget: it runs alone";
+
+    if (!placed) {
+      if (head == nullptr && !(planning() && e.batch) && behind.empty()) {
+        // The head: on the builder that serves it where, by the running builds' expected ends,
+        // enough memory and a slot free soonest (unreachable or gated builders aside).
+        std::optional<TimePoint> best;
+        for (const auto& [b, blk] : blocks) {
+          if (blk == Block::kUnreachable || blk == Block::kGate) continue;
+          Pool& p = pools[b];
+          std::sort(p.ends.begin(), p.ends.end());
+          const uint64_t need = need_on(e, b);
+          uint64_t free_mem = all[b].budget >= p.reserved ? all[b].budget - p.reserved : 0;
+          size_t free_slots = all[b].slots > p.busy ? all[b].slots - p.busy : 0;
+          TimePoint when = now;
+          for (const auto& [t, bytes] : p.ends) {
+            if (free_mem >= need && free_slots >= 1) break;
+            free_mem += bytes;
+            ++free_slots;
+            when = t;
+          }
+          if (!best || when < *best) {
+            best = when;
+            head_builder = b;
+            spare_at_shadow = free_mem >= need ? free_mem - need : 0;
+            spare_slots_at_shadow = free_slots >= 1 ? free_slots - 1 : 0;
+          }
+        }
+        if (best) {
+          head = &q();
+          shadow = *best;
+        }
+      }
+      if (want_reasons) {
+        if (!behind.empty()) {
+          wait(q(), behind);
+        } else if (blocks.size() == 1) {
+          wait(q(),
+               describe(blocks[0].second, blocks[0].first, e.memory, need_on(e, blocks[0].first)));
+        } else {
+          std::string why;
+          for (const auto& [b, blk] : blocks)
+            why += (why.empty() ? "" : "; ") + all[b].name + ": " +
+                   describe(blk, b, e.memory, need_on(e, b));
+          wait(q(), why);
+        }
+      }
+      continue;
     }
-    reserved += need;
-    ++busy;
-    ends.emplace_back(now + e.duration, need);
-    out.starts.push_back(std::move(s));
+
+    const size_t b = *placed;
+    const uint64_t need = need_on(e, b);
+    Start st{e.id, q().spec.variant, need, e.duration, "", all[b].name};
+    if (limits_.memory_aware && e.memory > all[b].budget) {
+      st.warning = st.variant + " needs " + gib(e.memory) + ", more than the whole " +
+                   gib(all[b].budget) + " budget" + (n > 1 ? " of " + all[b].name : std::string()) +
+                   ": it runs alone";
+    }
+    pools[b].reserved += need;
+    ++pools[b].busy;
+    pools[b].ends.emplace_back(now + e.duration, need);
+    out.starts.push_back(std::move(st));
   }
   return out;
 }

@@ -20,6 +20,14 @@
 // start first only if it is expected to end by the shadow time, or if it fits in what is left
 // beside the head at that time. A build that overruns its estimate counts as ending now, so
 // backfilling dries up instead of pushing the head back for ever.
+//
+// Builders: each build runs on one builder (the local host, or a Nix remote builder), as Ninja's
+// jobs run in pools. A builder has its own slots and memory budget and serves some systems and
+// features; a job goes to the first builder, in their order, that serves its system and features,
+// is reachable, and has a slot and memory for it now. Without builders set, one local builder
+// serves everything with the limits' slots and budget. The live gates (memory pressure,
+// MemAvailable, disk) are the local host's: they hold only local starts. The head's shadow time
+// is on the builder where it would start soonest; backfilling is constrained only there.
 #pragma once
 
 #include <chrono>
@@ -54,6 +62,24 @@ struct JobSpec {
   // The jobs whose builds it needs (a TorchVision build, its torch's), with their variants: it
   // waits, reserving nothing, until built() says each was built (queued here or not yet).
   std::map<JobId, std::string> after = {};
+  // The platform it builds for ("aarch64-linux") and the features its recipe requires
+  // ("big-parallel"): only a builder that serves both takes it. Empty: any builder.
+  std::string system = {};
+  std::vector<std::string> features = {};
+};
+
+// A machine builds run on: the local host, or a Nix remote builder.
+struct Builder {
+  std::string name;  // "local", or the machine's store URI
+  std::vector<std::string>
+      systems;  // the platforms it builds; empty: every one (and every feature)
+  std::vector<std::string> features;  // the features it supports
+  unsigned slots = 1;
+  uint64_t budget = 0;    // memory its builds may reserve together
+  bool local = true;      // the host tvd runs on: the live gates apply to it
+  bool reachable = true;  // false: nothing is placed on it until it is reachable again
+
+  bool serves(const JobSpec& spec) const;
 };
 
 // Live readings of the host; nullopt where the source is missing (then that gate is off).
@@ -85,9 +111,10 @@ struct Limits {
 struct Start {
   JobId id = 0;
   std::string variant;
-  uint64_t reservation = 0;  // never more than the budget
+  uint64_t reservation = 0;  // never more than its builder's budget
   Duration expected{};
   std::string warning;  // e.g. the build needs more than the whole budget
+  std::string builder;  // where it runs: a Builder's name
 };
 
 struct Waiting {
@@ -103,6 +130,7 @@ struct Running {
   uint64_t reservation = 0;
   TimePoint started;
   Duration expected{};
+  std::string builder;
 };
 
 class Scheduler {
@@ -148,6 +176,15 @@ class Scheduler {
     limits_ = l;
     seen_generation_ = kStale;
   }
+  // The builders, in the order jobs are offered to them. The local one (if any) takes its slots
+  // and budget from the limits. Empty: one local builder serving everything.
+  void set_builders(std::vector<Builder> builders);
+  // The builders in effect (the implicit local one when none were set), with the limits applied.
+  std::vector<Builder> builders() const;
+  // A builder lost or found again; false if there is none of that name.
+  bool set_reachable(const std::string& builder, bool reachable);
+  // What the running builds on `builder` reserve.
+  uint64_t reserved(const std::string& builder) const;
   size_t queued_count() const { return queued_.size(); }
 
  private:
@@ -174,11 +211,13 @@ class Scheduler {
     bool batch = false;
     bool alive = true;
     bool blocked = false;  // it waits for another job's build
+    uint64_t serving = 0;  // the builders (bits, in builders() order) that serve it
   };
   struct Active {
     Running run;
     JobSpec spec;
     uint64_t seq;
+    size_t builder = 0;  // its index in builders()
   };
   struct Plan {
     std::vector<Start> starts;
@@ -200,8 +239,13 @@ class Scheduler {
   Duration tail(JobId id) const;
   static constexpr uint64_t kStale = ~0ull;
 
+  // The builders that serve `spec`, as bits in builders() order.
+  uint64_t serving(const JobSpec& spec, const std::vector<Builder>& all) const;
+  Entry entry_of(const Queued& q, const std::vector<Builder>& all) const;
+
   Limits limits_;
   const Estimator* estimator_;
+  std::vector<Builder> builders_;  // as set; builders() applies the limits
   mutable std::map<JobId, Queued> queued_;
   mutable std::vector<Entry> order_;
   mutable size_t dead_ = 0;

@@ -116,6 +116,158 @@ TEST_F(SchedulerTest, TheCriticalPathGoesFirst) {
   }
 }
 
+// Builders: the local x86_64 host and a remote aarch64 machine, each with its slots and budget.
+class PlacementTest : public SchedulerTest {
+ protected:
+  Scheduler two_builders(unsigned arm_slots = 1, uint64_t arm_budget = 64 * GiB) {
+    Scheduler s({.memory_budget = 100 * GiB, .max_parallel = 2, .min_free_disk = 10 * GiB}, &est);
+    s.set_builders({{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true},
+                    {"ssh-ng://arm",
+                     {"aarch64-linux"},
+                     {"big-parallel"},
+                     arm_slots,
+                     arm_budget,
+                     false,
+                     true}});
+    return s;
+  }
+  JobSpec on(std::string name, std::string system, Origin o = Origin::kInteractive) {
+    JobSpec j = gpu(std::move(name), o);
+    j.system = std::move(system);
+    j.features = {"big-parallel"};
+    return j;
+  }
+  static std::vector<std::string> where(const std::vector<Start>& s) {
+    std::vector<std::string> out;
+    for (const auto& x : s)
+      out.push_back(x.variant + "@" + x.builder);
+    return out;
+  }
+};
+
+TEST_F(PlacementTest, EachJobGoesToABuilderOfItsPlatform) {
+  auto s = two_builders();
+  s.enqueue(on("x1", "x86_64-linux"));
+  s.enqueue(on("arm1", "aarch64-linux"));
+  s.enqueue(on("arm2", "aarch64-linux"));
+  EXPECT_EQ(where(s.next(clock.now, quiet)),
+            (std::vector<std::string>{"x1@local", "arm1@ssh-ng://arm"}));
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].variant, "arm2");
+  EXPECT_EQ(w[0].reason, "waiting: 1 of 1 slots busy");  // the arm machine's one slot
+  EXPECT_EQ(s.reserved("local"), 48 * GiB);
+  EXPECT_EQ(s.reserved("ssh-ng://arm"), 48 * GiB);
+  ASSERT_EQ(s.running().size(), 2u);
+  EXPECT_EQ(s.running()[1].builder, "ssh-ng://arm");
+}
+
+TEST_F(PlacementTest, AJobNoBuilderServesWaitsAndSaysWhy) {
+  Scheduler s({.memory_budget = 100 * GiB, .max_parallel = 2}, &est);
+  // A builder for aarch64 without big-parallel takes no recipe that requires it.
+  s.set_builders({{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true},
+                  {"ssh://small-arm", {"aarch64-linux"}, {}, 4, 32 * GiB, false, true}});
+  s.enqueue(on("arm1", "aarch64-linux"));
+  s.enqueue(on("riscv", "riscv64-linux"));
+  EXPECT_TRUE(s.next(clock.now, quiet).empty());
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].reason,
+            "waiting: no builder serves aarch64-linux with the features of its recipe");
+  EXPECT_EQ(w[1].reason,
+            "waiting: no builder serves riscv64-linux with the features of its recipe");
+}
+
+// Each builder's own budget: a 60 GiB build does not fit beside another on the 64 GiB machine,
+// and one larger than a machine's whole budget runs alone there.
+TEST_F(PlacementTest, EachBuilderKeepsItsOwnBudget) {
+  est.record("big", BuildKind::kGpu, 70 * GiB, hours(3));
+  est.record("mid", BuildKind::kGpu, 30 * GiB, hours(3));
+  auto s = two_builders(/*arm_slots=*/4, /*arm_budget=*/64 * GiB);
+  s.enqueue(on("mid", "aarch64-linux"));
+  s.enqueue(on("big", "aarch64-linux"));
+  const auto first = s.next(clock.now, quiet);
+  ASSERT_EQ(where(first), std::vector<std::string>{"mid@ssh-ng://arm"});
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0].reason, HasSubstr("waiting to run alone: needs 77 GiB, more than the 64 GiB"));
+  s.finished(*s.find("mid"));
+  const auto second = s.next(clock.now, quiet);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].reservation, 64 * GiB);  // all of that machine, not more
+  EXPECT_THAT(second[0].warning, HasSubstr("budget of ssh-ng://arm: it runs alone"));
+  EXPECT_EQ(s.reserved("local"), 0u);  // the local host's budget is untouched
+}
+
+// The local host's live gates hold only local starts: a remote machine keeps building while the
+// host is under memory pressure.
+TEST_F(PlacementTest, TheLocalGatesHoldOnlyLocalStarts) {
+  auto s = two_builders();
+  s.enqueue(on("x1", "x86_64-linux"));
+  s.enqueue(on("arm1", "aarch64-linux"));
+  Measurements pressed = quiet;
+  pressed.memory_pressure = 50.0;
+  EXPECT_EQ(where(s.next(clock.now, pressed)), std::vector<std::string>{"arm1@ssh-ng://arm"});
+  auto w = s.waiting(clock.now, pressed);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0].reason, HasSubstr("memory pressure 50.0%"));
+}
+
+// A builder lost mid-night: its queued jobs wait, named; the others go on; found again, it builds.
+TEST_F(PlacementTest, ABuilderLostMidNightHoldsOnlyItsJobs) {
+  auto s = two_builders(/*arm_slots=*/2);
+  s.enqueue(on("arm1", "aarch64-linux"));
+  ASSERT_EQ(s.next(clock.now, quiet).size(), 1u);
+  // The running one failed as the machine went away: the driver requeues it and marks it lost.
+  EXPECT_TRUE(s.set_reachable("ssh-ng://arm", false));
+  s.requeue(*s.find("arm1"), clock.now, "builder ssh-ng://arm: cannot connect");
+  s.enqueue(on("x1", "x86_64-linux"));
+  EXPECT_EQ(where(s.next(clock.now, quiet)), std::vector<std::string>{"x1@local"});
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0].reason, "waiting: builder ssh-ng://arm is unreachable");
+  EXPECT_FALSE(s.set_reachable("nowhere", true));
+  EXPECT_TRUE(s.set_reachable("ssh-ng://arm", true));
+  EXPECT_EQ(where(s.next(clock.now, quiet)), std::vector<std::string>{"arm1@ssh-ng://arm"});
+}
+
+// No starvation: an interactive head waiting for memory on the local host is not pushed back by
+// a long build behind it on the same host, while builds for the other machine go on.
+TEST_F(PlacementTest, TheHeadIsNotStarvedOnItsBuilderAndOthersGoOn) {
+  est.record("running", BuildKind::kGpu, 60 * GiB, hours(1));
+  est.record("head", BuildKind::kGpu, 80 * GiB, hours(2));
+  est.record("long", BuildKind::kGpu, 30 * GiB, hours(5));
+  est.record("arm", BuildKind::kGpu, 30 * GiB, hours(5));
+  auto s = two_builders();
+  s.enqueue(on("running", "x86_64-linux"));
+  ASSERT_EQ(s.next(clock.now, quiet).size(), 1u);
+  s.enqueue(on("head", "x86_64-linux"));
+  s.enqueue(on("long", "x86_64-linux"));
+  s.enqueue(on("arm", "aarch64-linux"));
+  // "long" would fit beside "running" now, but would hold memory past the head's shadow (1 h).
+  EXPECT_EQ(where(s.next(clock.now, quiet)), std::vector<std::string>{"arm@ssh-ng://arm"});
+  auto w = s.waiting(clock.now, quiet);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_THAT(w[1].reason, HasSubstr("waiting behind head, first in line"));
+  s.finished(*s.find("running"));
+  EXPECT_EQ(where(s.next(clock.now + hours(1), quiet)), std::vector<std::string>{"head@local"});
+}
+
+// The critical path first, over builders: the torch of a chain starts before a longer lone
+// build when one slot is free for both.
+TEST_F(PlacementTest, TheCriticalPathGoesFirstOnEachBuilder) {
+  est.record("torch", BuildKind::kGpu, 10 * GiB, hours(3));
+  est.record("vision", BuildKind::kGpu, 10 * GiB, minutes(20));
+  est.record("lone", BuildKind::kGpu, 10 * GiB, hours(3) + minutes(10));
+  auto s = two_builders();
+  s.enqueue(on("lone", "aarch64-linux", Origin::kBatch));
+  const auto torch = s.enqueue(on("torch", "aarch64-linux", Origin::kBatch));
+  JobSpec vision = on("vision", "aarch64-linux", Origin::kBatch);
+  vision.after = {{torch.id, "torch"}};
+  s.enqueue(vision);
+  EXPECT_EQ(where(s.next(clock.now, quiet)), std::vector<std::string>{"torch@ssh-ng://arm"});
+}
+
 TEST_F(SchedulerTest, StartsWhatFitsTheBudgetAndSaysWhyTheRestWaits) {
   auto s = make(100 * GiB, 8);
   s.enqueue(gpu("a"));
