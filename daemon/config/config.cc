@@ -50,6 +50,7 @@ class Sections {
   void paths(JsonObject& root, Config& c);
   void publish(const json& v, Config::Publish& out);
   void scheduler(const json& v, Config::Scheduler& out);
+  void builders(const json& v, Config::Builders& out);
   void builds(const json& v, Config::Builds& out);
   void logs(const json& v, Config::Logs& out);
   void http(const json& v, Config::Http& out);
@@ -163,6 +164,40 @@ void Sections::publish(const json& v, Config::Publish& out) {
   std::filesystem::path key;
   path(o, "signing_key", key);
   if (!key.empty()) out.signing_key = key;
+  o.refuse_unknown_keys();
+}
+
+void Sections::builders(const json& v, Config::Builders& out) {
+  JsonObject o(v, "builders", errors_);
+  path(o, "machines_file", out.machines_file);
+  if (const json* l = o.get("local", Need::kOptional)) {
+    if (l->is_boolean()) {
+      out.local = l->get<bool>();
+    } else {
+      JsonObject lo(*l, "builders.local", errors_);
+      out.local_systems = lo.strings("systems", Need::kOptional).value_or(out.local_systems);
+      out.local_features = lo.strings("features", Need::kOptional).value_or(out.local_features);
+      lo.refuse_unknown_keys();
+    }
+  }
+  if (const json* r = o.get("remote", Need::kOptional)) {
+    if (!r->is_object()) {
+      o.error("remote", R"(expected {"<store URI>": {"memory_budget": "200GiB"}, ...})");
+    } else {
+      for (const auto& [uri, m] : r->items()) {
+        JsonObject mo(m, "builders.remote." + uri, errors_);
+        Config::Builders::Remote remote;
+        size(
+            mo, "memory_budget", [&](std::optional<uint64_t> b) { remote.memory_budget = *b; },
+            false);
+        if (!m.is_object() || !m.contains("memory_budget")) {
+          mo.error("memory_budget", "missing: tvd places builds on a machine by its memory");
+        }
+        mo.refuse_unknown_keys();
+        out.remote[uri] = remote;
+      }
+    }
+  }
   o.refuse_unknown_keys();
 }
 
@@ -415,6 +450,7 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   read.paths(root, c);
   if (const json* v = root.get("publish", Need::kOptional)) read.publish(*v, c.publish);
   if (const json* v = root.get("scheduler", Need::kOptional)) read.scheduler(*v, c.scheduler);
+  if (const json* v = root.get("builders", Need::kOptional)) read.builders(*v, c.builders);
   if (const json* v = root.get("builds", Need::kOptional)) read.builds(*v, c.builds);
   if (const json* v = root.get("logs", Need::kOptional)) read.logs(*v, c.logs);
   if (const json* v = root.get("http", Need::kOptional)) read.http(*v, c.http);

@@ -78,6 +78,22 @@ struct Config {
     double max_memory_pressure = 10.0;  // percent, /proc/pressure/memory "full avg10"
   } scheduler;
 
+  // Where builds run: the local host, and the Nix remote builders of a machines file that tvd is
+  // given a memory budget for (the machines file has no word for memory).
+  struct Builders {
+    // Nix's machines file; its `@FILE` includes are followed. A missing file: no remote builder.
+    std::filesystem::path machines_file = "/etc/nix/machines";
+    bool local = true;  // false: every build goes to a remote builder
+    // What the local host builds: default its own system (and extra platforms when listed
+    // here, as nix.conf's extra-platforms), and Nix's default system-features.
+    std::vector<std::string> local_systems;
+    std::vector<std::string> local_features;
+    struct Remote {
+      uint64_t memory_budget = 0;
+    };
+    std::map<std::string, Remote> remote;  // by the machine's store URI, as the file writes it
+  } builders;
+
   struct Builds {
     std::chrono::seconds timeout{std::chrono::hours(12)};         // wall clock, one flox build
     std::chrono::seconds silence_timeout{std::chrono::hours(1)};  // no output for this long

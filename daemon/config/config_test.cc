@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "daemon/config/machines.h"
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "tests/support/scratch.h"
@@ -294,6 +295,86 @@ TEST(LoadSetup, AThirdProductIsTemplatesAndConfiguration) {
   auto text = render_recipe(ta.templates, sel[0].variant, {});
   ASSERT_TRUE(text) << text.error().message;
   EXPECT_EQ(*text, "# TorchAudio python313 avx2\n{ pkgs ? import <nixpkgs> { } }: { }\n");
+}
+
+// Nix's machines file as Nix reads it (libstore/machines.cc): fields by position, '-' for the
+// default, '#' comments, ';' as a line break, @FILE includes, ssh:// before a schemeless host.
+TEST(Machines, AreReadAsNixReadsThem) {
+  testing::ScratchDir dir;
+  testing::write_text(dir / "more", "ssh-ng://arm2 aarch64-linux - 2 1 big-parallel\n");
+  testing::write_text(dir / "machines",
+                      "# the build farm\n"
+                      "arm1 aarch64-linux,armv7l-linux /root/.ssh/id 4 2 big-parallel,kvm - AAAA\n"
+                      "ssh://x86 - - - - ; @" +
+                          (dir / "more").string() +
+                          "  # two on a line\n"
+                          "@" +
+                          (dir / "absent").string() + "\n");
+  auto m = read_machines(dir / "machines", "x86_64-linux");
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_EQ(m->size(), 3u);
+  const auto& arm1 = (*m)[0];
+  EXPECT_EQ(arm1.uri, "arm1");
+  EXPECT_EQ(arm1.store_uri, "ssh://arm1");
+  EXPECT_EQ(arm1.systems, (std::vector<std::string>{"aarch64-linux", "armv7l-linux"}));
+  EXPECT_EQ(arm1.max_jobs, 4u);
+  EXPECT_EQ(arm1.supported_features, (std::vector<std::string>{"big-parallel", "kvm"}));
+  EXPECT_EQ(arm1.origin, (dir / "machines").string() + ":2");
+  EXPECT_EQ(builders_line(arm1),
+            "ssh://arm1 aarch64-linux,armv7l-linux /root/.ssh/id 4 2 big-parallel,kvm - AAAA");
+  EXPECT_EQ((*m)[1].systems, std::vector<std::string>{"x86_64-linux"});  // the host's
+  EXPECT_EQ((*m)[1].max_jobs, 1u);
+  EXPECT_EQ((*m)[2].uri, "ssh-ng://arm2");
+  EXPECT_TRUE(read_machines(dir / "none", "x86_64-linux").value().empty());
+  testing::write_text(dir / "bad", "arm1 aarch64-linux - many\n");
+  auto bad = read_machines(dir / "bad", "x86_64-linux");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr(":1: bad machine specification: column 4 ('many')"));
+}
+
+// The builders tvd uses: the local host, and each machine of the file with a memory budget in
+// tvd's config; the others are named with what to add.
+TEST(LoadSetup, BuildersAreTheLocalHostAndTheMachinesWithABudget) {
+  testing::ScratchDir dir;
+  testing::write_text(dir / "machines",
+                      "ssh-ng://arm aarch64-linux - 2 1 big-parallel\n"
+                      "ssh://other x86_64-linux - 8 1 big-parallel\n"
+                      "ssh://special aarch64-linux - 1 1 - cuda\n");
+  testing::write_text(dir / "tvd.json", R"({"builders": {
+      "machines_file": "machines",
+      "local": {"systems": ["x86_64-linux"], "features": ["big-parallel"]},
+      "remote": {"ssh-ng://arm": {"memory_budget": "200GiB"},
+                 "ssh://special": {"memory_budget": "100GiB"},
+                 "ssh://gone": {"memory_budget": "1GiB"}}}})");
+  auto s = load_setup(dir / "tvd.json");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->builders.size(), 2u);
+  EXPECT_EQ(s->builders[0].name, "local");
+  EXPECT_TRUE(s->builders[0].local);
+  EXPECT_EQ(s->builders[1].name, "ssh-ng://arm");
+  EXPECT_EQ(s->builders[1].slots, 2u);
+  EXPECT_EQ(s->builders[1].budget, 200ull << 30);
+  EXPECT_EQ(s->builders[1].nix_line, "ssh-ng://arm aarch64-linux - 2 1 big-parallel - -");
+  EXPECT_EQ(s->builders_for("aarch64-linux"), std::vector<std::string>{"ssh-ng://arm"});
+  EXPECT_TRUE(s->builders_for("riscv64-linux").empty());
+  ASSERT_EQ(s->builder_notes.size(), 3u);
+  EXPECT_THAT(s->builder_notes[0], HasSubstr("ssh://other (" + (dir / "machines").string() +
+                                             ":2): not used by tvd: no memory budget"));
+  EXPECT_THAT(s->builder_notes[1], HasSubstr("ssh://special"));
+  EXPECT_THAT(s->builder_notes[1], HasSubstr("mandatory features"));
+  EXPECT_THAT(s->builder_notes[2], HasSubstr("builders.remote names ssh://gone"));
+
+  testing::write_text(dir / "tvd.json",
+                      R"({"builders": {"machines_file": "none", "local": false}})");
+  auto none = load_setup(dir / "tvd.json");
+  ASSERT_FALSE(none);
+  EXPECT_THAT(none.error().message, HasSubstr("no builder: the local host is off"));
+  testing::write_text(dir / "tvd.json",
+                      R"({"builders": {"remote": {"ssh://a": {}}, "local": {"cores": 3}}})");
+  auto bad = load_setup(dir / "tvd.json");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("builders.remote.ssh://a.memory_budget: missing"));
+  EXPECT_THAT(bad.error().message, HasSubstr("builders.local.cores: unknown key"));
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "daemon/config/setup.h"
 
+#include <algorithm>
+#include <set>
+
 #include "daemon/base/file.h"
+#include "daemon/config/machines.h"
 
 namespace tvd {
 
@@ -73,6 +77,68 @@ AxesChoice over(const AxesChoice& base, const AxesChoice& mine) {
 
 }  // namespace
 
+// The local host (unless off) and the machines file's machines that tvd's config gives a memory
+// budget; the others are noted. tvd's recipes require big-parallel: a machine whose mandatory
+// features they do not meet would never take one.
+static Status read_builders(Setup& setup) {
+  const Config::Builders& c = setup.config.builders;
+  const std::string here = host_system();
+  if (c.local) {
+    BuilderSetup local;
+    local.name = "local";
+    local.systems = c.local_systems.empty() ? std::vector<std::string>{here} : c.local_systems;
+    local.features = c.local_features.empty() ? default_system_features() : c.local_features;
+    setup.builders.push_back(std::move(local));
+  }
+  TRY_ASSIGN(auto machines, read_machines(c.machines_file, here));
+  std::set<std::string> listed;
+  for (const auto& m : machines) {
+    listed.insert(m.uri);
+    auto given = c.remote.find(m.uri);
+    if (given == c.remote.end()) {
+      setup.builder_notes.push_back(m.uri + " (" + m.origin +
+                                    "): not used by tvd: no memory budget; add \"builders\": "
+                                    "{\"remote\": {\"" +
+                                    m.uri + "\": {\"memory_budget\": \"200GiB\"}}}");
+      continue;
+    }
+    bool mandatory_met = true;
+    for (const auto& f : m.mandatory_features)
+      mandatory_met = mandatory_met && f == "big-parallel";
+    if (!mandatory_met) {
+      setup.builder_notes.push_back(
+          m.uri + " (" + m.origin + "): not used by tvd: it takes only builds that require " +
+          "its mandatory features, and tvd's recipes require big-parallel");
+      continue;
+    }
+    BuilderSetup b;
+    b.name = m.uri;
+    b.systems = m.systems;
+    b.features = m.supported_features;
+    b.features.insert(b.features.end(), m.mandatory_features.begin(), m.mandatory_features.end());
+    b.slots = m.max_jobs;
+    b.budget = given->second.memory_budget;
+    b.local = false;
+    b.nix_line = builders_line(m);
+    b.origin = m.origin;
+    setup.builders.push_back(std::move(b));
+  }
+  for (const auto& [uri, remote] : c.remote) {
+    if (!listed.count(uri)) {
+      setup.builder_notes.push_back("builders.remote names " + uri + ", which " +
+                                    c.machines_file.string() + " does not list: not used");
+    }
+  }
+  if (setup.builders.empty()) {
+    return fail(ErrorKind::kBadInput,
+                setup.config.source + ": no builder: the local host is off (builders.local) and " +
+                    c.machines_file.string() + " lists no machine with a memory budget",
+                "turn the local host on, or add a machine to the machines file and its budget to "
+                "builders.remote");
+  }
+  return {};
+}
+
 Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path) {
   auto config = load_config(config_path);
   if (!config) return tl::unexpected(config.error());
@@ -130,7 +196,16 @@ Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path
                   "give both environments the same \"nixpkgs\" pin");
     }
   }
+  TRY(read_builders(setup));
   return setup;
+}
+
+std::vector<std::string> Setup::builders_for(const std::string& system) const {
+  std::vector<std::string> out;
+  for (const auto& b : builders)
+    if (std::find(b.systems.begin(), b.systems.end(), system) != b.systems.end())
+      out.push_back(b.name);
+  return out;
 }
 
 }  // namespace tvd

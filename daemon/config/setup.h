@@ -36,11 +36,28 @@ struct EnvironmentSetup {
   std::vector<Selection> cells() const;
 };
 
+// A machine builds run on, as tvd places them: the local host, or a Nix remote builder of the
+// machines file that tvd's config gives a memory budget.
+struct BuilderSetup {
+  std::string name;                   // "local", or the machine's URI as the file writes it
+  std::vector<std::string> systems;   // what it builds
+  std::vector<std::string> features;  // supported and mandatory
+  unsigned slots = 0;                 // remote: its max-jobs; local: the scheduler's
+  uint64_t budget = 0;                // remote: tvd's config; local: the scheduler's
+  bool local = true;
+  std::string nix_line;  // remote: the machine as a line of Nix's `builders` setting
+  std::string origin;    // remote: FILE:LINE
+};
+
 struct Setup {
   Config config;
-  std::vector<EnvironmentSetup> environments;  // the config's, in its order; never empty
+  std::vector<EnvironmentSetup> environments;   // the config's, in its order; never empty
+  std::vector<BuilderSetup> builders = {};      // the local host first (unless off)
+  std::vector<std::string> builder_notes = {};  // machines of the file tvd does not use, and why
 
   const EnvironmentSetup* find(std::string_view name) const;
+  // The builders that build for `system`, by name; empty: none does.
+  std::vector<std::string> builders_for(const std::string& system) const;
   // Each environment's matrix, in order: what specs are resolved against.
   std::vector<const Matrix*> matrices() const;
 };
