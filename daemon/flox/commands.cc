@@ -15,6 +15,18 @@ exec::RunSpec build_run(const std::string& flox, const std::filesystem::path& en
   return spec;
 }
 
+void place_build(exec::RunSpec& spec, const std::string& system, const std::string& nix_line) {
+  // flox build -d ENV --system SYSTEM PKG
+  spec.argv.insert(spec.argv.end() - 1, {"--system", system});
+  std::string& nix = spec.env["NIX_CONFIG"];
+  if (!nix.empty() && nix.back() != '\n') nix += '\n';
+  if (nix_line.empty()) {
+    nix += "builders =\n";
+  } else {
+    nix += "builders = " + nix_line + "\nmax-jobs = 0\nbuilders-use-substitutes = true\n";
+  }
+}
+
 std::string built_output(const std::filesystem::path& env_dir, const std::string& package) {
   std::error_code ec;
   auto out = std::filesystem::read_symlink(env_dir / ("result-" + package), ec);

@@ -15,6 +15,13 @@ namespace tvd::flox {
 exec::RunSpec build_run(const std::string& flox, const std::filesystem::path& env_dir,
                         const std::string& package, const std::map<std::string, std::string>& env);
 
+// Where a build runs: `flox build --system SYSTEM` (flox's hidden option: it evaluates and builds
+// for that system), and, on a remote builder, Nix pinned to that machine alone through
+// NIX_CONFIG (appended to the NIX_CONFIG the child has): `builders = LINE`, `max-jobs = 0`
+// (nothing builds on the host), `builders-use-substitutes = true` (the machine fetches what a
+// cache has rather than receiving it from the host). On the host: `builders =` (no offloading).
+void place_build(exec::RunSpec& spec, const std::string& system, const std::string& nix_line);
+
 // What a build made: flox leaves result-PKG beside .flox/, pointing at the output; "" if none.
 std::string built_output(const std::filesystem::path& env_dir, const std::string& package);
 

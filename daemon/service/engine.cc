@@ -42,7 +42,36 @@ Engine::Engine(EngineConfig config, RecipeSources sources, exec::Runner& runner,
       measure_(std::move(measure)),
       estimator_(config_.estimates),
       sched_(config_.limits, &estimator_),
-      lanes_(std::move(lanes)) {}
+      lanes_(std::move(lanes)) {
+  sched_.set_builders(placements(config_));
+}
+
+std::vector<sched::Builder> Engine::placements(const EngineConfig& c) {
+  std::vector<sched::Builder> out;
+  for (const auto& b : c.builders)
+    out.push_back(b.placement);
+  return out;
+}
+
+sched::JobSpec Engine::spec_of(const Job& j) const {
+  sched::JobSpec s{j.key().text(), kind_of(j.variant), j.origin, j.priority, waits_for(j)};
+  s.system = j.variant.isa->platform;
+  s.features = {"big-parallel"};  // tvd's recipes require it (requiredSystemFeatures)
+  return s;
+}
+
+std::optional<std::string> Engine::no_builder(const Variant& v) const {
+  sched::JobSpec s;
+  s.system = v.isa->platform;
+  s.features = {"big-parallel"};
+  for (const auto& b : sched_.builders())
+    if (b.serves(s)) return std::nullopt;
+  const std::string arch = s.system.substr(0, s.system.find('-'));
+  return "no " + s.system +
+         " builder: add one to Nix's machines file (with its memory budget "
+         "in builders.remote), or run tvd on an " +
+         arch + " host";
+}
 
 bool Engine::changed(Job& j, std::optional<EventKind> kind) {
   const bool moved = j.told_state != j.state || j.told_phase != j.phase;
@@ -238,6 +267,13 @@ void Engine::start_build(Job& j, const sched::Start& s) {
   a.log = log_path(j, JobPhase::kBuild);
   auto spec = flox::build_run(config_.publishing.flox, j.variant.environment->checkout, j.package,
                               config_.child_env);
+  // On the builder the scheduler chose (the host when no builders are configured).
+  a.builder = s.builder;
+  for (const auto& b : config_.builders) {
+    if (b.placement.name == s.builder) {
+      flox::place_build(spec, j.variant.isa->platform, b.nix_line);
+    }
+  }
   spec.log = a.log;
   spec.log_limit = config_.log_limit;
   spec.wall_timeout = config_.build_timeout;
@@ -319,8 +355,7 @@ void Engine::attempt_ended(Job& j, const AttemptEnd& e) {
         j.told_phase = j.phase;
         if (ended_with_its_need(j)) break;
         changed(j);
-        sched_.enqueue({j.key().text(), kind_of(j.variant), j.origin, j.priority, waits_for(j)},
-                       id);
+        sched_.enqueue(spec_of(j), id);
         break;
       }
       sched_.finished(id);
@@ -390,6 +425,7 @@ void Engine::reconfigure(const EngineConfig& c) {
   config_ = c;
   config_.log_dir = log_dir;
   sched_.set_limits(c.limits);
+  sched_.set_builders(placements(c));
   estimator_.set_defaults(c.estimates);
   for (auto& [name, lane] : lanes_)
     lane->set_publishing(c.publishing);

@@ -70,6 +70,7 @@ struct Attempt {
   std::optional<uint64_t> learned_peak;  // the memory attributed to it (Estimator::learn)
   std::optional<pid_t> pgid;             // while it runs, for recovery after a crash
   bool interrupted = false;              // tvd stopped while it ran
+  std::string builder;                   // a build's: the builder it ran on ("local", a URI)
 };
 
 // One change of a job, as its event records it (proto/job.h).
@@ -122,6 +123,12 @@ struct RecipeSource {
 // By environment name.
 using RecipeSources = std::map<std::string, RecipeSource, std::less<>>;
 
+// A builder as a build runs on it: what the scheduler places by, and what Nix is told.
+struct BuilderRun {
+  sched::Builder placement;
+  std::string nix_line;  // a remote builder's line of Nix's `builders` setting; "" for the host
+};
+
 struct EngineConfig {
   // Per-attempt logs: <log_dir>/<variant>/<job>-<n>-<phase>.log (VariantKey::text()).
   std::filesystem::path log_dir;
@@ -131,6 +138,9 @@ struct EngineConfig {
   // environment's lane is told (Lane::set_publishing), kept once.
   flox::PublishSettings publishing;
   sched::Limits limits;
+  // Where builds run, in the order they are offered (host_config.cc); empty: the host, for
+  // every system.
+  std::vector<BuilderRun> builders;
   sched::EstimatorDefaults estimates;
   std::chrono::seconds build_timeout{std::chrono::hours(12)};
   std::chrono::seconds silence_timeout{std::chrono::hours(1)};
@@ -160,6 +170,9 @@ struct EnqueueOptions {
   std::string batch;
   std::optional<int64_t> batch_id = std::nullopt;
 };
+
+// The skip reason of a variant no builder can build begins so (batch records count it apart).
+inline constexpr std::string_view kNoBuilder = "no builder: ";
 
 struct Enqueued {
   VariantKey variant;
@@ -235,6 +248,9 @@ class Engine {
   std::vector<const Job*> jobs() const;
   std::vector<sched::Waiting> waiting() const;
   const sched::Scheduler& scheduler() const { return sched_; }
+  // Why no builder can build `v` (none serves its platform), with what to do; nullopt when one
+  // can.
+  std::optional<std::string> no_builder(const Variant& v) const;
   const sched::Estimator& estimator() const { return estimator_; }
   sched::Estimator& estimator() { return estimator_; }
   void on_change(Observer o) { observer_ = std::move(o); }
@@ -285,6 +301,10 @@ class Engine {
   // What a job about to wait for the scheduler waits for: its needed variant's active job,
   // unless that one is built.
   std::map<JobId, std::string> waits_for(const Job& j) const;
+  // What the scheduler places a job by: its variant, kind, origin, what it waits for, its
+  // platform and the features tvd's recipes require.
+  sched::JobSpec spec_of(const Job& j) const;
+  static std::vector<sched::Builder> placements(const EngineConfig& c);
   // The text hash of a recipe file now ("" when there is none).
   std::string recipe_hash(const Variant& v) const;
   // A build others need ended without being built: the jobs waiting for it end, naming it.

@@ -74,6 +74,12 @@ std::vector<Enqueued> Engine::enqueue(const std::vector<Selection>& asked,
       out.push_back(std::move(e));
       continue;
     }
+    // No builder builds its platform: it is not queued to fail (--force queues it to wait).
+    if (auto why = o.force ? std::nullopt : no_builder(sel.variant)) {
+      e.skipped = std::string(kNoBuilder) + *why;
+      out.push_back(std::move(e));
+      continue;
+    }
     Job j;
     j.id = next_id_++;
     j.variant = sel.variant;
@@ -231,9 +237,7 @@ void Engine::restore(std::vector<Job> jobs) {
     }
     // One whose recipe was committed waits for the scheduler again; the others commit it first.
     if (stored.state == JobState::kQueued && stored.phase == JobPhase::kBuild) {
-      sched_.enqueue({stored.key().text(), kind_of(stored.variant), stored.origin, stored.priority,
-                      waits_for(stored)},
-                     stored.id);
+      sched_.enqueue(spec_of(stored), stored.id);
       continue;
     }
     stored.state = JobState::kQueued;

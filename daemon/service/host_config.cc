@@ -32,6 +32,21 @@ sched::Measurements measure_host(const Config& c) {
   return m;
 }
 
+std::vector<BuilderRun> builder_runs(const std::vector<BuilderSetup>& builders) {
+  std::vector<BuilderRun> out;
+  for (const auto& b : builders) {
+    sched::Builder placement{b.name, b.systems, b.features, b.slots, b.budget, b.local, true};
+    out.push_back({std::move(placement), b.local ? "" : b.nix_line});
+  }
+  return out;
+}
+
+EngineConfig engine_config(const Setup& setup, char** environ_vars) {
+  EngineConfig e = engine_config(setup.config, environ_vars);
+  e.builders = builder_runs(setup.builders);
+  return e;
+}
+
 EngineConfig engine_config(const Config& c, char** environ_vars) {
   EngineConfig e;
   e.log_dir = c.state_dir / "logs";

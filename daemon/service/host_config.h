@@ -3,6 +3,7 @@
 #pragma once
 
 #include "daemon/config/config.h"
+#include "daemon/config/setup.h"
 #include "daemon/sched/scheduler.h"
 #include "daemon/service/engine.h"
 
@@ -19,5 +20,8 @@ sched::Limits limits_for(const Config& c);
 sched::Measurements measure_host(const Config& c);
 
 EngineConfig engine_config(const Config& c, char** environ_vars);
+// With the setup's builders (the local host, and the remote machines with a budget).
+EngineConfig engine_config(const Setup& setup, char** environ_vars);
+std::vector<BuilderRun> builder_runs(const std::vector<BuilderSetup>& builders);
 
 }  // namespace tvd::service

@@ -79,6 +79,7 @@ std::vector<store::AttemptRow> to_rows(const Job& j) {
     r.reason = a.reason;
     r.log_path = a.log.string();
     if (a.pgid) r.pgid = *a.pgid;
+    if (!a.builder.empty()) r.builder = a.builder;
     out.push_back(std::move(r));
   }
   return out;
@@ -129,6 +130,7 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
     at.interrupted = a.outcome == proto::AttemptOutcome::kInterrupted;
     at.reason = a.reason;
     at.log = a.log_path;
+    at.builder = a.builder.value_or("");
     if (a.outcome == proto::AttemptOutcome::kFailed) {
       at.failure = a.failure == flox::Failure::kNone ? flox::Failure::kUnknown : a.failure;
     } else if (a.outcome == proto::AttemptOutcome::kCancelled) {

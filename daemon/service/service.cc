@@ -65,7 +65,7 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   s->runner_ = std::move(parts.runner);
   s->clock_ = std::move(parts.clock);
   const Config& c = s->setup_.config;
-  auto config = engine_config(c, environ_vars);
+  auto config = engine_config(s->setup_, environ_vars);
   // A git lane per environment, each publishing to its environment's organisation.
   Lanes lanes;
   for (const auto& e : s->setup_.environments) {
@@ -307,6 +307,23 @@ Result<proto::EnqueueView> Service::enqueue(const EnqueueRequest& r) {
   }
   engine_->release();
   if (!st) return tl::unexpected(nothing_done(st.error(), "Nothing was queued."));
+  // Asked by hand for variants no builder can build, and nothing else: a refusal, not a quiet
+  // skip (a glob that also matched buildable ones queues those and lists the rest as skipped).
+  if (r.batch.empty() && !r.force) {
+    bool queued = false;
+    std::string why;
+    for (const auto& e : done) {
+      queued = queued || e.job.has_value();
+      if (!e.job && e.skipped.rfind(kNoBuilder, 0) == 0 && why.empty()) {
+        why = e.variant.text() + ": " + e.skipped.substr(kNoBuilder.size());
+      }
+    }
+    if (!queued && !why.empty()) {
+      return fail(ErrorKind::kBadInput, why + ". Nothing was queued.",
+                  "--force queues it anyway: it waits until a builder of its platform is "
+                  "configured");
+    }
+  }
   proto::EnqueueView out;
   out.batch_id = o.batch_id;
   if (o.batch_id) out.batch_joined = joined;

@@ -96,7 +96,7 @@ Status Service::reload(const std::optional<std::filesystem::path>& config_path) 
   retired_.push_back(std::move(setup_));
   setup_ = std::move(*next);
   engine_->set_recipe_sources(recipe_sources());
-  engine_->reconfigure(engine_config(setup_.config, environ_));
+  engine_->reconfigure(engine_config(setup_, environ_));
   if (auto published = published_outputs()) {
     engine_->set_published(std::move(*published));  // the org may have changed
   }

@@ -40,12 +40,13 @@ AttemptRow read_attempt(const Stmt& s) {
   a.log_path = s.text(10);
   a.peak_memory = s.opt_i64(11);
   a.pgid = s.opt_i64(12);
+  a.builder = s.opt_text(13);
   return a;
 }
 
 constexpr const char* kAttemptColumns =
     "job_id, number, phase, started_at, ended_at, outcome, exit_code, signal, failure, reason, "
-    "log_path, peak_memory, pgid";
+    "log_path, peak_memory, pgid, builder";
 
 }  // namespace
 
@@ -326,19 +327,19 @@ Status Store::save_job(const JobRow& j, const std::vector<AttemptRow>& attempts)
       return tl::unexpected(sql_error(db_, "save job " + std::to_string(j.id)));
   }
   for (const auto& a : attempts) {
-    Stmt s(
-        db_,
-        "INSERT INTO attempts (job_id, number, phase, started_at, ended_at, outcome, exit_code,"
-        " signal, failure, reason, log_path, peak_memory, pgid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(job_id, number) DO UPDATE SET ended_at=excluded.ended_at,"
-        " outcome=excluded.outcome, exit_code=excluded.exit_code, signal=excluded.signal,"
-        " failure=excluded.failure, reason=excluded.reason, peak_memory=excluded.peak_memory,"
-        " pgid=excluded.pgid");
+    Stmt s(db_,
+           "INSERT INTO attempts (job_id, number, phase, started_at, ended_at, outcome, exit_code,"
+           " signal, failure, reason, log_path, peak_memory, pgid, builder)"
+           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+           " ON CONFLICT(job_id, number) DO UPDATE SET ended_at=excluded.ended_at,"
+           " outcome=excluded.outcome, exit_code=excluded.exit_code, signal=excluded.signal,"
+           " failure=excluded.failure, reason=excluded.reason, peak_memory=excluded.peak_memory,"
+           " pgid=excluded.pgid, builder=excluded.builder");
     s.bind({a.job_id, static_cast<int64_t>(a.number), sql::name(proto::kJobPhases, a.phase),
             a.started_at, opt(a.ended_at),
             a.outcome ? Stmt::Value(sql::name(proto::kAttemptOutcomes, *a.outcome)) : Stmt::Value{},
             opt(a.exit_code), opt(a.signal), sql::failure_text(a.failure), a.reason, a.log_path,
-            opt(a.peak_memory), opt(a.pgid)});
+            opt(a.peak_memory), opt(a.pgid), a.builder ? Stmt::Value(*a.builder) : Stmt::Value{}});
     if (s.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "save attempt"));
   }
   // What was published is recorded with the job's success, in the same transaction.

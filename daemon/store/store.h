@@ -78,6 +78,7 @@ struct AttemptRow {
   std::string log_path;
   std::optional<int64_t> peak_memory;
   std::optional<int64_t> pgid;
+  std::optional<std::string> builder;  // a build's: where it ran
 };
 
 // One change of a job (schema/009_typed_events.sql): written in the transaction that records the

@@ -33,6 +33,11 @@ using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
+// The daemon tests' builders: the host builds both platforms (as a host with aarch64 in Nix's
+// extra-platforms would), and no machines file (never the test machine's /etc/nix/machines).
+inline const std::string kBuilders =
+    R"({"local": {"systems": ["x86_64-linux", "aarch64-linux"]}, "machines_file": "no-machines"})";
+
 class DaemonTest : public ::testing::Test {
  protected:
   testing::ScratchDir dir;
@@ -52,6 +57,7 @@ class DaemonTest : public ::testing::Test {
     testing::write_text(config, R"({
       "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock",
       "flox": "flox", "socket_group": "root",
+      "builders": )" + kBuilders + R"(,
       "publish": {"enabled": true, "org": "acme", "push": true},
       "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
                     "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},
@@ -81,6 +87,7 @@ class DaemonTest : public ::testing::Test {
     testing::make_git_flox_env(pt_dir, dir / "pt-upstream.git");
     testing::write_text(config, R"({
       "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox", "socket_group": "root",
+      "builders": )" + kBuilders + R"(,
       "publish": {"enabled": true, "org": "acme", "push": true},
       "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
                     "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}},

@@ -200,12 +200,84 @@ TEST_F(ServiceTest, ANightlyOverBothEnvironments) {
   EXPECT_EQ(stop(SIGTERM), 0);
 }
 
+// Builders: the host builds x86_64, a Nix remote builder of the machines file aarch64. Each build
+// runs `flox build --system PLATFORM` with Nix pinned to its builder: the armv9 cell's NIX_CONFIG
+// names the aarch64 machine alone (max-jobs 0: nothing on the host), the x86_64 cell's turns
+// offloading off. Without that machine the aarch64 cells are never queued to fail: an enqueue of
+// one is refused with what to do, a nightly skips them with the reason, and nothing fails.
+TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
+  testing::write_text(dir / "machines",
+                      "ssh-ng://arm64.example aarch64-linux - 2 1 big-parallel\n");
+  const std::string base = R"(
+    "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox",
+    "socket_group": "root", "http": {"listen": "off"},
+    "axes": {"cuda": ["12.8"], "gpu_archs": ["sm89"], "cpu_isas": ["avx2", "armv9"]},
+    "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
+                  "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}, "max_memory_pressure": 100})";
+  testing::write_text(config, "{" + base + R"(, "builders": {"machines_file": "machines",
+      "local": {"systems": ["x86_64-linux"]},
+      "remote": {"ssh-ng://arm64.example": {"memory_budget": "4GiB"}}}})");
+  const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
+  start();
+  auto r = tvctl({"enqueue", "sm89-avx2", "sm89-armv9"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = settle();
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+  EXPECT_EQ(testing::read_text(plan / (arm + ".build-env")),
+            "token=\nsystem=aarch64-linux\nnix_config=builders = ssh-ng://arm64.example "
+            "aarch64-linux - 2 1 big-parallel - -|max-jobs = 0|builders-use-substitutes = true\n");
+  EXPECT_EQ(testing::read_text(plan / (sm89 + ".build-env")),
+            "token=\nsystem=x86_64-linux\nnix_config=builders =\n");
+  EXPECT_EQ(stop(SIGTERM), 0);
+
+  // Without the aarch64 machine.
+  testing::write_text(config, "{" + base + R"(, "builders": {"machines_file": "machines",
+      "local": {"systems": ["x86_64-linux"]}}})");
+  start();
+  r = tvctl({"enqueue", "sm89-armv9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err,
+              HasSubstr(arm + ": no aarch64-linux builder: add one to Nix's machines file "
+                              "(with its memory budget in builders.remote), or run tvd on an "
+                              "aarch64 host. Nothing was queued."));
+  r = tvctl({"--json", "enqueue", "--all", "--batch", "nightly"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json night = json::parse(r.out);
+  EXPECT_EQ(night["jobs"].size(), 2u) << r.out;  // sm89-avx2 and cpu-avx2
+  EXPECT_THAT(night["skipped"][arm].get<std::string>(),
+              ::testing::StartsWith("no builder: no aarch64-linux builder"));
+  EXPECT_THAT(night["skipped"]["torchvision-python313-cpu-armv9"].get<std::string>(),
+              ::testing::StartsWith("no builder: "));
+  s = settle();
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+    if (j["origin"] == "batch") {  // the night's: none of an aarch64 cell
+      EXPECT_EQ(j["variant"].get<std::string>().find("armv9"), std::string::npos) << j.dump();
+    }
+  }
+  // --force queues it: it waits, saying why.
+  r = tvctl({"--json", "enqueue", "--force", "sm89-armv9"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool said = false;
+  for (int i = 0; i < 100 && !said; ++i) {
+    const json now = status();
+    for (const auto& [id, reason] : now["waiting"].items())
+      said = said ||
+             reason == "waiting: no builder serves aarch64-linux with the features of its recipe";
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(said) << status().dump();
+  EXPECT_EQ(stop(SIGTERM), 0);
+}
+
 TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
   // 8 GiB budget and 3 GiB per GPU build: two at a time, the third waits for memory. (The
   // pressure gate is off: a loaded test machine's pressure would hold the starts instead.)
   testing::write_text(config, R"({
     "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox",
-    "socket_group": "root",
+    "socket_group": "root", "builders": )" +
+                                  kBuilders + R"(,
     "scheduler": {"max_parallel": 8, "memory_budget": "8GiB", "memory_per_build": {"gpu": "3GiB"},
                   "max_memory_pressure": 100}
   })");
