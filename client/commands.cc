@@ -117,10 +117,20 @@ int run_show(const std::string& name, Global& g, const Options& o, std::ostream&
   if (!v) return code;
   print_jobs(g, {v->job}, {}, out);
   out << '\n';
-  Table t({"ATTEMPT", "PHASE", "OUTCOME", "STARTED", "LOG", "REASON"});
+  // Where each build ran, when builds run on more than the host.
+  bool elsewhere = false;
+  for (const auto& a : v->attempts)
+    elsewhere = elsewhere || (a.builder && *a.builder != "local");
+  std::vector<std::string> head = {"ATTEMPT", "PHASE", "OUTCOME", "STARTED"};
+  if (elsewhere) head.push_back("BUILDER");
+  head.insert(head.end(), {"LOG", "REASON"});
+  Table t(head);
   for (const auto& a : v->attempts) {
-    t.add({std::to_string(a.number), a.phase, a.outcome.value_or("running"), ago(a.started_at),
-           a.log, printable(a.reason)});
+    std::vector<std::string> row = {std::to_string(a.number), a.phase,
+                                    a.outcome.value_or("running"), ago(a.started_at)};
+    if (elsewhere) row.push_back(a.builder.value_or(""));
+    row.insert(row.end(), {a.log, printable(a.reason)});
+    t.add(row);
   }
   t.print(out);
   return v->job.job_state() == proto::JobState::kFailed ? 1 : 0;

@@ -185,6 +185,7 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, At
   f("log", v.log);
   f("exit_code", v.exit_code, Send::kOmit);
   f("peak_memory", v.peak_memory, Send::kOmit);
+  f("builder", v.builder, Send::kOmit);
 }
 
 // The job's fields and its attempts, side by side in one object.

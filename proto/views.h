@@ -57,6 +57,7 @@ struct AttemptView {
   std::string log;
   std::optional<int64_t> exit_code;
   std::optional<int64_t> peak_memory;
+  std::optional<std::string> builder;  // a build's: where it ran ("local", a remote's URI)
   friend bool operator==(const AttemptView&, const AttemptView&) = default;
 };
 

@@ -24,7 +24,7 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
                            int64_t now, bool with_job) {
   std::string out = "<table class=\"attempts\"><tr>" + std::string(with_job ? "<th>Job</th>" : "") +
                     "<th>Attempt</th><th>Phase</th><th>Started</th><th>Took</th><th>Outcome</th>"
-                    "<th>Peak memory</th><th>Reason</th></tr>";
+                    "<th>Peak memory</th><th>Builder</th><th>Reason</th></tr>";
   for (const auto& a : attempts) {
     using proto::AttemptOutcome;
     const std::string outcome = a.outcome ? proto::to_text(*a.outcome) : "running";
@@ -36,8 +36,8 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
             : *a.outcome == AttemptOutcome::kInterrupted ? "cancelled"
                                                          : outcome) +
            "\">" + escape(outcome) + "</td><td>" +
-           (a.peak_memory ? html::size(*a.peak_memory) : "") + "</td><td>" + escape(a.reason) +
-           "</td></tr>";
+           (a.peak_memory ? html::size(*a.peak_memory) : "") + "</td><td class=\"builder\">" +
+           escape(a.builder.value_or("")) + "</td><td>" + escape(a.reason) + "</td></tr>";
   }
   return out + "</table>";
 }

@@ -113,8 +113,8 @@ Result<proto::JobDetailView> Service::show(JobId id) {
       std::optional<std::string> outcome;
       if (a.outcome) outcome = proto::kAttemptOutcomes.name(*a.outcome);
       out.attempts.push_back({a.number, std::string(kJobPhases.name(a.phase)), a.started_at,
-                              a.ended_at, outcome, a.reason, a.log_path, a.exit_code,
-                              a.peak_memory});
+                              a.ended_at, outcome, a.reason, a.log_path, a.exit_code, a.peak_memory,
+                              a.builder});
     }
   }
   return out;

@@ -229,6 +229,16 @@ TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
             "aarch64-linux - 2 1 big-parallel - -|max-jobs = 0|builders-use-substitutes = true\n");
   EXPECT_EQ(testing::read_text(plan / (sm89 + ".build-env")),
             "token=\nsystem=x86_64-linux\nnix_config=builders =\n");
+  // Each attempt records where it ran.
+  for (const auto& j : s["jobs"]) {
+    auto shown = tvctl({"--json", "show", std::to_string(j["id"].get<int>())});
+    ASSERT_EQ(shown.exit_code, 0) << shown.err;
+    const json detail = json::parse(shown.out);
+    EXPECT_EQ(detail["attempts"][0]["builder"],
+              j["package"] == arm ? "ssh-ng://arm64.example" : "local")
+        << shown.out;
+  }
+  EXPECT_THAT(tvctl({"show", "2"}).out, HasSubstr("BUILDER"));
   EXPECT_EQ(stop(SIGTERM), 0);
 
   // Without the aarch64 machine.
