@@ -12,6 +12,7 @@
 #include "daemon/app/serve.h"
 #include "daemon/base/file.h"
 #include "daemon/base/table.h"
+#include "daemon/base/units.h"
 #include "daemon/config/setup.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/recipe/generate.h"
@@ -150,10 +151,13 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   }
   size_t total = 0, buildable = 0, warnings = 0, broken = 0;
   std::map<std::string, int> states;
+  std::map<std::string, int> unserved;  // buildable cells no builder builds, by platform
   for (const auto& s : seen) {
     for (const auto& r : s.reports) {
       ++total;
       buildable += r.exclusions.empty();
+      if (r.exclusions.empty() && setup->builders_for(r.variant.isa->platform).empty())
+        ++unserved[r.variant.isa->platform];
       warnings += !r.warning.empty();
       broken += has_error(r.findings);
       states[std::string(to_string(r.state))]++;
@@ -196,6 +200,7 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
       for (const auto& r : s.reports) {
         json cell = report_json(r);
         cell["environment"] = s.e->name();
+        cell["builders"] = setup->builders_for(r.variant.isa->platform);
         j["cells"].push_back(std::move(cell));
       }
     }
@@ -213,6 +218,9 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
       std::string source =
           r.variant.is_gpu() ? (r.choices.from_pytorch ? "pytorch" : "matrix.json") : "-";
       std::string note = r.exclusions.empty() ? "" : "excluded: " + join(r.exclusions, "; ");
+      if (r.exclusions.empty() && setup->builders_for(r.variant.isa->platform).empty()) {
+        note = "no builder: " + no_builder_text(r.variant.isa->platform);
+      }
       if (!r.warning.empty()) note += (note.empty() ? "" : "; ") + ("warning: " + r.warning);
       if (auto e = error_summary(r.findings); !e.empty()) note += (note.empty() ? "" : "; ") + e;
       t.add({shown(r.variant), std::string(to_string(r.state)), target_text(r), source, note});
@@ -228,6 +236,8 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   if (warnings)
     out << "; " << warnings << " recipe(s) disagree with their PyTorch recipe's GPU target";
   if (broken) out << "; " << broken << " recipe(s) would fail in flox build ('tvd check' says why)";
+  for (const auto& [system, n] : unserved)
+    out << "; " << n << " buildable cell(s) of " << system << " have no builder";
   out << '\n';
   for (const auto& s : seen) {
     out << (seen.size() > 1 ? s.e->name() + ": " : std::string())
@@ -263,6 +273,28 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
         << (pin ? pin->name + " (" + pin->commit.substr(0, 12) + ")" : "flox's own") << '\n'
         << "templates: " << e.templates.origin << '\n';
     if (c.publish.enabled) out << "publish:   to " << e.org << '\n';
+  }
+  // Where builds run; the machines the file lists that tvd does not use, and why.
+  for (const auto& b : setup->builders) {
+    out << "builder:   " << b.name << (b.origin.empty() ? "" : " (" + b.origin + ")") << ": "
+        << join(b.systems, ", ") << "; features "
+        << (b.features.empty() ? "none" : join(b.features, ",")) << "; ";
+    if (b.local) {
+      out << "the scheduler's slots and budget\n";
+    } else {
+      out << b.slots << " slot(s), budget " << format_size(b.budget) << '\n';
+    }
+  }
+  for (const auto& note : setup->builder_notes)
+    out << "note:      " << note << '\n';
+  std::map<std::string, int> unserved;
+  for (const auto& e : setup->environments)
+    for (const auto& sel : e.cells())
+      if (sel.chosen && setup->builders_for(sel.variant.isa->platform).empty())
+        ++unserved[sel.variant.isa->platform];
+  for (const auto& [system, n] : unserved) {
+    out << "warning:   " << n << " buildable cell(s) of " << system
+        << " will not be queued: " << no_builder_text(system) << '\n';
   }
   auto problems = check_host(c);
   // flox is asked with the environment the service gives its children.

@@ -372,6 +372,41 @@ TEST_F(TvdCli, TwoEnvironmentsPyTorchAndTorchVision) {
   EXPECT_THAT(out, HasSubstr("nixpkgs pytorch-2.8 (fe5e41d7ffc0)"));
 }
 
+// Builders in the set-up: check-config lists them, the machines tvd does not use and why, and
+// the cells no builder builds; tvd matrix marks those cells.
+TEST_F(TvdCli, BuildersAreShownAndCellsWithoutOneMarked) {
+  write_text(root / "machines", "ssh-ng://big x86_64-linux - 4 1 big-parallel\n");
+  write_text(config, R"({"flox_env": "build-torchvision", "builders": {"machines_file": "machines",
+      "local": {"systems": ["x86_64-linux"], "features": ["big-parallel"]}}})");
+  run({"check-config"});
+  EXPECT_THAT(out, HasSubstr("builder:   local: x86_64-linux; features big-parallel; the "
+                             "scheduler's slots and budget\n"));
+  EXPECT_THAT(out, HasSubstr("note:      ssh-ng://big (" + (root / "machines").string() +
+                             ":1): not used by tvd: no memory budget"));
+  EXPECT_THAT(out, HasSubstr("warning:   14 buildable cell(s) of aarch64-linux will not be "
+                             "queued: no aarch64-linux builder: add one to Nix's machines file"));
+  ASSERT_EQ(run({"matrix"}), 0) << err;
+  EXPECT_THAT(out, HasSubstr("; 14 buildable cell(s) of aarch64-linux have no builder"));
+  EXPECT_THAT(out, HasSubstr("no builder: no aarch64-linux builder"));
+  ASSERT_EQ(run({"matrix", "--json"}), 0) << err;
+  const auto matrix = nlohmann::json::parse(out);
+  for (const auto& cell : matrix["cells"]) {
+    if (cell["variant"] == "torchvision-python313-cuda12_8-sm89-armv9") {
+      EXPECT_TRUE(cell["builders"].empty()) << cell.dump();
+    }
+    if (cell["variant"] == "torchvision-python313-cuda12_8-sm89-avx2") {
+      EXPECT_EQ(cell["builders"], nlohmann::json::array({"local"})) << cell.dump();
+    }
+  }
+  write_text(config, R"({"flox_env": "build-torchvision", "builders": {"machines_file": "machines",
+      "local": {"systems": ["x86_64-linux"]},
+      "remote": {"ssh-ng://big": {"memory_budget": "500GiB"}}}})");
+  run({"check-config"});
+  EXPECT_THAT(out,
+              HasSubstr("builder:   ssh-ng://big (" + (root / "machines").string() +
+                        ":1): x86_64-linux; features big-parallel; 4 slot(s), budget 500 GiB"));
+}
+
 TEST_F(TvdCli, SimulateComparesThePolicies) {
   ASSERT_EQ(run({"simulate", "--json"}), 0) << err;
   auto j = nlohmann::json::parse(out);

@@ -200,6 +200,14 @@ Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path
   return setup;
 }
 
+std::string no_builder_text(const std::string& system) {
+  const std::string arch = system.substr(0, system.find('-'));
+  return "no " + system +
+         " builder: add one to Nix's machines file (with its memory budget in builders.remote), "
+         "or run tvd on an " +
+         arch + " host";
+}
+
 std::vector<std::string> Setup::builders_for(const std::string& system) const {
   std::vector<std::string> out;
   for (const auto& b : builders)

@@ -58,6 +58,7 @@ struct Setup {
   const EnvironmentSetup* find(std::string_view name) const;
   // The builders that build for `system`, by name; empty: none does.
   std::vector<std::string> builders_for(const std::string& system) const;
+
   // Each environment's matrix, in order: what specs are resolved against.
   std::vector<const Matrix*> matrices() const;
 };
@@ -74,5 +75,8 @@ inline RecipeEnv recipe_env(const EnvironmentSetup& e) {
 }
 
 Result<Setup> load_setup(const std::optional<std::filesystem::path>& config_path);
+
+// Why a cell of `system` has no builder, and what to do about it.
+std::string no_builder_text(const std::string& system);
 
 }  // namespace tvd

@@ -5,6 +5,7 @@
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
 #include "daemon/base/units.h"
+#include "daemon/config/setup.h"
 #include "daemon/flox/commands.h"
 #include "daemon/recipe/check.h"
 
@@ -66,11 +67,7 @@ std::optional<std::string> Engine::no_builder(const Variant& v) const {
   s.features = {"big-parallel"};
   for (const auto& b : sched_.builders())
     if (b.serves(s)) return std::nullopt;
-  const std::string arch = s.system.substr(0, s.system.find('-'));
-  return "no " + s.system +
-         " builder: add one to Nix's machines file (with its memory budget "
-         "in builders.remote), or run tvd on an " +
-         arch + " host";
+  return no_builder_text(s.system);
 }
 
 bool Engine::changed(Job& j, std::optional<EventKind> kind) {
