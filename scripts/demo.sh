@@ -62,6 +62,11 @@ cat > tvd.json <<JSON
   "scheduler": { "memory_budget": "8GiB", "max_parallel": 2,
                  "memory_per_build": { "gpu": "3GiB", "cpu": "1GiB" } },
   "http": { "listen": "127.0.0.1:0" },  // the dashboard; 0: any free port (default 8347)
+  // Where builds run: this host builds both platforms here (the fake flox builds anything; a
+  // real host needs aarch64-linux in Nix's extra-platforms, or an aarch64 machine in Nix's
+  // machines file with its memory budget under "remote").
+  "builders": { "local": { "systems": ["x86_64-linux", "aarch64-linux"] },
+                "machines_file": "no-machines" },
   // tvd check evaluates recipes with nix-instantiate; the demo serves the pinned nixpkgs from the
   // project's stub of it (tests/support/nixpkgs-stub) instead of downloading nixpkgs.
   "check": { "store": "dummy://", "nix_path": ["nixpkgs=$stub"],
