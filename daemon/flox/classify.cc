@@ -278,6 +278,27 @@ Verdict classify(const RunResult& r, Phase phase) {
   return {Failure::kUnknown, false, with("exit code " + std::to_string(r.exit_code), line)};
 }
 
+std::optional<std::string> lost_builder(std::string_view tail) {
+  static constexpr std::string_view kSigns[] = {
+      "cannot build on '", "Failed to find a machine for remote build!",
+      "unable to start any build; either increase '--max-jobs' or enable remote builds",
+      "unexpected end-of-file"};
+  size_t start = 0;
+  while (start < tail.size()) {
+    size_t end = tail.find('\n', start);
+    if (end == std::string_view::npos) end = tail.size();
+    const std::string_view line = tail.substr(start, end - start);
+    for (auto sign : kSigns) {
+      if (line.find(sign) != std::string_view::npos) {
+        const auto text = line.find_first_not_of(' ');
+        return std::string(line.substr(text == std::string_view::npos ? 0 : text));
+      }
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 Verdict classify_push(std::string_view tail) {
   std::vector<std::string> lines;
   for (auto line : lines_of(tail))

@@ -4,6 +4,7 @@
 // permanent ones (the recipe, evaluation, a build error, a precondition) are not.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,5 +61,13 @@ std::string telling_line(std::string_view tail);
 // - no upstream branch: "fatal: The current branch main has no upstream branch.": permanent;
 // - anything else (a host that does not resolve, a dropped connection): the network, transient.
 Verdict classify_push(std::string_view tail);
+
+// A build sent to a Nix remote builder that did not get there or lost it, as Nix says it
+// (build-remote.cc, the derivation goal): "cannot build on 'URI': ..." (the connection failed; Nix
+// disables the machine), "Failed to find a machine for remote build!" and "unable to start any
+// build; either increase '--max-jobs' or enable remote builds" (no machine left, nothing local),
+// "unexpected end-of-file" (the connection dropped mid-build). The first such line; nullopt when
+// the output has none.
+std::optional<std::string> lost_builder(std::string_view tail);
 
 }  // namespace tvd::flox

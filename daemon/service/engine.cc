@@ -297,7 +297,16 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   Attempt& a = j.attempts.back();
   a.ended = clock_.now();
   a.result = r;
-  const auto verdict = flox::classify(r, flox::Phase::kBuild);
+  auto verdict = flox::classify(r, flox::Phase::kBuild);
+  // A remote builder that could not be reached or was lost: the build waits again (transient),
+  // naming the builder, and nothing is placed there until a probe reaches it.
+  if (const BuilderRun* b = builder_run(a.builder);
+      b && !b->placement.local && verdict.failure != flox::Failure::kNone) {
+    if (auto line = flox::lost_builder(r.tail)) {
+      verdict = {flox::Failure::kNetwork, true, "builder " + a.builder + " lost: " + *line};
+      builder_lost(*b);
+    }
+  }
   a.failure = verdict.failure;
   a.reason = verdict.reason;
   const bool ran_alone = !overlapped_[id];

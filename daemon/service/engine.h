@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -126,7 +127,8 @@ using RecipeSources = std::map<std::string, RecipeSource, std::less<>>;
 // A builder as a build runs on it: what the scheduler places by, and what Nix is told.
 struct BuilderRun {
   sched::Builder placement;
-  std::string nix_line;  // a remote builder's line of Nix's `builders` setting; "" for the host
+  std::string nix_line;   // a remote builder's line of Nix's `builders` setting; "" for the host
+  std::string store_uri;  // a remote builder's store, as Nix opens it (probes ask it)
 };
 
 struct EngineConfig {
@@ -322,6 +324,11 @@ class Engine {
   std::map<VariantKey, std::string> built_recipe_;
   // A needed variant whose job ended unbuilt, until it is enqueued again: (job, why).
   std::map<VariantKey, std::pair<JobId, std::string>> needed_failed_;
+  // Remote builders found unreachable, each probed until it answers (engine_builders.cc).
+  const BuilderRun* builder_run(const std::string& name) const;
+  void builder_lost(const BuilderRun& b);
+  void probe(const std::string& name);
+  std::set<std::string> probing_;
   // The jobs a needed build's failure ended, by that build's job: its retry retries them (this
   // run of the daemon; ended jobs leave jobs_ at once).
   std::map<JobId, std::vector<Job>> ended_dependents_;

@@ -344,4 +344,58 @@ TEST_F(EngineMachine, AJobOfAnEnvironmentNoLaneServesFailsAndSaysSo) {
 }
 
 }  // namespace
+// A remote builder that cannot be reached: the build fails as Nix says it ("cannot build on
+// 'URI'"), waits again as a transient failure naming the builder, and nothing goes there until
+// `nix store ping` reaches it (asked every backoff); then the build runs there, with --system
+// and Nix pinned to that machine.
+TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
+  auto c = config();
+  c.builders = {{{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true}, "", ""},
+                {{"ssh-ng://arm", {"aarch64-linux"}, {"big-parallel"}, 1, 64 * GiB, false, true},
+                 "ssh-ng://arm aarch64-linux - 1 1 big-parallel - -",
+                 "ssh-ng://arm"}};
+  make(c);
+  const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
+  runner.script("flox build",
+                {failed("error: cannot build on 'ssh-ng://arm': error: failed to start SSH "
+                        "connection to 'arm'\n"
+                        "error: unable to start any build; either increase '--max-jobs' or "
+                        "enable remote builds.\n"
+                        "✘ ERROR: Build failed\n",
+                        5s),
+                 built(arm)});
+  runner.script("nix store ping", {{.takes = 2s,
+                                    .exit_code = 1,
+                                    .output = "error: cannot "
+                                              "connect\n"},
+                                   {.takes = 2s}});
+  JobId id = enqueue("sm89-armv9");
+  run();
+  EXPECT_EQ(last(id), JobState::kSucceeded);
+  const Job& j = latest.at(id);
+  ASSERT_GE(j.attempts.size(), 2u);
+  EXPECT_EQ(j.attempts[0].failure, flox::Failure::kNetwork);
+  EXPECT_EQ(j.attempts[0].reason,
+            "builder ssh-ng://arm lost: error: cannot build on 'ssh-ng://arm': error: failed to "
+            "start SSH connection to 'arm'");
+  EXPECT_EQ(j.attempts[0].builder, "ssh-ng://arm");
+  EXPECT_EQ(j.attempts[1].builder, "ssh-ng://arm");
+  // Two probes, the second answered; the build started again only after it.
+  ASSERT_EQ(runner.count("nix store ping"), 2u);
+  std::vector<const testing::FakeRunner::Call*> builds, probes;
+  for (const auto& call : runner.calls()) {
+    if (call.line().find("flox build") != std::string::npos) builds.push_back(&call);
+    if (call.line().find("nix store ping") != std::string::npos) probes.push_back(&call);
+  }
+  ASSERT_EQ(builds.size(), 2u);
+  EXPECT_GE(builds[1]->started, probes[1]->ended);
+  EXPECT_EQ(probes[0]->line(),
+            "nix store ping --extra-experimental-features nix-command --store ssh-ng://arm");
+  EXPECT_EQ(builds[1]->line(),
+            "flox build -d " + env_dir.string() + " --system aarch64-linux " + arm);
+  EXPECT_EQ(builds[1]->env.at("NIX_CONFIG"),
+            "builders = ssh-ng://arm aarch64-linux - 1 1 big-parallel - -\nmax-jobs = 0\n"
+            "builders-use-substitutes = true\n");
+}
+
 }  // namespace tvd::service

@@ -36,7 +36,8 @@ std::vector<BuilderRun> builder_runs(const std::vector<BuilderSetup>& builders) 
   std::vector<BuilderRun> out;
   for (const auto& b : builders) {
     sched::Builder placement{b.name, b.systems, b.features, b.slots, b.budget, b.local, true};
-    out.push_back({std::move(placement), b.local ? "" : b.nix_line});
+    out.push_back({std::move(placement), b.local ? "" : b.nix_line,
+                   b.local ? "" : b.nix_line.substr(0, b.nix_line.find(' '))});
   }
   return out;
 }
