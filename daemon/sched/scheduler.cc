@@ -303,13 +303,14 @@ void Scheduler::plan_batch(TimePoint now) {
     if (q.spec.origin == Origin::kBatch) batch.emplace_back(key_of(q, /*planned=*/false), id);
   }
   std::sort(batch.begin(), batch.end());
+  const Builder only = builders().front();  // the one builder (checked above)
   std::map<JobId, size_t> index;
   for (size_t i = 0; i < batch.size(); ++i)
     index[batch[i].second] = i;
   std::vector<PlanBuild> builds;
   for (const auto& [key, id] : batch) {
     const Queued& q = queued_.at(id);
-    PlanBuild b{std::min(q.est.memory, limits_.memory_budget), q.est.duration};
+    PlanBuild b{std::min(q.est.memory, only.budget), q.est.duration};
     // What it waits for: a batch build of the plan, one running (it ends when expected), or an
     // interactive one queued (it runs first: at least its own duration).
     for (const auto& [need, variant] : q.waits_for) {
@@ -323,7 +324,7 @@ void Scheduler::plan_batch(TimePoint now) {
     }
     builds.push_back(std::move(b));
   }
-  PlanHost host{.budget = limits_.memory_budget, .slots = limits_.max_parallel, .running = {}};
+  PlanHost host{.budget = only.budget, .slots = only.slots, .running = {}};
   for (const auto& [id, a] : running_) {
     host.running.push_back({a.run.reservation, until(now, a.run.started + a.run.expected)});
   }

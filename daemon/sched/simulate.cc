@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "daemon/base/json_object.h"
 #include "daemon/base/units.h"
@@ -22,7 +23,8 @@ unsigned auto_max_parallel(unsigned cores) {
 
 namespace {
 
-PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Limits limits) {
+PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Limits limits,
+                 const std::vector<Builder>& builders = {}) {
   Estimator est;
   std::map<std::string, const WorkItem*> items;
   // Each build's figures as the history of two nights that built it alike (so the margin its
@@ -33,6 +35,7 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
     items[w.variant] = &w;
   }
   Scheduler s(limits, &est);
+  s.set_builders(builders);
   // What each build needs is enqueued before it (parse_profile and default_nights refuse
   // cycles and unknown names).
   std::map<std::string, JobId> ids;
@@ -42,6 +45,7 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
       if (ids.contains(w.variant) || (!w.after.empty() && !ids.contains(w.after))) continue;
       JobSpec spec{w.variant, w.kind, Origin::kBatch, 0};
       if (!w.after.empty()) spec.after = {{ids.at(w.after), w.after}};
+      spec.system = w.system;
       ids[w.variant] = s.enqueue(spec).id;
     }
   }
@@ -50,6 +54,15 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
   r.name = name;
   r.budget = limits.memory_budget;
   r.max_parallel = limits.max_parallel;
+  r.builds = work.size();
+  if (!builders.empty()) {
+    r.budget = 0;
+    r.max_parallel = 0;
+    for (const auto& b : s.builders()) {
+      r.budget += b.budget;
+      r.max_parallel += b.slots;
+    }
+  }
   const Measurements quiet{.memory_pressure = 0.0, .mem_available = std::nullopt, .disks = {}};
   TimePoint now{};
   std::multimap<TimePoint, std::pair<JobId, uint64_t>> ends;  // end -> (job, its reservation)
@@ -87,7 +100,84 @@ PolicyResult run(const std::string& name, const std::vector<WorkItem>& work, Lim
 
 }  // namespace
 
+namespace {
+
+// A farm's night: tvd's policy, each build on a builder of its platform; the builds no builder
+// builds are left out and counted. Its bound is the largest over platforms of what that
+// platform's builds need of the builders that build it (memory x time over their budgets, build
+// time over their slots; a build counts at most the smallest budget among them), and the longest
+// chain.
+PolicyResult farm(const std::vector<WorkItem>& all, const std::vector<SimBuilder>& machines) {
+  std::vector<Builder> builders;
+  for (const auto& m : machines) {
+    builders.push_back({m.name,
+                        m.systems,
+                        {},
+                        auto_max_parallel(m.cores),
+                        auto_memory_budget(m.memory),
+                        false,
+                        true});
+  }
+  auto serves = [&](const std::string& system) {
+    JobSpec spec;
+    spec.system = system;
+    return std::any_of(builders.begin(), builders.end(),
+                       [&](const Builder& b) { return b.serves(spec); });
+  };
+  std::vector<WorkItem> work;
+  std::set<std::string> left_out;
+  for (const auto& w : all) {  // what waits for a build left out is left out too
+    if (!serves(w.system) || (!w.after.empty() && left_out.count(w.after))) {
+      left_out.insert(w.variant);
+    } else {
+      work.push_back(w);
+    }
+  }
+  PolicyResult r = work.empty() ? PolicyResult{"tvd"} : run("tvd", work, {}, builders);
+  r.unbuildable = left_out.size();
+  std::map<std::string, const WorkItem*> by_name;
+  for (const auto& w : work)
+    by_name[w.variant] = &w;
+  auto up = [](double seconds) { return Duration(static_cast<long long>(std::ceil(seconds))); };
+  std::map<std::string, std::pair<double, double>> per_system;  // memory x time, build time
+  for (const auto& w : work) {
+    uint64_t smallest = ~uint64_t{0};
+    JobSpec spec;
+    spec.system = w.system;
+    for (const auto& b : builders)
+      if (b.serves(spec)) smallest = std::min(smallest, b.budget);
+    auto& [memory_time, slot_time] = per_system[w.system];
+    memory_time +=
+        static_cast<double>(std::min(w.peak, smallest)) * static_cast<double>(w.duration.count());
+    slot_time += static_cast<double>(w.duration.count());
+    Duration chain = w.duration;
+    for (const WorkItem* x = &w; !x->after.empty();) {
+      x = by_name.at(x->after);
+      chain += x->duration;
+    }
+    r.longest_job = std::max(r.longest_job, chain);
+  }
+  for (const auto& [system, need] : per_system) {
+    JobSpec spec;
+    spec.system = system;
+    uint64_t budget = 0;
+    unsigned slots = 0;
+    for (const auto& b : builders) {
+      if (!b.serves(spec)) continue;
+      budget += b.budget;
+      slots += b.slots;
+    }
+    r.memory_bound = std::max(r.memory_bound, up(need.first / static_cast<double>(budget)));
+    r.slot_bound = std::max(r.slot_bound, up(need.second / std::max(1u, slots)));
+  }
+  r.lower_bound = std::max({r.longest_job, r.memory_bound, r.slot_bound});
+  return r;
+}
+
+}  // namespace
+
 std::vector<PolicyResult> simulate(const std::vector<WorkItem>& work, const SimulationOptions& o) {
+  if (!o.builders.empty()) return {farm(work, o.builders)};
   const uint64_t budget = o.budget.value_or(auto_memory_budget(o.host.memory));
   const unsigned slots = o.max_parallel.value_or(auto_max_parallel(o.host.cores));
 
@@ -181,19 +271,25 @@ PairedNights default_nights(const std::vector<NightCell>& cells) {
   size_t next = 0;
   for (const auto& c : cells) {
     if (c.torch.empty()) {
-      out.once.push_back(drawn[next]);
-      out.today.push_back(drawn[next++]);
+      WorkItem w = drawn[next++];
+      w.system = c.system;
+      out.once.push_back(w);
+      out.today.push_back(w);
       continue;
     }
     const bool gpu = c.kind == BuildKind::kGpu;
     const double minutes = gpu ? gpu_min(rng) : cpu_min(rng);
     const double gib = gpu ? gpu_gib(rng) : cpu_gib(rng);
-    WorkItem self{c.variant, c.kind, static_cast<uint64_t>(gib * (1ull << 30)),
-                  Duration(static_cast<long long>(minutes * 60)), c.torch};
+    WorkItem self{c.variant,
+                  c.kind,
+                  static_cast<uint64_t>(gib * (1ull << 30)),
+                  Duration(static_cast<long long>(minutes * 60)),
+                  c.torch,
+                  c.system};
     out.once.push_back(self);
     const WorkItem& torch = *by_name.at(c.torch);
-    out.today.push_back(
-        {c.variant, c.kind, std::max(torch.peak, self.peak), torch.duration + self.duration});
+    out.today.push_back({c.variant, c.kind, std::max(torch.peak, self.peak),
+                         torch.duration + self.duration, "", c.system});
   }
   return out;
 }
@@ -234,6 +330,7 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
         o.error("duration", "expected a duration such as \"3h\" or \"2h30m\"");
     }
     w.after = o.string("after", JsonObject::Need::kOptional).value_or("");
+    w.system = o.string("system", JsonObject::Need::kOptional).value_or("");
     o.refuse_unknown_keys();
     // One build per variant: a repeated name was simulated as one before.
     for (size_t k = 0; k < out.size(); ++k) {
@@ -269,6 +366,53 @@ Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::str
     }
   }
   if (!errors.empty()) return tl::unexpected(problems_error(origin, errors, ""));
+  return out;
+}
+
+Result<std::vector<SimBuilder>> parse_builders(std::string_view json_text,
+                                               std::string_view origin) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(json_text, nullptr, true, true);
+  } catch (const nlohmann::json::parse_error& e) {
+    return fail(ErrorKind::kBadInput, std::string(origin) + ": not valid JSON: " + e.what());
+  }
+  const std::string example =
+      R"([{"name": "x86-1", "systems": ["x86_64-linux"], "memory": "256GiB", "cores": 64}])";
+  if (!doc.is_array() || doc.empty()) {
+    return fail(ErrorKind::kBadInput,
+                std::string(origin) + ": expected a non-empty list of builders", example);
+  }
+  std::vector<std::string> errors;
+  std::vector<SimBuilder> out;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    JsonObject o(doc[i], "[" + std::to_string(i) + "]", errors);
+    SimBuilder b;
+    b.name = o.string("name").value_or("");
+    b.systems = o.strings("systems").value_or(std::vector<std::string>{});
+    if (b.systems.empty()) o.error("systems", "expected the platforms it builds");
+    if (auto m = o.string("memory")) {
+      auto size = parse_size(*m);
+      if (size && *size > 0)
+        b.memory = *size;
+      else
+        o.error("memory", "expected a size such as \"256GiB\"");
+    }
+    if (const auto* c = o.get("cores")) {
+      if (c->is_number_unsigned() && *c >= 1 && *c <= 4096)
+        b.cores = c->get<unsigned>();
+      else
+        o.error("cores", "expected a whole number from 1 to 4096");
+    }
+    o.refuse_unknown_keys();
+    for (size_t k = 0; k < out.size(); ++k) {
+      if (out[k].name == b.name) {
+        o.error("name", "\"" + b.name + "\" is also [" + std::to_string(k) + "]'s");
+      }
+    }
+    out.push_back(std::move(b));
+  }
+  if (!errors.empty()) return tl::unexpected(problems_error(origin, errors, example));
   return out;
 }
 

@@ -13,9 +13,19 @@ namespace tvd::sched {
 struct WorkItem {
   std::string variant;
   BuildKind kind = BuildKind::kGpu;
-  uint64_t peak = 0;       // bytes the build really uses at its peak
-  Duration duration{};     // how long it really takes
-  std::string after = {};  // the variant whose build it needs first (its torch's); empty: none
+  uint64_t peak = 0;        // bytes the build really uses at its peak
+  Duration duration{};      // how long it really takes
+  std::string after = {};   // the variant whose build it needs first (its torch's); empty: none
+  std::string system = {};  // the platform it builds for; empty: any builder builds it
+};
+
+// A machine of a simulated farm: its platforms, memory and cores (budget and slots are derived
+// as the daemon derives the host's: auto_memory_budget, auto_max_parallel).
+struct SimBuilder {
+  std::string name;
+  std::vector<std::string> systems;
+  uint64_t memory = 256ull << 30;
+  unsigned cores = 64;
 };
 
 struct Host {
@@ -51,6 +61,8 @@ struct PolicyResult {
   Duration
       idle{};  // budget left unreserved, as time: (budget x makespan - reserved x time) / budget
   bool over_budget = false;
+  size_t builds = 0;       // the night's builds this policy ran
+  size_t unbuildable = 0;  // builds no builder of the farm builds (their platform), left out
 };
 
 struct SimulationOptions {
@@ -58,6 +70,8 @@ struct SimulationOptions {
   std::optional<unsigned> max_parallel =
       std::nullopt;                               // tvd's; default auto_max_parallel(host.cores)
   std::optional<uint64_t> budget = std::nullopt;  // default auto_memory_budget(host.memory)
+  // A farm instead of the one host: tvd's policy alone, each build on a builder of its platform.
+  std::vector<SimBuilder> builders = {};
 };
 
 // tvd's policy, first-in-first-out with two slots and no memory awareness ("fifo-2"), and one
@@ -75,6 +89,7 @@ struct NightCell {
   std::string variant;
   BuildKind kind = BuildKind::kGpu;
   std::string torch = {};
+  std::string system = {};  // its platform
 };
 // The same night two ways, with the same figures: `once`, each paired cell waits for its torch's
 // build and then builds only itself (GPU 15-40 min and 8-20 GiB, CPU 10-20 min and 4-8 GiB);
@@ -88,7 +103,10 @@ struct PairedNights {
 PairedNights default_nights(const std::vector<NightCell>& cells);
 
 // A profile: [{"variant": "...", "kind": "gpu"|"cpu", "peak": "64GiB", "duration": "3h",
-// "after": "<another variant of the profile>" (optional)}, ...]
+// "after": "<another variant of the profile>", "system": "aarch64-linux" (both optional)}, ...]
 Result<std::vector<WorkItem>> parse_profile(std::string_view json_text, std::string_view origin);
+
+// A farm: [{"name": "x86-1", "systems": ["x86_64-linux"], "memory": "256GiB", "cores": 64}, ...]
+Result<std::vector<SimBuilder>> parse_builders(std::string_view json_text, std::string_view origin);
 
 }  // namespace tvd::sched

@@ -258,6 +258,43 @@ TEST(Simulate, TorchOnceAgainstToday) {
   EXPECT_LT(once.cpu_bound, today.cpu_bound);
 }
 
+// A farm: each build on a builder of its platform; the builds no builder builds are left out and
+// counted (and what waits for them); the night is never under its per-platform bound.
+TEST(Simulate, AFarmPlacesEachBuildOnABuilderOfItsPlatform) {
+  using std::chrono::minutes;
+  std::vector<WorkItem> w;
+  for (int i = 0; i < 6; ++i)
+    w.push_back({"x" + std::to_string(i), BuildKind::kGpu, 60 * GiB, hours(3), "", "x86_64-linux"});
+  w.push_back({"arm-torch", BuildKind::kGpu, 60 * GiB, hours(3), "", "aarch64-linux"});
+  w.push_back({"arm-vision", BuildKind::kGpu, 10 * GiB, minutes(20), "arm-torch", "aarch64-linux"});
+  const SimBuilder x86{"x86", {"x86_64-linux"}, 256 * GiB, 64};
+  const SimBuilder arm{"arm", {"aarch64-linux"}, 256 * GiB, 64};
+  const auto one = simulate(w, {.builders = {x86}});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].builds, 6u);
+  EXPECT_EQ(one[0].unbuildable, 2u);     // the aarch64 torch, and the vision that waits for it
+  EXPECT_EQ(one[0].makespan, hours(9));  // 2 slots, 6 builds of 3 h
+  EXPECT_EQ(one[0].lower_bound, hours(9));
+  SimBuilder x86_2 = x86;
+  x86_2.name = "x86-2";
+  const auto farm = simulate(w, {.builders = {x86, x86_2, arm}})[0];
+  EXPECT_EQ(farm.unbuildable, 0u);
+  EXPECT_EQ(farm.builds, 8u);
+  EXPECT_EQ(farm.max_parallel, 6u);
+  // 6 x86 builds on 4 slots: two rounds of 3 h; the aarch64 chain (3 h 20 min) beside them.
+  EXPECT_EQ(farm.makespan, hours(6));
+  EXPECT_EQ(farm.lower_bound, hours(4) + minutes(30));  // 18 h of x86 builds over 4 slots
+  auto twice = parse_builders(R"([{"name": "a", "systems": ["x86_64-linux"]},
+                                  {"name": "a", "systems": ["x86_64-linux"]}])",
+                              "farm.json");
+  ASSERT_FALSE(twice);
+  EXPECT_THAT(twice.error().message, HasSubstr("[1].name: \"a\" is also [0]'s"));
+  auto bad = parse_builders(R"([{"name": "a", "systems": [], "cores": 0}])", "farm.json");
+  ASSERT_FALSE(bad);
+  EXPECT_THAT(bad.error().message, HasSubstr("[0].systems: expected the platforms it builds"));
+  EXPECT_THAT(bad.error().message, HasSubstr("[0].cores: expected a whole number"));
+}
+
 TEST(Simulate, TwentyMemoryBoundNights) {
   std::mt19937 rng(2026);
   std::uniform_real_distribution<double> gib(40, 90), h(2.5, 4.5);
