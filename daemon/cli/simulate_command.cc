@@ -24,6 +24,52 @@ std::string hours(sched::Duration d) {
   return buf;
 }
 
+// The night on each farm: builds it can run, makespan against its bound.
+int farms(const std::vector<sched::WorkItem>& work, const std::string& workload,
+          const std::vector<std::string>& files, bool as_json, std::ostream& out,
+          std::ostream& err) {
+  json j = {{"builds", work.size()}, {"farms", json::array()}};
+  Table t({"FARM", "MACHINES", "SLOTS", "BUILDS", "NO BUILDER", "MAKESPAN", "BOUND", "OVER BOUND"});
+  for (const auto& file : files) {
+    auto text = read_file(file);
+    if (!text)
+      return report_error({ErrorKind::kBadInput, "--builders: " + text.error().message}, err);
+    auto machines = sched::parse_builders(*text, file);
+    if (!machines) return report_error(machines.error(), err);
+    const auto r = sched::simulate(work, {.builders = *machines}).front();
+    char over[32];
+    std::snprintf(over, sizeof over, "%+.1f %%",
+                  r.lower_bound.count() == 0
+                      ? 0.0
+                      : 100.0 * (static_cast<double>(r.makespan.count()) /
+                                     static_cast<double>(r.lower_bound.count()) -
+                                 1));
+    std::string names;
+    for (const auto& m : *machines)
+      names += (names.empty() ? "" : ", ") + m.name;
+    t.add({file, names, std::to_string(r.max_parallel), std::to_string(r.builds),
+           std::to_string(r.unbuildable), hours(r.makespan), hours(r.lower_bound), over});
+    j["farms"].push_back({{"file", file},
+                          {"machines", machines->size()},
+                          {"slots", r.max_parallel},
+                          {"builds", r.builds},
+                          {"unbuildable", r.unbuildable},
+                          {"makespan_s", r.makespan.count()},
+                          {"lower_bound_s", r.lower_bound.count()},
+                          {"longest_chain_s", r.longest_job.count()}});
+  }
+  if (as_json) {
+    out << j.dump(2) << '\n';
+    return 0;
+  }
+  out << "workload: " << workload << "\n"
+      << "each farm: tvd's policy, every build on a machine of its platform (slots = cores / 32, "
+         "budget = memory less max(4 GiB, 5 %)); NO BUILDER: builds of a platform no machine "
+         "builds, left out\n\n";
+  t.print(out);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_json,
@@ -76,6 +122,7 @@ int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_jso
     for (const auto& e : setup->environments) {
       for (const auto& v : e.matrix.cells()) {
         sched::NightCell c{v.key().text(), service::kind_of(v)};
+        c.system = v.isa->platform;
         auto torch = e.torch ? e.torch->matrix.counterpart(v) : std::nullopt;
         if (torch && keys.contains(torch->key().text())) {
           c.torch = torch->key().text();
@@ -95,6 +142,7 @@ int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_jso
                            : "") +
                ")";
   }
+  if (!a.builders.empty()) return farms(work, workload, a.builders, as_json, out, err);
   auto results = sched::simulate(work, so);
   std::vector<sched::PolicyResult> today_results;
   if (!today.empty()) today_results = sched::simulate(today, so);

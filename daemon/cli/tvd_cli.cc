@@ -400,11 +400,14 @@ const Tool kTools[] = {
        c.add_option("--profile", a.simulate.profile,
                     "JSON list of {variant, kind, peak, duration}; default: the matrix with "
                     "realistic figures");
+       c.add_option("--builders", a.simulate.builders,
+                    "a farm to compare, repeatable: JSON list of {name, systems, memory, cores}");
        c.add_flag("--json", a.o.json, "print one JSON document");
        c.footer(
            "Examples:\n"
            "  tvd simulate                              the default night on a 256 GiB, 64-core "
            "host\n"
+           "  tvd simulate --builders one.json --builders three.json   two farms, side by side\n"
            "  tvd simulate --memory 512GiB --cores 128  a bigger host\n"
            "  tvd simulate --profile night.json --json");
      },

@@ -32,6 +32,8 @@ struct SimulateArgs {
   std::string max_parallel = "auto";
   std::string budget = "auto";
   std::string profile;
+  // Farms to compare (each a JSON list of builders): the night on each, tvd's policy alone.
+  std::vector<std::string> builders;
 };
 int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_json,
                  const SimulateArgs& a, std::ostream& out, std::ostream& err);

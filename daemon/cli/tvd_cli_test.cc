@@ -452,6 +452,33 @@ TEST_F(TvdCli, SimulateComparesTorchOnceWithToday) {
   EXPECT_FALSE(nlohmann::json::parse(out).contains("today"));
 }
 
+// Farms side by side: one x86_64 host leaves the aarch64 cells out (counted); two x86_64 hosts
+// and an aarch64 one build every cell, sooner.
+TEST_F(TvdCli, SimulateComparesFarms) {
+  write_text(
+      root / "one.json",
+      R"([{"name": "x86-1", "systems": ["x86_64-linux"], "memory": "256GiB", "cores": 64}])");
+  write_text(root / "three.json",
+             R"([{"name": "x86-1", "systems": ["x86_64-linux"], "memory": "256GiB", "cores": 64},
+                 {"name": "x86-2", "systems": ["x86_64-linux"], "memory": "256GiB", "cores": 64},
+                 {"name": "arm-1", "systems": ["aarch64-linux"], "memory": "256GiB", "cores": 64}])");
+  ASSERT_EQ(run({"simulate", "--json", "--builders", (root / "one.json").string(), "--builders",
+                 (root / "three.json").string()}),
+            0)
+      << err;
+  const auto j = nlohmann::json::parse(out);
+  ASSERT_EQ(j["farms"].size(), 2u);
+  const auto &one = j["farms"][0], &three = j["farms"][1];
+  EXPECT_EQ(one["builds"].get<int>() + one["unbuildable"].get<int>(), 60);
+  EXPECT_EQ(one["unbuildable"], 20);  // the matrix's aarch64 cells (all treated as buildable)
+  EXPECT_EQ(three["unbuildable"], 0);
+  EXPECT_GE(three["makespan_s"].get<long long>(), three["lower_bound_s"].get<long long>());
+  EXPECT_LT(three["makespan_s"].get<long long>(), one["makespan_s"].get<long long>());
+  write_text(root / "bad.json", R"([{"name": "x", "systems": ["x86_64-linux"], "ram": "1GiB"}])");
+  EXPECT_EQ(run({"simulate", "--builders", (root / "bad.json").string()}), 2);
+  EXPECT_THAT(err, HasSubstr("[0].ram: unknown key"));
+}
+
 TEST_F(TvdCli, SimulateRefusesBadWorkloads) {
   EXPECT_EQ(run({"simulate", "--memory", "lots"}), 2);
   EXPECT_THAT(err, HasSubstr("--memory: \"lots\" is not a size"));
