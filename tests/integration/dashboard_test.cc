@@ -299,7 +299,8 @@ TEST_F(DashboardTest, TheMatrixPageShowsEachEnvironment) {
 
   // A TorchVision job's page names the PyTorch job it waits for, and that one's page the jobs
   // that wait for it, while they wait.
-  behave("pytorch-python313-cpu-avx2", "seconds=4\n");
+  // Long enough that a loaded machine still commits the TorchVision recipe while it builds.
+  behave("pytorch-python313-cpu-avx2", "seconds=10\n");
   auto r = tvctl({"--json", "enqueue", "torchvision/cpu-avx2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto queued = nlohmann::json::parse(r.out)["jobs"];
@@ -308,7 +309,7 @@ TEST_F(DashboardTest, TheMatrixPageShowsEachEnvironment) {
   const std::string vision_job = std::to_string(queued[1]["id"].get<int>());
   // It waits once its recipe is committed and it is in the scheduler's queue.
   auto vision = testing::http_get(port, "/job/" + vision_job);
-  for (int i = 0; i < 60 && vision.body.find("Waits for") == std::string::npos; ++i) {
+  for (int i = 0; i < 180 && vision.body.find("Waits for") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     vision = testing::http_get(port, "/job/" + vision_job);
   }
