@@ -29,6 +29,11 @@ bool is_empty(const T& v) {
     return !v.has_value();
   } else if constexpr (std::is_same_v<T, std::string>) {
     return v.empty();
+  } else if constexpr (requires {
+                         v.begin();
+                         v.empty();
+                       }) {
+    return v.empty();
   } else {
     return false;
   }
@@ -209,6 +214,17 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, St
 }
 
 template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView::Builder> {
+  f("name", v.name);
+  f("systems", v.systems);
+  f("slots", v.slots);
+  f("busy", v.busy);
+  f("reserved", v.reserved);
+  f("budget", v.budget);
+  f("reachable", v.reachable);
+}
+
+template <class F, class View>
 void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView> {
   f("jobs", v.jobs);
   f("waiting", v.waiting);
@@ -216,6 +232,7 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, St
   f("memory", v.memory);
   f("gates", v.gates);
   f("disks", v.disks);
+  f("builders", v.builders, Send::kOmit);
 }
 
 template <class F, class View>
@@ -298,6 +315,12 @@ void from_json(const json& j, StatusView::Memory& v) {
 }
 void to_json(json& j, const StatusView::Disk& v) {
   write(j, v);
+}
+void to_json(json& j, const StatusView::Builder& v) {
+  write(j, v);
+}
+void from_json(const json& j, StatusView::Builder& v) {
+  read(j, v);
 }
 void from_json(const json& j, StatusView::Disk& v) {
   read(j, v);

@@ -85,6 +85,18 @@ struct StatusView {
     friend bool operator==(const Disk&, const Disk&) = default;
   };
   std::vector<Disk> disks;
+  // Where builds run, when more than the host does: each builder's slots and memory in use.
+  struct Builder {
+    std::string name;
+    std::vector<std::string> systems;
+    unsigned slots = 0;
+    unsigned busy = 0;
+    uint64_t reserved = 0;
+    uint64_t budget = 0;
+    bool reachable = true;
+    friend bool operator==(const Builder&, const Builder&) = default;
+  };
+  std::vector<Builder> builders;
   friend bool operator==(const StatusView&, const StatusView&) = default;
 };
 

@@ -130,6 +130,35 @@ std::string render_metrics(service::Service& service) {
   w.family("tvd_max_parallel_builds", "gauge", "The most builds that may run at once.");
   w.sample("tvd_max_parallel_builds", "", sched.limits().max_parallel);
 
+  // Each builder's slots and memory, labelled with its name ("local", a remote's URI).
+  const auto builders = sched.builders();
+  const auto running_now = sched.running();
+  w.family("tvd_builder_slots", "gauge", "Builds a builder may run at once.");
+  for (const auto& b : builders)
+    w.sample("tvd_builder_slots", label("builder", b.name), b.slots);
+  w.family("tvd_builder_running_builds", "gauge", "Builds running on a builder now.");
+  for (const auto& b : builders) {
+    size_t n = 0;
+    for (const auto& r : running_now)
+      n += r.builder == b.name;
+    w.sample("tvd_builder_running_builds", label("builder", b.name), static_cast<double>(n));
+  }
+  w.family("tvd_builder_memory_reserved_bytes", "gauge",
+           "Memory reserved by the builds running on a builder.");
+  for (const auto& b : builders) {
+    w.sample("tvd_builder_memory_reserved_bytes", label("builder", b.name),
+             static_cast<double>(sched.reserved(b.name)));
+  }
+  w.family("tvd_builder_memory_budget_bytes", "gauge", "A builder's memory budget.");
+  for (const auto& b : builders) {
+    w.sample("tvd_builder_memory_budget_bytes", label("builder", b.name),
+             static_cast<double>(b.budget));
+  }
+  w.family("tvd_builder_reachable", "gauge",
+           "1 while a builder takes builds; 0 after it was lost, until a probe reaches it.");
+  for (const auto& b : builders)
+    w.sample("tvd_builder_reachable", label("builder", b.name), b.reachable ? 1 : 0);
+
   const auto host = service::measure_host(service.setup().config);
   w.family("tvd_disk_free_bytes", "gauge",
            "Free space on the Nix store and the state directory (the disk gate).");

@@ -39,7 +39,25 @@ HttpResponse queue_page(const HttpRequest& req, service::Service& service) {
   }
   for (const auto& g : st.gates)
     out += "<tr><th>Gate</th><td>" + escape(g) + "</td></tr>";
-  out += "</table></section>";
+  out += "</table>";
+  if (!st.builders.empty()) {
+    // A row per builder: what it builds, its slots and memory in use.
+    out +=
+        "<table id=\"builders\"><tr><th>Builder</th><th>Builds</th><th>Slots</th>"
+        "<th>Memory reserved</th><th></th></tr>";
+    for (const auto& b : st.builders) {
+      std::string systems;
+      for (const auto& s : b.systems)
+        systems += (systems.empty() ? "" : ", ") + s;
+      out += "<tr class=\"builder\" data-builder=\"" + escape(b.name) + "\"><td>" + escape(b.name) +
+             "</td><td>" + escape(systems) + "</td><td>" + std::to_string(b.busy) + " of " +
+             std::to_string(b.slots) + "</td><td>" + html::size(static_cast<int64_t>(b.reserved)) +
+             " of " + html::size(static_cast<int64_t>(b.budget)) + "</td><td>" +
+             (b.reachable ? "" : "<span class=\"s-failed\">unreachable</span>") + "</td></tr>";
+    }
+    out += "</table>";
+  }
+  out += "</section>";
 
   std::string running, waiting, finished;
   int n_running = 0, n_waiting = 0, n_finished = 0;

@@ -91,6 +91,18 @@ proto::StatusView Service::status() {
     out.disks.push_back({d.path, d.free_bytes});
   out.memory = {engine_->scheduler().reserved(), limits.memory_budget, limits.max_parallel};
   out.gates = engine_->scheduler().gate_notes(host);
+  // Each builder's use, when builds run beyond the host.
+  const auto builders = engine_->scheduler().builders();
+  if (builders.size() > 1 || (builders.size() == 1 && !builders[0].local)) {
+    const auto runs = engine_->scheduler().running();
+    for (const auto& b : builders) {
+      unsigned busy = 0;
+      for (const auto& r : runs)
+        busy += r.builder == b.name;
+      out.builders.push_back({b.name, b.systems, b.slots, busy,
+                              engine_->scheduler().reserved(b.name), b.budget, b.reachable});
+    }
+  }
   if (!store_note_.empty()) out.gates.insert(out.gates.begin(), store_note_);
   if (auto t = recorder_->trouble()) {
     out.gates.insert(out.gates.begin(),

@@ -5,6 +5,7 @@
 
 #include "daemon/matrix/matrix.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
 
 namespace tvd::integration {
 namespace {
@@ -210,7 +211,7 @@ TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
                       "ssh-ng://arm64.example aarch64-linux - 2 1 big-parallel\n");
   const std::string base = R"(
     "flox_env": "build-torchvision", "state_dir": "state", "socket": "run/tvd.sock", "flox": "flox",
-    "socket_group": "root", "http": {"listen": "off"},
+    "socket_group": "root", "http": {"listen": "127.0.0.1:0"},
     "axes": {"cuda": ["12.8"], "gpu_archs": ["sm89"], "cpu_isas": ["avx2", "armv9"]},
     "scheduler": {"max_parallel": 4, "memory_budget": "8GiB",
                   "memory_per_build": {"gpu": "1GiB", "cpu": "512MiB"}, "max_memory_pressure": 100})";
@@ -219,6 +220,21 @@ TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
       "remote": {"ssh-ng://arm64.example": {"memory_budget": "4GiB"}}}})");
   const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
   start();
+  // Status, the queue page and /metrics show each builder.
+  const json st = status();
+  ASSERT_EQ(st["builders"].size(), 2u) << st.dump();
+  EXPECT_EQ(st["builders"][1]["name"], "ssh-ng://arm64.example");
+  EXPECT_EQ(st["builders"][1]["systems"], json::array({"aarch64-linux"}));
+  EXPECT_EQ(st["builders"][1]["slots"], 2);
+  EXPECT_EQ(st["builders"][1]["budget"], 4ull << 30);
+  EXPECT_EQ(st["builders"][1]["reachable"], true);
+  const int port = http_port();
+  EXPECT_THAT(testing::http_get(port, "/queue").body,
+              HasSubstr("<tr class=\"builder\" data-builder=\"ssh-ng://arm64.example\"><td>"
+                        "ssh-ng://arm64.example</td><td>aarch64-linux</td><td>0 of 2</td>"));
+  const std::string metrics = testing::http_get(port, "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("tvd_builder_slots{builder=\"ssh-ng://arm64.example\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("tvd_builder_reachable{builder=\"local\"} 1\n"));
   auto r = tvctl({"enqueue", "sm89-avx2", "sm89-armv9"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto s = settle();
