@@ -187,6 +187,15 @@ void print_status(const Global& g, const proto::StatusView& r, std::ostream& out
       << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
       << format_size(r.memory.reserved) << " of " << format_size(r.memory.budget) << ", "
       << r.memory.max_parallel << " slots\n";
+  // Each builder, when builds run beyond the host.
+  for (const auto& b : r.builders) {
+    std::string systems;
+    for (const auto& s : b.systems)
+      systems += (systems.empty() ? "" : ",") + s;
+    out << "builder " << b.name << " (" << systems << "): " << b.busy << " of " << b.slots
+        << " slots, " << format_size(b.reserved) << " of " << format_size(b.budget) << " reserved"
+        << (b.reachable ? "" : "; unreachable, probed until it answers") << '\n';
+  }
   for (const auto& note : r.gates)
     out << "note: " << note << '\n';
 }

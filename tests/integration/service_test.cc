@@ -228,6 +228,9 @@ TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
   EXPECT_EQ(st["builders"][1]["slots"], 2);
   EXPECT_EQ(st["builders"][1]["budget"], 4ull << 30);
   EXPECT_EQ(st["builders"][1]["reachable"], true);
+  EXPECT_THAT(tvctl({"status"}).out,
+              HasSubstr("builder ssh-ng://arm64.example (aarch64-linux): 0 of 2 slots, 0 B of "
+                        "4 GiB reserved\n"));
   const int port = http_port();
   EXPECT_THAT(testing::http_get(port, "/queue").body,
               HasSubstr("<tr class=\"builder\" data-builder=\"ssh-ng://arm64.example\"><td>"
