@@ -21,71 +21,7 @@ Duration until(TimePoint now, TimePoint then) {
   return std::chrono::duration_cast<Duration>(then > now ? then - now : TimePoint::duration{});
 }
 
-bool contains(const std::vector<std::string>& v, const std::string& x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
-
 }  // namespace
-
-bool Builder::serves(const JobSpec& spec) const {
-  if (systems.empty()) return true;
-  if (!spec.system.empty() && !contains(systems, spec.system)) return false;
-  return std::all_of(spec.features.begin(), spec.features.end(),
-                     [&](const std::string& f) { return contains(features, f); });
-}
-
-void Scheduler::set_builders(std::vector<Builder> builders) {
-  builders_ = std::move(builders);
-  seen_generation_ = kStale;  // which builders serve each job is worked out again
-}
-
-std::vector<Builder> Scheduler::builders() const {
-  std::vector<Builder> out = builders_;
-  if (out.empty()) out.push_back({"local", {}, {}, 1, 0, true, true});
-  for (auto& b : out) {
-    if (b.local) {
-      b.slots = limits_.max_parallel;
-      b.budget = limits_.memory_budget;
-    }
-  }
-  return out;
-}
-
-bool Scheduler::set_reachable(const std::string& builder, bool reachable) {
-  for (auto& b : builders_) {
-    if (b.name == builder) {
-      b.reachable = reachable;
-      return true;
-    }
-  }
-  return false;
-}
-
-uint64_t Scheduler::reserved(const std::string& builder) const {
-  uint64_t sum = 0;
-  for (const auto& [id, a] : running_)
-    if (a.run.builder == builder) sum += a.run.reservation;
-  return sum;
-}
-
-uint64_t Scheduler::serving(const JobSpec& spec, const std::vector<Builder>& all) const {
-  uint64_t bits = 0;
-  for (size_t i = 0; i < all.size() && i < 64; ++i)
-    if (all[i].serves(spec)) bits |= uint64_t{1} << i;
-  return bits;
-}
-
-Scheduler::Entry Scheduler::entry_of(const Queued& q, const std::vector<Builder>& all) const {
-  return {key_of(q),
-          q.id,
-          q.est.memory,
-          q.est.duration,
-          q.not_before,
-          q.spec.origin == Origin::kBatch,
-          true,
-          !q.waits_for.empty(),
-          serving(q.spec, all)};
-}
 
 // Batch jobs, largest first by what they take of the host over time: duration x the larger of
 // a slot's share (1 / max_parallel) and the memory's share (reservation / budget). Where slots
@@ -116,17 +52,6 @@ Scheduler::Key Scheduler::key_of(const Queued& q, bool planned) const {
   }
   int origin = longest ? static_cast<int>(q.spec.origin) : 0;
   return {-q.spec.priority, origin, duration, q.seq};
-}
-
-Duration Scheduler::tail(JobId id) const {
-  Duration longest{};
-  auto it = needed_by_.find(id);
-  if (it == needed_by_.end()) return longest;
-  for (JobId d : it->second) {
-    auto q = queued_.find(d);
-    if (q != queued_.end()) longest = std::max(longest, q->second.est.duration + tail(d));
-  }
-  return longest;
 }
 
 void Scheduler::insert(Queued q) {
@@ -201,31 +126,6 @@ Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
   insert(Queued{id, spec, next_seq_++, TimePoint{}, "", {}, spec.after});
   by_variant_.emplace(spec.variant, id);
   return {id, true};
-}
-
-void Scheduler::built(JobId id) {
-  auto n = needed_by_.find(id);
-  if (n == needed_by_.end()) return;
-  const std::vector<JobId> freed = std::move(n->second);
-  needed_by_.erase(n);
-  for (JobId d : freed)
-    queued_.at(d).waits_for.erase(id);
-  for (auto& e : order_) {
-    if (e.alive && e.blocked) e.blocked = !queued_.at(e.id).waits_for.empty();
-  }
-}
-
-std::vector<JobId> Scheduler::dependents(JobId id) const {
-  auto n = needed_by_.find(id);
-  if (n == needed_by_.end()) return {};
-  std::vector<JobId> out = n->second;
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::map<JobId, std::string> Scheduler::waits_for(JobId id) const {
-  auto it = queued_.find(id);
-  return it == queued_.end() ? std::map<JobId, std::string>{} : it->second.waits_for;
 }
 
 void Scheduler::finished(JobId id) {

@@ -5,7 +5,6 @@
 #include "daemon/base/file.h"
 #include "daemon/base/hash.h"
 #include "daemon/base/units.h"
-#include "daemon/config/setup.h"
 #include "daemon/flox/commands.h"
 #include "daemon/recipe/check.h"
 
@@ -45,29 +44,6 @@ Engine::Engine(EngineConfig config, RecipeSources sources, exec::Runner& runner,
       sched_(config_.limits, &estimator_),
       lanes_(std::move(lanes)) {
   sched_.set_builders(placements(config_));
-}
-
-std::vector<sched::Builder> Engine::placements(const EngineConfig& c) {
-  std::vector<sched::Builder> out;
-  for (const auto& b : c.builders)
-    out.push_back(b.placement);
-  return out;
-}
-
-sched::JobSpec Engine::spec_of(const Job& j) const {
-  sched::JobSpec s{j.key().text(), kind_of(j.variant), j.origin, j.priority, waits_for(j)};
-  s.system = j.variant.isa->platform;
-  s.features = {"big-parallel"};  // tvd's recipes require it (requiredSystemFeatures)
-  return s;
-}
-
-std::optional<std::string> Engine::no_builder(const Variant& v) const {
-  sched::JobSpec s;
-  s.system = v.isa->platform;
-  s.features = {"big-parallel"};
-  for (const auto& b : sched_.builders())
-    if (b.serves(s)) return std::nullopt;
-  return no_builder_text(s.system);
 }
 
 bool Engine::changed(Job& j, std::optional<EventKind> kind) {

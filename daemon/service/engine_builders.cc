@@ -1,5 +1,7 @@
-// What a lost remote builder does to placement: nothing goes there until `nix store ping` reaches
-// it again, asked every backoff.
+// Builders in the engine: what the scheduler places a job by, why no builder can build a variant,
+// and what a lost remote builder does: nothing goes there until `nix store ping` reaches it again,
+// asked every backoff.
+#include "daemon/config/setup.h"
 #include "daemon/exec/child_env.h"
 #include "daemon/service/engine.h"
 
@@ -14,6 +16,29 @@ std::string file_name(std::string name) {
 }
 
 }  // namespace
+
+std::vector<sched::Builder> Engine::placements(const EngineConfig& c) {
+  std::vector<sched::Builder> out;
+  for (const auto& b : c.builders)
+    out.push_back(b.placement);
+  return out;
+}
+
+sched::JobSpec Engine::spec_of(const Job& j) const {
+  sched::JobSpec s{j.key().text(), kind_of(j.variant), j.origin, j.priority, waits_for(j)};
+  s.system = j.variant.isa->platform;
+  s.features = {"big-parallel"};  // tvd's recipes require it (requiredSystemFeatures)
+  return s;
+}
+
+std::optional<std::string> Engine::no_builder(const Variant& v) const {
+  sched::JobSpec s;
+  s.system = v.isa->platform;
+  s.features = {"big-parallel"};
+  for (const auto& b : sched_.builders())
+    if (b.serves(s)) return std::nullopt;
+  return no_builder_text(s.system);
+}
 
 const BuilderRun* Engine::builder_run(const std::string& name) const {
   for (const auto& b : config_.builders)

@@ -371,7 +371,10 @@ TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
                                    {.takes = 2s}});
   JobId id = enqueue("sm89-armv9");
   run();
-  EXPECT_EQ(last(id), JobState::kSucceeded);
+  // Built, lost, waiting again, built on the machine once it answers, published.
+  EXPECT_THAT(states[id],
+              ElementsAre(JobState::kQueued, JobState::kBuilding, JobState::kQueued,
+                          JobState::kBuilding, JobState::kPublishing, JobState::kSucceeded));
   const Job& j = latest.at(id);
   ASSERT_GE(j.attempts.size(), 2u);
   EXPECT_EQ(j.attempts[0].failure, flox::Failure::kNetwork);
