@@ -3,6 +3,8 @@
 # when everything is already installed. Usage: scripts/deps.sh [--test]
 #   --test  also what only the test suite needs: Chromium and chromedriver for the dashboard's
 #           page tests, and promtool (Debian's prometheus package) for /metrics.
+#           openssh-server: a second Nix store over ssh-ng:// on the loopback address (the remote
+#           builder tests).
 set -euo pipefail
 
 packages=(
@@ -14,7 +16,7 @@ packages=(
   nix-bin clang-format-14 bc systemd
 )
 if [ "${1:-}" = --test ]; then
-  packages+=(chromium chromium-driver prometheus)
+  packages+=(chromium chromium-driver prometheus openssh-server)
 fi
 
 missing=()

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 
+#include "daemon/app/builder_probe.h"
 #include "daemon/app/host_checks.h"
 #include "daemon/base/log.h"
 #include "daemon/exec/host.h"
@@ -50,6 +51,10 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
       log::warning(p.message);
     }
   }
+  // Nix must take the builders setting from this user for remote builds to go anywhere.
+  if (auto trust =
+          check_nix_trust(*setup, service::engine_config(setup->config, environ).child_env))
+    log::warning(trust->message);
   if (problems > 0) {
     return report(
         {ErrorKind::kBadInput,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "daemon/app/builder_probe.h"
 #include "daemon/app/host_checks.h"
 #include "daemon/app/serve.h"
 #include "daemon/base/file.h"
@@ -250,7 +251,7 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
+int cmd_check_config(const Options& o, bool probe, std::ostream& out, std::ostream& err) {
   auto setup = load_setup(o.config);
   if (!setup) return report(setup.error(), err);
   const Config& c = setup->config;
@@ -299,6 +300,20 @@ int cmd_check_config(const Options& o, std::ostream& out, std::ostream& err) {
   auto problems = check_host(c);
   // flox is asked with the environment the service gives its children.
   const auto child_env = service::engine_config(c, environ).child_env;
+  if (auto trust = check_nix_trust(*setup, child_env)) problems.push_back(*trust);
+  if (probe) {
+    // Each builder builds a derivation of each of its systems, as tvd would place a build there.
+    for (const auto& p : probe_builders(*setup, child_env, std::chrono::seconds(120))) {
+      if (p.ok) {
+        const auto tenths = p.took.count() / 100;
+        out << "probe:     " << p.builder << " built " << p.system << " (" << tenths / 10 << '.'
+            << tenths % 10 << " s)\n";
+      } else {
+        problems.push_back({true, "builder " + p.builder + " cannot build " + p.system + ": " +
+                                      p.error + " (" + probe_hint(p) + ")"});
+      }
+    }
+  }
   for (const auto& line : describe_flox(c, child_env, problems))
     out << line << '\n';
   int errors = 0;
@@ -329,7 +344,7 @@ namespace {
 struct Args {
   Options o;
   std::vector<std::string> specs;
-  bool all = false, force = false, overwrite = false, dry_run = false;
+  bool all = false, force = false, overwrite = false, dry_run = false, probe = false;
   CheckArgs check;
   SimulateArgs simulate;
 };
@@ -367,8 +382,14 @@ const Tool kTools[] = {
      [](CLI::App& c, Args& a) { c.add_flag("--json", a.o.json, "print one JSON document"); },
      [](Args& a, std::ostream& out, std::ostream& err) { return cmd_matrix(a.o, out, err); }},
     {"check-config", "load the config, matrix and templates and report problems",
-     [](CLI::App&, Args&) {},
-     [](Args& a, std::ostream& out, std::ostream& err) { return cmd_check_config(a.o, out, err); }},
+     [](CLI::App& c, Args& a) {
+       c.add_flag("--probe", a.probe,
+                  "also build a trivial derivation on each builder for each of its systems, "
+                  "placed as tvd places a build (reachable, systems, features, Nix's trust)");
+     },
+     [](Args& a, std::ostream& out, std::ostream& err) {
+       return cmd_check_config(a.o, a.probe, out, err);
+     }},
     {"check", "pre-flight checks of recipes: what would fail in flox build, and the fix",
      [](CLI::App& c, Args& a) {
        c.add_option("spec", a.check.specs,

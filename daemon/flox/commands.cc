@@ -15,16 +15,17 @@ exec::RunSpec build_run(const std::string& flox, const std::filesystem::path& en
   return spec;
 }
 
+std::string builder_settings(const std::string& nix_line) {
+  if (nix_line.empty()) return "builders =\n";
+  return "builders = " + nix_line + "\nmax-jobs = 0\nbuilders-use-substitutes = true\n";
+}
+
 void place_build(exec::RunSpec& spec, const std::string& system, const std::string& nix_line) {
   // flox build -d ENV --system SYSTEM PKG
   spec.argv.insert(spec.argv.end() - 1, {"--system", system});
   std::string& nix = spec.env["NIX_CONFIG"];
   if (!nix.empty() && nix.back() != '\n') nix += '\n';
-  if (nix_line.empty()) {
-    nix += "builders =\n";
-  } else {
-    nix += "builders = " + nix_line + "\nmax-jobs = 0\nbuilders-use-substitutes = true\n";
-  }
+  nix += builder_settings(nix_line);
 }
 
 std::string built_output(const std::filesystem::path& env_dir, const std::string& package) {

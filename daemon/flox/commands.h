@@ -21,6 +21,8 @@ exec::RunSpec build_run(const std::string& flox, const std::filesystem::path& en
 // (nothing builds on the host), `builders-use-substitutes = true` (the machine fetches what a
 // cache has rather than receiving it from the host). On the host: `builders =` (no offloading).
 void place_build(exec::RunSpec& spec, const std::string& system, const std::string& nix_line);
+// The NIX_CONFIG lines place_build appends for a builder (its machines-file line, "" for the host).
+std::string builder_settings(const std::string& nix_line);
 
 // What a build made: flox leaves result-PKG beside .flox/, pointing at the output; "" if none.
 std::string built_output(const std::filesystem::path& env_dir, const std::string& package);
