@@ -178,6 +178,13 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   if (!waiting.empty()) {
     out += "<tr><th>Waited for by</th><td id=\"waited-for-by\">" + jobs(waiting) + "</td></tr>";
   }
+  // Where its latest build ran, or runs now.
+  for (auto a = attempts->rbegin(); a != attempts->rend(); ++a) {
+    if (!a->builder) continue;
+    out += "<tr><th>Builder</th><td id=\"builder\">" + escape(*a->builder) +
+           (a->ended_at ? "" : " (building now)") + "</td></tr>";
+    break;
+  }
   if (!j.error.empty()) out += "<tr><th>Error</th><td>" + escape(j.error) + "</td></tr>";
   out += "</table><h2>Attempts</h2>";
   out += attempts->empty() ? "<p class=\"muted\">No attempt yet.</p>"
