@@ -274,10 +274,14 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   a.ended = clock_.now();
   a.result = r;
   auto verdict = flox::classify(r, flox::Phase::kBuild);
+  const BuilderRun* b = builder_run(a.builder);
+  // What the host measured of a build on another machine is flox and the Nix client, not the
+  // build: such a build teaches its duration, and (killed for memory) no more than its
+  // reservation.
+  const bool remote = b && !b->placement.local;
   // A remote builder that could not be reached or was lost: the build waits again (transient),
   // naming the builder, and nothing is placed there until a probe reaches it.
-  if (const BuilderRun* b = builder_run(a.builder);
-      b && !b->placement.local && verdict.failure != flox::Failure::kNone) {
+  if (remote && verdict.failure != flox::Failure::kNone) {
     if (auto line = flox::lost_builder(r.tail)) {
       verdict = {flox::Failure::kNetwork, true, "builder " + a.builder + " lost: " + *line};
       builder_lost(*b);
@@ -296,14 +300,16 @@ void Engine::build_done(JobId id, const exec::RunResult& r) {
   if (verdict.failure == flox::Failure::kOutOfMemory) {
     // It needed more than it had: what it was seen using, or at least what it had reserved. The
     // store keeps the figure, so a restart learns the same.
-    const uint64_t seen = std::max(r.peak_group_rss, reserved);
+    const uint64_t seen = remote ? reserved : std::max(r.peak_group_rss, reserved);
     if (seen > 0) a.learned_peak = seen;
     estimator_.learn(j.key().text(), kind, sched::Estimator::Ending::kOutOfMemory, a.learned_peak,
                      sched::Duration{});
   }
   if (verdict.failure == flox::Failure::kNone) {
     std::optional<uint64_t> peak;
-    if (r.peak_group_rss >= kGiB) {
+    if (remote) {
+      // Nothing of its memory is seen from here.
+    } else if (r.peak_group_rss >= kGiB) {
       peak = r.peak_group_rss;
     } else if (ran_alone && r.host_peak_used > r.host_used_at_start) {
       peak = r.host_peak_used - r.host_used_at_start;

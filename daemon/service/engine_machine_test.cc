@@ -401,4 +401,38 @@ TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
             "builders-use-substitutes = true\n");
 }
 
+// What the host sees of a build on a remote builder is flox and the Nix client: it teaches the
+// variant's duration, never a peak; killed for memory there, a quarter more than it reserved.
+TEST_F(EngineMachine, ARemoteBuildTeachesItsDurationButNotWhatTheHostSaw) {
+  auto c = config();
+  c.builders = {{{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true}, "", ""},
+                {{"ssh-ng://arm", {"aarch64-linux"}, {"big-parallel"}, 1, 64 * GiB, false, true},
+                 "ssh-ng://arm aarch64-linux - 1 1 big-parallel - -",
+                 "ssh-ng://arm"}};
+  make(c);
+  const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
+  auto remote_ok = built(arm, 5h);
+  // The host's memory rose while it ran alone (something else on the host), and the client's.
+  remote_ok.peak_group_rss = 2 * GiB;
+  remote_ok.host_used_at_start = 10 * GiB;
+  remote_ok.host_peak_used = 30 * GiB;
+  runner.script("flox build",
+                {{.takes = 1h, .exit_code = 1, .output = kOutOfMemory, .peak_group_rss = 2 * GiB},
+                 remote_ok});
+  JobId id = enqueue("sm89-armv9");
+  run();
+  EXPECT_EQ(last(id), JobState::kSucceeded);
+  const Job& j = latest.at(id);
+  ASSERT_EQ(j.attempts.size(), 3u);  // two builds, then the publish
+  EXPECT_EQ(j.attempts[0].failure, flox::Failure::kOutOfMemory);
+  // Killed there holding its 40 GiB reservation (the GPU default): 50 next time.
+  EXPECT_EQ(j.attempts[0].learned_peak, 40 * GiB);
+  EXPECT_EQ(j.attempts[1].learned_peak, std::nullopt);
+  const auto e = engine->estimator().estimate(arm, sched::BuildKind::kGpu);
+  // 50 GiB and the margin, rounded up to a MiB.
+  EXPECT_NEAR(static_cast<double>(e.memory), 50 * GiB * 1.1, 1 << 20);
+  EXPECT_EQ(e.duration, 5h);
+  EXPECT_EQ(e.duration_source, "measured");
+}
+
 }  // namespace tvd::service

@@ -260,10 +260,10 @@ TEST_F(ServiceTest, EachBuildRunsOnABuilderOfItsPlatformOrIsNotQueued) {
   EXPECT_THAT(tvctl({"show", "2"}).out, HasSubstr("BUILDER"));
   // The job page says where its build ran.
   for (const auto& j : s["jobs"]) {
-    EXPECT_THAT(testing::http_get(port, "/job/" + std::to_string(j["id"].get<int>())).body,
-                HasSubstr(std::string("<tr><th>Builder</th><td id=\"builder\">") +
-                          (j["package"] == arm ? "ssh-ng://arm64.example" : "local") +
-                          "</td></tr>"));
+    EXPECT_THAT(
+        testing::http_get(port, "/job/" + std::to_string(j["id"].get<int>())).body,
+        HasSubstr(std::string("<tr><th>Builder</th><td id=\"builder\">") +
+                  (j["package"] == arm ? "ssh-ng://arm64.example" : "local") + "</td></tr>"));
   }
   EXPECT_EQ(stop(SIGTERM), 0);
 
