@@ -12,9 +12,11 @@
 #include "daemon/app/builder_probe.h"
 #include "daemon/app/host_checks.h"
 #include "daemon/base/log.h"
+#include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
 #include "daemon/flox/git_lane.h"
+#include "daemon/notify/dispatcher.h"
 #include "daemon/server/dashboard.h"
 #include "daemon/server/http_server.h"
 #include "daemon/server/socket_server.h"
@@ -29,6 +31,22 @@ namespace tvd::app {
 
 using namespace tvd::service;  // NOLINT: the composition root names every part
 
+// The dashboard's address for links in notifications: the config's public_url, else where it
+// listens (this host's name for an address that listens on every one); "" when it is off.
+std::string dashboard_url(const Config::Http& h, unsigned short port) {
+  if (!h.public_url.empty()) {
+    return h.public_url.back() == '/' ? h.public_url : h.public_url + "/";
+  }
+  if (h.listen == "off" || port == 0) return "";
+  std::string host = h.listen.substr(0, h.listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]") {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    host = name;
+  }
+  return "http://" + host + ":" + std::to_string(port) + "/";
+}
+
 // The composition root: the store, runner, lane, engine and service, then the socket and HTTP
 // servers on top, in one io_context. What the service says goes through log:: (stderr,
 // journald-friendly); `out` is for nothing yet.
@@ -41,11 +59,28 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   };
   auto setup = load_setup(config);
   if (!setup) return report(setup.error());
+  const auto child_env =
+      exec::without_secrets(service::engine_config(setup->config, environ).child_env);
+  std::vector<std::string> refusals;  // what a refusal to start tells the receivers
+  // Refusing to start once the config is read: its notification receivers are told.
+  auto refuse = [&](const Error& e) {
+    if (!setup->config.notify.empty()) {
+      if (refusals.empty()) refusals.push_back(e.message);
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      notify::deliver_now(setup->config.notify,
+                          notify::refusal(setup->config.source, refusals, now), child_env,
+                          setup->config.state_dir / "notify");
+    }
+    return report(e);
+  };
   std::error_code ec;
   int problems = 0;
   for (const auto& p : check_host(setup->config)) {
     if (p.fatal) {
       log::error(p.message);
+      refusals.push_back(p.message);
       ++problems;
     } else {
       log::warning(p.message);
@@ -56,7 +91,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
           check_nix_trust(*setup, service::engine_config(setup->config, environ).child_env))
     log::warning(trust->message);
   if (problems > 0) {
-    return report(
+    return refuse(
         {ErrorKind::kBadInput,
          std::to_string(problems) + " problem(s) with " + setup->config.source + "; not starting",
          "tvd check-config lists them; fix each and start again"});
@@ -67,7 +102,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   const auto lock_path = setup->config.state_dir / "tvd.lock";
   const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0 || ::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-    return report({ErrorKind::kConflict,
+    return refuse({ErrorKind::kConflict,
                    lock < 0 ? "cannot open " + lock_path.string() + ": " + std::strerror(errno)
                             : "another tvd is running on " + setup->config.state_dir.string(),
                    lock < 0 ? "check that state_dir is writable by tvd"
@@ -81,7 +116,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
     const auto& env_dir = e.environment().checkout;
     const int env_lock = ::open(env_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (env_lock >= 0 && ::flock(env_lock, LOCK_EX | LOCK_NB) != 0) {
-      return report({ErrorKind::kConflict,
+      return refuse({ErrorKind::kConflict,
                      "another tvd is serving the flox environment " + env_dir.string(),
                      "two daemons on one checkout collide on builds and commits: stop the "
                      "other one, or give this one another flox_env"});
@@ -100,10 +135,10 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
     return std::make_unique<flox::GitLane>(io, runner, lane_config(c, e));
   };
   auto service = Service::start(std::move(*setup), std::move(parts), environ);
-  if (!service) return report(service.error());
+  if (!service) return refuse(service.error());
   auto server = server::SocketServer::listen(io, socket, group, **service,
                                              server::socket_limits(descriptors));
-  if (!server) return report(server.error());
+  if (!server) return refuse(server.error());
   log::info("listening on " + socket.string());
   std::unique_ptr<server::HttpServer> http;
   if (const auto& h = (*service)->setup().config.http; h.listen != "off") {
@@ -113,15 +148,24 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
         server::HttpServer::listen(io, h.listen, limits,
                                    [dashboard = std::make_shared<server::Dashboard>(**service)](
                                        const server::HttpRequest& r) { return (*dashboard)(r); });
-    if (!listening) return report(listening.error());
+    if (!listening) return refuse(listening.error());
     http = std::move(*listening);
     auto colon = h.listen.rfind(':');
     log::info("dashboard and /metrics on http://" + h.listen.substr(0, colon) + ":" +
               std::to_string(http->port()) + "/");
   }
+  // Notifications and the journal's job lines, from the store's events, on a runner of their own.
+  auto notify_runner = exec::make_process_runner(io);
+  notify::Dispatcher notifications(
+      io, **service, *notify_runner, child_env, (*service)->setup().config.state_dir / "notify",
+      dashboard_url((*service)->setup().config.http, http ? http->port() : 0));
+  notifications.configure((*service)->setup().config.notify);
   Notifier notifier;
   notifier.send("READY=1\nSTATUS=" + (*service)->summary());
-  (*service)->on_change([&] { notifier.send("STATUS=" + (*service)->summary()); });
+  (*service)->on_change([&] {
+    notifier.send("STATUS=" + (*service)->summary());
+    notifications.poke();
+  });
   boost::asio::steady_timer watchdog(io);
   std::function<void()> pet = [&] {
     notifier.send("WATCHDOG=1");
@@ -150,6 +194,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
     log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
               ": stopping; running builds are recorded as interrupted");
     notifier.send("STOPPING=1");
+    notifications.stop();
     watchdog.cancel();
     store_watch.cancel();
     (*server)->stop();
@@ -176,6 +221,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
         log::error("SIGHUP: the new config is refused, the old one stays: " + st.error().message);
       } else {
         log::info("SIGHUP: config, matrix and templates reloaded");
+        notifications.configure((*service)->setup().config.notify);
       }
       notifier.send("READY=1\nSTATUS=" + (*service)->summary());
       on_hangup();

@@ -12,6 +12,7 @@
 #include "daemon/base/file.h"
 #include "daemon/base/json_object.h"
 #include "daemon/base/units.h"
+#include "daemon/config/notify_section.h"
 
 namespace tvd {
 
@@ -267,6 +268,15 @@ void Sections::http(const json& v, Config::Http& out) {
     }
   }
   duration(o, "request_timeout", out.request_timeout, "\"10s\"");
+  if (auto u = o.string("public_url", Need::kOptional)) {
+    if (u->rfind("http://", 0) == 0 || u->rfind("https://", 0) == 0) {
+      out.public_url = *u;
+    } else {
+      o.error("public_url",
+              "expected the dashboard's address as people reach it, such as "
+              "\"https://tvd.example.org/\"");
+    }
+  }
   o.refuse_unknown_keys();
 }
 
@@ -455,6 +465,7 @@ Result<Config> parse_config(std::string_view json_text, std::string_view origin,
   if (const json* v = root.get("logs", Need::kOptional)) read.logs(*v, c.logs);
   if (const json* v = root.get("http", Need::kOptional)) read.http(*v, c.http);
   if (const json* v = root.get("check", Need::kOptional)) read.check(*v, c.check);
+  if (const json* v = root.get("notify", Need::kOptional)) read_notify(*v, c.notify, errors);
   if (const json* v = root.get("axes", Need::kOptional)) read.axes(*v, "axes", c.axes);
   if (const json* v = root.get("products", Need::kOptional)) read.products(*v, c.products);
   if (const json* v = root.get("environments", Need::kOptional)) {

@@ -109,9 +109,25 @@ struct Config {
 
   struct Http {
     std::string listen = "127.0.0.1:8347";  // or "off"
+    // Where people reach the dashboard, for links in notifications ("https://tvd.example/");
+    // default: http://<listen>/, with this host's name for an address that listens on every one.
+    std::string public_url;
     // To read one request; a slower client (or an idle kept-alive one) is disconnected.
     std::chrono::seconds request_timeout{10};
   } http;
+
+  // Who is told what happens (daemon/notify/): each receiver a command that gets one JSON
+  // notification on stdin, or a webhook that gets it POSTed; `events` filters by kind
+  // (proto/notification.h; empty: every kind).
+  struct Notify {
+    std::string name;                  // its cursor's key: default the command or the URL
+    std::vector<std::string> command;  // argv, no shell
+    std::string webhook;               // http://HOST[:PORT]/PATH
+    std::vector<std::string> events;
+    std::chrono::seconds timeout{10};  // one delivery
+    int retries = 3;                   // after the first try, with a growing pause
+  };
+  std::vector<Notify> notify;
 
   // `tvd check`: how recipes are evaluated by Nix.
   struct Check {

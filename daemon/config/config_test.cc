@@ -109,6 +109,53 @@ TEST(Config, TheDashboardListensOnAnAddressAndAPortOrNowhere) {
   EXPECT_FALSE(parse_config(R"({"http": {"request_timeout": "soon"}})", "t.json", "/"));
 }
 
+// Notification receivers: a command (argv, no shell) or an http:// webhook, each with the kinds
+// it takes, a timeout and its retries; its name keeps its cursor, so names are unique.
+TEST(Config, NotifyReceiversAreCommandsOrWebhooks) {
+  auto c = parse(R"({"notify": [
+      {"command": ["/usr/local/bin/tvd-mail", "--to", "ops@example.org"]},
+      {"name": "chat", "webhook": "http://127.0.0.1:9000/tvd", "events": ["job_failed"],
+       "timeout": "5s", "retries": 0}],
+    "http": {"public_url": "https://tvd.example.org"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->notify.size(), 2u);
+  EXPECT_EQ(c->notify[0].name, "/usr/local/bin/tvd-mail --to ops@example.org");
+  EXPECT_EQ(c->notify[0].timeout, std::chrono::seconds(10));
+  EXPECT_EQ(c->notify[0].retries, 3);
+  EXPECT_TRUE(c->notify[0].events.empty());
+  EXPECT_EQ(c->notify[1].name, "chat");
+  EXPECT_EQ(c->notify[1].webhook, "http://127.0.0.1:9000/tvd");
+  EXPECT_EQ(c->notify[1].events, std::vector<std::string>{"job_failed"});
+  EXPECT_EQ(c->notify[1].retries, 0);
+  EXPECT_EQ(c->http.public_url, "https://tvd.example.org");
+
+  const std::string msg = problems(R"({"notify": [
+      {"webhook": "https://hooks.example.org/x"},
+      {"command": "/usr/bin/mail ops"},
+      {"command": ["a"], "webhook": "http://h/"},
+      {},
+      {"webhook": "http://h/", "events": ["job_failed", "job_exploded"]},
+      {"name": "x", "command": ["a"]}, {"name": "x", "command": ["b"]},
+      {"webhook": "http://h/2", "timeout": "1h", "retries": 11}]})");
+  EXPECT_THAT(msg, HasSubstr("notify[0].webhook: tvd posts to http:// only; for https use a "
+                             "command, such as [\"/usr/bin/curl\""));
+  EXPECT_THAT(msg,
+              HasSubstr("notify[1].command: expected the program and its arguments, no shell"));
+  EXPECT_THAT(msg, HasSubstr("notify[2].command: a receiver is a command or a webhook, not both"));
+  EXPECT_THAT(msg,
+              HasSubstr("notify[3].command: missing: give each receiver a command or a webhook"));
+  EXPECT_THAT(msg, HasSubstr("notify[4].events: unknown kind \"job_exploded\"; the kinds are "
+                             "job_failed, variant_failing, variant_fixed, batch_finished, "
+                             "daemon_refused"));
+  EXPECT_THAT(msg, HasSubstr("notify[6].name: another receiver is also \"x\""));
+  EXPECT_THAT(msg, HasSubstr("notify[7].timeout: expected a duration up to 10 minutes"));
+  EXPECT_THAT(msg, HasSubstr("notify[7].retries: expected a whole number from 0 to 10"));
+  EXPECT_THAT(problems(R"({"notify": {"command": ["a"]}})"),
+              HasSubstr("notify: expected a list of receivers"));
+  EXPECT_THAT(problems(R"({"http": {"public_url": "tvd.example.org"}})"),
+              HasSubstr("http.public_url: expected the dashboard's address as people reach it"));
+}
+
 TEST(Config, WrongTypesAndValuesAreReportedTogether) {
   auto msg = problems(R"({
     "publish": {"enabled": "yes"},

@@ -137,7 +137,11 @@ class ProcessRunner final : public Runner {
     run->started = Clock::now();
     try {
       run->proc = std::make_unique<bp::process>(
-          io_.get_executor(), exe, args, bp::process_stdio{nullptr, write_end, write_end},
+          io_.get_executor(), exe, args,
+          run->spec.stdin_file.empty()
+              ? bp::process_stdio{nullptr, write_end, write_end}
+              : bp::process_stdio{bp::filesystem::path(run->spec.stdin_file.string()), write_end,
+                                  write_end},
           bp::process_environment(env), bp::process_start_dir(run->spec.cwd.string()),
           ChildSetup<ChildGroup::kSession>{});
     } catch (const std::exception& e) {

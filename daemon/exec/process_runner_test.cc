@@ -76,6 +76,17 @@ TEST_F(ProcessRunnerTest, TheChildGetsOnlyItsEnvironmentNoDescriptorsAndNoStdin)
   EXPECT_EQ(session, std::to_string(r.pid));
 }
 
+// A run may be given a file as its stdin (a notification's JSON, daemon/notify/).
+TEST_F(ProcessRunnerTest, AStdinFileIsTheChildsStdin) {
+  testing::write_text(dir / "event.json", "{\"kind\": \"job_failed\"}\n");
+  auto s = spec({"sh", "-c", "echo got: $(cat)"});
+  s.stdin_file = dir / "event.json";
+  auto log = s.log;
+  auto r = run(s);
+  ASSERT_TRUE(r.succeeded()) << r.error;
+  EXPECT_EQ(testing::read_text(log), "got: {\"kind\": \"job_failed\"}\n");
+}
+
 // An executable file that cannot be executed (its interpreter is missing): the run fails with
 // the reason, and the runner goes on. (It once called an empty callback and took the daemon down.)
 TEST_F(ProcessRunnerTest, AChildThatCannotExecFailsItsRunNotTheRunner) {

@@ -24,6 +24,8 @@ struct RunSpec {
   std::map<std::string, std::string> env;
   // stdout and stderr, interleaved as they come, go to this file.
   std::filesystem::path log;
+  // The child's stdin: this file, or /dev/null when empty.
+  std::filesystem::path stdin_file;
   // Past this size the log keeps its first and last halves and says what was left out.
   uint64_t log_limit = 64ull << 20;
   bool sync_log = true;                          // fsync the log when the run ends

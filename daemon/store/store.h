@@ -157,6 +157,16 @@ class Store {
   // id, 0 for the first), oldest first, at most `limit`.
   Status add_event(const EventRow& e);
   Result<std::vector<EventRow>> events_after(int64_t cursor, int limit) const;
+  Result<int64_t> last_event_id() const;  // 0: none yet
+  // What a job event followed, for notifications (notify_cursors.cc): the variant's last outcome
+  // (succeeded or failed) before event `event_id`, if it had one; the last event that ended a
+  // job of batch `batch_id` (0: none).
+  Result<std::optional<proto::EventKind>> outcome_before(const VariantKey& variant,
+                                                         int64_t event_id) const;
+  Result<int64_t> last_end_of_batch(int64_t batch_id) const;
+  // Each notification receiver's cursor: the last event it was given (or given up on).
+  Result<std::optional<int64_t>> notify_cursor(const std::string& receiver) const;
+  Status set_notify_cursor(const std::string& receiver, int64_t event_id, int64_t now);
 
   // Batches: a run over the matrix, such as the nightly.
   Result<int64_t> create_batch(const std::string& name, int64_t started_at);
