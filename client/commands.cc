@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <sstream>
 #include <thread>
 
 #include "client/connection.h"
@@ -11,6 +12,85 @@
 namespace tvd::client {
 
 using nlohmann::json;
+
+namespace {
+
+volatile std::sig_atomic_t interrupted = 0;
+
+// Sleeps `seconds` in small steps; false when interrupted (SIGINT).
+bool pause_for(double seconds) {
+  for (int i = 0; i < static_cast<int>(seconds * 10) && !interrupted; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return !interrupted;
+}
+
+// One request as `call` makes it, but a daemon that does not answer (a restart, an upgrade) is
+// waited for, saying so once, for up to an hour; nullopt with `code` set otherwise.
+template <class Request>
+std::optional<json> call_through_restarts(const Global& g, const Request& r, std::ostream& err,
+                                          int& code, bool& away) {
+  const auto since = std::chrono::steady_clock::now();
+  for (;;) {
+    std::ostringstream said;
+    auto reply = call(g, r, said, code);
+    if (reply) {
+      if (away) err << "tvctl: the daemon answers again\n";
+      away = false;
+      return reply;
+    }
+    if (code != 3) {
+      err << said.str();
+      return std::nullopt;
+    }
+    if (!away) {
+      std::string first = said.str();
+      first = first.substr(0, first.find('\n'));
+      err << first << "\ntvctl: waiting for the daemon to come back (a restart loses no job)\n";
+    }
+    away = true;
+    if (std::chrono::steady_clock::now() - since > std::chrono::hours(1)) return std::nullopt;
+    if (!pause_for(2)) {
+      code = 130;
+      return std::nullopt;
+    }
+  }
+}
+
+// --wait: follows the jobs (through their batch when there is one) until each has ended, printing
+// each as it ends; 1 if any failed (a cancel is not a failure), 130 when interrupted.
+int wait_for_jobs(Global g, const proto::EnqueueView& v, std::ostream& out, std::ostream& err) {
+  g.timeout = 30;
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  std::map<int64_t, std::string> ended;  // job -> its end
+  std::map<std::string, int> counts;
+  bool away = false;
+  int code = 0;
+  while (ended.size() < v.jobs.size()) {
+    for (const auto& j : v.jobs) {
+      if (ended.count(j.id)) continue;
+      auto r = call_through_restarts(g, proto::ShowRequest{.job = j.id}, err, code, away);
+      if (!r) return code;
+      auto d = view_of<proto::JobDetailView>(*r, err, code);
+      if (!d) return code;
+      const auto state = d->job.job_state();
+      if (!state || !proto::is_terminal(*state)) continue;
+      ended[j.id] = d->job.state;
+      ++counts[d->job.state];
+      const std::string variant = d->job.environment == "default"
+                                      ? d->job.package
+                                      : d->job.environment + "/" + d->job.package;
+      out << "job " << j.id << " " << variant << ": " << d->job.state
+          << (d->job.error.empty() ? "" : " (" + printable(d->job.error) + ")") << '\n';
+      out.flush();
+    }
+    if (ended.size() < v.jobs.size() && !pause_for(2)) return 130;
+  }
+  out << counts["succeeded"] << " succeeded, " << counts["failed"] << " failed, "
+      << counts["cancelled"] << " cancelled" << '\n';
+  return counts["failed"] > 0 ? 1 : 0;
+}
+
+}  // namespace
 
 // enqueue: the jobs and what was skipped; exit 1 when a new job failed at once.
 int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostream& out,
@@ -29,7 +109,11 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
-    return 0;
+    if (!o.wait) return 0;
+    auto v = view_of<proto::EnqueueView>(*r, err, code);
+    if (!v) return code;
+    std::ostringstream progress;  // the JSON alone goes to stdout; the exit code is the result
+    return wait_for_jobs(g, *v, progress, err);
   }
   auto v = view_of<proto::EnqueueView>(*r, err, code);
   if (!v) return code;
@@ -52,6 +136,11 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
     out << (joined ? "joined batch " : "batch ") << *v->batch_id
         << (joined ? " (it was still running)" : "") << ": 'tvctl show-batch " << *v->batch_id
         << "' follows it\n";
+  }
+  if (o.wait) {
+    out.flush();
+    const int waited = wait_for_jobs(g, *v, out, err);
+    return failed ? 1 : waited;
   }
   return failed ? 1 : 0;
 }

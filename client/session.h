@@ -29,6 +29,7 @@ struct Global {
 struct Options {
   std::vector<std::string> specs;
   bool all = false, force = false, no_publish = false, dry_run = false, follow = false;
+  bool wait = false;  // enqueue: until every job has ended
   int priority = 0;
   std::string batch;
   double watch_interval = 2;

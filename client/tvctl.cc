@@ -31,9 +31,12 @@ const Command kCommands[] = {
                   "accept excluded variants; rebuild ones still failing; build a recipe tvd "
                   "check finds errors in");
        c.add_flag("--no-publish", o.no_publish, "build only");
+       c.add_flag("--wait", o.wait,
+                  "follow the jobs until each has ended (across restarts of the daemon); exit 1 "
+                  "if any failed");
        c.footer(
            "Examples:\n  tvctl enqueue sm89-avx512vnni cpu-avx2\n  tvctl enqueue --all --batch "
-           "nightly");
+           "nightly --wait   (the nightly unit: its result is the night's)");
      },
      run_enqueue},
     {"status", "jobs: what runs, what waits and why, what finished",

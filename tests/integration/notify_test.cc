@@ -220,6 +220,41 @@ TEST_F(NotifyTest, EachKindArrivesOnceInOrderAcrossARestartAndAHangingReceiverHo
       log_says("job " + std::to_string(job) + " " + cpu + " failed (build, build-error): "));
 }
 
+// `tvctl enqueue --wait` follows the jobs to their end, through a restart of the daemon, and its
+// exit code is theirs: what the nightly unit runs, so that the unit's result is the night's.
+TEST_F(NotifyTest, EnqueueWaitEndsWithTheJobsAndFollowsTheDaemonThroughARestart) {
+  behave(cpu, "seconds=4\n");
+  behave(sm89, "result=fail\n");
+  start();
+  const pid_t waiting =
+      testing::spawn_logged({TVCTL_BIN, "--socket", socket.string(), "enqueue", "--wait", "--batch",
+                             "nightly", "cpu-avx2", "sm89-avx2"},
+                            dir / "wait.out");
+  ASSERT_GT(waiting, 0);
+  ASSERT_TRUE(log_says("started", 10s));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  std::this_thread::sleep_for(3s);  // tvctl finds nobody answering
+  start();
+  int status = 0;
+  for (int i = 0; i < 600 && ::waitpid(waiting, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(WIFEXITED(status)) << testing::read_text(dir / "wait.out");
+  const std::string said = testing::read_text(dir / "wait.out");
+  EXPECT_EQ(WEXITSTATUS(status), 1) << said;  // one of the night's jobs failed
+  EXPECT_THAT(said, HasSubstr("tvctl: waiting for the daemon to come back"));
+  EXPECT_THAT(said, HasSubstr("tvctl: the daemon answers again"));
+  EXPECT_THAT(said, HasSubstr(" " + cpu + ": succeeded\n"));
+  EXPECT_THAT(said, HasSubstr(" " + sm89 + ": failed (torch-2.8.0: builder failed"));
+  EXPECT_THAT(said, HasSubstr("1 succeeded, 1 failed, 0 cancelled\n"));
+
+  // All succeeded: 0.
+  behave(sm89, "result=ok\n");
+  auto r = tvctl({"enqueue", "--wait", "--force", "sm89-avx2"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1 succeeded, 0 failed, 0 cancelled\n"));
+}
+
 // A daemon that refuses to start says why to its receivers (the unit's failure alone tells nobody).
 TEST_F(NotifyTest, ADaemonThatRefusesToStartSaysWhy) {
   notifier();
