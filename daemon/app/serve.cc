@@ -141,13 +141,13 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   if (!server) return refuse(server.error());
   log::info("listening on " + socket.string());
   std::unique_ptr<server::HttpServer> http;
+  auto dashboard = std::make_shared<server::Dashboard>(**service);
   if (const auto& h = (*service)->setup().config.http; h.listen != "off") {
     server::HttpLimits limits;
     limits.request_timeout = h.request_timeout;
-    auto listening =
-        server::HttpServer::listen(io, h.listen, limits,
-                                   [dashboard = std::make_shared<server::Dashboard>(**service)](
-                                       const server::HttpRequest& r) { return (*dashboard)(r); });
+    auto listening = server::HttpServer::listen(
+        io, h.listen, limits,
+        [dashboard](const server::HttpRequest& r) { return (*dashboard)(r); });
     if (!listening) return refuse(listening.error());
     http = std::move(*listening);
     auto colon = h.listen.rfind(':');
@@ -160,6 +160,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
       io, **service, *notify_runner, child_env, (*service)->setup().config.state_dir / "notify",
       dashboard_url((*service)->setup().config.http, http ? http->port() : 0));
   notifications.configure((*service)->setup().config.notify);
+  dashboard->set_notifications(&notifications);
   Notifier notifier;
   notifier.send("READY=1\nSTATUS=" + (*service)->summary());
   (*service)->on_change([&] {

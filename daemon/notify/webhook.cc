@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <memory>
@@ -36,8 +37,10 @@ Result<HttpUrl> parse_http_url(const std::string& url) {
   } else {
     u.host = rest;
   }
-  if (u.host.empty() || u.port.empty()) {
-    return fail(ErrorKind::kBadInput, "no host or port in " + url, "");
+  const bool digits = !u.port.empty() && u.port.size() <= 5 &&
+                      u.port.find_first_not_of("0123456789") == std::string::npos;
+  if (u.host.empty() || !digits || std::stoul(u.port) == 0 || std::stoul(u.port) > 65535) {
+    return fail(ErrorKind::kBadInput, "no host, or a port that is not one, in " + url, "");
   }
   return u;
 }
@@ -46,21 +49,45 @@ namespace {
 
 // One POST: resolve, connect, write, read; every step under the one deadline of the stream.
 struct Post : std::enable_shared_from_this<Post> {
-  Post(asio::io_context& io, HttpUrl u, std::string body, std::chrono::seconds timeout,
+  Post(asio::io_context& io, HttpUrl u, std::string body, std::chrono::seconds limit,
        std::function<void(const std::string&)> then)
-      : resolver(io), stream(io), url(std::move(u)), done(std::move(then)) {
+      : resolver(io),
+        stream(io),
+        deadline(io, limit),
+        timeout(limit),
+        url(std::move(u)),
+        done(std::move(then)) {
     request = {http::verb::post, url.target, 11};
     request.set(http::field::host, url.host);
     request.set(http::field::user_agent, "tvd");
     request.set(http::field::content_type, "application/json");
     request.body() = std::move(body);
     request.prepare_payload();
-    stream.expires_after(timeout);
+    stream.expires_after(limit);
   }
   void start() {
+    // The whole delivery under one deadline: the stream's covers connecting, writing and
+    // reading, not resolving.
+    deadline.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;
+      self->resolver.cancel();
+      self->finish("no answer in " + std::to_string(self->timeout.count()) + " s");
+    });
+    // An address needs no resolver. (Asio's resolver thread stops for every fork the runner
+    // makes and starts again only at the next resolve: a name resolved while a child is started
+    // can wait until the deadline, and is tried again.)
+    beast::error_code ec;
+    auto address = asio::ip::make_address(url.host, ec);
+    if (!ec) {
+      auto port = std::stoul(url.port);
+      stream.async_connect(
+          asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
+          [self = shared_from_this()](beast::error_code e) { self->connected(e); });
+      return;
+    }
     resolver.async_resolve(url.host, url.port,
-                           [self = shared_from_this()](beast::error_code ec, auto results) {
-                             self->resolved(ec, results);
+                           [self = shared_from_this()](beast::error_code e, auto results) {
+                             self->resolved(e, results);
                            });
   }
   void resolved(beast::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
@@ -87,6 +114,7 @@ struct Post : std::enable_shared_from_this<Post> {
     finish("answered " + std::to_string(status) + " " + std::string(response.reason()));
   }
   void finish(const std::string& error) {
+    deadline.cancel();
     beast::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     if (done) {
@@ -98,6 +126,8 @@ struct Post : std::enable_shared_from_this<Post> {
 
   asio::ip::tcp::resolver resolver;
   beast::tcp_stream stream;
+  asio::steady_timer deadline;
+  std::chrono::seconds timeout;
   HttpUrl url;
   std::function<void(const std::string&)> done;
   http::request<http::string_body> request;

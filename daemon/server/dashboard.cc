@@ -36,7 +36,8 @@ HttpResponse Dashboard::operator()(const HttpRequest& req) {
   if (p == "/metrics") {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = render_metrics(service);
+    r.body = render_metrics(
+        service, notifications_ ? notifications_->stats() : std::vector<notify::ReceiverStats>{});
     return r;
   }
   if (p == "/assets/tvd.css" || p == "/assets/tvd.js") {

@@ -10,8 +10,11 @@
 // Any page with ?part=main returns only its <main>, which the page's script swaps in.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <vector>
 
+#include "daemon/notify/dispatcher.h"
 #include "daemon/server/http.h"
 #include "daemon/service/service.h"
 
@@ -21,9 +24,12 @@ class Dashboard {
  public:
   explicit Dashboard(service::Service& service) : service_(service) {}
   HttpResponse operator()(const HttpRequest& request);
+  // Where /metrics reads the notification receivers' deliveries.
+  void set_notifications(const notify::Dispatcher* d) { notifications_ = d; }
 
  private:
   service::Service& service_;
+  const notify::Dispatcher* notifications_ = nullptr;
   std::map<int64_t, service::Service::BatchBuilds> finished_batches_;  // the nights page's reads
 };
 

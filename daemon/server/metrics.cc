@@ -80,8 +80,29 @@ std::string label(const char* key, const std::string& value) {
 
 }  // namespace
 
-std::string render_metrics(service::Service& service) {
+std::string render_metrics(service::Service& service,
+                           const std::vector<notify::ReceiverStats>& notifications) {
   Writer w;
+  // Each notification receiver's deliveries (daemon/notify/), by the name the config gives it.
+  w.family("tvd_notifications_total", "counter",
+           "Notifications a receiver took (delivered) or was given up on after its last try "
+           "(failed), since the daemon started.");
+  for (const auto& r : notifications) {
+    w.sample("tvd_notifications_total", label("receiver", r.name) + ",result=\"delivered\"",
+             static_cast<double>(r.delivered));
+    w.sample("tvd_notifications_total", label("receiver", r.name) + ",result=\"failed\"",
+             static_cast<double>(r.failed));
+  }
+  w.family("tvd_notification_retries_total", "counter",
+           "Deliveries tried again after one failed, since the daemon started.");
+  for (const auto& r : notifications)
+    w.sample("tvd_notification_retries_total", label("receiver", r.name),
+             static_cast<double>(r.retries));
+  w.family("tvd_notifications_pending", "gauge",
+           "Notifications read from the store and not yet delivered to a receiver.");
+  for (const auto& r : notifications)
+    w.sample("tvd_notifications_pending", label("receiver", r.name),
+             static_cast<double>(r.pending));
   w.family("tvd_jobs", "gauge",
            "Jobs in the store by environment and state (finished jobs stay counted).");
   auto counts = service.job_counts_by_environment();

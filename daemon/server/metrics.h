@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "daemon/notify/dispatcher.h"
 
 namespace tvd::service {
 class Service;
@@ -9,7 +12,9 @@ class Service;
 
 namespace tvd::server {
 
-std::string render_metrics(service::Service& service);
+// `notifications`: each receiver's deliveries (none when nothing is configured).
+std::string render_metrics(service::Service& service,
+                           const std::vector<notify::ReceiverStats>& notifications = {});
 
 // A label value with \, " and newlines escaped.
 std::string label_value(const std::string& text);

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
 
 namespace tvd::integration {
 namespace {
@@ -191,7 +192,8 @@ TEST_F(NotifyTest, EachKindArrivesOnceInOrderAcrossARestartAndAHangingReceiverHo
   hook = std::make_unique<Receiver>(true, hook_port);
   start();
   EXPECT_EQ(kinds(at_least(1, [&] { return hook->bodies(); })),
-            (std::vector<std::string>{"variant_fixed"}));
+            (std::vector<std::string>{"variant_fixed"}))
+      << testing::read_text(dir / "serve.log");
 
   // A batch: when its last job ends, its summary.
   ASSERT_EQ(tvctl({"enqueue", "--batch", "nightly", "cpu-avx2", "sm89-avx2"}).exit_code, 0);
@@ -215,6 +217,16 @@ TEST_F(NotifyTest, EachKindArrivesOnceInOrderAcrossARestartAndAHangingReceiverHo
   ASSERT_FALSE(held.empty());
   for (const auto& b : held)
     EXPECT_EQ(b["kind"], "job_failed");
+  // /metrics counts each receiver's deliveries since this start: the command's batch_finished,
+  // the webhook's variant_fixed (after its failed tries before the restart) and batch_finished.
+  const std::string metrics = testing::http_get(http_port(), "/metrics").body;
+  EXPECT_THAT(metrics,
+              HasSubstr("tvd_notifications_total{receiver=\"cmd\",result=\"delivered\"} 1\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tvd_notifications_total{receiver=\"hook\",result=\"delivered\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("tvd_notifications_total{receiver=\"hook\",result=\"failed\"} 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("tvd_notifications_pending{receiver=\"hangs\"} "));
   // Each job event is a line of the log too (journald's fields under systemd).
   EXPECT_TRUE(
       log_says("job " + std::to_string(job) + " " + cpu + " failed (build, build-error): "));
