@@ -92,6 +92,56 @@ int wait_for_jobs(Global g, const proto::EnqueueView& v, std::ostream& out, std:
 
 }  // namespace
 
+// pause, resume, drain: whether new builds start. drain then waits until nothing runs (for an
+// upgrade: what ran has ended, nothing new started).
+int run_pause(const std::string& name, Global& g, const Options& o, std::ostream& out,
+              std::ostream& err, bool terminal) {
+  (void)o;
+  (void)terminal;
+  int code = 0;
+  auto r = call(g, proto::PauseRequest{.mode = name}, err, code);
+  if (!r) return code;
+  auto v = view_of<proto::StatusView>(*r, err, code);
+  if (!v) return code;
+  if (name != "drain") {
+    if (g.json) {
+      out << r->dump(2) << '\n';
+    } else if (v->paused) {
+      out << "paused: no build starts until 'tvctl resume' (running builds go on; the pause is "
+             "kept across restarts)\n";
+    } else {
+      out << "resumed: builds start again\n";
+    }
+    return 0;
+  }
+  // Until no build or publish runs.
+  g.timeout = 30;
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  bool said = false;
+  for (;;) {
+    size_t running = 0;
+    for (const auto& j : v->jobs) {
+      const auto s = j.job_state();
+      running += s == proto::JobState::kBuilding || s == proto::JobState::kPublishing;
+    }
+    if (running == 0) break;
+    if (!said) {
+      out << "draining: " << running
+          << " job(s) still running; nothing new starts. Waiting for them to end…\n";
+      out.flush();
+      said = true;
+    }
+    if (!pause_for(2)) return 130;
+    auto again = call(g, proto::StatusRequest{}, err, code);
+    if (!again) return code;
+    v = view_of<proto::StatusView>(*again, err, code);
+    if (!v) return code;
+  }
+  out << "drained: nothing runs and nothing new starts; tvd can be stopped or upgraded (after "
+         "its restart builds start again)\n";
+  return 0;
+}
+
 // enqueue: the jobs and what was skipped; exit 1 when a new job failed at once.
 int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostream& out,
                 std::ostream& err, bool terminal) {
@@ -368,12 +418,37 @@ int run_cancel_or_retry(const std::string& name, Global& g, const Options& o, st
                         std::ostream& err, bool terminal) {
   (void)terminal;
   int code = 0;
-  auto r = name == "cancel" ? call(g, proto::CancelRequest{.jobs = o.jobs}, err, code)
-                            : call(g, proto::RetryRequest{.job = o.job}, err, code);
+  auto usage = [&](const std::string& what) {
+    err << "tvctl: error: " << what << "\n  hint: tvctl " << name << " --help\n";
+    return 2;
+  };
+  const bool by_batch = o.batch_id > 0;
+  if (name == "cancel" && o.jobs.empty() == !by_batch) {
+    return usage(by_batch ? "give job ids or --batch, not both" : "give job ids, or --batch ID");
+  }
+  if (name == "retry" && (o.job > 0) == o.failed) {
+    return usage(o.failed ? "give a job id or --failed, not both" : "give a job id, or --failed");
+  }
+  if (name == "retry" && by_batch && !o.failed) return usage("--batch goes with --failed");
+  std::optional<int64_t> batch;
+  if (by_batch) batch = o.batch_id;
+  auto r = name == "cancel"
+               ? call(g, proto::CancelRequest{.jobs = o.jobs, .batch = batch}, err, code)
+               : call(g, proto::RetryRequest{.job = o.job, .failed = o.failed, .batch = batch}, err,
+                      code);
   if (!r) return code;
   if (g.json) {
     out << r->dump(2) << '\n';
     return 0;
+  }
+  if (name == "retry" && o.failed) {
+    auto v = view_of<proto::EnqueueView>(*r, err, code);
+    if (!v) return code;
+    print_jobs(g, v->jobs, {}, out);
+    for (const auto& [variant, why] : v->skipped)
+      out << "not retried " << variant << ": " << printable(why) << '\n';
+    out << '\n' << v->jobs.size() << " retried, " << v->skipped.size() << " not\n";
+    return v->jobs.empty() ? 1 : 0;
   }
   if (name == "cancel") {
     auto v = view_of<proto::JobsView>(*r, err, code);

@@ -92,6 +92,9 @@ TEST(RequestGoldens, AreWhatTvctlSends) {
   golden("request-generate.json", sent({"generate", "--dry-run", "sm90-*"}));
   golden("request-batches.json", sent({"batches"}));
   golden("request-show-batch.json", sent({"show-batch", "3"}));
+  golden("request-pause.json", sent({"drain"}));
+  golden("request-cancel-batch.json", sent({"cancel", "--batch", "7"}));
+  golden("request-retry-failed.json", sent({"retry", "--failed", "--batch", "7"}));
 }
 
 // What tvctl writes, the daemon reads back field for field: the one field list both use.

@@ -196,6 +196,13 @@ void print_status(const Global& g, const proto::StatusView& r, std::ostream& out
         << " slots, " << format_size(b.reserved) << " of " << format_size(b.budget) << " reserved"
         << (b.reachable ? "" : "; unreachable, probed until it answers") << '\n';
   }
+  if (r.paused) {
+    out << (r.paused->mode == "drain" ? "DRAINING" : "PAUSED") << " by " << printable(r.paused->by)
+        << " " << ago(r.paused->since) << ": no build starts"
+        << (r.paused->mode == "drain" ? " (until tvd restarts or tvctl resume)"
+                                      : " until tvctl resume (kept across restarts)")
+        << '\n';
+  }
   for (const auto& note : r.gates)
     out << "note: " << note << '\n';
 }

@@ -29,7 +29,8 @@ struct Global {
 struct Options {
   std::vector<std::string> specs;
   bool all = false, force = false, no_publish = false, dry_run = false, follow = false;
-  bool wait = false;  // enqueue: until every job has ended
+  bool wait = false;    // enqueue: until every job has ended
+  bool failed = false;  // retry: every failed variant
   int priority = 0;
   std::string batch;
   double watch_interval = 2;
@@ -71,6 +72,8 @@ void print_status(const Global& g, const proto::StatusView& r, std::ostream& out
 // The commands (commands.cc); `name` tells apart two commands that share one.
 int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostream& out,
                 std::ostream& err, bool terminal);
+int run_pause(const std::string& name, Global& g, const Options& o, std::ostream& out,
+              std::ostream& err, bool terminal);
 int run_watch(const std::string& name, Global& g, const Options& o, std::ostream& out,
               std::ostream& err, bool terminal);
 int run_status(const std::string& name, Global& g, const Options& o, std::ostream& out,

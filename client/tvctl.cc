@@ -39,6 +39,18 @@ const Command kCommands[] = {
            "nightly --wait   (the nightly unit: its result is the night's)");
      },
      run_enqueue},
+    {"pause", "start no new build (running ones go on); kept across restarts",
+     [](CLI::App& c, Options&) { c.footer("Example:\n  tvctl pause      then 'tvctl resume'"); },
+     run_pause},
+    {"resume", "start builds again after a pause or a drain", [](CLI::App&, Options&) {},
+     run_pause},
+    {"drain", "start no new build, wait until what runs has ended (before an upgrade)",
+     [](CLI::App& c, Options&) {
+       c.footer(
+           "Example:\n  tvctl drain && systemctl restart tvd      builds start again after the "
+           "restart");
+     },
+     run_pause},
     {"status", "jobs: what runs, what waits and why, what finished",
      [](CLI::App& c, Options&) {
        c.footer(
@@ -61,19 +73,25 @@ const Command kCommands[] = {
            "failed)");
      },
      run_show},
-    {"cancel", "cancel queued or running jobs",
+    {"cancel", "cancel queued or running jobs, or every one of a batch",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.jobs, "job ids")->required()->check(CLI::PositiveNumber);
+       c.add_option("job", o.jobs, "job ids")->check(CLI::PositiveNumber);
+       c.add_option("--batch", o.batch_id, "every queued or running job of this batch")
+           ->check(CLI::PositiveNumber);
        c.footer(
-           "Example:\n  tvctl cancel 12 13   a running build's whole process group is stopped");
+           "Examples:\n  tvctl cancel 12 13        a running build's whole process group is "
+           "stopped\n  tvctl cancel --batch 7    what is left of tonight's batch");
      },
      run_cancel_or_retry},
-    {"retry", "a failed or cancelled job again",
+    {"retry", "a failed or cancelled job again, or every failed variant",
      [](CLI::App& c, Options& o) {
-       c.add_option("job", o.job, "the job id")->required()->check(CLI::PositiveNumber);
+       c.add_option("job", o.job, "the job id")->check(CLI::PositiveNumber);
+       c.add_flag("--failed", o.failed, "every variant whose newest job failed");
+       c.add_option("--batch", o.batch_id, "with --failed: only that batch's")
+           ->check(CLI::PositiveNumber);
        c.footer(
-           "Example:\n  tvctl retry 12       a job whose build succeeded retries only its "
-           "publish");
+           "Examples:\n  tvctl retry 12                 a job whose build succeeded retries only "
+           "its publish\n  tvctl retry --failed --batch 7 the night's failures");
      },
      run_cancel_or_retry},
     {"matrix", "every cell of the matrix: recipe, GPU target, exclusions",

@@ -75,18 +75,36 @@ struct EnqueueRequest {
 struct CancelRequest {
   static constexpr std::string_view kOp = "cancel";
   std::vector<int64_t> jobs;
+  std::optional<int64_t> batch;  // instead of jobs: every active job of the batch
   template <class V>
   void fields(V& v) {
     v("jobs", jobs);
+    v("batch", batch);
+  }
+};
+
+// `tvctl pause`, `drain` and `resume`: whether new builds start.
+struct PauseRequest {
+  static constexpr std::string_view kOp = "pause";
+  std::string mode = "pause";  // pause drain resume
+  template <class V>
+  void fields(V& v) {
+    v("mode", mode);
   }
 };
 
 struct RetryRequest {
   static constexpr std::string_view kOp = "retry";
   int64_t job = 0;
+  // Instead of a job: every variant whose newest job failed, of `batch` when given. The reply
+  // is then an EnqueueView (the jobs retried, and what could not be and why).
+  bool failed = false;
+  std::optional<int64_t> batch;
   template <class V>
   void fields(V& v) {
     v("job", job);
+    v("failed", failed);
+    v("batch", batch);
   }
 };
 

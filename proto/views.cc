@@ -225,6 +225,13 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, St
 }
 
 template <class F, class View>
+void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView::Paused> {
+  f("mode", v.mode);
+  f("since", v.since);
+  f("by", v.by);
+}
+
+template <class F, class View>
 void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, StatusView> {
   f("jobs", v.jobs);
   f("waiting", v.waiting);
@@ -233,6 +240,7 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, St
   f("gates", v.gates);
   f("disks", v.disks);
   f("builders", v.builders, Send::kOmit);
+  f("paused", v.paused, Send::kOmit);
 }
 
 template <class F, class View>
@@ -323,6 +331,12 @@ void from_json(const json& j, StatusView::Builder& v) {
   read(j, v);
 }
 void from_json(const json& j, StatusView::Disk& v) {
+  read(j, v);
+}
+void to_json(json& j, const StatusView::Paused& v) {
+  write(j, v);
+}
+void from_json(const json& j, StatusView::Paused& v) {
   read(j, v);
 }
 void to_json(json& j, const BatchDetailView::Previous& v) {

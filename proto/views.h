@@ -97,6 +97,15 @@ struct StatusView {
     friend bool operator==(const Builder&, const Builder&) = default;
   };
   std::vector<Builder> builders;
+  // `tvctl pause` (kept across restarts) or `tvctl drain` (until the daemon restarts): no new
+  // build starts; absent while builds start as they may.
+  struct Paused {
+    std::string mode;  // pause drain
+    int64_t since = 0;
+    std::string by;  // the user who asked
+    friend bool operator==(const Paused&, const Paused&) = default;
+  };
+  std::optional<Paused> paused;
   friend bool operator==(const StatusView&, const StatusView&) = default;
 };
 

@@ -1,5 +1,7 @@
 #include "daemon/server/handler.h"
 
+#include <pwd.h>
+
 #include <string_view>
 
 #include "proto/requests.h"
@@ -31,7 +33,7 @@ bool flag(const json& args, const char* key) {
 }
 
 bool changes(const std::string& op, const json& args) {
-  return op == "enqueue" || op == "cancel" || op == "retry" ||
+  return op == "enqueue" || op == "cancel" || op == "retry" || op == "pause" ||
          (op == "generate" && !flag(args, "dry_run"));
 }
 
@@ -87,6 +89,13 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
   if (req.op == proto::CancelRequest::kOp) {
     auto r = proto::from_args<proto::CancelRequest>(req.args);
     if (!r) return bad(r.error());
+    if (r->batch) {
+      if (!r->jobs.empty()) {
+        return Reply::failure(req.id, Code::kBadRequest, "give \"jobs\" or \"batch\", not both");
+      }
+      if (auto no = need_id(*r->batch, "batch")) return *no;
+      return from(req.id, service.cancel_batch(*r->batch));
+    }
     if (r->jobs.empty()) {
       return Reply::failure(req.id, Code::kBadRequest, "\"jobs\" must list job ids");
     }
@@ -99,8 +108,28 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
   if (req.op == proto::RetryRequest::kOp) {
     auto r = proto::from_args<proto::RetryRequest>(req.args);
     if (!r) return bad(r.error());
+    if (r->failed) {
+      if (r->job != 0) {
+        return Reply::failure(req.id, Code::kBadRequest, "give \"job\" or \"failed\", not both");
+      }
+      if (r->batch) {
+        if (auto no = need_id(*r->batch, "batch")) return *no;
+      }
+      return from(req.id, service.retry_failed(r->batch));
+    }
     if (auto no = need_id(r->job, "job")) return *no;
     return from(req.id, service.retry(static_cast<service::JobId>(r->job)));
+  }
+  if (req.op == proto::PauseRequest::kOp) {
+    auto r = proto::from_args<proto::PauseRequest>(req.args);
+    if (!r) return bad(r.error());
+    if (r->mode != "pause" && r->mode != "drain" && r->mode != "resume") {
+      return Reply::failure(req.id, Code::kBadRequest,
+                            "\"mode\" must be pause, drain or resume, not \"" + r->mode + "\"");
+    }
+    const passwd* pw = ::getpwuid(peer.uid);
+    return from(req.id,
+                service.pause(r->mode, pw ? pw->pw_name : "uid " + std::to_string(peer.uid)));
   }
   if (req.op == proto::MatrixRequest::kOp) return Reply::success(req.id, json(service.matrix()));
   if (req.op == proto::BatchesRequest::kOp) return from(req.id, service.batches());
@@ -124,7 +153,8 @@ Reply handle_op(const proto::Request& req, service::Service& service, const Peer
   }
   return Reply::failure(
       req.id, Code::kUnknownOp, "unknown op \"" + req.op + "\"",
-      "ops: status, show, logs, matrix, generate, batches, show-batch, enqueue, cancel, retry "
+      "ops: status, show, logs, matrix, generate, batches, show-batch, enqueue, cancel, retry, "
+      "pause "
       "(proto/PROTOCOL.md)");
 }
 

@@ -94,6 +94,7 @@ th { background: #f0f3f6; font-weight: 600; }
 table.matrix td.cell { width: 2.2em; height: 1.8em; text-align: center; padding: 0; }
 table.matrix td.cell a { display: block; width: 100%; height: 100%; color: inherit; text-decoration: none; line-height: 1.8em; }
 .s-succeeded { background: var(--ok); color: #fff; } .s-failed { background: var(--fail); color: #fff; }
+.banner { padding: 0.5em 1em; border-radius: 4px; font-weight: bold; }
 td.cell.broken { outline: 3px solid var(--fail); outline-offset: -3px; font-weight: bold; }
 .s-running { background: var(--run); color: #fff; } .s-queued { background: var(--queue); }
 .s-never { background: var(--never); } .s-cancelled { background: var(--cancel); color: #fff; }

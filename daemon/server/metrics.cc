@@ -143,6 +143,13 @@ std::string render_metrics(service::Service& service,
   for (const auto& [environment, n] : running)
     w.sample("tvd_running_publishes", label("environment", environment), n.second);
 
+  w.family("tvd_paused", "gauge",
+           "1 while no build starts: tvctl pause (kept across restarts) or drain (until one).");
+  for (const char* mode : {"pause", "drain"}) {
+    const auto& p = service.paused();
+    w.sample("tvd_paused", label("mode", mode), p && p->mode == mode ? 1 : 0);
+  }
+
   const auto& sched = service.engine().scheduler();
   w.family("tvd_memory_reserved_bytes", "gauge", "Memory reserved by the running builds.");
   w.sample("tvd_memory_reserved_bytes", "", static_cast<double>(sched.reserved()));

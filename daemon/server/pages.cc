@@ -48,6 +48,18 @@ HttpResponse internal(const Error& e) {
   return HttpResponse::text(500, "The store could not be read: " + e.message);
 }
 
+std::string paused_banner(const service::Service& service, int64_t now) {
+  const auto& p = service.paused();
+  if (!p) return "";
+  const bool drain = p->mode == "drain";
+  return "<p id=\"paused\" class=\"banner s-failed\">" +
+         std::string(drain ? "Draining" : "Paused") + " by " + html::escape(p->by) + " " +
+         html::ago(p->since, now) + ": no build starts" +
+         (drain ? " until tvd restarts or <code>tvctl resume</code>."
+                : " until <code>tvctl resume</code>.") +
+         " Running builds go on.</p>";
+}
+
 HttpResponse respond(const HttpRequest& req, html::Page page) {
   if (auto r = req.query.find("refresh"); r != req.query.end()) {
     if (auto n = to_int(r->second); n && *n >= 1 && *n <= 3600) {

@@ -33,6 +33,10 @@ std::optional<int64_t> to_int(std::string_view s);
 HttpResponse not_found(const std::string& what, const std::string& hint);
 HttpResponse internal(const Error& e);
 // The whole page, or with ?part=main only its <main> (the page's script refreshes with it).
+// The banner every page of the queue and the matrix shows while no build starts (tvctl pause or
+// drain); "" otherwise.
+std::string paused_banner(const service::Service& service, int64_t now);
+
 HttpResponse respond(const HttpRequest& req, html::Page page);
 // A job's state as a cell shows it, and the mark for that class.
 std::string state_class(const std::string& state);

@@ -22,6 +22,7 @@ HttpResponse queue_page(const HttpRequest& req, service::Service& service) {
   const proto::StatusView st = service.status();
   const int64_t now = now_s();
   std::string out = "<h1>Queue</h1>";
+  out += paused_banner(service, now);
 
   const int64_t reserved = static_cast<int64_t>(st.memory.reserved);
   const int64_t budget = static_cast<int64_t>(st.memory.budget);

@@ -1,5 +1,7 @@
 #include "daemon/service/engine.h"
 
+#include <set>
+
 #include <system_error>
 
 #include "daemon/base/file.h"
@@ -175,7 +177,7 @@ void Engine::pump() {
       start_recipe(j);
     }
   }
-  auto starts = sched_.next(clock_.now(), measure_());
+  auto starts = paused_ ? std::vector<sched::Start>{} : sched_.next(clock_.now(), measure_());
   for (const auto& s : starts) {
     // Builds that share the host cannot tell their memory apart by the host's figures.
     bool shared = sched_.running().size() > 1;
@@ -467,8 +469,26 @@ std::vector<const Job*> Engine::jobs() const {
   return out;
 }
 
+void Engine::set_paused(std::optional<std::string> why) {
+  const bool resumed = paused_ && !why;
+  paused_ = std::move(why);
+  if (resumed) pump();
+}
+
 std::vector<sched::Waiting> Engine::waiting() const {
   auto out = sched_.waiting(clock_.now(), measure_());
+  if (paused_) {
+    // Every job that would start now waits for the pause, and says so.
+    std::set<JobId> listed;
+    for (auto& w : out) {
+      w.reason = *paused_;
+      listed.insert(w.id);
+    }
+    for (const auto& [id, j] : jobs_) {
+      if (j.state == JobState::kQueued && j.phase == JobPhase::kBuild && !listed.count(id))
+        out.push_back({id, j.key().text(), *paused_});
+    }
+  }
   // Jobs before the scheduler's queue: their recipe commits.
   for (const auto& [id, j] : jobs_) {
     if (j.state != JobState::kQueued || j.phase != JobPhase::kRecipe) continue;

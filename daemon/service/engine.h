@@ -205,6 +205,10 @@ class Engine {
   // A command's changes are recorded in one transaction before any of them acts: between hold()
   // and release() nothing starts (what would have starts at release), and withdraw() forgets the
   // jobs a command made or took back when its transaction failed.
+  // Paused (`why` says so to the waiting jobs): no build starts; what runs goes on, recipes are
+  // committed and built jobs publish. nullopt: builds start again.
+  void set_paused(std::optional<std::string> why);
+  const std::optional<std::string>& paused() const { return paused_; }
   void hold() { ++held_; }
   void release();
   void withdraw(const std::vector<JobId>& ids);
@@ -348,6 +352,7 @@ class Engine {
   std::map<JobId, bool> overlapped_;             // running builds that shared the host with another
   Observer observer_;
   bool recheck_armed_ = false;
+  std::optional<std::string> paused_;
   int held_ = 0;
   bool pump_wanted_ = false;           // pump() while held
   std::vector<JobId> publish_wanted_;  // start_publish() while held

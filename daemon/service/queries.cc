@@ -104,6 +104,7 @@ proto::StatusView Service::status() {
     }
   }
   if (!store_note_.empty()) out.gates.insert(out.gates.begin(), store_note_);
+  out.paused = paused_;
   if (auto t = recorder_->trouble()) {
     out.gates.insert(out.gates.begin(),
                      "the store cannot be written since " + format_utc(unix_seconds(t->since)) +

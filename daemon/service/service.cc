@@ -153,6 +153,17 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
       }
     });
   }
+  // A pause outlives a restart (a drain does not: it was for the restart).
+  if (auto kept = s->store_.meta("paused"); kept && *kept) {
+    auto j = nlohmann::json::parse(**kept, nullptr, false);
+    if (j.is_object()) {
+      s->paused_ = proto::StatusView::Paused{"pause", j.value("since", int64_t{0}),
+                                             j.value("by", std::string())};
+      log::warning("paused since " + format_utc(s->paused_->since) + " by " + s->paused_->by +
+                   ": no build starts until tvctl resume");
+    }
+  }
+  s->apply_pause();
   s->engine_->restore(std::move(restored));
   // From now on the daemon's thread never waits out another process's lock (recorder.h).
   s->store_.set_busy_timeout(Recorder::kBusyWait);

@@ -48,6 +48,15 @@ class Service {
   Result<proto::JobDetailView> show(JobId id);
   Result<proto::JobsView> cancel(const std::vector<JobId>& ids);
   Result<proto::RetryView> retry(JobId id);
+  // `mode` pause (kept in the store: a restart stays paused), drain (until the daemon stops),
+  // or resume; `by` the user who asked. The status after it.
+  Result<proto::StatusView> pause(const std::string& mode, const std::string& by);
+  const std::optional<proto::StatusView::Paused>& paused() const { return paused_; }
+  // Every queued or running job of the batch (control.cc).
+  Result<proto::JobsView> cancel_batch(int64_t batch);
+  // Every variant whose newest job failed (of the batch), each retried as `retry` does; what
+  // could not be retried is in `skipped` with why.
+  Result<proto::EnqueueView> retry_failed(std::optional<int64_t> batch);
   // A slice of an attempt's log (the latest unless `attempt` is given) from `offset` (negative:
   // the last 64 KiB): `text`, the next `offset`, `attempt`; `next_attempt` once that attempt
   // has ended and was read to its end while a later one exists; `done` once the job has
@@ -147,6 +156,8 @@ class Service {
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups that jobs may still point into (reload)
   store::Store store_;
+  std::optional<proto::StatusView::Paused> paused_;  // tvctl pause or drain
+  void apply_pause();
   std::string store_note_;  // for status, while the store's file is not the one tvd writes
   char** environ_ = nullptr;
   std::unique_ptr<exec::Runner> runner_;

@@ -164,6 +164,9 @@ class Store {
   Result<std::optional<proto::EventKind>> outcome_before(const VariantKey& variant,
                                                          int64_t event_id) const;
   Result<int64_t> last_end_of_batch(int64_t batch_id) const;
+  // The store's own settings by key (meta.cc): "paused" while tvctl pause holds.
+  Result<std::optional<std::string>> meta(const std::string& key) const;
+  Status set_meta(const std::string& key, const std::optional<std::string>& value);
   // Each notification receiver's cursor: the last event it was given (or given up on).
   Result<std::optional<int64_t>> notify_cursor(const std::string& receiver) const;
   Status set_notify_cursor(const std::string& receiver, int64_t event_id, int64_t now);

@@ -1,0 +1,145 @@
+// The operator's control of the queue, end to end: pause (kept across a restart), resume, drain
+// (for an upgrade: what runs ends, nothing new starts, and the restart starts builds again),
+// cancel of a batch and retry of its failures.
+#include "tests/integration/daemon_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace tvd::integration {
+namespace {
+
+class ControlTest : public DaemonTest {
+ protected:
+  std::string state_of(int64_t job) {
+    auto r = tvctl({"--json", "show", std::to_string(job)});
+    return json::parse(r.out, nullptr, false).value("state", "?");
+  }
+  // Polls until job `id` is in `state` (at most `limit`).
+  bool reaches(int64_t id, const std::string& state, std::chrono::seconds limit = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (state_of(id) != state) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(100ms);
+    }
+    return true;
+  }
+  int64_t enqueue(const std::vector<std::string>& args) {
+    std::vector<std::string> a = {"--json", "enqueue"};
+    a.insert(a.end(), args.begin(), args.end());
+    auto r = tvctl(a);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out)["jobs"][0]["id"].get<int64_t>();
+  }
+};
+
+TEST_F(ControlTest, APauseStartsNothingShowsEverywhereAndOutlivesARestart) {
+  start();
+  auto r = tvctl({"pause"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("paused: no build starts until 'tvctl resume'"));
+  const int64_t id = enqueue({"cpu-avx2"});
+  // The job waits, saying why, and no build starts (the engine looks again every recheck).
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(state_of(id), "queued");
+  EXPECT_EQ(calls("build "), 0u);
+  json s = status();
+  ASSERT_TRUE(s.contains("paused")) << s.dump();
+  EXPECT_EQ(s["paused"]["mode"], "pause");
+  EXPECT_EQ(s["paused"]["by"], "root");
+  ASSERT_TRUE(s["waiting"].contains(std::to_string(id))) << s.dump();
+  EXPECT_THAT(s["waiting"][std::to_string(id)].get<std::string>(),
+              HasSubstr("paused by root since "));
+  EXPECT_THAT(tvctl({"status"}).out, HasSubstr("PAUSED by root "));
+  const int port = http_port();
+  EXPECT_THAT(testing::http_get(port, "/queue").body, HasSubstr("<p id=\"paused\""));
+  EXPECT_THAT(testing::http_get(port, "/").body, HasSubstr("Paused by root"));
+  EXPECT_THAT(testing::http_get(port, "/metrics").body,
+              HasSubstr("tvd_paused{mode=\"pause\"} 1\ntvd_paused{mode=\"drain\"} 0\n"));
+
+  // Across a restart: still paused.
+  EXPECT_EQ(stop(SIGTERM), 0);
+  start();
+  EXPECT_EQ(status()["paused"]["mode"], "pause");
+  EXPECT_TRUE(log_says("no build starts until tvctl resume"));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(calls("build "), 0u);
+
+  r = tvctl({"resume"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("resumed: builds start again"));
+  EXPECT_TRUE(reaches(id, "succeeded"));
+  EXPECT_FALSE(status().contains("paused"));
+  EXPECT_THAT(testing::http_get(http_port(), "/metrics").body,
+              HasSubstr("tvd_paused{mode=\"pause\"} 0\n"));
+}
+
+TEST_F(ControlTest, ADrainLetsWhatRunsEndStartsNothingAndTheRestartResumes) {
+  behave(sm89, "seconds=3\n");
+  start();
+  const int64_t running = enqueue({"sm89-avx2"});
+  ASSERT_TRUE(reaches(running, "building"));
+  const pid_t drain =
+      testing::spawn_logged({TVCTL_BIN, "--socket", socket.string(), "drain"}, dir / "drain.out");
+  ASSERT_TRUE(log_says("draining by root"));
+  const int64_t waiting = enqueue({"cpu-avx2"});
+  int status_code = 0;
+  ::waitpid(drain, &status_code, 0);
+  const std::string said = testing::read_text(dir / "drain.out");
+  ASSERT_TRUE(WIFEXITED(status_code));
+  EXPECT_EQ(WEXITSTATUS(status_code), 0) << said;
+  EXPECT_THAT(said, HasSubstr("draining: 1 job(s) still running"));
+  EXPECT_THAT(said, HasSubstr("drained: nothing runs and nothing new starts"));
+  // What ran has ended; what was queued meanwhile did not start.
+  EXPECT_EQ(state_of(running), "succeeded");
+  EXPECT_EQ(state_of(waiting), "queued");
+  EXPECT_EQ(calls("build " + cpu), 0u);
+  EXPECT_EQ(status()["paused"]["mode"], "drain");
+  // The upgrade's restart: builds start again.
+  EXPECT_EQ(stop(SIGTERM), 0);
+  start();
+  EXPECT_FALSE(status().contains("paused"));
+  EXPECT_TRUE(reaches(waiting, "succeeded"));
+}
+
+TEST_F(ControlTest, ABatchIsCancelledWholeAndItsFailuresRetriedTogether) {
+  behave(sm89, "seconds=30\n");
+  behave(cpu, "seconds=30\n");
+  start();
+  auto r = tvctl({"--json", "enqueue", "--batch", "nightly", "sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const int64_t batch = json::parse(r.out)["batch_id"].get<int64_t>();
+  r = tvctl({"cancel", "--batch", std::to_string(batch)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto s = settle();
+  for (const auto& j : s["jobs"])
+    EXPECT_EQ(j["state"], "cancelled") << j.dump();
+  r = tvctl({"cancel", "--batch", std::to_string(batch)});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("has no queued or running job; nothing was cancelled"));
+  EXPECT_EQ(tvctl({"cancel", "--batch", "99"}).exit_code, 2);  // no such batch
+  EXPECT_EQ(tvctl({"cancel", "3", "--batch", "1"}).exit_code, 2);
+
+  // A night with two failures: retried together, once fixed.
+  behave(sm89, "result=fail\n");
+  behave(cpu, "result=fail\n");
+  r = tvctl({"--json", "enqueue", "--batch", "nightly", "--force", "sm89-avx2", "cpu-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const int64_t night = json::parse(r.out)["batch_id"].get<int64_t>();
+  s = settle();
+  behave(sm89, "result=ok\n");
+  behave(cpu, "result=ok\n");
+  r = tvctl({"retry", "--failed", "--batch", std::to_string(night)});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 retried, 0 not"));
+  s = settle();
+  size_t succeeded = 0;
+  for (const auto& j : s["jobs"])
+    succeeded += j["state"] == "succeeded";
+  EXPECT_EQ(succeeded, 2u) << s.dump();
+  r = tvctl({"retry", "--failed"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no failed variant; nothing was retried"));
+  EXPECT_EQ(tvctl({"retry", "--batch", "1"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace tvd::integration
