@@ -215,34 +215,117 @@ std::string render_metrics(service::Service& service,
   for (const auto& [outcome, h] : stats.publish_durations())
     w.histogram("tvd_publish_duration_seconds",
                 label("outcome", name(proto::kAttemptOutcomes, outcome)), h);
+  // Every phase and class from the start, zeros included, so that the first OOM ever is an
+  // increase (a cancel is not a failure, and "none" is no class).
   w.family("tvd_failures_total", "counter", "Failed attempts by phase and failure class.");
-  for (const auto& [key, n] : stats.failures()) {
-    w.sample("tvd_failures_total",
-             label("phase", name(proto::kJobPhases, key.first)) + "," +
-                 label("reason", name(proto::kFailures, key.second)),
-             static_cast<double>(n));
+  {
+    const auto failures = stats.failures();
+    for (const auto& [phase, phase_name] : proto::kJobPhases.entries()) {
+      for (const auto& [failure, failure_name] : proto::kFailures.entries()) {
+        if (failure == proto::Failure::kNone || failure == proto::Failure::kCancelled) continue;
+        auto it = failures.find({phase, failure});
+        w.sample("tvd_failures_total",
+                 label("phase", std::string(phase_name)) + "," +
+                     label("reason", std::string(failure_name)),
+                 it == failures.end() ? 0 : static_cast<double>(it->second));
+      }
+    }
   }
 
-  if (auto b = service.last_batch("nightly"); b && *b) {
-    const auto& batch = **b;
-    w.family("tvd_nightly_last_start_timestamp_seconds", "gauge",
-             "When the last nightly batch started (Unix time).");
-    w.sample("tvd_nightly_last_start_timestamp_seconds", "", static_cast<double>(batch.started_at));
-    w.family("tvd_nightly_last_end_timestamp_seconds", "gauge",
-             "When the last nightly batch finished (Unix time); absent while it runs.");
-    if (batch.finished_at) {
-      w.sample("tvd_nightly_last_end_timestamp_seconds", "",
-               static_cast<double>(*batch.finished_at));
+  // The variants failing now (their newest job failed), by environment and the phase it failed
+  // in: every configured environment's every phase from 0.
+  {
+    std::map<std::pair<std::string, std::string>, int> failing;
+    for (const auto& e : environments)
+      for (const auto& [phase, phase_name] : proto::kJobPhases.entries())
+        failing[{e, std::string(phase_name)}] = 0;
+    if (auto rows = service.failing_jobs()) {
+      for (const auto& j : *rows)
+        ++failing[{j.environment, std::string(proto::kJobPhases.name(j.phase))}];
     }
-    w.family("tvd_nightly_last_jobs", "gauge", "The last nightly batch's jobs by state.");
-    for (const auto& [state, name] : service::kJobStates.entries()) {
-      auto it = batch.states.find(std::string(name));
-      w.sample("tvd_nightly_last_jobs", label("state", std::string(name)),
-               it == batch.states.end() ? 0 : it->second);
+    w.family("tvd_variants_failing", "gauge",
+             "Variants whose newest job failed, by environment and the phase it failed in.");
+    for (const auto& [key, n] : failing)
+      w.sample("tvd_variants_failing",
+               label("environment", key.first) + "," + label("phase", key.second), n);
+  }
+
+  // How long the oldest queued job has waited (0: none waits).
+  {
+    int64_t oldest = 0;
+    for (const auto* j : service.engine().jobs()) {
+      if (j->state != service::JobState::kQueued) continue;
+      const int64_t at =
+          std::chrono::duration_cast<std::chrono::seconds>(j->enqueued.time_since_epoch()).count();
+      if (oldest == 0 || at < oldest) oldest = at;
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    w.family("tvd_oldest_queued_job_age_seconds", "gauge",
+             "Seconds the oldest queued job has waited; 0 when none waits.");
+    w.sample("tvd_oldest_queued_job_age_seconds", "",
+             oldest == 0 ? 0 : static_cast<double>(std::max<int64_t>(0, now - oldest)));
+  }
+
+  // The last nightly, from the start: 0 for a time that has not happened yet.
+  {
+    std::optional<service::Service::BatchRecord> last;
+    if (auto b = service.last_batch("nightly"); b && *b) last = **b;
+    w.family("tvd_nightly_last_start_timestamp_seconds", "gauge",
+             "When the last nightly batch started (Unix time); 0 before the first.");
+    w.sample("tvd_nightly_last_start_timestamp_seconds", "",
+             last ? static_cast<double>(last->started_at) : 0);
+    w.family("tvd_nightly_last_end_timestamp_seconds", "gauge",
+             "When the last nightly batch finished (Unix time); 0 while it runs or before the "
+             "first.");
+    w.sample("tvd_nightly_last_end_timestamp_seconds", "",
+             last && last->finished_at ? static_cast<double>(*last->finished_at) : 0);
+    w.family("tvd_nightly_running", "gauge", "1 while the last nightly batch has jobs to run.");
+    w.sample("tvd_nightly_running", "", last && !last->finished_at ? 1 : 0);
+    w.family("tvd_nightly_last_jobs", "gauge",
+             "The last nightly batch's jobs by state (jobs, not variants).");
+    for (const auto& [state, state_name] : service::kJobStates.entries()) {
+      int n = 0;
+      if (last) {
+        auto it = last->states.find(std::string(state_name));
+        if (it != last->states.end()) n = it->second;
+      }
+      w.sample("tvd_nightly_last_jobs", label("state", std::string(state_name)), n);
+    }
+    // Skipped variants by why: a variant still failing unchanged, one already queued or
+    // running, one the matrix excludes, one no builder builds.
+    std::map<std::string, int> skipped = {
+        {"still-failing", 0}, {"already-queued", 0}, {"excluded", 0}, {"no-builder", 0}};
+    if (last) {
+      for (const auto& [variant, why] : last->skipped) {
+        const std::string reason = why.rfind("still failing", 0) == 0       ? "still-failing"
+                                   : why.rfind("already queued", 0) == 0    ? "already-queued"
+                                   : why.rfind("excluded", 0) == 0          ? "excluded"
+                                   : why.rfind(service::kNoBuilder, 0) == 0 ? "no-builder"
+                                                                            : "other";
+        ++skipped[reason];
+      }
     }
     w.family("tvd_nightly_last_skipped", "gauge",
-             "Variants the last nightly batch skipped (still failing, already queued, excluded).");
-    w.sample("tvd_nightly_last_skipped", "", static_cast<double>(batch.skipped.size()));
+             "Variants the last nightly batch skipped, by why.");
+    for (const auto& [reason, n] : skipped)
+      w.sample("tvd_nightly_last_skipped", label("reason", reason), n);
+    // The last nightly that finished with no failed job.
+    double green = 0;
+    if (auto records = service.batch_records(200)) {
+      for (const auto& b : *records) {
+        if (b.name != "nightly" || !b.finished_at) continue;
+        auto failed = b.states.find("failed");
+        if (failed == b.states.end() || failed->second == 0) {
+          green = static_cast<double>(*b.finished_at);
+          break;
+        }
+      }
+    }
+    w.family("tvd_nightly_last_success_timestamp_seconds", "gauge",
+             "When the last nightly batch with no failed job finished (Unix time); 0 before one.");
+    w.sample("tvd_nightly_last_success_timestamp_seconds", "", green);
   }
 
   const auto started = service.started_at();

@@ -136,6 +136,8 @@ class Service {
   // (environment, state) -> jobs, the store's with the changes it has not taken yet.
   Result<std::map<std::pair<std::string, std::string>, int64_t>> job_counts_by_environment() const;
   Result<std::vector<BatchRecord>> batch_records(int limit) const;  // newest first
+  // Every variant's newest job when it failed.
+  Result<std::vector<JobRecord>> failing_jobs() const { return store_.failing_jobs(); }
   Result<std::optional<BatchRecord>> last_batch(const std::string& name) const;
   Result<BatchBuilds> batch_builds(int64_t batch_id) const;
   // Every ended attempt in the store's history and since: for /metrics.

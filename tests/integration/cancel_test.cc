@@ -41,7 +41,10 @@ class CancelTest : public DaemonTest {
     // /metrics: no failure counted, no failed attempt's duration, one cancelled job.
     auto m = testing::http_get(http_port(), "/metrics");
     EXPECT_EQ(m.status, 200);
-    EXPECT_THAT(m.body, Not(HasSubstr("tvd_failures_total{")));
+    EXPECT_THAT(m.body, Not(::testing::ContainsRegex("tvd_failures_total\\{[^}]*\\} [1-9]")));
+    EXPECT_THAT(m.body, Not(HasSubstr("reason=\"cancelled\"")));
+    EXPECT_THAT(m.body,
+                HasSubstr("tvd_failures_total{phase=\"build\",reason=\"out-of-memory\"} 0\n"));
     EXPECT_THAT(m.body, Not(HasSubstr("outcome=\"failed\"")));
     EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"default\",state=\"failed\"} 0\n"));
     EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"default\",state=\"cancelled\"} 1\n"));

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <regex>
+#include <set>
 
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/browser.h"
@@ -386,6 +387,43 @@ TEST_F(DashboardTest, MetricsPassPromtoolAndCountTheHistory) {
   EXPECT_EQ(value(R"(tvd_running_builds{environment="default"})"), 0);
   EXPECT_GE(value("tvd_uptime_seconds"), 0);
   EXPECT_EQ(value(R"(tvd_build_info{version="0.1.0"})"), 1);
+  // One truth about green: variants failing now (the history's sm80, this run's sm89), the last
+  // nightly with no failed job (the fourth), why the last one skipped what it skipped.
+  EXPECT_EQ(value(R"(tvd_variants_failing{environment="default",phase="build"})"), 2);
+  EXPECT_EQ(value(R"(tvd_variants_failing{environment="default",phase="publish"})"), 0);
+  EXPECT_EQ(value("tvd_nightly_running"), 0);
+  EXPECT_GT(value("tvd_nightly_last_success_timestamp_seconds"), last_night_start - 86400);
+  EXPECT_LT(value("tvd_nightly_last_success_timestamp_seconds"), last_night_start);
+  EXPECT_EQ(value(R"(tvd_nightly_last_skipped{reason="still-failing"})"), 0);
+  EXPECT_EQ(value(R"(tvd_failures_total{phase="publish",reason="network"})"), 0);
+  EXPECT_EQ(value("tvd_oldest_queued_job_age_seconds"), 0);
+}
+
+// Every series the shipped alerts read (config/prometheus/tvd-alerts.yml, tested by promtool in
+// the suite) is exported by a daemon that has done nothing yet, zeros included: an alert on an
+// absent series would never fire (the first OOM ever, say).
+TEST_F(DashboardTest, EveryAlertReadsSeriesExportedFromTheStart) {
+  json c = json::parse(testing::read_text(config));
+  c["notify"] = json::array({{{"name", "chat"}, {"command", {"/bin/true"}}}});
+  testing::write_text(config, c.dump());
+  start();
+  const std::string m = testing::http_get(http_port(), "/metrics").body;
+  const std::string rules = testing::read_text(std::filesystem::path(TVD_SOURCE_DIR) /
+                                               "config/prometheus/tvd-alerts.yml");
+  std::set<std::string> names;
+  const std::regex metric(R"(tvd_[a-z_]+)");
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), metric);
+       it != std::sregex_iterator(); ++it)
+    names.insert(it->str());
+  EXPECT_GE(names.size(), 8u);
+  for (const auto& n : names) {
+    EXPECT_TRUE(std::regex_search(m, std::regex("\n" + n + R"((\{[^}]*\})? [0-9])")))
+        << n << " is not exported from the start";
+  }
+  testing::write_text(dir / "metrics.txt", m);
+  auto check = testing::run_command(
+      {"sh", "-c", "promtool check metrics < '" + (dir / "metrics.txt").string() + "'"});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 TEST_F(DashboardTest, BadRequestsGetErrorsOrAreCutOffAndBuildsCarryOn) {
