@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "client/tvctl.h"
 #include "tests/support/scratch.h"
 
 namespace tvd::client {
@@ -56,6 +57,24 @@ TEST(SocketPath, AConfigThatCannotBeReadSaysSo) {
   auto wrong = socket_path(g);
   ASSERT_FALSE(wrong);
   EXPECT_NE(wrong.error().message.find("socket: expected a path"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tvd::client
+
+namespace tvd::client {
+namespace {
+
+TEST(Tvctl, AnUnknownCommandIsNamedAndVersionIsSaid) {
+  std::ostringstream out, err;
+  EXPECT_EQ(run_tvctl({"--socket", "/nonexistent", "frobnicate"}, out, err, false), 2);
+  EXPECT_NE(err.str().find("tvctl: unknown command 'frobnicate'; the commands are enqueue, pause, "
+                           "resume, drain, status"),
+            std::string::npos)
+      << err.str();
+  std::ostringstream v, e2;
+  EXPECT_EQ(run_tvctl({"--version"}, v, e2, false), 0);
+  EXPECT_EQ(v.str().rfind("tvctl ", 0), 0u) << v.str();
 }
 
 }  // namespace

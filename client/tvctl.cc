@@ -136,6 +136,7 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
   CLI::App app{"tvctl: talks to tvd, the TorchVision build-matrix daemon", "tvctl"};
   app.fallthrough();
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tvctl ") + TVD_VERSION);
   Global g;
   app.add_option("--socket", g.socket,
                  "the daemon's socket (default: $TVD_SOCKET, then the config's)");
@@ -161,9 +162,32 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     commands.emplace_back(&c, sub);
   }
 
+  // A command that does not exist is named, with the ones that do.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--socket" || args[i] == "--config" || args[i] == "--timeout") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("-", 0) == 0) continue;
+    bool known = false;
+    std::string names;
+    for (const auto& c : kCommands) {
+      known = known || args[i] == c.name;
+      names += (names.empty() ? "" : ", ") + std::string(c.name);
+    }
+    if (!known) {
+      err << "tvctl: unknown command '" << args[i] << "'; the commands are " << names
+          << "\n  hint: run 'tvctl --help'\n";
+      return 2;
+    }
+    break;
+  }
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {
     app.parse(rev);
+  } catch (const CLI::CallForVersion&) {
+    out << "tvctl " << TVD_VERSION << '\n';
+    return 0;
   } catch (const CLI::CallForHelp&) {
     out << app.help();
     return 0;

@@ -443,6 +443,7 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   CLI::App app{"tvd: builds a matrix of TorchVision variants with flox", "tvd"};
   app.fallthrough();
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tvd ") + TVD_VERSION);
   Args a;
   std::string config_path;
   app.add_option("--config", config_path,
@@ -455,9 +456,33 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     tools.emplace_back(&t, sub);
   }
 
+  // A command that does not exist is named, with the ones that do (CLI11 would only say that
+  // one is required).
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("-", 0) == 0) continue;
+    bool known = false;
+    std::string names;
+    for (const auto& t : kTools) {
+      known = known || args[i] == t.name;
+      names += (names.empty() ? "" : ", ") + std::string(t.name);
+    }
+    if (!known) {
+      err << "tvd: unknown command '" << args[i] << "'; the commands are " << names
+          << "\n  hint: run 'tvd --help'\n";
+      return 2;
+    }
+    break;
+  }
   std::vector<std::string> argv_rev(args.rbegin(), args.rend());
   try {
     app.parse(argv_rev);
+  } catch (const CLI::CallForVersion&) {
+    out << "tvd " << TVD_VERSION << '\n';
+    return 0;
   } catch (const CLI::CallForHelp&) {
     out << app.help();  // CLI11 delegates to the subcommand that was named
     return 0;

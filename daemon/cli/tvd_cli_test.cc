@@ -40,6 +40,14 @@ class TvdCli : public ::testing::Test {
   std::vector<std::string> recipes() { return list_files(env / ".flox" / "pkgs"); }
 };
 
+TEST_F(TvdCli, AnUnknownCommandIsNamedAndVersionIsSaid) {
+  EXPECT_EQ(run({"frobnicate"}), 2);
+  EXPECT_THAT(err, HasSubstr("tvd: unknown command 'frobnicate'; the commands are generate, "
+                             "matrix, check-config, check, serve, simulate"));
+  EXPECT_EQ(run({"--version"}), 0);
+  EXPECT_THAT(out, ::testing::MatchesRegex("tvd [0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
 TEST_F(TvdCli, GeneratesOneVariant) {
   ASSERT_EQ(run({"generate", "sm89-avx512vnni"}), 0) << err;
   EXPECT_THAT(out, HasSubstr("written  torchvision-python313-cuda12_8-sm89-avx512vnni  8.9"));
