@@ -204,9 +204,13 @@ int run_watch(const std::string& name, Global& g, const Options& o, std::ostream
   // daemon takes.
   g.timeout = 0;
   static volatile std::sig_atomic_t stop = 0;
-  std::signal(SIGINT, [](int) { stop = 1; });
+  std::signal(SIGINT, [](int) {
+    stop = 1;
+    interrupted = 1;
+  });
+  bool away = false;  // a restart of the daemon is waited for, and watching goes on
   for (int n = 0; !stop && (o.watch_count == 0 || n < o.watch_count); ++n) {
-    auto r = call(g, proto::StatusRequest{}, err, code);
+    auto r = call_through_restarts(g, proto::StatusRequest{}, err, code, away);
     if (!r) return code;
     auto v = view_of<proto::StatusView>(*r, err, code);
     if (!v) return code;
@@ -383,33 +387,67 @@ int run_logs(const std::string& name, Global& g, const Options& o, std::ostream&
   int code = 0;
   auto path = socket_path(g);
   if (!path) return fail_with(path.error(), err, 2);
-  // Following a log waits for lines as long as the build runs: no reply timeout then.
-  auto conn = Connection::open(*path, std::chrono::seconds(o.follow ? 0 : g.timeout));
-  if (!conn) return fail_with(conn.error(), err, 3);
-  const proto::LogsRequest request{.job = o.job, .follow = o.follow};
-  auto reply = conn->call(std::string(request.kOp), proto::to_args(request));
+  std::optional<int64_t> offset;  // none: the last 64 KiB
+  if (o.full) offset = 0;
+  std::optional<int> attempt;
+  if (o.attempt > 0) attempt = o.attempt;
   std::optional<int> shown_attempt;  // following goes on from one attempt's log to the next
-  while (true) {
-    if (!reply) return fail_with(reply.error(), err, 3);
-    if (!reply->ok) {
-      return fail_with({ErrorKind::kBadInput, reply->error->message, reply->error->hint}, err,
-                       proto::exit_code(reply->error->code));
-    }
-    if (g.json) {
-      out << reply->result.dump() << '\n';
-    } else {
+  bool any = false;                  // a slice was read: a lost daemon is then waited for
+  std::signal(SIGINT, [](int) { interrupted = 1; });
+  for (;;) {
+    // Following a log waits for lines as long as the build runs: no reply timeout then.
+    auto conn = Connection::open(*path, std::chrono::seconds(o.follow ? 0 : g.timeout));
+    const proto::LogsRequest request{
+        .job = o.job, .offset = offset, .attempt = attempt, .follow = o.follow};
+    auto reply = conn ? conn->call(std::string(request.kOp), proto::to_args(request))
+                      : tl::unexpected(conn.error());
+    bool lost = false;
+    while (true) {
+      if (!reply) {
+        // The daemon went away while following (a restart): follow again where it was.
+        if (o.follow && any) {
+          lost = true;
+          break;
+        }
+        return fail_with(reply.error(), err, 3);
+      }
+      if (!reply->ok) {
+        return fail_with({ErrorKind::kBadInput, reply->error->message, reply->error->hint}, err,
+                         proto::exit_code(reply->error->code));
+      }
       auto slice = view_of<proto::LogSliceView>(reply->result, err, code);
       if (!slice) return code;
-      if (shown_attempt && slice->attempt && slice->attempt != shown_attempt) {
-        out << "\n--- attempt " << *slice->attempt << " (" << slice->phase.value_or("")
-            << ") ---\n";
+      if (g.json) {
+        out << reply->result.dump() << '\n';
+      } else {
+        if (shown_attempt && slice->attempt && slice->attempt != shown_attempt) {
+          out << "\n--- attempt " << *slice->attempt << " (" << slice->phase.value_or("")
+              << ") ---\n";
+        }
+        out << slice->text;
       }
       if (slice->attempt) shown_attempt = slice->attempt;
-      out << slice->text;
+      any = true;
+      out.flush();
+      // Where to go on from: this attempt, past what was read.
+      offset = slice->offset;
+      attempt = shown_attempt;
+      if (!reply->more) {
+        // A whole log without following: slice after slice until nothing more comes.
+        if (!o.follow && o.full && !slice->text.empty()) break;
+        return 0;
+      }
+      reply = conn->next_reply();
     }
-    out.flush();
-    if (!reply->more) return 0;
-    reply = conn->next_reply();
+    if (lost) {
+      err << "tvctl: the daemon went away; following again when it is back\n";
+      bool away = true;
+      while (away) {
+        if (!pause_for(2)) return 130;
+        away = !Connection::open(*path, std::chrono::seconds(5));
+      }
+      err << "tvctl: the daemon answers again\n";
+    }
   }
 }
 

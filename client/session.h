@@ -31,6 +31,8 @@ struct Options {
   bool all = false, force = false, no_publish = false, dry_run = false, follow = false;
   bool wait = false;    // enqueue: until every job has ended
   bool failed = false;  // retry: every failed variant
+  bool full = false;    // logs: from the first line
+  int attempt = 0;      // logs: that attempt (0: the latest)
   int priority = 0;
   std::string batch;
   double watch_interval = 2;

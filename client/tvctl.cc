@@ -118,13 +118,18 @@ const Command kCommands[] = {
            "before");
      },
      run_batches},
-    {"logs", "the log of a job's latest attempt (the last 64 KiB)",
+    {"logs", "the log of a job's latest attempt (the last 64 KiB), or of any attempt, whole",
      [](CLI::App& c, Options& o) {
        c.add_option("job", o.job, "the job id")->required()->check(CLI::PositiveNumber);
-       c.add_flag("-f,--follow", o.follow, "keep printing as the build writes, until the job ends");
+       c.add_flag("-f,--follow", o.follow,
+                  "keep printing as the build writes, until the job ends (through restarts of "
+                  "the daemon)");
+       c.add_option("--attempt", o.attempt, "that attempt's log (tvctl show lists them)")
+           ->check(CLI::PositiveNumber);
+       c.add_flag("--full", o.full, "from its first line, not its last 64 KiB");
        c.footer(
-           "Examples:\n  tvctl logs 12\n  tvctl logs -f 12      follow a running build until it "
-           "ends");
+           "Examples:\n  tvctl logs 12\n  tvctl logs -f 12              follow a running build "
+           "until it ends\n  tvctl logs --attempt 1 --full 12   the first attempt, whole");
      },
      run_logs},
 };

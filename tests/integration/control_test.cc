@@ -4,6 +4,8 @@
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/http_client.h"
 
+using ::testing::Not;
+
 namespace tvd::integration {
 namespace {
 
@@ -139,6 +141,45 @@ TEST_F(ControlTest, ABatchIsCancelledWholeAndItsFailuresRetriedTogether) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no failed variant; nothing was retried"));
   EXPECT_EQ(tvctl({"retry", "--batch", "1"}).exit_code, 2);
+}
+
+// Triage: any attempt's log, whole; and a follower that the daemon's restart does not lose.
+TEST_F(ControlTest, LogsOfAnyAttemptWholeAndFollowedThroughARestart) {
+  behave(cpu, "fail_first=1\nseconds=0.3\n");
+  start();
+  const int64_t id = enqueue({"cpu-avx2"});
+  ASSERT_TRUE(reaches(id, "succeeded"));
+  auto first = tvctl({"logs", "--attempt", "1", "--full", std::to_string(id)});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("Building torchvision-python313-cpu-avx2-0.23.0"));
+  EXPECT_THAT(first.out, HasSubstr("due to signal 9 (Killed)"));  // the OOM attempt
+  auto second = tvctl({"logs", "--attempt", "2", "--full", std::to_string(id)});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_THAT(second.out, HasSubstr("Completed build of"));
+  EXPECT_THAT(second.out, Not(HasSubstr("due to signal 9")));
+  EXPECT_EQ(tvctl({"logs", "--attempt", "9", std::to_string(id)}).exit_code, 2);
+
+  // Followed through a restart.
+  behave(sm89, "seconds=6\n");
+  const int64_t run = enqueue({"sm89-avx2"});
+  ASSERT_TRUE(reaches(run, "building"));
+  const pid_t follower = testing::spawn_logged(
+      {TVCTL_BIN, "--socket", socket.string(), "logs", "-f", std::to_string(run)},
+      dir / "follow.out");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(stop(SIGTERM), 0);
+  std::this_thread::sleep_for(2500ms);
+  start();
+  int status_code = 0;
+  for (int i = 0; i < 600 && ::waitpid(follower, &status_code, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  const std::string said = testing::read_text(dir / "follow.out");
+  ASSERT_TRUE(WIFEXITED(status_code)) << said;
+  EXPECT_EQ(WEXITSTATUS(status_code), 0) << said;
+  EXPECT_THAT(said, HasSubstr("tvctl: the daemon went away; following again when it is back"));
+  EXPECT_THAT(said, HasSubstr("tvctl: the daemon answers again"));
+  EXPECT_THAT(said, HasSubstr("Completed build of"));  // followed to the job's end
+  EXPECT_EQ(state_of(run), "succeeded");
 }
 
 }  // namespace
