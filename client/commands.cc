@@ -342,15 +342,19 @@ int run_batches(const std::string& name, Global& g, const Options& o, std::ostre
     return 0;
   }
   auto line = [&](const proto::BatchView& b) {
+    // Variants by outcome (what the night means for the matrix), then its jobs by state.
+    std::string variants;
+    for (const auto& [outcome, n] : b.variants_by_outcome)
+      variants += (variants.empty() ? "" : ", ") + std::to_string(n) + " " + outcome;
     std::string states;
     for (const auto& [state, n] : b.states)
       states += (states.empty() ? "" : ", ") + std::to_string(n) + " " + state;
     std::string took =
         b.duration_s ? format_duration(std::chrono::seconds(*b.duration_s)) : "running";
-    return std::vector<std::string>{std::to_string(b.id), b.name, "started " + ago(b.started_at),
-                                    took, states};
+    return std::vector<std::string>{
+        std::to_string(b.id), b.name, "started " + ago(b.started_at), took, variants, states};
   };
-  Table t({"BATCH", "NAME", "WHEN", "TOOK", "JOBS"});
+  Table t({"BATCH", "NAME", "WHEN", "TOOK", "VARIANTS", "JOBS"});
   if (name == "batches") {
     auto v = view_of<proto::BatchesView>(*r, err, code);
     if (!v) return code;

@@ -270,6 +270,7 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, Ba
   f("duration_s", v.duration_s, Send::kOmit);
   f("states", v.states);
   f("skipped", v.skipped);  // a count here; `show-batch` sends the list instead
+  f("variants_by_outcome", v.variants_by_outcome, Send::kOmit);
 }
 
 template <class F, class View>
@@ -289,6 +290,7 @@ void fields(F& f, View& v) requires std::is_same_v<std::remove_const_t<View>, Ba
   AllBut<F> batch{f, "skipped"};
   fields(batch, v.batch);
   f("skipped", v.skipped);
+  f("skip_reasons", v.skip_reasons, Send::kOmit);
   f("variants", v.variants);
   f("previous", v.previous, Send::kOmit);
   if (F::kReading || v.previous) {  // what changed is sent with the batch it is against

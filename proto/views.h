@@ -151,6 +151,10 @@ struct BatchView {
   std::optional<int64_t> duration_s;  // once it finished
   std::map<std::string, int> states;  // job state -> jobs
   int64_t skipped = 0;                // how many variants it skipped
+  // Every variant of the batch by its outcome (variants, not jobs): its job's state (succeeded,
+  // failed, cancelled, queued, building, publishing), or why it was not queued (still-failing,
+  // already-queued, excluded, no-builder).
+  std::map<std::string, int64_t> variants_by_outcome;
   friend bool operator==(const BatchView&, const BatchView&) = default;
 };
 struct BatchesView {
@@ -161,9 +165,10 @@ struct BatchesView {
 // `show-batch`: the batch, what it skipped and why, each variant's state, and against the
 // previous batch of the same name its duration and what changed.
 struct BatchDetailView {
-  BatchView batch;                              // its `skipped` count is not sent here
-  std::map<std::string, std::string> skipped;   // variant -> why
-  std::map<std::string, std::string> variants;  // variant -> its job's state
+  BatchView batch;                                  // its `skipped` count is not sent here
+  std::map<std::string, std::string> skipped;       // variant -> why
+  std::map<std::string, std::string> skip_reasons;  // variant -> why, as a class (skip_class)
+  std::map<std::string, std::string> variants;      // variant -> its job's state
   struct Previous {
     int64_t id = 0;
     std::optional<int64_t> duration_s;

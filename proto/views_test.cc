@@ -160,6 +160,7 @@ TEST(Views, Batches) {
   night.duration_s = 36000;
   night.states = {{"failed", 1}, {"succeeded", 58}};
   night.skipped = 1;
+  night.variants_by_outcome = {{"failed", 1}, {"still-failing", 1}, {"succeeded", 58}};
   BatchView running = night;
   running.id = 8;
   running.started_at = 1800086400;
@@ -167,12 +168,14 @@ TEST(Views, Batches) {
   running.duration_s.reset();
   running.states = {{"building", 2}, {"queued", 57}};
   running.skipped = 0;
+  running.variants_by_outcome = {{"building", 2}, {"queued", 57}};
   golden("view-batches.json", BatchesView{{running, night}});
   BatchDetailView d;
   d.batch = night;
   d.batch.skipped = 0;
   d.skipped = {{"torchvision-python313-cuda12_8-sm61-avx2",
                 "still failing: torch-2.8.0: builder failed with exit code 2"}};
+  d.skip_reasons = {{"torchvision-python313-cuda12_8-sm61-avx2", "still-failing"}};
   d.variants = {{"torchvision-python313-cpu-avx2", "succeeded"},
                 {"torchvision-python313-cuda12_8-sm89-avx2", "failed"}};
   d.previous = BatchDetailView::Previous{6, 35000};

@@ -47,7 +47,12 @@ HttpResponse Dashboard::operator()(const HttpRequest& req) {
     r.body = std::string(css ? html::stylesheet() : html::script());
     return r;
   }
-  constexpr std::string_view kVariant = "/variant/", kJob = "/job/";
+  constexpr std::string_view kVariant = "/variant/", kJob = "/job/", kNight = "/nights/";
+  if (p.rfind(kNight, 0) == 0) {
+    if (auto id = to_int(std::string_view(p).substr(kNight.size())); id && *id > 0) {
+      return night_page(req, service, *id);
+    }
+  }
   if (p.rfind(kVariant, 0) == 0) {
     std::string name = p.substr(kVariant.size());
     if (valid_variant(name)) return variant_page(req, service, name);
@@ -60,8 +65,10 @@ HttpResponse Dashboard::operator()(const HttpRequest& req) {
       return log ? log_slice(req, service, *id) : job_page(req, service, *id);
     }
   }
-  return not_found("No page " + p + ".",
-                   "The pages: / (the matrix), /queue, /nights, /variant/NAME, /job/ID, /metrics.");
+  return not_found(
+      "No page " + p + ".",
+      "The pages: / (the matrix), /queue, /nights, /nights/ID, /variant/NAME, /job/ID, "
+      "/metrics.");
 }
 
 }  // namespace tvd::server

@@ -298,14 +298,8 @@ std::string render_metrics(service::Service& service,
     std::map<std::string, int> skipped = {
         {"still-failing", 0}, {"already-queued", 0}, {"excluded", 0}, {"no-builder", 0}};
     if (last) {
-      for (const auto& [variant, why] : last->skipped) {
-        const std::string reason = why.rfind("still failing", 0) == 0       ? "still-failing"
-                                   : why.rfind("already queued", 0) == 0    ? "already-queued"
-                                   : why.rfind("excluded", 0) == 0          ? "excluded"
-                                   : why.rfind(service::kNoBuilder, 0) == 0 ? "no-builder"
-                                                                            : "other";
-        ++skipped[reason];
-      }
+      for (const auto& [variant, why] : last->skipped)
+        ++skipped[service::skip_class(why)];
     }
     w.family("tvd_nightly_last_skipped", "gauge",
              "Variants the last nightly batch skipped, by why.");

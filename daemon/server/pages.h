@@ -23,6 +23,7 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
                           const std::string& package);
 HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t id);
 HttpResponse log_slice(const HttpRequest& req, service::Service& service, int64_t id);
+HttpResponse night_page(const HttpRequest& req, service::Service& service, int64_t id);
 HttpResponse nights_page(const HttpRequest& req, service::Service& service,
                          std::map<int64_t, service::Service::BatchBuilds>& finished_batches);
 

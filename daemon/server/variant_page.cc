@@ -153,7 +153,9 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
       "</h1><table class=\"facts\"><tr><th>State</th><td id=\"state\" class=\"s-" +
       state_class(j.state) + "\">" + proto::to_text(j.state) + " (" + proto::to_text(j.phase) +
       ")</td></tr><tr><th>Origin</th><td>" + proto::to_text(j.origin) +
-      (j.batch_id ? " (batch " + std::to_string(*j.batch_id) + ")" : "") +
+      (j.batch_id ? " (<a href=\"/nights/" + std::to_string(*j.batch_id) + "\">batch " +
+                        std::to_string(*j.batch_id) + "</a>)"
+                  : "") +
       "</td></tr><tr><th>Queued</th><td>" + html::ago(j.enqueued_at, now) + "</td></tr>";
   if (j.started_at) {
     out += "<tr><th>Took</th><td>" + html::duration(j.finished_at.value_or(now) - *j.started_at) +

@@ -175,6 +175,15 @@ struct EnqueueOptions {
 
 // The skip reason of a variant no builder can build begins so (batch records count it apart).
 inline constexpr std::string_view kNoBuilder = "no builder: ";
+// A batch's skip reason as its class, for counts and alerts: still-failing, already-queued,
+// excluded, no-builder, or other.
+inline std::string skip_class(std::string_view why) {
+  if (why.rfind("still failing", 0) == 0) return "still-failing";
+  if (why.rfind("already queued", 0) == 0) return "already-queued";
+  if (why.rfind("excluded", 0) == 0) return "excluded";
+  if (why.rfind(kNoBuilder, 0) == 0) return "no-builder";
+  return "other";
+}
 
 struct Enqueued {
   VariantKey variant;

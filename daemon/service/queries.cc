@@ -304,6 +304,11 @@ proto::BatchView batch_view(const store::Store::BatchRow& b) {
   if (b.finished_at) v.duration_s = *b.finished_at - b.started_at;
   v.states = b.states;
   v.skipped = static_cast<int64_t>(b.skipped.size());
+  // Every variant by its outcome, when the row has its details.
+  for (const auto& [variant, state] : b.variant_state)
+    ++v.variants_by_outcome[state];
+  for (const auto& [variant, why] : b.skipped)
+    ++v.variants_by_outcome[skip_class(why)];
   return v;
 }
 
@@ -312,8 +317,11 @@ proto::BatchView batch_view(const store::Store::BatchRow& b) {
 Result<proto::BatchesView> Service::batches() {
   TRY_ASSIGN(auto rows, store_.batches(50));
   proto::BatchesView out;
-  for (const auto& b : rows)
-    out.batches.push_back(batch_view(b));
+  for (const auto& b : rows) {
+    // With its details: each variant's outcome.
+    TRY_ASSIGN(auto whole, store_.batch(b.id));
+    out.batches.push_back(batch_view(whole ? *whole : b));
+  }
   return out;
 }
 
@@ -326,8 +334,10 @@ Result<proto::BatchDetailView> Service::show_batch(int64_t id) {
   proto::BatchDetailView out;
   out.batch = batch_view(*b);
   out.batch.skipped = 0;
-  for (const auto& [v, why] : b->skipped)
+  for (const auto& [v, why] : b->skipped) {
     out.skipped[v] = why;
+    out.skip_reasons[v] = skip_class(why);
+  }
   out.variants = b->variant_state;
   // Against the previous batch of the same name: its duration, and what changed state.
   auto prev_id = store_.previous_batch(b->name, id);

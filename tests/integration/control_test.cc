@@ -182,5 +182,58 @@ TEST_F(ControlTest, LogsOfAnyAttemptWholeAndFollowedThroughARestart) {
   EXPECT_EQ(state_of(run), "succeeded");
 }
 
+// One truth about a night: each variant counted once by outcome (what it means for the matrix),
+// the same in show-batch, tvctl batches, the night's page and /metrics.
+TEST_F(ControlTest, ANightCountsEachVariantByOutcomeTheSameEverywhere) {
+  json c = json::parse(testing::read_text(config));
+  c["axes"] = {
+      {"cuda", {"12.8", "13.0"}}, {"gpu_archs", {"sm61", "sm89"}}, {"cpu_isas", {"avx2", "armv9"}}};
+  c["builders"] = {{"local", {{"systems", {"x86_64-linux"}}}}, {"machines_file", "no-machines"}};
+  testing::write_text(config, c.dump());
+  const std::string sm61 = "torchvision-python313-cuda12_8-sm61-avx2";
+  behave(sm61, "result=fail\n");
+  behave(sm89, "result=fail\n");
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "--all", "--batch", "nightly"}).exit_code, 0);
+  settle();
+  // The second night: the two failures are unchanged, so they are not rebuilt.
+  auto r = tvctl({"--json", "enqueue", "--all", "--batch", "nightly"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const int64_t night = json::parse(r.out)["batch_id"].get<int64_t>();
+  settle();
+
+  const json expected = {
+      {"excluded", 5}, {"no-builder", 2}, {"still-failing", 2}, {"succeeded", 1}};
+  const json shown = json::parse(tvctl({"--json", "show-batch", std::to_string(night)}).out);
+  EXPECT_EQ(shown["variants_by_outcome"], expected) << shown.dump();
+  EXPECT_EQ(shown["skip_reasons"][sm61], "still-failing");
+  EXPECT_EQ(shown["skip_reasons"]["torchvision-python313-cpu-armv9"], "no-builder");
+  const json listed = json::parse(tvctl({"--json", "batches"}).out);
+  EXPECT_EQ(listed["batches"][0]["variants_by_outcome"], expected);
+  EXPECT_THAT(tvctl({"batches"}).out,
+              HasSubstr("5 excluded, 2 no-builder, 2 still-failing, 1 succeeded"));
+  const int port = http_port();
+  const std::string page = testing::http_get(port, "/nights/" + std::to_string(night)).body;
+  EXPECT_THAT(page, HasSubstr("<td id=\"outcomes\">5 excluded, 2 no-builder, 2 still-failing, "
+                              "1 succeeded</td>"));
+  EXPECT_THAT(page, HasSubstr("Still failing (not rebuilt: unchanged since it failed) (2)"));
+  EXPECT_THAT(page, HasSubstr("Newly failing (0)"));
+  size_t rows = 0;
+  for (size_t at = page.find("data-variant="); at != std::string::npos;
+       at = page.find("data-variant=", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, 10u);  // every cell of the matrix, once
+  EXPECT_THAT(testing::http_get(port, "/nights").body,
+              HasSubstr("<a href=\"/nights/" + std::to_string(night) + "\">"));
+  EXPECT_EQ(testing::http_get(port, "/nights/999").status, 404);
+  const std::string m = testing::http_get(port, "/metrics").body;
+  EXPECT_THAT(m, HasSubstr("tvd_nightly_last_skipped{reason=\"still-failing\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("tvd_nightly_last_skipped{reason=\"excluded\"} 5\n"));
+  EXPECT_THAT(m, HasSubstr("tvd_nightly_last_skipped{reason=\"no-builder\"} 2\n"));
+  EXPECT_THAT(m, HasSubstr("tvd_nightly_last_jobs{state=\"succeeded\"} 1\n"));
+  EXPECT_THAT(m, HasSubstr("tvd_nightly_last_jobs{state=\"failed\"} 0\n"));
+  EXPECT_THAT(m, HasSubstr("tvd_variants_failing{environment=\"default\",phase=\"build\"} 2\n"));
+}
+
 }  // namespace
 }  // namespace tvd::integration
