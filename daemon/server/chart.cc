@@ -85,9 +85,9 @@ std::string duration_memory_chart(const std::vector<ChartPoint>& points,
     if (p.seconds) {
       const double y = y_s(*p.seconds);
       const double bar = std::min(28.0, step * 0.6);
-      svg += "<rect class=\"duration\" x=\"" + num(x - bar / 2) + "\" y=\"" + num(y) +
-             "\" width=\"" + num(bar) + "\" height=\"" + num(kTop + plot_h - y) +
-             "\" fill=\"#2f7fd8\"/>";
+      svg += std::string("<rect class=\"duration") + (p.failed ? " failed" : "") + "\" x=\"" +
+             num(x - bar / 2) + "\" y=\"" + num(y) + "\" width=\"" + num(bar) + "\" height=\"" +
+             num(kTop + plot_h - y) + "\" fill=\"" + (p.failed ? "#d64541" : "#2f7fd8") + "\"/>";
     }
     if (p.peak_bytes && max_b > 0) {
       const double y = y_b(*p.peak_bytes);

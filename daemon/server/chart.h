@@ -12,6 +12,7 @@ struct ChartPoint {
   std::optional<double> seconds;     // the bar
   std::optional<double> peak_bytes;  // the line
   std::string title;                 // the hover text
+  bool failed = false;               // drawn in the failure colour
 };
 
 // An inline <svg>; with no points, a sentence saying there is nothing yet.

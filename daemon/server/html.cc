@@ -108,6 +108,22 @@ progress { width: 14em; height: 1em; vertical-align: middle; }
 pre#log { background: #0d1117; color: #e6edf3; padding: .8em; max-height: 32em; overflow: auto; white-space: pre-wrap; }
 svg.chart { background: #fff; border: 1px solid #d0d7de; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: var(--muted); }
+svg.chart .failed { fill: var(--fail); }
+pre#log .dim { opacity: .55; }
+pre#log mark#first-error { background: #8b1d1d; color: #fff; }
+/* Narrow screens (a phone, 420 px): the header wraps, wide tables scroll inside themselves. */
+@media (max-width: 600px) {
+  header { flex-wrap: wrap; gap: .4em; padding: .5em .8em; }
+  header nav a { margin-right: .6em; }
+  #live { margin-left: 0; }
+  main, #log-section { padding: .6em; }
+  main a, main code { overflow-wrap: anywhere; }
+  .grids > * { min-width: 0; max-width: 100%; }
+  table { display: block; max-width: 100%; overflow-x: auto; }
+  progress, .bar { width: 8em; }
+  svg.chart { max-width: 100%; height: auto; }
+  pre#log { max-height: 24em; font-size: 12px; }
+}
 )css";
 }
 
@@ -139,6 +155,9 @@ std::string_view script() {
 
   const log = document.getElementById('log');
   if (!log) return;
+  // The page opens at the first error of the log, when it has one.
+  const first = document.getElementById('first-error');
+  if (first) first.scrollIntoView({ block: 'center' });
   let offset = Number(log.dataset.offset || 0);
   // Attempt by attempt from the first one shown (attempt 1 if none had started: until it
   // starts, the daemon answers 404 and the follower asks again).
@@ -152,13 +171,13 @@ std::string_view script() {
       if (r.ok) {
         const j = await r.json();
         const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-        if (j.text) log.textContent += j.text;
+        if (j.text) log.insertAdjacentText('beforeend', j.text);  // keeps the marks
         offset = j.offset;
         if (j.next_attempt) {  // this attempt is over: go on with the next one
           attempt = j.next_attempt;
           offset = 0;
           again = 0;
-          log.textContent += '\n--- attempt ' + attempt + ' ---\n';
+          log.insertAdjacentText('beforeend', '\n--- attempt ' + attempt + ' ---\n');
         }
         if (log.textContent.length > 262144) log.textContent = log.textContent.slice(-196608);
         if (atEnd) log.scrollTop = log.scrollHeight;
@@ -167,7 +186,7 @@ std::string_view script() {
     } catch (e) { /* the daemon restarts: keep trying */ }
     setTimeout(follow, again);
   }
-  follow();
+  if (log.dataset.done !== 'yes') follow();  // an attempt asked for by its number stays itself
 })();
 )js";
 }

@@ -29,9 +29,11 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
     using proto::AttemptOutcome;
     const std::string outcome = a.outcome ? proto::to_text(*a.outcome) : "running";
     out += "<tr class=\"attempt\">" + (with_job ? "<td>" + job_link(a.job_id) + "</td>" : "") +
-           "<td>" + std::to_string(a.number) + "</td><td>" + proto::to_text(a.phase) + "</td><td>" +
-           html::ago(a.started_at, now) + "</td><td>" +
-           html::duration(a.ended_at.value_or(now) - a.started_at) + "</td><td class=\"s-" +
+           "<td><a href=\"/job/" + std::to_string(a.job_id) +
+           "?attempt=" + std::to_string(a.number) + "#log-section\">" + std::to_string(a.number) +
+           "</a></td><td>" + proto::to_text(a.phase) + "</td><td>" + html::ago(a.started_at, now) +
+           "</td><td>" + html::duration(a.ended_at.value_or(now) - a.started_at) +
+           "</td><td class=\"s-" +
            (!a.outcome                                   ? "running"
             : *a.outcome == AttemptOutcome::kInterrupted ? "cancelled"
                                                          : outcome) +
@@ -40,6 +42,33 @@ std::string attempts_table(const std::vector<service::Service::AttemptRecord>& a
            escape(a.builder.value_or("")) + "</td><td>" + escape(a.reason) + "</td></tr>";
   }
   return out + "</table>";
+}
+
+// A log for reading: flox's login reminder and other warnings dimmed, the first error line
+// marked (the page's script scrolls to it).
+std::string marked_log(const std::string& text) {
+  std::string out;
+  bool marked = false;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end == std::string::npos ? end : end - start);
+    const bool warning = line.rfind("! ", 0) == 0 || line.rfind("warning:", 0) == 0;
+    const bool error = !marked && (line.find("error:") != std::string::npos ||
+                                   line.find("ERROR:") != std::string::npos);
+    if (error) {
+      out += "<mark id=\"first-error\">" + escape(line) + "</mark>";
+      marked = true;
+    } else if (warning) {
+      out += "<span class=\"dim\">" + escape(line) + "</span>";
+    } else {
+      out += escape(line);
+    }
+    if (end == std::string::npos) break;
+    out += '\n';
+    start = end + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -102,6 +131,7 @@ HttpResponse variant_page(const HttpRequest& req, service::Service& service,
         ChartPoint p;
         p.label = day(a.started_at);
         p.seconds = static_cast<double>(*a.ended_at - a.started_at);
+        p.failed = *a.outcome == proto::AttemptOutcome::kFailed;
         if (a.peak_memory) p.peak_bytes = static_cast<double>(*a.peak_memory);
         p.title = "job " + std::to_string(a.job_id) + " attempt " + std::to_string(a.number) +
                   ": " + proto::to_text(*a.outcome) + ", " +
@@ -188,6 +218,20 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
     break;
   }
   if (!j.error.empty()) out += "<tr><th>Error</th><td>" + escape(j.error) + "</td></tr>";
+  if (j.output) {
+    out += "<tr><th>Output</th><td id=\"output\"><code>" + escape(*j.output) + "</code></td></tr>";
+  }
+  if (j.publish_rev) {
+    out += "<tr><th>Recipe revision</th><td id=\"revision\"><code>" + escape(*j.publish_rev) +
+           "</code></td></tr>";
+  }
+  if (const auto* e = service.setup().find(j.environment)) {
+    const NixpkgsPin* pin = e->matrix.nixpkgs();
+    out += "<tr><th>nixpkgs</th><td id=\"nixpkgs\">" +
+           (pin ? escape(pin->name) + " (<code>" + escape(pin->commit.substr(0, 12)) + "</code>)"
+                : std::string("flox's own")) +
+           "</td></tr>";
+  }
   out += "</table><h2>Attempts</h2>";
   out += attempts->empty() ? "<p class=\"muted\">No attempt yet.</p>"
                            : attempts_table(*attempts, now, false);
@@ -195,18 +239,30 @@ HttpResponse job_page(const HttpRequest& req, service::Service& service, int64_t
   // The log of the latest attempt; before the first one (the recipe step), an empty log that
   // the page's script fills once the build starts.
   std::string log_section;
-  auto log = service.logs(static_cast<service::JobId>(id), -1);
+  std::optional<int> asked;
+  if (auto a = req.query.find("attempt"); a != req.query.end()) {
+    auto n = to_int(a->second);
+    if (!n || *n < 1 || *n > 1000000) {
+      return HttpResponse::text(400, "attempt must be an attempt's number (1 or more)");
+    }
+    asked = static_cast<int>(*n);
+  }
+  auto log = service.logs(static_cast<service::JobId>(id), -1, asked);  // its last 64 KiB
   if (log) {
     const bool any = !attempts->empty();
     const int number = log->attempt.value_or(0);
-    log_section = "<section id=\"log-section\"><h2>Log" +
-                  (any ? " of attempt " + std::to_string(attempts->back().number) + " (" +
-                             proto::to_text(attempts->back().phase) + ")"
-                       : std::string()) +
-                  "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
-                  std::to_string(number) + "\" data-offset=\"" + std::to_string(log->offset) +
-                  "\"" + (log->done ? " data-done=\"yes\"" : "") + ">" + escape(log->text) +
-                  "</pre></section>";
+    const auto shown = std::find_if(attempts->begin(), attempts->end(),
+                                    [&](const auto& a) { return a.number == number; });
+    log_section =
+        "<section id=\"log-section\"><h2>Log" +
+        (any && shown != attempts->end() ? " of attempt " + std::to_string(shown->number) + " (" +
+                                               proto::to_text(shown->phase) + ")"
+                                         : std::string()) +
+        "</h2><pre id=\"log\" data-job=\"" + std::to_string(id) + "\" data-attempt=\"" +
+        std::to_string(number) + "\" data-offset=\"" + std::to_string(log->offset) + "\"" +
+        (log->done || (asked && shown != attempts->end() && shown->ended_at) ? " data-done=\"yes\""
+                                                                             : "") +
+        ">" + marked_log(log->text) + "</pre></section>";
   }
   return respond(req, {"Job " + std::to_string(id), "", std::move(out), std::move(log_section), 5});
 }

@@ -334,6 +334,54 @@ TEST_F(DashboardTest, TheMatrixPageShowsEachEnvironment) {
   EXPECT_THAT(m.body, HasSubstr("tvd_jobs{environment=\"pytorch\",state=\"succeeded\"} 1\n"));
 }
 
+// Triage in one place: the job page opens its log at the first error, links every attempt,
+// and says what was built from what; the pages fit a phone's width. Screenshots of the job,
+// night and matrix pages at 1400 and 420 px are kept (build/asan/artifacts) to be looked at.
+TEST_F(DashboardTest, TheJobPageOpensAtTheFirstErrorAndThePagesFitAPhone) {
+  behave(sm89, "fail_first=1\noutput_mb=1\n");
+  start();
+  port = http_port();
+  auto r = tvctl({"--json", "enqueue", "--batch", "nightly", "sm89-avx2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  settle();
+  const std::string page = testing::http_get(port, "/job/1").body;
+  EXPECT_THAT(page, HasSubstr("<a href=\"/nights/1\">batch 1</a>"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"output\"><code>/nix/store/"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"nixpkgs\">pytorch-2.8 (<code>fe5e41d7ffc0</code>)"));
+  EXPECT_THAT(page, HasSubstr("<td id=\"revision\"><code>"));
+  EXPECT_THAT(page, HasSubstr("<a href=\"/job/1?attempt=1#log-section\">1</a>"));
+  // The first attempt (killed for memory) and its error, marked.
+  const std::string first = testing::http_get(port, "/job/1?attempt=1").body;
+  EXPECT_THAT(first, HasSubstr("Log of attempt 1 (build)"));
+  EXPECT_THAT(first, HasSubstr("<mark id=\"first-error\">error: Cannot build "));
+  EXPECT_EQ(testing::http_get(port, "/job/1?attempt=x").status, 400);
+  // Its failed attempt is drawn in the failure colour.
+  EXPECT_THAT(testing::http_get(port, "/variant/" + sm89).body,
+              HasSubstr("rect class=\"duration failed\""));
+
+  auto b = browser();
+  if (!b) return;
+  for (const int width : {1400, 420}) {
+    ASSERT_TRUE(b->resize(width, 1000)) << b->last_error();
+    for (const auto& [path, name] : std::vector<std::pair<std::string, std::string>>{
+             {"/job/1?attempt=1", "job"}, {"/nights/1", "night"}, {"/", "matrix"}}) {
+      ASSERT_TRUE(b->open(url(path))) << b->last_error();
+      // Nothing wider than the window: the page itself never scrolls sideways.
+      EXPECT_LE(b->run("return document.documentElement.scrollWidth").get<int>(),
+                b->run("return window.innerWidth").get<int>())
+          << name << " at " << width << " px";
+      EXPECT_TRUE(keep_screenshot(*b, "page-" + name + "-" + std::to_string(width) + ".png"));
+    }
+  }
+  // The job page opened at the first error: it is in view.
+  ASSERT_TRUE(b->open(url("/job/1?attempt=1")));
+  EXPECT_TRUE(b->wait_for(
+      "const m = document.getElementById('first-error'); const l = document.getElementById('log');"
+      "if (!m) return false; const r = m.getBoundingClientRect(), p = l.getBoundingClientRect();"
+      "return r.top >= p.top && r.bottom <= p.bottom;",
+      std::chrono::seconds(5)));
+}
+
 TEST_F(DashboardTest, TheNightsPageShowsEachBatch) {
   start_with_history();
   auto b = browser();

@@ -140,6 +140,11 @@ bool Browser::wait_for(const std::string& script, std::chrono::milliseconds limi
   return false;
 }
 
+bool Browser::resize(int width, int height) {
+  call("POST", "/session/" + session_ + "/window/rect", {{"width", width}, {"height", height}});
+  return error_.empty();
+}
+
 bool Browser::screenshot(const std::filesystem::path& png) {
   json v = call("GET", "/session/" + session_ + "/screenshot", nullptr);
   if (!v.is_string()) return false;

@@ -27,6 +27,8 @@ class Browser {
   // Polls `script` until it returns true; false when `limit` passes first.
   bool wait_for(const std::string& script, std::chrono::milliseconds limit);
   bool screenshot(const std::filesystem::path& png);
+  // The window's size (a phone's width: 420).
+  bool resize(int width, int height);
   std::string last_error() const { return error_; }
 
  private:
