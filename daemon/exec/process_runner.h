@@ -1,7 +1,7 @@
 // The real runner: Boost.Process v2 on an Asio io_context. Each run gets its own process group
-// (so cancel reaches grandchildren), stdin from /dev/null (or RunSpec::stdin_file) and no terminal, no descriptor of the
-// daemon's but 0-2, and its output drained continuously into a bounded log. Asio and Process
-// headers stay in the .cc: this header only names the io_context.
+// (so cancel reaches grandchildren), stdin from /dev/null (or RunSpec::stdin_file) and no terminal,
+// no descriptor of the daemon's but 0-2, and its output drained continuously into a bounded log.
+// Asio and Process headers stay in the .cc: this header only names the io_context.
 #pragma once
 
 #include <chrono>

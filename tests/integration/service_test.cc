@@ -317,8 +317,9 @@ TEST_F(ServiceTest, TheMemoryCapHoldsWithSeveralJobs) {
     "scheduler": {"max_parallel": 8, "memory_budget": "8GiB", "memory_per_build": {"gpu": "3GiB"},
                   "max_memory_pressure": 100}
   })");
+  // Builds of 3 s: the third job waits long enough to be seen waiting on a loaded machine.
   for (const char* isa : {"avx2", "avx512", "armv9", "armv8_2"}) {
-    behave(std::string("torchvision-python313-cuda12_8-sm89-") + isa, "seconds=1\n");
+    behave(std::string("torchvision-python313-cuda12_8-sm89-") + isa, "seconds=3\n");
   }
   start();
   ASSERT_EQ(tvctl({"enqueue", "sm89-avx2", "sm89-avx512", "sm89-armv9", "sm89-armv8.2"}).exit_code,
