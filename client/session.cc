@@ -184,7 +184,7 @@ void print_status(const Global& g, const proto::StatusView& r, std::ostream& out
     summary += (summary.empty() ? "" : ", ") + std::to_string(n) + " " + state;
   }
   out << '\n'
-      << (summary.empty() ? "no jobs" : summary) << "; memory reserved "
+      << (summary.empty() ? "no jobs" : "jobs in the store: " + summary) << "; memory reserved "
       << format_size(r.memory.reserved) << " of " << format_size(r.memory.budget) << ", "
       << r.memory.max_parallel << " slots\n";
   // Each builder, when builds run beyond the host.

@@ -63,7 +63,8 @@ HttpResponse matrix_page(const HttpRequest& req, service::Service& service) {
            mark(c.cls) + (c.broken ? "!" : "") + "</a></td>";
   };
 
-  std::string out = "<h1>The matrix</h1>" + paused_banner(service, now) + "<p class=\"summary\">";
+  std::string out = "<h1>The matrix</h1>" + paused_banner(service, now) +
+                    "<p class=\"summary\">Variants, by their newest job: ";
   const std::vector<std::pair<std::string, std::string>> legend = {
       {"succeeded", "succeeded"}, {"failed", "failed"},       {"running", "running"},
       {"queued", "queued"},       {"cancelled", "cancelled"}, {"never", "never built"},
