@@ -50,8 +50,18 @@ std::string SshNixStore::unavailable() {
   if (!running_as_root()) return "not root (sshd and the mount namespace need it)";
   if (!fs::exists("/usr/sbin/sshd")) return "no /usr/sbin/sshd (Debian's openssh-server)";
   if (run_command({"nix-store", "--version"}).exit_code != 0) return "no nix-store (nix-bin)";
-  if (run_command({"unshare", "-m", "true"}).exit_code != 0)
-    return "unshare -m fails here (no mount namespaces)";
+  // A mount namespace where a bind mount can be made (some sandboxes allow the one, not the other).
+  const auto probe = fs::temp_directory_path() / ("tvd-ns-probe-" + std::to_string(::getpid()));
+  fs::create_directories(probe);
+  std::error_code made;
+  fs::create_directories("/nix", made);  // the mount point (a fresh machine with nix-bin has none)
+  const auto tried =
+      run_command({"unshare", "-m", "/bin/sh", "-c", kOwnNix, probe.string(), "true"});
+  std::error_code ec;
+  fs::remove(probe, ec);
+  if (tried.exit_code != 0) {
+    return "no mount namespace with bind mounts here (unshare -m, mount --bind): " + tried.err;
+  }
   return "";
 }
 
