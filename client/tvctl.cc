@@ -1,5 +1,7 @@
 #include "client/tvctl.h"
 
+#include "daemon/base/command_line.h"
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
@@ -167,25 +169,12 @@ int run_tvctl(const std::vector<std::string>& args, std::ostream& out, std::ostr
     commands.emplace_back(&c, sub);
   }
 
-  // A command that does not exist is named, with the ones that do.
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--socket" || args[i] == "--config" || args[i] == "--timeout") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("-", 0) == 0) continue;
-    bool known = false;
-    std::string names;
-    for (const auto& c : kCommands) {
-      known = known || args[i] == c.name;
-      names += (names.empty() ? "" : ", ") + std::string(c.name);
-    }
-    if (!known) {
-      err << "tvctl: unknown command '" << args[i] << "'; the commands are " << names
-          << "\n  hint: run 'tvctl --help'\n";
-      return 2;
-    }
-    break;
+  std::vector<std::string> names;
+  for (const auto& c : kCommands)
+    names.emplace_back(c.name);
+  if (auto unknown = unknown_command(args, names, {"--socket", "--config", "--timeout"})) {
+    err << "tvctl: " << *unknown << "\n  hint: run 'tvctl --help'\n";
+    return 2;
   }
   std::vector<std::string> rev(args.rbegin(), args.rend());
   try {

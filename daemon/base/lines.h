@@ -1,6 +1,8 @@
-// The lines of a command's output, without their newlines (a last line without one counts).
+// The lines of a command's output, without their newlines (a last line without one counts), and
+// items joined into one line.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +18,13 @@ inline std::vector<std::string_view> lines_of(std::string_view text) {
     pos = end + 1;
   }
   return lines;
+}
+
+inline std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items)
+    out += (out.empty() ? "" : std::string(sep)) + i;
+  return out;
 }
 
 }  // namespace tvd

@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "daemon/app/builder_probe.h"
-#include "daemon/app/host_checks.h"
 #include "daemon/app/serve.h"
+#include "daemon/base/command_line.h"
 #include "daemon/base/file.h"
+#include "daemon/base/lines.h"
 #include "daemon/base/table.h"
 #include "daemon/base/units.h"
 #include "daemon/config/setup.h"
@@ -31,13 +31,6 @@ using nlohmann::json;
 
 int report(const Error& e, std::ostream& err) {
   return report_error(e, err);
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& i : items)
-    out += (out.empty() ? "" : std::string(sep)) + i;
-  return out;
 }
 
 std::string target_text(const RecipeReport& r) {
@@ -251,85 +244,6 @@ int cmd_matrix(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int cmd_check_config(const Options& o, bool probe, std::ostream& out, std::ostream& err) {
-  auto setup = load_setup(o.config);
-  if (!setup) return report(setup.error(), err);
-  const Config& c = setup->config;
-  out << "config:    " << c.source << '\n';
-  for (const auto& e : setup->environments) {
-    size_t cells = 0, buildable = 0;
-    for (const auto& v : e.matrix.cells()) {
-      ++cells;
-      buildable += e.matrix.exclusions(v).empty();
-    }
-    const NixpkgsPin* pin = e.matrix.nixpkgs();
-    if (c.environments_given) {
-      out << "environment " << e.name() << ": " << e.product().display << " (" << e.product().name
-          << ")" << (e.torch_from.empty() ? "" : ", its torch from " + e.torch_from + "'s recipes")
-          << '\n';
-    }
-    out << "flox_env:  " << e.environment().checkout.string() << '\n'
-        << "matrix:    " << e.matrix_origin << ": " << cells << " cells, " << buildable
-        << " buildable, " << cells - buildable << " excluded; nixpkgs "
-        << (pin ? pin->name + " (" + pin->commit.substr(0, 12) + ")" : "flox's own") << '\n'
-        << "templates: " << e.templates.origin << '\n';
-    if (c.publish.enabled) out << "publish:   to " << e.org << '\n';
-  }
-  // Where builds run; the machines the file lists that tvd does not use, and why.
-  for (const auto& b : setup->builders) {
-    out << "builder:   " << b.name << (b.origin.empty() ? "" : " (" + b.origin + ")") << ": "
-        << join(b.systems, ", ") << "; features "
-        << (b.features.empty() ? "none" : join(b.features, ",")) << "; ";
-    if (b.local) {
-      out << "the scheduler's slots and budget\n";
-    } else {
-      out << b.slots << " slot(s), budget " << format_size(b.budget) << '\n';
-    }
-  }
-  for (const auto& note : setup->builder_notes)
-    out << "note:      " << note << '\n';
-  std::map<std::string, int> unserved;
-  for (const auto& e : setup->environments)
-    for (const auto& sel : e.cells())
-      if (sel.chosen && setup->builders_for(sel.variant.isa->platform).empty())
-        ++unserved[sel.variant.isa->platform];
-  for (const auto& [system, n] : unserved) {
-    out << "warning:   " << n << " buildable cell(s) of " << system
-        << " will not be queued: " << no_builder_text(system) << '\n';
-  }
-  auto problems = check_host(c);
-  // flox is asked with the environment the service gives its children.
-  const auto child_env = service::engine_config(c, environ).child_env;
-  if (auto trust = check_nix_trust(*setup, child_env)) problems.push_back(*trust);
-  if (probe) {
-    // Each builder builds a derivation of each of its systems, as tvd would place a build there.
-    for (const auto& p : probe_builders(*setup, child_env, std::chrono::seconds(120))) {
-      if (p.ok) {
-        const auto tenths = p.took.count() / 100;
-        out << "probe:     " << p.builder << " built " << p.system << " (" << tenths / 10 << '.'
-            << tenths % 10 << " s)\n";
-      } else {
-        problems.push_back({true, "builder " + p.builder + " cannot build " + p.system + ": " +
-                                      p.error + " (" + probe_hint(p) + ")"});
-      }
-    }
-  }
-  for (const auto& line : describe_flox(c, child_env, problems))
-    out << line << '\n';
-  int errors = 0;
-  for (const auto& p : problems) {
-    (p.fatal ? err : out) << (p.fatal ? "error:     " : "warning:   ") << p.message << '\n';
-    errors += p.fatal;
-  }
-  if (errors > 0) {
-    err << errors << (errors == 1 ? " problem" : " problems")
-        << "; tvd serve refuses to start until they are fixed\n";
-    return 2;
-  }
-  out << "ok\n";
-  return 0;
-}
-
 }  // namespace
 
 int report_error(const Error& e, std::ostream& err) {
@@ -388,7 +302,7 @@ const Tool kTools[] = {
                   "placed as tvd places a build (reachable, systems, features, Nix's trust)");
      },
      [](Args& a, std::ostream& out, std::ostream& err) {
-       return cmd_check_config(a.o, a.probe, out, err);
+       return cmd_check_config(a.o.config, a.probe, out, err);
      }},
     {"check", "pre-flight checks of recipes: what would fail in flox build, and the fix",
      [](CLI::App& c, Args& a) {
@@ -456,26 +370,12 @@ int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     tools.emplace_back(&t, sub);
   }
 
-  // A command that does not exist is named, with the ones that do (CLI11 would only say that
-  // one is required).
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("-", 0) == 0) continue;
-    bool known = false;
-    std::string names;
-    for (const auto& t : kTools) {
-      known = known || args[i] == t.name;
-      names += (names.empty() ? "" : ", ") + std::string(t.name);
-    }
-    if (!known) {
-      err << "tvd: unknown command '" << args[i] << "'; the commands are " << names
-          << "\n  hint: run 'tvd --help'\n";
-      return 2;
-    }
-    break;
+  std::vector<std::string> names;
+  for (const auto& t : kTools)
+    names.emplace_back(t.name);
+  if (auto unknown = unknown_command(args, names, {"--config"})) {
+    err << "tvd: " << *unknown << "\n  hint: run 'tvd --help'\n";
+    return 2;
   }
   std::vector<std::string> argv_rev(args.rbegin(), args.rend());
   try {

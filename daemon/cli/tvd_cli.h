@@ -38,6 +38,10 @@ struct SimulateArgs {
 int cmd_simulate(const std::optional<std::filesystem::path>& config, bool as_json,
                  const SimulateArgs& a, std::ostream& out, std::ostream& err);
 
+// `tvd check-config` (check_config_command.cc): 0 when tvd serve would start, 2 otherwise.
+int cmd_check_config(const std::optional<std::filesystem::path>& config, bool probe,
+                     std::ostream& out, std::ostream& err);
+
 // args excludes the program name. Returns the exit code: 0 done, 1 failed, 2 bad usage or bad
 // input (nothing was changed).
 int run_tvd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -348,13 +348,17 @@ TEST_F(EngineMachine, AJobOfAnEnvironmentNoLaneServesFailsAndSaysSo) {
 // 'URI'"), waits again as a transient failure naming the builder, and nothing goes there until
 // `nix store ping` reaches it (asked every backoff); then the build runs there, with --system
 // and Nix pinned to that machine.
-TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
-  auto c = config();
+// The host builds x86_64-linux; one remote machine, ssh-ng://arm, builds aarch64-linux.
+EngineConfig with_arm_builder(EngineConfig c) {
   c.builders = {{{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true}, "", ""},
                 {{"ssh-ng://arm", {"aarch64-linux"}, {"big-parallel"}, 1, 64 * GiB, false, true},
                  "ssh-ng://arm aarch64-linux - 1 1 big-parallel - -",
                  "ssh-ng://arm"}};
-  make(c);
+  return c;
+}
+
+TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
+  make(with_arm_builder(config()));
   const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
   runner.script("flox build",
                 {failed("error: cannot build on 'ssh-ng://arm': error: failed to start SSH "
@@ -404,12 +408,7 @@ TEST_F(EngineMachine, ALostRemoteBuilderHoldsItsBuildsUntilAProbeReachesIt) {
 // What the host sees of a build on a remote builder is flox and the Nix client: it teaches the
 // variant's duration, never a peak; killed for memory there, a quarter more than it reserved.
 TEST_F(EngineMachine, ARemoteBuildTeachesItsDurationButNotWhatTheHostSaw) {
-  auto c = config();
-  c.builders = {{{"local", {"x86_64-linux"}, {"big-parallel"}, 0, 0, true, true}, "", ""},
-                {{"ssh-ng://arm", {"aarch64-linux"}, {"big-parallel"}, 1, 64 * GiB, false, true},
-                 "ssh-ng://arm aarch64-linux - 1 1 big-parallel - -",
-                 "ssh-ng://arm"}};
-  make(c);
+  make(with_arm_builder(config()));
   const std::string arm = "torchvision-python313-cuda12_8-sm89-armv9";
   auto remote_ok = built(arm, 5h);
   // The host's memory rose while it ran alone (something else on the host), and the client's.
