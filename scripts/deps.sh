@@ -4,7 +4,8 @@
 #   --test  also what only the test suite needs: Chromium and chromedriver for the dashboard's
 #           page tests, and promtool (Debian's prometheus package) for /metrics.
 #           openssh-server: a second Nix store over ssh-ng:// on the loopback address (the remote
-#           builder tests).
+#           builder tests). lintian: the Debian package is checked by Debian's rules.
+#           init-system-helpers and dpkg-dev: the maintainer scripts and dpkg-shlibdeps.
 set -euo pipefail
 
 packages=(
@@ -16,7 +17,7 @@ packages=(
   nix-bin clang-format-14 bc systemd
 )
 if [ "${1:-}" = --test ]; then
-  packages+=(chromium chromium-driver prometheus openssh-server)
+  packages+=(chromium chromium-driver prometheus openssh-server lintian init-system-helpers dpkg-dev)
 fi
 
 missing=()

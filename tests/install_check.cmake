@@ -6,11 +6,13 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed: ${err}")
 endif()
 set(expected
-  bin/tvd bin/tvctl
+  bin/tvd bin/tvctl lib/tvd/tvd-run
+  share/man/man1/tvd.1.gz share/man/man1/tvctl.1.gz
+  share/doc/tvd/copyright share/doc/tvd/changelog.gz
   lib/systemd/system/tvd.service lib/systemd/system/tvd-nightly.service
   lib/systemd/system/tvd-nightly.timer
   lib/sysusers.d/tvd.conf lib/tmpfiles.d/tvd.conf
-  share/doc/tvd/examples/tvd.json share/doc/tvd/README.md share/doc/tvd/PROTOCOL.md
+  share/tvd/examples/tvd.json share/doc/tvd/README.md share/doc/tvd/PROTOCOL.md
   share/doc/tvd/BENCHMARKS.md
   share/tvd/matrix.json share/tvd/templates/torchvision/gpu.nix.in share/tvd/templates/torchvision/cpu.nix.in share/tvd/templates/torchvision/gpu-paired.nix.in share/tvd/templates/torchvision/cpu-paired.nix.in share/tvd/templates/pytorch/gpu.nix.in share/tvd/templates/pytorch/cpu.nix.in)
 file(GLOB_RECURSE found RELATIVE "${STAGE}" "${STAGE}/*")

@@ -15,6 +15,7 @@
 #include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
 #include "daemon/exec/process_runner.h"
+#include "daemon/exec/supervisor.h"
 #include "daemon/flox/git_lane.h"
 #include "daemon/notify/dispatcher.h"
 #include "daemon/server/dashboard.h"
@@ -129,7 +130,14 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   const auto socket = setup->config.socket;
   const auto group = setup->config.socket_group;
   Parts parts;
-  parts.runner = exec::make_process_runner(io);
+  // Builds run under tvd-run, so that they outlive a restart of tvd (exec/supervisor.h).
+  const auto supervisor = exec::find_supervisor();
+  if (supervisor.empty()) {
+    log::warning(
+        "tvd-run is not beside tvd nor in ../lib/tvd: builds stop when tvd stops "
+        "(reinstall tvd)");
+  }
+  parts.runner = exec::make_process_runner(io, {.supervisor = supervisor});
   parts.clock = make_asio_clock(io);
   parts.make_lane = [&io](exec::Runner& runner, const EngineConfig& c, const Environment& e) {
     return std::make_unique<flox::GitLane>(io, runner, lane_config(c, e));
@@ -193,7 +201,7 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   signals.async_wait([&](boost::system::error_code e, int sig) {
     if (e) return;
     log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-              ": stopping; running builds are recorded as interrupted");
+              ": stopping; builds run on and the next start takes them back");
     notifier.send("STOPPING=1");
     notifications.stop();
     watchdog.cancel();

@@ -88,7 +88,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
     size_t end = rest.find(' ', pos);
     std::string_view tok = rest.substr(pos, end == std::string_view::npos ? end : end - pos);
     ++field;
-    if (field == 5) {
+    if (field == 3 && !tok.empty()) {
+      st.state = tok[0];
+    } else if (field == 5) {
       auto v = number(tok);
       if (!v) return std::nullopt;
       st.pgrp = static_cast<pid_t>(*v);
@@ -165,6 +167,23 @@ uint64_t group_rss_by_scan(pid_t pgid, uint64_t page) {
 }
 
 }  // namespace
+
+std::vector<pid_t> group_members(pid_t pgid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    auto pid = number(name);
+    if (!pid) continue;
+    auto t = slurp(it->path() / "stat");
+    if (!t) continue;  // the process ended meanwhile
+    if (auto st = parse_proc_stat(*t); st && st->pgrp == pgid && st->state != 'Z') {
+      out.push_back(static_cast<pid_t>(*pid));
+    }
+  }
+  return out;
+}
 
 uint64_t group_rss(pid_t pgid) {
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));

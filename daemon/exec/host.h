@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/base/file.h"
 
@@ -27,9 +28,10 @@ std::optional<MemInfo> parse_meminfo(std::string_view text);
 std::optional<double> parse_memory_pressure(std::string_view text);
 // A cgroup v2 memory.max: a number, or "max" (nullopt: no limit).
 std::optional<uint64_t> parse_cgroup_limit(std::string_view text);
-// Fields 5 (pgrp), 22 (starttime, in clock ticks after boot) and 24 (rss, in pages) of
+// Fields 3 (state), 5 (pgrp), 22 (starttime, in clock ticks after boot) and 24 (rss, in pages) of
 // /proc/PID/stat.
 struct ProcStat {
+  char state = '?';  // field 3: 'R', 'S', 'Z' (a zombie: ended, not yet reaped) ...
   pid_t pgrp = 0;
   uint64_t start_ticks = 0;
   uint64_t rss_pages = 0;
@@ -49,6 +51,8 @@ using tvd::free_disk;  // daemon/base/file.h
 // descendants in the group, so the cost is the build's process count, not the host's (all of
 // /proc is read only when the leader is gone).
 uint64_t group_rss(pid_t pgid);
+// The live processes of a process group, zombies not counted (all of /proc is read).
+std::vector<pid_t> group_members(pid_t pgid);
 unsigned online_cores();
 
 // Whether any process has `path` open (read from /proc/*/fd). Git holds its index.lock open

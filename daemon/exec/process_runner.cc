@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/connect_pipe.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/readable_pipe.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,11 +20,14 @@
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
+#include <cstring>
 #include <map>
+#include <set>
 
 #include "daemon/exec/child_setup.h"
 #include "daemon/exec/host.h"
 #include "daemon/exec/log_sink.h"
+#include "daemon/exec/supervisor.h"
 
 namespace tvd::exec {
 
@@ -52,7 +58,7 @@ using Clock = std::chrono::steady_clock;
 class ProcessRunner;
 
 struct Run : std::enable_shared_from_this<Run> {
-  Run(asio::io_context& io, RunId run_id, RunSpec run_spec, LogSink log,
+  Run(asio::io_context& io, RunId run_id, RunSpec run_spec, std::optional<LogSink> log,
       std::function<void(const RunResult&)> on_done)
       : id(run_id),
         spec(std::move(run_spec)),
@@ -66,7 +72,7 @@ struct Run : std::enable_shared_from_this<Run> {
 
   RunId id;
   RunSpec spec;
-  LogSink sink;
+  std::optional<LogSink> sink;  // none under the supervisor: it writes the log
   std::function<void(const RunResult&)> done;
   asio::readable_pipe pipe;
   std::unique_ptr<bp::process> proc;
@@ -75,29 +81,80 @@ struct Run : std::enable_shared_from_this<Run> {
   RunResult result;
   std::optional<Ending> killed_because;  // set when we kill it
   bool exited = false, drained = false, reported = false;
+  // Under the supervisor: its log is followed (an inotify watch), and a run taken back from an
+  // earlier runner is waited for through a pidfd (it is not our child).
+  bool supervised = false;
+  int watch = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> pidfd;
   char buf[65536];
 };
+
+// The last `n` bytes of a file.
+std::string file_tail(const std::filesystem::path& path, size_t n) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return {};
+  const auto size = static_cast<uint64_t>(st.st_size);
+  const uint64_t from = size > n ? size - n : 0;
+  std::string out(static_cast<size_t>(size - from), '\0');
+  ssize_t got = ::pread(fd.get(), out.data(), out.size(), static_cast<off_t>(from));
+  out.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return out;
+}
 
 class ProcessRunner final : public Runner {
  public:
   ProcessRunner(asio::io_context& io, ProcessRunnerOptions o) : io_(io), options_(o) {}
 
   ~ProcessRunner() override {
-    // Nothing may outlive the runner: kill what still runs, at once.
+    // Nothing may outlive the runner, but what runs under the supervisor: kill the rest at once.
     for (auto& [id, run] : runs_) {
+      if (run->supervised) {
+        if (run->proc) run->proc->detach();
+        continue;
+      }
       if (run->result.pgid > 0) ::kill(-run->result.pgid, SIGKILL);
     }
+    if (inotify_ >= 0) ::close(inotify_);
+  }
+
+  bool supervises() const override { return !options_.supervisor.empty(); }
+
+  std::optional<RunId> adopt(pid_t pgid, const std::filesystem::path& log,
+                             std::function<void(const RunResult&)> done) override {
+    RunId id = next_id_++;
+    RunSpec spec;
+    spec.log = log;
+    auto run = std::make_shared<Run>(io_, id, std::move(spec), std::nullopt, std::move(done));
+    run->supervised = true;
+    run->result.pid = run->result.pgid = pgid;
+    run->started = Clock::now();
+    runs_[id] = run;
+    watch(run);
+    // With a status the run has ended (its number may be another process's by now).
+    std::error_code ec;
+    const int fd = std::filesystem::exists(status_path(log), ec)
+                       ? -1
+                       : static_cast<int>(::syscall(SYS_pidfd_open, pgid, 0));
+    if (fd < 0) {
+      // Gone: its status says how it ended, if it wrote one.
+      asio::post(io_, [this, run, alive = std::weak_ptr<int>(alive_)] {
+        if (!alive.expired()) supervisor_ended(run, std::nullopt);
+      });
+    } else {
+      run->pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+      run->pidfd->async_wait(
+          asio::posix::stream_descriptor::wait_read,
+          [this, run, alive = std::weak_ptr<int>(alive_)](boost::system::error_code) {
+            if (!alive.expired()) supervisor_ended(run, std::nullopt);
+          });
+    }
+    return id;
   }
 
   RunId start(RunSpec spec, std::function<void(const RunResult&)> done) override {
     RunId id = next_id_++;
-    auto fail_now = [&](std::string why) {
-      RunResult r;
-      r.ending = Ending::kFailedToStart;
-      r.error = std::move(why);
-      asio::post(io_, [done = std::move(done), r] { done(r); });
-      return id;
-    };
+    auto fail_now = [&](std::string why) { return failed_to_start(id, done, std::move(why)); };
     if (spec.argv.empty()) return fail_now("nothing to run");
 
     bp::filesystem::path exe = spec.argv[0];
@@ -115,6 +172,9 @@ class ProcessRunner final : public Runner {
       return fail_now("'" + spec.argv[0] + "' is not an executable file");
     }
 
+    if (spec.outlives_daemon && !options_.supervisor.empty()) {
+      return start_supervised(id, exe, std::move(spec), std::move(done));
+    }
     auto sink = LogSink::open(spec.log, spec.log_limit);
     if (!sink) return fail_now(sink.error().message);
 
@@ -167,6 +227,57 @@ class ProcessRunner final : public Runner {
     return id;
   }
 
+  // `done` is told, later, that run `id` could not start, and why.
+  RunId failed_to_start(RunId id, std::function<void(const RunResult&)>& done, std::string why) {
+    RunResult r;
+    r.ending = Ending::kFailedToStart;
+    r.error = std::move(why);
+    asio::post(io_, [done = std::move(done), r] { done(r); });
+    return id;
+  }
+
+  RunId start_supervised(RunId id, const bp::filesystem::path& exe, RunSpec spec,
+                         std::function<void(const RunResult&)> done) {
+    auto fail_now = [&](std::string why) { return failed_to_start(id, done, std::move(why)); };
+    // The log exists before the supervisor does, so that the watch sees every write, and no
+    // status of an earlier run of the same name is taken for this one's.
+    {
+      UniqueFd fd(::open(spec.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+      if (fd.get() < 0) {
+        return fail_now("cannot create the log " + spec.log.string() + ": " + std::strerror(errno) +
+                        " (check that the state directory exists and is writable by tvd)");
+      }
+    }
+    std::error_code gone;
+    std::filesystem::remove(status_path(spec.log), gone);
+    auto argv = supervisor_argv(options_.supervisor, exe.string(), spec, options_.grace);
+    std::vector<std::string> env;
+    for (const auto& [k, v] : spec.env)
+      env.push_back(k + "=" + v);
+    auto run = std::make_shared<Run>(io_, id, std::move(spec), std::nullopt, std::move(done));
+    run->supervised = true;
+    run->started = Clock::now();
+    try {
+      run->proc = std::make_unique<bp::process>(
+          io_.get_executor(), bp::filesystem::path(argv[0]),
+          std::vector<std::string>(argv.begin() + 1, argv.end()),
+          bp::process_stdio{nullptr, nullptr, STDERR_FILENO}, bp::process_environment(env),
+          bp::process_start_dir(run->spec.cwd.string()), ChildSetup<ChildGroup::kSession>{});
+    } catch (const std::exception& e) {
+      done = std::move(run->done);
+      return fail_now("cannot execute the supervisor " + argv[0] + ": " + e.what());
+    }
+    run->result.pid = run->result.pgid = run->proc->id();
+    runs_[id] = run;
+    watch(run);
+    run->proc->async_wait(
+        [this, run, alive = std::weak_ptr<int>(alive_)](boost::system::error_code, int) {
+          // A runner that went left the run to run on: nothing to report, to no one.
+          if (!alive.expired()) supervisor_ended(run, run->proc->native_exit_code());
+        });
+    return id;
+  }
+
   void cancel(RunId id) override {
     auto it = runs_.find(id);
     if (it != runs_.end()) kill(it->second, Ending::kCancelled);
@@ -187,7 +298,7 @@ class ProcessRunner final : public Runner {
     run->pipe.async_read_some(asio::buffer(run->buf),
                               [this, run](boost::system::error_code ec, size_t n) {
                                 if (n > 0) {
-                                  run->sink.append(std::string_view(run->buf, n));
+                                  run->sink->append(std::string_view(run->buf, n));
                                   arm_silence(run);
                                   if (output_observer_) output_observer_(run->id);
                                 }
@@ -225,12 +336,14 @@ class ProcessRunner final : public Runner {
     });
   }
 
-  // SIGTERM to the group now, SIGKILL after the grace period.
+  // SIGTERM to the group now, SIGKILL after the grace period (the supervisor's own, then ours).
   void kill(const std::shared_ptr<Run>& run, Ending why) {
     if (run->exited || run->killed_because) return;
     run->killed_because = why;
-    ::kill(-run->result.pgid, SIGTERM);
-    run->grace.expires_after(options_.grace);
+    // The supervisor passes it to the rest of its group, once.
+    ::kill(run->supervised ? run->result.pid : -run->result.pgid, SIGTERM);
+    run->grace.expires_after(run->supervised ? options_.grace + std::chrono::seconds(5)
+                                             : options_.grace);
     run->grace.async_wait([run](boost::system::error_code e) {
       if (!e) ::kill(-run->result.pgid, SIGKILL);
     });
@@ -266,19 +379,92 @@ class ProcessRunner final : public Runner {
     if (!run->exited || !run->drained || run->reported) return;
     run->reported = true;
     run->grace.cancel();
-    run->sink.finish(run->spec.sync_log);
+    run->sink->finish(run->spec.sync_log);
     run->result.duration =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run->started);
-    run->result.output_bytes = run->sink.total();
-    run->result.log_truncated = run->sink.truncated();
-    run->result.tail = run->sink.last_output();
+    run->result.output_bytes = run->sink->total();
+    run->result.log_truncated = run->sink->truncated();
+    run->result.tail = run->sink->last_output();
     runs_.erase(run->id);
     auto done = std::move(run->done);
     done(run->result);
   }
 
+  // The supervisor ended (`native`: its wait status, when it was our child): the run's result is
+  // the status it left beside the log; none means it was killed before it could write one.
+  void supervisor_ended(const std::shared_ptr<Run>& run, std::optional<int> native) {
+    if (run->reported) return;
+    run->reported = run->exited = true;
+    run->grace.cancel();
+    unwatch(*run);
+    RunResult r;
+    auto text = read_file(status_path(run->spec.log));
+    if (auto parsed = text ? parse_status(*text) : std::nullopt) {
+      r = std::move(*parsed);
+    } else {
+      r.ending = Ending::kSignaled;
+      r.signal = native && WIFSIGNALED(*native) ? WTERMSIG(*native) : SIGKILL;
+      r.error = "its supervisor (tvd-run) ended without saying how the run ended";
+      r.duration =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - run->started);
+      // What may be left of its group goes with it.
+      ::kill(-run->result.pgid, SIGKILL);
+    }
+    if (run->killed_because) r.ending = *run->killed_because;
+    r.pid = run->result.pid;
+    r.pgid = run->result.pgid;
+    r.tail = file_tail(run->spec.log, LogSink::kTailForReasons);
+    runs_.erase(run->id);
+    auto done = std::move(run->done);
+    done(r);
+  }
+
+  // The log's growth, seen through one inotify descriptor for every supervised run.
+  void watch(const std::shared_ptr<Run>& run) {
+    if (inotify_ < 0) {
+      inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+      if (inotify_ < 0) return;  // no live output; the end is still seen
+      inotify_events_ = std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(inotify_));
+      read_inotify();
+    }
+    run->watch = ::inotify_add_watch(inotify_, run->spec.log.c_str(), IN_MODIFY);
+    if (run->watch >= 0) watched_[run->watch] = run->id;
+  }
+
+  void unwatch(Run& run) {
+    if (run.watch < 0) return;
+    ::inotify_rm_watch(inotify_, run.watch);
+    watched_.erase(run.watch);
+    run.watch = -1;
+  }
+
+  void read_inotify() {
+    inotify_events_->async_read_some(
+        asio::buffer(inotify_buf_),
+        [this, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec, size_t n) {
+          if (ec || alive.expired()) return;
+          std::set<RunId> written;
+          for (size_t at = 0; at + sizeof(inotify_event) <= n;) {
+            inotify_event ev;
+            std::memcpy(&ev, inotify_buf_ + at, sizeof ev);
+            if (auto it = watched_.find(ev.wd); it != watched_.end()) written.insert(it->second);
+            at += sizeof(inotify_event) + ev.len;
+          }
+          for (RunId id : written) {
+            if (output_observer_ && runs_.count(id)) output_observer_(id);
+          }
+          read_inotify();
+        });
+  }
+
   asio::io_context& io_;
   ProcessRunnerOptions options_;
+  // Handlers of supervised runs may outlive the runner (the runs do): they check it is alive.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  int inotify_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> inotify_events_;
+  std::map<int, RunId> watched_;
+  alignas(inotify_event) char inotify_buf_[4096];
   std::function<void(RunId)> output_observer_;
   std::map<RunId, std::shared_ptr<Run>> runs_;
   RunId next_id_ = 1;

@@ -32,6 +32,10 @@ struct RunSpec {
   std::chrono::seconds wall_timeout{0};          // 0: none
   std::chrono::seconds silence_timeout{0};       // no output for this long: 0: none
   std::chrono::milliseconds sample_every{5000};  // how often memory is sampled
+  // Run under the supervisor (supervisor.h) when the runner has one: the run outlives the runner
+  // (and tvd), which never kills it on its way out; a later runner takes it back with adopt().
+  // Its timeouts and memory samples are the supervisor's, so they go on while tvd is away.
+  bool outlives_daemon = false;
 };
 
 enum class Ending {
@@ -75,6 +79,17 @@ class Runner {
   virtual void cancel(RunId id) = 0;
   // The process group of a live run (for recovery after a crash).
   virtual std::optional<pid_t> process_group(RunId id) const = 0;
+  // Takes back a run with outlives_daemon that an earlier runner (an earlier tvd) started: its
+  // process group `pgid` (the supervisor's) and its log. `done` as for start(): when the run
+  // ends, or at once when it ended meanwhile (from the status the supervisor left; with none,
+  // the run was lost: kSignaled). nullopt: this runner cannot take runs back.
+  virtual std::optional<RunId> adopt(pid_t pgid, const std::filesystem::path& log,
+                                     std::function<void(const RunResult&)> done) {
+    (void)pgid, (void)log, (void)done;
+    return std::nullopt;
+  }
+  // Whether runs with outlives_daemon do outlive this runner.
+  virtual bool supervises() const { return false; }
   // Called with the run each time output of it was written to its log (one observer; an empty
   // function removes it). A runner without live output never calls it.
   virtual void set_output_observer(std::function<void(RunId)> observer) { (void)observer; }

@@ -128,6 +128,24 @@ Scheduler::Enqueued Scheduler::enqueue(const JobSpec& spec, JobId id) {
   return {id, true};
 }
 
+Start Scheduler::adopt(const JobSpec& spec, JobId id, const std::string& builder,
+                       TimePoint started) {
+  const auto all = builders();
+  size_t b = 0;
+  while (b + 1 < all.size() && all[b].name != builder)
+    ++b;
+  const Estimate est = estimator_->estimate(spec.variant, spec.kind);
+  Start s{
+      id,           spec.variant, limits_.memory_aware ? std::min(est.memory, all[b].budget) : 0,
+      est.duration, "",           all[b].name};
+  running_.emplace(
+      id, Active{Running{id, spec.variant, s.reservation, started, s.expected, s.builder}, spec,
+                 next_seq_++, b});
+  by_variant_.emplace(spec.variant, id);
+  next_id_ = std::max(next_id_, id + 1);
+  return s;
+}
+
 void Scheduler::finished(JobId id) {
   auto it = running_.find(id);
   if (it == running_.end()) return;

@@ -147,6 +147,10 @@ class Scheduler {
   // The builds to start now; they hold their reservations until finished() or requeue().
   std::vector<Start> next(TimePoint now, const Measurements& m);
 
+  // A build that kept running while tvd restarted, taken back: it runs on `builder` (the local
+  // one when there is none of that name) from `started`, reserving what a start would now.
+  Start adopt(const JobSpec& spec, JobId id, const std::string& builder, TimePoint started);
+
   // A running build ended: its reservation is released and its variant may be queued again.
   void finished(JobId id);
   // A running build failed transiently: it waits again, keeping its place in the order, and

@@ -280,6 +280,24 @@ TEST_F(SchedulerTest, StartsWhatFitsTheBudgetAndSaysWhyTheRestWaits) {
   EXPECT_EQ(w[0].reason, "waiting for memory: 96 GiB of 100 GiB reserved, needs 48 GiB");
 }
 
+// A build taken back after a restart of tvd holds its reservation and its slot as if it had
+// started here, and its variant is not queued beside it.
+TEST_F(SchedulerTest, AnAdoptedBuildHoldsItsReservation) {
+  auto s = make(100 * GiB, 8);
+  auto taken = s.adopt(gpu("a"), 7, "local", clock.now - hours(1));
+  EXPECT_EQ(taken.reservation, 48 * GiB);
+  EXPECT_EQ(s.reserved(), 48 * GiB);
+  ASSERT_EQ(s.running().size(), 1u);
+  EXPECT_EQ(s.running()[0].started, clock.now - hours(1));
+  EXPECT_EQ(s.enqueue(gpu("a")).id, 7u);  // the same job, not a second one
+  s.enqueue(gpu("b"));
+  s.enqueue(gpu("c"));
+  EXPECT_EQ(names(s.next(clock.now, quiet)), (std::vector<std::string>{"b"}));
+  EXPECT_GT(s.enqueue(gpu("d")).id, 7u);  // new jobs are numbered after it
+  s.finished(7);
+  EXPECT_EQ(names(s.next(clock.now, quiet)), (std::vector<std::string>{"c"}));
+}
+
 TEST_F(SchedulerTest, SlotsLimitStarts) {
   auto s = make(1000 * GiB, 2);
   for (auto n : {"a", "b", "c"})

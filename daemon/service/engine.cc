@@ -254,6 +254,7 @@ void Engine::start_build(Job& j, const sched::Start& s) {
   spec.wall_timeout = config_.build_timeout;
   spec.silence_timeout = config_.silence_timeout;
   spec.sample_every = config_.sample_every;
+  spec.outlives_daemon = true;  // a restart of tvd costs the build nothing (Engine::restore)
   j.attempts.push_back(std::move(a));
   // The store knows the build started before it does.
   if (!changed(j, EventKind::kStarted)) {

@@ -235,7 +235,9 @@ class Engine {
     still_failing_ = std::move(failing);
   }
   // Recovery at start: jobs that were active when tvd stopped, with their attempts so far. One
-  // that had built resumes at its publish; the others wait again for a build.
+  // whose build still runs under its supervisor (its last attempt open, with its process group)
+  // is taken back as it runs (Runner::adopt) and holds its reservation; one that had built
+  // resumes at its publish; the others wait again for a build.
   void restore(std::vector<Job> jobs);
 
   // A reloaded config: limits, estimates, timeouts, tries and publishing take effect for what
@@ -284,6 +286,9 @@ class Engine {
   void start_recipe(Job& j);
   // The recipe commit of `id` starts at the next pump (not while a command holds starts).
   void recipe_due(JobId id);
+  // A build of a restored job that runs on under its supervisor: taken back; false when it is not
+  // one, or the runner cannot take it (then its attempt is an interrupted one).
+  bool adopt_build(Job& j);
   void start_build(Job& j, const sched::Start& s);
   void recipe_done(JobId id, const flox::LaneOutcome& o);
   void build_done(JobId id, const exec::RunResult& r);

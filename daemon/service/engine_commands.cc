@@ -231,6 +231,7 @@ void Engine::restore(std::vector<Job> jobs) {
   }
   for (JobId id : ids) {
     Job& stored = jobs_.at(id);
+    if (adopt_build(stored)) continue;
     if (stored.built && stored.publish) {
       start_publish(stored);
       continue;
@@ -246,6 +247,37 @@ void Engine::restore(std::vector<Job> jobs) {
     changed(stored);
   }
   pump();
+}
+
+bool Engine::adopt_build(Job& j) {
+  if (j.attempts.empty()) return false;
+  Attempt& a = j.attempts.back();
+  if (a.phase != JobPhase::kBuild || a.ended != TimePoint{} || a.interrupted || !a.pgid) {
+    return false;
+  }
+  const JobId id = j.id;
+  auto run =
+      runner_.adopt(*a.pgid, a.log, [this, id](const exec::RunResult& r) { build_done(id, r); });
+  if (!run) {
+    // Not to be taken back: it was a try tvd interrupted, and it does not count.
+    a.interrupted = true;
+    a.ended = clock_.now();
+    a.reason = "interrupted: tvd stopped while it ran";
+    a.pgid.reset();
+    --j.build_tries;
+    changed(j);
+    return false;
+  }
+  j.run = run;
+  j.state = JobState::kBuilding;
+  j.phase = JobPhase::kBuild;
+  j.told_state = j.state;  // as the store has it: nothing changed
+  j.told_phase = j.phase;
+  const auto placed = sched_.adopt(spec_of(j), id, a.builder, a.started);
+  if (a.builder.empty()) a.builder = placed.builder;
+  // What the host saw of its memory while tvd was away is unknown: it does not count as alone.
+  overlapped_[id] = true;
+  return true;
 }
 
 bool Engine::rebind(const std::vector<const Matrix*>& environments) {

@@ -131,6 +131,8 @@ Result<Job> from_rows(const store::JobRow& row, const std::vector<store::Attempt
     at.reason = a.reason;
     at.log = a.log_path;
     at.builder = a.builder.value_or("");
+    // Still open: a build that may run on under its supervisor, for the engine to take back.
+    if (!a.ended_at && !at.interrupted && a.pgid) at.pgid = static_cast<pid_t>(*a.pgid);
     if (a.outcome == proto::AttemptOutcome::kFailed) {
       at.failure = a.failure == flox::Failure::kNone ? flox::Failure::kUnknown : a.failure;
     } else if (a.outcome == proto::AttemptOutcome::kCancelled) {

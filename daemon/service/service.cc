@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <filesystem>
+#include <set>
 #include <tuple>
 
 #include <fstream>
@@ -13,6 +15,7 @@
 
 #include "daemon/base/units.h"
 #include "daemon/exec/host.h"
+#include "daemon/exec/supervisor.h"
 #include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/service/host_config.h"
@@ -92,13 +95,31 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   TRY_ASSIGN(auto failing, s->store_.still_failing());
   s->engine_->set_still_failing(std::move(failing));
 
-  // Recovery.
-  TRY_ASSIGN(auto interrupted, s->store_.interrupt_running_attempts(unix_seconds(now)));
+  // Recovery. A build that runs on under its supervisor (or ended while tvd was away, leaving
+  // its status) is taken back; every other open attempt was interrupted.
+  std::set<int64_t> running_on;
+  TRY_ASSIGN(auto open, s->store_.open_attempts());
+  for (const auto& a : open) {
+    if (a.phase != JobPhase::kBuild || !a.pgid || *a.pgid <= 1) continue;
+    const auto pgid = static_cast<pid_t>(*a.pgid);
+    std::error_code ec;
+    const bool ended = std::filesystem::exists(exec::status_path(a.log_path), ec);
+    const bool runs =
+        exec::process_started_at(pgid) && exec::may_be_our_run(pgid, a.started_at, {"tvd-run"});
+    if (ended || runs) {
+      running_on.insert(a.job_id);
+      log::info("job " + std::to_string(a.job_id) + ": its build " +
+                (runs ? "runs on (process group " + std::to_string(pgid) + "); taken back"
+                      : "ended while tvd was away; its result is read from " +
+                            exec::status_path(a.log_path).string()));
+    }
+  }
+  TRY_ASSIGN(auto interrupted, s->store_.interrupt_running_attempts(unix_seconds(now), running_on));
   for (const auto& a : interrupted) {
     if (!a.pgid || *a.pgid <= 1) continue;
     const auto pgid = static_cast<pid_t>(*a.pgid);
     // Only what is still that attempt's run: after a reboot the number may be anyone's.
-    if (exec::may_be_our_run(pgid, a.started_at, {"flox", "git"})) {
+    if (exec::may_be_our_run(pgid, a.started_at, {"flox", "git", "tvd-run"})) {
       ::kill(-pgid, SIGKILL);
     } else {
       log::warning("not killing process group " + std::to_string(pgid) + " of job " +
@@ -491,12 +512,23 @@ void Service::shutdown() {
   // What could not be written yet gets a last chance, before the kills' changes.
   recorder_->flush(std::chrono::seconds(5));
   stopping_ = true;
+  // Builds under the supervisor run on, to be taken back by the next start; the rest (publishes,
+  // builds of a runner without one) stop, as interrupted tries.
+  std::set<int64_t> running_on;
   for (const auto* j : engine_->jobs()) {
-    if (j->run) {
-      if (auto pg = runner_->process_group(*j->run)) ::kill(-*pg, SIGTERM);
+    if (!j->run) continue;
+    if (runner_->supervises() && j->phase == JobPhase::kBuild) {
+      running_on.insert(static_cast<int64_t>(j->id));
+    } else if (auto pg = runner_->process_group(*j->run)) {
+      ::kill(-*pg, SIGTERM);
     }
   }
-  (void)store_.interrupt_running_attempts(unix_seconds(std::chrono::system_clock::now()));
+  if (!running_on.empty()) {
+    log::info(std::to_string(running_on.size()) +
+              " build(s) run on; the next start of tvd takes them back");
+  }
+  (void)store_.interrupt_running_attempts(unix_seconds(std::chrono::system_clock::now()),
+                                          running_on);
 }
 
 }  // namespace tvd::service

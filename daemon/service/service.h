@@ -97,7 +97,8 @@ class Service {
   // holds, and the log says so; replaced by another file, the log and status say what to do.
   void check_store();
 
-  // SIGTERM: running builds are stopped and recorded as interrupted, to be recovered next start.
+  // SIGTERM: builds under the supervisor run on (their attempts stay open, and the next start
+  // takes them back); any other run is stopped and recorded as interrupted.
   void shutdown();
 
   // SIGHUP: config, matrix and templates again. A broken new config is refused, and the old one

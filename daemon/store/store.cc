@@ -393,24 +393,34 @@ Result<int64_t> Store::max_job_id() const {
   return s.i64(0);
 }
 
-Result<std::vector<AttemptRow>> Store::interrupt_running_attempts(int64_t now) {
+Result<std::vector<AttemptRow>> Store::open_attempts() const {
+  std::string sql =
+      std::string("SELECT ") + kAttemptColumns + " FROM attempts WHERE ended_at IS NULL";
+  Stmt s(db_, sql.c_str());
+  std::vector<AttemptRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW)
+    out.push_back(read_attempt(s));
+  if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read running attempts"));
+  return out;
+}
+
+Result<std::vector<AttemptRow>> Store::interrupt_running_attempts(int64_t now,
+                                                                  const std::set<int64_t>& keep) {
   Transaction t(db_);
   if (!t.ok()) return tl::unexpected(sql_error(db_, "recover attempts"));
+  TRY_ASSIGN(auto open, open_attempts());
   std::vector<AttemptRow> out;
-  {
-    std::string sql =
-        std::string("SELECT ") + kAttemptColumns + " FROM attempts WHERE ended_at IS NULL";
-    Stmt s(db_, sql.c_str());
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW)
-      out.push_back(read_attempt(s));
-    if (rc != SQLITE_DONE) return tl::unexpected(sql_error(db_, "read running attempts"));
-  }
   Stmt u(db_,
          "UPDATE attempts SET ended_at = ?, outcome = 'interrupted',"
-         " reason = 'interrupted: tvd stopped while it ran' WHERE ended_at IS NULL");
-  u.bind({now});
-  if (u.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "interrupt attempts"));
+         " reason = 'interrupted: tvd stopped while it ran' WHERE job_id = ? AND number = ?");
+  for (auto& a : open) {
+    if (keep.count(a.job_id)) continue;
+    u.reset();
+    u.bind({now, a.job_id, static_cast<int64_t>(a.number)});
+    if (u.step() != SQLITE_DONE) return tl::unexpected(sql_error(db_, "interrupt attempts"));
+    out.push_back(std::move(a));
+  }
   TRY(t.commit());
   return out;
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -150,8 +151,12 @@ class Store {
   Result<std::vector<AttemptRow>> attempts(int64_t job_id) const;
   Result<int64_t> max_job_id() const;
 
-  // Attempts left running by a crash: marked interrupted, returned with their process groups.
-  Result<std::vector<AttemptRow>> interrupt_running_attempts(int64_t now);
+  // The attempts that have not ended (running, or left so by a stop or a crash of tvd).
+  Result<std::vector<AttemptRow>> open_attempts() const;
+  // Attempts left running by a crash or a stop: marked interrupted, returned with their process
+  // groups; but those of the jobs in `keep` (builds that run on, to be taken back).
+  Result<std::vector<AttemptRow>> interrupt_running_attempts(int64_t now,
+                                                             const std::set<int64_t>& keep = {});
 
   // Events (events.cc): `e` is written (its id is the store's); the events after `cursor` (an
   // id, 0 for the first), oldest first, at most `limit`.

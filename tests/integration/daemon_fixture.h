@@ -75,6 +75,25 @@ class DaemonTest : public ::testing::Test {
       ::kill(daemon, SIGKILL);
       ::waitpid(daemon, nullptr, 0);
     }
+    end_builds_left_running();
+  }
+
+  // Builds outlive the daemon (under tvd-run, exec/supervisor.h): the ones this test's daemons
+  // left end with the test, as a real stop of the machine would end them.
+  void end_builds_left_running() {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+      std::ifstream in(it->path() / "cmdline", std::ios::binary);
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find("tvd-run") == std::string::npos ||
+          cmdline.find(dir.path().string()) == std::string::npos) {
+        continue;
+      }
+      ::kill(-std::stoi(name), SIGKILL);
+    }
   }
 
   // A second checkout with its own upstream, build-pytorch, and a config serving both: PyTorch's

@@ -105,5 +105,100 @@ TEST_F(RecoveryTest, CrashesLoseAndRepeatNothing) {
   EXPECT_EQ(store.integrity_check().value(), "ok");
 }
 
+// A restart of the daemon with three builds running (an upgrade's, or `systemctl restart tvd`)
+// costs them nothing: each runs on under tvd-run, the next tvd takes it back as it runs, its log
+// goes on without a gap or a repeat, nothing is built twice, and a `logs -f` and a `watch`
+// started before the restart are still attached after it.
+TEST_F(RecoveryTest, ARestartWithThreeBuildsRunningCostsThemNothing) {
+  const std::vector<std::string> pkgs = {sm89, "torchvision-python313-cuda12_8-sm90-avx2",
+                                         "torchvision-python313-cuda12_8-sm90-avx512"};
+  for (const auto& p : pkgs)
+    behave(p, "seconds=6\ntick=0.1\n");  // 60 numbered lines each, one every 0.1 s
+  start();
+  ASSERT_EQ(tvctl({"enqueue", "sm89-avx2", "sm90-avx2", "sm90-avx512"}).exit_code, 0);
+  json s;
+  for (int i = 0; i < 300; ++i) {
+    s = status();
+    size_t building = 0;
+    for (const auto& j : s["jobs"])
+      building += j["state"] == "building";
+    if (building == 3) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(s["jobs"].size(), 3u) << s.dump();
+  const int64_t followed = s["jobs"][0]["id"].get<int64_t>();
+  const pid_t follower = testing::spawn_logged(
+      {TVCTL_BIN, "--socket", socket.string(), "logs", "-f", std::to_string(followed)},
+      dir / "follow.out");
+  const pid_t watcher = testing::spawn_logged(
+      {TVCTL_BIN, "--socket", socket.string(), "watch", "--interval", "0.3"}, dir / "watch.out");
+  std::this_thread::sleep_for(1500ms);
+
+  EXPECT_EQ(stop(SIGTERM), 0);
+  EXPECT_THAT(testing::read_text(dir / "serve.log"),
+              HasSubstr("3 build(s) run on; the next start of tvd takes them back"));
+  std::this_thread::sleep_for(1000ms);  // the builds go on without a daemon
+  start();
+  EXPECT_TRUE(log_says("taken back"));
+
+  s = settle(60s);
+  ASSERT_EQ(s["jobs"].size(), 3u);
+  for (const auto& j : s["jobs"]) {
+    EXPECT_EQ(j["state"], "succeeded") << j.dump();
+    auto shown = json::parse(tvctl({"--json", "show", std::to_string(j["id"].get<int64_t>())}).out,
+                             nullptr, false);
+    // One build attempt, never restarted: the one that ran through the restart.
+    size_t builds = 0;
+    for (const auto& a : shown["attempts"])
+      builds += a["phase"] == "build";
+    EXPECT_EQ(builds, 1u) << shown.dump();
+  }
+  for (const auto& p : pkgs) {
+    EXPECT_EQ(calls("build " + p), 1u) << p << " was built again";
+    EXPECT_EQ(testing::read_text(plan / (p + ".attempts")), "1\n") << p;
+  }
+  // Each log whole: every compile line once, in order, and the end flox prints.
+  for (const auto& j : s["jobs"]) {
+    auto log = tvctl({"logs", "--attempt", "1", "--full", std::to_string(j["id"].get<int64_t>())});
+    ASSERT_EQ(log.exit_code, 0) << log.err;
+    size_t at = 0;
+    for (int line = 1; line <= 60; ++line) {
+      const std::string want = "[" + std::to_string(line) + "/60] Building";
+      const size_t found = log.out.find(want, at);
+      ASSERT_NE(found, std::string::npos) << want << " missing or out of order in\n" << log.out;
+      EXPECT_EQ(log.out.find(want, found + 1), std::string::npos) << want << " twice";
+      at = found;
+    }
+    EXPECT_THAT(log.out, HasSubstr("Completed build of"));
+  }
+
+  // The follower went on where it was, to the job's end: every line once.
+  int code = 0;
+  for (int i = 0; i < 600 && ::waitpid(follower, &code, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  const std::string followed_out = testing::read_text(dir / "follow.out");
+  ASSERT_TRUE(WIFEXITED(code)) << followed_out;
+  EXPECT_EQ(WEXITSTATUS(code), 0) << followed_out;
+  EXPECT_THAT(followed_out, HasSubstr("tvctl: the daemon answers again"));
+  for (int line = 1; line <= 60; ++line) {
+    const std::string want = "[" + std::to_string(line) + "/60] Building";
+    const size_t found = followed_out.find(want);
+    EXPECT_NE(found, std::string::npos) << want;
+    if (found != std::string::npos) {
+      EXPECT_EQ(followed_out.find(want, found + 1), std::string::npos) << want << " twice";
+    }
+  }
+  EXPECT_THAT(followed_out, HasSubstr("Completed build of"));
+  // The watcher is still drawing, and saw the builds end after the restart.
+  std::this_thread::sleep_for(700ms);
+  ::kill(watcher, SIGINT);
+  ::waitpid(watcher, &code, 0);
+  const std::string watched = testing::read_text(dir / "watch.out");
+  EXPECT_THAT(watched, HasSubstr("the daemon answers again"));
+  const std::string after = watched.substr(watched.rfind("the daemon answers again"));
+  EXPECT_THAT(after, HasSubstr("succeeded")) << watched;
+  stop(SIGTERM);
+}
+
 }  // namespace
 }  // namespace tvd::integration

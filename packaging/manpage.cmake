@@ -1,0 +1,46 @@
+# A manual page made from a program's own --help, and each subcommand's: what the program says
+# of itself is what the page says, so the two never disagree. gzip -9n, as Debian wants it.
+#   cmake -DBIN=path -DNAME=tvd -DVERSION=0.1.0 -DSUMMARY="..." -DOUT=tvd.1.gz -P manpage.cmake
+function(help_of out)
+  execute_process(COMMAND ${BIN} ${ARGN} --help OUTPUT_VARIABLE text ERROR_VARIABLE err
+                  RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${BIN} ${ARGN} --help failed (${rc}): ${err}")
+  endif()
+  set(${out} "${text}" PARENT_SCOPE)
+endfunction()
+
+# Verbatim text in roff: backslashes escaped, no line read as a request.
+function(roff_verbatim out text)
+  string(REPLACE "\\" "\\e" text "${text}")
+  string(REGEX REPLACE "(^|\n)([.'])" "\\1\\\\&\\2" text "${text}")
+  set(${out} ".nf\n${text}\n.fi\n" PARENT_SCOPE)
+endfunction()
+
+help_of(top)
+string(TOUPPER "${NAME}" upper)
+roff_verbatim(body "${top}")
+set(page ".TH ${upper} 1 \"\" \"${NAME} ${VERSION}\" \"User Commands\"\n")
+string(APPEND page ".SH NAME\n${NAME} \\- ${SUMMARY}\n")
+string(APPEND page ".SH SYNOPSIS\n.B ${NAME}\n[\\fIOPTIONS\\fR] \\fICOMMAND\\fR ...\n")
+string(APPEND page ".SH DESCRIPTION\nWhat\n.B ${NAME} --help\nsays:\n${body}")
+# The subcommands, as --help lists them ("  name   what it does" under "Subcommands:").
+string(REGEX MATCH "Subcommands:\n(  [^\n]*\n)+" block "${top}")
+string(REGEX MATCHALL "\n  [a-z][a-z0-9-]*" names "${block}")
+if(names)
+  string(APPEND page ".SH COMMANDS\n")
+endif()
+foreach(n ${names})
+  string(STRIP "${n}" n)
+  help_of(sub ${n})
+  roff_verbatim(text "${sub}")
+  string(APPEND page ".SS ${n}\n${text}")
+endforeach()
+string(APPEND page ".SH SEE ALSO\n/usr/share/doc/tvd/README.md, /usr/share/doc/tvd/PROTOCOL.md\n")
+get_filename_component(dir "${OUT}" DIRECTORY)
+get_filename_component(base "${OUT}" NAME_WLE)
+file(WRITE "${dir}/${base}" "${page}")
+execute_process(COMMAND gzip -9n -f "${dir}/${base}" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "gzip failed for ${dir}/${base}")
+endif()
