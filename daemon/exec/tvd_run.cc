@@ -114,6 +114,34 @@ uint64_t own_rss() {
   return parsed ? parsed->rss_pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
 }
 
+// The status's room, taken at the start: a disk that fills during the build (its log, a
+// neighbour) cannot keep the end of the run from being told. Written in place at the end, then
+// renamed to status_path (a status is whole, or absent).
+constexpr size_t kStatusRoom = 4096;
+UniqueFd g_status_room;
+
+void reserve_status_room(const std::filesystem::path& log) {
+  const auto tmp = status_path(log).string() + ".tmp";
+  g_status_room = UniqueFd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (g_status_room.get() < 0) return;
+  const std::string room(kStatusRoom, '\n');
+  if (::write(g_status_room.get(), room.data(), room.size()) != static_cast<ssize_t>(room.size()) ||
+      ::fsync(g_status_room.get()) != 0) {
+    g_status_room.reset();
+  }
+}
+
+bool write_status_in_room(const std::filesystem::path& log, const std::string& text) {
+  if (g_status_room.get() < 0 || text.size() > kStatusRoom) return false;
+  const int fd = g_status_room.get();
+  if (::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      ::ftruncate(fd, static_cast<off_t>(text.size())) != 0 || ::fsync(fd) != 0) {
+    return false;
+  }
+  const auto tmp = status_path(log).string() + ".tmp";
+  return ::rename(tmp.c_str(), status_path(log).c_str()) == 0;
+}
+
 int finish(const Options& o, RunResult r, std::optional<LogSink>& sink, Clock::time_point started) {
   if (sink) {
     sink->finish(o.sync);
@@ -121,7 +149,10 @@ int finish(const Options& o, RunResult r, std::optional<LogSink>& sink, Clock::t
     r.log_truncated = sink->truncated();
   }
   r.duration = std::chrono::duration_cast<milliseconds>(Clock::now() - started);
-  if (auto st = write_file_atomic(status_path(o.log), format_status(r), Overwrite::kYes); !st) {
+  if (r.error.size() > 1024) r.error.resize(1024);
+  const std::string text = format_status(r);
+  if (write_status_in_room(o.log, text)) return 0;
+  if (auto st = write_file_atomic(status_path(o.log), text, Overwrite::kYes); !st) {
     std::fprintf(stderr, "tvd-run: %s\n", st.error().message.c_str());
     return 1;
   }
@@ -152,6 +183,7 @@ int main(int argc, char** argv) {
   const int sfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   ::signal(SIGPIPE, SIG_IGN);
 
+  reserve_status_room(o.log);
   std::optional<LogSink> sink;
   if (auto opened = LogSink::open(o.log, o.limit)) {
     sink.emplace(std::move(*opened));

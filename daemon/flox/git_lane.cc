@@ -66,6 +66,9 @@ void GitLane::start_git(const std::filesystem::path& dir, std::vector<std::strin
                                git_run_.reset();
                                doing_.clear();
                              }
+                             // A git tvd ended (a cancel, its timeout) may leave its lock, and
+                             // every later git here would fail on it.
+                             if (r.ending != exec::Ending::kExited) remove_stale_index_lock();
                              then(r);
                            });
   git_run_ = run;
@@ -395,12 +398,7 @@ asio::awaitable<std::vector<std::string>> GitLane::Flows::recover(GitLane& lane,
   co_return committed;
 }
 
-void GitLane::recover(std::vector<RecipeFile> ours,
-                      std::function<void(std::vector<std::string>)> done) {
-  // A crash of tvd during a git command leaves .git/index.lock, and every later git command
-  // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so
-  // a lock that no process holds open is that leftover.
-  end_orphans();
+void GitLane::remove_stale_index_lock() {
   const auto lock = config_.env_dir / ".git" / "index.lock";
   std::error_code ec;
   if (std::filesystem::exists(lock, ec) && !exec::held_open(lock)) {
@@ -408,6 +406,15 @@ void GitLane::recover(std::vector<RecipeFile> ours,
     log::warning(ec ? "cannot remove the stale " + lock.string() + ": " + ec.message()
                     : "removed " + lock.string() + ", left by an interrupted git command");
   }
+}
+
+void GitLane::recover(std::vector<RecipeFile> ours,
+                      std::function<void(std::vector<std::string>)> done) {
+  // A crash of tvd during a git command leaves .git/index.lock, and every later git command
+  // fails until it is gone. At start nothing of tvd's runs git here (one daemon per checkout), so
+  // a lock that no process holds open is that leftover.
+  end_orphans();
+  remove_stale_index_lock();
   // Ahead of everything already queued.
   Flows::transact<std::vector<std::string>>(
       *this,

@@ -91,6 +91,8 @@ class GitLane : public Lane {
   // At start: kills each git a crash of tvd left running (its marker names the process group),
   // if that group is still that git.
   void end_orphans();
+  // .git/index.lock when no process holds it open: what an interrupted git left.
+  void remove_stale_index_lock();
   // The commits tvd made and has not pushed (config_.made_commits): read at construction, one
   // line appended (and synced) per commit, emptied by a push that sent them.
   void load_made();
