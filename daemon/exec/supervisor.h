@@ -24,6 +24,9 @@
 
 namespace tvd::exec {
 
+// The status format is kept from version to version: after an upgrade, the new tvd reads what
+// the old tvd-run writes (keys may be added; none is renamed or dropped).
+//
 // Where a supervised run's status is written: beside its log.
 std::filesystem::path status_path(const std::filesystem::path& log);
 

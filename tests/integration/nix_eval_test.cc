@@ -337,6 +337,15 @@ TEST_F(NixEval, TheRealNixBuildsThePairsTorchOnce) {
   eval.instantiate = true;  // the .drv files are written into it
   auto nix_env = env_for_nix();
   nix_env["NIX_CONFIG"] = "build-users-group =\nsandbox = false\nsubstituters =\n";
+  // A new store is made by the first Nix that opens it, and two at once race on its directories
+  // ("creating symlink from …/gcroots/profiles …: File exists"): one makes it before the
+  // evaluations run side by side.
+  {
+    auto made = exec::capture_all({{"nix-store", "--store", store, "--init"}}, nix_env, 1,
+                                  std::chrono::seconds(60))
+                    .front();
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
   // The derivations one realisation built, by the names their builders printed.
   auto realise = [&](const std::string& drv) {
     auto r = exec::capture_all({{"nix-store", "--store", store, "--realise", drv}}, nix_env, 1,

@@ -132,6 +132,14 @@ TEST_F(RecoveryTest, ARestartWithThreeBuildsRunningCostsThemNothing) {
       dir / "follow.out");
   const pid_t watcher = testing::spawn_logged(
       {TVCTL_BIN, "--socket", socket.string(), "watch", "--interval", "0.3"}, dir / "watch.out");
+  struct Reap {  // whatever an assertion cuts short, neither client outlives the test
+    pid_t a, b;
+    ~Reap() {
+      for (pid_t p : {a, b}) {
+        if (p > 0 && ::kill(p, SIGKILL) == 0) ::waitpid(p, nullptr, 0);
+      }
+    }
+  } reap{follower, watcher};
   std::this_thread::sleep_for(1500ms);
 
   EXPECT_EQ(stop(SIGTERM), 0);
@@ -174,8 +182,14 @@ TEST_F(RecoveryTest, ARestartWithThreeBuildsRunningCostsThemNothing) {
 
   // The follower went on where it was, to the job's end: every line once.
   int code = 0;
-  for (int i = 0; i < 600 && ::waitpid(follower, &code, WNOHANG) == 0; ++i)
-    std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 600 && reap.a > 0; ++i) {
+    if (::waitpid(follower, &code, WNOHANG) == follower) {
+      reap.a = -1;  // reaped
+    } else {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  ASSERT_EQ(reap.a, -1) << "logs -f did not end with the job";
   const std::string followed_out = testing::read_text(dir / "follow.out");
   ASSERT_TRUE(WIFEXITED(code)) << followed_out;
   EXPECT_EQ(WEXITSTATUS(code), 0) << followed_out;
@@ -193,6 +207,7 @@ TEST_F(RecoveryTest, ARestartWithThreeBuildsRunningCostsThemNothing) {
   std::this_thread::sleep_for(700ms);
   ::kill(watcher, SIGINT);
   ::waitpid(watcher, &code, 0);
+  reap.b = -1;
   const std::string watched = testing::read_text(dir / "watch.out");
   EXPECT_THAT(watched, HasSubstr("the daemon answers again"));
   const std::string after = watched.substr(watched.rfind("the daemon answers again"));
