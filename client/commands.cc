@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/connection.h"
+#include "client/following.h"
 #include "daemon/base/table.h"
 #include "daemon/base/units.h"
 
@@ -14,47 +15,6 @@ namespace tvd::client {
 using nlohmann::json;
 
 namespace {
-
-volatile std::sig_atomic_t interrupted = 0;
-
-// Sleeps `seconds` in small steps; false when interrupted (SIGINT).
-bool pause_for(double seconds) {
-  for (int i = 0; i < static_cast<int>(seconds * 10) && !interrupted; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return !interrupted;
-}
-
-// One request as `call` makes it, but a daemon that does not answer (a restart, an upgrade) is
-// waited for, saying so once, for up to an hour; nullopt with `code` set otherwise.
-template <class Request>
-std::optional<json> call_through_restarts(const Global& g, const Request& r, std::ostream& err,
-                                          int& code, bool& away) {
-  const auto since = std::chrono::steady_clock::now();
-  for (;;) {
-    std::ostringstream said;
-    auto reply = call(g, r, said, code);
-    if (reply) {
-      if (away) err << "tvctl: the daemon answers again\n";
-      away = false;
-      return reply;
-    }
-    if (code != 3) {
-      err << said.str();
-      return std::nullopt;
-    }
-    if (!away) {
-      std::string first = said.str();
-      first = first.substr(0, first.find('\n'));
-      err << first << "\ntvctl: waiting for the daemon to come back (a restart loses no job)\n";
-    }
-    away = true;
-    if (std::chrono::steady_clock::now() - since > std::chrono::hours(1)) return std::nullopt;
-    if (!pause_for(2)) {
-      code = 130;
-      return std::nullopt;
-    }
-  }
-}
 
 // --wait: follows the jobs (through their batch when there is one) until each has ended, printing
 // each as it ends; 1 if any failed (a cancel is not a failure), 130 when interrupted.
@@ -91,56 +51,6 @@ int wait_for_jobs(Global g, const proto::EnqueueView& v, std::ostream& out, std:
 }
 
 }  // namespace
-
-// pause, resume, drain: whether new builds start. drain then waits until nothing runs (for an
-// upgrade: what ran has ended, nothing new started).
-int run_pause(const std::string& name, Global& g, const Options& o, std::ostream& out,
-              std::ostream& err, bool terminal) {
-  (void)o;
-  (void)terminal;
-  int code = 0;
-  auto r = call(g, proto::PauseRequest{.mode = name}, err, code);
-  if (!r) return code;
-  auto v = view_of<proto::StatusView>(*r, err, code);
-  if (!v) return code;
-  if (name != "drain") {
-    if (g.json) {
-      out << r->dump(2) << '\n';
-    } else if (v->paused) {
-      out << "paused: no build starts until 'tvctl resume' (running builds go on; the pause is "
-             "kept across restarts)\n";
-    } else {
-      out << "resumed: builds start again\n";
-    }
-    return 0;
-  }
-  // Until no build or publish runs.
-  g.timeout = 30;
-  std::signal(SIGINT, [](int) { interrupted = 1; });
-  bool said = false;
-  for (;;) {
-    size_t running = 0;
-    for (const auto& j : v->jobs) {
-      const auto s = j.job_state();
-      running += s == proto::JobState::kBuilding || s == proto::JobState::kPublishing;
-    }
-    if (running == 0) break;
-    if (!said) {
-      out << "draining: " << running
-          << " job(s) still running; nothing new starts. Waiting for them to end…\n";
-      out.flush();
-      said = true;
-    }
-    if (!pause_for(2)) return 130;
-    auto again = call(g, proto::StatusRequest{}, err, code);
-    if (!again) return code;
-    v = view_of<proto::StatusView>(*again, err, code);
-    if (!v) return code;
-  }
-  out << "drained: nothing runs and nothing new starts; tvd can be stopped or upgraded (after "
-         "its restart builds start again)\n";
-  return 0;
-}
 
 // enqueue: the jobs and what was skipped; exit 1 when a new job failed at once.
 int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostream& out,
@@ -193,36 +103,6 @@ int run_enqueue(const std::string& name, Global& g, const Options& o, std::ostre
     return failed ? 1 : waited;
   }
   return failed ? 1 : 0;
-}
-
-// watch: status, redrawn until interrupted (or --count times).
-int run_watch(const std::string& name, Global& g, const Options& o, std::ostream& out,
-              std::ostream& err, bool terminal) {
-  (void)name;
-  int code = 0;
-  // Redraws status until interrupted (or `count` times, for scripts), waiting as long as the
-  // daemon takes.
-  g.timeout = 0;
-  static volatile std::sig_atomic_t stop = 0;
-  std::signal(SIGINT, [](int) {
-    stop = 1;
-    interrupted = 1;
-  });
-  bool away = false;  // a restart of the daemon is waited for, and watching goes on
-  for (int n = 0; !stop && (o.watch_count == 0 || n < o.watch_count); ++n) {
-    auto r = call_through_restarts(g, proto::StatusRequest{}, err, code, away);
-    if (!r) return code;
-    auto v = view_of<proto::StatusView>(*r, err, code);
-    if (!v) return code;
-    if (terminal) out << "\033[H\033[2J";
-    print_status(g, *v, out);
-    out.flush();
-    for (int i = 0; i < static_cast<int>(o.watch_interval * 10) && !stop; ++i) {
-      if (o.watch_count != 0 && n + 1 == o.watch_count) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  return 0;
 }
 
 // status: what runs, what waits and why, what finished.
@@ -381,78 +261,6 @@ int run_batches(const std::string& name, Global& g, const Options& o, std::ostre
       out << "fixed: " << variant << '\n';
   }
   return 0;
-}
-
-// logs [-f]: a slice, or every slice until the job ends, attempt after attempt.
-int run_logs(const std::string& name, Global& g, const Options& o, std::ostream& out,
-             std::ostream& err, bool terminal) {
-  (void)name;
-  (void)terminal;
-  int code = 0;
-  auto path = socket_path(g);
-  if (!path) return fail_with(path.error(), err, 2);
-  std::optional<int64_t> offset;  // none: the last 64 KiB
-  if (o.full) offset = 0;
-  std::optional<int> attempt;
-  if (o.attempt > 0) attempt = o.attempt;
-  std::optional<int> shown_attempt;  // following goes on from one attempt's log to the next
-  bool any = false;                  // a slice was read: a lost daemon is then waited for
-  std::signal(SIGINT, [](int) { interrupted = 1; });
-  for (;;) {
-    // Following a log waits for lines as long as the build runs: no reply timeout then.
-    auto conn = Connection::open(*path, std::chrono::seconds(o.follow ? 0 : g.timeout));
-    const proto::LogsRequest request{
-        .job = o.job, .offset = offset, .attempt = attempt, .follow = o.follow};
-    auto reply = conn ? conn->call(std::string(request.kOp), proto::to_args(request))
-                      : tl::unexpected(conn.error());
-    bool lost = false;
-    while (true) {
-      if (!reply) {
-        // The daemon went away while following (a restart): follow again where it was.
-        if (o.follow && any) {
-          lost = true;
-          break;
-        }
-        return fail_with(reply.error(), err, 3);
-      }
-      if (!reply->ok) {
-        return fail_with({ErrorKind::kBadInput, reply->error->message, reply->error->hint}, err,
-                         proto::exit_code(reply->error->code));
-      }
-      auto slice = view_of<proto::LogSliceView>(reply->result, err, code);
-      if (!slice) return code;
-      if (g.json) {
-        out << reply->result.dump() << '\n';
-      } else {
-        if (shown_attempt && slice->attempt && slice->attempt != shown_attempt) {
-          out << "\n--- attempt " << *slice->attempt << " (" << slice->phase.value_or("")
-              << ") ---\n";
-        }
-        out << slice->text;
-      }
-      if (slice->attempt) shown_attempt = slice->attempt;
-      any = true;
-      out.flush();
-      // Where to go on from: this attempt, past what was read.
-      offset = slice->offset;
-      attempt = shown_attempt;
-      if (!reply->more) {
-        // A whole log without following: slice after slice until nothing more comes.
-        if (!o.follow && o.full && !slice->text.empty()) break;
-        return 0;
-      }
-      reply = conn->next_reply();
-    }
-    if (lost) {
-      err << "tvctl: the daemon went away; following again when it is back\n";
-      bool away = true;
-      while (away) {
-        if (!pause_for(2)) return 130;
-        away = !Connection::open(*path, std::chrono::seconds(5));
-      }
-      err << "tvctl: the daemon answers again\n";
-    }
-  }
 }
 
 // cancel and retry: the jobs as they are now.
