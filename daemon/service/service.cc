@@ -15,7 +15,6 @@
 
 #include "daemon/base/units.h"
 #include "daemon/exec/host.h"
-#include "daemon/exec/supervisor.h"
 #include "daemon/flox/classify.h"
 #include "daemon/matrix/spec.h"
 #include "daemon/service/host_config.h"
@@ -95,54 +94,8 @@ Result<std::unique_ptr<Service>> Service::start(Setup setup, Parts parts, char**
   TRY_ASSIGN(auto failing, s->store_.still_failing());
   s->engine_->set_still_failing(std::move(failing));
 
-  // Recovery. A build that runs on under its supervisor (or ended while tvd was away, leaving
-  // its status) is taken back; every other open attempt was interrupted.
-  std::set<int64_t> running_on;
-  TRY_ASSIGN(auto open, s->store_.open_attempts());
-  for (const auto& a : open) {
-    if (a.phase != JobPhase::kBuild || !a.pgid || *a.pgid <= 1) continue;
-    const auto pgid = static_cast<pid_t>(*a.pgid);
-    std::error_code ec;
-    const bool ended = std::filesystem::exists(exec::status_path(a.log_path), ec);
-    const bool runs =
-        exec::process_started_at(pgid) && exec::may_be_our_run(pgid, a.started_at, {"tvd-run"});
-    if (ended || runs) {
-      running_on.insert(a.job_id);
-      log::info("job " + std::to_string(a.job_id) + ": its build " +
-                (runs ? "runs on (process group " + std::to_string(pgid) + "); taken back"
-                      : "ended while tvd was away; its result is read from " +
-                            exec::status_path(a.log_path).string()));
-    }
-  }
-  TRY_ASSIGN(auto interrupted, s->store_.interrupt_running_attempts(unix_seconds(now), running_on));
-  for (const auto& a : interrupted) {
-    if (!a.pgid || *a.pgid <= 1) continue;
-    const auto pgid = static_cast<pid_t>(*a.pgid);
-    // Only what is still that attempt's run: after a reboot the number may be anyone's.
-    if (exec::may_be_our_run(pgid, a.started_at, {"flox", "git", "tvd-run"})) {
-      ::kill(-pgid, SIGKILL);
-    } else {
-      log::warning("not killing process group " + std::to_string(pgid) + " of job " +
-                   std::to_string(a.job_id) + ": it is not the run tvd started then");
-    }
-  }
-  TRY_ASSIGN(auto max_id, s->store_.max_job_id());
-  s->engine_->set_first_id(static_cast<JobId>(max_id + 1));
-  TRY_ASSIGN(auto active, s->store_.active_jobs());
-  std::vector<Job> restored;
-  for (const auto& row : active) {
-    TRY_ASSIGN(auto attempts, s->store_.attempts(row.id));
-    auto job = from_rows(row, attempts, s->matrix_for(row.environment));
-    if (!job) {
-      auto failed = row;
-      failed.state = JobState::kFailed;
-      failed.error = job.error().message;
-      failed.finished_at = unix_seconds(now);
-      (void)s->store_.save_job(failed, {});
-      continue;
-    }
-    restored.push_back(std::move(*job));
-  }
+  // Recovery (recovery.cc): builds that ran on are taken back, the rest was interrupted.
+  TRY_ASSIGN(auto restored, s->recover_jobs(now));
   // What the history taught: /metrics' counts of every ended attempt (the restored jobs' ended
   // attempts among them) and each variant's learned memory and duration, so reservations and
   // ETAs survive a restart. Kept by the store as attempts end; a store from before that is

@@ -155,6 +155,8 @@ class Service {
   void count_attempts(const Job& j, Change& c);
   // At start: what the store's history taught (Service::start).
   Status load_learned();
+  // At start (recovery.cc): the open attempts taken back or ended, the active jobs read back.
+  Result<std::vector<Job>> recover_jobs(std::chrono::system_clock::time_point now);
 
   Setup setup_;
   std::vector<Setup> retired_;  // earlier setups that jobs may still point into (reload)
