@@ -92,6 +92,20 @@ TEST_F(SupervisedRunTest, ReportsAsARunOfItsOwnWould) {
   EXPECT_THAT(missing.error, HasSubstr("is not an executable file"));
 }
 
+// Run by hand from a shell, it takes a session of its own: ending what its build left behind in
+// its group never reaches the shell that started it.
+TEST_F(SupervisedRunTest, RunByHandItNeverEndsItsCaller) {
+  const auto log = dir / "by-hand.log";
+  auto r = run(spec({"sh", "-c",
+                     "'" + kSupervisor.string() + "' --log '" + log.string() +
+                         "' --limit 65536 --wall 0 --silence 0 --sample-ms 100 --grace-ms 100 "
+                         "--exe /bin/sh -- sh -c 'sleep 30 & echo built'; echo caller-lives"}));
+  EXPECT_TRUE(r.succeeded()) << r.tail;
+  EXPECT_THAT(r.tail, HasSubstr("caller-lives"));
+  EXPECT_EQ(testing::read_text(log), "built\n");
+  EXPECT_TRUE(parse_status(testing::read_text(status_path(log))));
+}
+
 TEST_F(SupervisedRunTest, ItsOutputIsSeenAsItIsWritten) {
   std::vector<RunId> seen;
   runner->set_output_observer([&](RunId id) { seen.push_back(id); });

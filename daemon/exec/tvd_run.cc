@@ -171,6 +171,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const Options& o = *opts;
+  // tvd starts it as a session's leader; run otherwise (by hand, from a shell), it makes a session
+  // of its own, so that ending what its build left in its group never reaches its caller's.
+  if (::getpgrp() != ::getpid()) ::setsid();
   const auto started = Clock::now();
   RunResult r;
 
