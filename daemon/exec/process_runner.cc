@@ -68,8 +68,7 @@ struct Run : std::enable_shared_from_this<Run> {
         wall(io),
         silence(io),
         sampler(io),
-        grace(io),
-        reaper(io) {}
+        grace(io) {}
 
   RunId id;
   RunSpec spec;
@@ -78,7 +77,6 @@ struct Run : std::enable_shared_from_this<Run> {
   asio::readable_pipe pipe;
   std::unique_ptr<bp::process> proc;
   asio::steady_timer wall, silence, sampler, grace;
-  asio::steady_timer reaper;  // watch_exit()
   Clock::time_point started;
   RunResult result;
   std::optional<Ending> killed_because;  // set when we kill it
@@ -220,7 +218,6 @@ class ProcessRunner final : public Runner {
     run->proc->async_wait([this, run](boost::system::error_code, int) {
       if (!run->exited) on_exit(run, run->proc->native_exit_code());
     });
-    watch_exit(run);
     if (run->spec.wall_timeout.count() > 0) {
       run->wall.expires_after(run->spec.wall_timeout);
       run->wall.async_wait([this, run](boost::system::error_code e) {
@@ -282,7 +279,6 @@ class ProcessRunner final : public Runner {
             supervisor_ended(run, run->proc->native_exit_code());
           }
         });
-    watch_exit(run);
     return id;
   }
 
@@ -357,34 +353,8 @@ class ProcessRunner final : public Runner {
     });
   }
 
-  // Boost.Process's wait can miss a child's end: seen under load, the child a zombie and the
-  // wait never woken (its pidfd's readiness lost). So every few seconds a run that has not ended
-  // is looked at, and a zombie is reaped here (the library's own wait then finds no child, and is
-  // ignored). A run whose end was missed would otherwise hold its reservation for ever.
-  void watch_exit(const std::shared_ptr<Run>& run) {
-    run->reaper.expires_after(std::chrono::seconds(2));
-    run->reaper.async_wait(
-        [this, run, alive = std::weak_ptr<int>(alive_)](boost::system::error_code ec) {
-          if (ec || alive.expired() || run->exited || run->reported) return;
-          const pid_t pid = run->result.pid;
-          auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-          auto parsed = stat ? parse_proc_stat(*stat) : std::nullopt;
-          int status = 0;
-          if (parsed && parsed->state == 'Z' && ::waitpid(pid, &status, WNOHANG) == pid) {
-            if (run->supervised) {
-              supervisor_ended(run, status);
-            } else {
-              on_exit(run, status);
-            }
-            return;
-          }
-          watch_exit(run);
-        });
-  }
-
   void on_exit(const std::shared_ptr<Run>& run, int status) {
     run->exited = true;
-    run->reaper.cancel();
     if (WIFEXITED(status)) {
       run->result.ending = Ending::kExited;
       run->result.exit_code = WEXITSTATUS(status);
@@ -429,7 +399,6 @@ class ProcessRunner final : public Runner {
     if (run->reported) return;
     run->reported = run->exited = true;
     run->grace.cancel();
-    run->reaper.cancel();
     unwatch(*run);
     RunResult r;
     auto text = read_file(status_path(run->spec.log));

@@ -91,6 +91,9 @@ struct Post : std::enable_shared_from_this<Post> {
                            });
   }
   void resolved(beast::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+    // A resolve a fork held up may end long after the deadline ended this delivery (it is tried
+    // again by then): it sends nothing.
+    if (!done) return;
     if (ec) return finish("cannot resolve " + url.host + ": " + ec.message());
     stream.async_connect(results, [self = shared_from_this()](beast::error_code e, const auto&) {
       self->connected(e);
