@@ -17,6 +17,7 @@
 #include "daemon/exec/capture.h"
 #include "daemon/exec/child_env.h"
 #include "daemon/exec/host.h"
+#include "daemon/exec/supervisor.h"
 #include "daemon/flox/flox_config.h"
 
 extern char** environ;
@@ -283,6 +284,12 @@ std::vector<HostProblem> check_host(const Config& c) {
     problem("the socket's directory " + c.socket.parent_path().string() +
             " is not writable: "
             "systemd's RuntimeDirectory= makes /run/tvd");
+  }
+  if (exec::find_supervisor().empty()) {
+    problem(
+        "tvd-run is not beside this tvd nor in ../lib/tvd: builds will stop whenever tvd "
+        "stops, and a restart or an upgrade starts them again from zero; reinstall tvd",
+        false);
   }
   if (!c.environments_given &&
       !std::filesystem::is_directory(c.pytorch_env / ".flox" / "pkgs", ec)) {

@@ -131,13 +131,8 @@ int serve(const std::optional<std::filesystem::path>& config, [[maybe_unused]] s
   const auto group = setup->config.socket_group;
   Parts parts;
   // Builds run under tvd-run, so that they outlive a restart of tvd (exec/supervisor.h).
-  const auto supervisor = exec::find_supervisor();
-  if (supervisor.empty()) {
-    log::warning(
-        "tvd-run is not beside tvd nor in ../lib/tvd: builds stop when tvd stops "
-        "(reinstall tvd)");
-  }
-  parts.runner = exec::make_process_runner(io, {.supervisor = supervisor});
+  // (check_host warned above when there is none.)
+  parts.runner = exec::make_process_runner(io, {.supervisor = exec::find_supervisor()});
   parts.clock = make_asio_clock(io);
   parts.make_lane = [&io](exec::Runner& runner, const EngineConfig& c, const Environment& e) {
     return std::make_unique<flox::GitLane>(io, runner, lane_config(c, e));

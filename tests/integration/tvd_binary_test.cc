@@ -27,6 +27,21 @@ class TvdBinary : public ::testing::Test {
   }
 };
 
+// check-config says when tvd-run, the supervisor its builds outlive it under, is missing: beside
+// the binary (the build tree) it is found; a tvd copied alone is warned about.
+TEST_F(TvdBinary, CheckConfigSaysWhenTheSupervisorOfBuildsIsMissing) {
+  const auto found = tvd({"check-config", "--config", config});
+  EXPECT_EQ((found.out + found.err).find("tvd-run is not"), std::string::npos)
+      << found.out << found.err;
+  const auto alone = root / "bin" / "tvd";
+  std::filesystem::create_directories(alone.parent_path());
+  std::filesystem::copy_file(TVD_BIN, alone);
+  const auto missing = run_command({alone.string(), "check-config", "--config", config});
+  EXPECT_THAT(missing.out,
+              HasSubstr("warning:   tvd-run is not beside this tvd nor in ../lib/tvd: builds will "
+                        "stop whenever tvd stops"));
+}
+
 TEST_F(TvdBinary, HelpAndUsage) {
   auto help = tvd({"--help"});
   EXPECT_EQ(help.exit_code, 0);
