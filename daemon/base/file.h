@@ -53,6 +53,8 @@ Status sync_directory(const std::filesystem::path& dir);
 
 // The whole file; kNotFound if it does not exist, kIo for any other failure.
 Result<std::string> read_file(const std::filesystem::path& path);
+// Its last `bytes` bytes (all of it when shorter); empty when it cannot be read.
+std::string read_file_tail(const std::filesystem::path& path, size_t bytes);
 
 // The bytes an unprivileged user may still write on the filesystem that holds `path`.
 std::optional<uint64_t> free_disk(const std::filesystem::path& path);

@@ -4,7 +4,6 @@
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/inotify.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -88,19 +87,6 @@ struct Run : std::enable_shared_from_this<Run> {
   std::unique_ptr<asio::posix::stream_descriptor> pidfd;
   char buf[65536];
 };
-
-// The last `n` bytes of a file.
-std::string file_tail(const std::filesystem::path& path, size_t n) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st {};
-  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return {};
-  const auto size = static_cast<uint64_t>(st.st_size);
-  const uint64_t from = size > n ? size - n : 0;
-  std::string out(static_cast<size_t>(size - from), '\0');
-  ssize_t got = ::pread(fd.get(), out.data(), out.size(), static_cast<off_t>(from));
-  out.resize(got > 0 ? static_cast<size_t>(got) : 0);
-  return out;
-}
 
 class ProcessRunner final : public Runner {
  public:
@@ -216,7 +202,7 @@ class ProcessRunner final : public Runner {
 
     read(run);
     run->proc->async_wait([this, run](boost::system::error_code, int) {
-      if (!run->exited) on_exit(run, run->proc->native_exit_code());
+      on_exit(run, run->proc->native_exit_code());
     });
     if (run->spec.wall_timeout.count() > 0) {
       run->wall.expires_after(run->spec.wall_timeout);
@@ -275,9 +261,7 @@ class ProcessRunner final : public Runner {
     run->proc->async_wait(
         [this, run, alive = std::weak_ptr<int>(alive_)](boost::system::error_code, int) {
           // A runner that went left the run to run on: nothing to report, to no one.
-          if (!alive.expired() && !run->reported) {
-            supervisor_ended(run, run->proc->native_exit_code());
-          }
+          if (!alive.expired()) supervisor_ended(run, run->proc->native_exit_code());
         });
     return id;
   }
@@ -416,7 +400,7 @@ class ProcessRunner final : public Runner {
     if (run->killed_because) r.ending = *run->killed_because;
     r.pid = run->result.pid;
     r.pgid = run->result.pgid;
-    r.tail = file_tail(run->spec.log, LogSink::kTailForReasons);
+    r.tail = read_file_tail(run->spec.log, LogSink::kTailForReasons);
     runs_.erase(run->id);
     auto done = std::move(run->done);
     done(r);

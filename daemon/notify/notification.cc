@@ -2,8 +2,7 @@
 
 #include <unistd.h>
 
-#include <fstream>
-
+#include "daemon/base/file.h"
 #include "daemon/base/units.h"
 #include "daemon/service/service.h"
 
@@ -46,15 +45,11 @@ void add_failure(json& j, const store::EventRow& e) {
 }  // namespace
 
 std::string log_tail(const std::string& path, int lines, size_t bytes) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return "";
-  const auto size = static_cast<size_t>(in.tellg());
-  const size_t from = size > bytes ? size - bytes : 0;
-  in.seekg(static_cast<std::streamoff>(from));
-  std::string text(size - from, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  // One byte more than asked for tells whether the file is longer.
+  std::string text = read_file_tail(path, bytes + 1);
   // Whole lines only: drop a first one cut in the middle.
-  if (from > 0) {
+  if (text.size() > bytes) {
+    text.erase(0, 1);
     auto nl = text.find('\n');
     text = nl == std::string::npos ? "" : text.substr(nl + 1);
   }

@@ -289,6 +289,8 @@ class Engine {
   // A build of a restored job that runs on under its supervisor: taken back; false when it is not
   // one, or the runner cannot take it (then its attempt is an interrupted one).
   bool adopt_build(Job& j);
+  // The run of its last attempt (a build's, a publish's) ended with `r`: recorded on the attempt.
+  Attempt& run_ended(Job& j, std::optional<exec::RunResult> r);
   void start_build(Job& j, const sched::Start& s);
   void recipe_done(JobId id, const flox::LaneOutcome& o);
   void build_done(JobId id, const exec::RunResult& r);

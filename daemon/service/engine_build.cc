@@ -51,12 +51,17 @@ void Engine::start_build(Job& j, const sched::Start& s) {
   changed(j);
 }
 
-void Engine::build_done(JobId id, const exec::RunResult& r) {
-  Job& j = jobs_.at(id);
+Attempt& Engine::run_ended(Job& j, std::optional<exec::RunResult> r) {
   j.run.reset();
   Attempt& a = j.attempts.back();
   a.ended = clock_.now();
-  a.result = r;
+  a.result = std::move(r);
+  return a;
+}
+
+void Engine::build_done(JobId id, const exec::RunResult& r) {
+  Job& j = jobs_.at(id);
+  Attempt& a = run_ended(j, r);
   auto verdict = flox::classify(r, flox::Phase::kBuild);
   const BuilderRun* b = builder_run(a.builder);
   // What the host measured of a build on another machine is flox and the Nix client, not the

@@ -76,10 +76,7 @@ void Engine::retry_publish_at(JobId id, TimePoint when) {
 
 void Engine::publish_done(JobId id, const flox::LaneOutcome& o) {
   Job& j = jobs_.at(id);
-  j.run.reset();
-  Attempt& a = j.attempts.back();
-  a.ended = clock_.now();
-  a.result = o.run;
+  Attempt& a = run_ended(j, o.run);
   a.failure = o.failure;
   a.reason = o.reason;
   if (o.ok) {

@@ -213,6 +213,21 @@ TEST_F(RecoveryTest, ARestartWithThreeBuildsRunningCostsThemNothing) {
   const std::string after = watched.substr(watched.rfind("the daemon answers again"));
   EXPECT_THAT(after, HasSubstr("succeeded")) << watched;
   stop(SIGTERM);
+  // Each job's whole story: one build started, never requeued or retried by the restart, then
+  // its publish.
+  auto store = store::Store::open(dir / "state" / "tvd.db").value();
+  std::map<int64_t, std::vector<std::string>> stories;
+  const auto events = store.events_after(0, 1000).value();
+  for (const auto& e : events)
+    stories[e.job_id].push_back(describe(e.change));
+  ASSERT_EQ(stories.size(), 3u);
+  for (const auto& [job, story] : stories) {
+    EXPECT_THAT(story,
+                ::testing::ElementsAre("queued ->queued recipe", "started queued>building build",
+                                       "started building>publishing publish",
+                                       "succeeded publishing>succeeded publish"))
+        << "job " << job;
+  }
 }
 
 }  // namespace
