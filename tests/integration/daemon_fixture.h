@@ -86,8 +86,15 @@ class DaemonTest : public ::testing::Test {
          it.increment(ec)) {
       const std::string name = it->path().filename().string();
       if (name.empty() || name[0] < '0' || name[0] > '9') continue;
-      std::ifstream in(it->path() / "cmdline", std::ios::binary);
-      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // read(2), not a stream: a process that ends meanwhile fails the read (ESRCH), which a
+      // stream would throw.
+      std::string cmdline;
+      const int fd = ::open((it->path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+        cmdline.append(buf, static_cast<size_t>(n));
+      ::close(fd);
       if (cmdline.find("tvd-run") == std::string::npos ||
           cmdline.find(dir.path().string()) == std::string::npos) {
         continue;
